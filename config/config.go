@@ -1,0 +1,206 @@
+// Package config is Tebura's typed configuration: the struct every key of
+// the YAML file lands in, its defaults, and Validate, which reports every
+// problem at once. Reading files and environment variables (viper) happens
+// in cmd/tebura only; this package never touches them.
+package config
+
+import "time"
+
+// Config is the whole configuration. mapstructure tags are the YAML keys.
+type Config struct {
+	DataDir       string        `mapstructure:"data_dir"`
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+	HTTP          HTTP          `mapstructure:"http"`
+	Log           Log           `mapstructure:"log"`
+	Runbooks      Runbooks      `mapstructure:"runbooks"`
+	Redact        Redact        `mapstructure:"redact"`
+	Access        Access        `mapstructure:"access"`
+	Bot           Bot           `mapstructure:"bot"`
+	Console       Console       `mapstructure:"console"`
+	Slack         Slack         `mapstructure:"slack"`
+	Discord       Discord       `mapstructure:"discord"`
+	Sources       Sources       `mapstructure:"sources"`
+	Incidents     Incidents     `mapstructure:"incidents"`
+	Automations   []Automation  `mapstructure:"automations"`
+}
+
+// HTTP is the one listener.
+type HTTP struct {
+	Listen   string `mapstructure:"listen"`
+	TLSCert  string `mapstructure:"tls_cert"`
+	TLSKey   string `mapstructure:"tls_key"`
+	MaxBody  int64  `mapstructure:"max_body_bytes"`
+}
+
+// Log configures slog.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug | info | warn | error
+	Format string `mapstructure:"format"` // text | json
+}
+
+// Runbooks says where runbooks come from and how the engine runs them.
+type Runbooks struct {
+	Dirs           []string         `mapstructure:"dirs"`
+	Inline         []map[string]any `mapstructure:"inline"`
+	DefaultTimeout time.Duration    `mapstructure:"default_timeout"`
+	MaxTimeout     time.Duration    `mapstructure:"max_timeout"`
+	MaxConcurrent  int              `mapstructure:"max_concurrent"`
+	LogCapBytes    int64            `mapstructure:"log_cap_bytes"`
+	KillGrace      time.Duration    `mapstructure:"kill_grace"`
+}
+
+// Redact lists what is masked everywhere besides secret params.
+type Redact struct {
+	Patterns []string `mapstructure:"patterns"` // regular expressions
+	Values   []Secret `mapstructure:"values"`   // literal secret values
+}
+
+// Access maps roles to members.
+type Access struct {
+	Roles  map[string]Role `mapstructure:"roles"`
+	Admins []string        `mapstructure:"admins"` // identities or role names
+}
+
+// Role is a named list of members: identities such as "console:alice",
+// "slack:U123", "slack-group:S123", "discord:1234", "discord-role:5678".
+type Role struct {
+	Members []string `mapstructure:"members"`
+}
+
+// Bot holds platform-neutral chat behaviour.
+type Bot struct {
+	// Commands maps the neutral command roots to the names people type.
+	Commands       BotCommands   `mapstructure:"commands"`
+	StreamInterval time.Duration `mapstructure:"stream_interval"` // min time between edits of one message
+	EditBudget     float64       `mapstructure:"edit_budget"`     // edits per second shared by all messages of a platform
+	TailLines      int           `mapstructure:"tail_lines"`
+}
+
+// BotCommands are the command root names (without the slash).
+type BotCommands struct {
+	Runbook  string `mapstructure:"runbook"`
+	Incident string `mapstructure:"incident"`
+	Tebura   string `mapstructure:"tebura"`
+}
+
+// Console configures the terminal adapter.
+type Console struct {
+	// Enabled: "auto" (on when no chat platform is enabled), "true", "false".
+	Enabled string `mapstructure:"enabled"`
+	User    string `mapstructure:"user"`    // default acting identity, default $USER
+	Channel string `mapstructure:"channel"` // the console's one channel name
+}
+
+// Slack configures the Slack adapter.
+type Slack struct {
+	Enabled        bool          `mapstructure:"enabled"`
+	Mode           string        `mapstructure:"mode"` // socket | http
+	BotToken       Secret        `mapstructure:"bot_token"`
+	AppToken       Secret        `mapstructure:"app_token"`
+	SigningSecret  Secret        `mapstructure:"signing_secret"`
+	APIURL         string        `mapstructure:"api_url"`
+	Commands       []string      `mapstructure:"commands"` // slash command names, default /runbook /incident /tebura
+	Channels       SlackChannels `mapstructure:"channels"`
+	StreamInterval time.Duration `mapstructure:"stream_interval"`
+	Threads        bool          `mapstructure:"threads"`
+	GroupCacheTTL  time.Duration `mapstructure:"group_cache_ttl"`
+}
+
+// SlackChannels are channel settings.
+type SlackChannels struct {
+	Incidents string `mapstructure:"incidents"` // announcement channel ID
+	Private   bool   `mapstructure:"private"`   // create incident channels private
+}
+
+// Discord configures the Discord adapter.
+type Discord struct {
+	Enabled           bool            `mapstructure:"enabled"`
+	Mode              string          `mapstructure:"mode"` // gateway | http
+	BotToken          Secret          `mapstructure:"bot_token"`
+	ApplicationID     string          `mapstructure:"application_id"`
+	PublicKey         string          `mapstructure:"public_key"` // hex Ed25519 public key
+	GuildIDs          []string        `mapstructure:"guild_ids"`
+	APIURL            string          `mapstructure:"api_url"`
+	GatewayURL        string          `mapstructure:"gateway_url"`
+	IncidentCategory  string          `mapstructure:"incident_category_id"`
+	ArchiveCategory   string          `mapstructure:"archive_category_id"`
+	Channels          DiscordChannels `mapstructure:"channels"`
+	StreamInterval    time.Duration   `mapstructure:"stream_interval"`
+}
+
+// DiscordChannels are channel settings.
+type DiscordChannels struct {
+	Incidents string `mapstructure:"incidents"` // announcement channel ID
+}
+
+// Sources configures the alert webhooks.
+type Sources struct {
+	Alertmanager Alertmanager             `mapstructure:"alertmanager"`
+	Grafana      Grafana                  `mapstructure:"grafana"`
+	PagerDuty    PagerDuty                `mapstructure:"pagerduty"`
+	Generic      map[string]GenericSource `mapstructure:"generic"`
+}
+
+// BasicAuth is a username and password.
+type BasicAuth struct {
+	Username string `mapstructure:"username"`
+	Password Secret `mapstructure:"password"`
+}
+
+// Alertmanager is the Alertmanager webhook source.
+type Alertmanager struct {
+	BearerToken Secret    `mapstructure:"bearer_token"`
+	BasicAuth   BasicAuth `mapstructure:"basic_auth"`
+	Insecure    bool      `mapstructure:"insecure"`
+}
+
+// Grafana is the Grafana webhook source.
+type Grafana struct {
+	HMACSecret      Secret `mapstructure:"hmac_secret"`
+	SignatureHeader string `mapstructure:"signature_header"`
+	TimestampHeader string `mapstructure:"timestamp_header"`
+	BearerToken     Secret `mapstructure:"bearer_token"`
+	Insecure        bool   `mapstructure:"insecure"`
+}
+
+// PagerDuty is the PagerDuty webhook source.
+type PagerDuty struct {
+	WebhookSecret Secret `mapstructure:"webhook_secret"`
+	// RoutingKey, when set, authenticates Events API v2 bodies by their routing_key.
+	RoutingKey Secret `mapstructure:"routing_key"`
+	Insecure   bool   `mapstructure:"insecure"`
+}
+
+// GenericSource maps any JSON to an alert with templates.
+type GenericSource struct {
+	BearerToken Secret            `mapstructure:"bearer_token"`
+	Key         string            `mapstructure:"key"`
+	Title       string            `mapstructure:"title"`
+	Status      string            `mapstructure:"status"`
+	Severity    string            `mapstructure:"severity"`
+	Labels      map[string]string `mapstructure:"labels"`
+	Insecure    bool              `mapstructure:"insecure"`
+}
+
+// Incidents configures incident handling.
+type Incidents struct {
+	ChannelTemplate string        `mapstructure:"channel_template"`
+	AnnounceChannel string        `mapstructure:"announce_channel"`
+	AutoResolve     bool          `mapstructure:"auto_resolve"`
+	ReopenWithin    time.Duration `mapstructure:"reopen_within"`
+	ArchiveAfter    time.Duration `mapstructure:"archive_after"`
+}
+
+// Automation is one rule matched against alert labels.
+type Automation struct {
+	Name        string            `mapstructure:"name"`
+	Match       []string          `mapstructure:"match"` // Alertmanager matcher syntax
+	Channel     string            `mapstructure:"channel"`
+	Invite      []string          `mapstructure:"invite"`
+	Diagnostics []string          `mapstructure:"diagnostics"`
+	Suggest     []string          `mapstructure:"suggest"`
+	Params      map[string]string `mapstructure:"params"` // templates over labels/annotations
+	OnceWithin  time.Duration     `mapstructure:"once_within"`
+	Severity    string            `mapstructure:"severity"`
+	Continue    bool              `mapstructure:"continue"`
+}
