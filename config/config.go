@@ -26,10 +26,10 @@ type Config struct {
 
 // HTTP is the one listener.
 type HTTP struct {
-	Listen   string `mapstructure:"listen"`
-	TLSCert  string `mapstructure:"tls_cert"`
-	TLSKey   string `mapstructure:"tls_key"`
-	MaxBody  int64  `mapstructure:"max_body_bytes"`
+	Listen  string `mapstructure:"listen"`
+	TLSCert string `mapstructure:"tls_cert"`
+	TLSKey  string `mapstructure:"tls_key"`
+	MaxBody int64  `mapstructure:"max_body_bytes"`
 }
 
 // Log configures slog.
@@ -114,18 +114,18 @@ type SlackChannels struct {
 
 // Discord configures the Discord adapter.
 type Discord struct {
-	Enabled           bool            `mapstructure:"enabled"`
-	Mode              string          `mapstructure:"mode"` // gateway | http
-	BotToken          Secret          `mapstructure:"bot_token"`
-	ApplicationID     string          `mapstructure:"application_id"`
-	PublicKey         string          `mapstructure:"public_key"` // hex Ed25519 public key
-	GuildIDs          []string        `mapstructure:"guild_ids"`
-	APIURL            string          `mapstructure:"api_url"`
-	GatewayURL        string          `mapstructure:"gateway_url"`
-	IncidentCategory  string          `mapstructure:"incident_category_id"`
-	ArchiveCategory   string          `mapstructure:"archive_category_id"`
-	Channels          DiscordChannels `mapstructure:"channels"`
-	StreamInterval    time.Duration   `mapstructure:"stream_interval"`
+	Enabled          bool            `mapstructure:"enabled"`
+	Mode             string          `mapstructure:"mode"` // gateway | http
+	BotToken         Secret          `mapstructure:"bot_token"`
+	ApplicationID    string          `mapstructure:"application_id"`
+	PublicKey        string          `mapstructure:"public_key"` // hex Ed25519 public key
+	GuildIDs         []string        `mapstructure:"guild_ids"`
+	APIURL           string          `mapstructure:"api_url"`
+	GatewayURL       string          `mapstructure:"gateway_url"`
+	IncidentCategory string          `mapstructure:"incident_category_id"`
+	ArchiveCategory  string          `mapstructure:"archive_category_id"`
+	Channels         DiscordChannels `mapstructure:"channels"`
+	StreamInterval   time.Duration   `mapstructure:"stream_interval"`
 }
 
 // DiscordChannels are channel settings.

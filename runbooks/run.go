@@ -53,9 +53,9 @@ type Origin struct {
 // Run is one request to run a runbook, from request to final state. It is
 // stored as JSON with a version field by the store.
 type Run struct {
-	ID       string `json:"id"` // assigned by Store.CreateRun: "r" + sequence, e.g. "r42"
-	Runbook  string `json:"runbook"`
-	Kind     Kind   `json:"kind"`
+	ID      string `json:"id"` // assigned by Store.CreateRun: "r" + sequence, e.g. "r42"
+	Runbook string `json:"runbook"`
+	Kind    Kind   `json:"kind"`
 	// Params are the validated values, as strings, including defaults.
 	Params map[string]string `json:"params"`
 	// Secret names the params whose values must be masked everywhere.
