@@ -11,6 +11,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 )
 
@@ -183,4 +184,45 @@ type GroupResolver interface {
 // whether it is up, for /readyz.
 type Health interface {
 	Ready() error
+}
+
+// Check is one line of `tebura doctor`: what was checked, whether it is
+// fine, and in plain words what to do if not.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+// Doctor is an optional capability: adapters check their own setup (token,
+// scopes, permissions) for `tebura doctor`.
+type Doctor interface {
+	Doctor(ctx context.Context) []Check
+}
+
+// Mounter is an optional capability of adapters that receive platform
+// requests over HTTP (Slack HTTP mode, Discord HTTP interactions): they add
+// their routes to the shared listener's mux.
+type Mounter interface {
+	Mount(mux *http.ServeMux)
+}
+
+// Callback is what a button's opaque callback ID stands for, stored
+// server-side. The click handler resolves it and re-checks everything.
+type Callback struct {
+	ID      string            `json:"id"`
+	Action  string            `json:"action"`  // "approve", "deny", "cancel", "ack", ...
+	Subject string            `json:"subject"` // a run ID ("r42") or incident ID
+	Data    map[string]string `json:"data,omitempty"`
+	Created time.Time         `json:"created"`
+	Expires time.Time         `json:"expires,omitempty"`
+}
+
+// Deduper remembers keys for a while so that a redelivered platform event
+// (Slack event_id, Socket Mode envelope_id, Discord interaction ID) is
+// handled once, across restarts. store/bolt implements it.
+type Deduper interface {
+	// Mark records scope/key until ttl passes. It returns true the first time
+	// and false while the key is remembered. It is atomic.
+	Mark(ctx context.Context, scope, key string, ttl time.Duration) (first bool, err error)
 }
