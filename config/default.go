@@ -1,0 +1,59 @@
+package config
+
+import "time"
+
+// Default values that other packages may want to name.
+const (
+	DefaultDataDir         = "./tebura-data"
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultChannelTemplate = "inc-{{ .Number }}-{{ .Slug }}"
+	DefaultSlackAPIURL     = "https://slack.com/api/"
+)
+
+// Default returns the configuration Tebura runs with when a key is not set.
+// Every default is safe: the listener binds to loopback, no chat platform and
+// no webhook source is enabled, and every run has a timeout.
+func Default() Config {
+	return Config{
+		DataDir:       DefaultDataDir,
+		ShutdownGrace: 30 * time.Second,
+		HTTP: HTTP{
+			Listen:  DefaultListen,
+			MaxBody: 1 << 20,
+		},
+		Log: Log{Level: "info", Format: "text"},
+		Runbooks: Runbooks{
+			Dirs:           []string{"runbooks"},
+			DefaultTimeout: 5 * time.Minute,
+			MaxTimeout:     time.Hour,
+			MaxConcurrent:  4,
+			LogCapBytes:    10 << 20,
+			KillGrace:      5 * time.Second,
+		},
+		Access: Access{Roles: map[string]Role{}},
+		Bot: Bot{
+			Commands:       BotCommands{Runbook: "runbook", Incident: "incident", Tebura: "tebura"},
+			StreamInterval: 1500 * time.Millisecond,
+			EditBudget:     5,
+			TailLines:      40,
+		},
+		Console: Console{Enabled: "auto", Channel: "console"},
+		Slack: Slack{
+			Mode:           "socket",
+			APIURL:         DefaultSlackAPIURL,
+			Commands:       []string{"/runbook", "/incident", "/tebura"},
+			StreamInterval: 1500 * time.Millisecond,
+			GroupCacheTTL:  5 * time.Minute,
+		},
+		Discord: Discord{
+			Mode:           "gateway",
+			StreamInterval: 1500 * time.Millisecond,
+		},
+		Sources: Sources{Generic: map[string]GenericSource{}},
+		Incidents: Incidents{
+			ChannelTemplate: DefaultChannelTemplate,
+			AutoResolve:     true,
+			ReopenWithin:    30 * time.Minute,
+		},
+	}
+}

@@ -1,0 +1,441 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+)
+
+// KeyError is one configuration problem, tied to the dotted key it concerns
+// (for example "slack.bot_token" or "automations[2].match[0]") so that a
+// caller holding the YAML document can point at the line.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+// Error implements error as "key: msg".
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+
+// KeyErrors returns the *KeyError values in err, which is typically the
+// errors.Join returned by Validate. Errors of other types are returned as
+// KeyErrors with an empty Key.
+func KeyErrors(err error) []*KeyError {
+	if err == nil {
+		return nil
+	}
+	var out []*KeyError
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var ke *KeyError
+		if errors.As(e, &ke) {
+			out = append(out, ke)
+			return
+		}
+		out = append(out, &KeyError{Msg: e.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// Log levels and formats Tebura knows.
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+)
+
+// Identity kinds a role member may have. "automation:" identities are the
+// automation rules'; they may be granted roles like people.
+var identityKinds = []string{"console", "slack", "slack-group", "discord", "discord-role", "automation"}
+
+// problems collects KeyErrors in order.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) positive(key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, "must be a positive duration such as 30s or 5m (got %s)", d)
+	}
+}
+
+func (p *problems) nonNegative(key string, d time.Duration) {
+	if d < 0 {
+		p.add(key, "must not be negative (got %s); use 0 to turn it off", d)
+	}
+}
+
+func (p *problems) oneOf(key, v string, allowed []string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	p.add(key, "is %q; use one of %s", v, strings.Join(allowed, ", "))
+}
+
+func (p *problems) tmpl(key, text string) {
+	if _, err := template.New(key).Option("missingkey=error").Parse(text); err != nil {
+		p.add(key, "is not a valid template: %v", err)
+	}
+}
+
+func (p *problems) url(key, v string) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		p.add(key, "is %q; use an absolute http(s) URL", v)
+	}
+}
+
+// Validate checks the whole configuration and returns every problem at once
+// (errors.Join of *KeyError values, each naming its key), or nil. It checks
+// what can be checked without the runbooks: cross-checks against runbooks
+// (automation runbook names, roles used by runbooks) are the caller's.
+func (c Config) Validate() error {
+	var p problems
+	if strings.TrimSpace(c.DataDir) == "" {
+		p.add("data_dir", "is empty; set a directory Tebura may write its database and run logs to")
+	}
+	p.positive("shutdown_grace", c.ShutdownGrace)
+	c.validateHTTP(&p)
+	p.oneOf("log.level", c.Log.Level, logLevels)
+	p.oneOf("log.format", c.Log.Format, logFormats)
+	c.validateRunbooks(&p)
+	for i, pat := range c.Redact.Patterns {
+		if _, err := regexp.Compile(pat); err != nil {
+			p.add(fmt.Sprintf("redact.patterns[%d]", i), "does not compile: %v", err)
+		}
+	}
+	for i, v := range c.Redact.Values {
+		if v == "" {
+			p.add(fmt.Sprintf("redact.values[%d]", i), "is empty; remove it (an unset ${ENV} reference?)")
+		}
+	}
+	c.validateAccess(&p)
+	c.validateBot(&p)
+	p.oneOf("console.enabled", c.Console.Enabled, []string{"auto", "true", "false"})
+	c.validateSlack(&p)
+	c.validateDiscord(&p)
+	c.validateSources(&p)
+	c.validateIncidents(&p)
+	c.validateAutomations(&p)
+	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
+	return errors.Join(p...)
+}
+
+func (c Config) validateHTTP(p *problems) {
+	host, port, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil {
+		p.add("http.listen", "is %q; use host:port such as 127.0.0.1:8080", c.HTTP.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add("http.listen", "has port %q; use a number from 0 to 65535", port)
+	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		p.add("http.listen", "has host %q; use an IP address or a host name", host)
+	}
+	if c.HTTP.MaxBody <= 0 {
+		p.add("http.max_body_bytes", "must be positive (got %d)", c.HTTP.MaxBody)
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		p.add("http.tls_cert", "and http.tls_key must be set together")
+	}
+}
+
+func (c Config) validateRunbooks(p *problems) {
+	for i, d := range c.Runbooks.Dirs {
+		if strings.TrimSpace(d) == "" {
+			p.add(fmt.Sprintf("runbooks.dirs[%d]", i), "is empty; name a directory of *.yaml runbooks")
+		}
+	}
+	p.positive("runbooks.default_timeout", c.Runbooks.DefaultTimeout)
+	p.positive("runbooks.max_timeout", c.Runbooks.MaxTimeout)
+	if c.Runbooks.DefaultTimeout > 0 && c.Runbooks.MaxTimeout > 0 && c.Runbooks.DefaultTimeout > c.Runbooks.MaxTimeout {
+		p.add("runbooks.default_timeout", "is %s, longer than runbooks.max_timeout (%s)", c.Runbooks.DefaultTimeout, c.Runbooks.MaxTimeout)
+	}
+	if c.Runbooks.MaxConcurrent < 1 {
+		p.add("runbooks.max_concurrent", "must be at least 1 (got %d)", c.Runbooks.MaxConcurrent)
+	}
+	if c.Runbooks.LogCapBytes <= 0 {
+		p.add("runbooks.log_cap_bytes", "must be positive (got %d)", c.Runbooks.LogCapBytes)
+	}
+	p.positive("runbooks.kill_grace", c.Runbooks.KillGrace)
+}
+
+// ValidIdentity reports whether id looks like "kind:value" with a kind
+// Tebura knows.
+func ValidIdentity(id string) bool {
+	kind, v, ok := strings.Cut(id, ":")
+	if !ok || v == "" || strings.TrimSpace(v) != v {
+		return false
+	}
+	for _, k := range identityKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (c Config) validateAccess(p *problems) {
+	names := make([]string, 0, len(c.Access.Roles))
+	for name := range c.Access.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if strings.ContainsAny(name, ": ") || name == "" {
+			p.add("access.roles."+name, "is not a valid role name; use letters, digits, - and _")
+		}
+		for i, m := range c.Access.Roles[name].Members {
+			if !ValidIdentity(m) {
+				p.add(fmt.Sprintf("access.roles.%s.members[%d]", name, i), "is %q; use kind:id with kind one of %s", m, strings.Join(identityKinds, ", "))
+			}
+		}
+	}
+	for i, a := range c.Access.Admins {
+		key := fmt.Sprintf("access.admins[%d]", i)
+		switch {
+		case strings.Contains(a, ":"):
+			if !ValidIdentity(a) {
+				p.add(key, "is %q; use a role name or kind:id with kind one of %s", a, strings.Join(identityKinds, ", "))
+			}
+		case a == "":
+			p.add(key, "is empty")
+		default:
+			if _, ok := c.Access.Roles[a]; !ok {
+				p.add(key, "names role %q, which is not defined under access.roles", a)
+			}
+		}
+	}
+}
+
+func (c Config) validateBot(p *problems) {
+	cmds := map[string]string{
+		"bot.commands.runbook":  c.Bot.Commands.Runbook,
+		"bot.commands.incident": c.Bot.Commands.Incident,
+		"bot.commands.tebura":   c.Bot.Commands.Tebura,
+	}
+	cmdRe := regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+	for _, key := range []string{"bot.commands.runbook", "bot.commands.incident", "bot.commands.tebura"} {
+		if !cmdRe.MatchString(cmds[key]) {
+			p.add(key, "is %q; use a lowercase word without the slash, such as runbook", cmds[key])
+		}
+	}
+	p.positive("bot.stream_interval", c.Bot.StreamInterval)
+	if c.Bot.EditBudget <= 0 {
+		p.add("bot.edit_budget", "must be a positive number of edits per second (got %g)", c.Bot.EditBudget)
+	}
+	if c.Bot.TailLines < 1 {
+		p.add("bot.tail_lines", "must be at least 1 (got %d)", c.Bot.TailLines)
+	}
+}
+
+func (c Config) validateSlack(p *problems) {
+	s := c.Slack
+	p.oneOf("slack.mode", s.Mode, []string{"socket", "http"})
+	if !s.Enabled {
+		return
+	}
+	if !strings.HasPrefix(s.BotToken.Value(), "xoxb-") {
+		p.add("slack.bot_token", "must be a bot token starting with xoxb- (from OAuth & Permissions)")
+	}
+	switch s.Mode {
+	case "socket":
+		if !strings.HasPrefix(s.AppToken.Value(), "xapp-") {
+			p.add("slack.app_token", "must be an app-level token starting with xapp- (Basic Information → App-Level Tokens, scope connections:write) when slack.mode is socket")
+		}
+	case "http":
+		if s.SigningSecret == "" {
+			p.add("slack.signing_secret", "must be set when slack.mode is http (Basic Information → Signing Secret)")
+		}
+	}
+	p.url("slack.api_url", s.APIURL)
+	if len(s.Commands) == 0 {
+		p.add("slack.commands", "is empty; list the slash commands, such as /runbook")
+	}
+	for i, cmd := range s.Commands {
+		if !regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`).MatchString(cmd) {
+			p.add(fmt.Sprintf("slack.commands[%d]", i), "is %q; a slash command is / and up to 32 lowercase letters, digits, - or _", cmd)
+		}
+	}
+	p.positive("slack.stream_interval", s.StreamInterval)
+	p.positive("slack.group_cache_ttl", s.GroupCacheTTL)
+}
+
+var snowflake = regexp.MustCompile(`^[0-9]{5,20}$`)
+
+func (c Config) validateDiscord(p *problems) {
+	d := c.Discord
+	p.oneOf("discord.mode", d.Mode, []string{"gateway", "http"})
+	if !d.Enabled {
+		return
+	}
+	if d.BotToken == "" {
+		p.add("discord.bot_token", "must be set when discord is enabled (Developer Portal → Bot → Token)")
+	}
+	if !snowflake.MatchString(d.ApplicationID) {
+		p.add("discord.application_id", "is %q; use the numeric application ID from the Developer Portal", d.ApplicationID)
+	}
+	if d.Mode == "http" {
+		if b, err := hex.DecodeString(d.PublicKey); err != nil || len(b) != 32 {
+			p.add("discord.public_key", "must be the application's 64-hex-digit public key when discord.mode is http")
+		}
+	}
+	for i, g := range d.GuildIDs {
+		if !snowflake.MatchString(g) {
+			p.add(fmt.Sprintf("discord.guild_ids[%d]", i), "is %q; use a numeric guild ID", g)
+		}
+	}
+	for key, id := range map[string]string{
+		"discord.incident_category_id": d.IncidentCategory,
+		"discord.archive_category_id":  d.ArchiveCategory,
+		"discord.channels.incidents":   d.Channels.Incidents,
+	} {
+		if id != "" && !snowflake.MatchString(id) {
+			p.add(key, "is %q; use a numeric channel ID", id)
+		}
+	}
+	if d.APIURL != "" {
+		p.url("discord.api_url", d.APIURL)
+	}
+	if d.GatewayURL != "" {
+		p.url("discord.gateway_url", d.GatewayURL)
+	}
+	p.positive("discord.stream_interval", d.StreamInterval)
+}
+
+// Enabled reports whether the Alertmanager source accepts webhooks: it does
+// when some authentication is configured or it is explicitly insecure.
+func (a Alertmanager) Enabled() bool {
+	return a.Insecure || a.BearerToken != "" || a.BasicAuth.Username != "" || a.BasicAuth.Password != ""
+}
+
+// Enabled reports whether the Grafana source accepts webhooks.
+func (g Grafana) Enabled() bool { return g.Insecure || g.HMACSecret != "" || g.BearerToken != "" }
+
+// Enabled reports whether the PagerDuty source accepts webhooks.
+func (d PagerDuty) Enabled() bool { return d.Insecure || d.WebhookSecret != "" || d.RoutingKey != "" }
+
+// Enabled reports whether the generic source accepts webhooks.
+func (g GenericSource) Enabled() bool { return g.Insecure || g.BearerToken != "" }
+
+func (c Config) validateSources(p *problems) {
+	am := c.Sources.Alertmanager
+	if am.Insecure && (am.BearerToken != "" || am.BasicAuth.Username != "" || am.BasicAuth.Password != "") {
+		p.add("sources.alertmanager.insecure", "is true but authentication is configured too; remove one")
+	}
+	if (am.BasicAuth.Username == "") != (am.BasicAuth.Password == "") {
+		p.add("sources.alertmanager.basic_auth", "needs both username and password")
+	}
+	gr := c.Sources.Grafana
+	if gr.Insecure && (gr.HMACSecret != "" || gr.BearerToken != "") {
+		p.add("sources.grafana.insecure", "is true but authentication is configured too; remove one")
+	}
+	for key, h := range map[string]string{"sources.grafana.signature_header": gr.SignatureHeader, "sources.grafana.timestamp_header": gr.TimestampHeader} {
+		if h != "" && !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(h) {
+			p.add(key, "is %q; use an HTTP header name", h)
+		}
+	}
+	pd := c.Sources.PagerDuty
+	if pd.Insecure && (pd.WebhookSecret != "" || pd.RoutingKey != "") {
+		p.add("sources.pagerduty.insecure", "is true but authentication is configured too; remove one")
+	}
+	names := make([]string, 0, len(c.Sources.Generic))
+	for n := range c.Sources.Generic {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		g := c.Sources.Generic[n]
+		key := "sources.generic." + n
+		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(n) {
+			p.add(key, "is not a valid source name; use lowercase letters, digits, - and _ (it becomes /hooks/generic/%s)", n)
+		}
+		if g.Insecure && g.BearerToken != "" {
+			p.add(key+".insecure", "is true but bearer_token is set too; remove one")
+		}
+		if !g.Enabled() {
+			continue
+		}
+		if g.Key == "" {
+			p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
+		}
+		if g.Title == "" {
+			p.add(key+".title", "is empty; a template giving the alert's title")
+		}
+		for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
+			if t != "" {
+				p.tmpl(key+"."+field, t)
+			}
+		}
+		for l, t := range g.Labels {
+			p.tmpl(key+".labels."+l, t)
+		}
+	}
+}
+
+func (c Config) validateIncidents(p *problems) {
+	in := c.Incidents
+	if in.ChannelTemplate == "" {
+		p.add("incidents.channel_template", "is empty; use a template such as %s", DefaultChannelTemplate)
+	} else {
+		p.tmpl("incidents.channel_template", in.ChannelTemplate)
+	}
+	p.nonNegative("incidents.reopen_within", in.ReopenWithin)
+	p.nonNegative("incidents.archive_after", in.ArchiveAfter)
+}
+
+func (c Config) validateAutomations(p *problems) {
+	seen := map[string]int{}
+	for i, a := range c.Automations {
+		key := fmt.Sprintf("automations[%d]", i)
+		if a.Name == "" {
+			p.add(key+".name", "is empty; name the rule (it runs as automation:<name>)")
+		} else if j, dup := seen[a.Name]; dup {
+			p.add(key+".name", "%q is already the name of automations[%d]", a.Name, j)
+		} else {
+			seen[a.Name] = i
+		}
+		if len(a.Match) == 0 {
+			p.add(key+".match", "is empty; a rule needs at least one matcher such as alertname=\"HighLatency\"")
+		}
+		for j, m := range a.Match {
+			if _, err := labels.ParseMatcher(m); err != nil {
+				p.add(fmt.Sprintf("%s.match[%d]", key, j), "is %q, not a matcher: %v", m, err)
+			}
+		}
+		if a.Channel != "" {
+			p.tmpl(key+".channel", a.Channel)
+		}
+		for j, inv := range a.Invite {
+			if inv == "" {
+				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "is empty; name a role or an identity")
+			} else if strings.Contains(inv, ":") && !ValidIdentity(inv) {
+				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "is %q; use a role name or kind:id", inv)
+			} else if _, ok := c.Access.Roles[inv]; !strings.Contains(inv, ":") && !ok {
+				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "names role %q, which is not defined under access.roles", inv)
+			}
+		}
+		for name, t := range a.Params {
+			p.tmpl(key+".params."+name, t)
+		}
+		p.nonNegative(key+".once_within", a.OnceWithin)
+	}
+}

@@ -1,0 +1,217 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v, want nil", err)
+	}
+}
+
+func TestDefaultValues(t *testing.T) {
+	d := Default()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"data_dir", d.DataDir, "./tebura-data"},
+		{"http.listen", d.HTTP.Listen, "127.0.0.1:8080"},
+		{"http.max_body_bytes", d.HTTP.MaxBody, int64(1 << 20)},
+		{"runbooks.default_timeout", d.Runbooks.DefaultTimeout, 5 * time.Minute},
+		{"runbooks.max_timeout", d.Runbooks.MaxTimeout, time.Hour},
+		{"runbooks.max_concurrent", d.Runbooks.MaxConcurrent, 4},
+		{"runbooks.log_cap_bytes", d.Runbooks.LogCapBytes, int64(10 << 20)},
+		{"slack.mode", d.Slack.Mode, "socket"},
+		{"discord.mode", d.Discord.Mode, "gateway"},
+		{"incidents.reopen_within", d.Incidents.ReopenWithin, 30 * time.Minute},
+		{"shutdown_grace", d.ShutdownGrace, 30 * time.Second},
+		{"slack.enabled", d.Slack.Enabled, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestValidateReportsEachProblem(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantKey string
+		wantMsg string // substring
+	}{
+		{"empty data dir", func(c *Config) { c.DataDir = " " }, "data_dir", "is empty"},
+		{"zero shutdown grace", func(c *Config) { c.ShutdownGrace = 0 }, "shutdown_grace", "positive duration"},
+		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" }, "http.listen", "host:port"},
+		{"listen bad port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:http" }, "http.listen", "port"},
+		{"listen port too big", func(c *Config) { c.HTTP.Listen = ":70000" }, "http.listen", "port"},
+		{"body limit", func(c *Config) { c.HTTP.MaxBody = 0 }, "http.max_body_bytes", "positive"},
+		{"tls half", func(c *Config) { c.HTTP.TLSCert = "c.pem" }, "http.tls_cert", "together"},
+		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", "debug, info, warn, error"},
+		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", "text, json"},
+		{"negative timeout", func(c *Config) { c.Runbooks.DefaultTimeout = -time.Second }, "runbooks.default_timeout", "positive"},
+		{"default over max", func(c *Config) { c.Runbooks.DefaultTimeout = 2 * time.Hour }, "runbooks.default_timeout", "longer than runbooks.max_timeout"},
+		{"max concurrent", func(c *Config) { c.Runbooks.MaxConcurrent = 0 }, "runbooks.max_concurrent", "at least 1"},
+		{"log cap", func(c *Config) { c.Runbooks.LogCapBytes = 0 }, "runbooks.log_cap_bytes", "positive"},
+		{"kill grace", func(c *Config) { c.Runbooks.KillGrace = 0 }, "runbooks.kill_grace", "positive"},
+		{"bad regex", func(c *Config) { c.Redact.Patterns = []string{"ok", "(unclosed"} }, "redact.patterns[1]", "does not compile"},
+		{"empty secret", func(c *Config) { c.Redact.Values = []Secret{""} }, "redact.values[0]", "empty"},
+		{"bad member", func(c *Config) { c.Access.Roles = map[string]Role{"sre": {Members: []string{"alice"}}} }, "access.roles.sre.members[0]", "kind:id"},
+		{"unknown member kind", func(c *Config) { c.Access.Roles = map[string]Role{"sre": {Members: []string{"irc:alice"}}} }, "access.roles.sre.members[0]", "kind:id"},
+		{"admin unknown role", func(c *Config) { c.Access.Admins = []string{"ops"} }, "access.admins[0]", "not defined"},
+		{"command with slash", func(c *Config) { c.Bot.Commands.Runbook = "/runbook" }, "bot.commands.runbook", "without the slash"},
+		{"edit budget", func(c *Config) { c.Bot.EditBudget = 0 }, "bot.edit_budget", "positive"},
+		{"tail lines", func(c *Config) { c.Bot.TailLines = 0 }, "bot.tail_lines", "at least 1"},
+		{"console enabled", func(c *Config) { c.Console.Enabled = "yes" }, "console.enabled", "auto, true, false"},
+		{"slack mode", func(c *Config) { c.Slack.Mode = "rtm" }, "slack.mode", "socket, http"},
+		{"slack bot token", func(c *Config) { c.Slack.Enabled = true; c.Slack.AppToken = "xapp-1" }, "slack.bot_token", "xoxb-"},
+		{"slack user token", func(c *Config) { c.Slack.Enabled = true; c.Slack.BotToken = "xoxp-1"; c.Slack.AppToken = "xapp-1" }, "slack.bot_token", "xoxb-"},
+		{"slack app token", func(c *Config) { c.Slack.Enabled = true; c.Slack.BotToken = "xoxb-1" }, "slack.app_token", "xapp-"},
+		{"slack signing secret", func(c *Config) { c.Slack.Enabled = true; c.Slack.Mode = "http"; c.Slack.BotToken = "xoxb-1" }, "slack.signing_secret", "must be set"},
+		{"slack api url", func(c *Config) {
+			c.Slack.Enabled, c.Slack.BotToken, c.Slack.AppToken, c.Slack.APIURL = true, "xoxb-1", "xapp-1", "slack.com"
+		}, "slack.api_url", "absolute"},
+		{"slack command", func(c *Config) {
+			c.Slack.Enabled, c.Slack.BotToken, c.Slack.AppToken, c.Slack.Commands = true, "xoxb-1", "xapp-1", []string{"runbook"}
+		}, "slack.commands[0]", "slash command"},
+		{"discord mode", func(c *Config) { c.Discord.Mode = "rest" }, "discord.mode", "gateway, http"},
+		{"discord token", func(c *Config) { c.Discord.Enabled = true; c.Discord.ApplicationID = "123456789012" }, "discord.bot_token", "must be set"},
+		{"discord app id", func(c *Config) { c.Discord.Enabled = true; c.Discord.BotToken = "x" }, "discord.application_id", "numeric"},
+		{"discord public key", func(c *Config) {
+			c.Discord.Enabled, c.Discord.BotToken, c.Discord.ApplicationID, c.Discord.Mode = true, "x", "123456789012", "http"
+		}, "discord.public_key", "64-hex-digit"},
+		{"discord guild", func(c *Config) {
+			c.Discord.Enabled, c.Discord.BotToken, c.Discord.ApplicationID, c.Discord.GuildIDs = true, "x", "123456789012", []string{"my-guild"}
+		}, "discord.guild_ids[0]", "numeric"},
+		{"insecure and auth", func(c *Config) { c.Sources.Alertmanager.Insecure = true; c.Sources.Alertmanager.BearerToken = "t" }, "sources.alertmanager.insecure", "remove one"},
+		{"basic auth half", func(c *Config) { c.Sources.Alertmanager.BasicAuth.Username = "am" }, "sources.alertmanager.basic_auth", "both"},
+		{"generic without key", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Title: "x"}}
+		}, "sources.generic.ci.key", "empty"},
+		{"generic bad template", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {Insecure: true, Key: "{{ .id", Title: "x"}}
+		}, "sources.generic.ci.key", "template"},
+		{"generic bad name", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"My Source": {}}
+		}, "sources.generic.My Source", "source name"},
+		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},
+		{"reopen negative", func(c *Config) { c.Incidents.ReopenWithin = -time.Minute }, "incidents.reopen_within", "negative"},
+		{"automation without matchers", func(c *Config) { c.Automations = []Automation{{Name: "a"}} }, "automations[0].match", "at least one matcher"},
+		{"automation bad matcher", func(c *Config) { c.Automations = []Automation{{Name: "a", Match: []string{`alertname=~"(x"`}}} }, "automations[0].match[0]", "not a matcher"},
+		{"automation no name", func(c *Config) { c.Automations = []Automation{{Match: []string{"a=b"}}} }, "automations[0].name", "empty"},
+		{"automation duplicate", func(c *Config) {
+			c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}}, {Name: "a", Match: []string{"a=b"}}}
+		}, "automations[1].name", "already"},
+		{"automation invite role", func(c *Config) { c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}, Invite: []string{"oncall"}}} }, "automations[0].invite[0]", "not defined"},
+		{"automation param template", func(c *Config) {
+			c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}, Params: map[string]string{"service": "{{ .Labels.service"}}}
+		}, "automations[0].params.service", "template"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatalf("Validate() = nil, want a problem with %s", tt.wantKey)
+			}
+			for _, ke := range KeyErrors(err) {
+				if ke.Key == tt.wantKey && strings.Contains(ke.Msg, tt.wantMsg) {
+					return
+				}
+			}
+			t.Fatalf("Validate() = %v\nwant key %q with %q", err, tt.wantKey, tt.wantMsg)
+		})
+	}
+}
+
+func TestValidateAcceptsGoodSetups(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"slack socket", func(c *Config) { c.Slack.Enabled, c.Slack.BotToken, c.Slack.AppToken = true, "xoxb-1", "xapp-1" }},
+		{"slack http", func(c *Config) { c.Slack.Enabled, c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret = true, "http", "xoxb-1", "s" }},
+		{"disabled slack with nothing", func(c *Config) { c.Slack.BotToken = "" }},
+		{"discord http", func(c *Config) {
+			c.Discord.Enabled, c.Discord.Mode, c.Discord.BotToken, c.Discord.ApplicationID = true, "http", "t", "123456789012345678"
+			c.Discord.PublicKey = strings.Repeat("ab", 32)
+		}},
+		{"roles and admins", func(c *Config) {
+			c.Access.Roles = map[string]Role{"sre": {Members: []string{"console:alice", "slack-group:S1", "discord-role:5678"}}}
+			c.Access.Admins = []string{"sre", "slack:U1"}
+		}},
+		{"source without auth is just disabled", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {}}
+		}},
+		{"automation", func(c *Config) {
+			c.Access.Roles = map[string]Role{"sre": {}}
+			c.Automations = []Automation{{Name: "lat", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`}, Invite: []string{"sre", "slack:U1"}}}
+		}},
+		{"listen any port", func(c *Config) { c.HTTP.Listen = ":0" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate() = %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsAllProblemsAtOnce(t *testing.T) {
+	c := Default()
+	c.Log.Level = "loud"
+	c.HTTP.Listen = "nope"
+	c.Runbooks.MaxConcurrent = 0
+	errs := KeyErrors(c.Validate())
+	if len(errs) != 3 {
+		t.Fatalf("got %d problems (%v), want 3", len(errs), errs)
+	}
+	keys := []string{errs[0].Key, errs[1].Key, errs[2].Key}
+	want := []string{"http.listen", "log.level", "runbooks.max_concurrent"}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Fatalf("keys = %v, want %v (sorted)", keys, want)
+		}
+	}
+}
+
+func TestSourceEnabled(t *testing.T) {
+	if (Alertmanager{}).Enabled() || (Grafana{}).Enabled() || (PagerDuty{}).Enabled() || (GenericSource{}).Enabled() {
+		t.Fatal("a source with no auth and not insecure must be disabled")
+	}
+	if !(Alertmanager{Insecure: true}).Enabled() || !(Alertmanager{BearerToken: "t"}).Enabled() ||
+		!(Grafana{HMACSecret: "s"}).Enabled() || !(PagerDuty{WebhookSecret: "s"}).Enabled() || !(GenericSource{BearerToken: "t"}).Enabled() {
+		t.Fatal("a source with auth or insecure: true must be enabled")
+	}
+}
+
+func TestSecretRedacts(t *testing.T) {
+	s := Secret("xoxb-123")
+	if s.String() != "[redacted]" {
+		t.Fatalf("String() = %q", s.String())
+	}
+	b, _ := s.MarshalText()
+	if string(b) != "[redacted]" || s.Value() != "xoxb-123" {
+		t.Fatalf("MarshalText() = %q, Value() = %q", b, s.Value())
+	}
+	if Secret("").String() != "" {
+		t.Fatal("empty secret should print empty")
+	}
+}
+
+func TestKeyErrorsKeepsForeignErrors(t *testing.T) {
+	got := KeyErrors(errors.Join(&KeyError{Key: "a", Msg: "x"}, errors.New("plain")))
+	if len(got) != 2 || got[0].Key != "a" || got[1].Msg != "plain" {
+		t.Fatalf("KeyErrors = %v", got)
+	}
+}
