@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Tebura: a static binary on distroless, running as non-root with its state in /data.
+
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -o /out/tebura ./cmd/tebura \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/tebura /usr/local/bin/tebura
+COPY --from=build /src/runbooks/examples /etc/tebura/runbooks/examples
+# The data directory must be writable by the nonroot user (uid 65532).
+COPY --from=build --chown=65532:65532 /out/data /data
+ENV TEBURA_DATA_DIR=/data \
+    TEBURA_HTTP_LISTEN=0.0.0.0:8080 \
+    TEBURA_RUNBOOKS_DIRS=/etc/tebura/runbooks
+USER nonroot
+VOLUME /data
+EXPOSE 8080
+WORKDIR /data
+# distroless has no shell or curl: the binary checks its own /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/tebura", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/tebura"]
+CMD ["serve"]
