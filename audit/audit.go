@@ -1,0 +1,215 @@
+// Package audit keeps an append-only, hash-chained record of what people and
+// automations did: run requests, approvals, denials, starts, ends, cancels,
+// config loads, incident changes. Each entry carries the previous entry's
+// hash, so editing, deleting, inserting or reordering an entry breaks the
+// chain and Verify names the first sequence number where it breaks.
+//
+// The chain lives behind Store (implemented by store/bolt); this package
+// holds the rules: how an entry is hashed, how it is appended, how the chain
+// is checked and exported.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tebura/tebura"
+)
+
+// Actions recorded by the packages that call Record. Other packages may add
+// their own "noun.verb" actions.
+const (
+	ActionRunRequest      = "run.request"
+	ActionRunApprove      = "run.approve"
+	ActionRunDeny         = "run.deny"
+	ActionRunExpire       = "run.expire"
+	ActionRunStart        = "run.start"
+	ActionRunEnd          = "run.end"
+	ActionRunCancel       = "run.cancel"
+	ActionRunInterrupt    = "run.interrupt"
+	ActionConfigLoad      = "config.load"
+	ActionIncidentOpen    = "incident.open"
+	ActionIncidentAck     = "incident.ack"
+	ActionIncidentResolve = "incident.resolve"
+	ActionIncidentNote    = "incident.note"
+)
+
+// Entry is one audit record. Seq starts at 1 and has no gaps; Prev is the
+// previous entry's Hash ("" for the first); Hash is Hash(entry).
+type Entry struct {
+	Seq     uint64            `json:"seq"`
+	Time    time.Time         `json:"time"`
+	Actor   string            `json:"actor"`             // identity: "slack:U1", "automation:disk-full", "system"
+	Action  string            `json:"action"`            // "run.approve"
+	Subject string            `json:"subject,omitempty"` // what it was done to: "r42", "inc-7"
+	Detail  map[string]string `json:"detail,omitempty"`
+	Prev    string            `json:"prev"`
+	Hash    string            `json:"hash"`
+}
+
+// Store holds the chain. Implementations live in store/* and pass
+// store/storetest.
+type Store interface {
+	// AppendAudit reads the last entry (nil when the chain is empty), calls
+	// fn with it and stores the entry fn returns, all in one transaction, so
+	// that two concurrent appenders never link to the same previous entry.
+	// The store refuses an entry whose Seq is not last.Seq+1 (1 for the
+	// first). If fn returns an error nothing is written and the error is
+	// returned.
+	AppendAudit(ctx context.Context, fn func(last *Entry) (Entry, error)) (Entry, error)
+	// AuditEntries calls fn for every entry in storage order (by Seq),
+	// stopping at the first error, which it returns. fn runs outside any
+	// storage transaction, so it may do I/O.
+	AuditEntries(ctx context.Context, fn func(Entry) error) error
+}
+
+// Masker hides secrets in text; *runbooks.Redactor implements it.
+type Masker interface{ Mask(string) string }
+
+// Log records entries on a Store. It is safe for concurrent use.
+type Log struct {
+	s     Store
+	m     Masker
+	clock func() time.Time
+}
+
+// New returns a Log writing to s. m masks every detail value and the subject
+// before they are stored; it may be nil. clock may be nil for time.Now.
+func New(s Store, m interface{ Mask(string) string }, clock func() time.Time) *Log {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Log{s: s, m: m, clock: clock}
+}
+
+// Record appends one entry. Detail values and the subject pass through the
+// masker first; the caller's map is not kept.
+func (l *Log) Record(ctx context.Context, actor, action, subject string, detail map[string]string) error {
+	if actor == "" || action == "" {
+		return tebura.Errorf(tebura.EINTERNAL, "An audit entry needs an actor and an action.")
+	}
+	mask := func(s string) string { return s }
+	if l.m != nil {
+		mask = l.m.Mask
+	}
+	var d map[string]string
+	if len(detail) > 0 {
+		d = make(map[string]string, len(detail))
+		for k, v := range detail {
+			d[k] = mask(v)
+		}
+	}
+	subject = mask(subject)
+	_, err := l.s.AppendAudit(ctx, func(last *Entry) (Entry, error) {
+		e := Entry{
+			Seq:     1,
+			Time:    l.clock().UTC().Round(0),
+			Actor:   actor,
+			Action:  action,
+			Subject: subject,
+			Detail:  d,
+		}
+		if last != nil {
+			e.Seq = last.Seq + 1
+			e.Prev = last.Hash
+		}
+		e.Hash = Hash(e)
+		return e, nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit: record %s: %w", action, err)
+	}
+	return nil
+}
+
+// Hash returns the hex SHA-256 of e's canonical encoding: a version tag, then
+// Seq, Time (RFC 3339 with nanoseconds, UTC), Actor, Action, Subject, the
+// Detail pairs sorted by key, and Prev, each length-prefixed so that no two
+// different entries encode the same. e.Hash itself is not included.
+func Hash(e Entry) string {
+	h := sha256.New()
+	field := func(s string) {
+		var n [20]byte
+		h.Write(strconv.AppendInt(n[:0], int64(len(s)), 10))
+		h.Write([]byte{':'})
+		io.WriteString(h, s)
+	}
+	field("tebura-audit-v1")
+	field(strconv.FormatUint(e.Seq, 10))
+	field(e.Time.UTC().Format(time.RFC3339Nano))
+	field(e.Actor)
+	field(e.Action)
+	field(e.Subject)
+	field(strconv.Itoa(len(e.Detail)))
+	for _, k := range slices.Sorted(maps.Keys(e.Detail)) {
+		field(k)
+		field(e.Detail[k])
+	}
+	field(e.Prev)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ChainError says where the chain breaks. Seq is the sequence number expected
+// at the first bad position: for an edited entry its own Seq, for a deleted
+// or moved one the Seq that should have been there.
+type ChainError struct {
+	Seq    uint64
+	Reason string
+}
+
+// Error implements error.
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("audit chain broken at seq %d: %s", e.Seq, e.Reason)
+}
+
+// Verify walks the whole chain and checks that sequence numbers run 1, 2, 3…
+// without gaps, that each entry links to its predecessor's hash and that each
+// hash matches the entry's content. It returns the number of entries checked
+// and, on the first problem, a *ChainError naming the Seq.
+//
+// A chain cut off at the end still verifies: keep the last hash (printed by
+// `tebura audit verify`) somewhere else if you need to detect that.
+func Verify(ctx context.Context, s Store) (n int, err error) {
+	var prev *Entry
+	err = s.AuditEntries(ctx, func(e Entry) error {
+		want := uint64(1)
+		wantPrev := ""
+		if prev != nil {
+			want = prev.Seq + 1
+			wantPrev = prev.Hash
+		}
+		switch {
+		case e.Seq < want:
+			return &ChainError{Seq: want, Reason: fmt.Sprintf("found seq %d again or out of order (an entry was moved or inserted)", e.Seq)}
+		case e.Seq > want:
+			return &ChainError{Seq: want, Reason: fmt.Sprintf("entry is missing, the next one is seq %d (an entry was deleted or moved)", e.Seq)}
+		case e.Prev != wantPrev:
+			return &ChainError{Seq: want, Reason: "does not link to the previous entry's hash (an entry was inserted, deleted or replaced)"}
+		case Hash(e) != e.Hash:
+			return &ChainError{Seq: want, Reason: "content does not match its hash (the entry was edited)"}
+		}
+		n++
+		prev = &e
+		return nil
+	})
+	return n, err
+}
+
+// Export writes every entry as one JSON object per line (JSONL), in order.
+func Export(ctx context.Context, s Store, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	return s.AuditEntries(ctx, func(e Entry) error {
+		if err := enc.Encode(e); err != nil {
+			return fmt.Errorf("audit: export seq %d: %w", e.Seq, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,213 @@
+// Package bolt stores Tebura's state in one bbolt file under the data dir:
+// runs, locks, button callbacks, dedupe keys, the audit chain, small metadata
+// and (in incidents*.go) incidents, alerts and their timeline. It implements
+// runbooks.Store, audit.Store, bot.Deduper and incident.Store, and passes
+// store/storetest.
+//
+// The habits it keeps (STYLE.md, habit 12): the file is opened with a timeout
+// so a second tebura on the same data dir fails fast; every bucket is created
+// at Open from the one list in allBuckets; keys whose order matters are
+// big-endian sequence numbers; values are JSON objects carrying a "v"
+// version field; bytes never leave a transaction without being copied
+// (decoding copies); and no transaction is held across I/O: callbacks that
+// run inside a transaction (UpdateRun, AppendAudit) must only compute.
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tebura/tebura"
+)
+
+// DefaultTimeout is how long Open waits for the file lock held by another
+// process before giving up.
+const DefaultTimeout = time.Second
+
+// Bucket names. Every bucket is listed in allBuckets and created at Open.
+const (
+	bucketRuns      = "runs"      // be64(seq) → run; the bucket's sequence numbers runs
+	bucketLocks     = "locks"     // lock key → Lock
+	bucketAudit     = "audit"     // be64(seq) → audit.Entry
+	bucketCallbacks = "callbacks" // callback ID → bot.Callback
+	bucketDedupe    = "dedupe"    // scope NUL key → expiry
+	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
+
+	// Incident buckets, used by incidents*.go (the incident engineer's files).
+	bucketIncidents    = "incidents"     // incident records
+	bucketIncidentKeys = "incident_keys" // open-incident index by group key
+	bucketAlerts       = "alerts"        // alerts by fingerprint
+	bucketTimeline     = "timeline"      // timeline entries, ordered
+	bucketIncidentSeq  = "incident_seq"  // incident numbering
+)
+
+// allBuckets is the one list of buckets; Open creates them all.
+func allBuckets() []string {
+	return []string{
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta,
+		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
+	}
+}
+
+// Options tune Open.
+type Options struct {
+	// Timeout is how long to wait for another process's lock on the file;
+	// zero means DefaultTimeout.
+	Timeout time.Duration
+	// Clock returns the current time, for lock timestamps and dedupe expiry;
+	// nil means time.Now.
+	Clock func() time.Time
+}
+
+// Store is the bbolt-backed store. It is safe for concurrent use; bbolt
+// serializes writers and lets readers run alongside.
+type Store struct {
+	db    *bbolt.DB
+	path  string
+	clock func() time.Time
+}
+
+// Open opens (or creates) the database file at path, creating its directory
+// and every bucket. If another process holds the file it fails after
+// opts.Timeout with a tebura ECONFLICT error saying the data dir is in use.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("The data dir %s cannot be created; check data_dir and its permissions.", dir))
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, FreelistType: bbolt.FreelistMapType})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, tebura.Wrap(tebura.ECONFLICT, err, fmt.Sprintf("The data dir %s is in use by another tebura process (its database %s stayed locked for %s); stop that process or point data_dir elsewhere.", dir, filepath.Base(path), opts.Timeout))
+	}
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be opened; check the file and its permissions.", path))
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be prepared; check the disk and the file's permissions.", path))
+	}
+	return &Store{db: db, path: path, clock: opts.Clock}, nil
+}
+
+// Close closes the database file and releases its lock.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// view runs fn in a read transaction unless ctx is already done.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+// update runs fn in a write transaction unless ctx is already done. fn must
+// not do I/O: bbolt has one writer at a time.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+// storageError wraps a bbolt failure unless err is already a tebura error or
+// a context error.
+func storageError(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var te *tebura.Error
+	if errors.As(err, &te) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return tebura.Wrap(tebura.EINTERNAL, fmt.Errorf("bolt: %s: %w", what, err), "The database could not be read or written; the operators can find the details in the bot's log.")
+}
+
+// recordVersion is the value of the "v" field of every JSON value stored.
+const recordVersion = 1
+
+// versionPrefix starts every value marshal writes.
+const versionPrefix = `{"v":1`
+
+// marshal encodes v (which must encode as a JSON object) with a leading
+// "v":1 field.
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return nil, fmt.Errorf("bolt: %T does not encode as a JSON object", v)
+	}
+	out := make([]byte, 0, len(versionPrefix)+len(b))
+	out = append(out, versionPrefix...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...), nil
+}
+
+// unmarshal decodes a value written by marshal into v, refusing other
+// versions. Decoding copies, so v stays valid after the transaction ends.
+func unmarshal(data []byte, v any) error {
+	n := len(versionPrefix)
+	fast := len(data) > n && string(data[:n]) == versionPrefix && (data[n] == ',' || data[n] == '}')
+	if !fast {
+		var hdr struct {
+			V int `json:"v"`
+		}
+		if err := json.Unmarshal(data, &hdr); err != nil {
+			return fmt.Errorf("bolt: decode record header: %w", err)
+		}
+		if hdr.V != recordVersion {
+			return fmt.Errorf("bolt: record version %d, this tebura reads version %d; upgrade tebura", hdr.V, recordVersion)
+		}
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("bolt: decode %T: %w", v, err)
+	}
+	return nil
+}
+
+// seqKey encodes a sequence number as a big-endian key, so that byte order
+// is numeric order.
+func seqKey(n uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, n)
+	return k
+}
+
+// keySeq decodes a key written by seqKey; ok is false for other keys.
+func keySeq(k []byte) (uint64, bool) {
+	if len(k) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k), true
+}

@@ -1,0 +1,235 @@
+package bolt
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/runbooks"
+)
+
+var _ runbooks.Store = (*Store)(nil)
+
+// runID formats a run sequence number as a run ID.
+func runID(seq uint64) string { return "r" + strconv.FormatUint(seq, 10) }
+
+// parseRunID returns the sequence number of "r42"; ok is false for anything
+// that is not a run ID.
+func parseRunID(id string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(id, "r")
+	if !ok || rest == "" || rest[0] == '0' || rest[0] == '+' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest, 10, 64)
+	return n, err == nil
+}
+
+// notFoundRun is the error for a run that does not exist.
+func notFoundRun(id string) error {
+	return tebura.Errorf(tebura.ENOTFOUND, "There is no run %q; `/runbook status` lists the recent runs.", id)
+}
+
+// CreateRun assigns run.ID ("r" + the next sequence number) and stores it.
+func (s *Store) CreateRun(ctx context.Context, run *runbooks.Run) error {
+	if run == nil {
+		return tebura.Errorf(tebura.EINTERNAL, "CreateRun needs a run.")
+	}
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketRuns))
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		r := *run
+		r.ID = runID(seq)
+		v, err := marshal(&r)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(seqKey(seq), v); err != nil {
+			return err
+		}
+		run.ID = r.ID // only once the transaction's work succeeded
+		return nil
+	})
+	if err != nil {
+		run.ID = ""
+	}
+	return storageError(err, "create run")
+}
+
+// GetRun returns the run with id or a tebura ENOTFOUND error.
+func (s *Store) GetRun(ctx context.Context, id string) (*runbooks.Run, error) {
+	seq, ok := parseRunID(id)
+	if !ok {
+		return nil, notFoundRun(id)
+	}
+	var run *runbooks.Run
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		v := tx.Bucket([]byte(bucketRuns)).Get(seqKey(seq))
+		if v == nil {
+			return notFoundRun(id)
+		}
+		run = new(runbooks.Run)
+		return unmarshal(v, run)
+	})
+	if err != nil {
+		return nil, storageError(err, "get run "+id)
+	}
+	return run, nil
+}
+
+// UpdateRun reads the run, calls fn on it and stores the result in one write
+// transaction, so concurrent updates of a run are serialized: fn always sees
+// the latest stored state. If fn returns an error nothing is written and that
+// error is returned unchanged. fn must not do I/O or call the store; it runs
+// while the database's single writer lock is held. fn cannot change the ID.
+func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
+	seq, ok := parseRunID(id)
+	if !ok {
+		return nil, notFoundRun(id)
+	}
+	var run *runbooks.Run
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketRuns))
+		key := seqKey(seq)
+		v := b.Get(key)
+		if v == nil {
+			return notFoundRun(id)
+		}
+		r := new(runbooks.Run)
+		if err := unmarshal(v, r); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		r.ID = id
+		nv, err := marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(key, nv); err != nil {
+			return err
+		}
+		run = r
+		return nil
+	})
+	if err != nil {
+		return nil, storageError(err, "update run "+id)
+	}
+	return run, nil
+}
+
+// ListRuns returns runs newest first, keeping only opt.States when given and
+// at most opt.Limit runs when it is positive.
+func (s *Store) ListRuns(ctx context.Context, opt runbooks.ListOptions) ([]*runbooks.Run, error) {
+	var runs []*runbooks.Run
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket([]byte(bucketRuns)).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if opt.Limit > 0 && len(runs) >= opt.Limit {
+				return nil
+			}
+			r := new(runbooks.Run)
+			if err := unmarshal(v, r); err != nil {
+				return err
+			}
+			if len(opt.States) > 0 && !slices.Contains(opt.States, r.State) {
+				continue
+			}
+			runs = append(runs, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storageError(err, "list runs")
+	}
+	return runs, nil
+}
+
+// AcquireLock takes lock.Key for lock.RunID atomically. Since defaults to
+// the store's clock. If another run holds the key it returns that holder and
+// a tebura ECONFLICT error; if the same run holds it, it returns the held
+// lock and no error.
+func (s *Store) AcquireLock(ctx context.Context, lock runbooks.Lock) (runbooks.Lock, error) {
+	if lock.Key == "" || lock.RunID == "" {
+		return runbooks.Lock{}, tebura.Errorf(tebura.EINTERNAL, "A lock needs a key and a run ID.")
+	}
+	if lock.Since.IsZero() {
+		lock.Since = s.clock()
+	}
+	lock.Since = lock.Since.UTC().Round(0)
+	var got runbooks.Lock
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLocks))
+		if v := b.Get([]byte(lock.Key)); v != nil {
+			if err := unmarshal(v, &got); err != nil {
+				return err
+			}
+			if got.RunID == lock.RunID {
+				return nil
+			}
+			return tebura.Errorf(tebura.ECONFLICT, "The lock %s is held by run %s (requested by %s) since %s; wait for it to end or cancel it.",
+				got.Key, got.RunID, got.Holder, got.Since.Format(time.RFC3339))
+		}
+		v, err := marshal(&lock)
+		if err != nil {
+			return err
+		}
+		got = lock
+		return b.Put([]byte(lock.Key), v)
+	})
+	if err != nil {
+		if tebura.ErrorCode(err) == tebura.ECONFLICT {
+			return got, err
+		}
+		return runbooks.Lock{}, storageError(err, "acquire lock "+lock.Key)
+	}
+	return got, nil
+}
+
+// ReleaseLock frees key if runID holds it. Releasing a free key, or a key
+// held by another run, changes nothing and is no error.
+func (s *Store) ReleaseLock(ctx context.Context, key, runID string) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLocks))
+		v := b.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		var l runbooks.Lock
+		if err := unmarshal(v, &l); err != nil {
+			return err
+		}
+		if l.RunID != runID {
+			return nil
+		}
+		return b.Delete([]byte(key))
+	})
+	return storageError(err, "release lock "+key)
+}
+
+// Locks lists the held locks, sorted by key.
+func (s *Store) Locks(ctx context.Context) ([]runbooks.Lock, error) {
+	var locks []runbooks.Lock
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte(bucketLocks)).ForEach(func(_, v []byte) error {
+			var l runbooks.Lock
+			if err := unmarshal(v, &l); err != nil {
+				return err
+			}
+			locks = append(locks, l)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, storageError(err, "list locks")
+	}
+	return locks, nil
+}
