@@ -1,0 +1,165 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/tebura/tebura/bot"
+)
+
+// neededScopes are the bot-token scopes Tebura uses, with what each is for.
+// https://docs.slack.dev/reference/scopes
+func neededScopes() []struct{ scope, why string } {
+	return []struct{ scope, why string }{
+		{"commands", "slash commands"},
+		{"chat:write", "posting and updating messages"},
+		{"channels:manage", "creating public incident channels"},
+		{"groups:write", "creating private incident channels"},
+		{"files:write", "uploading full run logs"},
+		{"usergroups:read", "granting roles to Slack user groups"},
+	}
+}
+
+// Doctor checks the Slack setup for `tebura doctor`: the bot token, its
+// scopes, the app token (Socket Mode), the bot's membership of the
+// configured channels, and in HTTP mode the signature check.
+func (a *Adapter) Doctor(ctx context.Context) []bot.Check {
+	var checks []bot.Check
+	resp, err := a.api.AuthTestContext(ctx)
+	if err != nil {
+		return append(checks, bot.Check{Name: "slack bot token", Detail: fmt.Sprintf("auth.test failed (%v): set slack.bot_token to the app's Bot User OAuth Token (xoxb-…).", err)})
+	}
+	checks = append(checks, bot.Check{Name: "slack bot token", OK: true, Detail: fmt.Sprintf("authenticated as %s in %s (%s)", resp.User, resp.Team, resp.TeamID)})
+
+	checks = append(checks, a.scopeCheck(ctx))
+	if a.cfg.Mode == ModeSocket {
+		checks = append(checks, a.appTokenCheck(ctx))
+	} else {
+		checks = append(checks, a.signatureCheck())
+	}
+	if ch := a.cfg.Channels.Incidents; ch != "" {
+		checks = append(checks, a.channelCheck(ctx, ch))
+	}
+	return checks
+}
+
+// grantedScopes returns the scopes Slack reported in X-OAuth-Scopes. When
+// slack-go's header hook saw none (a gateway that strips it), one raw GET of
+// auth.test reads the header.
+func (a *Adapter) grantedScopes(ctx context.Context) ([]string, error) {
+	if s := a.scopes.Load(); s != nil {
+		return splitScopes(*s), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.APIURL+"auth.test", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.cfg.BotToken.Value())
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	h := resp.Header.Get("X-OAuth-Scopes")
+	if h == "" {
+		return nil, fmt.Errorf("Slack sent no X-OAuth-Scopes header")
+	}
+	return splitScopes(h), nil
+}
+
+func splitScopes(h string) []string {
+	var out []string
+	for _, s := range strings.Split(h, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (a *Adapter) scopeCheck(ctx context.Context) bot.Check {
+	c := bot.Check{Name: "slack bot scopes"}
+	granted, err := a.grantedScopes(ctx)
+	if err != nil {
+		c.Detail = fmt.Sprintf("could not read the granted scopes (%v)", err)
+		return c
+	}
+	var missing []string
+	for _, n := range neededScopes() {
+		if !slices.Contains(granted, n.scope) {
+			missing = append(missing, fmt.Sprintf("%s (for %s)", n.scope, n.why))
+		}
+	}
+	if len(missing) > 0 {
+		c.Detail = "missing " + strings.Join(missing, ", ") + ": add them under OAuth & Permissions (or re-create the app from deploy/slack/manifest.yaml) and reinstall the app"
+		return c
+	}
+	c.OK = true
+	c.Detail = "all needed scopes granted"
+	return c
+}
+
+func (a *Adapter) appTokenCheck(ctx context.Context) bot.Check {
+	c := bot.Check{Name: "slack app token"}
+	if _, _, err := a.app.StartSocketModeContext(ctx); err != nil {
+		c.Detail = fmt.Sprintf("apps.connections.open failed (%v): set slack.app_token to an app-level token (xapp-…) with the connections:write scope, and enable Socket Mode", err)
+		return c
+	}
+	c.OK = true
+	c.Detail = "Socket Mode connections can be opened (connections:write)"
+	return c
+}
+
+// signatureCheck sends a self-signed request through the real verifier
+// and a forged one, and expects 200 and 401.
+func (a *Adapter) signatureCheck() bot.Check {
+	c := bot.Check{Name: "slack signing secret"}
+	probe := func(secret string) int {
+		body := []byte(url.Values{"payload": {`{"type":"doctor_probe"}`}}.Encode())
+		req := httptest.NewRequest(http.MethodPost, PathInteractions, strings.NewReader(string(body)))
+		ts := a.now().Unix()
+		req.Header.Set(HeaderTimestamp, fmt.Sprint(ts))
+		req.Header.Set(HeaderSignature, Sign(secret, ts, body))
+		rec := httptest.NewRecorder()
+		if _, ok := a.readSigned(rec, req); ok {
+			return http.StatusOK
+		}
+		return rec.Code
+	}
+	if got := probe(a.cfg.SigningSecret.Value()); got != http.StatusOK {
+		c.Detail = fmt.Sprintf("a request signed with slack.signing_secret was refused (%d); check the clock and the secret", got)
+		return c
+	}
+	if got := probe(a.cfg.SigningSecret.Value() + "x"); got != http.StatusUnauthorized {
+		c.Detail = fmt.Sprintf("a forged request was not refused (%d)", got)
+		return c
+	}
+	c.OK = true
+	c.Detail = "signed requests are accepted and forged ones refused; compare slack.signing_secret with Basic Information → Signing Secret if Slack's requests get 401"
+	return c
+}
+
+func (a *Adapter) channelCheck(ctx context.Context, id string) bot.Check {
+	c := bot.Check{Name: "slack channel " + id}
+	ch, err := a.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: id})
+	if err != nil {
+		c.Detail = fmt.Sprintf("conversations.info failed (%v): check slack.channels.incidents is a channel ID (C…) and the bot has channels:read", err)
+		return c
+	}
+	if !ch.IsMember {
+		c.Detail = fmt.Sprintf("the bot is not a member of #%s: type /invite @tebura in that channel", ch.Name)
+		return c
+	}
+	c.OK = true
+	c.Detail = "the bot is a member of #" + ch.Name
+	return c
+}

@@ -1,0 +1,122 @@
+package slack
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// Routes added by Mount (HTTP mode).
+const (
+	PathCommands     = "/slack/commands"
+	PathInteractions = "/slack/interactions"
+	PathEvents       = "/slack/events"
+)
+
+// Mount adds the HTTP-mode routes to the shared listener's mux. Every route
+// reads the raw body under a size limit, checks the v0 signature and its
+// timestamp, answers 200 at once and hands the event to the handler on its
+// own goroutine. In Socket Mode it adds nothing.
+func (a *Adapter) Mount(mux *http.ServeMux) {
+	if a.cfg.Mode != ModeHTTP {
+		return
+	}
+	mux.HandleFunc("POST "+PathCommands, a.serveCommands)
+	mux.HandleFunc("POST "+PathInteractions, a.serveInteractions)
+	mux.HandleFunc("POST "+PathEvents, a.serveEvents)
+}
+
+// readSigned reads and verifies the body. On failure it has already
+// answered (401 with no detail, 413 when too big) and returns false.
+func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		return nil, false
+	}
+	if err := verify(a.cfg.SigningSecret.Value(), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, a.now()); err != nil {
+		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", "signature")
+		w.WriteHeader(http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
+}
+
+// notReady answers 503 so that Slack retries (events) or the user sees a
+// failure (commands) while Run has not started.
+func notReady(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) }
+
+func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readSigned(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("command") == "" || form.Get("user_id") == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if !a.onCommand(r.Context(), commandFromForm(form)) {
+		notReady(w)
+		return
+	}
+	w.WriteHeader(http.StatusOK) // empty body: nothing is echoed to the channel
+}
+
+func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readSigned(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	var ic interaction
+	if err != nil || !decodeJSON([]byte(form.Get("payload")), &ic) {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if !a.onInteraction(r.Context(), ic) {
+		notReady(w)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readSigned(w, r)
+	if !ok {
+		return
+	}
+	var ev eventCallback
+	if !decodeJSON(body, &ev) {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	switch ev.Type {
+	case "url_verification":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"challenge": ev.Challenge})
+		return
+	case "event_callback":
+		if a.handler.Load() == nil {
+			notReady(w)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		// Dedupe after the ack: Mark may touch the disk, and Slack retries
+		// only deliveries that were not acknowledged in time.
+		ctx, cancel := a.handlerCtx(r.Context())
+		go func() {
+			defer cancel()
+			a.onEvent(ctx, ev)
+		}()
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}

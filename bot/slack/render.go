@@ -1,0 +1,344 @@
+package slack
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/tebura/tebura/bot"
+)
+
+// Block Kit limits. Each is enforced by the renderer so that Slack never
+// answers invalid_blocks or msg_blocks_too_long for a message Tebura built.
+const (
+	// MaxBlocks is the number of blocks a message may carry.
+	// https://docs.slack.dev/reference/block-kit/blocks
+	MaxBlocks = 50
+	// MaxSectionText is the length of a section block's text.
+	// https://docs.slack.dev/reference/block-kit/blocks/section-block
+	MaxSectionText = 3000
+	// MaxSectionFields is the number of fields of one section block.
+	// https://docs.slack.dev/reference/block-kit/blocks/section-block
+	MaxSectionFields = 10
+	// MaxFieldText is the length of one section field.
+	// https://docs.slack.dev/reference/block-kit/blocks/section-block
+	MaxFieldText = 2000
+	// MaxHeaderText is the length of a header block's text.
+	// https://docs.slack.dev/reference/block-kit/blocks/header-block (python-slack-sdk blocks.py)
+	MaxHeaderText = 150
+	// MaxButtonText is the length of a button's label.
+	// https://docs.slack.dev/reference/block-kit/block-elements/button-element
+	MaxButtonText = 75
+	// MaxButtonValue is the length of a button's value (our callback ID).
+	// https://docs.slack.dev/reference/block-kit/block-elements/button-element
+	MaxButtonValue = 2000
+	// MaxActionID is the length of an action_id.
+	// https://docs.slack.dev/reference/block-kit/block-elements/button-element
+	MaxActionID = 255
+	// MaxActionElements is the number of elements of one actions block.
+	// https://docs.slack.dev/reference/block-kit/blocks/actions-block (python-slack-sdk blocks.py)
+	MaxActionElements = 25
+	// MaxContextElements is the number of elements of one context block.
+	// https://docs.slack.dev/reference/block-kit/blocks/context-block (python-slack-sdk blocks.py)
+	MaxContextElements = 10
+	// MaxTotalText is the practical limit on all block text together: Slack
+	// answers msg_blocks_too_long well below the per-block sums (~13k seen).
+	// https://github.com/slackapi/bolt-js/issues/2509
+	MaxTotalText = 12000
+	// MaxFallbackText bounds the top-level text; Slack truncates at 40,000.
+	// https://api.slack.com/changelog/2018-04-truncating-really-long-messages
+	MaxFallbackText = 3000
+)
+
+// Rendered is a bot.Message in Slack's terms: the fallback text shown in
+// notifications and the Block Kit blocks.
+type Rendered struct {
+	Text   string        `json:"text"`
+	Blocks []slack.Block `json:"blocks"`
+}
+
+// limits is what the adapter declares through bot.Limited, so that bot.Fit
+// trims before rendering. The renderer still enforces the hard limits.
+func limits() bot.Limits {
+	return bot.Limits{
+		Header:     MaxHeaderText,
+		Text:       MaxSectionText * 2,
+		FieldValue: MaxFieldText - 100,
+		Fields:     MaxSectionFields * 2,
+		Code:       MaxSectionText - 200,
+		Buttons:    MaxActionElements,
+		ButtonText: MaxButtonText,
+		Total:      MaxTotalText - 1000,
+	}
+}
+
+var levelEmoji = map[bot.Level]string{
+	bot.LevelSuccess: ":white_check_mark: ",
+	bot.LevelWarning: ":warning: ",
+	bot.LevelDanger:  ":x: ",
+}
+
+// Render turns a message into Block Kit. It never fails: whatever does not
+// fit is trimmed with a visible marker, and the result always satisfies the
+// limits above.
+func Render(m bot.Message) Rendered {
+	var blocks []slack.Block
+	budget := MaxTotalText
+
+	header := strings.TrimSpace(oneLine(m.Header))
+	if header != "" {
+		h := truncate(levelEmoji[m.Level]+header, MaxHeaderText)
+		budget -= utf8.RuneCountInString(h)
+		blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, h, true, false)))
+	}
+
+	// Buttons, context and links are small and matter most: reserve them
+	// first so that a long code block is what gets trimmed.
+	var tail []slack.Block
+	if len(m.Links) > 0 {
+		parts := make([]string, 0, len(m.Links))
+		for _, l := range m.Links {
+			parts = append(parts, fmt.Sprintf("<%s|%s>", escapeURL(l.URL), escape(oneLine(l.Label))))
+		}
+		t := truncate(strings.Join(parts, " · "), MaxSectionText)
+		budget -= utf8.RuneCountInString(t)
+		tail = append(tail, section(t))
+	}
+	if len(m.Buttons) > 0 {
+		var elems []slack.BlockElement
+		for i, b := range m.Buttons {
+			if i == MaxActionElements {
+				break
+			}
+			label := truncate(oneLine(b.Label), MaxButtonText)
+			budget -= utf8.RuneCountInString(label)
+			btn := slack.NewButtonBlockElement(truncateBytes(b.ActionID, MaxActionID), truncateBytes(b.CallbackID, MaxButtonValue),
+				slack.NewTextBlockObject(slack.PlainTextType, label, true, false))
+			switch b.Style {
+			case bot.StylePrimary:
+				btn.Style = slack.StylePrimary
+			case bot.StyleDanger:
+				btn.Style = slack.StyleDanger
+			}
+			elems = append(elems, btn)
+		}
+		tail = append(tail, slack.NewActionBlock("", elems...))
+	}
+	if c := strings.TrimSpace(m.Context); c != "" {
+		t := truncate(escape(c), MaxSectionText)
+		budget -= utf8.RuneCountInString(t)
+		tail = append(tail, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, t, false, false)))
+	}
+
+	// Blocks left for the body, leaving room for one trim marker.
+	room := MaxBlocks - len(blocks) - len(tail) - 1
+
+	// Code is rendered last in the body but its budget is decided after the
+	// paragraphs and fields, which are usually short.
+	var body []slack.Block
+	for _, p := range m.Text {
+		for _, chunk := range splitRunes(escape(p), MaxSectionText) {
+			if room <= 0 || budget <= 0 {
+				break
+			}
+			chunk = truncate(chunk, budget)
+			budget -= utf8.RuneCountInString(chunk)
+			body = append(body, section(chunk))
+			room--
+		}
+	}
+	if len(m.Fields) > 0 {
+		var fields []*slack.TextBlockObject
+		flush := func() {
+			if len(fields) > 0 && room > 0 {
+				body = append(body, slack.NewSectionBlock(nil, fields, nil))
+				room--
+			}
+			fields = nil
+		}
+		for _, f := range m.Fields {
+			t := truncate(fmt.Sprintf("*%s*\n%s", escape(oneLine(f.Label)), escape(f.Value)), min(MaxFieldText, max(budget, 0)))
+			if t == "" {
+				break
+			}
+			budget -= utf8.RuneCountInString(t)
+			fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, t, false, false))
+			if len(fields) == MaxSectionFields {
+				flush()
+			}
+		}
+		flush()
+	}
+	if m.Code != nil && room > 0 {
+		if t := strings.TrimSpace(m.Code.Title); t != "" && room > 1 {
+			t = truncate(escape(oneLine(t)), MaxSectionText)
+			budget -= utf8.RuneCountInString(t)
+			body = append(body, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, t, false, false)))
+			room--
+		}
+		body = append(body, section(codeBlock(m.Code, min(MaxSectionText, max(budget, 40)))))
+	}
+
+	blocks = append(blocks, body...)
+	blocks = append(blocks, tail...)
+	return Rendered{Text: fallback(m), Blocks: blocks}
+}
+
+// JSON is the rendered message as Slack receives it, for golden files and
+// response_url bodies.
+func (r Rendered) JSON() ([]byte, error) {
+	return json.MarshalIndent(r, "", "  ")
+}
+
+func section(mrkdwn string) *slack.SectionBlock {
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, mrkdwn, false, false), nil, nil)
+}
+
+// codeBlock renders a code block within n characters, fences included:
+// escaped, ANSI stripped, and trimmed at the top (a log tail) or the bottom
+// with a line saying how much was cut.
+func codeBlock(c *bot.Code, n int) string {
+	const fence = "```"
+	lines := strings.Split(strings.TrimRight(stripANSI(c.Text), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = escape(l)
+	}
+	limit := n - 2*len(fence) - 2 // fences and the newlines inside them
+	total := 0
+	for _, l := range lines {
+		total += utf8.RuneCountInString(l) + 1
+	}
+	if total-1 <= limit {
+		return fence + "\n" + strings.Join(lines, "\n") + "\n" + fence
+	}
+	// Keep whole lines while they fit, leaving room for the marker.
+	keep := limit - 40
+	var kept []string
+	used := 0
+	if c.Tail {
+		for i := len(lines) - 1; i >= 0; i-- {
+			w := utf8.RuneCountInString(lines[i]) + 1
+			if used+w > keep {
+				if len(kept) == 0 { // one huge line: keep its end
+					kept = append(kept, "…"+lastRunes(lines[i], keep-1))
+					i--
+				}
+				kept = reverse(kept)
+				return fence + "\n" + fmt.Sprintf("… %d lines above", i+1) + "\n" + strings.Join(kept, "\n") + "\n" + fence
+			}
+			kept = append(kept, lines[i])
+			used += w
+		}
+	}
+	for i, l := range lines {
+		w := utf8.RuneCountInString(l) + 1
+		if used+w > keep {
+			if len(kept) == 0 {
+				kept = append(kept, truncate(l, keep))
+				i++
+			}
+			return fence + "\n" + strings.Join(kept, "\n") + "\n" + fmt.Sprintf("… %d more lines", len(lines)-i) + "\n" + fence
+		}
+		kept = append(kept, l)
+		used += w
+	}
+	return fence + "\n" + strings.Join(kept, "\n") + "\n" + fence
+}
+
+// fallback is the top-level text: shown in notifications and by clients
+// that cannot render blocks.
+func fallback(m bot.Message) string {
+	var parts []string
+	if h := strings.TrimSpace(oneLine(m.Header)); h != "" {
+		parts = append(parts, h)
+	}
+	if len(m.Text) > 0 {
+		parts = append(parts, escape(oneLine(m.Text[0])))
+	}
+	if len(parts) == 0 && m.Code != nil {
+		parts = append(parts, escape(oneLine(stripANSI(m.Code.Title))))
+	}
+	if len(parts) == 0 || strings.TrimSpace(strings.Join(parts, "")) == "" {
+		parts = []string{"Tebura"}
+	}
+	return truncate(strings.Join(parts, ": "), MaxFallbackText)
+}
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escape makes text literal for Slack mrkdwn: &, < and > are control
+// characters there. https://docs.slack.dev/messaging/formatting-message-text
+func escape(s string) string { return escaper.Replace(s) }
+
+func escapeURL(u string) string {
+	return strings.NewReplacer("<", "%3C", ">", "%3E", "|", "%7C").Replace(u)
+}
+
+// ansiRE matches CSI and OSC escape sequences and lone ESC characters.
+var ansiRE = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]?`)
+
+// stripANSI removes terminal escape codes, which Slack would show raw.
+func stripANSI(s string) string {
+	if !strings.Contains(s, "\x1b") {
+		return s
+	}
+	return ansiRE.ReplaceAllString(s, "")
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// truncate cuts s to at most n runes, marking the cut with "…".
+func truncate(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// truncateBytes cuts an identifier without a marker; IDs are ASCII.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func lastRunes(s string, n int) string {
+	r := []rune(s)
+	if n <= 0 {
+		return ""
+	}
+	if len(r) <= n {
+		return s
+	}
+	return string(r[len(r)-n:])
+}
+
+// splitRunes cuts s into pieces of at most n runes.
+func splitRunes(s string, n int) []string {
+	r := []rune(s)
+	var out []string
+	for len(r) > n {
+		out = append(out, string(r[:n]))
+		r = r[n:]
+	}
+	if len(r) > 0 {
+		out = append(out, string(r))
+	}
+	return out
+}
+
+func reverse(s []string) []string {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+	return s
+}
