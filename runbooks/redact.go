@@ -1,0 +1,94 @@
+package runbooks
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Redactor masks secrets: literal values (configured redact.values and the
+// secret params of a run) and regular expressions (redact.patterns). Every
+// match becomes "***". A Redactor is immutable and safe for concurrent use;
+// the nil Redactor masks nothing.
+//
+// The executor masks output line by line, so a secret is found wherever it
+// sits in a line. Lines longer than MaxLineBytes are cut into pieces first,
+// and a secret straddling such a cut is not recognised: that is the one
+// documented limit of streaming redaction.
+type Redactor struct {
+	values   []string
+	patterns []*regexp.Regexp
+	replacer *strings.Replacer
+}
+
+// NewRedactor builds a redactor. Empty values are ignored; a pattern that
+// does not compile, or that matches the empty string (it would mask
+// between every character), is an error naming it.
+func NewRedactor(values []string, patterns []string) (*Redactor, error) {
+	r := &Redactor{}
+	for i, p := range patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("redact pattern %d (%q) does not compile: %w", i, p, err)
+		}
+		if re.MatchString("") {
+			return nil, fmt.Errorf("redact pattern %d (%q) matches the empty string; it would mask everything", i, p)
+		}
+		r.patterns = append(r.patterns, re)
+	}
+	r.setValues(values)
+	return r, nil
+}
+
+func (r *Redactor) setValues(values []string) {
+	seen := map[string]bool{}
+	r.values = r.values[:0:0]
+	for _, v := range values {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			r.values = append(r.values, v)
+		}
+	}
+	// Longest first, so a secret that contains another is masked whole.
+	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	r.replacer = nil
+	if len(r.values) > 0 {
+		pairs := make([]string, 0, 2*len(r.values))
+		for _, v := range r.values {
+			pairs = append(pairs, v, mask)
+		}
+		r.replacer = strings.NewReplacer(pairs...)
+	}
+}
+
+// With returns a redactor that also masks secrets (a run's secret param
+// values). r is not changed.
+func (r *Redactor) With(secrets ...string) *Redactor {
+	n := &Redactor{}
+	if r != nil {
+		n.patterns = r.patterns
+		secrets = append(append([]string(nil), r.values...), secrets...)
+	}
+	n.setValues(secrets)
+	return n
+}
+
+// Empty reports whether r masks nothing.
+func (r *Redactor) Empty() bool {
+	return r == nil || (len(r.values) == 0 && len(r.patterns) == 0)
+}
+
+// Mask returns s with every secret replaced by "***".
+func (r *Redactor) Mask(s string) string {
+	if r == nil {
+		return s
+	}
+	if r.replacer != nil {
+		s = r.replacer.Replace(s)
+	}
+	for _, re := range r.patterns {
+		s = re.ReplaceAllLiteralString(s, mask)
+	}
+	return s
+}
