@@ -1,0 +1,545 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tebura/tebura"
+)
+
+// Batch is the normalized content of one webhook delivery: the alerts of
+// one group. Sources in incident/source build it.
+type Batch struct {
+	Source   string // "alertmanager", "grafana", "pagerduty", "generic/<name>"
+	GroupKey string // the group the alerts belong to; one incident per open group
+	// DeliveryID is the source's delivery ID (PagerDuty X-Webhook-Id): a
+	// delivery seen before is ignored as a whole. Empty when there is none.
+	DeliveryID  string
+	Title       string            // optional; derived from labels when empty
+	Severity    string            // optional; else labels["severity"]
+	Labels      map[string]string // the group's common labels
+	Annotations map[string]string // the group's common annotations
+	Links       []Link
+	Truncated   int // alerts the source left out (Alertmanager truncatedAlerts)
+	// AckedBy is set when the source reports the incident acknowledged
+	// (PagerDuty); an open, unacknowledged incident is then acknowledged.
+	AckedBy string
+	Alerts  []Alert
+}
+
+func (b *Batch) validate() error {
+	if b.Source == "" || b.GroupKey == "" {
+		return tebura.Errorf(tebura.EINVALID, "The alert batch has no source or group key.")
+	}
+	for i, a := range b.Alerts {
+		if a.Fingerprint == "" {
+			return tebura.Errorf(tebura.EINVALID, "Alert %d has no fingerprint.", i)
+		}
+		if a.Status != AlertFiring && a.Status != AlertResolved {
+			return tebura.Errorf(tebura.EINVALID, "Alert %d has status %q; want firing or resolved.", i, a.Status)
+		}
+	}
+	return nil
+}
+
+// Result is what one Ingest did. The reaction layer walks Changes and acts
+// on each (see Change).
+type Result struct {
+	// Duplicate is true when the delivery ID was seen before: nothing changed.
+	Duplicate bool
+	// Changes has one entry per incident the batch changed; empty when the
+	// batch repeated what was known.
+	Changes []Change
+}
+
+// Opened returns the incidents the batch opened.
+func (r Result) Opened() []*Incident { return r.filter(func(c Change) bool { return c.Opened }) }
+
+// Reopened returns the incidents the batch reopened.
+func (r Result) Reopened() []*Incident { return r.filter(func(c Change) bool { return c.Reopened }) }
+
+// Resolved returns the incidents the batch resolved.
+func (r Result) Resolved() []*Incident { return r.filter(func(c Change) bool { return c.Resolved }) }
+
+// Joined returns the open incidents that gained alerts without opening.
+func (r Result) Joined() []*Incident {
+	return r.filter(func(c Change) bool { return !c.Opened && !c.Reopened && len(c.NewAlerts)+len(c.Refired) > 0 })
+}
+
+func (r Result) filter(keep func(Change) bool) []*Incident {
+	var out []*Incident
+	for _, c := range r.Changes {
+		if keep(c) {
+			out = append(out, c.Incident)
+		}
+	}
+	return out
+}
+
+// Change is what happened to one incident. The reaction layer:
+//   - Actions.OpenChannel: create the channel (or use Actions.UseChannel),
+//     call AttachChannel at once, then invite, announce, post the card;
+//   - otherwise edit the card in Incident.Channel (counts, status changed);
+//   - start Actions.Diagnostics, post Actions.Suggest as approval cards;
+//   - Resolved: post "resolved automatically" and schedule the archive.
+type Change struct {
+	Incident     *Incident // after the change
+	Opened       bool
+	Reopened     bool
+	Resolved     bool // resolved by this batch (every alert resolved, auto_resolve on)
+	Acknowledged bool // acknowledged by the source (PagerDuty)
+	// NewAlerts were first seen, Refired fired again after a resolve,
+	// ResolvedAlerts turned resolved.
+	NewAlerts      []Alert
+	Refired        []Alert
+	ResolvedAlerts []Alert
+	Actions        Actions
+}
+
+type alertOp int
+
+const (
+	opNone alertOp = iota
+	opNew
+	opRefire
+	opResolve
+	opUpdate
+)
+
+// classify decides what alert a does to the stored entry e. Ingest is
+// idempotent per fingerprint+status+startsAt: the same alert again, or an
+// older one arriving late, changes nothing.
+func classify(e *AlertEntry, ok bool, a Alert) alertOp {
+	if !ok {
+		return opNew
+	}
+	if e.Status == a.Status && e.StartsAt.Equal(a.StartsAt) {
+		return opNone
+	}
+	if !a.StartsAt.IsZero() && a.StartsAt.Before(e.StartsAt) {
+		return opNone // a late delivery of an earlier cycle
+	}
+	newer := a.StartsAt.After(e.StartsAt)
+	switch {
+	case a.Status == AlertFiring && e.Status == AlertResolved:
+		if !newer && !a.StartsAt.IsZero() {
+			return opNone // the firing notice of a cycle we already saw resolve
+		}
+		return opRefire
+	case a.Status == AlertFiring: // firing again with a newer start: a cycle we missed the resolve of
+		return opRefire
+	case e.Status == AlertFiring: // resolved now
+		return opResolve
+	default: // resolved → resolved with a newer start
+		return opUpdate
+	}
+}
+
+// Ingest applies one batch in one store transaction: grouping, dedupe,
+// reopen, auto-resolve, automation matching and throttles all commit
+// together or not at all.
+func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
+	if err := b.validate(); err != nil {
+		return Result{}, err
+	}
+	now := s.clock().UTC()
+	var res Result
+	err := s.store.UpdateIncidents(ctx, func(tx Tx) error {
+		res = Result{}
+		if b.DeliveryID != "" {
+			name := "delivery/" + b.Source + "/" + b.DeliveryID
+			if _, seen, err := tx.Mark(name); err != nil {
+				return err
+			} else if seen {
+				res.Duplicate = true
+				return nil
+			}
+			if err := tx.SetMark(name, now); err != nil {
+				return err
+			}
+		}
+		ch, err := s.ingest(tx, &b, now)
+		if err != nil || ch == nil {
+			return err
+		}
+		res.Changes = append(res.Changes, *ch)
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	for _, c := range res.Changes {
+		s.log.Info("alerts ingested", "source", b.Source, "incident", c.Incident.Number,
+			"opened", c.Opened, "reopened", c.Reopened, "resolved", c.Resolved,
+			"new_alerts", len(c.NewAlerts), "refired", len(c.Refired), "resolved_alerts", len(c.ResolvedAlerts))
+	}
+	return res, nil
+}
+
+// dedupe keeps the last alert per fingerprint, in first-seen order.
+func dedupe(alerts []Alert) []Alert {
+	idx := make(map[string]int, len(alerts))
+	out := make([]Alert, 0, len(alerts))
+	for _, a := range alerts {
+		if i, ok := idx[a.Fingerprint]; ok {
+			out[i] = a
+			continue
+		}
+		idx[a.Fingerprint] = len(out)
+		out = append(out, a)
+	}
+	return out
+}
+
+func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
+	key := b.Source + ":" + b.GroupKey
+	alerts := dedupe(b.Alerts)
+
+	var inc *Incident
+	if n, ok, err := tx.KeyIndex(key); err != nil {
+		return nil, err
+	} else if ok {
+		if inc, err = tx.Incident(n); err != nil {
+			return nil, err
+		}
+	}
+
+	// Load the entries of the latest incident and classify every alert.
+	type item struct {
+		a  Alert
+		e  *AlertEntry
+		op alertOp
+	}
+	items := make([]item, len(alerts))
+	fresh := false // some alert fires anew
+	for i, a := range alerts {
+		items[i].a = a
+		op := opNew
+		if inc != nil {
+			e, ok, err := tx.Alert(inc.Number, a.Fingerprint)
+			if err != nil {
+				return nil, err
+			}
+			items[i].e, op = e, classify(e, ok, a)
+		}
+		items[i].op = op
+		if a.Status == AlertFiring && (op == opNew || op == opRefire) {
+			fresh = true
+		}
+	}
+
+	ch := &Change{}
+	switch {
+	case inc != nil && inc.Status.Open():
+	case inc != nil && !fresh:
+		// Updates to a resolved incident (late resolved notices): apply quietly.
+	case inc != nil && s.cfg.ReopenWithin > 0 && now.Sub(inc.ResolvedAt) <= s.cfg.ReopenWithin:
+		inc.Status = StatusTriggered
+		inc.Reopened++
+		inc.AckedBy, inc.AckedAt = "", time.Time{}
+		inc.Fired = nil
+		ch.Reopened = true
+		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindReopened,
+			Text: fmt.Sprintf("Reopened: alerts fired again %s after the resolve", now.Sub(inc.ResolvedAt).Round(time.Second))}); err != nil {
+			return nil, err
+		}
+	case !fresh:
+		return nil, nil // resolved notices for nothing we know
+	default:
+		n, err := tx.NextNumber()
+		if err != nil {
+			return nil, err
+		}
+		inc = s.newIncident(n, key, b, alerts, now)
+		ch.Opened = true
+		for i := range items {
+			items[i].e, items[i].op = nil, opNew
+		}
+		if err := tx.SetKeyIndex(key, n); err != nil {
+			return nil, err
+		}
+		text := fmt.Sprintf("Incident %s opened from %s: %s", inc.Ref(), b.Source, inc.Title)
+		if inc.Severity != "" {
+			text += " (" + inc.Severity + ")"
+		}
+		if err := tx.AppendTimeline(n, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindOpened, Text: text,
+			Data: map[string]string{"source": b.Source, "key": b.GroupKey}}); err != nil {
+			return nil, err
+		}
+	}
+
+	changed := ch.Opened || ch.Reopened
+	for _, it := range items {
+		a, e := it.a, it.e
+		switch it.op {
+		case opNone:
+			continue
+		case opNew:
+			e = &AlertEntry{Alert: a, Fires: 1, FirstSeen: now}
+			inc.AlertCount++
+			if a.Status == AlertFiring {
+				inc.FiringCount++
+				ch.NewAlerts = append(ch.NewAlerts, a)
+			} else {
+				ch.ResolvedAlerts = append(ch.ResolvedAlerts, a)
+			}
+		case opRefire:
+			if e.Status == AlertResolved {
+				inc.FiringCount++
+			}
+			e.Fires++
+			e.Alert = a
+			ch.Refired = append(ch.Refired, a)
+		case opResolve:
+			inc.FiringCount--
+			e.Alert = a
+			ch.ResolvedAlerts = append(ch.ResolvedAlerts, a)
+		case opUpdate:
+			e.Alert = a
+		}
+		e.Updated = now
+		if err := tx.PutAlert(inc.Number, e); err != nil {
+			return nil, err
+		}
+		changed = true
+	}
+	if b.Truncated > inc.Truncated {
+		inc.Truncated = b.Truncated
+		changed = true
+	}
+	if err := s.timelineAlerts(tx, inc, b.Source, ch, now); err != nil {
+		return nil, err
+	}
+
+	if b.AckedBy != "" && inc.Status == StatusTriggered {
+		inc.Status, inc.AckedBy, inc.AckedAt = StatusAcknowledged, b.AckedBy, now
+		ch.Acknowledged, changed = true, true
+		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: b.AckedBy, Kind: KindAcknowledged,
+			Text: fmt.Sprintf("Acknowledged in %s by %s", b.Source, b.AckedBy)}); err != nil {
+			return nil, err
+		}
+	}
+	if !changed {
+		return nil, nil
+	}
+	if s.cfg.AutoResolve && inc.Status.Open() && inc.AlertCount > 0 && inc.FiringCount == 0 {
+		resolve(inc, ActorTebura, now)
+		ch.Resolved = true
+		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindResolved,
+			Text: fmt.Sprintf("All %d alerts resolved; incident resolved automatically", inc.AlertCount)}); err != nil {
+			return nil, err
+		}
+	}
+
+	if inc.Status.Open() && (ch.Opened || ch.Reopened || len(ch.NewAlerts)+len(ch.Refired) > 0) {
+		var sets []map[string]string
+		for _, a := range slices.Concat(ch.NewAlerts, ch.Refired) {
+			sets = append(sets, merge(inc.Labels, a.Labels))
+		}
+		if err := s.automate(tx, inc, ch, sets, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.PutIncident(inc); err != nil {
+		return nil, err
+	}
+	ch.Incident = inc.Clone()
+	return ch, nil
+}
+
+func (s *Service) newIncident(n int64, key string, b *Batch, alerts []Alert, now time.Time) *Incident {
+	ls := cloneMap(b.Labels)
+	if len(ls) == 0 && len(alerts) > 0 {
+		ls = cloneMap(alerts[0].Labels)
+	}
+	ann := cloneMap(b.Annotations)
+	inc := &Incident{
+		ID: idOf(n), Number: n, Key: key, Status: StatusTriggered, Source: b.Source,
+		Labels: ls, Annotations: ann, Links: append([]Link(nil), b.Links...),
+		StartedAt: now, DetectedAt: now,
+	}
+	inc.Title = b.Title
+	if inc.Title == "" {
+		inc.Title = deriveTitle(ls, ann, alerts)
+	}
+	inc.Severity = b.Severity
+	if inc.Severity == "" {
+		inc.Severity = ls["severity"]
+	}
+	if inc.Severity == "" && len(alerts) > 0 {
+		inc.Severity = alerts[0].Labels["severity"]
+	}
+	for _, a := range alerts {
+		if !a.StartsAt.IsZero() && a.StartsAt.Before(inc.DetectedAt) {
+			inc.DetectedAt = a.StartsAt.UTC()
+		}
+	}
+	return inc
+}
+
+func deriveTitle(ls, ann map[string]string, alerts []Alert) string {
+	name := ls["alertname"]
+	if name == "" {
+		if s := ann["summary"]; s != "" {
+			return s
+		}
+		if len(alerts) > 0 {
+			return alerts[0].Name()
+		}
+		return "Alert"
+	}
+	if svc := ls["service"]; svc != "" {
+		return name + " on " + svc
+	}
+	if job := ls["job"]; job != "" {
+		return name + " on " + job
+	}
+	return name
+}
+
+// timelineAlerts writes one timeline entry per kind of alert change in the
+// batch (not one per alert: a storm stays readable).
+func (s *Service) timelineAlerts(tx Tx, inc *Incident, source string, ch *Change, now time.Time) error {
+	groups := []struct {
+		kind, verb string
+		alerts     []Alert
+	}{
+		{KindAlertsFired, "fired", ch.NewAlerts},
+		{KindAlertsRefired, "fired again", ch.Refired},
+		{KindAlertsResolve, "resolved", ch.ResolvedAlerts},
+	}
+	for _, g := range groups {
+		if len(g.alerts) == 0 {
+			continue
+		}
+		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: source, Kind: g.kind,
+			Text: alertSummary(g.alerts, g.verb), Data: map[string]string{"count": fmt.Sprint(len(g.alerts))}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func alertSummary(alerts []Alert, verb string) string {
+	const show = 5
+	names := make([]string, 0, show)
+	for i, a := range alerts {
+		if i == show {
+			break
+		}
+		names = append(names, a.Name())
+	}
+	noun := "alert"
+	if len(alerts) > 1 {
+		noun = "alerts"
+	}
+	text := fmt.Sprintf("%d %s %s: %s", len(alerts), noun, verb, strings.Join(names, ", "))
+	if len(alerts) > show {
+		text += fmt.Sprintf(" and %d more", len(alerts)-show)
+	}
+	return text
+}
+
+func merge(base, over map[string]string) map[string]string {
+	m := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range over {
+		m[k] = v
+	}
+	return m
+}
+
+// automate matches the rules against the label sets of what is new and
+// fills ch.Actions. A rule fires once per incident (until it reopens) and
+// at most once per once_within per group key; both are stored in the same
+// transaction as the ingest.
+func (s *Service) automate(tx Tx, inc *Incident, ch *Change, sets []map[string]string, now time.Time) error {
+	if len(sets) == 0 {
+		sets = []map[string]string{inc.Labels}
+	}
+	act := &ch.Actions
+	var channelRule *Rule
+	var channelSet map[string]string
+	for i := range s.rules {
+		r := &s.rules[i]
+		var matched map[string]string
+		for _, ls := range sets {
+			if r.Matches(ls) {
+				matched = ls
+				break
+			}
+		}
+		if matched == nil {
+			continue
+		}
+		if slices.Contains(inc.Fired, r.Name) {
+			if !r.Continue {
+				break
+			}
+			continue
+		}
+		if r.OnceWithin > 0 {
+			name := "throttle/" + r.Name + "/" + inc.Key
+			last, ok, err := tx.Mark(name)
+			if err != nil {
+				return err
+			}
+			if ok && now.Sub(last) < r.OnceWithin {
+				act.Throttled = append(act.Throttled, r.Name)
+				if !r.Continue {
+					break
+				}
+				continue
+			}
+			if err := tx.SetMark(name, now); err != nil {
+				return err
+			}
+		}
+		inc.Fired = append(inc.Fired, r.Name)
+		act.Rules = append(act.Rules, r.Name)
+		if r.Severity != "" && (ch.Opened || ch.Reopened) {
+			inc.Severity = r.Severity
+		}
+		if r.Channel != "" && channelRule == nil {
+			channelRule, channelSet = r, matched
+		}
+		act.Invite = addUnique(act.Invite, r.Invite...)
+		d := templateData(inc, matched, inc.Annotations)
+		act.Diagnostics = append(act.Diagnostics, r.runbookActions(r.Diagnostics, d)...)
+		act.Suggest = append(act.Suggest, r.runbookActions(r.Suggest, d)...)
+		var parts []string
+		if len(r.Diagnostics) > 0 {
+			parts = append(parts, "diagnostics "+strings.Join(r.Diagnostics, ", "))
+		}
+		if len(r.Suggest) > 0 {
+			parts = append(parts, "suggest "+strings.Join(r.Suggest, ", "))
+		}
+		text := "Rule " + r.Name + " matched"
+		if len(parts) > 0 {
+			text += ": " + strings.Join(parts, "; ")
+		}
+		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: "automation:" + r.Name, Kind: KindAutomation, Text: text}); err != nil {
+			return err
+		}
+		if !r.Continue {
+			break
+		}
+	}
+	if inc.Channel.IsZero() && (ch.Opened || ch.Reopened) {
+		act.OpenChannel = true
+		switch {
+		case channelRule != nil && channelRule.channelTmpl != nil:
+			act.ChannelName = s.channelName(channelRule.channelTmpl, inc, channelSet, inc.Annotations)
+		case channelRule != nil:
+			act.UseChannel = channelRule.Channel
+		default:
+			act.ChannelName = s.channelName(s.channelTmpl, inc, inc.Labels, inc.Annotations)
+		}
+	}
+	return nil
+}
