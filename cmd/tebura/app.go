@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
+)
+
+// dbFile is the database's name inside the data dir.
+const dbFile = "tebura.db"
+
+// HTTP server timeouts: a slow or stalled client cannot hold a connection
+// or a goroutine for long (slowloris), and webhooks are small and quick.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// ReadyCheck is one condition of /readyz: Check returns nil when ready, or
+// an error whose text says what is wrong.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// App is the Tebura server: the composition root of `tebura serve`. NewApp
+// opens the store, loads runbooks and access, and binds the listener; Run
+// serves until its context is done and then shuts down gracefully. The
+// exported fields are the parts later wiring (the bot, chat adapters,
+// webhooks, metrics) plugs into before Run.
+type App struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Store    *bolt.Store
+	Registry *runbooks.Registry
+	Policy   *access.Policy
+	Redactor *runbooks.Redactor
+	Audit    *audit.Log
+	// Mux is the one HTTP listener's router; mount handlers on it before Run.
+	Mux *http.ServeMux
+
+	ln      net.Listener
+	srv     *http.Server
+	mu      sync.Mutex
+	checks  []ReadyCheck
+	loaded  atomic.Bool
+	closing atomic.Bool
+	closed  sync.Once
+}
+
+// NewApp builds the server from a validated configuration. It fails with a
+// clear error when the data dir is in use by another tebura, a runbook has
+// problems, or the listen address is taken.
+func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Logger: logger, Mux: http.NewServeMux()}
+	if err := cfg.Validate(); err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "The configuration is not valid; run `tebura validate` to see every problem.")
+	}
+	roles := make(map[string][]string, len(cfg.Access.Roles))
+	for name, r := range cfg.Access.Roles {
+		roles[name] = r.Members
+	}
+	pol, err := access.New(roles, cfg.Access.Admins)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "The access roles are not valid; run `tebura validate` to see every problem.")
+	}
+	a.Policy = pol
+	reg, ps := runbooks.Load(runbooks.LoadOptions{
+		Dirs: cfg.Runbooks.Dirs, Inline: cfg.Runbooks.Inline, InlineSource: "runbooks.inline",
+		DefaultTimeout: cfg.Runbooks.DefaultTimeout, MaxTimeout: cfg.Runbooks.MaxTimeout,
+		KnownRole: pol.Known,
+	})
+	if len(ps) > 0 {
+		lines := make([]string, len(ps))
+		for i, p := range ps {
+			lines[i] = p.String()
+		}
+		return nil, tebura.Wrap(tebura.EINVALID, errors.New(strings.Join(lines, "; ")),
+			fmt.Sprintf("%d runbook problem(s); run `tebura validate` to see them.", len(ps)))
+	}
+	a.Registry = reg
+	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; run `tebura validate`.")
+	}
+	a.Redactor = red
+
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	a.Audit = audit.New(st, red, nil)
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		st.Close()
+		return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Cannot listen on %s; is another process using it? Change http.listen.", cfg.HTTP.Listen))
+	}
+	if cfg.HTTP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
+		if err != nil {
+			ln.Close()
+			st.Close()
+			return nil, tebura.Wrap(tebura.EINVALID, err, "http.tls_cert and http.tls_key cannot be loaded; check the files.")
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	a.ln = ln
+
+	a.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	a.Mux.HandleFunc("GET /readyz", a.serveReady)
+	a.srv = &http.Server{
+		Handler:           http.MaxBytesHandler(a.Mux, cfg.HTTP.MaxBody),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	a.AddReadyCheck(ReadyCheck{Name: "store", Check: func(ctx context.Context) error {
+		if a.closing.Load() {
+			return errors.New("shutting down")
+		}
+		_, err := a.Store.GetMeta(ctx, "readyz")
+		return err
+	}})
+	a.AddReadyCheck(ReadyCheck{Name: "config", Check: func(context.Context) error {
+		if !a.loaded.Load() {
+			return errors.New("not loaded yet")
+		}
+		return nil
+	}})
+	return a, nil
+}
+
+// Addr is the address the listener is bound to (useful with port 0).
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// AddReadyCheck adds a condition to /readyz, such as a chat connection.
+func (a *App) AddReadyCheck(c ReadyCheck) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checks = append(a.checks, c)
+}
+
+// Ready runs every check and returns the failures as "name: reason",
+// sorted; none means ready.
+func (a *App) Ready(ctx context.Context) []string {
+	a.mu.Lock()
+	checks := append([]ReadyCheck(nil), a.checks...)
+	a.mu.Unlock()
+	var out []string
+	for _, c := range checks {
+		if err := c.Check(ctx); err != nil {
+			out = append(out, c.Name+": "+err.Error())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if bad := a.Ready(ctx); len(bad) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready: "+strings.Join(bad, "; "))
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// Run recovers interrupted runs, serves HTTP until ctx is done, then shuts
+// down: it stops accepting connections, lets in-flight requests and running
+// runs finish for shutdown_grace, and closes the store. It returns nil after
+// a clean shutdown.
+func (a *App) Run(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, a.Close()) }()
+	if err := a.start(ctx); err != nil {
+		return err
+	}
+	a.loaded.Store(true)
+	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", version)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.srv.Serve(a.ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.closing.Store(true)
+	a.Logger.Info("tebura shutting down", "grace", a.Config.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownGrace)
+	defer cancel()
+	var errs []error
+	if err := a.srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := a.stop(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	a.Logger.Info("tebura stopped")
+	return errors.Join(errs...)
+}
+
+// start records the config load and reconciles runs left by a previous
+// process.
+func (a *App) start(ctx context.Context) error {
+	detail := map[string]string{"runbooks": fmt.Sprint(len(a.Registry.List())), "version": version}
+	if err := a.Audit.Record(ctx, "system", audit.ActionConfigLoad, "config", detail); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// stop ends what runs, within ctx.
+func (a *App) stop(ctx context.Context) error {
+	return nil
+}
+
+// Close releases the listener and the store. It is safe to call more than
+// once and after Run.
+func (a *App) Close() error {
+	var err error
+	a.closed.Do(func() {
+		a.closing.Store(true)
+		a.ln.Close()
+		err = a.Store.Close()
+	})
+	return err
+}
+
+// configSecrets returns every non-empty Secret of the configuration, so that
+// tokens and passwords are masked in run output and audit entries too.
+func configSecrets(cfg config.Config) []string {
+	var out []string
+	secretT := reflect.TypeOf(config.Secret(""))
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch {
+		case v.Type() == secretT:
+			if s := v.String(); s != "" {
+				out = append(out, s)
+			}
+		case v.Kind() == reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		case v.Kind() == reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case v.Kind() == reflect.Map:
+			iter := v.MapRange()
+			for iter.Next() {
+				walk(iter.Value())
+			}
+		}
+	}
+	walk(reflect.ValueOf(cfg))
+	return out
+}

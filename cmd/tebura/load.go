@@ -1,0 +1,717 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tebura/tebura/config"
+)
+
+// Configuration loading.
+//
+// The file is parsed with yaml.v3 rather than through viper's own reader:
+// viper lower-cases every key, which would corrupt case-sensitive map keys
+// (environment variable names in inline runbooks, label names), and it keeps
+// no line numbers. viper provides the TEBURA_* environment overrides (one
+// BindEnv per dotted key, found by walking Config's mapstructure tags), and
+// go-viper/mapstructure, viper's own decoder, turns the merged map into
+// config.Config with unknown keys rejected.
+//
+// Precedence, lowest first: config.Default(), the YAML file, TEBURA_*
+// variables. In file values, ${NAME} is replaced by the environment variable
+// NAME (outside runbooks.inline, whose scripts keep their $ syntax), and a
+// sibling key "<key>_file: path" sets <key> to the file's content without
+// its trailing newline. Relative paths resolve against the config file's
+// directory.
+
+// envPrefix prefixes every environment override.
+const envPrefix = "TEBURA"
+
+// defaultConfigFile is read when --config is not given and it exists.
+const defaultConfigFile = "tebura.yaml"
+
+// problem is one thing wrong with the configuration or the runbooks, with
+// the place it comes from when known.
+type problem struct {
+	File string // config file, runbook file, or "$TEBURA_X" for an environment override
+	Line int
+	Key  string // the dotted config key, when the problem is about one
+	Text string // "key: message" or "runbook x: message"
+}
+
+func (p problem) String() string {
+	switch {
+	case p.File == "":
+		return p.Text
+	case p.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Text)
+	default:
+		return p.File + ": " + p.Text
+	}
+}
+
+// sortProblems orders problems by file, line and text.
+func sortProblems(ps []problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Text < b.Text
+	})
+}
+
+// loadedConfig is a decoded configuration and what is needed to point at
+// the origin of a key.
+type loadedConfig struct {
+	Config config.Config
+	Path   string            // the file read, "" when only defaults and environment
+	lines  map[string]int    // dotted key → line in Path
+	envs   map[string]string // dotted key → environment variable that set it
+}
+
+// where returns the file and line a dotted key came from, trying the key and
+// then its parents.
+func (l *loadedConfig) where(key string) (string, int) {
+	for k := key; k != ""; k = parentKey(k) {
+		if env, ok := l.envs[k]; ok {
+			return "$" + env, 0
+		}
+		if line, ok := l.lines[k]; ok {
+			return l.Path, line
+		}
+	}
+	if l.Path != "" {
+		return l.Path, 0
+	}
+	return "config", 0
+}
+
+// problemAt returns a problem about key.
+func (l *loadedConfig) problemAt(key, msg string) problem {
+	file, line := l.where(key)
+	text := msg
+	if key != "" {
+		text = key + ": " + msg
+	}
+	return problem{File: file, Line: line, Key: key, Text: text}
+}
+
+// validate runs config.Validate and places each problem, leaving out keys
+// (and their children) that already have a problem in known.
+func (l *loadedConfig) validate(known ...problem) []problem {
+	var ps []problem
+next:
+	for _, ke := range config.KeyErrors(l.Config.Validate()) {
+		for _, k := range known {
+			if k.Key != "" && (ke.Key == k.Key || strings.HasPrefix(ke.Key, k.Key+".") || strings.HasPrefix(ke.Key, k.Key+"[")) {
+				continue next
+			}
+		}
+		ps = append(ps, l.problemAt(ke.Key, ke.Msg))
+	}
+	return ps
+}
+
+func parentKey(k string) string {
+	i := strings.LastIndexAny(k, ".[")
+	if i <= 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+// configPath picks the configuration file: the flag, then $TEBURA_CONFIG,
+// then ./tebura.yaml when it exists. "" means defaults and environment only.
+func configPath(flag string, getenv func(string) string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := getenv(envPrefix + "_CONFIG"); p != "" {
+		return p
+	}
+	if _, err := os.Stat(defaultConfigFile); err == nil {
+		return defaultConfigFile
+	}
+	return ""
+}
+
+// loadConfig reads path (may be ""), applies environment overrides and
+// decodes. Problems in the file are returned together; a nil *loadedConfig
+// is never returned, so callers can still place problems.
+func loadConfig(path string) (*loadedConfig, []problem) {
+	l := &loadedConfig{Path: path, lines: map[string]int{}, envs: map[string]string{}}
+	var ps []problem
+	fileMap := map[string]any{}
+	baseDir := "."
+	if path != "" {
+		baseDir = filepath.Dir(path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return l, []problem{{File: path, Text: fmt.Sprintf("cannot read the config file: %v", errors.Unwrap(err))}}
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return l, []problem{yamlProblem(path, err)}
+		}
+		if len(doc.Content) > 0 {
+			indexLines(doc.Content[0], "", l.lines)
+			if err := doc.Content[0].Decode(&fileMap); err != nil {
+				return l, []problem{yamlProblem(path, err)}
+			}
+		}
+		if fileMap == nil {
+			fileMap = map[string]any{}
+		}
+		w := &walker{l: l, baseDir: baseDir}
+		w.walk("", fileMap, reflect.TypeOf(config.Config{}))
+		ps = append(ps, w.problems...)
+	}
+
+	merged := deepMerge(toMap(reflect.ValueOf(config.Default()), false).(map[string]any), fileMap)
+	ps = append(ps, l.applyEnv(merged, baseDir)...)
+
+	var cfg config.Config
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           &cfg,
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationHook,
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return l, append(ps, problem{Text: err.Error()})
+	}
+	if err := dec.Decode(merged); err != nil {
+		ps = append(ps, l.decodeProblems(err)...)
+	}
+	resolvePaths(&cfg, baseDir)
+	l.Config = cfg
+	return l, ps
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)`)
+
+func yamlProblem(path string, err error) problem {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return problem{File: path, Line: n, Text: "not valid YAML: " + m[2]}
+	}
+	return problem{File: path, Text: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// indexLines records the line of every key of the document, as dotted keys
+// with [i] for list items.
+func indexLines(n *yaml.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := k.Value
+			if prefix != "" {
+				key = prefix + "." + k.Value
+			}
+			lines[key] = k.Line
+			indexLines(v, key, lines)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			key := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[key] = item.Line
+			indexLines(item, key, lines)
+		}
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			indexLines(n.Alias, prefix, lines)
+		}
+	}
+}
+
+// walker checks a file map against the Config type: unknown keys, ${ENV}
+// references and <key>_file siblings.
+type walker struct {
+	l        *loadedConfig
+	baseDir  string
+	problems []problem
+}
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	secretType   = reflect.TypeOf(config.Secret(""))
+	envRef       = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+)
+
+func (w *walker) add(key, msg string) { w.problems = append(w.problems, w.l.problemAt(key, msg)) }
+
+func (w *walker) walk(key string, v any, t reflect.Type) any {
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == durationType {
+			return w.expand(key, v)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v // the decoder reports the type mismatch
+		}
+		fields := structFields(t)
+		for k := range m {
+			base, isFile := strings.CutSuffix(k, "_file")
+			if ft, ok := fields[base]; isFile && ok && ft.Kind() == reflect.String {
+				fileKey := join(key, k)
+				if _, both := m[base]; both {
+					w.add(fileKey, fmt.Sprintf("set either %s or %s, not both", base, k))
+					delete(m, k)
+					continue
+				}
+				p, ok := m[k].(string)
+				if !ok || p == "" {
+					w.add(fileKey, "must be a file path")
+					delete(m, k)
+					continue
+				}
+				content, err := readSecretFile(p, w.baseDir)
+				if err != nil {
+					w.add(fileKey, err.Error())
+				} else {
+					m[base] = content
+				}
+				delete(m, k)
+				continue
+			}
+			ft, ok := fields[k]
+			if !ok {
+				w.add(join(key, k), "unknown key"+suggest(k, fields))
+				delete(m, k) // reported here; keep the decoder's check for what slips through
+				continue
+			}
+			m[k] = w.walk(join(key, k), m[k], ft)
+		}
+		return m
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		for k, x := range m {
+			m[k] = w.walk(join(key, k), x, t.Elem())
+		}
+		return m
+	case reflect.Slice:
+		s, ok := v.([]any)
+		if !ok {
+			return w.expand(key, v)
+		}
+		for i, x := range s {
+			s[i] = w.walk(fmt.Sprintf("%s[%d]", key, i), x, t.Elem())
+		}
+		return s
+	case reflect.Interface:
+		return v // runbooks.inline: kept verbatim for the runbook loader
+	default:
+		return w.expand(key, v)
+	}
+}
+
+// expand replaces ${NAME} references in a string value.
+func (w *walker) expand(key string, v any) any {
+	s, ok := v.(string)
+	if !ok || !strings.Contains(s, "${") {
+		return v
+	}
+	return envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		val, ok := os.LookupEnv(name)
+		if !ok {
+			w.add(key, fmt.Sprintf("references ${%s}, which is not set in the environment", name))
+		}
+		return val
+	})
+}
+
+func readSecretFile(p, baseDir string) (string, error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
+	}
+	s := string(b)
+	s = strings.TrimSuffix(s, "\n")
+	s = strings.TrimSuffix(s, "\r")
+	return s, nil
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+// structFields maps mapstructure tag names to field types.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag := tagName(f); tag != "" {
+			out[tag] = f.Type
+		}
+	}
+	return out
+}
+
+func tagName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	tag, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+	if tag == "-" {
+		return ""
+	}
+	if tag == "" {
+		return strings.ToLower(f.Name)
+	}
+	return tag
+}
+
+// suggest names the closest known key, when one is close.
+func suggest(k string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for name := range fields {
+		if d := editDistance(k, name); d < bestD || (d == bestD && name < best) {
+			best, bestD = name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %s?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// envKeys lists every dotted key an environment variable may set: each leaf
+// of Config, and for maps of structs (access.roles, sources.generic) the
+// leaves of the entries present in m. Lists of objects (automations) and
+// free-form maps cannot be set from the environment; use ${NAME} in the file.
+func envKeys(prefix string, t reflect.Type, m any) []string {
+	var keys []string
+	switch {
+	case t == durationType:
+		return []string{prefix}
+	case t.Kind() == reflect.Struct:
+		mm, _ := m.(map[string]any)
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := tagName(f)
+			if tag == "" {
+				continue
+			}
+			keys = append(keys, envKeys(join(prefix, tag), f.Type, mm[tag])...)
+		}
+	case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:
+		mm, _ := m.(map[string]any)
+		names := make([]string, 0, len(mm))
+		for k := range mm {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			keys = append(keys, envKeys(join(prefix, k), t.Elem(), mm[k])...)
+		}
+	case t.Kind() == reflect.Map, t.Kind() == reflect.Interface:
+		return nil
+	case t.Kind() == reflect.Slice:
+		if k := t.Elem().Kind(); k == reflect.String || k == reflect.Int {
+			return []string{prefix}
+		}
+		return nil
+	default:
+		return []string{prefix}
+	}
+	return keys
+}
+
+// envName is the variable that overrides key: TEBURA_ + key upper-cased
+// with "." and "-" turned into "_".
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// applyEnv sets every key whose TEBURA_* variable is set, through viper's
+// environment binding. Secret keys also accept TEBURA_<KEY>_FILE.
+func (l *loadedConfig) applyEnv(merged map[string]any, baseDir string) []problem {
+	v := viper.New()
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	var ps []problem
+	t := reflect.TypeOf(config.Config{})
+	for _, key := range envKeys("", t, merged) {
+		isSecret := fieldType(t, key) == secretType
+		if isSecret {
+			fileKey := key + "_file"
+			if err := v.BindEnv(fileKey); err == nil && v.IsSet(fileKey) {
+				content, err := readSecretFile(v.GetString(fileKey), ".")
+				if err != nil {
+					ps = append(ps, problem{File: "$" + envName(fileKey), Text: key + ": " + err.Error()})
+					continue
+				}
+				setPath(merged, key, content)
+				l.envs[key] = envName(fileKey)
+				continue
+			}
+		}
+		if err := v.BindEnv(key); err != nil {
+			continue
+		}
+		if v.IsSet(key) {
+			setPath(merged, key, v.GetString(key))
+			l.envs[key] = envName(key)
+		}
+	}
+	return ps
+}
+
+// fieldType returns the type of the field a dotted key names, nil if none.
+func fieldType(t reflect.Type, key string) reflect.Type {
+	for _, part := range strings.Split(key, ".") {
+		switch t.Kind() {
+		case reflect.Struct:
+			ft, ok := structFields(t)[part]
+			if !ok {
+				return nil
+			}
+			t = ft
+		case reflect.Map:
+			t = t.Elem()
+		default:
+			return nil
+		}
+	}
+	return t
+}
+
+func setPath(m map[string]any, key, val string) {
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = val
+}
+
+// deepMerge overlays src on dst: maps merge key by key, anything else
+// replaces.
+func deepMerge(dst, src map[string]any) map[string]any {
+	for k, sv := range src {
+		if sm, ok := sv.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = deepMerge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = sv
+	}
+	return dst
+}
+
+// toMap turns a config value into plain maps, lists and scalars keyed by the
+// mapstructure tags. With redact, secrets print as [redacted].
+func toMap(v reflect.Value, redact bool) any {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		return time.Duration(v.Int()).String()
+	case t == secretType:
+		if redact {
+			return config.Secret(v.String()).String()
+		}
+		return v.String()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m := map[string]any{}
+		for i := 0; i < t.NumField(); i++ {
+			if tag := tagName(t.Field(i)); tag != "" {
+				m[tag] = toMap(v.Field(i), redact)
+			}
+		}
+		return m
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		m := map[string]any{}
+		iter := v.MapRange()
+		for iter.Next() {
+			m[fmt.Sprint(iter.Key().Interface())] = toMap(iter.Value(), redact)
+		}
+		return m
+	case reflect.Slice:
+		if v.IsNil() {
+			return nil
+		}
+		s := make([]any, v.Len())
+		for i := range s {
+			s[i] = toMap(v.Index(i), redact)
+		}
+		return s
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return toMap(v.Elem(), redact)
+	default:
+		return v.Interface()
+	}
+}
+
+// durationHook decodes "30s"-style strings into time.Duration and refuses
+// bare numbers other than 0, which would silently mean nanoseconds.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != durationType {
+		return data, nil
+	}
+	switch d := data.(type) {
+	case string:
+		v, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration; use a number with a unit such as 30s, 5m or 1h", d)
+		}
+		return v, nil
+	case int, int64, uint64, float64:
+		if reflect.ValueOf(d).IsZero() {
+			return time.Duration(0), nil
+		}
+		return nil, fmt.Errorf("%v has no unit; write a duration such as 30s, 5m or 1h", d)
+	}
+	return data, nil
+}
+
+var (
+	mapIndex       = regexp.MustCompile(`\[([^\]0-9][^\]]*)\]`)
+	unconvertible  = regexp.MustCompile(`expected type '([^']*)', got unconvertible type '([^']*)'.*`)
+	cannotParse    = regexp.MustCompile(`cannot parse value as '([^']*)'`)
+	invalidKeysMsg = regexp.MustCompile(`has invalid keys: (.*)`)
+)
+
+// decodeProblems turns the decoder's errors into placed problems.
+func (l *loadedConfig) decodeProblems(err error) []problem {
+	var ps []problem
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		de, ok := e.(*mapstructure.DecodeError)
+		if !ok {
+			if u := errors.Unwrap(e); u != nil {
+				walk(u)
+				return
+			}
+			ps = append(ps, problem{File: l.Path, Text: e.Error()})
+			return
+		}
+		key := mapIndex.ReplaceAllString(de.Name(), ".$1")
+		msg := de.Unwrap().Error()
+		if m := unconvertible.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("has the wrong type: want %s, got %s", friendlyType(m[1]), friendlyType(m[2]))
+		} else if m := cannotParse.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("has the wrong type: want %s", friendlyType(m[1]))
+		} else if m := invalidKeysMsg.FindStringSubmatch(msg); m != nil {
+			for _, k := range strings.Split(m[1], ", ") {
+				ps = append(ps, l.problemAt(join(key, k), "unknown key"))
+			}
+			return
+		}
+		ps = append(ps, l.problemAt(key, msg))
+	}
+	walk(err)
+	return ps
+}
+
+func friendlyType(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "a number"
+	case t == "string" || t == "config.Secret":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case t == "time.Duration":
+		return "a duration"
+	}
+	return t
+}
+
+// resolvePaths makes relative paths relative to the config file's directory.
+func resolvePaths(c *config.Config, baseDir string) {
+	if baseDir == "." || baseDir == "" {
+		return
+	}
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(baseDir, p)
+	}
+	c.DataDir = abs(c.DataDir)
+	for i, d := range c.Runbooks.Dirs {
+		c.Runbooks.Dirs[i] = abs(d)
+	}
+	c.HTTP.TLSCert = abs(c.HTTP.TLSCert)
+	c.HTTP.TLSKey = abs(c.HTTP.TLSKey)
+}
+
+// toMapRedacted is the loaded configuration as plain data with every
+// Secret redacted, for printing.
+func toMapRedacted(l *loadedConfig) any {
+	return toMap(reflect.ValueOf(l.Config), true)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// cleanEnv removes every TEBURA_* variable for the duration of the test, so
+// the developer's environment cannot change what a test loads.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix+"_") {
+			t.Setenv(name, "") // restores the value after the test
+			os.Unsetenv(name)
+		}
+	}
+}
+
+// runCLI runs the program in-process and returns stdout, stderr and the
+// exit code.
+func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runCLI(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "tebura dev (commit ") {
+		t.Fatalf("version: code %d, out %q", code, out)
+	}
+}
+
+func TestUnknownCommandIsUsageError(t *testing.T) {
+	_, errOut, code := runCLI(t, "", "frobnicate")
+	if code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Fatalf("code %d, stderr %q; want 2 and unknown command", code, errOut)
+	}
+}
+
+func TestValidateGolden(t *testing.T) {
+	cleanEnv(t)
+	os.Unsetenv("TEBURA_TEST_UNSET_VARIABLE")
+	out, errOut, code := runCLI(t, "", "validate", "--config", filepath.Join("testdata", "broken", "tebura.yaml"))
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (stderr %q)", code, errOut)
+	}
+	golden := filepath.Join("testdata", "validate-broken.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if out != string(want) {
+		t.Errorf("validate output differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s", golden, out, want)
+	}
+}
+
+func TestValidateExampleConfig(t *testing.T) {
+	cleanEnv(t)
+	out, errOut, code := runCLI(t, "", "validate", "--config", filepath.Join("..", "..", "config.example.yaml"))
+	if code != 0 {
+		t.Fatalf("config.example.yaml: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "ok:") || strings.Contains(out, " 0 runbook(s)") {
+		t.Fatalf("want ok with the example runbooks loaded, got %q", out)
+	}
+}
+
+func TestExampleConfigLoadsAndValidates(t *testing.T) {
+	cleanEnv(t)
+	w, ps, _ := loadWorld(filepath.Join("..", "..", "config.example.yaml"))
+	if len(ps) > 0 {
+		t.Fatalf("problems: %v", ps)
+	}
+	if err := w.Config.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Registry.List()) == 0 {
+		t.Fatal("no example runbooks loaded")
+	}
+	if w.Policy == nil || !w.Policy.Known("sre") || !w.Policy.Known("dev") {
+		t.Fatal("roles sre and dev must exist")
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func (c *cli) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the bot: HTTP endpoints (/healthz, /readyz, webhooks) until SIGINT or SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, ps, _ := loadWorld(configPath(c.configFlag, c.getenv))
+			if len(ps) > 0 {
+				sortProblems(ps)
+				for _, p := range ps {
+					fmt.Fprintln(c.stderr, p)
+				}
+				return &exitError{code: 1, err: fmt.Errorf("refusing to start with %d problem(s) in the configuration or the runbooks", len(ps))}
+			}
+			logger := newLogger(w.Config.Log, c.stderr)
+			app, err := NewApp(w.Config, logger)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return app.Run(ctx)
+		},
+	}
+}
+
+// healthcheckCmd is the container health check: distroless images have no
+// curl, so the binary asks its own /healthz.
+func (c *cli) healthcheckCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "GET /healthz on the configured http.listen; exit 0 when healthy (for Docker HEALTHCHECK)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := c.load()
+			if err != nil {
+				return err
+			}
+			scheme := "http"
+			if l.Config.HTTP.TLSCert != "" {
+				scheme = "https"
+			}
+			url := scheme + "://" + dialable(l.Config.HTTP.Listen) + "/healthz"
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("unhealthy: %v", err)}
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return &exitError{code: 1, err: fmt.Errorf("unhealthy: %s answered %s", url, resp.Status)}
+			}
+			fmt.Fprintln(c.stdout, "ok")
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
+	return cmd
+}
+
+// dialable turns a listen address into one a client can dial: an empty or
+// unspecified host becomes loopback.
+func dialable(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
+)
+
+// openStore opens the configured store for a one-shot command.
+func (c *cli) openStore() (*loadedConfig, *bolt.Store, error) {
+	l, err := c.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := bolt.Open(filepath.Join(l.Config.DataDir, dbFile), bolt.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, st, nil
+}
+
+func (c *cli) runsCmd() *cobra.Command {
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List past runs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, st, err := c.openStore()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			runs, err := st.ListRuns(cmd.Context(), runbooks.ListOptions{Limit: limit})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(c.stdout)
+				for _, r := range runs {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATE\tEXIT\tREQUESTED BY\tSTARTED\tDURATION")
+			for _, r := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Runbook, r.State, r.ExitCode, r.RequestedBy,
+					fmtTime(r.StartedAt), fmtDuration(r.StartedAt, r.EndedAt))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "how many runs to list (0 for all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON run per line")
+	return cmd
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func fmtDuration(from, to time.Time) string {
+	if from.IsZero() || to.IsZero() {
+		return "-"
+	}
+	return to.Sub(from).Round(time.Millisecond).String()
+}
+
+func (c *cli) auditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check or export the audit chain",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "verify",
+		Short: "Check the hash chain; exit 1 naming the first bad entry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, st, err := c.openStore()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := audit.Verify(cmd.Context(), st)
+			if err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("audit chain broken after %d good entries: %w", n, err)}
+			}
+			fmt.Fprintf(c.stdout, "ok: %d audit entries, chain intact\n", n)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "export",
+		Short: "Print every audit entry as JSON lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, st, err := c.openStore()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return audit.Export(cmd.Context(), st, c.stdout)
+		},
+	})
+	return cmd
+}
+
+func (c *cli) configCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Inspect the effective configuration",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "print",
+		Short: "Print the effective configuration (defaults, file, environment) with secrets redacted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, ps := loadConfig(configPath(c.configFlag, c.getenv))
+			for _, p := range ps {
+				fmt.Fprintln(c.stderr, p)
+			}
+			out, err := yaml.Marshal(toMapRedacted(l))
+			if err != nil {
+				return err
+			}
+			_, err = c.stdout.Write(out)
+			if len(ps) > 0 && err == nil {
+				return &exitError{code: 1}
+			}
+			return err
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// world is a loaded configuration with its runbooks and access policy.
+type world struct {
+	*loadedConfig
+	Registry *runbooks.Registry
+	Policy   *access.Policy
+}
+
+// loadWorld loads the configuration, the access policy and the runbooks and
+// returns every problem found, config problems first (confProblems says how
+// many). The registry holds the runbooks without problems; Policy is nil
+// when access is broken.
+func loadWorld(path string) (w *world, ps []problem, confProblems int) {
+	l, ps := loadConfig(path)
+	ps = append(ps, l.validate(ps...)...)
+	cfg := l.Config
+	w = &world{loadedConfig: l}
+
+	roles := make(map[string][]string, len(cfg.Access.Roles))
+	for name, r := range cfg.Access.Roles {
+		roles[name] = r.Members
+	}
+	pol, err := access.New(roles, cfg.Access.Admins)
+	if err == nil {
+		w.Policy = pol
+	} else if !hasKeyPrefix(ps, "access") {
+		for _, e := range splitErrors(err) {
+			ps = append(ps, l.problemAt("access", e.Error()))
+		}
+	}
+	confProblems = len(ps)
+
+	reg, rps := runbooks.Load(runbooks.LoadOptions{
+		Dirs:           cfg.Runbooks.Dirs,
+		Inline:         cfg.Runbooks.Inline,
+		InlineSource:   l.source(),
+		DefaultTimeout: cfg.Runbooks.DefaultTimeout,
+		MaxTimeout:     cfg.Runbooks.MaxTimeout,
+		KnownRole: func(role string) bool {
+			_, ok := cfg.Access.Roles[role]
+			return ok
+		},
+	})
+	w.Registry = reg
+	for _, p := range rps {
+		ps = append(ps, problem{File: p.File, Line: p.Line, Text: strings.TrimPrefix(p.String(), locationPrefix(p))})
+	}
+	ps = append(ps, w.crossCheck(rps)...)
+	return w, ps, confProblems
+}
+
+// locationPrefix is the "file:line: " a runbooks.Problem prints first.
+func locationPrefix(p runbooks.Problem) string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d: ", p.File, p.Line)
+	}
+	return p.File + ": "
+}
+
+// source names the config for problems about inline runbooks.
+func (l *loadedConfig) source() string {
+	if l.Path != "" {
+		return l.Path
+	}
+	return "config"
+}
+
+// crossCheck checks what links the config to the runbooks: automation
+// rules must name runbooks that exist, and a diagnostic that runs by itself
+// must be one that needs no approval (a remediation never runs without its
+// approvals).
+func (w *world) crossCheck(rps []runbooks.Problem) []problem {
+	broken := map[string]bool{}
+	for _, p := range rps {
+		broken[p.Runbook] = true
+	}
+	var ps []problem
+	check := func(key, name string, auto bool) {
+		rb, ok := w.Registry.Get(name)
+		switch {
+		case !ok && broken[name]:
+			// already reported by the runbook loader
+		case !ok:
+			ps = append(ps, w.problemAt(key, fmt.Sprintf("names runbook %q, which does not exist", name)))
+		case auto && rb.NeedsApproval():
+			ps = append(ps, w.problemAt(key, fmt.Sprintf("runbook %q needs approval, so it cannot run by itself; list it under suggest instead", name)))
+		case auto && rb.Kind == runbooks.KindRemediation:
+			ps = append(ps, w.problemAt(key, fmt.Sprintf("runbook %q is a remediation; only diagnostics run by themselves, list it under suggest instead", name)))
+		}
+	}
+	for i, a := range w.Config.Automations {
+		for j, n := range a.Diagnostics {
+			check(fmt.Sprintf("automations[%d].diagnostics[%d]", i, j), n, true)
+		}
+		for j, n := range a.Suggest {
+			check(fmt.Sprintf("automations[%d].suggest[%d]", i, j), n, false)
+		}
+	}
+	return ps
+}
+
+func hasKeyPrefix(ps []problem, prefix string) bool {
+	for _, p := range ps {
+		if p.Key == prefix || strings.HasPrefix(p.Key, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func (c *cli) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the configuration and every runbook; print every problem (for CI)",
+		Long: `validate loads the configuration (file, defaults, TEBURA_* overrides), the access
+roles and every runbook, and prints every problem at once as file:line: message,
+sorted. It exits 0 when there is none and 1 otherwise, so it fits a CI job of a
+runbook repository.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, ps, _ := loadWorld(configPath(c.configFlag, c.getenv))
+			sortProblems(ps)
+			for _, p := range ps {
+				fmt.Fprintln(c.stdout, p)
+			}
+			if len(ps) > 0 {
+				fmt.Fprintf(c.stdout, "%d problem(s) found\n", len(ps))
+				return &exitError{code: 1}
+			}
+			fmt.Fprintf(c.stdout, "ok: %s, %d runbook(s), %d role(s)\n", w.source(), len(w.Registry.List()), len(w.Config.Access.Roles))
+			return nil
+		},
+	}
+}
+
+var errNotImplemented = errors.New("not implemented yet")
