@@ -189,7 +189,7 @@ func (a *Adapter) onEvent(ctx context.Context, ev eventCallback) {
 	text := strings.TrimSpace(unescape(mentionRE.ReplaceAllString(ev.Event.Text, "")))
 	root := "tebura"
 	if first, rest, _ := strings.Cut(text, " "); first != "" {
-		for _, r := range neutralRoots {
+		for _, r := range neutralRoots() {
 			if strings.EqualFold(strings.TrimPrefix(first, "/"), r) {
 				root, text = r, strings.TrimSpace(rest)
 				break

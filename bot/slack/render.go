@@ -1,9 +1,9 @@
 package slack
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -86,6 +86,7 @@ var levelEmoji = map[bot.Level]string{
 // fit is trimmed with a visible marker, and the result always satisfies the
 // limits above.
 func Render(m bot.Message) Rendered {
+	m = bot.Fit(m, limits())
 	var blocks []slack.Block
 	budget := MaxTotalText
 
@@ -138,7 +139,11 @@ func Render(m bot.Message) Rendered {
 	room := MaxBlocks - len(blocks) - len(tail) - 1
 
 	// Code is rendered last in the body but its budget is decided after the
-	// paragraphs and fields, which are usually short.
+	// paragraphs and fields, which are usually short; keep some room for it.
+	const codeReserve = 300
+	if m.Code != nil {
+		budget -= codeReserve
+	}
 	var body []slack.Block
 	for _, p := range m.Text {
 		for _, chunk := range splitRunes(escape(p), MaxSectionText) {
@@ -175,12 +180,12 @@ func Render(m bot.Message) Rendered {
 	}
 	if m.Code != nil && room > 0 {
 		if t := strings.TrimSpace(m.Code.Title); t != "" && room > 1 {
-			t = truncate(escape(oneLine(t)), MaxSectionText)
+			t = truncate(escape(oneLine(t)), min(MaxSectionText, max(budget, 1)))
 			budget -= utf8.RuneCountInString(t)
 			body = append(body, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, t, false, false)))
 			room--
 		}
-		body = append(body, section(codeBlock(m.Code, min(MaxSectionText, max(budget, 40)))))
+		body = append(body, section(codeBlock(m.Code, min(MaxSectionText, max(budget, 0)+codeReserve))))
 	}
 
 	blocks = append(blocks, body...)
@@ -191,7 +196,14 @@ func Render(m bot.Message) Rendered {
 // JSON is the rendered message as Slack receives it, for golden files and
 // response_url bodies.
 func (r Rendered) JSON() ([]byte, error) {
-	return json.MarshalIndent(r, "", "  ")
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(b.Bytes()), nil
 }
 
 func section(mrkdwn string) *slack.SectionBlock {
@@ -203,7 +215,7 @@ func section(mrkdwn string) *slack.SectionBlock {
 // with a line saying how much was cut.
 func codeBlock(c *bot.Code, n int) string {
 	const fence = "```"
-	lines := strings.Split(strings.TrimRight(stripANSI(c.Text), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(bot.StripANSI(c.Text), "\n"), "\n")
 	for i, l := range lines {
 		lines[i] = escape(l)
 	}
@@ -260,7 +272,7 @@ func fallback(m bot.Message) string {
 		parts = append(parts, escape(oneLine(m.Text[0])))
 	}
 	if len(parts) == 0 && m.Code != nil {
-		parts = append(parts, escape(oneLine(stripANSI(m.Code.Title))))
+		parts = append(parts, escape(oneLine(bot.StripANSI(m.Code.Title))))
 	}
 	if len(parts) == 0 || strings.TrimSpace(strings.Join(parts, "")) == "" {
 		parts = []string{"Tebura"}
@@ -276,17 +288,6 @@ func escape(s string) string { return escaper.Replace(s) }
 
 func escapeURL(u string) string {
 	return strings.NewReplacer("<", "%3C", ">", "%3E", "|", "%7C").Replace(u)
-}
-
-// ansiRE matches CSI and OSC escape sequences and lone ESC characters.
-var ansiRE = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]?`)
-
-// stripANSI removes terminal escape codes, which Slack would show raw.
-func stripANSI(s string) string {
-	if !strings.Contains(s, "\x1b") {
-		return s
-	}
-	return ansiRE.ReplaceAllString(s, "")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

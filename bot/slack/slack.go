@@ -56,9 +56,9 @@ const (
 	opTimeout = 5 * time.Minute
 )
 
-// neutralRoots are the command roots the bot understands, in the order of
-// config slack.commands.
-var neutralRoots = [...]string{"runbook", "incident", "tebura"}
+// neutralRoots returns the command roots the bot understands, in the order
+// of config slack.commands.
+func neutralRoots() []string { return []string{"runbook", "incident", "tebura"} }
 
 // Deps are the adapter's collaborators.
 type Deps struct {
@@ -157,12 +157,12 @@ func New(cfg config.Slack, deps Deps, logger *slog.Logger) (*Adapter, error) {
 	if len(cfg.Commands) == 0 {
 		cfg.Commands = []string{"/runbook", "/incident", "/tebura"}
 	}
-	if len(cfg.Commands) > len(neutralRoots) {
-		problems = append(problems, fmt.Sprintf("slack.commands lists %d names; give at most %d (runbook, incident, tebura)", len(cfg.Commands), len(neutralRoots)))
+	if len(cfg.Commands) > len(neutralRoots()) {
+		problems = append(problems, fmt.Sprintf("slack.commands lists %d names; give at most %d (runbook, incident, tebura)", len(cfg.Commands), len(neutralRoots())))
 	}
 	roots := make(map[string]string, len(cfg.Commands))
 	for i, c := range cfg.Commands {
-		if i >= len(neutralRoots) {
+		if i >= len(neutralRoots()) {
 			break
 		}
 		name := "/" + strings.TrimPrefix(strings.TrimSpace(c), "/")
@@ -170,7 +170,7 @@ func New(cfg config.Slack, deps Deps, logger *slog.Logger) (*Adapter, error) {
 			problems = append(problems, fmt.Sprintf("slack.commands[%d] is empty", i))
 			continue
 		}
-		roots[name] = neutralRoots[i]
+		roots[name] = neutralRoots()[i]
 	}
 	if len(problems) > 0 {
 		return nil, tebura.Errorf(tebura.EINVALID, "Slack configuration: %s.", strings.Join(problems, "; "))
