@@ -1,0 +1,244 @@
+// Package source receives alert webhooks: one file per source
+// (Alertmanager, Grafana, PagerDuty, generic JSON) that verifies the request
+// and parses the body into an incident.Batch, and one HTTP handler that all
+// of them share. The handler answers 2xx only after the batch was handed to
+// ingest and ingest returned, i.e. after it is durably stored; a sender that
+// sees anything else retries, and ingest is idempotent.
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident"
+)
+
+// DefaultMaxBody is the body limit when none is configured. PagerDuty caps
+// Events API payloads at 512 KB
+// (https://github.com/PagerDuty/developer-docs/blob/main/docs/events-API-v2/05-Rate-Limits.md);
+// an Alertmanager group of several hundred alerts stays well under 4 MiB.
+const DefaultMaxBody = 4 << 20
+
+// Source verifies and parses one kind of webhook.
+type Source interface {
+	// Name is the source's name in batches and logs: "alertmanager",
+	// "grafana", "pagerduty", "generic/<name>".
+	Name() string
+	// Verify authenticates the request from its headers and raw body. It
+	// returns an *Error with status 401 (or 400 when the body cannot even be
+	// read for the credentials it carries).
+	Verify(r *http.Request, body []byte) error
+	// Parse normalizes the body. It returns an *Error with status 400 and a
+	// one-line reason, or ErrIgnored for valid deliveries that carry no
+	// alert (a PagerDuty service event).
+	Parse(h http.Header, body []byte) (incident.Batch, error)
+}
+
+// ErrIgnored is returned by Parse for a valid delivery that carries nothing
+// to ingest; the handler answers 200.
+var ErrIgnored = errors.New("source: nothing to ingest")
+
+// Error is a refusal with its HTTP status and a one-line reason that is safe
+// to send back (it never contains secrets or payload).
+type Error struct {
+	Status int
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Reason) }
+
+func badRequest(format string, args ...any) error {
+	return &Error{Status: http.StatusBadRequest, Reason: fmt.Sprintf(format, args...)}
+}
+
+func unauthorized(reason string) error {
+	return &Error{Status: http.StatusUnauthorized, Reason: reason}
+}
+
+// IngestFunc stores a batch; it returns only after the batch is durable.
+// (*incident.Service).Ingest fits once its Result is handed on, see
+// Ingester.
+type IngestFunc func(ctx context.Context, b incident.Batch) error
+
+// Limits bound what the handler accepts.
+type Limits struct {
+	MaxBody int64 // bytes; zero means DefaultMaxBody
+}
+
+// Handler returns the HTTP handler for src: POST (and PUT for Grafana) only;
+// body over the limit → 413; bad credentials → 401; malformed body → 400
+// with a one-line reason; ingest failure → 503 for transient errors (the
+// sender retries), 400 for invalid batches, 500 otherwise; 200 once ingest
+// returned. It never logs payloads or secrets.
+func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) http.Handler {
+	max := limits.MaxBody
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	log := logger.With("source", src.Name())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if r.Method != http.MethodPost && !(r.Method == http.MethodPut && src.Name() == "grafana") {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed; send POST", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				log.Warn("webhook refused", "status", http.StatusRequestEntityTooLarge, "limit_bytes", max)
+				http.Error(w, fmt.Sprintf("body larger than %d bytes", max), http.StatusRequestEntityTooLarge)
+				return
+			}
+			log.Warn("webhook body unreadable", "err", err)
+			http.Error(w, "could not read the body", http.StatusBadRequest)
+			return
+		}
+		if err := src.Verify(r, body); err != nil {
+			refuse(w, log, err, http.StatusUnauthorized)
+			return
+		}
+		b, err := src.Parse(r.Header, body)
+		if errors.Is(err, ErrIgnored) {
+			log.Debug("webhook ignored")
+			fmt.Fprintln(w, "ignored")
+			return
+		}
+		if err != nil {
+			refuse(w, log, err, http.StatusBadRequest)
+			return
+		}
+		if err := ingest(r.Context(), b); err != nil {
+			status := http.StatusInternalServerError
+			reason := "could not store the alerts; retry later"
+			switch tebura.ErrorCode(err) {
+			case tebura.EINVALID:
+				status, reason = http.StatusBadRequest, tebura.ErrorMessage(err)
+			case tebura.ETRANSIENT:
+				status = http.StatusServiceUnavailable
+			}
+			log.Error("webhook ingest failed", "status", status, "group_key", b.GroupKey, "err", err)
+			http.Error(w, oneLine(reason), status)
+			return
+		}
+		log.Debug("webhook ingested", "group_key", b.GroupKey, "alerts", len(b.Alerts), "duration", time.Since(start))
+		fmt.Fprintln(w, "ok")
+	})
+}
+
+func refuse(w http.ResponseWriter, log *slog.Logger, err error, fallback int) {
+	status, reason := fallback, http.StatusText(fallback)
+	var e *Error
+	if errors.As(err, &e) {
+		status, reason = e.Status, e.Reason
+	}
+	log.Warn("webhook refused", "status", status, "reason", reason)
+	http.Error(w, oneLine(reason), status)
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
+
+// secretEqual compares a presented credential with the configured one in
+// constant time; hashing first hides the length too.
+func secretEqual(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// checkBearerOrBasic accepts the request if it carries the configured
+// bearer token or the configured basic auth (either one when both are
+// set), as Alertmanager's http_config sends them.
+func checkBearerOrBasic(r *http.Request, token config.Secret, basic config.BasicAuth) error {
+	if token.Value() != "" {
+		if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && secretEqual(strings.TrimSpace(got), token.Value()) {
+			return nil
+		}
+	}
+	if basic.Username != "" {
+		if u, p, ok := r.BasicAuth(); ok && secretEqual(u, basic.Username) && secretEqual(p, basic.Password.Value()) {
+			return nil
+		}
+	}
+	if r.Header.Get("Authorization") == "" {
+		return unauthorized("missing credentials")
+	}
+	return unauthorized("bad credentials")
+}
+
+// Mount adds the handlers of the configured sources to mux:
+// POST /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty and
+// /hooks/generic/{name}. A source is mounted when it has credentials or
+// insecure: true; a generic source with neither is an error. It returns the
+// mounted paths.
+func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *slog.Logger, limits Limits) ([]string, error) {
+	var paths []string
+	add := func(path string, src Source) {
+		mux.Handle(path, Handler(src, ingest, limits, logger))
+		paths = append(paths, path)
+	}
+	am := cfg.Alertmanager
+	if am.Insecure || am.BearerToken != "" || am.BasicAuth.Username != "" {
+		add("/hooks/alertmanager", NewAlertmanager(am))
+	}
+	g := cfg.Grafana
+	if g.Insecure || g.HMACSecret != "" || g.BearerToken != "" {
+		add("/hooks/grafana", NewGrafana(g, nil))
+	}
+	pd := cfg.PagerDuty
+	if pd.Insecure || pd.WebhookSecret != "" || pd.RoutingKey != "" {
+		add("/hooks/pagerduty", NewPagerDuty(pd))
+	}
+	var errs []error
+	for _, name := range sortedNames(cfg.Generic) {
+		gc := cfg.Generic[name]
+		if !gc.Insecure && gc.BearerToken == "" {
+			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token, or insecure: true to accept unauthenticated requests", name))
+			continue
+		}
+		src, err := NewGeneric(name, gc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		add("/hooks/generic/"+name, src)
+	}
+	return paths, errors.Join(errs...)
+}
+
+// Ingester adapts (*incident.Service).Ingest to an IngestFunc, handing each
+// Result to react (the chat layer) after the batch is stored. react runs on
+// the request's goroutine with a context detached from the request, so a
+// sender that hangs up does not cancel the reaction; keep it quick or hand
+// the work to a goroutine of your own.
+func Ingester(ingest func(context.Context, incident.Batch) (incident.Result, error), react func(context.Context, incident.Result)) IngestFunc {
+	return func(ctx context.Context, b incident.Batch) error {
+		res, err := ingest(ctx, b)
+		if err != nil {
+			return err
+		}
+		if react != nil {
+			react(context.WithoutCancel(ctx), res)
+		}
+		return nil
+	}
+}
