@@ -193,7 +193,7 @@ func loadConfig(path string) (*loadedConfig, []problem) {
 		WeaklyTypedInput: true,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
-			mapstructure.StringToSliceHookFunc(","),
+			stringToSliceHook,
 		),
 	})
 	if err != nil {
@@ -396,7 +396,11 @@ func tagName(f reflect.StructField) string {
 func suggest(k string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for name := range fields {
-		if d := editDistance(k, name); d < bestD || (d == bestD && name < best) {
+		d := editDistance(k, name)
+		if len(name) >= 4 && (strings.HasPrefix(k, name) || strings.HasPrefix(name, k)) {
+			d = min(d, 2)
+		}
+		if d < bestD || (d == bestD && name < best) {
 			best, bestD = name, d
 		}
 	}
@@ -604,6 +608,23 @@ func toMap(v reflect.Value, redact bool) any {
 	default:
 		return v.Interface()
 	}
+}
+
+// stringToSliceHook splits "a,b" (an environment variable) into a list
+// for any list of strings, including []config.Secret.
+func stringToSliceHook(from, to reflect.Type, data any) (any, error) {
+	s, ok := data.(string)
+	if !ok || to.Kind() != reflect.Slice || to.Elem().Kind() != reflect.String {
+		return data, nil
+	}
+	if strings.TrimSpace(s) == "" {
+		return []string{}, nil
+	}
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts, nil
 }
 
 // durationHook decodes "30s"-style strings into time.Duration and refuses

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/config"
+)
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Runbooks.Dirs = []string{filepath.Join("..", "..", "runbooks", "examples")}
+	cfg.Access.Roles = map[string]config.Role{"sre": {Members: []string{"console:alice"}}, "dev": {Members: []string{"console:bob"}}}
+	cfg.ShutdownGrace = 5 * time.Second
+	return cfg
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startApp runs an App until the test ends and waits for /readyz.
+func startApp(t *testing.T, cfg config.Config) (*App, func() error) {
+	t.Helper()
+	app, err := NewApp(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("App.Run did not return after cancel")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	waitReady(t, "http://"+app.Addr())
+	return app, stop
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 200 within 10s (last: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAppServesHealthAndReadiness(t *testing.T) {
+	cfg := testConfig(t)
+	app, stop := startApp(t, cfg)
+	base := "http://" + app.Addr()
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	if code, body := get(t, base+"/readyz"); code != 200 || body != "ok\n" {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+	// A failing check turns /readyz to 503 with the reason.
+	app.AddReadyCheck(ReadyCheck{Name: "slack", Check: func(context.Context) error { return tebura.Errorf(tebura.ETRANSIENT, "disconnected") }})
+	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "slack: transient: disconnected") {
+		t.Errorf("/readyz with a failing check = %d %q", code, body)
+	}
+	// A second server on the same data dir fails fast and says why.
+	cfg2 := cfg
+	if _, err := NewApp(cfg2, discardLogger()); err == nil || !strings.Contains(tebura.ErrorMessage(err), "in use by another tebura") {
+		t.Errorf("second NewApp on the same data dir: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run returned %v after a graceful shutdown, want nil", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the listener is still open after shutdown")
+	}
+	// The store is released: a new App opens the same data dir.
+	app2, err := NewApp(cfg, discardLogger())
+	if err != nil {
+		t.Fatalf("reopen after shutdown: %v", err)
+	}
+	app2.Close()
+}
+
+func TestAppNotReadyBeforeRun(t *testing.T) {
+	app, err := NewApp(testConfig(t), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	rec := httptest.NewRecorder()
+	app.Mux.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "config: not loaded yet") {
+		t.Fatalf("/readyz before Run = %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func TestAppRefusesBadRunbooksAndTakenPort(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Access.Roles = nil // the examples name roles sre and dev
+	if _, err := NewApp(cfg, discardLogger()); err == nil || !strings.Contains(err.Error(), "runbook problem") {
+		t.Errorf("NewApp with unknown roles in runbooks: %v", err)
+	}
+	app, stop := startApp(t, testConfig(t))
+	defer stop()
+	cfg = testConfig(t)
+	cfg.HTTP.Listen = app.Addr()
+	if _, err := NewApp(cfg, discardLogger()); err == nil || !strings.Contains(tebura.ErrorMessage(err), "Cannot listen on") {
+		t.Errorf("NewApp on a taken port: %v", err)
+	}
+}
+
+func TestHealthcheckCommand(t *testing.T) {
+	cleanEnv(t)
+	app, stop := startApp(t, testConfig(t))
+	defer stop()
+	p := writeConfig(t, "http: {listen: \""+app.Addr()+"\"}\nrunbooks: {dirs: []}\n")
+	if out, errOut, code := runCLI(t, "", "healthcheck", "--config", p); code != 0 || out != "ok\n" {
+		t.Errorf("healthcheck against a live server: %d %q %q", code, out, errOut)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }))
+	defer srv.Close()
+	p = writeConfig(t, "http: {listen: \""+strings.TrimPrefix(srv.URL, "http://")+"\"}\nrunbooks: {dirs: []}\n")
+	if _, errOut, code := runCLI(t, "", "healthcheck", "--config", p); code != 1 || !strings.Contains(errOut, "500") {
+		t.Errorf("healthcheck against a 500: %d %q", code, errOut)
+	}
+}
+
+func TestServeRefusesProblems(t *testing.T) {
+	cleanEnv(t)
+	p := writeConfig(t, "log: {level: loud}\nrunbooks: {dirs: []}\n")
+	_, errOut, code := runCLI(t, "", "serve", "--config", p)
+	if code != 1 || !strings.Contains(errOut, "log.level") || !strings.Contains(errOut, "refusing to start") {
+		t.Fatalf("serve with a bad config: %d %q", code, errOut)
+	}
+}
+
+func TestDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		"0.0.0.0:8080": "127.0.0.1:8080", ":8080": "127.0.0.1:8080", "[::]:80": "[::1]:80", "10.0.0.1:1": "10.0.0.1:1",
+	} {
+		if got := dialable(in); got != want {
+			t.Errorf("dialable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

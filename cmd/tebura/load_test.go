@@ -1,0 +1,285 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/config"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tebura.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustLoad(t *testing.T, path string) config.Config {
+	t.Helper()
+	l, ps := loadConfig(path)
+	if len(ps) > 0 {
+		t.Fatalf("problems: %v", ps)
+	}
+	return l.Config
+}
+
+func TestLoadDefaultsWithoutFile(t *testing.T) {
+	cleanEnv(t)
+	got := mustLoad(t, "")
+	if !reflect.DeepEqual(got, config.Default()) {
+		t.Fatalf("loading nothing must give config.Default()\ngot  %+v\nwant %+v", got, config.Default())
+	}
+}
+
+func TestLoadFileOverridesDefaults(t *testing.T) {
+	cleanEnv(t)
+	p := writeConfig(t, `
+http: {listen: "127.0.0.1:9999"}
+runbooks:
+  dirs: [a, /abs/b]
+  default_timeout: 90s
+slack:
+  commands: [/rb]
+automations:
+  - name: x
+    match: ['a="b"']
+    params: {Service: '{{ .Labels.Service }}'}
+runbooks_ignored_check: false
+`)
+	l, ps := loadConfig(p)
+	if len(ps) != 1 || ps[0].Key != "runbooks_ignored_check" || !strings.Contains(ps[0].Text, "unknown key") || ps[0].Line != 12 {
+		t.Fatalf("want one unknown-key problem at line 12, got %v", ps)
+	}
+	c := l.Config
+	dir := filepath.Dir(p)
+	if c.HTTP.Listen != "127.0.0.1:9999" || c.Runbooks.DefaultTimeout != 90*time.Second {
+		t.Errorf("file values not applied: %+v", c)
+	}
+	if want := []string{filepath.Join(dir, "a"), "/abs/b"}; !reflect.DeepEqual(c.Runbooks.Dirs, want) {
+		t.Errorf("dirs = %v, want %v (relative to the config file)", c.Runbooks.Dirs, want)
+	}
+	if !reflect.DeepEqual(c.Slack.Commands, []string{"/rb"}) {
+		t.Errorf("a list in the file must replace the default list, got %v", c.Slack.Commands)
+	}
+	if c.Runbooks.MaxTimeout != time.Hour || c.Log.Level != "info" {
+		t.Errorf("defaults lost for keys the file does not set: %+v", c)
+	}
+	if _, ok := c.Automations[0].Params["Service"]; !ok {
+		t.Errorf("map keys must keep their case, got %v", c.Automations[0].Params)
+	}
+	if c.DataDir != filepath.Join(dir, "tebura-data") {
+		t.Errorf("data_dir = %q, want it under the config's directory", c.DataDir)
+	}
+}
+
+func TestEnvOverridesEveryKey(t *testing.T) {
+	cleanEnv(t)
+	p := writeConfig(t, "access:\n  roles:\n    sre: {members: [console:alice]}\nsources:\n  generic:\n    ci: {}\n")
+	l, _ := loadConfig(p)
+	keys := envKeys("", reflect.TypeOf(config.Config{}), toMap(reflect.ValueOf(l.Config), false))
+	for _, want := range []string{"data_dir", "http.listen", "slack.bot_token", "slack.channels.incidents", "runbooks.dirs",
+		"access.roles.sre.members", "sources.generic.ci.bearer_token", "sources.alertmanager.basic_auth.password", "incidents.reopen_within"} {
+		found := false
+		for _, k := range keys {
+			if k == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no environment override for %s (keys: %v)", want, keys)
+		}
+	}
+	if envName("slack.bot_token") != "TEBURA_SLACK_BOT_TOKEN" || envName("access.roles.on-call.members") != "TEBURA_ACCESS_ROLES_ON_CALL_MEMBERS" {
+		t.Errorf("envName: %s %s", envName("slack.bot_token"), envName("access.roles.on-call.members"))
+	}
+	// Each key round-trips through its variable.
+	for _, key := range keys {
+		t.Run(key, func(t *testing.T) {
+			ft := fieldType(reflect.TypeOf(config.Config{}), key)
+			var val string
+			switch {
+			case ft == durationType:
+				val = "42s"
+			case ft.Kind() == reflect.Bool:
+				val = "true"
+			case ft.Kind() == reflect.Int, ft.Kind() == reflect.Int64:
+				val = "42"
+			case ft.Kind() == reflect.Float64:
+				val = "4.5"
+			case ft.Kind() == reflect.Slice:
+				val = "x1,x2"
+			default:
+				val = "v-" + key
+			}
+			t.Setenv(envName(key), val)
+			l, ps := loadConfig(p)
+			if len(ps) > 0 {
+				t.Fatalf("problems: %v", ps)
+			}
+			v := valueAt(reflect.ValueOf(l.Config), key)
+			var ok bool
+			switch {
+			case ft == durationType:
+				ok = v.Interface() == 42*time.Second
+			case ft.Kind() == reflect.Bool:
+				ok = v.Bool()
+			case ft.Kind() == reflect.Int, ft.Kind() == reflect.Int64:
+				ok = v.Int() == 42
+			case ft.Kind() == reflect.Float64:
+				ok = v.Float() == 4.5
+			case ft.Kind() == reflect.Slice:
+				ok = v.Len() == 2 && strings.HasSuffix(v.Index(1).String(), "x2")
+			default: // paths are resolved against the config's directory
+				ok = strings.HasSuffix(v.String(), val)
+			}
+			if !ok {
+				t.Fatalf("%s = %v after %s=%s", key, v.Interface(), envName(key), val)
+			}
+			if file, _ := l.where(key); file != "$"+envName(key) {
+				t.Errorf("problems about %s would point at %q, want the variable", key, file)
+			}
+		})
+	}
+}
+
+// valueAt returns the field of a config value a dotted key names.
+func valueAt(v reflect.Value, key string) reflect.Value {
+	for _, part := range strings.Split(key, ".") {
+		switch v.Kind() {
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if tagName(v.Type().Field(i)) == part {
+					v = v.Field(i)
+					break
+				}
+			}
+		case reflect.Map:
+			v = v.MapIndex(reflect.ValueOf(part))
+		}
+	}
+	return v
+}
+
+func TestSecretsFromEnvRefsAndFiles(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app-token"), []byte("xapp-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signing"), []byte("sign-from-env-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MY_BOT_TOKEN", "xoxb-from-env")
+	t.Setenv("TEBURA_SLACK_SIGNING_SECRET_FILE", filepath.Join(dir, "signing"))
+	p := filepath.Join(dir, "tebura.yaml")
+	body := `
+slack:
+  enabled: true
+  bot_token: "${MY_BOT_TOKEN}"
+  app_token_file: app-token
+runbooks:
+  inline:
+    - name: keeps-dollars
+      steps: [{name: s, script: 'echo ${HOME}'}]
+`
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := mustLoad(t, p)
+	if c.Slack.BotToken.Value() != "xoxb-from-env" {
+		t.Errorf("bot_token = %q", c.Slack.BotToken.Value())
+	}
+	if c.Slack.AppToken.Value() != "xapp-from-file" {
+		t.Errorf("app_token = %q, want the file's content without its newline", c.Slack.AppToken.Value())
+	}
+	if c.Slack.SigningSecret.Value() != "sign-from-env-file" {
+		t.Errorf("signing_secret = %q, want TEBURA_SLACK_SIGNING_SECRET_FILE's content", c.Slack.SigningSecret.Value())
+	}
+	steps := c.Runbooks.Inline[0]["steps"].([]any)
+	if s := steps[0].(map[string]any)["script"]; s != "echo ${HOME}" {
+		t.Errorf("inline runbook scripts must not be expanded, got %q", s)
+	}
+	// Printing redacts every secret.
+	out, _, code := runCLI(t, "", "config", "print", "--config", p)
+	if code != 0 {
+		t.Fatalf("config print exit %d", code)
+	}
+	for _, secret := range []string{"xoxb-from-env", "xapp-from-file", "sign-from-env-file"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("config print shows secret %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "bot_token: '[redacted]'") {
+		t.Errorf("config print should show [redacted]:\n%s", out)
+	}
+}
+
+func TestLoadProblems(t *testing.T) {
+	cleanEnv(t)
+	tests := []struct {
+		name, body string
+		want       []string // substrings of the problems, in order
+	}{
+		{"unknown nested key", "slack:\n  bot_tokn: x\n", []string{":2: slack.bot_tokn: unknown key; did you mean bot_token?"}},
+		{"unknown top key", "datadir: x\n", []string{":1: datadir: unknown key; did you mean data_dir?"}},
+		{"unknown key in a list item", "automations:\n  - name: a\n    matchers: [x]\n", []string{":3: automations[0].matchers: unknown key; did you mean match"}},
+		{"unknown key in a map entry", "access:\n  roles:\n    sre: {member: [console:a]}\n", []string{":3: access.roles.sre.member: unknown key; did you mean members?"}},
+		{"wrong type", "runbooks:\n  max_concurrent: many\n", []string{":2: runbooks.max_concurrent: has the wrong type: want a number"}},
+		{"list for a string", "log:\n  level: [a]\n", []string{":2: log.level: has the wrong type: want a string, got a list"}},
+		{"duration without unit", "shutdown_grace: 30\n", []string{":1: shutdown_grace: 30 has no unit"}},
+		{"bad duration", "shutdown_grace: soon\n", []string{`:1: shutdown_grace: "soon" is not a duration`}},
+		{"unset env reference", "slack:\n  bot_token: ${TEBURA_TEST_NOT_SET}\n", []string{":2: slack.bot_token: references ${TEBURA_TEST_NOT_SET}, which is not set"}},
+		{"file and value", "slack:\n  bot_token: a\n  bot_token_file: b\n", []string{":3: slack.bot_token_file: set either bot_token or bot_token_file, not both"}},
+		{"missing secret file", "slack:\n  bot_token_file: nope\n", []string{":2: slack.bot_token_file: cannot read"}},
+		{"_file on a non-string", "http:\n  max_body_bytes_file: x\n", []string{"http.max_body_bytes_file: unknown key"}},
+		{"bad yaml", "log: [\n", []string{"not valid YAML"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeConfig(t, tt.body)
+			_, ps := loadConfig(p)
+			var got []string
+			for _, pr := range ps {
+				got = append(got, pr.String())
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("problems %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigPathPrecedence(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if got := configPath("flag.yaml", getenv); got != "flag.yaml" {
+		t.Errorf("flag: %q", got)
+	}
+	env["TEBURA_CONFIG"] = "env.yaml"
+	if got := configPath("", getenv); got != "env.yaml" {
+		t.Errorf("env: %q", got)
+	}
+	delete(env, "TEBURA_CONFIG")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if got := configPath("", getenv); got != "" {
+		t.Errorf("no file: %q, want defaults", got)
+	}
+	if err := os.WriteFile("tebura.yaml", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := configPath("", getenv); got != "tebura.yaml" {
+		t.Errorf("./tebura.yaml: %q", got)
+	}
+}
