@@ -108,7 +108,9 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"automation duplicate", func(c *Config) {
 			c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}}, {Name: "a", Match: []string{"a=b"}}}
 		}, "automations[1].name", "already"},
-		{"automation invite role", func(c *Config) { c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}, Invite: []string{"oncall"}}} }, "automations[0].invite[0]", "not defined"},
+		{"automation invite role", func(c *Config) {
+			c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}, Invite: []string{"oncall"}}}
+		}, "automations[0].invite[0]", "not defined"},
 		{"automation param template", func(c *Config) {
 			c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}, Params: map[string]string{"service": "{{ .Labels.service"}}}
 		}, "automations[0].params.service", "template"},
@@ -137,7 +139,9 @@ func TestValidateAcceptsGoodSetups(t *testing.T) {
 		mutate func(*Config)
 	}{
 		{"slack socket", func(c *Config) { c.Slack.Enabled, c.Slack.BotToken, c.Slack.AppToken = true, "xoxb-1", "xapp-1" }},
-		{"slack http", func(c *Config) { c.Slack.Enabled, c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret = true, "http", "xoxb-1", "s" }},
+		{"slack http", func(c *Config) {
+			c.Slack.Enabled, c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret = true, "http", "xoxb-1", "s"
+		}},
 		{"disabled slack with nothing", func(c *Config) { c.Slack.BotToken = "" }},
 		{"discord http", func(c *Config) {
 			c.Discord.Enabled, c.Discord.Mode, c.Discord.BotToken, c.Discord.ApplicationID = true, "http", "t", "123456789012345678"
