@@ -1,0 +1,323 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// finalDeliveryTimeout bounds how long a finished run's last frame and log
+// upload are retried when the chat is down.
+const finalDeliveryTimeout = 2 * time.Minute
+
+// start hands a stored run to the executor and follows it in ref (the
+// message already posted for it: the first frame or the approval card).
+// by is the identity that caused the start, for the audit chain.
+func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, vals runbooks.Values, ref bot.MessageRef, by string) error {
+	m := b.masker(rb, vals)
+	if !ref.IsZero() && ref.ID != run.Origin.Message {
+		if updated, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
+			r.Origin = originOf(ref, r.Origin)
+			return nil
+		}); err == nil {
+			run = updated
+		}
+	}
+	steps, err := rb.Render(vals)
+	if err != nil {
+		return b.abort(ctx, run, ref, m, err)
+	}
+	if b.d.Executor == nil {
+		return b.abort(ctx, run, ref, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
+	}
+	h, err := b.d.Executor.Start(context.WithoutCancel(ctx), run, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: m})
+	if err != nil {
+		var locked *runbooks.LockedError
+		if errors.As(err, &locked) {
+			msg, merr := b.lockMessage(ctx, run.Runbook, locked.Lock)
+			if merr != nil {
+				return merr
+			}
+			b.show(ctx, ref, msg)
+			b.record(ctx, by, "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "lock held by " + locked.Lock.RunID})
+			return nil
+		}
+		return b.abort(ctx, run, ref, m, err)
+	}
+	b.record(ctx, by, "run.start", run.ID, map[string]string{"runbook": run.Runbook, "params": paramsText(run.Params, run.Secret, m)})
+	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
+	if err != nil {
+		b.log.Error("cancel button not stored", "run", run.ID, "err", err)
+	}
+	chat := b.chat(ref.Platform)
+	if chat == nil || ref.IsZero() {
+		b.log.Warn("run has no live message", "run", run.ID, "platform", ref.Platform)
+	}
+	b.streams.Add(1)
+	go b.follow(context.WithoutCancel(ctx), h, run, m, chat, ref, cancelCB)
+	return nil
+}
+
+// abort marks a run that could not be started as failed and shows why.
+func (b *Bot) abort(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, m runbooks.Masker, cause error) error {
+	failed, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
+		if r.State.Final() {
+			return nil
+		}
+		r.State, r.Reason, r.EndedAt = runbooks.StateFailed, "it could not be started: "+errorText(cause), b.now()
+		return nil
+	})
+	if err == nil {
+		b.show(ctx, ref, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
+		b.record(ctx, "system", "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
+	}
+	return cause
+}
+
+// show edits a run's message once, logging a failure.
+func (b *Bot) show(ctx context.Context, ref bot.MessageRef, msg bot.Message) {
+	chat := b.chat(ref.Platform)
+	if chat == nil || ref.IsZero() {
+		return
+	}
+	if err := chat.Edit(ctx, ref, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
+		b.log.Error("edit run message failed", "message", ref.ID, "err", err)
+	}
+}
+
+// follow drives the live message of a started run until its final frame is
+// delivered, then attaches (or points to) the full log when the message
+// could not hold all of it.
+func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run, m runbooks.Masker, chat bot.Chat, ref bot.MessageRef, cancelCB string) {
+	defer b.streams.Done()
+	sub := h.Subscribe()
+	defer sub.Close()
+	var st *bot.Stream
+	if chat != nil && !ref.IsZero() {
+		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log})
+	}
+	for range sub.C() {
+		if st != nil {
+			st.Update(frame(run, sub.Snapshot(), m, b.now(), cancelCB, ""))
+		}
+	}
+	<-h.Done()
+	snap := sub.Snapshot()
+	if final, err := b.d.Store.GetRun(ctx, run.ID); err == nil {
+		run = final
+	} else {
+		b.log.Error("read final run failed", "run", run.ID, "err", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, finalDeliveryTimeout)
+	defer cancel()
+	overflow := snap.Truncated || snap.Lines > int64(len(snap.Tail))
+	note := ""
+	var uploader bot.FileUploader
+	if overflow {
+		var ok bool
+		if uploader, ok = chat.(bot.FileUploader); ok {
+			note = "full log attached as " + logName(run)
+		} else {
+			note = "full log: `" + b.names.typed(RootRunbook) + " logs " + run.ID + "`"
+		}
+		if snap.Truncated {
+			note += " (cut at the log size cap)"
+		}
+	}
+	if st != nil {
+		if err := st.Close(ctx, frame(run, snap, m, b.now(), "", note)); err != nil {
+			b.log.Error("final frame not delivered", "run", run.ID, "err", err)
+		}
+	}
+	if uploader != nil {
+		if err := b.upload(ctx, uploader, ref, run); err != nil {
+			b.log.Error("log upload failed", "run", run.ID, "err", err)
+			if _, perr := chat.Post(ctx, bot.Target{Channel: ref.Channel, Thread: ref.Thread}, bot.Message{Level: bot.LevelWarning,
+				Text: []string{fmt.Sprintf("The full log of run %s could not be attached. Type `%s logs %s` to read it.", run.ID, b.names.typed(RootRunbook), run.ID)}}); perr != nil {
+				b.log.Error("log hint not posted", "run", run.ID, "err", perr)
+			}
+		}
+	}
+	b.record(ctx, "system", "run.end", run.ID, map[string]string{
+		"runbook": run.Runbook, "state": string(snap.State), "exit_code": fmt.Sprint(snap.ExitCode), "reason": snap.Reason,
+	})
+}
+
+func logName(run *runbooks.Run) string { return run.Runbook + "-" + run.ID + ".log" }
+
+func (b *Bot) upload(ctx context.Context, u bot.FileUploader, ref bot.MessageRef, run *runbooks.Run) error {
+	content, err := b.readLog(run, 0)
+	if err != nil {
+		return err
+	}
+	return u.Upload(ctx, bot.Target{Channel: ref.Channel, Thread: ref.Thread}, bot.File{Name: logName(run), Title: "Full log of " + run.Runbook + " " + run.ID, Content: content})
+}
+
+// readLog reads a run's full (capped, redacted) log, or its last limit
+// bytes when limit > 0.
+func (b *Bot) readLog(run *runbooks.Run, limit int64) ([]byte, error) {
+	rc, err := runbooks.ReadLog(b.d.DataDir, run)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINTERNAL, err, "")
+	}
+	if limit > 0 && int64(len(data)) > limit {
+		data = data[int64(len(data))-limit:]
+	}
+	return data, nil
+}
+
+// RunRequest is a run started by the bot itself, for an automation rule.
+type RunRequest struct {
+	Runbook string
+	Params  map[string]string
+	// By is the identity, "automation:<rule>".
+	By   string
+	Name string
+	// Platform and Target say where the live message goes; an empty
+	// Platform runs without a message.
+	Platform string
+	Target   bot.Target
+	Incident string
+}
+
+// StartRun starts a runbook for an automation. It skips the runbook's
+// allow list (the rule's author chose it in the config) but refuses
+// runbooks that need approval: those must be proposed to people.
+func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, error) {
+	if !access.IsAutomation(req.By) {
+		return nil, tebura.Errorf(tebura.EINVALID, "StartRun is for automations; %q is not an automation identity.", req.By)
+	}
+	rb, ok := b.registry().Get(req.Runbook)
+	if !ok {
+		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
+	}
+	if rb.NeedsApproval() {
+		return nil, tebura.Errorf(tebura.EFORBIDDEN, "The runbook `%s` needs approval, so an automation cannot start it; propose it to people instead.", rb.Name)
+	}
+	vals, err := rb.Bind(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := rb.Plan(vals)
+	if err != nil {
+		return nil, err
+	}
+	lockKey, err := rb.LockKey(vals)
+	if err != nil {
+		return nil, err
+	}
+	run := &runbooks.Run{
+		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
+		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: b.now(), State: runbooks.StateApproved,
+		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
+	}
+	if err := b.d.Store.CreateRun(ctx, run); err != nil {
+		return nil, err
+	}
+	m := b.masker(rb, vals)
+	b.record(ctx, req.By, "run.request", run.ID, requestDetail(run, m))
+	var ref bot.MessageRef
+	if chat := b.chat(req.Platform); chat != nil {
+		ref, err = chat.Post(ctx, req.Target, bot.Fit(frame(run, runbooks.Snapshot{}, m, b.now(), "", ""), bot.LimitsOf(chat)))
+		if err != nil {
+			b.log.Error("post run message failed", "run", run.ID, "err", err)
+		}
+		ref.Platform = req.Platform
+	}
+	if err := b.start(ctx, run, rb, vals, ref, req.By); err != nil {
+		return nil, err
+	}
+	return b.d.Store.GetRun(ctx, run.ID)
+}
+
+// Recover reconciles after a restart and starts the approval expiry loop,
+// which runs until ctx ends. Call it once, before the chats deliver
+// events: it marks every run still running or queued as interrupted
+// (through runbooks.Recover, which releases their locks), redraws their
+// messages, and expires approvals that ran out while the bot was down.
+func (b *Bot) Recover(ctx context.Context) error {
+	interrupted, err := runbooks.Recover(ctx, b.d.Store, b.now())
+	if err != nil {
+		return err
+	}
+	for _, run := range interrupted {
+		b.record(ctx, "system", "run.interrupt", run.ID, map[string]string{"runbook": run.Runbook})
+		b.show(ctx, refOf(run.Origin), frame(run, runbooks.Snapshot{}, b.storedMasker(run), b.now(), "", ""))
+	}
+	if err := b.ExpireNow(ctx); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	running := b.expiring
+	b.expiring = true
+	b.mu.Unlock()
+	if !running {
+		go b.expiryLoop(ctx)
+	}
+	return nil
+}
+
+func (b *Bot) expiryLoop(ctx context.Context) {
+	every := b.d.ExpiryInterval
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	defer func() { b.mu.Lock(); b.expiring = false; b.mu.Unlock() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.ExpireNow(ctx); err != nil && ctx.Err() == nil {
+				b.log.Error("expire approvals failed", "err", err)
+			}
+		}
+	}
+}
+
+// ExpireNow expires the pending approvals whose time ran out and redraws
+// their cards as expired. The expiry loop calls it; tests with an injected
+// clock call it directly.
+func (b *Bot) ExpireNow(ctx context.Context) error {
+	expired, err := runbooks.ExpirePending(ctx, b.d.Store, b.now())
+	if err != nil {
+		return err
+	}
+	for _, run := range expired {
+		b.record(ctx, "system", "run.expire", run.ID, map[string]string{"runbook": run.Runbook})
+		b.show(ctx, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
+	}
+	return nil
+}
+
+// storedMasker masks a stored run's secrets when its runbook may be gone.
+func (b *Bot) storedMasker(run *runbooks.Run) runbooks.Masker {
+	var secrets []string
+	for _, name := range run.Secret {
+		if v := run.Params[name]; v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	r := b.redactor()
+	if r == nil {
+		var err error
+		if r, err = runbooks.NewRedactor(nil, nil); err != nil {
+			return nil
+		}
+	}
+	return r.With(secrets...)
+}

@@ -1,0 +1,181 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// Limits of the status and logs answers.
+const (
+	statusScan   = 500      // runs read to find the caller's recent ones
+	statusMine   = 10       // recent runs of the caller shown
+	logsTailSize = 64 << 10 // bytes of log read for an inline answer
+	logsUpload   = 2900     // above this many bytes the log goes as a file when possible
+	maxLogUpload = 50 << 20 // never upload more than this; the cap usually is far below
+)
+
+// canView reports whether a may see a run: its requester, anyone who may
+// run or approve its runbook, admins.
+func (b *Bot) canView(a bot.Actor, run *runbooks.Run) bool {
+	if a.ID == run.RequestedBy {
+		return true
+	}
+	pol, s := b.policy(), subject(a)
+	if pol != nil && pol.IsAdmin(s) {
+		return true
+	}
+	rb, ok := b.registry().Get(run.Runbook)
+	return ok && allowed(pol, s, access.ActionView, rb)
+}
+
+// getRun returns a run the actor may see; others get the same "not found"
+// as a run that does not exist.
+func (b *Bot) getRun(ctx context.Context, a bot.Actor, id string) (*runbooks.Run, error) {
+	run, err := b.d.Store.GetRun(ctx, id)
+	if tebura.ErrorCode(err) == tebura.ENOTFOUND || (err == nil && !b.canView(a, run)) {
+		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no run `%s` you may see. `%s status` lists your recent runs.", id, b.names.typed(RootRunbook))
+	}
+	return run, err
+}
+
+// status shows one run, or the caller's recent runs and everything running.
+func (b *Bot) status(ctx context.Context, r bot.Replier, a bot.Actor, id string) error {
+	if id != "" {
+		run, err := b.getRun(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		snap := runbooks.Snapshot{}
+		if b.d.Executor != nil {
+			if h, ok := b.d.Executor.Handle(run.ID); ok {
+				snap = h.Snapshot()
+			}
+		}
+		msg := frame(run, snap, b.storedMasker(run), b.now(), "", "")
+		msg.Buttons = nil
+		return r.Private(ctx, msg)
+	}
+	runs, err := b.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: statusScan})
+	if err != nil {
+		return err
+	}
+	var active, mine []string
+	for _, run := range runs {
+		line := b.statusLine(run)
+		switch {
+		case !run.State.Final():
+			if b.canView(a, run) {
+				active = append(active, line)
+			}
+		case run.RequestedBy == a.ID && len(mine) < statusMine:
+			mine = append(mine, line)
+		}
+	}
+	msg := bot.Message{Header: "Runs", Level: bot.LevelInfo}
+	if len(active) == 0 {
+		msg.Text = append(msg.Text, "Nothing is running or waiting for approval.")
+	} else {
+		msg.Text = append(msg.Text, "*Running or waiting*\n"+strings.Join(active, "\n"))
+	}
+	if len(mine) > 0 {
+		msg.Text = append(msg.Text, "*Your recent runs*\n"+strings.Join(mine, "\n"))
+	}
+	msg.Context = "`" + b.names.typed(RootRunbook) + " status RUN` for one run"
+	return r.Private(ctx, msg)
+}
+
+func (b *Bot) statusLine(run *runbooks.Run) string {
+	line := fmt.Sprintf("`%s` %s — %s, requested by %s", run.ID, run.Runbook, stateLabel(run.State), who(run.RequestedBy, run.RequestedName))
+	switch {
+	case run.State == runbooks.StateRunning && !run.StartedAt.IsZero():
+		line += ", for " + human(b.now().Sub(run.StartedAt))
+	case run.State.Final() && !run.EndedAt.IsZero():
+		line += ", ended " + stamp(run.EndedAt)
+	}
+	return line
+}
+
+// cancel stops a run (or withdraws a pending request). The requester, the
+// runbook's approvers and admins may.
+func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string) error {
+	run, err := b.getRun(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	pol, s := b.policy(), subject(a)
+	rb, ok := b.registry().Get(run.Runbook)
+	may := a.ID == run.RequestedBy || (pol != nil && pol.IsAdmin(s)) || (ok && allowed(pol, s, access.ActionCancel, rb))
+	if !may {
+		return tebura.Errorf(tebura.EFORBIDDEN, "You may not cancel %s: only its requester (%s), approvers of `%s` and admins may.",
+			run.ID, who(run.RequestedBy, run.RequestedName), run.Runbook)
+	}
+	if run.State.Final() {
+		return tebura.Errorf(tebura.ECONFLICT, "Run %s already ended: it %s.", run.ID, stateLabel(run.State))
+	}
+	if run.State == runbooks.StatePendingApproval {
+		cancelled, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
+			if r.State != runbooks.StatePendingApproval {
+				return decidedError(r)
+			}
+			r.State, r.CancelledBy, r.Reason, r.EndedAt = runbooks.StateCancelled, a.Mention(), "cancelled by "+a.Mention()+" before approval", b.now()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StatePendingApproval)})
+		b.show(ctx, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
+		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", run.ID)}})
+	}
+	if b.d.Executor == nil {
+		return tebura.Errorf(tebura.EINTERNAL, "no executor to cancel %s", run.ID)
+	}
+	if err := b.d.Executor.Cancel(ctx, run.ID, a.Mention()); err != nil {
+		return err
+	}
+	b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(run.State)})
+	return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Cancelling %s: its processes are being stopped.", run.ID)}})
+}
+
+// logs shows the end of a run's log, or attaches the whole file when it is
+// long and the chat can take files.
+func (b *Bot) logs(ctx context.Context, c *bot.Command, id string) error {
+	run, err := b.getRun(ctx, c.Actor, id)
+	if err != nil {
+		return err
+	}
+	if run.LogPath == "" && !run.State.Final() && run.State != runbooks.StateRunning {
+		return tebura.Errorf(tebura.ENOTFOUND, "Run %s has no log yet: it is %s.", run.ID, stateLabel(run.State))
+	}
+	chat := b.chat(c.Platform)
+	if up, ok := chat.(bot.FileUploader); ok && run.LogBytes > logsUpload && run.State.Final() {
+		content, err := b.readLog(run, maxLogUpload)
+		if err != nil {
+			return err
+		}
+		if err := up.Upload(ctx, bot.Target{Channel: c.Channel, Thread: c.Thread}, bot.File{Name: logName(run), Title: "Full log of " + run.Runbook + " " + run.ID, Content: content}); err != nil {
+			return err
+		}
+		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("The full log of %s is attached as %s.", run.ID, logName(run))}})
+	}
+	content, err := b.readLog(run, logsTailSize)
+	if err != nil {
+		return err
+	}
+	text := strings.TrimRight(string(content), "\n")
+	if text == "" {
+		text = "(no output)"
+	}
+	return c.Reply.Private(ctx, bot.Message{
+		Header:  "Log of " + run.ID + " (" + run.Runbook + ")",
+		Level:   bot.LevelInfo,
+		Code:    &bot.Code{Text: text, Tail: true},
+		Context: fmt.Sprintf("%d bytes in all · %s", run.LogBytes, stateLabel(run.State)),
+	})
+}
