@@ -158,9 +158,17 @@ func fitCode(text string, limit int, tail bool) string {
 		}
 		return fmt.Sprintf("… %d more %s not shown", n, plural(n, "line", "lines"))
 	}
-	// Reserve room for the widest marker this text can need plus its newline.
-	room := limit - runes(marker(len(lines))) - 1
+	// Reserve room for the widest marker this text can need plus its newline
+	// (the plural form of the largest count).
+	widest := runes(marker(len(lines))) + 1
+	if len(lines) == 1 {
+		widest++ // "line" → "lines"
+	}
+	room := limit - widest
 	if room <= 0 {
+		if len(lines) == 1 {
+			return cutEnd(text, limit, ellipsis)
+		}
 		return cutEnd(marker(len(lines)), limit, ellipsis)
 	}
 	var kept []string
@@ -184,6 +192,9 @@ func fitCode(text string, limit int, tail bool) string {
 		for i, j := 0, len(kept)-1; i < j; i, j = i+1, j-1 {
 			kept[i], kept[j] = kept[j], kept[i]
 		}
+		if len(kept) == len(lines) {
+			return strings.Join(kept, "\n") // only an overlong line was cut, and it says so
+		}
 		return marker(len(lines)-len(kept)) + "\n" + strings.Join(kept, "\n")
 	}
 	for i := 0; i < len(lines); i++ {
@@ -199,6 +210,9 @@ func fitCode(text string, limit int, tail bool) string {
 		}
 		kept = append(kept, lines[i])
 		used += n
+	}
+	if len(kept) == len(lines) {
+		return strings.Join(kept, "\n")
 	}
 	return strings.Join(kept, "\n") + "\n" + marker(len(lines)-len(kept))
 }

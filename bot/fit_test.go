@@ -305,3 +305,48 @@ func BenchmarkFitTail(b *testing.B) {
 		Fit(m, DefaultLimits)
 	}
 }
+
+// FuzzFit checks, for any input and limit, that Fit keeps UTF-8 valid, keeps
+// every limited part within its limit, and is idempotent.
+func FuzzFit(f *testing.F) {
+	f.Add("header", "para one", "line 1\nline 2\nline 3", "label", 10, true, 3)
+	f.Add("日本語のヘッダー", "ü日🙂x", strings.Repeat("é\n", 50), "🙂🙂🙂", 7, false, 1)
+	f.Add("", "", "", "", 1, true, 0)
+	f.Fuzz(func(t *testing.T, header, text, code, label string, limit int, tail bool, nButtons int) {
+		if limit < 1 || limit > 500 || nButtons < 0 || nButtons > 20 {
+			t.Skip()
+		}
+		for _, s := range []string{header, text, code, label} {
+			if !utf8.ValidString(s) {
+				t.Skip()
+			}
+		}
+		m := Message{Header: header, Text: []string{text, text}, Fields: []Field{{"k", label}, {"k2", text}},
+			Code: &Code{Text: code, Tail: tail}}
+		for range nButtons {
+			m.Buttons = append(m.Buttons, Button{Label: label})
+		}
+		l := Limits{Header: limit, FieldValue: limit, Fields: 1, Code: limit, Buttons: 2, ButtonText: limit}
+		got := Fit(m, l)
+		check := func(name, s string) {
+			if !utf8.ValidString(s) {
+				t.Fatalf("%s is invalid UTF-8: %q", name, s)
+			}
+			if n := utf8.RuneCountInString(s); n > limit {
+				t.Fatalf("%s has %d runes, limit %d: %q", name, n, limit, s)
+			}
+		}
+		check("header", got.Header)
+		check("code", got.Code.Text)
+		check("field", got.Fields[0].Value)
+		for _, b := range got.Buttons {
+			check("button", b.Label)
+		}
+		if len(got.Fields) > 1 || len(got.Buttons) > 2 {
+			t.Fatalf("counts not limited: %d fields, %d buttons", len(got.Fields), len(got.Buttons))
+		}
+		if again := Fit(got, l); !reflect.DeepEqual(again, got) {
+			t.Fatalf("not idempotent:\n%+v\n%+v", got, again)
+		}
+	})
+}
