@@ -262,9 +262,6 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 			return nil, err
 		}
 		text := fmt.Sprintf("Incident %s opened from %s: %s", inc.Ref(), b.Source, inc.Title)
-		if inc.Severity != "" {
-			text += " (" + inc.Severity + ")"
-		}
 		if err := tx.AppendTimeline(n, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindOpened, Text: text,
 			Data: map[string]string{"source": b.Source, "key": b.GroupKey}}); err != nil {
 			return nil, err
@@ -513,6 +510,9 @@ func (s *Service) automate(tx Tx, inc *Incident, ch *Change, sets []map[string]s
 		act.Diagnostics = append(act.Diagnostics, r.runbookActions(r.Diagnostics, d)...)
 		act.Suggest = append(act.Suggest, r.runbookActions(r.Suggest, d)...)
 		var parts []string
+		if r.Severity != "" && (ch.Opened || ch.Reopened) {
+			parts = append(parts, "severity "+r.Severity)
+		}
 		if len(r.Diagnostics) > 0 {
 			parts = append(parts, "diagnostics "+strings.Join(r.Diagnostics, ", "))
 		}

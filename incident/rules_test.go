@@ -1,0 +1,193 @@
+package incident_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident"
+)
+
+// runbooks: name → remediation-or-needs-approval.
+var knownRunbooks = map[string]bool{"api-health": false, "disk-usage": false, "restart-api": true, "approve-me": true}
+
+func lookup(name string) (bool, bool) {
+	rem, ok := knownRunbooks[name]
+	return rem, ok
+}
+
+func TestValidateRules(t *testing.T) {
+	good := config.Automation{Name: "ok", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`},
+		Diagnostics: []string{"api-health"}, Suggest: []string{"restart-api"}, Params: map[string]string{"service": "{{ .Labels.service }}"}}
+	tests := []struct {
+		name string
+		cfg  []config.Automation
+		want []string // substrings, one per expected error
+	}{
+		{"good", []config.Automation{good}, nil},
+		{"remediation under diagnostics", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Diagnostics: []string{"restart-api"}}},
+			[]string{`automation "r": diagnostics: runbook "restart-api" is a remediation or needs approval`}},
+		{"approval under diagnostics", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Diagnostics: []string{"approve-me"}}},
+			[]string{`"approve-me" is a remediation or needs approval`}},
+		{"unknown runbooks", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Diagnostics: []string{"nope"}, Suggest: []string{"nada"}}},
+			[]string{`diagnostics: runbook "nope" does not exist`, `suggest: runbook "nada" does not exist`}},
+		{"bad matcher", []config.Automation{{Name: "r", Match: []string{`a=~"("`}}}, []string{`matcher "a=~\"(\""`}},
+		{"no match", []config.Automation{{Name: "r"}}, []string{"match is empty"}},
+		{"no name and duplicate", []config.Automation{{Match: []string{`a="b"`}}, good, good}, []string{"give the rule a name", "names must be unique"}},
+		{"bad template", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Channel: "inc-{{ .Number", Diagnostics: []string{"api-health"},
+			Params: map[string]string{"x": "{{ .Labels.x "}}}, []string{"channel template", "params.x template"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := incident.ValidateRules(tt.cfg, lookup)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("got %d errors %v, want %d", len(errs), errs, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}
+
+var testAutomations = []config.Automation{
+	{Name: "api-latency", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`},
+		Channel: "inc-{{ .Number }}-{{ .Labels.service }}-latency", Invite: []string{"sre"},
+		Diagnostics: []string{"api-health"}, Params: map[string]string{"service": "{{ .Labels.service }}", "env": `{{ .Labels.env | default "staging" }}`},
+		OnceWithin: time.Hour, Severity: "sev1", Continue: true},
+	{Name: "prod", Match: []string{`env="prod"`}, Invite: []string{"oncall", "sre"}, Suggest: []string{"restart-api"}},
+	{Name: "never", Match: []string{`env="prod"`}, Diagnostics: []string{"disk-usage"}},
+}
+
+func TestAutomationActions(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, testAutomations)
+	t0 := clk.Now()
+	c := one(t, mustIngest(t, svc, batch("g", alert("a1", incident.AlertFiring, t0, "env", "prod"))))
+	want := incident.Actions{
+		Rules:       []string{"api-latency", "prod"},
+		OpenChannel: true, ChannelName: "inc-1-api-latency",
+		Invite: []string{"sre", "oncall"},
+		Diagnostics: []incident.RunbookAction{{Rule: "api-latency", Runbook: "api-health", Identity: "automation:api-latency",
+			Params: map[string]string{"service": "api", "env": "prod"}}},
+		Suggest: []incident.RunbookAction{{Rule: "prod", Runbook: "restart-api", Identity: "automation:prod"}},
+	}
+	if !reflect.DeepEqual(c.Actions, want) {
+		t.Fatalf("actions\n got %+v\nwant %+v", c.Actions, want)
+	}
+	if c.Incident.Severity != "sev1" {
+		t.Errorf("severity mapping: %q", c.Incident.Severity)
+	}
+
+	// A new alert joining does not repeat what already fired.
+	c = one(t, mustIngest(t, svc, batch("g", alert("a2", incident.AlertFiring, t0, "env", "prod"))))
+	if !c.Actions.Empty() || len(c.Actions.Rules) != 0 {
+		t.Fatalf("join repeated actions: %+v", c.Actions)
+	}
+
+	// Resolve and re-fire within reopen_within and once_within: the
+	// throttled rule holds back, the other fires again.
+	mustIngest(t, svc, batch("g", alert("a1", incident.AlertResolved, t0), alert("a2", incident.AlertResolved, t0)))
+	clk.Advance(10 * time.Minute)
+	c = one(t, mustIngest(t, svc, batch("g", alert("a1", incident.AlertFiring, clk.Now(), "env", "prod"))))
+	if !c.Reopened || !reflect.DeepEqual(c.Actions.Throttled, []string{"api-latency"}) || !reflect.DeepEqual(c.Actions.Rules, []string{"prod"}) {
+		t.Fatalf("reopen within once_within: %+v", c.Actions)
+	}
+	if c.Actions.ChannelName != "inc-1-highlatency-on-api" {
+		t.Errorf("without a channel rule the default template names the channel: %q", c.Actions.ChannelName)
+	}
+
+	// After once_within, a reopen runs the diagnostics again.
+	mustIngest(t, svc, batch("g", alert("a1", incident.AlertResolved, clk.Now())))
+	clk.Advance(time.Hour)
+	c = one(t, mustIngest(t, svc, batch("g", alert("a1", incident.AlertFiring, clk.Now(), "env", "prod"))))
+	if !c.Opened || len(c.Actions.Diagnostics) != 1 {
+		t.Fatalf("a new incident after once_within runs diagnostics: %+v", c)
+	}
+}
+
+func TestAutomationExistingChannelAndNoMatch(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, []config.Automation{
+		{Name: "db", Match: []string{`service="db"`}, Channel: "C0INCIDENTS"},
+	})
+	b := batch("g", alert("d", incident.AlertFiring, clk.Now(), "service", "db"))
+	c := one(t, mustIngest(t, svc, b))
+	if !c.Actions.OpenChannel || c.Actions.UseChannel != "C0INCIDENTS" || c.Actions.ChannelName != "" {
+		t.Fatalf("existing channel: %+v", c.Actions)
+	}
+	c = one(t, mustIngest(t, svc, batch("g2", alert("x", incident.AlertFiring, clk.Now()))))
+	if len(c.Actions.Rules) != 0 || !c.Actions.OpenChannel || c.Actions.ChannelName == "" {
+		t.Fatalf("no rule matched: %+v", c.Actions)
+	}
+}
+
+// TestStorm: 10,000 alerts in 100 webhooks across 20 group keys, every
+// webhook delivered twice, give exactly 20 incidents, 20 channel actions
+// and one diagnostics start per incident.
+func TestStorm(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, []config.Automation{
+		{Name: "diag", Match: []string{`alertname=~"Storm.*"`}, Diagnostics: []string{"api-health"},
+			Params: map[string]string{"service": "{{ .Labels.service }}"}, OnceWithin: time.Hour},
+	})
+	res := storm(t, svc, clk)
+	opened, channels, diags := map[int64]bool{}, 0, map[int64]int{}
+	for _, r := range res {
+		for _, c := range r.Changes {
+			if c.Opened {
+				opened[c.Incident.Number] = true
+			}
+			if c.Actions.OpenChannel {
+				channels++
+			}
+			diags[c.Incident.Number] += len(c.Actions.Diagnostics)
+		}
+	}
+	if len(opened) != 20 || channels != 20 {
+		t.Fatalf("opened %d incidents and %d channels, want 20 and 20", len(opened), channels)
+	}
+	for n, d := range diags {
+		if d != 1 {
+			t.Errorf("incident #%d got %d diagnostics starts, want 1", n, d)
+		}
+	}
+	list, _ := svc.List(t.Context(), incident.ListOptions{OpenOnly: true})
+	if len(list) != 20 {
+		t.Fatalf("%d open incidents, want 20", len(list))
+	}
+	for _, inc := range list {
+		if inc.AlertCount != 500 || inc.FiringCount != 500 {
+			t.Errorf("incident %s has %d alerts (%d firing), want 500", inc.Ref(), inc.AlertCount, inc.FiringCount)
+		}
+	}
+}
+
+// storm ingests 100 webhooks of 100 alerts over 20 group keys, each twice
+// (the retry right after the original), and returns every Result.
+func storm(t testing.TB, svc *incident.Service, clk *clock) []incident.Result {
+	t.Helper()
+	var out []incident.Result
+	start := clk.Now()
+	for w := range 100 {
+		g := w % 20
+		b := incident.Batch{Source: "alertmanager", GroupKey: fmt.Sprintf("{}:{alertname=\"Storm%d\"}", g),
+			Labels: map[string]string{"alertname": fmt.Sprintf("Storm%d", g), "service": fmt.Sprintf("svc%d", g)}}
+		for i := range 100 {
+			n := (w/20)*100 + i // 5 webhooks per group, 100 distinct alerts each
+			b.Alerts = append(b.Alerts, incident.Alert{Source: "alertmanager", Fingerprint: fmt.Sprintf("%04x%012x", g, n),
+				Status: incident.AlertFiring, StartsAt: start,
+				Labels: map[string]string{"alertname": fmt.Sprintf("Storm%d", g), "service": fmt.Sprintf("svc%d", g), "instance": fmt.Sprint(n)}})
+		}
+		for range 2 {
+			res, err := svc.Ingest(t.Context(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, res)
+		}
+	}
+	return out
+}
