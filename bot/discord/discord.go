@@ -212,8 +212,14 @@ var discordLimits = bot.Limits{
 	Total:      5800,
 }
 
-// build is the payload sent for m.
-func build(m bot.Message) payload { return render(bot.Fit(m, discordLimits)) }
+// build is the payload sent for m. Fit trims each part with its markers;
+// the 6000-character total is left to the renderer, which shares it between
+// description and fields instead of shrinking the log to nothing.
+func build(m bot.Message) payload {
+	l := discordLimits
+	l.Total = 0
+	return render(bot.Fit(m, l))
+}
 
 // Ready implements bot.Health: nil while the gateway is connected (HTTP
 // mode: while Run runs), else why not.

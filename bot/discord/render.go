@@ -19,6 +19,14 @@ const (
 	colorDanger  = 0xED4245
 )
 
+// maxFooterUsed caps the context line well below Discord's 2048 so that
+// it cannot crowd out the message; noteRoom is kept for the renderer's own
+// "+N more … not shown" notes.
+const (
+	maxFooterUsed = 512
+	noteRoom      = 80
+)
+
 // zwsp is put after every backtick inside code blocks so that log output
 // cannot close the fence.
 const zwsp = "\u200b"
@@ -57,37 +65,33 @@ func render(m bot.Message) payload {
 	if m.Code != nil {
 		code = sanitizeCode(m.Code.Text)
 	}
-	footer := func() string {
-		return cutEnd(joinNonEmpty(" · ", append([]string{m.Context}, r.notes...)...), MaxFooter, "…")
+	footerText := cutEnd(oneLine(m.Context), maxFooterUsed, "…")
+	footer := func() *discordgo.MessageEmbedFooter {
+		return footerOf(joinNonEmpty(" · ", append([]string{footerText}, r.notes...)...))
 	}
-	e.Footer = footerOf(footer())
 
-	descBudget := MaxEmbedDescription
-	for range 4 {
-		e.Description = describe(prose, m.Code, code, descBudget)
-		e.Footer = footerOf(footer())
-		over := embedSize(e) - MaxEmbedTotal
-		if over <= 0 {
-			break
-		}
-		// Shrink the description first, down to a readable minimum, then
-		// drop trailing fields, then shrink the description further.
-		if d := runes(e.Description); d-over >= 1000 {
-			descBudget = d - over
-			continue
-		}
-		for len(e.Fields) > 0 && embedSize(e)-MaxEmbedTotal > 0 {
+	// Share the 6000 characters: title and footer first (with room for the
+	// notes), then the description, which keeps at least 2000 characters
+	// when fields compete for room, then the fields in order.
+	avail := MaxEmbedTotal - runes(e.Title) - runes(footerText) - noteRoom
+	fieldsSize := 0
+	for _, f := range e.Fields {
+		fieldsSize += runes(f.Name) + runes(f.Value)
+	}
+	e.Description = describe(prose, m.Code, code, MaxEmbedDescription)
+	if d := runes(e.Description); d+fieldsSize > avail {
+		budget := max(avail-fieldsSize, min(d, 2000))
+		e.Description = describe(prose, m.Code, code, budget)
+		room := avail - runes(e.Description)
+		for len(e.Fields) > 0 && fieldsSize > room {
+			last := e.Fields[len(e.Fields)-1]
+			fieldsSize -= runes(last.Name) + runes(last.Value)
 			e.Fields = e.Fields[:len(e.Fields)-1]
 			r.droppedFields++
 		}
 		r.setFieldNote()
-		e.Footer = footerOf(footer())
-		if over = embedSize(e) - MaxEmbedTotal; over > 0 {
-			descBudget = max(runes(e.Description)-over, 0)
-			continue
-		}
-		break
 	}
+	e.Footer = footer()
 	if e.Title == "" && e.Description == "" && len(e.Fields) == 0 && e.Footer == nil {
 		e.Description = "(empty message)"
 	}
