@@ -81,9 +81,9 @@ var renderCases = []struct {
 	}},
 	{name: "run_final_failure", msg: bot.Message{
 		Header: "restart-api — failed", Level: bot.LevelDanger,
-		Text:   []string{"Step *wait* exited with code 1."},
-		Code:   &bot.Code{Text: "error: deployment \"api\" exceeded its progress deadline", Tail: true},
-		Links:  []bot.Link{{Label: "Full log [r42]", URL: "https://tebura.example/runs/r42/log"}},
+		Text:  []string{"Step *wait* exited with code 1."},
+		Code:  &bot.Code{Text: "error: deployment \"api\" exceeded its progress deadline", Tail: true},
+		Links: []bot.Link{{Label: "Full log [r42]", URL: "https://tebura.example/runs/r42/log"}},
 	}, want: []string{"[Full log (r42)](https://tebura.example/runs/r42/log)"}},
 	{name: "incident_card", msg: bot.Message{
 		Header: "INC-7 API 5xx above 5% — SEV2", Level: bot.LevelDanger,
