@@ -1,0 +1,415 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tebura/tebura"
+)
+
+// Executor defaults.
+const (
+	DefaultMaxConcurrent = 4
+	DefaultKillGrace     = 5 * time.Second
+	// storeTimeout bounds each store call the executor makes on its own
+	// (not on behalf of a caller's ctx).
+	storeTimeout = 10 * time.Second
+)
+
+// ExecutorConfig tunes the executor; zero values take the defaults.
+type ExecutorConfig struct {
+	DataDir       string        // logs go to <DataDir>/logs/<runID>.log
+	MaxConcurrent int           // runs at once (DefaultMaxConcurrent); others queue
+	LogCapBytes   int64         // per-run log cap (DefaultLogCapBytes)
+	TailLines     int           // lines kept for snapshots (DefaultTailLines)
+	KillGrace     time.Duration // SIGTERM→SIGKILL delay (DefaultKillGrace)
+	Clock         func() time.Time
+}
+
+// Executor runs jobs: at most MaxConcurrent at once, each step in its own
+// process group, with named locks, timeouts, cancel and bounded output.
+type Executor struct {
+	store  Store
+	cfg    ExecutorConfig
+	log    *slog.Logger
+	client *http.Client
+
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	handles map[string]*Handle
+	queue   []*queued
+	running int
+	closing bool
+}
+
+// queued is a run waiting for a free slot.
+type queued struct {
+	h   *Handle
+	run *Run
+	job Job
+}
+
+// NewExecutor returns an executor storing run state in s.
+func NewExecutor(s Store, cfg ExecutorConfig, logger *slog.Logger) *Executor {
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.LogCapBytes <= 0 {
+		cfg.LogCapBytes = DefaultLogCapBytes
+	}
+	if cfg.TailLines <= 0 {
+		cfg.TailLines = DefaultTailLines
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Executor{store: s, cfg: cfg, log: logger, handles: map[string]*Handle{},
+		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+}
+
+// LockedError refuses a run whose lock another run holds. It unwraps to a
+// tebura ECONFLICT error whose message names the holder.
+type LockedError struct {
+	Lock Lock
+}
+
+// Error implements error.
+func (e *LockedError) Error() string { return e.message() }
+
+func (e *LockedError) message() string {
+	holder := e.Lock.Holder
+	if holder == "" {
+		holder = "someone"
+	}
+	return fmt.Sprintf("Lock %s is held by run %s, requested by %s, since %s; wait for it to finish or cancel it.",
+		e.Lock.Key, e.Lock.RunID, holder, e.Lock.Since.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// Unwrap lets tebura.ErrorCode and ErrorMessage see ECONFLICT.
+func (e *LockedError) Unwrap() error { return tebura.Errorf(tebura.ECONFLICT, "%s", e.message()) }
+
+// Start runs run (already stored; approved, or pending with no approval
+// needed) with job. It takes the run's lock (held → *LockedError, and the
+// run is marked failed), queues the run when MaxConcurrent runs are going,
+// and returns at once; the run goes on in its own goroutine.
+func (e *Executor) Start(ctx context.Context, run *Run, job Job) (*Handle, error) {
+	if run == nil || run.ID == "" {
+		return nil, tebura.Errorf(tebura.EINTERNAL, "The run was not stored before starting.")
+	}
+	switch {
+	case run.State == StateApproved:
+	case run.State == StatePendingApproval && len(run.Approvals) >= run.Required:
+	default:
+		return nil, tebura.Errorf(tebura.ECONFLICT, "Run %s is %s; only approved runs start.", run.ID, run.State)
+	}
+	if len(job.Steps) == 0 {
+		return nil, tebura.Errorf(tebura.EINVALID, "Run %s has no steps to run.", run.ID)
+	}
+	h := newHandle(e, run.ID, job.Masker, e.cfg.TailLines)
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return nil, tebura.Errorf(tebura.ETRANSIENT, "Tebura is shutting down; request the run again once it is back.")
+	}
+	if _, dup := e.handles[run.ID]; dup {
+		e.mu.Unlock()
+		return nil, tebura.Errorf(tebura.ECONFLICT, "Run %s has already started.", run.ID)
+	}
+	e.handles[run.ID] = h
+	e.wg.Add(1)
+	e.mu.Unlock()
+
+	if run.LockKey != "" {
+		held, err := e.store.AcquireLock(ctx, Lock{Key: run.LockKey, RunID: run.ID, Holder: run.RequestedBy, Since: e.cfg.Clock()})
+		if err != nil {
+			var refusal error = tebura.Wrap(tebura.ETRANSIENT, err, "The run's lock could not be taken; try again.")
+			reason := "lock could not be taken"
+			if tebura.ErrorCode(err) == tebura.ECONFLICT {
+				le := &LockedError{Lock: held}
+				refusal, reason = le, "lock held by run "+held.RunID+" ("+held.Holder+")"
+			}
+			e.end(h, run, false, StateFailed, -1, reason, nil)
+			return nil, refusal
+		}
+	}
+
+	e.mu.Lock()
+	if e.running < e.cfg.MaxConcurrent {
+		e.running++
+		e.mu.Unlock()
+		h.update(func(h *Handle) { h.state = StateRunning })
+		go e.execute(h, run, job)
+		return h, nil
+	}
+	e.queue = append(e.queue, &queued{h: h, run: run, job: job})
+	pos := len(e.queue)
+	e.mu.Unlock()
+	h.update(func(h *Handle) { h.state = StateQueued })
+	reason := e.queueText(pos)
+	if _, err := e.store.UpdateRun(ctx, run.ID, func(r *Run) error {
+		r.State, r.Reason = StateQueued, reason
+		return nil
+	}); err != nil {
+		e.log.Warn("run state not stored", "run_id", run.ID, "state", StateQueued, "err", err)
+	}
+	return h, nil
+}
+
+func (e *Executor) queueText(pos int) string {
+	return fmt.Sprintf("queued: position %d, waiting for one of the %d running runs to finish", pos, e.cfg.MaxConcurrent)
+}
+
+// queueReason is a queued handle's place, for its snapshot.
+func (e *Executor) queueReason(h *Handle) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, q := range e.queue {
+		if q.h == h {
+			return e.queueText(i + 1)
+		}
+	}
+	return "starting"
+}
+
+// Handle returns the live handle of a run that is queued or running here.
+func (e *Executor) Handle(runID string) (*Handle, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.handles[runID]
+	return h, ok
+}
+
+// errCancelled and friends are the causes a run's context ends with.
+var (
+	errShutdown    = errors.New("tebura shut down")
+	errRunTimeout  = errors.New("run timeout")
+	errStepTimeout = errors.New("step timeout")
+)
+
+type cancelCause struct{ by string }
+
+func (c *cancelCause) Error() string { return "cancelled by " + c.by }
+
+// Cancel stops a queued or running run; by (an identity) is recorded. It
+// returns at once; wait on the handle's Done for the end.
+func (e *Executor) Cancel(ctx context.Context, runID, by string) error {
+	e.mu.Lock()
+	h, ok := e.handles[runID]
+	var q *queued
+	if ok {
+		for i, x := range e.queue {
+			if x.h == h {
+				q = x
+				e.queue = append(e.queue[:i], e.queue[i+1:]...)
+				break
+			}
+		}
+	}
+	e.mu.Unlock()
+	if !ok {
+		return tebura.Errorf(tebura.ENOTFOUND, "Run %s is not running; it may have finished already.", runID)
+	}
+	h.requestStop(&cancelCause{by: by})
+	if q != nil {
+		h.update(func(h *Handle) { h.cancelBy = by })
+		e.end(h, q.run, false, StateCancelled, -1, "cancelled by "+by+" while queued", nil)
+	}
+	return nil
+}
+
+// Shutdown stops taking runs, interrupts queued ones, and waits for running
+// ones until ctx is done; then it cancels them (they end interrupted) and
+// waits for them to be killed. It returns ctx.Err() if it had to cancel.
+func (e *Executor) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	waiting := e.queue
+	e.queue = nil
+	e.mu.Unlock()
+	for _, q := range waiting {
+		q.h.requestStop(errShutdown)
+		e.end(q.h, q.run, false, StateInterrupted, -1, "interrupted: tebura shut down before the run started", nil)
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	for _, h := range e.handles {
+		h.requestStop(errShutdown)
+	}
+	e.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// execute runs the steps of a run that has a slot.
+func (e *Executor) execute(h *Handle, run *Run, job Job) {
+	base, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-h.stop:
+			cancel(h.cause)
+		case <-base.Done():
+		}
+	}()
+	ctx := base
+	if job.Timeout > 0 {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeoutCause(ctx, job.Timeout, errRunTimeout)
+		defer c()
+	}
+
+	started := e.cfg.Clock()
+	logRel := filepath.Join("logs", run.ID+".log")
+	file, err := e.openLog(logRel)
+	if err != nil {
+		e.log.Error("run log not opened", "run_id", run.ID, "err", err)
+		logRel = ""
+	}
+	out := newOutput(h, job.Masker, file, e.cfg.LogCapBytes)
+	h.update(func(h *Handle) { h.started = started })
+	if _, err := e.store.UpdateRun(context.Background(), run.ID, func(r *Run) error {
+		r.State, r.StartedAt, r.LogPath, r.Reason = StateRunning, started, logRel, ""
+		return nil
+	}); err != nil {
+		e.log.Warn("run state not stored", "run_id", run.ID, "state", StateRunning, "err", err)
+	}
+	e.log.Info("run started", "run_id", run.ID, "runbook", run.Runbook)
+
+	state, code, reason := StateSucceeded, 0, ""
+	ran := 0
+	for i, step := range job.Steps {
+		if ctx.Err() != nil {
+			break
+		}
+		h.update(func(h *Handle) { h.step = step.Name })
+		out.note("step %d/%d: %s", i+1, len(job.Steps), step.Name)
+		res := e.runStep(ctx, step, out)
+		ran++
+		if res.code == 0 && res.err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			code = res.code
+			break
+		}
+		what := res.describe(step)
+		if step.ContinueOnError {
+			out.note("%s; continuing (continue_on_error)", what)
+			continue
+		}
+		out.note("%s", what)
+		state, code, reason = StateFailed, res.code, what
+		if res.timedOut {
+			state = StateTimedOut
+		}
+		break
+	}
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		var cc *cancelCause
+		switch {
+		case errors.As(cause, &cc):
+			state, reason = StateCancelled, "cancelled by "+cc.by
+			h.update(func(h *Handle) { h.cancelBy = cc.by })
+		case errors.Is(cause, errShutdown):
+			state, reason = StateInterrupted, "interrupted: tebura shut down while the run was running"
+		case errors.Is(cause, errRunTimeout):
+			state, reason = StateTimedOut, "timed out after "+shortDuration(job.Timeout)
+		default:
+			state, reason = StateFailed, "stopped: "+cause.Error()
+		}
+		if code == 0 {
+			code = -1
+		}
+		out.note("%s", reason)
+	} else if state == StateSucceeded {
+		reason = fmt.Sprintf("%d of %d steps ran, in %s", ran, len(job.Steps), e.cfg.Clock().Sub(started).Round(time.Millisecond))
+		out.note("succeeded")
+	}
+	if job.Masker != nil {
+		reason = job.Masker.Mask(reason) // errors can quote a URL or an argument
+	}
+	if err := out.close(); err != nil {
+		e.log.Error("run log incomplete", "run_id", run.ID, "err", err)
+	}
+	e.end(h, run, true, state, code, reason, out)
+}
+
+func (e *Executor) openLog(rel string) (*os.File, error) {
+	if e.cfg.DataDir == "" {
+		return nil, errors.New("no data dir")
+	}
+	path := filepath.Join(e.cfg.DataDir, rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+}
+
+// end releases the lock, stores the final state, publishes the final
+// snapshot, frees the slot and starts the next queued run.
+func (e *Executor) end(h *Handle, run *Run, hadSlot bool, state State, code int, reason string, out *output) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if run.LockKey != "" {
+		if err := e.store.ReleaseLock(ctx, run.LockKey, run.ID); err != nil {
+			e.log.Error("lock not released", "run_id", run.ID, "lock", run.LockKey, "err", err)
+		}
+	}
+	ended := e.cfg.Clock()
+	h.mu.Lock()
+	by, truncated := h.cancelBy, h.truncated
+	h.mu.Unlock()
+	var written int64
+	if out != nil {
+		written = out.written
+	}
+	if _, err := e.store.UpdateRun(ctx, run.ID, func(r *Run) error {
+		r.State, r.ExitCode, r.Reason, r.EndedAt = state, code, reason, ended
+		r.CancelledBy, r.LogBytes, r.Truncated = by, written, truncated
+		return nil
+	}); err != nil {
+		e.log.Error("run state not stored", "run_id", run.ID, "state", state, "err", err)
+	}
+	e.log.Info("run ended", "run_id", run.ID, "state", state, "exit_code", code)
+	h.finalize(func(h *Handle) {
+		h.state, h.exitCode, h.reason, h.ended = state, code, reason, ended
+	})
+
+	e.mu.Lock()
+	delete(e.handles, run.ID)
+	var next *queued
+	if hadSlot {
+		e.running--
+		if !e.closing && len(e.queue) > 0 {
+			next = e.queue[0]
+			e.queue = e.queue[1:]
+			e.running++
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Done()
+	if next != nil {
+		next.h.update(func(h *Handle) { h.state = StateRunning })
+		go e.execute(next.h, next.run, next.job)
+	}
+}

@@ -1,0 +1,230 @@
+package runbooks
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+	"unicode/utf8"
+)
+
+// Output limits.
+const (
+	// MaxLineBytes is the longest line the executor keeps whole. Output
+	// without a newline for longer than this is cut into pieces of this
+	// size, each treated as a line (the log gets a newline at each cut).
+	// Redaction works per line, so a secret straddling a cut is not masked.
+	MaxLineBytes = 64 << 10
+	// MaxTailLineBytes is the longest tail line shown; longer ones end in "…".
+	MaxTailLineBytes = 512
+	// DefaultTailLines is how many lines a snapshot's Tail holds by default.
+	DefaultTailLines = 40
+	// DefaultLogCapBytes caps each run's log file by default.
+	DefaultLogCapBytes = 10 << 20
+)
+
+// output is where a run's bytes go: it cuts them into lines, masks each
+// line, and hands it to the log file (capped) and the handle's tail. It is
+// written by one goroutine at a time (the step that runs) and never waits
+// for a reader of the output: subscribers are only notified.
+type output struct {
+	h       *Handle
+	masker  Masker // nil when there is nothing to mask
+	pending []byte // the current partial line
+
+	file    *os.File
+	w       *bufio.Writer
+	cap     int64
+	written int64 // bytes in the log file
+	dropped int64 // bytes of output not written to the log
+	logErr  error
+}
+
+func newOutput(h *Handle, m Masker, file *os.File, capBytes int64) *output {
+	if r, ok := m.(*Redactor); ok && r.Empty() {
+		m = nil
+	}
+	o := &output{h: h, masker: m, file: file, cap: capBytes, pending: make([]byte, 0, 4096)}
+	if file != nil {
+		o.w = bufio.NewWriterSize(file, 64<<10)
+	}
+	return o
+}
+
+// Write implements io.Writer for the step's pipe reader and HTTP bodies.
+func (o *output) Write(p []byte) (int, error) {
+	n := len(p)
+	o.h.mu.Lock()
+	o.h.bytes += int64(n)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		seg := p
+		if i >= 0 {
+			seg = p[:i]
+		}
+		// Cut over-long lines into MaxLineBytes pieces.
+		for len(o.pending)+len(seg) > MaxLineBytes {
+			room := MaxLineBytes - len(o.pending)
+			o.pending = append(o.pending, seg[:room]...)
+			o.emitLocked(o.pending)
+			o.pending = o.pending[:0]
+			seg = seg[room:]
+		}
+		if i < 0 {
+			o.pending = append(o.pending, seg...)
+			break
+		}
+		if len(o.pending) > 0 {
+			o.pending = append(o.pending, seg...)
+			o.emitLocked(o.pending)
+			o.pending = o.pending[:0]
+		} else {
+			o.emitLocked(seg)
+		}
+		p = p[i+1:]
+	}
+	o.h.notifyLocked()
+	o.h.mu.Unlock()
+	return n, nil
+}
+
+// endLine emits a partial last line, so the next step starts on its own.
+func (o *output) endLine() {
+	o.h.mu.Lock()
+	if len(o.pending) > 0 {
+		o.emitLocked(o.pending)
+		o.pending = o.pending[:0]
+	}
+	o.h.notifyLocked()
+	o.h.mu.Unlock()
+}
+
+// note writes a line of tebura's own (step banners, results).
+func (o *output) note(format string, args ...any) {
+	o.endLine()
+	fmt.Fprintf(o, "==> "+format+"\n", args...)
+}
+
+func (o *output) emitLocked(line []byte) {
+	o.h.lines++
+	o.h.pushTailLocked(line)
+	if o.w == nil || o.logErr != nil {
+		return
+	}
+	if o.h.truncated {
+		o.dropped += int64(len(line)) + 1
+		return
+	}
+	var err error
+	size := int64(len(line)) + 1
+	if o.masker == nil {
+		if o.written+size <= o.cap {
+			_, err = o.w.Write(line)
+			if err == nil {
+				err = o.w.WriteByte('\n')
+			}
+		}
+	} else {
+		masked := o.masker.Mask(string(line))
+		size = int64(len(masked)) + 1
+		if o.written+size <= o.cap {
+			_, err = o.w.WriteString(masked)
+			if err == nil {
+				err = o.w.WriteByte('\n')
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		o.logErr = err
+	case o.written+size > o.cap:
+		o.h.truncated = true
+		o.dropped += size
+	default:
+		o.written += size
+	}
+}
+
+// close ends the log: the last partial line, the truncation marker, flush.
+func (o *output) close() error {
+	o.endLine()
+	if o.w == nil {
+		return nil
+	}
+	o.h.mu.Lock()
+	defer o.h.mu.Unlock()
+	if o.logErr == nil && o.h.truncated {
+		fmt.Fprintf(o.w, "[tebura: log truncated at %d bytes; %d more bytes dropped]\n", o.written, o.dropped)
+	}
+	if err := o.w.Flush(); err != nil && o.logErr == nil {
+		o.logErr = err
+	}
+	if err := o.file.Close(); err != nil && o.logErr == nil {
+		o.logErr = err
+	}
+	return o.logErr
+}
+
+// Snapshot is a run's state and the end of its output at one moment, with
+// secrets masked: what a live chat message shows.
+type Snapshot struct {
+	RunID string
+	State State
+	// Step is the name of the step running (or the last one that ran).
+	Step string
+	// Tail holds the last lines of output (TailLines at most, each cut to
+	// MaxTailLineBytes), masked.
+	Tail []string
+	// Lines and Bytes count all output so far, before masking.
+	Lines, Bytes int64
+	// Truncated says the log file reached its cap.
+	Truncated bool
+	ExitCode  int
+	// Reason says why the run ended, or its place in the queue while queued.
+	Reason             string
+	StartedAt, EndedAt time.Time
+}
+
+// pushTailLocked copies line into the ring of the last lines, reusing
+// buffers so that steady output allocates nothing.
+func (h *Handle) pushTailLocked(line []byte) {
+	if len(h.ring) == 0 {
+		return
+	}
+	i := h.ringNext
+	h.ring[i] = append(h.ring[i][:0], line...)
+	h.ringNext = (i + 1) % len(h.ring)
+	if h.ringLen < len(h.ring) {
+		h.ringLen++
+	}
+}
+
+// tailLocked copies the ring in order (unmasked).
+func (h *Handle) tailLocked() []string {
+	out := make([]string, 0, h.ringLen)
+	start := (h.ringNext - h.ringLen + len(h.ring)) % max(len(h.ring), 1)
+	for k := 0; k < h.ringLen; k++ {
+		out = append(out, string(h.ring[(start+k)%len(h.ring)]))
+	}
+	return out
+}
+
+// maskTail masks each line, then cuts it (cutting first could split a
+// secret and show half of it).
+func maskTail(lines []string, m Masker) []string {
+	for i, l := range lines {
+		if m != nil {
+			l = m.Mask(l)
+		}
+		if len(l) > MaxTailLineBytes {
+			cut := MaxTailLineBytes
+			for cut > 0 && !utf8.RuneStart(l[cut]) {
+				cut--
+			}
+			l = l[:cut] + "…"
+		}
+		lines[i] = l
+	}
+	return lines
+}
