@@ -113,7 +113,12 @@ func (a *Adapter) Invite(ctx context.Context, channelID string, members []string
 	}
 	slices.Sort(users)
 	users = slices.Compact(users)
-	users = slices.DeleteFunc(users, func(u string) bool { return u == "" })
+	self := ""
+	if p := a.botUser.Load(); p != nil {
+		self = *p
+	}
+	// The bot is in the channels it creates; inviting itself fails the call.
+	users = slices.DeleteFunc(users, func(u string) bool { return u == "" || u == self })
 	for len(users) > 0 {
 		n := min(len(users), MaxInviteUsers)
 		batch := users[:n]

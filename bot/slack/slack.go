@@ -106,6 +106,7 @@ type Adapter struct {
 	stopMu  sync.Mutex
 	stopped bool
 	authOK  atomic.Bool
+	botUser atomic.Pointer[string] // the bot's own user ID, from auth.test
 	scopes  atomic.Pointer[string] // X-OAuth-Scopes of the last Web API answer
 }
 
@@ -284,6 +285,7 @@ func (a *Adapter) checkAuth(ctx context.Context) error {
 		})
 		if err == nil {
 			a.authOK.Store(true)
+			a.botUser.Store(&resp.UserID)
 			a.log.Info("slack authenticated", "team_id", resp.TeamID, "bot_user_id", resp.UserID)
 			return nil
 		}

@@ -347,15 +347,25 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		aerr = s.rateCheck(method, key, now)
 	}
 	gate := s.createGate
+	racy := aerr == nil && method == "conversations.create" && gate != nil
+	if racy {
+		// Like Slack, check the name, then create later without re-checking:
+		// two concurrent creates of one name can both succeed.
+		aerr = s.nameCheck(r.Form.Get("name"))
+	}
 	s.mu.Unlock()
 
-	if aerr == nil && method == "conversations.create" && gate != nil {
+	if racy && aerr == nil {
 		gate(r.Form.Get("name"))
 	}
 
 	s.mu.Lock()
 	if aerr == nil {
-		res, aerr = s.handle(method, r.Form)
+		if racy {
+			res, aerr = s.insertChannel(r.Form)
+		} else {
+			res, aerr = s.handle(method, r.Form)
+		}
 	}
 	if aerr != nil {
 		call.Status = aerr.status
@@ -593,22 +603,33 @@ func (s *Server) update(f url.Values) (any, *apiError) {
 var validName = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
 func (s *Server) create(f url.Values) (any, *apiError) {
-	name := f.Get("name")
+	if e := s.nameCheck(f.Get("name")); e != nil {
+		return nil, e
+	}
+	return s.insertChannel(f)
+}
+
+func (s *Server) nameCheck(name string) *apiError {
 	switch {
 	case name == "":
-		return nil, &apiError{code: "invalid_name_required"}
+		return &apiError{code: "invalid_name_required"}
 	case utf8.RuneCountInString(name) > 80:
-		return nil, &apiError{code: "invalid_name_maxlength"}
+		return &apiError{code: "invalid_name_maxlength"}
 	case !validName.MatchString(name):
-		return nil, &apiError{code: "invalid_name_specials"}
+		return &apiError{code: "invalid_name_specials"}
 	case strings.Trim(name, "-_") == "":
-		return nil, &apiError{code: "invalid_name_punctuation"}
+		return &apiError{code: "invalid_name_punctuation"}
 	}
 	for _, c := range s.channels {
 		if c.Name == name {
-			return nil, &apiError{code: "name_taken"}
+			return &apiError{code: "name_taken"}
 		}
 	}
+	return nil
+}
+
+func (s *Server) insertChannel(f url.Values) (any, *apiError) {
+	name := f.Get("name")
 	s.seq++
 	id := fmt.Sprintf("C%d", 1000+s.seq)
 	ch := &Channel{ID: id, Name: name, Private: f.Get("is_private") == "true", IsMember: true}
