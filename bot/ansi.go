@@ -1,6 +1,9 @@
 package bot
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // StripANSI removes terminal escape sequences from s, so that a command's
 // coloured output reads cleanly in a chat message: CSI sequences
@@ -31,10 +34,10 @@ func StripANSI(s string) string {
 			for j < len(s) && s[j] >= 0x20 && s[j] <= 0x2f {
 				j++
 			}
-			i = min(j+1, len(s))
+			i = skipChar(s, j)
 		case s[i] == 0x1b:
-			// ESC followed by one byte (ESC 7, ESC M, ESC =), or a lone ESC at the end.
-			i = min(i+2, len(s))
+			// ESC followed by one character (ESC 7, ESC M, ESC =), or a lone ESC at the end.
+			i = skipChar(s, i+1)
 		default:
 			b.WriteByte(s[i])
 			i++
@@ -71,4 +74,14 @@ func skipOSC(s string, i int) int {
 		i++
 	}
 	return i
+}
+
+// skipChar returns the index after the character at i, never splitting a
+// UTF-8 sequence.
+func skipChar(s string, i int) int {
+	if i >= len(s) {
+		return len(s)
+	}
+	_, n := utf8.DecodeRuneInString(s[i:])
+	return i + n
 }

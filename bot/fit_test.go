@@ -350,3 +350,23 @@ func FuzzFit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStripANSI: the result holds no ESC, stays valid UTF-8, and stripping
+// twice changes nothing.
+func FuzzStripANSI(f *testing.F) {
+	for _, s := range []string{"\x1b[31mred\x1b[0m", "\x1b]0;t\x07x", "\x1b(é", "\x1bé", "\u009b1m日本"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := StripANSI(s)
+		if strings.Contains(got, "\x1b") {
+			t.Fatalf("ESC left in %q", got)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("valid input %q became invalid %q", s, got)
+		}
+		if utf8.ValidString(s) && StripANSI(got) != got {
+			t.Fatalf("not idempotent: %q → %q", got, StripANSI(got))
+		}
+	})
+}
