@@ -292,10 +292,10 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 			ch.Refired = append(ch.Refired, a)
 		case opResolve:
 			inc.FiringCount--
-			e.Alert = a
-			ch.ResolvedAlerts = append(ch.ResolvedAlerts, a)
+			e.Alert = keepKnown(e.Alert, a)
+			ch.ResolvedAlerts = append(ch.ResolvedAlerts, e.Alert)
 		case opUpdate:
-			e.Alert = a
+			e.Alert = keepKnown(e.Alert, a)
 		}
 		e.Updated = now
 		if err := tx.PutAlert(inc.Number, e); err != nil {
@@ -345,6 +345,27 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 	}
 	ch.Incident = inc.Clone()
 	return ch, nil
+}
+
+// keepKnown returns a with what it lacks taken from the stored old: a
+// resolve notice (PagerDuty Events API) may carry no labels and no start.
+func keepKnown(old, a Alert) Alert {
+	if a.StartsAt.IsZero() {
+		a.StartsAt = old.StartsAt
+	}
+	if len(a.Labels) == 0 {
+		a.Labels = old.Labels
+	}
+	if len(a.Annotations) == 0 {
+		a.Annotations = old.Annotations
+	}
+	if a.GeneratorURL == "" {
+		a.GeneratorURL = old.GeneratorURL
+	}
+	if len(a.Links) == 0 {
+		a.Links = old.Links
+	}
+	return a
 }
 
 func (s *Service) newIncident(n int64, key string, b *Batch, alerts []Alert, now time.Time) *Incident {
