@@ -50,24 +50,35 @@ func TestConformance(t *testing.T) {
 
 func TestOpenInUseFailsFast(t *testing.T) {
 	_, _, path := openTest(t)
-	const timeout = 200 * time.Millisecond
-	start := time.Now()
-	s2, err := Open(path, Options{Timeout: timeout})
-	elapsed := time.Since(start)
-	if err == nil {
-		s2.Close()
-		t.Fatal("a second Open of a file in use succeeded")
+	tests := []struct {
+		name    string
+		timeout time.Duration // passed to Open
+		want    time.Duration // how long Open should wait
+	}{
+		{"explicit timeout", 200 * time.Millisecond, 200 * time.Millisecond},
+		{"default timeout", 0, DefaultTimeout},
 	}
-	if tebura.ErrorCode(err) != tebura.ECONFLICT {
-		t.Errorf("code = %q, want %q", tebura.ErrorCode(err), tebura.ECONFLICT)
-	}
-	msg := tebura.ErrorMessage(err)
-	if !strings.Contains(msg, "is in use by another tebura process") || !strings.Contains(msg, filepath.Dir(path)) {
-		t.Errorf("message %q does not say the data dir is in use", msg)
-	}
-	// bbolt retries the lock every 50 ms and stops one retry short of the
-	// timeout, so it gives up a little early.
-	if elapsed < timeout-100*time.Millisecond || elapsed > timeout+2*time.Second {
-		t.Errorf("Open gave up after %v; want about %v", elapsed, timeout)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			s2, err := Open(path, Options{Timeout: tt.timeout})
+			elapsed := time.Since(start)
+			if err == nil {
+				s2.Close()
+				t.Fatal("a second Open of a file in use succeeded")
+			}
+			if tebura.ErrorCode(err) != tebura.ECONFLICT {
+				t.Errorf("code = %q, want %q", tebura.ErrorCode(err), tebura.ECONFLICT)
+			}
+			msg := tebura.ErrorMessage(err)
+			if !strings.Contains(msg, "The data dir "+filepath.Dir(path)+" is in use by another tebura process") {
+				t.Errorf("message %q does not say the data dir is in use", msg)
+			}
+			// bbolt retries the lock every 50 ms and stops one retry short
+			// of the timeout, so it gives up a little early.
+			if elapsed < tt.want-100*time.Millisecond || elapsed > tt.want+2*time.Second {
+				t.Errorf("Open gave up after %v; want about %v", elapsed, tt.want)
+			}
+		})
 	}
 }

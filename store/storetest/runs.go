@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -277,6 +278,7 @@ func testLocks(t *testing.T, open func(t *testing.T) Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sort.Slice(locks, func(i, j int) bool { return locks[i].Key < locks[j].Key })
 	if len(locks) != 2 || locks[0].Key != "other" || locks[1].Key != "restart-api" || locks[1].RunID != "r1" {
 		t.Fatalf("Locks = %+v; want other (r2) and restart-api (r1)", locks)
 	}
