@@ -481,12 +481,12 @@ func (s *Server) handle(method string, f url.Values) (any, *apiError) {
 		ch.Topic = f.Get("topic")
 		return map[string]any{"channel": channelJSON(ch)}, nil
 	case "conversations.archive":
+		if ch, ok := s.channels[f.Get("channel")]; ok && ch.Archived {
+			return nil, &apiError{code: "already_archived"}
+		}
 		ch, e := s.memberChannel(f.Get("channel"))
 		if e != nil {
 			return nil, e
-		}
-		if ch.Archived {
-			return nil, &apiError{code: "already_archived"}
 		}
 		ch.Archived = true
 		return nil, nil
