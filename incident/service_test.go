@@ -404,10 +404,10 @@ func TestStats(t *testing.T) {
 
 func TestSlugify(t *testing.T) {
 	tests := map[string]string{
-		"HighLatency on api":       "highlatency-on-api",
+		"HighLatency on api":        "highlatency-on-api",
 		"  --Disk FULL!! db_1 --  ": "disk-full-db_1",
-		"日本語":                      "incident",
-		strings.Repeat("ab ", 40):  "ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-a", // cut at 40 bytes
+		"日本語":                       "incident",
+		strings.Repeat("ab ", 40):   "ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-a", // cut at 40 bytes
 	}
 	for in, want := range tests {
 		if got := incident.Slugify(in, 40); got != want {

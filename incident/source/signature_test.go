@@ -1,0 +1,282 @@
+package source_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/incident/incidenttest"
+	"github.com/tebura/tebura/incident/source"
+)
+
+func sign(secret string, parts ...string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// grafanaBody is Grafana's documented webhook example (PLATFORM.md 3.2).
+const grafanaBody = `{"receiver":"My Webhook","status":"firing","orgId":1,"alerts":[{"status":"firing","labels":{"alertname":"High memory","team":"blue"},"annotations":{"summary":"Memory above 90%"},"startsAt":"2026-11-26T14:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"https://grafana.example.com/alerting/grafana/abc/view","fingerprint":"c6eadffa33fcdf37","silenceURL":"https://grafana.example.com/alerting/silence/new","dashboardURL":"https://grafana.example.com/d/mem","panelURL":"https://grafana.example.com/d/mem?viewPanel=2","values":{"B":44.2,"C":1}}],"groupLabels":{},"commonLabels":{"team":"blue"},"commonAnnotations":{},"externalURL":"https://grafana.example.com/","version":"1","groupKey":"{}:{}","truncatedAlerts":0,"title":"[FIRING:1]  (blue)","state":"alerting","message":"**Firing**"}`
+
+func TestGrafanaSignatures(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ts := strconv.FormatInt(now.Unix(), 10)
+	stale := strconv.FormatInt(now.Add(-6*time.Minute).Unix(), 10)
+	future := strconv.FormatInt(now.Add(6*time.Minute).Unix(), 10)
+	plain := config.Grafana{HMACSecret: "gsecret"}
+	stamped := config.Grafana{HMACSecret: "gsecret", TimestampHeader: "X-Grafana-Alerting-Signature-Timestamp"}
+	custom := config.Grafana{HMACSecret: "gsecret", SignatureHeader: "X-My-Sig"}
+	tests := []struct {
+		name   string
+		cfg    config.Grafana
+		hdr    map[string]string
+		status int
+	}{
+		{"valid documented header", plain, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody)}, 200},
+		{"valid library header", plain, map[string]string{"X-Grafana-Alert-Signature": sign("gsecret", grafanaBody)}, 200},
+		{"valid configured header", custom, map[string]string{"X-My-Sig": sign("gsecret", grafanaBody)}, 200},
+		{"invalid signature", plain, map[string]string{"X-Grafana-Alerting-Signature": sign("other", grafanaBody)}, 401},
+		{"not hex", plain, map[string]string{"X-Grafana-Alerting-Signature": "zz"}, 401},
+		{"missing signature", plain, nil, 401},
+		{"valid with timestamp", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", ts, ":", grafanaBody),
+			"X-Grafana-Alerting-Signature-Timestamp": ts}, 200},
+		{"timestamp not signed", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody),
+			"X-Grafana-Alerting-Signature-Timestamp": ts}, 401},
+		{"stale timestamp", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", stale, ":", grafanaBody),
+			"X-Grafana-Alerting-Signature-Timestamp": stale}, 401},
+		{"future timestamp", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", future, ":", grafanaBody),
+			"X-Grafana-Alerting-Signature-Timestamp": future}, 401},
+		{"missing timestamp", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody)}, 401},
+		{"bearer and hmac", config.Grafana{HMACSecret: "gsecret", BearerToken: "tok"}, map[string]string{
+			"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody), "Authorization": "Bearer tok"}, 200},
+		{"bearer missing", config.Grafana{HMACSecret: "gsecret", BearerToken: "tok"}, map[string]string{
+			"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody)}, 401},
+		{"insecure", config.Grafana{Insecure: true}, nil, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			h := source.Handler(source.NewGrafana(tt.cfg, clock), rec.ingest, source.Limits{}, nil)
+			if w := post(h, "/hooks/grafana", []byte(grafanaBody), tt.hdr); w.Code != tt.status {
+				t.Errorf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tt.status)
+			}
+		})
+	}
+}
+
+func TestGrafanaParse(t *testing.T) {
+	b, err := source.NewGrafana(config.Grafana{Insecure: true}, nil).Parse(nil, []byte(grafanaBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Source != "grafana" || b.GroupKey != "1/{}:{}" || len(b.Alerts) != 1 {
+		t.Fatalf("batch %+v", b)
+	}
+	a := b.Alerts[0]
+	if a.Fingerprint != "c6eadffa33fcdf37" || a.Status != incident.AlertFiring || len(a.Links) != 3 || a.Links[0].Title != "Dashboard" {
+		t.Errorf("alert %+v", a)
+	}
+	if _, err := source.NewGrafana(config.Grafana{}, nil).Parse(nil, []byte(`{"version":"4"}`)); err == nil {
+		t.Error("version 4 body accepted as Grafana")
+	}
+}
+
+func pdWebhook(eventType, at string) string {
+	return `{"event":{"id":"01DEN2","event_type":"` + eventType + `","resource_type":"incident","occurred_at":"` + at + `",` +
+		`"agent":{"id":"PAGENT","summary":"Alice","type":"user_reference"},"data":{"id":"PGR0VU2","type":"incident","number":42,` +
+		`"title":"API 5xx above 5%","status":"triggered","urgency":"high","html_url":"https://acme.pagerduty.com/incidents/PGR0VU2",` +
+		`"created_at":"2026-11-26T14:00:00Z","service":{"id":"PSVC","summary":"checkout-api"}}}}`
+}
+
+func TestPagerDutySignatures(t *testing.T) {
+	body := pdWebhook("incident.triggered", "2026-11-26T14:00:00Z")
+	good := "v1=" + sign("pdsecret", body)
+	old := "v1=" + sign("rotated-out", body)
+	cfg := config.PagerDuty{WebhookSecret: "pdsecret", RoutingKey: "R0UTINGKEY"}
+	tests := []struct {
+		name   string
+		cfg    config.PagerDuty
+		body   string
+		sig    string
+		status int
+	}{
+		{"valid", cfg, body, good, 200},
+		{"multiple, second valid", cfg, body, old + "," + good, 200},
+		{"multiple with spaces, first valid", cfg, body, good + ", " + old, 200},
+		{"invalid", cfg, body, "v1=" + sign("pdsecret", body+" "), 401},
+		{"stale secret only", cfg, body, old, 401},
+		{"wrong version tag", cfg, body, "v0=" + sign("pdsecret", body), 401},
+		{"missing", cfg, body, "", 401},
+		{"not configured", config.PagerDuty{RoutingKey: "R0UTINGKEY"}, body, good, 401},
+		{"insecure", config.PagerDuty{Insecure: true}, body, "", 200},
+		{"events v2 good key", cfg, `{"routing_key":"R0UTINGKEY","event_action":"trigger","dedup_key":"k1","payload":{"summary":"s","source":"h","severity":"critical"}}`, "", 202},
+		{"events v2 bad key", cfg, `{"routing_key":"nope","event_action":"trigger","dedup_key":"k1","payload":{"summary":"s","source":"h","severity":"critical"}}`, "", 401},
+		{"neither shape", cfg, `{"hello":1}`, "", 400},
+		{"malformed", cfg, `{"event":`, good, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			h := source.Handler(source.NewPagerDuty(tt.cfg), rec.ingest, source.Limits{}, nil)
+			want := tt.status
+			if want == 202 {
+				want = 200
+			}
+			if w := post(h, "/hooks/pagerduty", []byte(tt.body), map[string]string{"X-PagerDuty-Signature": tt.sig}); w.Code != want {
+				t.Errorf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), want)
+			}
+		})
+	}
+}
+
+// TestPagerDutyLifecycle runs v3 webhooks (with a retried delivery) and
+// Events API v2 bodies through the handler into the service.
+func TestPagerDutyLifecycle(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	svc, err := incident.New(incidenttest.NewStore(), config.Incidents{AutoResolve: true}, nil, func() time.Time { return now }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last incident.Result
+	h := source.Handler(source.NewPagerDuty(config.PagerDuty{WebhookSecret: "pdsecret", RoutingKey: "RK"}),
+		source.Ingester(svc.Ingest, func(_ context.Context, r incident.Result) { last = r }), source.Limits{}, nil)
+	send := func(body, webhookID string) {
+		t.Helper()
+		hdr := map[string]string{}
+		if strings.HasPrefix(body, `{"event"`) {
+			hdr["X-PagerDuty-Signature"] = "v1=" + sign("pdsecret", body)
+			hdr["X-Webhook-Id"] = webhookID
+		}
+		last = incident.Result{}
+		if w := post(h, "/hooks/pagerduty", []byte(body), hdr); w.Code != 200 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+
+	send(pdWebhook("incident.triggered", "2026-11-26T14:00:00Z"), "wh-1")
+	if c := last.Changes; len(c) != 1 || !c[0].Opened || c[0].Incident.Title != "API 5xx above 5%" || c[0].Incident.Labels["service"] != "checkout-api" {
+		t.Fatalf("triggered: %+v", last)
+	}
+	send(pdWebhook("incident.triggered", "2026-11-26T14:00:00Z"), "wh-1")
+	if !last.Duplicate {
+		t.Fatalf("retried delivery must be a duplicate: %+v", last)
+	}
+	send(pdWebhook("incident.acknowledged", "2026-11-26T14:01:00Z"), "wh-2")
+	if c := last.Changes; len(c) != 1 || !c[0].Acknowledged || c[0].Incident.AckedBy != "pagerduty:Alice" {
+		t.Fatalf("acknowledged: %+v", last)
+	}
+	send(pdWebhook("incident.annotated", "2026-11-26T14:01:30Z"), "wh-3")
+	send(pdWebhook("incident.resolved", "2026-11-26T14:02:00Z"), "wh-4")
+	if c := last.Changes; len(c) != 1 || !c[0].Resolved {
+		t.Fatalf("resolved: %+v", last)
+	}
+
+	ev := func(action, extra string) string {
+		return `{"routing_key":"RK","event_action":"` + action + `","dedup_key":"disk-db-1"` + extra + `}`
+	}
+	payload := `,"payload":{"summary":"Disk 95% on db-1","source":"db-1","severity":"warning"}`
+	send(ev("trigger", payload), "")
+	if c := last.Changes; len(c) != 1 || !c[0].Opened || c[0].Incident.Number != 2 || c[0].Incident.Severity != "warning" {
+		t.Fatalf("events trigger: %+v", last)
+	}
+	send(ev("trigger", payload), "")
+	if len(last.Changes) != 0 {
+		t.Fatalf("repeated trigger changed something: %+v", last)
+	}
+	send(ev("acknowledge", ""), "")
+	if c := last.Changes; len(c) != 1 || !c[0].Acknowledged {
+		t.Fatalf("events acknowledge: %+v", last)
+	}
+	send(ev("resolve", ""), "")
+	if c := last.Changes; len(c) != 1 || !c[0].Resolved || c[0].ResolvedAlerts[0].Labels["source"] != "db-1" {
+		t.Fatalf("events resolve: %+v", last)
+	}
+}
+
+func TestPagerDutyEventsInvalid(t *testing.T) {
+	p := source.NewPagerDuty(config.PagerDuty{Insecure: true})
+	tests := map[string]string{
+		`{"routing_key":"RK","event_action":"trigger"}`:                                                         "payload is missing",
+		`{"routing_key":"RK","event_action":"trigger","payload":{"source":"h","severity":"info"}}`:              "payload.summary is missing",
+		`{"routing_key":"RK","event_action":"trigger","payload":{"summary":"s","severity":"info"}}`:             "payload.source is missing",
+		`{"routing_key":"RK","event_action":"trigger","payload":{"summary":"s","source":"h"}}`:                  "payload.severity is missing",
+		`{"routing_key":"RK","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"bad"}}`: "is not critical, error, warning or info",
+		`{"routing_key":"RK","event_action":"resolve"}`:                                                         "dedup_key is missing",
+		`{"routing_key":"RK","event_action":"explode","dedup_key":"k"}`:                                         "is not trigger, acknowledge or resolve",
+		`{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}`:                   "routing_key is missing",
+		`{"event":{"event_type":"incident.triggered","resource_type":"incident","data":{}}}`:                    "event.data.id is missing",
+	}
+	for body, want := range tests {
+		_, err := p.Parse(http.Header{}, []byte(body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%s) = %v, want %q", body, err, want)
+		}
+	}
+	if _, err := p.Parse(http.Header{}, []byte(`{"event":{"event_type":"service.updated","resource_type":"service","data":{"id":"S"}}}`)); err != source.ErrIgnored {
+		t.Errorf("service event: %v, want ErrIgnored", err)
+	}
+}
+
+func TestGeneric(t *testing.T) {
+	cfg := config.GenericSource{Insecure: true, Key: "{{ .check.id }}", Title: "{{ .check.name }} is {{ .state }}",
+		Status: "{{ .state }}", Severity: "{{ .level }}", Labels: map[string]string{"service": "{{ .check.service }}", "team": "web"}}
+	g, err := source.NewGeneric("uptime", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"DOWN","level":"critical"}`))
+	if err == nil || !strings.Contains(err.Error(), `"DOWN" is neither firing nor resolved`) {
+		t.Fatalf("unknown status word: %v", err)
+	}
+	b, err = g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"alerting","level":"critical"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Source != "generic/uptime" || b.GroupKey != "c-17" || b.Title != "Homepage is alerting" || b.Severity != "critical" ||
+		b.Labels["service"] != "www" || b.Labels["team"] != "web" || b.Alerts[0].Status != incident.AlertFiring || b.Alerts[0].Fingerprint != "c-17" {
+		t.Errorf("batch %+v", b)
+	}
+	b, err = g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"OK","level":"critical"}`))
+	if err != nil || b.Alerts[0].Status != incident.AlertResolved {
+		t.Errorf("resolved: %+v %v", b, err)
+	}
+	for body, want := range map[string]string{
+		`{"state":"ok"}`:                   `map has no entry for key "check"`,
+		`{"check":{"id":""},"state":"ok"}`: "rendered an empty key",
+		`[1,2]`:                            "want an object",
+	} {
+		if _, err := g.Parse(nil, []byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%s) = %v, want %q", body, err, want)
+		}
+	}
+	h := source.Handler(mustGeneric(t, "api", config.GenericSource{BearerToken: "tok", Key: "{{ .id }}"}), (&recorder{}).ingest, source.Limits{}, nil)
+	if w := post(h, "/hooks/generic/api", []byte(`{"id":"x"}`), map[string]string{"Authorization": "Bearer tok"}); w.Code != 200 {
+		t.Errorf("generic with token: %d %s", w.Code, w.Body)
+	}
+	if w := post(h, "/hooks/generic/api", []byte(`{"id":"x"}`), nil); w.Code != 401 {
+		t.Errorf("generic without token: %d", w.Code)
+	}
+	if _, err := source.NewGeneric("bad", config.GenericSource{Key: "{{ .id"}); err == nil {
+		t.Error("bad template accepted")
+	}
+}
+
+func mustGeneric(t *testing.T, name string, cfg config.GenericSource) *source.Generic {
+	t.Helper()
+	g, err := source.NewGeneric(name, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
