@@ -1,0 +1,395 @@
+// Package bottest builds the whole bot — commands, a temp bolt store, the
+// runbook executor, the audit chain and an access policy — around a
+// recording fake chat, so that a test reads like a conversation:
+//
+//	h := bottest.New(t, bottest.Options{Roles: ..., Runbooks: ...})
+//	card := h.Say(alice, "/runbook run restart-api env=prod").Card()
+//	h.Click(bob, card, "Approve")
+//	run := h.WaitFinal(h.LastRun().ID)
+//
+// It is for tests only, but a normal package so that tests of other
+// packages (adapters, cmd/tebura) can drive the same bot.
+package bottest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
+)
+
+// Options describe the bot to build.
+type Options struct {
+	// Roles maps role names to members, e.g. "sre": {"console:bob"}.
+	Roles  map[string][]string
+	Admins []string
+	// Runbooks are YAML documents, one or more runbooks each.
+	Runbooks []string
+	// Clock, when set, is the time of the bot, the store, the audit chain
+	// and the executor; nil means real time.
+	Clock *Clock
+	// NoFiles builds a chat without the file upload capability.
+	NoFiles bool
+	// Limits of the fake chat; zero means bot.DefaultLimits.
+	Limits bot.Limits
+	// Bot is the chat behaviour; a zero StreamInterval becomes 20ms so
+	// tests are quick.
+	Bot config.Bot
+	// Executor tuning; DataDir is always a temp dir.
+	Executor runbooks.ExecutorConfig
+	// Redact are configured secret values masked everywhere.
+	Redact []string
+	// Logger, nil for a discarding one.
+	Logger *slog.Logger
+}
+
+// Harness is a running bot with its parts exposed for assertions.
+type Harness struct {
+	T        testing.TB
+	Bot      *commands.Bot
+	Chat     *Chat
+	Store    *bolt.Store
+	Executor *runbooks.Executor
+	Audit    *audit.Log
+	Policy   *access.Policy
+	DataDir  string
+	Clock    *Clock
+
+	dir string
+	reg atomic.Pointer[runbooks.Registry]
+	red *runbooks.Redactor
+}
+
+// IdentityPrefix is the prefix of the fake chat's identities. It borrows the
+// console's, since access only accepts identities of known platforms.
+const IdentityPrefix = "console:"
+
+// User is a person of the fake chat: identity "console:<name>".
+func User(name string, groups ...string) bot.Actor {
+	return bot.Actor{ID: IdentityPrefix + name, Name: name, Groups: groups}
+}
+
+// Channel is the one channel of the fake chat.
+const Channel = "C1"
+
+// New builds and starts the bot; everything is shut down when the test
+// ends.
+func New(t testing.TB, o Options) *Harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &Harness{T: t, DataDir: filepath.Join(dir, "data"), dir: filepath.Join(dir, "runbooks"), Clock: o.Clock}
+	now := time.Now
+	if o.Clock != nil {
+		now = o.Clock.Now
+	}
+	for _, d := range []string{h.DataDir, h.dir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := bolt.Open(filepath.Join(h.DataDir, "tebura.db"), bolt.Options{Clock: now})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	h.Store = st
+	pol, err := access.New(o.Roles, o.Admins)
+	if err != nil {
+		t.Fatalf("access policy: %v", err)
+	}
+	h.Policy = pol
+	h.red, err = runbooks.NewRedactor(o.Redact, nil)
+	if err != nil {
+		t.Fatalf("redactor: %v", err)
+	}
+	h.SetRunbooks(o.Runbooks...)
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ecfg := o.Executor
+	ecfg.DataDir = h.DataDir
+	ecfg.Clock = now
+	h.Executor = runbooks.NewExecutor(st, ecfg, logger)
+	h.Audit = audit.New(st, h.red, now)
+	h.Chat = NewChat(o.Limits)
+	var chat bot.Chat = FileChat{h.Chat}
+	if o.NoFiles {
+		chat = h.Chat
+	}
+	cfg := o.Bot
+	if cfg.StreamInterval == 0 {
+		cfg.StreamInterval = 20 * time.Millisecond
+	}
+	h.Bot = commands.New(commands.Deps{
+		Store:          st,
+		Registry:       h.reg.Load,
+		Access:         func() *access.Policy { return h.Policy },
+		Audit:          h.Audit,
+		Executor:       h.Executor,
+		Redactor:       func() *runbooks.Redactor { return h.red },
+		Chats:          map[string]bot.Chat{Platform: chat},
+		Config:         cfg,
+		DataDir:        h.DataDir,
+		Clock:          now,
+		Logger:         logger,
+		ExpiryInterval: time.Hour, // tests expire with Bot.ExpireNow
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := h.Bot.Recover(ctx); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		if err := h.Executor.Shutdown(sctx); err != nil {
+			t.Errorf("executor shutdown: %v", err)
+		}
+		if err := h.Bot.Wait(sctx); err != nil {
+			t.Errorf("bot wait: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return h
+}
+
+// SetRunbooks replaces the registry with the runbooks in docs, as a config
+// reload would. Load problems fail the test.
+func (h *Harness) SetRunbooks(docs ...string) {
+	h.T.Helper()
+	old, _ := filepath.Glob(filepath.Join(h.dir, "*.yaml"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			h.T.Fatal(err)
+		}
+	}
+	for i, d := range docs {
+		if err := os.WriteFile(filepath.Join(h.dir, fmt.Sprintf("rb%02d.yaml", i)), []byte(d), 0o600); err != nil {
+			h.T.Fatal(err)
+		}
+	}
+	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{h.dir}, KnownRole: h.Policy.Known})
+	if len(problems) > 0 {
+		var lines []string
+		for _, p := range problems {
+			lines = append(lines, p.String())
+		}
+		h.T.Fatalf("runbooks do not load:\n%s", strings.Join(lines, "\n"))
+	}
+	h.reg.Store(reg)
+}
+
+// Turn is what the bot said in answer to one event.
+type Turn struct {
+	mu      sync.Mutex
+	posted  []*Msg
+	private []bot.Message
+}
+
+func (t *Turn) add(m *Msg, p *bot.Message) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if m != nil {
+		t.posted = append(t.posted, m)
+	}
+	if p != nil {
+		t.private = append(t.private, *p)
+	}
+}
+
+// Posted returns the channel messages posted in answer.
+func (t *Turn) Posted() []*Msg {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]*Msg(nil), t.posted...)
+}
+
+// Private returns the private replies.
+func (t *Turn) Private() []bot.Message {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]bot.Message(nil), t.private...)
+}
+
+// PrivateText joins the text of every private reply, for Contains checks.
+func (t *Turn) PrivateText() string {
+	var b strings.Builder
+	for _, m := range t.Private() {
+		b.WriteString(Text(m))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// Card returns the last message posted in answer, failing the test if
+// there is none.
+func (t *Turn) Card(tb testing.TB) *Msg {
+	tb.Helper()
+	p := t.Posted()
+	if len(p) == 0 {
+		tb.Fatalf("the bot posted nothing; private replies: %q", t.PrivateText())
+	}
+	return p[len(p)-1]
+}
+
+// Text flattens a message into one string: header, text, fields, code,
+// context and button labels, for Contains checks.
+func Text(m bot.Message) string {
+	parts := []string{m.Header}
+	parts = append(parts, m.Text...)
+	for _, f := range m.Fields {
+		parts = append(parts, f.Label+": "+f.Value)
+	}
+	if m.Code != nil {
+		parts = append(parts, m.Code.Title, m.Code.Text)
+	}
+	parts = append(parts, m.Context)
+	for _, b := range m.Buttons {
+		parts = append(parts, "["+b.Label+"]")
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Say sends a command line ("/runbook run x env=prod") as a and waits until
+// the bot has handled it.
+func (h *Harness) Say(a bot.Actor, line string) *Turn {
+	root, text, _ := strings.Cut(strings.TrimSpace(line), " ")
+	turn := &Turn{}
+	h.Bot.HandleEvent(context.Background(), &bot.Command{
+		Platform: Platform, Actor: a, Channel: Channel,
+		Name: strings.TrimPrefix(root, "/"), Text: text,
+		Reply:    &replier{chat: h.Chat, actor: a, channel: Channel, turn: turn},
+		Received: time.Now(),
+	})
+	return turn
+}
+
+// Button finds the button labelled label on m as it is shown now, failing
+// the test if there is none.
+func (h *Harness) Button(m *Msg, label string) bot.Button {
+	h.T.Helper()
+	last := m.Last()
+	for _, b := range last.Buttons {
+		if b.Label == label {
+			return b
+		}
+	}
+	h.T.Fatalf("message %s has no button %q; it shows:\n%s", m.Ref.ID, label, Text(last))
+	return bot.Button{}
+}
+
+// Click presses the button labelled label on m as a and waits until the
+// bot has handled it.
+func (h *Harness) Click(a bot.Actor, m *Msg, label string) *Turn {
+	h.T.Helper()
+	return h.Press(a, m, h.Button(m, label))
+}
+
+// Press presses b on m as a. Unlike Click it never fails the test, so it
+// may be called from many goroutines at once.
+func (h *Harness) Press(a bot.Actor, m *Msg, b bot.Button) *Turn {
+	turn := &Turn{}
+	h.Bot.HandleEvent(context.Background(), &bot.Click{
+		Platform: Platform, Actor: a, ActionID: b.ActionID, CallbackID: b.CallbackID, Message: m.Ref,
+		Reply:    &replier{chat: h.Chat, actor: a, channel: Channel, turn: turn},
+		Received: time.Now(),
+	})
+	return turn
+}
+
+// LastRun returns the newest run, failing the test if there is none.
+func (h *Harness) LastRun() *runbooks.Run {
+	h.T.Helper()
+	runs, err := h.Store.ListRuns(context.Background(), runbooks.ListOptions{Limit: 1})
+	if err != nil || len(runs) == 0 {
+		h.T.Fatalf("no run stored (err %v)", err)
+	}
+	return runs[0]
+}
+
+// Runs returns every stored run, newest first.
+func (h *Harness) Runs() []*runbooks.Run {
+	h.T.Helper()
+	runs, err := h.Store.ListRuns(context.Background(), runbooks.ListOptions{})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return runs
+}
+
+// WaitFinal waits (up to 30s) until run id is in a final state and every
+// live message has its final frame, and returns the stored run.
+func (h *Harness) WaitFinal(id string) *runbooks.Run {
+	h.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		run, err := h.Store.GetRun(ctx, id)
+		if err != nil {
+			h.T.Fatalf("get run %s: %v", id, err)
+		}
+		if run.State.Final() {
+			if err := h.Bot.Wait(ctx); err != nil {
+				h.T.Fatalf("run %s ended but its message was not finished: %v", id, err)
+			}
+			return run
+		}
+		select {
+		case <-ctx.Done():
+			h.T.Fatalf("run %s still %s after 30s", id, run.State)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// AuditEntries returns the audit chain.
+func (h *Harness) AuditEntries() []audit.Entry {
+	h.T.Helper()
+	var out []audit.Entry
+	if err := h.Store.AuditEntries(context.Background(), func(e audit.Entry) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		h.T.Fatal(err)
+	}
+	return out
+}
+
+// Clock is a settable clock for tests of expiry and elapsed time.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
