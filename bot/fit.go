@@ -16,6 +16,8 @@ import (
 // across an embed
 // (https://discord.com/developers/docs/resources/message#embed-object-embed-limits,
 // https://discord.com/developers/docs/components/reference).
+//
+// It is a value to copy; nothing assigns to it.
 var DefaultLimits = Limits{
 	Header:     150,
 	Text:       3000,

@@ -385,3 +385,22 @@ func TestEditBudget(t *testing.T) {
 		t.Error("third wait beyond the burst did not wait")
 	}
 }
+
+// BenchmarkStreamUpdate is the producer's cost per frame while a slow chat
+// is being edited.
+func BenchmarkStreamUpdate(b *testing.B) {
+	chat := &fakeChat{edit: func(ctx context.Context, _ Message) error {
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return nil
+	}}
+	s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: 10 * time.Millisecond})
+	m := frame(1)
+	for b.Loop() {
+		s.Update(m)
+	}
+	b.StopTimer()
+	_ = s.Close(context.Background(), m)
+}
