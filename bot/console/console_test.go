@@ -521,3 +521,16 @@ func TestPostFitsToLimits(t *testing.T) {
 		t.Errorf("long code not trimmed:\n%.300s", got)
 	}
 }
+
+func TestTerminalNotATTY(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, w := range []io.Writer{f, &bytes.Buffer{}} {
+		if tty, width := Terminal(w); tty || width != 0 {
+			t.Errorf("Terminal(%T) = %v, %d; want false, 0", w, tty, width)
+		}
+	}
+}
