@@ -1,0 +1,201 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/slack/slacktest"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
+)
+
+// restartRunbook is a remediation that needs one approval from sre and
+// prints more than a message can hold.
+const restartRunbook = `
+name: restart-api
+description: Restart the API and print a long rollout log
+kind: remediation
+params:
+  - {name: env, type: enum, values: [staging, prod], required: true}
+allow: [dev, sre]
+approval: {required: 1, approvers: [sre], allow_self: false, expires: 15m}
+timeout: 1m
+steps:
+  - name: rollout
+    run: [seq, 1, 3000]
+`
+
+// startRealBot wires the real commands.Bot (bolt store, executor, audit,
+// access through Slack user groups) behind the harness's adapter.
+func startRealBot(t *testing.T, h *harness) *commands.Bot {
+	t.Helper()
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	rbDir := filepath.Join(dir, "runbooks")
+	for _, d := range []string{dataDir, rbDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rbDir, "restart.yaml"), []byte(restartRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(dataDir, "tebura.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Roles granted to Slack user groups: alice is in S2 (dev), bob in S1
+	// (sre). Alice is also an approver in her own name, so that only the
+	// four-eyes rule stops her approving her own request.
+	pol, err := access.New(map[string][]string{"sre": {"slack-group:S1", "slack:UALICE"}, "dev": {"slack-group:S2"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{rbDir}, KnownRole: pol.Known})
+	if len(problems) > 0 {
+		t.Fatalf("runbooks: %v", problems)
+	}
+	red, err := runbooks.NewRedactor(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: dataDir}, logger)
+	b := commands.New(commands.Deps{
+		Store:    st,
+		Registry: func() *runbooks.Registry { return reg },
+		Access:   func() *access.Policy { return pol },
+		Audit:    audit.New(st, red, time.Now),
+		Executor: exec,
+		Redactor: func() *runbooks.Redactor { return red },
+		Chats:    map[string]bot.Chat{Platform: h.a},
+		Config:   config.Bot{StreamInterval: 50 * time.Millisecond},
+		DataDir:  dataDir,
+		Clock:    time.Now,
+		Logger:   logger,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := b.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		_ = exec.Shutdown(sctx)
+		_ = b.Wait(sctx)
+		_ = st.Close()
+	})
+	h.ev.mu.Lock()
+	h.ev.then = b.HandleEvent
+	h.ev.mu.Unlock()
+	return b
+}
+
+// button finds a button by action_id in a message's blocks.
+func button(m slacktest.Message, actionID string) (value string, ok bool) {
+	var blocks []struct {
+		Type     string `json:"type"`
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	_ = json.Unmarshal(m.Blocks, &blocks)
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if b.Type == "actions" && e.ActionID == actionID {
+				return e.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// TestEndToEnd drives the real bot over Socket Mode and over HTTP mode:
+// alice asks for a remediation, the approval card appears, her own Approve
+// is refused privately, bob's Approve starts the run, the card is edited
+// with output, the final frame shows success and the long output arrives
+// as an uploaded file.
+func TestEndToEnd(t *testing.T) {
+	for _, mode := range []string{ModeSocket, ModeHTTP} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t, mode)
+			startRealBot(t, h)
+
+			h.command("/runbook", "run restart-api env=prod", "UALICE", "C1")
+			var card slacktest.Message
+			eventually(t, "approval card", func() bool {
+				for _, m := range h.fake.Messages("C1") {
+					if _, ok := button(m, "approve"); ok && !m.Ephemeral {
+						card = m
+						return true
+					}
+				}
+				return false
+			})
+			approve, _ := button(card, "approve")
+			ref := bot.MessageRef{Platform: Platform, Channel: "C1", ID: card.TS}
+
+			// Alice may not approve her own request: a private refusal.
+			h.click("UALICE", ref, "approve", approve)
+			eventually(t, "private refusal", func() bool {
+				for _, r := range h.fake.Responses() {
+					if r.ResponseType == "ephemeral" && strings.Contains(r.Text, "someone else to approve") {
+						return true
+					}
+				}
+				for _, m := range h.fake.Messages("C1") {
+					if m.Ephemeral && m.User == "UALICE" && strings.Contains(m.Text, "someone else to approve") {
+						return true
+					}
+				}
+				return false
+			})
+			if m, _ := h.fake.Message("C1", card.TS); strings.Contains(m.Text, "succeeded") || strings.Contains(m.Text, "running") {
+				t.Fatalf("self-approval started the run: %q", m.Text)
+			}
+
+			// Bob approves: the card becomes the live run and ends in success.
+			h.click("UBOB", ref, "approve", approve)
+			eventually(t, "final frame", func() bool {
+				m, _ := h.fake.Message("C1", card.TS)
+				return strings.Contains(m.Text, "succeeded")
+			})
+			final, _ := h.fake.Message("C1", card.TS)
+			if final.Edits < 2 {
+				t.Errorf("card edited %d times, want the run streamed", final.Edits)
+			}
+			if !strings.Contains(string(final.Blocks), "3000") {
+				t.Errorf("final frame lacks the output tail: %s", final.Blocks)
+			}
+			eventually(t, "log uploaded", func() bool { return len(h.fake.Files()) == 1 && h.fake.Files()[0].Shared })
+			f := h.fake.Files()[0]
+			if !strings.Contains(string(f.Content), "\n1500\n") || f.Channel != "C1" {
+				t.Errorf("uploaded file %s in %s: %d bytes", f.Name, f.Channel, len(f.Content))
+			}
+			if n := len(h.fake.Calls("files.upload")); n != 0 {
+				t.Errorf("files.upload used %d times", n)
+			}
+			if early := h.fake.Early(); len(early) > 0 {
+				t.Errorf("requests before Retry-After:\n%s", fmtCalls(early))
+			}
+			for _, c := range h.fake.Calls() {
+				if c.Error == "invalid_blocks" || c.Error == "msg_blocks_too_long" {
+					t.Errorf("Slack refused a message: %s %s", c.Method, c.Error)
+				}
+			}
+		})
+	}
+}
