@@ -534,3 +534,30 @@ func TestTerminalNotATTY(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamIntoConsole: a Stream edits a console message; the last block
+// printed is the final frame.
+func TestStreamIntoConsole(t *testing.T) {
+	out := &syncBuffer{}
+	a := New(Options{Out: out})
+	ctx := context.Background()
+	ref, err := a.Post(ctx, bot.Target{}, bot.Message{Header: "job — starting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := bot.NewStream(a, ref, bot.StreamOptions{Interval: time.Millisecond})
+	for i := range 1000 {
+		s.Update(bot.Message{Header: "job — running", Code: &bot.Code{Text: fmt.Sprintf("line %d", i), Tail: true}})
+	}
+	final := bot.Message{Header: "job — succeeded", Level: bot.LevelSuccess, Code: &bot.Code{Text: "line 999", Tail: true}}
+	if err := s.Close(ctx, final); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	st := s.Stats()
+	last := got[strings.LastIndex(got, "── m1"):]
+	want := fmt.Sprintf("── m1 (update %d) ──\n", st.Sent) + Render(final, 0)
+	if last != want {
+		t.Errorf("last block:\n%s\nwant\n%s", last, want)
+	}
+}
