@@ -56,6 +56,7 @@ type App struct {
 	Policy   *access.Policy
 	Redactor *runbooks.Redactor
 	Audit    *audit.Log
+	Executor *runbooks.Executor
 	// Mux is the one HTTP listener's router; mount handlers on it before Run.
 	Mux *http.ServeMux
 
@@ -111,6 +112,10 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	}
 	a.Store = st
 	a.Audit = audit.New(st, red, nil)
+	a.Executor = runbooks.NewExecutor(st, runbooks.ExecutorConfig{
+		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
+		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
+	}, logger)
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -239,11 +244,25 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.Audit.Record(ctx, "system", audit.ActionConfigLoad, "config", detail); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	interrupted, err := runbooks.Recover(ctx, a.Store, time.Now())
+	if err != nil {
+		return fmt.Errorf("recover runs: %w", err)
+	}
+	for _, r := range interrupted {
+		a.Logger.Warn("run interrupted by a previous stop", "run_id", r.ID, "runbook", r.Runbook)
+		if err := a.Audit.Record(ctx, "system", audit.ActionRunInterrupt, r.ID, map[string]string{"runbook": r.Runbook, "reason": r.Reason}); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
 	return nil
 }
 
-// stop ends what runs, within ctx.
+// stop lets running runs finish until ctx is done, then cancels them (they
+// end interrupted).
 func (a *App) stop(ctx context.Context) error {
+	if err := a.Executor.Shutdown(ctx); err != nil {
+		a.Logger.Warn("runs interrupted at shutdown", "err", err)
+	}
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
 )
 
 func testConfig(t *testing.T) config.Config {
@@ -177,5 +179,41 @@ func TestDialable(t *testing.T) {
 		if got := dialable(in); got != want {
 			t.Errorf("dialable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestAppRecoversInterruptedRuns(t *testing.T) {
+	cfg := testConfig(t)
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runbooks.Run{Runbook: "host-diagnostics", State: runbooks.StateRunning, LockKey: "k", RequestedBy: "console:alice"}
+	ctx := context.Background()
+	if err := st.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireLock(ctx, runbooks.Lock{Key: "k", RunID: r.ID}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	app, stop := startApp(t, cfg)
+	got, err := app.Store.GetRun(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != runbooks.StateInterrupted {
+		t.Errorf("run state after restart = %s, want interrupted", got.State)
+	}
+	if locks, _ := app.Store.Locks(ctx); len(locks) != 0 {
+		t.Errorf("locks after restart = %v, want none", locks)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runCLI(t, "", "audit", "export", "--config", writeConfig(t, "data_dir: "+cfg.DataDir+"\nrunbooks: {dirs: []}\n"))
+	if code != 0 || !strings.Contains(out, `"run.interrupt"`) || !strings.Contains(out, `"config.load"`) {
+		t.Errorf("audit after restart:\n%s", out)
 	}
 }

@@ -129,10 +129,14 @@ func (c *cli) load() (*loadedConfig, error) {
 
 // newLogger builds the slog logger the configuration asks for, writing to w.
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	return newLoggerLevel(cfg.Format, cfg.Level, w)
+}
+
+func newLoggerLevel(format, levelName string, w io.Writer) *slog.Logger {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level)) // Validate has checked it
+	_ = level.UnmarshalText([]byte(levelName)) // Validate has checked it
 	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "json" {
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

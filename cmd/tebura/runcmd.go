@@ -1,13 +1,451 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
 )
 
+// Exit codes of `tebura run`, following shell conventions: 124 as
+// timeout(1) uses, 130 as a shell reports Ctrl-C (128+SIGINT).
+const (
+	exitFailed    = 1
+	exitTimedOut  = 124
+	exitCancelled = 130
+)
+
+// runExitCode maps a finished run to the process exit code.
+func runExitCode(r *runbooks.Run) int {
+	switch r.State {
+	case runbooks.StateSucceeded:
+		return 0
+	case runbooks.StateTimedOut:
+		return exitTimedOut
+	case runbooks.StateCancelled:
+		return exitCancelled
+	case runbooks.StateFailed:
+		if r.ExitCode > 0 && r.ExitCode < 256 {
+			return r.ExitCode
+		}
+	}
+	return exitFailed
+}
+
+// consoleIdentity is who `tebura run` acts as: console:$USER.
+func consoleIdentity(getenv func(string) string) string {
+	name := getenv("USER")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return "console:" + name
+}
+
+type runFlags struct {
+	yes        bool
+	breakGlass bool
+}
+
 func (c *cli) runCmd() *cobra.Command {
-	return &cobra.Command{Use: "run NAME [k=v ...]", Short: "Run a runbook here, streaming its output", RunE: func(*cobra.Command, []string) error { return errNotImplemented }}
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run NAME [key=value ...]",
+		Short: "Run a runbook here through the engine, streaming its output",
+		Long: `run validates the parameters, checks that console:$USER may run the runbook,
+prints the plan and asks for confirmation (unless --yes), then runs it through
+the same engine the bot uses, recording it in the store and the audit log, and
+streams its output as it comes. Ctrl-C cancels the run (the whole process group
+is killed). The exit code is the run's: 0 succeeded, the failing step's exit
+code (or 1) on failure, 124 on timeout, 130 when cancelled.
+
+A runbook that needs approval is refused: request it in chat, where others
+approve it. In an emergency an approver or admin may bypass the approval with
+--break-glass; the plan says so and the audit log records it as such.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runRunbook(cmd.Context(), args[0], args[1:], f)
+		},
+	}
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&f.breakGlass, "break-glass", false, "run a runbook that needs approval without it (approvers and admins only; audited)")
+	return cmd
+}
+
+func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runFlags) error {
+	w, ps, confProblems := loadWorld(configPath(c.configFlag, c.getenv))
+	sortProblems(ps[:confProblems])
+	if confProblems > 0 {
+		for _, p := range ps[:confProblems] {
+			fmt.Fprintln(c.stderr, p)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("the configuration has %d problem(s); fix them first (`tebura validate`)", confProblems)}
+	}
+	for _, p := range ps { // runbook problems do not stop other runbooks
+		fmt.Fprintln(c.stderr, "warning:", p)
+	}
+	cfg := w.Config
+	rb, ok := w.Registry.Get(name)
+	if !ok {
+		return tebura.Errorf(tebura.ENOTFOUND, "There is no runbook named %q%s; `tebura validate` lists problems, and the runbooks live in %s.",
+			name, nearestRunbook(w.Registry, name), strings.Join(cfg.Runbooks.Dirs, ", "))
+	}
+	values, err := rb.ParseArgs(args)
+	if err != nil {
+		return err
+	}
+	actor := consoleIdentity(c.getenv)
+	subject := access.Subject{ID: actor}
+	if !w.Policy.Allowed(subject, access.ActionRun, rb) {
+		return tebura.Errorf(tebura.EFORBIDDEN, "%s may not run %s: it needs one of the roles %s. Add %s to the members of one of them under access.roles.",
+			actor, rb.Name, strings.Join(rb.AllowedRoles(), ", "), actor)
+	}
+	breakGlass := false
+	if rb.NeedsApproval() {
+		if !f.breakGlass {
+			return tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …), or, in an emergency and if you are an approver or admin, rerun with --break-glass (recorded in the audit log).",
+				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
+		}
+		if !w.Policy.Allowed(subject, access.ActionApprove, rb) {
+			return tebura.Errorf(tebura.EFORBIDDEN, "--break-glass is for approvers of %s (%s) and admins; %s is neither.",
+				rb.Name, strings.Join(rb.ApproverRoles(), ", "), actor)
+		}
+		breakGlass = true
+	}
+	plan, err := rb.Plan(values)
+	if err != nil {
+		return err
+	}
+	steps, err := rb.Render(values)
+	if err != nil {
+		return err
+	}
+	lockKey, err := rb.LockKey(values)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(c.stdout, plan.String())
+	if !strings.HasSuffix(plan.String(), "\n") {
+		fmt.Fprintln(c.stdout)
+	}
+	if breakGlass {
+		fmt.Fprintf(c.stdout, "APPROVAL BYPASSED: %s needs %d approval(s) from %s; --break-glass by %s runs it without them. This is recorded in the audit log.\n",
+			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), actor)
+	}
+	if !f.yes && !confirm(c.stdin, c.stdout) {
+		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
+	}
+
+	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	if err != nil {
+		return err
+	}
+	masker := red.With(rb.Secrets(values)...)
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	auditLog := audit.New(st, masker, nil)
+	logger := newLogger(cfg.Log, c.stderr)
+	if cfg.Log.Level == "info" {
+		logger = newLoggerLevel(cfg.Log.Format, "warn", c.stderr) // the terminal shows the run; logs only for trouble
+	}
+	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{
+		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
+		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
+	}, logger)
+
+	now := time.Now()
+	var secretNames []string
+	for _, p := range rb.Params {
+		if p.Secret {
+			secretNames = append(secretNames, p.Name)
+		}
+	}
+	run := &runbooks.Run{
+		Runbook: rb.Name, Kind: rb.Kind, Params: values, Secret: secretNames, PlanHash: plan.Hash, LockKey: lockKey,
+		RequestedBy: actor, RequestedAt: now, Required: rb.Approval.Required, State: runbooks.StatePendingApproval,
+		Origin: runbooks.Origin{Platform: "cli"},
+	}
+	if breakGlass {
+		run.State = runbooks.StateApproved
+		run.Approvals = []runbooks.Decision{{By: actor, Name: "break-glass", At: now}}
+	}
+	// Audit and state writes must land even after Ctrl-C.
+	bg := context.WithoutCancel(ctx)
+	if err := st.CreateRun(bg, run); err != nil {
+		return err
+	}
+	detail := map[string]string{"runbook": rb.Name, "plan_hash": plan.Hash, "via": "cli"}
+	for k, v := range values {
+		detail["param."+k] = v
+	}
+	if err := auditLog.Record(bg, actor, audit.ActionRunRequest, run.ID, detail); err != nil {
+		return err
+	}
+	if breakGlass {
+		if err := auditLog.Record(bg, actor, audit.ActionRunApprove, run.ID, map[string]string{
+			"break_glass": "true", "reason": "approval bypassed locally with tebura run --break-glass",
+			"required": fmt.Sprint(rb.Approval.Required), "approvers": strings.Join(rb.ApproverRoles(), ","),
+		}); err != nil {
+			return err
+		}
+	}
+	h, err := exec.Start(bg, run, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: masker})
+	if err != nil {
+		_ = auditLog.Record(bg, "system", audit.ActionRunEnd, run.ID, map[string]string{"state": string(runbooks.StateFailed), "reason": tebura.ErrorMessage(err)})
+		return err
+	}
+	if err := auditLog.Record(bg, actor, audit.ActionRunStart, run.ID, map[string]string{"runbook": rb.Name}); err != nil {
+		logger.Warn("audit entry not recorded", "run_id", run.ID, "err", err)
+	}
+	fmt.Fprintf(c.stderr, "run %s started (Ctrl-C cancels it)\n", run.ID)
+
+	streamErr := c.stream(ctx, exec, h, filepath.Join(cfg.DataDir, "logs", run.ID+".log"), actor)
+
+	final, err := st.GetRun(bg, run.ID)
+	if err != nil {
+		return err
+	}
+	if final.State == runbooks.StateCancelled {
+		_ = auditLog.Record(bg, actor, audit.ActionRunCancel, run.ID, map[string]string{"via": "cli"})
+	}
+	if err := auditLog.Record(bg, "system", audit.ActionRunEnd, run.ID, map[string]string{
+		"state": string(final.State), "exit_code": fmt.Sprint(final.ExitCode), "reason": final.Reason,
+	}); err != nil {
+		logger.Warn("audit entry not recorded", "run_id", run.ID, "err", err)
+	}
+	if streamErr != nil {
+		fmt.Fprintf(c.stderr, "output incomplete: %v\n", streamErr)
+	}
+	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, reasonSuffix(final))
+	if code := runExitCode(final); code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+func reasonSuffix(r *runbooks.Run) string {
+	if r.Reason == "" {
+		return ""
+	}
+	return ": " + r.Reason
+}
+
+// confirm asks "Run it? [y/N]" and reads one line.
+func confirm(in io.Reader, out io.Writer) bool {
+	fmt.Fprint(out, "Run it? [y/N] ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(out)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// stream prints the run's output as it comes, every line once and in
+// order. Two sources hold the same sequence of (redacted) lines: the
+// handle's tail (the last TailLines, always current) and the log file
+// (complete up to log_cap_bytes, but written through a buffer). Each wake-up
+// prints what the file already holds and then, when the rest is within the
+// tail, the rest from the tail; when neither covers a gap yet (fast output
+// still in the file's buffer), it waits for the next wake-up. Only output
+// beyond the log cap can be skipped, and then a marker says how much. On
+// ctx's end (Ctrl-C) it cancels the run and streams on until the run ends.
+func (c *cli) stream(ctx context.Context, exec *runbooks.Executor, h *runbooks.Handle, path, actor string) error {
+	sub := h.Subscribe()
+	defer sub.Close()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	out := bufio.NewWriterSize(c.stdout, 64<<10)
+	ls := &lineStreamer{path: path, out: out}
+	defer ls.close()
+
+	cancelled := false
+	done := ctx.Done()
+	wake := sub.C()
+	for {
+		final := false
+		select {
+		case <-h.Done():
+			final = true
+		case _, ok := <-wake:
+			if !ok {
+				wake = nil // closed at the end; Done follows
+			}
+		case <-tick.C:
+		case <-done:
+			if !cancelled {
+				cancelled = true
+				done = nil
+				fmt.Fprintln(c.stderr, "cancelling…")
+				if err := exec.Cancel(context.WithoutCancel(ctx), h.RunID(), actor); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
+					return err
+				}
+			}
+		}
+		if err := ls.catchUp(h.Snapshot(), final); err != nil {
+			return err
+		}
+		if err := out.Flush(); err != nil {
+			return err
+		}
+		if final {
+			return nil
+		}
+	}
+}
+
+// truncationMarker starts the line the engine appends to a capped log.
+const truncationMarker = "[tebura: log truncated"
+
+// lineStreamer tracks how many of a run's lines were printed.
+type lineStreamer struct {
+	path      string
+	out       io.Writer
+	f         *os.File
+	r         *bufio.Reader
+	partial   []byte
+	printed   int64 // lines printed
+	fileLines int64 // complete lines read from the file
+}
+
+func (ls *lineStreamer) close() {
+	if ls.f != nil {
+		ls.f.Close()
+	}
+}
+
+func (ls *lineStreamer) catchUp(snap runbooks.Snapshot, final bool) error {
+	if err := ls.fromFile(snap.Lines, snap.Truncated); err != nil {
+		return err
+	}
+	first := snap.Lines - int64(len(snap.Tail)) // index of Tail[0]
+	gap := ls.printed < first
+	if gap && (final || snap.Truncated) {
+		// Lines past the log cap that have left the tail: say so, go on.
+		fmt.Fprintf(ls.out, "[tebura: %d lines not shown: they are over the log cap and out of the live tail]\n", first-ls.printed)
+		ls.printed = first
+		gap = false
+	}
+	if !gap {
+		for _, line := range snap.Tail[ls.printed-first:] {
+			if _, err := io.WriteString(ls.out, line+"\n"); err != nil {
+				return err
+			}
+		}
+		if snap.Lines > ls.printed {
+			ls.printed = snap.Lines
+		}
+	}
+	return nil
+}
+
+// fromFile prints complete lines of the log file that were not printed yet,
+// up to upto lines.
+func (ls *lineStreamer) fromFile(upto int64, truncated bool) error {
+	if ls.f == nil {
+		f, err := os.Open(ls.path)
+		if os.IsNotExist(err) {
+			return nil // queued: the log does not exist yet
+		}
+		if err != nil {
+			return err
+		}
+		ls.f, ls.r = f, bufio.NewReaderSize(f, 64<<10)
+	}
+	for ls.fileLines < upto {
+		chunk, err := ls.r.ReadSlice('\n')
+		if len(chunk) > 0 {
+			ls.partial = append(ls.partial, chunk...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil // the rest is still in the engine's buffer
+			}
+			return err
+		}
+		line := ls.partial
+		ls.partial = ls.partial[:0]
+		if truncated && strings.HasPrefix(string(line), truncationMarker) {
+			if _, err := ls.out.Write(line); err != nil {
+				return err
+			}
+			continue // the marker is not one of the run's lines
+		}
+		if ls.fileLines >= ls.printed {
+			if _, err := ls.out.Write(line); err != nil {
+				return err
+			}
+			ls.printed = ls.fileLines + 1
+		}
+		ls.fileLines++
+	}
+	return nil
+}
+
+// nearestRunbook suggests a runbook name close to name.
+func nearestRunbook(reg *runbooks.Registry, name string) string {
+	best, bestD := "", 4
+	for _, rb := range reg.List() {
+		if d := editDistance(name, rb.Name); d < bestD {
+			best, bestD = rb.Name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
 }
 
 func (c *cli) logsCmd() *cobra.Command {
-	return &cobra.Command{Use: "logs RUN", Short: "Print a run's full log", RunE: func(*cobra.Command, []string) error { return errNotImplemented }}
+	return &cobra.Command{
+		Use:   "logs RUN",
+		Short: "Print a run's full (redacted, capped) log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, st, err := c.openStore()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.GetRun(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			rc, err := runbooks.ReadLog(l.Config.DataDir, r)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			_, err = io.Copy(c.stdout, rc)
+			return err
+		},
+	}
 }

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"github.com/tebura/tebura/runbooks"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runConfig writes a config with inline runbooks and a temp data dir.
+func runConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	body := `
+data_dir: data
+runbooks:
+  dirs: []
+  inline:
+    - name: hello
+      kind: diagnostic
+      allow: [dev]
+      params:
+        - {name: who, type: string, pattern: '[a-z]+', default: world}
+        - {name: token, type: string, secret: true, default: s3cr3t-value}
+      steps:
+        - name: greet
+          run: [echo, "hello {{ .Params.who }} token={{ .Params.token }}"]
+        - name: count
+          script: 'for i in 1 2 3; do echo "line $i"; done'
+    - name: fails
+      kind: diagnostic
+      allow: [dev]
+      steps:
+        - {name: bad, script: 'echo about to fail; exit 3'}
+    - name: slow
+      kind: diagnostic
+      allow: [dev]
+      timeout: 1s
+      steps:
+        - {name: sleep, script: 'echo started; sleep 30'}
+    - name: forever
+      kind: diagnostic
+      allow: [dev]
+      steps:
+        - {name: tick, script: 'while true; do echo tick; sleep 0.05; done'}
+    - name: restart
+      kind: remediation
+      allow: [dev]
+      approval: {required: 1, approvers: [sre]}
+      steps:
+        - {name: restart, run: [echo, restarted]}
+access:
+  roles:
+    dev: {members: [console:alice, console:bob]}
+    sre: {members: [console:alice]}
+`
+	p := filepath.Join(dir, "tebura.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// watchBuffer is a concurrency-safe buffer that closes seen once it
+// contains want.
+type watchBuffer struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *watchBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.b.Write(p)
+	if w.want != "" && strings.Contains(w.b.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+func (w *watchBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func TestRunStreamsAndRecords(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	out, errOut, code := runCLI(t, "", "run", "--config", cfg, "hello", "who=tebura", "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"hello (diagnostic)", "hello tebura token=***", "line 1\nline 2\nline 3\n", "succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errOut, "s3cr3t-value") {
+		t.Errorf("the secret param's value reached the terminal:\n%s%s", out, errOut)
+	}
+	runs, _, code := runCLI(t, "", "runs", "--config", cfg)
+	if code != 0 || !strings.Contains(runs, "r1") || !strings.Contains(runs, "succeeded") || !strings.Contains(runs, "console:bob") {
+		t.Errorf("runs: %d\n%s", code, runs)
+	}
+	logs, _, code := runCLI(t, "", "logs", "--config", cfg, "r1")
+	if code != 0 || !strings.Contains(logs, "hello tebura token=***") || strings.Contains(logs, "s3cr3t-value") {
+		t.Errorf("logs: %d\n%s", code, logs)
+	}
+	verify, _, code := runCLI(t, "", "audit", "verify", "--config", cfg)
+	if code != 0 || !strings.Contains(verify, "ok: 3 audit entries") {
+		t.Errorf("audit verify: %d %q", code, verify)
+	}
+	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
+	for _, action := range []string{`"run.request"`, `"run.start"`, `"run.end"`} {
+		if !strings.Contains(export, action) {
+			t.Errorf("audit lacks %s:\n%s", action, export)
+		}
+	}
+	if strings.Contains(export, "s3cr3t-value") {
+		t.Errorf("the secret reached the audit log:\n%s", export)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{"failing step's code", []string{"fails"}, 3, "about to fail", "failed"},
+		{"timeout", []string{"slow"}, 124, "started", "timed_out"},
+		{"bad param", []string{"hello", "who=UPPER"}, 1, "", "who"},
+		{"unknown param", []string{"hello", "nope=1"}, 1, "", "nope"},
+		{"unknown runbook", []string{"helo"}, 1, "", "did you mean hello?"},
+		{"needs approval", []string{"restart"}, 1, "", "--break-glass"},
+		{"break glass by a non-approver", []string{"restart", "--break-glass"}, 1, "", "console:bob is neither"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, "", append([]string{"run", "--config", cfg, "--yes"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(out, tt.inStdout) || !strings.Contains(errOut, tt.inStderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, tt.code, out, errOut)
+			}
+		})
+	}
+	// Refused runs never reach the store.
+	runs, _, _ := runCLI(t, "", "runs", "--config", cfg, "--json")
+	if n := strings.Count(runs, "\n"); n != 2 {
+		t.Errorf("want 2 stored runs (fails, slow), got %d:\n%s", n, runs)
+	}
+}
+
+func TestRunRefusesWhoMayNotRun(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "mallory")
+	_, errOut, code := runCLI(t, "", "run", "--config", runConfig(t), "--yes", "hello")
+	if code != 1 || !strings.Contains(errOut, "console:mallory may not run hello") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestRunAsksForConfirmation(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	for _, answer := range []string{"n\n", "\n", ""} {
+		out, errOut, code := runCLI(t, answer, "run", "--config", cfg, "hello")
+		if code != 1 || !strings.Contains(out, "Run it? [y/N]") || strings.Contains(out, "line 1") || !strings.Contains(errOut, "nothing ran") {
+			t.Fatalf("answer %q: exit %d\n%s\n%s", answer, code, out, errOut)
+		}
+	}
+	out, _, code := runCLI(t, "yes\n", "run", "--config", cfg, "hello")
+	if code != 0 || !strings.Contains(out, "line 3") {
+		t.Fatalf("answer yes: exit %d\n%s", code, out)
+	}
+}
+
+func TestRunBreakGlassIsAudited(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "alice")
+	cfg := runConfig(t)
+	out, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "--break-glass", "restart")
+	if code != 0 || !strings.Contains(out, "APPROVAL BYPASSED") || !strings.Contains(out, "restarted") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
+	if !strings.Contains(export, `"action":"run.approve"`) || !strings.Contains(export, `"break_glass":"true"`) {
+		t.Fatalf("audit does not record the bypass:\n%s", export)
+	}
+}
+
+func TestRunCtrlCCancels(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &watchBuffer{want: "tick\ntick\n", seen: make(chan struct{})}
+	var errOut watchBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--config", cfg, "--yes", "forever"}, strings.NewReader(""), out, &errOut)
+	}()
+	select {
+	case <-out.seen:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no live output within 20s:\n%s\n%s", out.String(), errOut.String())
+	}
+	cancel() // what SIGINT does through signal.NotifyContext
+	select {
+	case code := <-done:
+		if code != 130 {
+			t.Fatalf("exit %d after Ctrl-C, want 130\n%s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not end after Ctrl-C")
+	}
+	if !strings.Contains(errOut.String(), "cancelled by console:bob") {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+	runs, _, _ := runCLI(t, "", "runs", "--config", cfg)
+	if !strings.Contains(runs, "cancelled") {
+		t.Errorf("runs:\n%s", runs)
+	}
+}
+
+func TestRunExitCodeMapping(t *testing.T) {
+	// Covered end to end above; this pins the table.
+	for _, tt := range []struct {
+		state string
+		code  int
+		want  int
+	}{
+		{"succeeded", 0, 0}, {"failed", 3, 3}, {"failed", -1, 1}, {"failed", 300, 1},
+		{"timed_out", -1, 124}, {"cancelled", 143, 130}, {"interrupted", -1, 1},
+	} {
+		r := runOf(tt.state, tt.code)
+		if got := runExitCode(r); got != tt.want {
+			t.Errorf("%s/%d → %d, want %d", tt.state, tt.code, got, tt.want)
+		}
+	}
+}
+
+func runOf(state string, code int) *runbooks.Run {
+	return &runbooks.Run{State: runbooks.State(state), ExitCode: code}
+}
+
+func TestRunStreamsEveryLineInOrder(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tebura.yaml")
+	body := `
+data_dir: data
+runbooks:
+  dirs: []
+  log_cap_bytes: %d
+  inline:
+    - name: numbers
+      kind: diagnostic
+      allow: [dev]
+      steps:
+        - {name: seq, script: 'seq 1 %d; echo done'}
+access:
+  roles:
+    dev: {members: [console:bob]}
+`
+	t.Run("all lines", func(t *testing.T) {
+		if err := os.WriteFile(p, []byte(fmt.Sprintf(body, 10<<20, 200000)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := runCLI(t, "", "run", "--config", p, "--yes", "numbers")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		_, after, _ := strings.Cut(out, "==> step 1/1: seq\n")
+		got, _, _ := strings.Cut(after, "done\n")
+		var want strings.Builder
+		for i := 1; i <= 200000; i++ {
+			fmt.Fprintf(&want, "%d\n", i)
+		}
+		if got != want.String() {
+			t.Fatalf("streamed output is not exactly seq 1 200000 (got %d bytes, want %d)", len(got), want.Len())
+		}
+	})
+	t.Run("over the log cap", func(t *testing.T) {
+		if err := os.WriteFile(p, []byte(fmt.Sprintf(body, 4096, 100000)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := runCLI(t, "", "run", "--config", p, "--yes", "numbers")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if !strings.Contains(out, "99999\n100000\ndone\n") || !strings.Contains(out, "log truncated") {
+			t.Fatalf("want the end of the output and the truncation marker:\n%.2000s", out)
+		}
+		// What is shown is in order, without repeats.
+		last := 0
+		for _, line := range strings.Split(out, "\n") {
+			var n int
+			if _, err := fmt.Sscanf(line, "%d", &n); err == nil && line == fmt.Sprint(n) {
+				if n <= last {
+					t.Fatalf("line %d after %d", n, last)
+				}
+				last = n
+			}
+		}
+	})
+}
