@@ -15,12 +15,14 @@ RUN CGO_ENABLED=0 go build -trimpath \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tebura /usr/local/bin/tebura
+# The example config and runbooks; mount your own over /etc/tebura.
+COPY --from=build /src/config.example.yaml /etc/tebura/tebura.yaml
 COPY --from=build /src/runbooks/examples /etc/tebura/runbooks/examples
 # The data directory must be writable by the nonroot user (uid 65532).
 COPY --from=build --chown=65532:65532 /out/data /data
-ENV TEBURA_DATA_DIR=/data \
-    TEBURA_HTTP_LISTEN=0.0.0.0:8080 \
-    TEBURA_RUNBOOKS_DIRS=/etc/tebura/runbooks
+ENV TEBURA_CONFIG=/etc/tebura/tebura.yaml \
+    TEBURA_DATA_DIR=/data \
+    TEBURA_HTTP_LISTEN=0.0.0.0:8080
 USER nonroot
 VOLUME /data
 EXPOSE 8080
