@@ -278,13 +278,7 @@ steps:
 	msg := h.Say(alice, "/runbook run sleepy").Card(t)
 	id := h.LastRun().ID
 	// Wait for the first output so the process is surely running.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(bottest.Text(msg.Last()), "started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no output; message: %s", bottest.Text(msg.Last()))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.WaitText(msg, "started")
 	mustContain(t, "dave cancels", h.Say(dave, "/runbook cancel "+id).PrivateText(), "no run")
 	h.Click(alice, msg, "Cancel")
 	run := h.WaitFinal(id)
@@ -322,6 +316,7 @@ steps:
 	}
 	status := h.Press(alice, msg, view.Buttons[0])
 	mustContain(t, "view", status.PrivateText(), "migrate — running")
+	h.WaitText(msg, "[Cancel]")
 	h.Click(alice, msg, "Cancel")
 	h.WaitFinal(first)
 }

@@ -154,11 +154,13 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	t.Cleanup(func() {
 		cancel()
+		// Runs still going when the test ends are cancelled at once (the
+		// error only says so); the wait below covers their final frames.
+		now, stop := context.WithCancel(context.Background())
+		stop()
+		_ = h.Executor.Shutdown(now)
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()
-		if err := h.Executor.Shutdown(sctx); err != nil {
-			t.Errorf("executor shutdown: %v", err)
-		}
 		if err := h.Bot.Wait(sctx); err != nil {
 			t.Errorf("bot wait: %v", err)
 		}
@@ -311,6 +313,29 @@ func (h *Harness) Press(a bot.Actor, m *Msg, b bot.Button) *Turn {
 		Received: time.Now(),
 	})
 	return turn
+}
+
+// WaitFor waits (up to 10s) until m, as shown now, satisfies ok, and
+// returns that version; it fails the test with the last version otherwise.
+func (h *Harness) WaitFor(m *Msg, what string, ok func(bot.Message) bool) bot.Message {
+	h.T.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		last := m.Last()
+		if ok(last) {
+			return last
+		}
+		if time.Now().After(deadline) {
+			h.T.Fatalf("message %s never showed %s; it shows:\n%s", m.Ref.ID, what, Text(last))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// WaitText waits until m shows text (see Text).
+func (h *Harness) WaitText(m *Msg, text string) bot.Message {
+	h.T.Helper()
+	return h.WaitFor(m, fmt.Sprintf("%q", text), func(last bot.Message) bool { return strings.Contains(Text(last), text) })
 }
 
 // LastRun returns the newest run, failing the test if there is none.
