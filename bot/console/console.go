@@ -5,7 +5,10 @@
 // readable text blocks. Lines starting with "/" are commands, lines starting
 // with "!" are console keys: "!1" presses a button, "!as bob" changes who you
 // are, "!help" lists them. With Options.JSON both directions are one JSON
-// object per line, for scripts.
+// object per line, for scripts: input {"type":"command",…}, {"type":"click",…}
+// or {"type":"wait"}; output one {"type":"post"|"edit"|"private"|"file",
+// "ref":"m3",…,"message":{…},"buttons":[{"index":1,…}]} per message shown,
+// and {"type":"error","error":"…"} for an input line that was skipped.
 //
 // Events are handed to the Handler in input order, each on its own
 // goroutine, as a real platform would: a later line may be handled before an

@@ -19,6 +19,7 @@ import (
 //	{"type":"command","user":"alice","text":"/runbook run x env=prod"}
 //	{"type":"click","user":"bob","message":"m3","button":"approve"}
 //	{"type":"click","user":"bob","callback_id":"cb_…"}
+//	{"type":"wait"}   (returns once every event sent so far has been handled)
 //
 // user may be empty (the current user) or carry the "console:" prefix.
 // button is an action ID, a label (case-insensitive) or a 1-based index
