@@ -239,14 +239,27 @@ func TestPrune(t *testing.T) {
 	s, clock, _ := openTest(t)
 	ctx := t.Context()
 	now := clock.Now()
-	for i := range 2500 {
-		ttl := time.Minute
-		if i%2 == 1 {
-			ttl = time.Hour
+	// More keys than one prune batch, written in one transaction (Mark
+	// would cost one commit each); odd keys outlive the prune.
+	raw(t, s, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketDedupe))
+		for i := range 2*pruneBatch + 500 {
+			ttl := time.Minute
+			if i%2 == 1 {
+				ttl = time.Hour
+			}
+			v, err := marshal(&dedupeRecord{Expires: now.Add(ttl)})
+			if err != nil {
+				return err
+			}
+			if err := b.Put(dedupeKey("ev", fmt.Sprint(i)), v); err != nil {
+				return err
+			}
 		}
-		if _, err := s.Mark(ctx, "ev", fmt.Sprint(i), ttl); err != nil {
-			t.Fatal(err)
-		}
+		return nil
+	})
+	if first, _ := s.Mark(ctx, "ev", "0", time.Hour); first {
+		t.Fatal("Mark does not see the keys written for the test")
 	}
 	for _, cb := range []bot.Callback{
 		{ID: "old", Expires: now.Add(time.Minute)},
