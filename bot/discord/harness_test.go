@@ -153,9 +153,11 @@ func newEnv(t *testing.T, mode string, tweak ...func(*config.Discord, *Deps)) *e
 	}
 	e.a = e.newAdapter()
 	if mode == ModeHTTP {
-		mux := http.NewServeMux()
-		e.a.Mount(mux)
-		e.srv = httptest.NewServer(mux)
+		e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mux := http.NewServeMux()
+			e.a.Mount(mux) // the current adapter: tests may rebuild it
+			mux.ServeHTTP(w, r)
+		}))
 		t.Cleanup(e.srv.Close)
 	}
 	return e

@@ -1,0 +1,210 @@
+package discord
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/discord/discordtest"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
+)
+
+// e2eRunbook needs one approval from sre (a Discord role here), not the
+// requester's own, and prints more lines than a message holds.
+const e2eRunbook = `
+name: restart-api
+description: Restart the API deployment
+kind: remediation
+params:
+  - {name: env, type: enum, values: [staging, prod], required: true}
+  - {name: service, type: string, pattern: '[a-z][a-z0-9-]{0,40}', default: api}
+allow: [sre, dev]
+approval: {required: 1, approvers: [sre], allow_self: false, expires: 15m}
+timeout: 1m
+steps:
+  - name: restart
+    script: 'i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "restarting $TEBURA_PARAM_SERVICE in $TEBURA_PARAM_ENV: line $i"; done'
+`
+
+// realBot builds the real commands.Bot (bolt store, access policy, runbook
+// registry, executor, audit chain) with the Discord adapter as its chat.
+func realBot(t *testing.T, e *env) *commands.Bot {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	rbDir := filepath.Join(dir, "runbooks")
+	for _, d := range []string{data, rbDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := bolt.Open(filepath.Join(data, "tebura.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := access.New(map[string][]string{
+		"dev": {"discord:" + aliceID},
+		"sre": {"discord-role:" + approverRID},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rbDir, "restart.yaml"), []byte(e2eRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{rbDir}, KnownRole: pol.Known})
+	if len(problems) > 0 {
+		t.Fatalf("runbook problems: %v", problems)
+	}
+	// The adapter's redelivery check and command hash use the real store.
+	e.deps.Deduper, e.deps.Meta = st, st
+	e.a = e.newAdapter()
+	red, err := runbooks.NewRedactor(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: data, TailLines: 20}, nil)
+	b := commands.New(commands.Deps{
+		Store:    st,
+		Registry: func() *runbooks.Registry { return reg },
+		Access:   func() *access.Policy { return pol },
+		Audit:    audit.New(st, red, time.Now),
+		Executor: ex,
+		Redactor: func() *runbooks.Redactor { return red },
+		Chats:    map[string]bot.Chat{Platform: e.a},
+		Config:   config.Bot{StreamInterval: 20 * time.Millisecond},
+		DataDir:  data,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := b.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		_ = ex.Shutdown(sctx)
+		_ = b.Wait(sctx)
+		_ = st.Close()
+	})
+	return b
+}
+
+// TestEndToEnd drives the real bot through the Discord adapter in both
+// modes: /runbook run → approval card → the requester's own click refused
+// privately → an approver-role member's click starts the run → the card is
+// edited with output → final frame → the full log attached.
+func TestEndToEnd(t *testing.T) {
+	for _, mode := range []string{ModeGateway, ModeHTTP} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, mode)
+			e.start(realBot(t, e))
+
+			// 1. alice asks for the run.
+			it := runCommand(e.fake, alice)
+			e.deliver(it)
+			var card discordtest.Stored
+			if !waitFor(10*time.Second, func() bool {
+				for _, m := range e.fake.Messages() {
+					if m.Interaction == it.ID && !m.Deleted && len(m.Buttons()) > 0 {
+						card = m
+						return true
+					}
+				}
+				return false
+			}) {
+				t.Fatalf("no approval card; messages: %+v", e.fake.Messages())
+			}
+			if ack := e.fake.AckOf(it.ID); ack.Type != 5 || ack.Ephemeral {
+				t.Errorf("command ack = %+v, want a public deferral", ack)
+			}
+			if card.Ephemeral {
+				t.Error("approval card is ephemeral")
+			}
+			approve := ""
+			for _, btn := range card.Buttons() {
+				if btn.Label == "Approve" {
+					approve = btn.CustomID
+				}
+			}
+			if !strings.HasPrefix(approve, "approve:") {
+				t.Fatalf("no Approve button on the card: %+v", card.Buttons())
+			}
+
+			// 2. alice approves her own request: refused, privately.
+			own := e.fake.NewClick(alice, card.ID, approve)
+			e.deliver(own)
+			var refusal discordtest.Stored
+			if !waitFor(10*time.Second, func() bool {
+				for _, m := range e.fake.Messages() {
+					if m.Interaction == own.ID && len(m.Embeds) > 0 {
+						refusal = m
+						return true
+					}
+				}
+				return false
+			}) {
+				t.Fatal("self-approval not answered")
+			}
+			if !refusal.Ephemeral {
+				t.Errorf("refusal is public: %+v", refusal.Embeds)
+			}
+			if ack := e.fake.AckOf(own.ID); ack.Type != 6 {
+				t.Errorf("click ack type %d, want 6", ack.Type)
+			}
+
+			// 3. bob, holding the approver role, approves: the run starts
+			// and the card becomes the run's live message.
+			ok := e.fake.NewClick(bob, card.ID, approve)
+			e.deliver(ok)
+			var final discordtest.Stored
+			if !waitFor(30*time.Second, func() bool {
+				m, _ := e.fake.Message(card.ID)
+				final = m
+				return len(m.Embeds) > 0 && m.Embeds[0].Color == colorSuccess && len(m.Buttons()) == 0
+			}) {
+				t.Fatalf("card never reached a successful final frame: %+v", final.Message)
+			}
+			if final.Edits < 2 {
+				t.Errorf("card edited %d times, want the approval, output frames and the final frame", final.Edits)
+			}
+			desc := final.Embeds[0].Description
+			if !strings.Contains(desc, "line 300") || !strings.Contains(desc, "of 302 lines") {
+				t.Errorf("final frame lacks the tail with how much it holds: %q", desc)
+			}
+
+			// 4. The full log is attached in the channel.
+			var log []byte
+			if !waitFor(10*time.Second, func() bool {
+				for _, m := range e.fake.Messages() {
+					for name, b := range m.Files {
+						if strings.HasPrefix(name, "restart-api-") && strings.HasSuffix(name, ".log") {
+							log = b
+							return m.ChannelID == channelID
+						}
+					}
+				}
+				return false
+			}) {
+				t.Fatal("full log not attached")
+			}
+			if !strings.Contains(string(log), "line 1\n") || !strings.Contains(string(log), "line 300") {
+				t.Errorf("attached log is incomplete (%d bytes)", len(log))
+			}
+			for _, c := range e.fake.Calls() {
+				if c.Status >= 400 {
+					t.Errorf("Discord refused %s %s: %d %s", c.Method, c.Path, c.Status, c.Body)
+				}
+			}
+		})
+	}
+}
