@@ -362,9 +362,17 @@ func TestEditCoalescesWhileWaiting(t *testing.T) {
 		eventually(t, f+" queued", func() bool {
 			h.a.out.mu.Lock()
 			defer h.a.out.mu.Unlock()
-			q := h.a.out.queues["C1"]
+			q := h.a.out.queues[queueKey(opUpdate, "C1")]
 			return len(q) == 1 && q[0].msg.Text == f
 		})
+	}
+	// A post to the same channel is not held up by the waiting update.
+	t0 := time.Now()
+	if _, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "meanwhile"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 500*time.Millisecond {
+		t.Fatalf("post waited %v behind a rate-limited update", d)
 	}
 	for i := 0; i < 3; i++ {
 		if err := <-errs; err != nil {
@@ -396,13 +404,13 @@ func TestPostOrderAndPerKeyLimits(t *testing.T) {
 	eventually(t, "m1 queued", func() bool {
 		h.a.out.mu.Lock()
 		defer h.a.out.mu.Unlock()
-		return len(h.a.out.queues["C1"]) == 1
+		return len(h.a.out.queues[queueKey(opPost, "C1")]) == 1
 	})
 	go func() { _, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "m2"}); done <- err }()
 	eventually(t, "m2 queued", func() bool {
 		h.a.out.mu.Lock()
 		defer h.a.out.mu.Unlock()
-		return len(h.a.out.queues["C1"]) == 2
+		return len(h.a.out.queues[queueKey(opPost, "C1")]) == 2
 	})
 	// Another channel is not held up.
 	t0 := time.Now()

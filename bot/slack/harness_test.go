@@ -70,7 +70,7 @@ func (e *events) next(t *testing.T) bot.Event {
 
 // harness runs an Adapter against the fake.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	fake  *slacktest.Server
 	a     *Adapter
 	ev    *events
@@ -85,7 +85,7 @@ type harness struct {
 
 type option func(*config.Slack, *Deps)
 
-func newHarness(t *testing.T, mode string, opts ...option) *harness {
+func newHarness(t testing.TB, mode string, opts ...option) *harness {
 	t.Helper()
 	fake := slacktest.New()
 	t.Cleanup(fake.Close)
@@ -159,7 +159,7 @@ func (h *harness) waitReady() {
 }
 
 // eventually polls cond until it holds or 10 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -274,11 +274,11 @@ func (d *mapDeduper) count() int {
 	return d.marks
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -3,7 +3,7 @@ package slack
 import (
 	"context"
 	"errors"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -158,12 +158,18 @@ type op struct {
 	err   error
 }
 
-// outbox keeps one FIFO queue per channel so that posts arrive in order,
-// and coalesces edits of a message that are still waiting.
+// outbox keeps one FIFO queue per (channel, kind of call) so that posts
+// arrive in order and a rate-limited chat.update never holds up a post, and
+// coalesces edits of a message that are still waiting.
 type outbox struct {
 	a      *Adapter
 	mu     sync.Mutex
-	queues map[string][]*op
+	queues map[string][]*op // queueKey → ops, the head in flight
+}
+
+// queueKey names the queue of an operation kind on a channel.
+func queueKey(kind int, channel string) string {
+	return strconv.Itoa(kind) + "/" + channel
 }
 
 func newOutbox(a *Adapter) *outbox { return &outbox{a: a, queues: map[string][]*op{}} }
@@ -171,8 +177,9 @@ func newOutbox(a *Adapter) *outbox { return &outbox{a: a, queues: map[string][]*
 // submit queues o on channel and waits for its result (or for the result of
 // the newer edit that superseded it).
 func (b *outbox) submit(ctx context.Context, channel string, o *op) (string, error) {
+	key := queueKey(o.kind, channel)
 	b.mu.Lock()
-	q, running := b.queues[channel]
+	q, running := b.queues[key]
 	target := o
 	if o.kind == opUpdate {
 		for _, p := range q {
@@ -185,9 +192,9 @@ func (b *outbox) submit(ctx context.Context, channel string, o *op) (string, err
 	}
 	if target == o {
 		o.done = make(chan struct{})
-		b.queues[channel] = append(q, o)
+		b.queues[key] = append(q, o)
 		if !running {
-			go b.drain(context.WithoutCancel(ctx), channel)
+			go b.drain(context.WithoutCancel(ctx), key, channel)
 		}
 	}
 	b.mu.Unlock()
@@ -200,13 +207,13 @@ func (b *outbox) submit(ctx context.Context, channel string, o *op) (string, err
 	}
 }
 
-// drain sends a channel's queued operations one at a time, then exits.
-func (b *outbox) drain(ctx context.Context, channel string) {
+// drain sends a queue's operations one at a time, then exits.
+func (b *outbox) drain(ctx context.Context, key, channel string) {
 	for {
 		b.mu.Lock()
-		q := b.queues[channel]
+		q := b.queues[key]
 		if len(q) == 0 {
-			delete(b.queues, channel)
+			delete(b.queues, key)
 			b.mu.Unlock()
 			return
 		}
@@ -218,7 +225,7 @@ func (b *outbox) drain(ctx context.Context, channel string) {
 		cancel()
 
 		b.mu.Lock()
-		b.queues[channel] = b.queues[channel][1:]
+		b.queues[key] = b.queues[key][1:]
 		b.mu.Unlock()
 		close(o.done)
 	}
@@ -276,17 +283,4 @@ func (b *outbox) send(ctx context.Context, channel string, o *op) (string, error
 		a.log.Warn("slack message failed", "method", method, "channel", channel, "err", err)
 	}
 	return ts, err
-}
-
-// isRetryable reports whether a Web API failure is worth another try later.
-func isRetryable(err error) bool {
-	var rl *slack.RateLimitedError
-	if errors.As(err, &rl) {
-		return true
-	}
-	var sc slack.StatusCodeError
-	if errors.As(err, &sc) {
-		return sc.Code >= 500
-	}
-	return slackError(err) == "" || strings.HasPrefix(slackError(err), "internal_error") || slackError(err) == "fatal_error"
 }
