@@ -258,3 +258,7 @@ func (e *env) logged(msg string) bool {
 	}
 	return false
 }
+
+func botCommands(runbook, incident, tebura string) config.BotCommands {
+	return config.BotCommands{Runbook: runbook, Incident: incident, Tebura: tebura}
+}
