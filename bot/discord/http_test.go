@@ -256,8 +256,8 @@ func TestReplies(t *testing.T) {
 		act  func(ctx context.Context, r bot.Replier) error
 		// want: the visible messages (not deleted) the interaction left.
 		wantPublic, wantEphemeral int
-		wantDeleted                bool
-		wantChannelMessage         bool
+		wantDeleted               bool
+		wantChannelMessage        bool
 	}{
 		{"public defer, reply edits the original",
 			func(f *discordtest.Server) discordtest.Interaction { return runCommand(f, bob) },
