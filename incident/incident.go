@@ -127,6 +127,8 @@ type Incident struct {
 	ResolvedBy string    `json:"resolved_by,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	Reopened   int       `json:"reopened,omitempty"`
+	// ArchivedAt is when the reaction layer archived the channel.
+	ArchivedAt time.Time `json:"archived_at,omitzero"`
 
 	// Fired lists the automation rules that already fired for this incident
 	// since it (re)opened, so a rule's actions happen once per incident.

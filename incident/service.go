@@ -253,6 +253,43 @@ func (s *Service) AttachChannel(ctx context.Context, id string, c Channel) (inc 
 	return inc, attached, err
 }
 
+// ArchiveDue returns the resolved incidents whose channel is due for
+// archiving: resolved at least incidents.archive_after ago (zero disables
+// archiving), with a channel, not archived yet. The reaction layer archives
+// each channel and then calls MarkArchived.
+func (s *Service) ArchiveDue(ctx context.Context) ([]*Incident, error) {
+	if s.cfg.ArchiveAfter <= 0 {
+		return nil, nil
+	}
+	now := s.clock()
+	var out []*Incident
+	err := s.store.ViewIncidents(ctx, func(tx Tx) error {
+		return tx.Incidents(func(inc *Incident) bool {
+			if inc.Status == StatusResolved && !inc.Channel.IsZero() && inc.ArchivedAt.IsZero() &&
+				now.Sub(inc.ResolvedAt) >= s.cfg.ArchiveAfter {
+				out = append(out, inc)
+			}
+			return true
+		})
+	})
+	return out, err
+}
+
+// MarkArchived records that the incident's channel was archived. If the
+// incident reopened in the meantime it refuses with ECONFLICT.
+func (s *Service) MarkArchived(ctx context.Context, id string) (*Incident, error) {
+	return s.update(ctx, id, func(tx Tx, inc *Incident, now time.Time) error {
+		if inc.Status.Open() {
+			return tebura.Errorf(tebura.ECONFLICT, "Incident %s is open again; its channel stays.", inc.Ref())
+		}
+		if !inc.ArchivedAt.IsZero() {
+			return nil
+		}
+		inc.ArchivedAt = now
+		return tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindChannel, Text: "Channel archived"})
+	})
+}
+
 // Get returns an incident by reference ("#42", "42", "i42").
 func (s *Service) Get(ctx context.Context, id string) (*Incident, error) {
 	n, err := ParseRef(id)

@@ -415,3 +415,32 @@ func TestSlugify(t *testing.T) {
 		}
 	}
 }
+
+func TestArchiveDue(t *testing.T) {
+	cfg := defaultCfg
+	cfg.ArchiveAfter = time.Hour
+	svc, _, clk := newService(t, cfg, nil)
+	ctx := t.Context()
+	mustIngest(t, svc, batch("g", alert("a", incident.AlertFiring, clk.Now())))
+	mustIngest(t, svc, batch("h", alert("b", incident.AlertFiring, clk.Now())))
+	svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"})
+	svc.Resolve(ctx, "#1", "u", "")
+	svc.Resolve(ctx, "#2", "u", "") // no channel: nothing to archive
+	if due, _ := svc.ArchiveDue(ctx); len(due) != 0 {
+		t.Fatalf("due too early: %+v", due)
+	}
+	clk.Advance(time.Hour)
+	due, err := svc.ArchiveDue(ctx)
+	if err != nil || len(due) != 1 || due[0].Number != 1 {
+		t.Fatalf("ArchiveDue = %+v, %v", due, err)
+	}
+	if _, err := svc.MarkArchived(ctx, "#1"); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := svc.ArchiveDue(ctx); len(due) != 0 {
+		t.Fatalf("archived incident still due: %+v", due)
+	}
+	if _, err := svc.MarkArchived(ctx, "#1"); err != nil {
+		t.Errorf("MarkArchived twice: %v", err)
+	}
+}
