@@ -258,11 +258,11 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	a.live = l
 	a.mu.Unlock()
 	defer func() {
+		a.mu.Lock()
+		a.live, a.up = nil, false // no handler starts after this
+		a.mu.Unlock()
 		close(l.done)
 		a.handlers.Wait()
-		a.mu.Lock()
-		a.live, a.up = nil, false
-		a.mu.Unlock()
 	}()
 
 	me, err := a.session.User("@me", discordgo.WithContext(ctx))
@@ -298,11 +298,15 @@ func errBadToken(err error) error {
 		"Discord refused the bot token (401/4004): set discord.bot_token to the token shown under Developer Portal → Bot → Reset Token.")
 }
 
-// handlerContext is the context a handler goroutine gets: cancelled when
-// Run ends.
+// handlerContext is the context a handler goroutine gets, cancelled when
+// Run ends, and the handler. When it returns a handler, the goroutine is
+// counted in a.handlers and must call a.handlers.Done.
 func (a *Adapter) handlerContext() (context.Context, context.CancelFunc, bot.Handler) {
 	a.mu.Lock()
 	l := a.live
+	if l != nil {
+		a.handlers.Add(1)
+	}
 	a.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	if l == nil {

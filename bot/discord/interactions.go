@@ -175,7 +175,6 @@ func (a *Adapter) dispatch(i *discordgo.Interaction, ev bot.Event, rep *replier)
 		a.logger.Warn("discord interaction arrived while not running")
 		return
 	}
-	a.handlers.Add(1)
 	go func() {
 		defer a.handlers.Done()
 		defer cancel()
