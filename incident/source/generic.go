@@ -30,8 +30,8 @@ type Generic struct {
 
 // Words the status template may render, case-insensitively.
 var (
-	firingWords   = []string{"firing", "triggered", "trigger", "alerting", "alert", "problem", "open", "critical", "warning", "error"}
-	resolvedWords = []string{"resolved", "resolve", "ok", "closed", "recovered", "recovery", "normal"}
+	firingWords   = []string{"firing", "triggered", "trigger", "alerting", "alert", "problem", "open", "down", "critical", "warning", "error"}
+	resolvedWords = []string{"resolved", "resolve", "ok", "closed", "recovered", "recovery", "normal", "up"}
 )
 
 // NewGeneric compiles the templates of generic source name.

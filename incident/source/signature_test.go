@@ -235,8 +235,8 @@ func TestGeneric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"DOWN","level":"critical"}`))
-	if err == nil || !strings.Contains(err.Error(), `"DOWN" is neither firing nor resolved`) {
+	b, err := g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"SIDEWAYS","level":"critical"}`))
+	if err == nil || !strings.Contains(err.Error(), `"SIDEWAYS" is neither firing nor resolved`) {
 		t.Fatalf("unknown status word: %v", err)
 	}
 	b, err = g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"alerting","level":"critical"}`))
