@@ -252,9 +252,13 @@ func frame(run *runbooks.Run, snap runbooks.Snapshot, m runbooks.Masker, now tim
 	case state.Final() && !started.IsZero():
 		msg.Code = &bot.Code{Title: title, Text: "(no output)", Tail: true}
 	}
-	msg.Context = "run " + run.ID
-	if note != "" {
-		msg.Context += " · " + note
+	switch {
+	case run.ID != "" && note != "":
+		msg.Context = "run " + run.ID + " · " + note
+	case run.ID != "":
+		msg.Context = "run " + run.ID
+	default:
+		msg.Context = note
 	}
 	if !state.Final() && cancelCB != "" {
 		msg.Buttons = []bot.Button{{Label: labelCancel, Style: bot.StyleDanger, ActionID: actionCancel, CallbackID: cancelCB}}

@@ -254,19 +254,24 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 		}
 		run.State, run.Required, run.ExpiresAt = runbooks.StatePendingApproval, rb.Approval.Required, now.Add(exp)
 	}
-	if err := b.d.Store.CreateRun(ctx, run); err != nil {
-		return err
-	}
 	m := b.masker(rb, vals)
 	if !rb.NeedsApproval() {
-		// The first frame goes out before the audit write and the start, so
-		// the requester sees an answer at once.
+		// The first frame goes out before any disk write, so the requester
+		// sees an answer at once; the run is stored with its message.
 		ref, err := c.Reply.Reply(ctx, frame(run, runbooks.Snapshot{}, m, now, "", ""))
 		if err != nil {
-			b.log.Error("post run message failed", "run", run.ID, "err", err)
+			b.log.Error("post run message failed", "runbook", rb.Name, "err", err)
+		}
+		run.Origin = originOf(ref, run.Origin)
+		if err := b.d.Store.CreateRun(ctx, run); err != nil {
+			b.show(ctx, ref, bot.Message{Header: rb.Name + " — not started", Level: bot.LevelDanger, Text: []string{errorText(err)}})
+			return err
 		}
 		b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
 		return b.start(ctx, run, rb, vals, ref, c.Actor.ID)
+	}
+	if err := b.d.Store.CreateRun(ctx, run); err != nil {
+		return err
 	}
 	b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
 	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
