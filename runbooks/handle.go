@@ -33,6 +33,8 @@ type Handle struct {
 	subs      map[*Subscription]struct{}
 	final     bool
 	cancelBy  string
+	notified  time.Time // last notification
+	trailing  bool      // a trailing notification is scheduled
 }
 
 func newHandle(e *Executor, runID string, m Masker, tailLines int) *Handle {
@@ -81,8 +83,38 @@ func (h *Handle) Subscribe() *Subscription {
 	return s
 }
 
+// notifyEvery spaces out notifications of fast output: a subscriber gets
+// at most one per interval (plus one at the end), so a viewer that takes a
+// snapshot on every notification costs the run little CPU. Nothing reads
+// faster than this anyway: chat edits come at most once a second.
+const notifyEvery = 50 * time.Millisecond
+
 // notifyLocked tells every subscriber something changed, without waiting.
+// Within notifyEvery of the last notification it only makes sure one
+// trailing notification follows, so the last change is never missed.
 func (h *Handle) notifyLocked() {
+	if len(h.subs) == 0 {
+		return
+	}
+	now := time.Now()
+	if wait := notifyEvery - now.Sub(h.notified); wait > 0 {
+		if !h.trailing {
+			h.trailing = true
+			time.AfterFunc(wait, func() {
+				h.mu.Lock()
+				h.trailing = false
+				h.notifyLocked()
+				h.mu.Unlock()
+			})
+		}
+		return
+	}
+	h.notified = now
+	h.sendLocked()
+}
+
+// sendLocked signals every subscriber at once.
+func (h *Handle) sendLocked() {
 	for s := range h.subs {
 		select {
 		case s.c <- struct{}{}:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -29,9 +30,11 @@ const (
 // written by one goroutine at a time (the step that runs) and never waits
 // for a reader of the output: subscribers are only notified.
 type output struct {
-	h       *Handle
-	masker  Masker // nil when there is nothing to mask
-	pending []byte // the current partial line
+	h        *Handle
+	masker   Masker // nil when there is nothing to mask
+	pending  []byte // the current partial line
+	batch    []byte // complete lines waiting to be masked and logged
+	tailSkip int    // lines of the current Write that need not enter the tail
 
 	file    *os.File
 	w       *bufio.Writer
@@ -53,10 +56,13 @@ func newOutput(h *Handle, m Masker, file *os.File, capBytes int64) *output {
 }
 
 // Write implements io.Writer for the step's pipe reader and HTTP bodies.
+// The complete lines of one Write are masked and logged as one block, and
+// only the lines that can still be in the tail are copied there.
 func (o *output) Write(p []byte) (int, error) {
 	n := len(p)
 	o.h.mu.Lock()
 	o.h.bytes += int64(n)
+	o.tailSkip = bytes.Count(p, []byte{'\n'}) - len(o.h.ring)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		seg := p
@@ -84,6 +90,7 @@ func (o *output) Write(p []byte) (int, error) {
 		}
 		p = p[i+1:]
 	}
+	o.flushLocked()
 	o.h.notifyLocked()
 	o.h.mu.Unlock()
 	return n, nil
@@ -93,9 +100,11 @@ func (o *output) Write(p []byte) (int, error) {
 func (o *output) endLine() {
 	o.h.mu.Lock()
 	if len(o.pending) > 0 {
+		o.tailSkip = 0
 		o.emitLocked(o.pending)
 		o.pending = o.pending[:0]
 	}
+	o.flushLocked()
 	o.h.notifyLocked()
 	o.h.mu.Unlock()
 }
@@ -108,7 +117,11 @@ func (o *output) note(format string, args ...any) {
 
 func (o *output) emitLocked(line []byte) {
 	o.h.lines++
-	o.h.pushTailLocked(line)
+	if o.tailSkip > 0 {
+		o.tailSkip-- // pushed out of the tail by later lines of this Write
+	} else {
+		o.h.pushTailLocked(line)
+	}
 	if o.w == nil || o.logErr != nil {
 		return
 	}
@@ -116,34 +129,32 @@ func (o *output) emitLocked(line []byte) {
 		o.dropped += int64(len(line)) + 1
 		return
 	}
-	var err error
-	size := int64(len(line)) + 1
-	if o.masker == nil {
-		if o.written+size <= o.cap {
-			_, err = o.w.Write(line)
-			if err == nil {
-				err = o.w.WriteByte('\n')
-			}
-		}
-	} else {
-		masked := o.masker.Mask(string(line))
-		size = int64(len(masked)) + 1
-		if o.written+size <= o.cap {
-			_, err = o.w.WriteString(masked)
-			if err == nil {
-				err = o.w.WriteByte('\n')
-			}
-		}
+	o.batch = append(o.batch, line...)
+	o.batch = append(o.batch, '\n')
+}
+
+// flushLocked masks the batched lines and writes them to the log, whole
+// lines only, up to the cap.
+func (o *output) flushLocked() {
+	if len(o.batch) == 0 {
+		return
 	}
-	switch {
-	case err != nil:
-		o.logErr = err
-	case o.written+size > o.cap:
+	data := o.batch
+	if o.masker != nil {
+		data = []byte(o.masker.Mask(string(o.batch)))
+	}
+	o.batch = o.batch[:0]
+	if room := o.cap - o.written; int64(len(data)) > room {
+		cut := bytes.LastIndexByte(data[:max(room, 0)], '\n') + 1
+		o.dropped += int64(len(data) - cut)
 		o.h.truncated = true
-		o.dropped += size
-	default:
-		o.written += size
+		data = data[:cut]
 	}
+	if _, err := o.w.Write(data); err != nil {
+		o.logErr = err
+		return
+	}
+	o.written += int64(len(data))
 }
 
 // close ends the log: the last partial line, the truncation marker, flush.
@@ -210,13 +221,13 @@ func (h *Handle) tailLocked() []string {
 	return out
 }
 
-// maskTail masks each line, then cuts it (cutting first could split a
-// secret and show half of it).
+// maskTail masks the lines (as one block, which is faster), then cuts each
+// (cutting first could split a secret and show half of it).
 func maskTail(lines []string, m Masker) []string {
+	if m != nil && len(lines) > 0 {
+		lines = strings.Split(m.Mask(strings.Join(lines, "\n")), "\n")
+	}
 	for i, l := range lines {
-		if m != nil {
-			l = m.Mask(l)
-		}
 		if len(l) > MaxTailLineBytes {
 			cut := MaxTailLineBytes
 			for cut > 0 && !utf8.RuneStart(l[cut]) {

@@ -24,6 +24,8 @@ const (
 	// after a step's process group is gone (a process that escaped the group
 	// with setsid can keep it open).
 	pipeDrainWait = 2 * time.Second
+	// readPause is how long the output reader rests after a short read.
+	readPause = time.Millisecond
 )
 
 // stepResult is how one step ended.
@@ -99,6 +101,7 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	if err != nil {
 		return stepResult{code: -1, err: err}
 	}
+	big := growPipe(pw)
 	cmd.Stdout, cmd.Stderr = pw, pw // stdin stays nil: /dev/null
 	if err := cmd.Start(); err != nil {
 		pw.Close()
@@ -111,8 +114,7 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		buf := make([]byte, 64<<10)
-		io.CopyBuffer(out, pr, buf)
+		readOutput(pr, out, big)
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -142,6 +144,27 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	pr.Close()
 	out.endLine()
 	return stepResult{code: exitCode(cmd, werr)}
+}
+
+// readOutput copies the pipe to out until EOF. With a big pipe, a short
+// read is followed by a pause of readPause, so fast output arrives in large
+// pieces instead of one wake-up per 4 KiB write of the child; the pipe
+// holds far more than the child can write in that time, so the child does
+// not wait.
+func readOutput(pr *os.File, out *output, bigPipe bool) {
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := pr.Read(buf)
+		if n > 0 {
+			out.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+		if bigPipe && n < len(buf)/2 {
+			time.Sleep(readPause)
+		}
+	}
 }
 
 func exitCode(cmd *exec.Cmd, err error) int {

@@ -1,0 +1,21 @@
+package runbooks
+
+import (
+	"os"
+	"syscall"
+)
+
+// pipeSize is the kernel buffer asked for a step's output pipe: a bigger
+// pipe means fewer wake-ups of the reader and of the child for fast output.
+const pipeSize = 1 << 20
+
+// fSetPipeSz is F_SETPIPE_SZ from fcntl(2) (linux/fcntl.h), which package
+// syscall does not name.
+const fSetPipeSz = 1031
+
+// growPipe asks for a bigger pipe buffer and reports whether it got it;
+// failure (an unprivileged limit) only costs speed.
+func growPipe(f *os.File) bool {
+	_, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), fSetPipeSz, pipeSize)
+	return errno == 0
+}
