@@ -531,7 +531,28 @@ func (s *Service) automate(tx Tx, inc *Incident, ch *Change, sets []map[string]s
 		}
 		act.Invite = addUnique(act.Invite, r.Invite...)
 		d := templateData(inc, matched, inc.Annotations)
-		act.Diagnostics = append(act.Diagnostics, r.runbookActions(r.Diagnostics, d)...)
+		for _, ra := range r.runbookActions(r.Diagnostics, d) {
+			if s.guard == nil {
+				act.Diagnostics = append(act.Diagnostics, ra)
+				continue
+			}
+			rem, known := s.guard(ra.Runbook)
+			switch {
+			case !known:
+				if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: "automation:" + r.Name, Kind: KindAutomation,
+					Text: "Diagnostics runbook " + ra.Runbook + " does not exist; skipped"}); err != nil {
+					return err
+				}
+			case rem:
+				act.Suggest = append(act.Suggest, ra)
+				if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: "automation:" + r.Name, Kind: KindAutomation,
+					Text: "Runbook " + ra.Runbook + " needs approval; proposed instead of run"}); err != nil {
+					return err
+				}
+			default:
+				act.Diagnostics = append(act.Diagnostics, ra)
+			}
+		}
 		act.Suggest = append(act.Suggest, r.runbookActions(r.Suggest, d)...)
 		var parts []string
 		if r.Severity != "" && (ch.Opened || ch.Reopened) {

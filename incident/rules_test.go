@@ -191,3 +191,32 @@ func storm(t testing.TB, svc *incident.Service, clk *clock) []incident.Result {
 	}
 	return out
 }
+
+// TestRemediationNeverAutoRuns: even if a runbook turned into a
+// remediation after the config was validated, the guarded service proposes
+// it instead of starting it.
+func TestRemediationNeverAutoRuns(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, []config.Automation{{Name: "r", Match: []string{`alertname="HighLatency"`},
+		Diagnostics: []string{"api-health", "restart-api", "gone"}}})
+	svc.GuardDiagnostics(lookup)
+	c := one(t, mustIngest(t, svc, batch("g", alert("a", incident.AlertFiring, clk.Now()))))
+	var diag, sug []string
+	for _, d := range c.Actions.Diagnostics {
+		diag = append(diag, d.Runbook)
+	}
+	for _, d := range c.Actions.Suggest {
+		sug = append(sug, d.Runbook)
+	}
+	if fmt.Sprint(diag) != "[api-health]" || fmt.Sprint(sug) != "[restart-api]" {
+		t.Fatalf("diagnostics %v suggest %v; want [api-health] and [restart-api]", diag, sug)
+	}
+	tl, _ := svc.Timeline(t.Context(), "#1")
+	var texts []string
+	for _, e := range tl {
+		texts = append(texts, e.Text)
+	}
+	all := strings.Join(texts, "\n")
+	if !strings.Contains(all, "restart-api needs approval; proposed instead of run") || !strings.Contains(all, "gone does not exist") {
+		t.Errorf("timeline:\n%s", all)
+	}
+}

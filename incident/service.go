@@ -31,6 +31,17 @@ type Service struct {
 	clock       func() time.Time
 	log         *slog.Logger
 	channelTmpl *template.Template
+	guard       func(name string) (remediation, known bool)
+}
+
+// GuardDiagnostics makes Ingest check every diagnostics runbook at the
+// moment it would start, with the same lookup as ValidateRules (usually a
+// closure over the current runbook registry): a runbook that became a
+// remediation or needs approval is moved to Actions.Suggest (so it waits
+// for its approvals), an unknown one is dropped; both are noted on the
+// timeline. Call it once while wiring, before the first Ingest.
+func (s *Service) GuardDiagnostics(isRemediation func(name string) (remediation, known bool)) {
+	s.guard = isRemediation
 }
 
 // New returns a Service. rules come from CompileRules; clock may be nil

@@ -188,12 +188,17 @@ func checkBearerOrBasic(r *http.Request, token config.Secret, basic config.Basic
 // Mount adds the handlers of the configured sources to mux:
 // POST /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty and
 // /hooks/generic/{name}. A source is mounted when it has credentials or
-// insecure: true; a generic source with neither is an error. It returns the
-// mounted paths.
-func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *slog.Logger, limits Limits) ([]string, error) {
+// insecure: true; a generic source with neither is an error. limits is
+// optional (at most one; the zero Limits means DefaultMaxBody). It returns
+// the mounted paths.
+func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *slog.Logger, limits ...Limits) ([]string, error) {
+	var lim Limits
+	if len(limits) > 0 {
+		lim = limits[0]
+	}
 	var paths []string
 	add := func(path string, src Source) {
-		mux.Handle(path, Handler(src, ingest, limits, logger))
+		mux.Handle(path, Handler(src, ingest, lim, logger))
 		paths = append(paths, path)
 	}
 	am := cfg.Alertmanager
