@@ -517,6 +517,13 @@ func TestUploadV2(t *testing.T) {
 	if err := h.a.Upload(context.Background(), bot.Target{Channel: "C1", Thread: "1700000000.000001"}, bot.File{Name: "r42.log", Title: "restart-api r42", Content: content}); err != nil {
 		t.Fatal(err)
 	}
+	ref, err := h.a.Post(context.Background(), bot.Target{Channel: "C1", Thread: "1700000000.000001"}, bot.Message{Text: []string{"in a thread"}})
+	if err != nil || ref.Thread != "1700000000.000001" {
+		t.Fatalf("Post in thread = %+v, %v", ref, err)
+	}
+	if m, _ := h.fake.Message("C1", ref.ID); m.Thread != "1700000000.000001" {
+		t.Fatalf("message thread = %q", m.Thread)
+	}
 	fs := h.fake.Files()
 	if len(fs) != 1 || string(fs[0].Content) != string(content) || fs[0].Channel != "C1" || fs[0].Thread != "1700000000.000001" || fs[0].Title != "restart-api r42" || !fs[0].Shared {
 		t.Fatalf("files = %+v", fs)
@@ -571,10 +578,17 @@ func TestSocketReconnectOnDisconnect(t *testing.T) {
 
 func TestSocketWatchdog(t *testing.T) {
 	h := newHarness(t, ModeSocket, func(_ *config.Slack, d *Deps) { d.WatchdogTimeout = 300 * time.Millisecond })
+	// The replacement is slowed down by a 429 on apps.connections.open, so
+	// that the not-ready window can be observed.
+	h.fake.Force429("apps.connections.open", 1)
 	h.fake.Silence(true)
-	eventually(t, "watchdog reconnect", func() bool { return h.fake.Connections() >= 2 })
+	eventually(t, "not ready while the connection is dead", func() bool { return h.a.Ready() != nil })
 	h.fake.Silence(false)
+	eventually(t, "watchdog reconnect", func() bool { return h.fake.Connections() >= 2 })
 	h.waitReady()
+	if early := h.fake.Early(); len(early) > 0 {
+		t.Fatalf("reconnected before Retry-After:\n%s", fmtCalls(early))
+	}
 	h.command("/runbook", "list", "UALICE", "C1")
 	h.ev.next(t)
 }

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,7 +30,6 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // loopback, sent open-loop at 200 requests per second.
 func BenchmarkSlashCommandHTTP(b *testing.B) {
 	h := newHarness(b, ModeHTTP)
-	h.a.log = slog.New(slog.DiscardHandler)
 	go func() {
 		for range h.ev.ch { // drain: the handler does nothing
 		}
@@ -86,7 +84,6 @@ func BenchmarkSlashCommandHTTP(b *testing.B) {
 // received by Slack over a loopback websocket, at 200 envelopes per second.
 func BenchmarkSocketEnvelopeAck(b *testing.B) {
 	h := newHarness(b, ModeSocket)
-	h.a.log = slog.New(slog.DiscardHandler)
 	go func() {
 		for range h.ev.ch {
 		}

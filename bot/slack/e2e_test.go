@@ -36,6 +36,20 @@ steps:
     run: [seq, 1, 3000]
 `
 
+// slowRunbook is a diagnostic that prints for about a second and a half.
+const slowRunbook = `
+name: slow-diag
+description: Print a tick every 50ms
+kind: diagnostic
+allow: [dev, sre]
+timeout: 1m
+steps:
+  - name: tick
+    script: |
+      i=0
+      while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done
+`
+
 // startRealBot wires the real commands.Bot (bolt store, executor, audit,
 // access through Slack user groups) behind the harness's adapter.
 func startRealBot(t *testing.T, h *harness) *commands.Bot {
@@ -48,8 +62,10 @@ func startRealBot(t *testing.T, h *harness) *commands.Bot {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(rbDir, "restart.yaml"), []byte(restartRunbook), 0o600); err != nil {
-		t.Fatal(err)
+	for name, doc := range map[string]string{"restart.yaml": restartRunbook, "slow.yaml": slowRunbook} {
+		if err := os.WriteFile(filepath.Join(rbDir, name), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st, err := bolt.Open(filepath.Join(dataDir, "tebura.db"), bolt.Options{})
 	if err != nil {
@@ -197,5 +213,49 @@ func TestEndToEnd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEndToEndReconnectMidRun: Slack asks for a refresh while a run
+// streams; the replacement connection takes over, events arrive on it, and
+// the run's message keeps being edited to its final frame.
+func TestEndToEndReconnectMidRun(t *testing.T) {
+	h := newHarness(t, ModeSocket)
+	startRealBot(t, h)
+	h.command("/runbook", "run slow-diag", "UALICE", "C1")
+	var live slacktest.Message
+	eventually(t, "run streaming", func() bool {
+		for _, m := range h.fake.Messages("C1") {
+			if strings.Contains(string(m.Blocks), "tick") && !m.Ephemeral {
+				live = m
+				return true
+			}
+		}
+		return false
+	})
+	h.fake.Disconnect("refresh_requested")
+	refreshed := time.Now()
+	eventually(t, "replacement connection", func() bool { return h.fake.Connections() == 2 && h.fake.OpenConnections() == 1 })
+
+	h.command("/tebura", "whoami", "UBOB", "C1")
+	if acks := h.fake.Acks(); acks[len(acks)-1].Conn != 2 {
+		t.Fatalf("command acked on connection %d, want 2", acks[len(acks)-1].Conn)
+	}
+	eventually(t, "final frame", func() bool {
+		m, _ := h.fake.Message("C1", live.TS)
+		return strings.Contains(m.Text, "succeeded")
+	})
+	m, _ := h.fake.Message("C1", live.TS)
+	if !strings.Contains(string(m.Blocks), "tick 30") {
+		t.Errorf("final frame lacks the last line: %s", m.Blocks)
+	}
+	after := 0
+	for _, c := range h.fake.Calls("chat.update") {
+		if c.At.After(refreshed) && c.Form.Get("ts") == live.TS {
+			after++
+		}
+	}
+	if after == 0 {
+		t.Error("no edit of the live message after the refresh")
 	}
 }

@@ -76,10 +76,17 @@ func limits() bot.Limits {
 	}
 }
 
-var levelEmoji = map[bot.Level]string{
-	bot.LevelSuccess: ":white_check_mark: ",
-	bot.LevelWarning: ":warning: ",
-	bot.LevelDanger:  ":x: ",
+// levelEmoji is the header prefix that gives a message its tone.
+func levelEmoji(l bot.Level) string {
+	switch l {
+	case bot.LevelSuccess:
+		return ":white_check_mark: "
+	case bot.LevelWarning:
+		return ":warning: "
+	case bot.LevelDanger:
+		return ":x: "
+	}
+	return ""
 }
 
 // Render turns a message into Block Kit. It never fails: whatever does not
@@ -92,7 +99,7 @@ func Render(m bot.Message) Rendered {
 
 	header := strings.TrimSpace(oneLine(m.Header))
 	if header != "" {
-		h := truncate(levelEmoji[m.Level]+header, MaxHeaderText)
+		h := truncate(levelEmoji(m.Level)+header, MaxHeaderText)
 		budget -= utf8.RuneCountInString(h)
 		blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, h, true, false)))
 	}
