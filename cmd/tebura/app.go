@@ -60,13 +60,14 @@ type App struct {
 	// Mux is the one HTTP listener's router; mount handlers on it before Run.
 	Mux *http.ServeMux
 
-	ln      net.Listener
-	srv     *http.Server
-	mu      sync.Mutex
-	checks  []ReadyCheck
-	loaded  atomic.Bool
-	closing atomic.Bool
-	closed  sync.Once
+	ln       net.Listener
+	srv      *http.Server
+	mu       sync.Mutex
+	checks   []ReadyCheck
+	services []Service
+	loaded   atomic.Bool
+	closing  atomic.Bool
+	closed   sync.Once
 }
 
 // NewApp builds the server from a validated configuration. It fails with a
@@ -212,29 +213,68 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.loaded.Store(true)
 	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", version)
 
+	a.mu.Lock()
+	services := append([]Service(nil), a.services...)
+	a.mu.Unlock()
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
+	failed := make(chan error, len(services)+1)
+	var wg sync.WaitGroup
+	for _, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(svcCtx); err != nil && svcCtx.Err() == nil {
+				a.Logger.Error("service failed", "service", s.Name, "err", err)
+				failed <- fmt.Errorf("%s: %w", s.Name, err)
+			}
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.srv.Serve(a.ln) }()
+
+	var errs []error
 	select {
 	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+		errs = append(errs, fmt.Errorf("http server: %w", err))
+		serveErr <- nil // nothing left to wait for
+	case err := <-failed:
+		errs = append(errs, err)
 	case <-ctx.Done():
 	}
 	a.closing.Store(true)
 	a.Logger.Info("tebura shutting down", "grace", a.Config.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownGrace)
 	defer cancel()
-	var errs []error
 	if err := a.srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
 	if err := a.stop(sctx); err != nil {
 		errs = append(errs, err)
 	}
+	stopServices()
+	wg.Wait()
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
 	a.Logger.Info("tebura stopped")
 	return errors.Join(errs...)
+}
+
+// Service is a long-running part of the server, such as a chat adapter's
+// connection or an expiry loop. Run blocks until ctx is done; an error
+// before that stops the whole server.
+type Service struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// AddService adds a service that Run starts after the start-up
+// reconciliation and stops, after the running runs, at shutdown.
+func (a *App) AddService(s Service) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.services = append(a.services, s)
 }
 
 // start records the config load and reconciles runs left by a previous

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -216,4 +217,52 @@ func TestAppRecoversInterruptedRuns(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"run.interrupt"`) || !strings.Contains(out, `"config.load"`) {
 		t.Errorf("audit after restart:\n%s", out)
 	}
+}
+
+func TestAppServices(t *testing.T) {
+	t.Run("stopped at shutdown", func(t *testing.T) {
+		app, err := NewApp(testConfig(t), discardLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		started, stopped := make(chan struct{}), make(chan struct{})
+		app.AddService(Service{Name: "chat", Run: func(ctx context.Context) error {
+			close(started)
+			<-ctx.Done()
+			close(stopped)
+			return ctx.Err()
+		}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- app.Run(ctx) }()
+		<-started
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+		select {
+		case <-stopped:
+		default:
+			t.Fatal("Run returned before the service stopped")
+		}
+	})
+	t.Run("a failing service stops the server", func(t *testing.T) {
+		app, err := NewApp(testConfig(t), discardLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		app.AddService(Service{Name: "slack", Run: func(context.Context) error {
+			return errors.New("invalid_auth")
+		}})
+		done := make(chan error, 1)
+		go func() { done <- app.Run(context.Background()) }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "slack: invalid_auth") {
+				t.Fatalf("Run = %v, want the service's error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not stop after a service failed")
+		}
+	})
 }
