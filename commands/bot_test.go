@@ -1,0 +1,251 @@
+package commands_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/runbooks"
+)
+
+const sreOnly = `
+name: drain-node
+description: Drain a node
+kind: remediation
+allow: [sre]
+approval: {required: 1, approvers: [sre]}
+timeout: 1m
+steps:
+  - {name: drain, run: [echo, drained]}
+`
+
+const quick = `
+name: quick
+description: Say hi
+kind: diagnostic
+params:
+  - {name: who, type: string, default: world}
+  - {name: password, type: string, secret: true, default: hunter2}
+allow: [dev, sre]
+timeout: 1m
+steps:
+  - {name: hi, run: [echo, "hi {{ .Params.who }}"]}
+`
+
+func TestHelpAndListShowOnlyWhatCallerMayRun(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, sreOnly, quick}})
+	tests := []struct {
+		who         bot.Actor
+		want, unwan []string
+	}{
+		{alice, []string{"restart-api", "quick"}, []string{"drain-node"}},
+		{bob, []string{"restart-api", "quick", "drain-node"}, nil},
+		{dave, []string{"You may not run any runbook yet"}, []string{"restart-api", "quick", "drain-node"}},
+	}
+	for _, tt := range tests {
+		for _, line := range []string{"/tebura help", "/runbook list", "/runbook"} {
+			got := h.Say(tt.who, line).PrivateText()
+			for _, w := range tt.want {
+				mustContain(t, tt.who.Name+" "+line, got, w)
+			}
+			for _, u := range tt.unwan {
+				if strings.Contains(got, u) {
+					t.Errorf("%s %s shows %q:\n%s", tt.who.Name, line, u, got)
+				}
+			}
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, sreOnly, quick}})
+	got := h.Say(alice, "/runbook describe restart-api").PrivateText()
+	for _, want := range []string{"Kind: remediation", "env (enum, required) one of staging | prod", "service (string) default api matching [a-z][a-z0-9-]{0,40}",
+		"Approval: 1 from sre; not the requester; expires after 15m", "Lock: restart-{{ .Params.service }}", "Timeout: 1m"} {
+		mustContain(t, "describe", got, want)
+	}
+	got = h.Say(alice, "/runbook describe quick").PrivateText()
+	mustContain(t, "describe quick", got, "password (string, secret) default ••••••")
+	if strings.Contains(got, "hunter2") {
+		t.Errorf("describe shows a secret default:\n%s", got)
+	}
+	// A runbook the caller may neither run nor approve does not exist for them.
+	mustContain(t, "describe drain-node", h.Say(alice, "/runbook describe drain-node").PrivateText(), "There is no runbook `drain-node`")
+	mustContain(t, "describe typo", h.Say(alice, "/runbook describe restrat-api").PrivateText(), "Did you mean `restart-api`?")
+}
+
+func TestCommandErrorsAnswerPrivately(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	tests := []struct {
+		who        bot.Actor
+		line, want string
+	}{
+		{alice, "/runbook lsit", "There is no `/runbook lsit`. Did you mean `/runbook list`? Type `/tebura help` for everything you can do."},
+		{alice, "/runbook restart-ap env=prod", "Did you mean `/runbook restart-api`?"},
+		{alice, "/runbook run restart-api", "env"},
+		{alice, "/runbook run restart-api env=dev", "env"},
+		{alice, "/runbook run restart-api env=prod bogus=1", "bogus"},
+		{alice, `/runbook run quick who="unterminated`, "never closed"},
+		{alice, "/runbook run quick who", "Parameters are written name=value"},
+		{dave, "/runbook run quick", "There is no runbook `quick`"},
+		{alice, "/incident declare db down", "Incidents are not enabled"},
+		{alice, "/runbook status r999", "There is no run `r999`"},
+		{alice, "/runbook cancel r999", "There is no run `r999`"},
+	}
+	for _, tt := range tests {
+		turn := h.Say(tt.who, tt.line)
+		if len(turn.Posted()) != 0 {
+			t.Errorf("%s: posted to the channel", tt.line)
+		}
+		mustContain(t, tt.line, turn.PrivateText(), tt.want)
+	}
+	if n := len(h.Runs()); n != 0 {
+		t.Errorf("refused commands stored %d runs", n)
+	}
+}
+
+func TestRunWithoutApprovalMasksSecrets(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{quick}})
+	msg := h.Say(alice, "/runbook quick who=“the team” password=s3cret-pass").Card(t)
+	run := h.WaitFinal(h.LastRun().ID)
+	if run.State != runbooks.StateSucceeded {
+		t.Fatalf("state %s", run.State)
+	}
+	text := bottest.Text(msg.Last())
+	mustContain(t, "final", text, "hi the team")
+	mustContain(t, "final", text, "password=•••••• who='the team'")
+	for _, v := range msg.Versions() {
+		if strings.Contains(bottest.Text(v), "s3cret-pass") {
+			t.Fatalf("a frame shows the secret:\n%s", bottest.Text(v))
+		}
+	}
+	for _, e := range h.AuditEntries() {
+		for k, v := range e.Detail {
+			if strings.Contains(v, "s3cret-pass") {
+				t.Errorf("audit %s %s: %s shows the secret", e.Action, k, v)
+			}
+		}
+	}
+	if n, err := audit.Verify(t.Context(), h.Store); err != nil || n == 0 {
+		t.Errorf("audit chain: %d entries, %v", n, err)
+	}
+}
+
+func TestWhoami(t *testing.T) {
+	h := newHarness(t, bottest.Options{Admins: []string{"console:carol"}})
+	got := h.Say(bottest.User("carol", "slack-group:S1"), "/tebura whoami").PrivateText()
+	for _, want := range []string{"Identity: console:carol", "Groups: slack-group:S1", "Roles: sre", "Admin: yes"} {
+		mustContain(t, "whoami", got, want)
+	}
+	mustContain(t, "whoami dave", h.Say(dave, "/tebura whoami").PrivateText(), "Roles: none")
+}
+
+func TestStatusListsMineAndRunning(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	h.Say(alice, "/runbook run quick")
+	h.WaitFinal(h.LastRun().ID)
+	h.Say(alice, "/runbook run restart-api env=staging")
+	got := h.Say(alice, "/runbook status").PrivateText()
+	mustContain(t, "status", got, "`r2` restart-api — waiting for approval, requested by @alice")
+	mustContain(t, "status", got, "`r1` quick — succeeded, requested by @alice")
+	// Bob may approve restart-api, so he sees the pending one, but not alice's finished runs.
+	got = h.Say(bob, "/runbook status").PrivateText()
+	mustContain(t, "bob status", got, "`r2` restart-api")
+	if strings.Contains(got, "`r1`") {
+		t.Errorf("bob's status shows alice's finished run:\n%s", got)
+	}
+	mustContain(t, "status r1", h.Say(alice, "/runbook status r1").PrivateText(), "quick — succeeded")
+}
+
+func TestCancelPendingByRequesterAndRefusals(t *testing.T) {
+	h := newHarness(t, bottest.Options{})
+	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+	id := h.LastRun().ID
+	mustContain(t, "dave", h.Say(dave, "/runbook cancel "+id).PrivateText(), "There is no run")
+	mustContain(t, "alice", h.Say(alice, "/runbook cancel "+id).PrivateText(), "withdrawn")
+	run := h.LastRun()
+	if run.State != runbooks.StateCancelled {
+		t.Fatalf("state %s, want cancelled", run.State)
+	}
+	last := card.Last()
+	if len(last.Buttons) != 0 {
+		t.Errorf("withdrawn card still has buttons")
+	}
+	mustContain(t, "card", bottest.Text(last), "Cancelled by @alice")
+	mustContain(t, "again", h.Say(alice, "/runbook cancel "+id).PrivateText(), "already ended")
+}
+
+func TestStartRunForAutomation(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	ctx := t.Context()
+	run, err := h.Bot.StartRun(ctx, commands.RunRequest{Runbook: "quick", Params: map[string]string{"who": "pager"},
+		By: "automation:disk-full", Platform: bottest.Platform, Target: bot.Target{Channel: "C9"}, Incident: "inc-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := h.WaitFinal(run.ID)
+	if final.State != runbooks.StateSucceeded || final.RequestedBy != "automation:disk-full" || final.Origin.Incident != "inc-1" {
+		t.Fatalf("run = %+v", final)
+	}
+	msgs := h.Chat.Messages()
+	if len(msgs) != 1 || msgs[0].Ref.Channel != "C9" {
+		t.Fatalf("messages = %v, want one in C9", msgs)
+	}
+	mustContain(t, "automation message", bottest.Text(msgs[0].Last()), "hi pager")
+
+	_, err = h.Bot.StartRun(ctx, commands.RunRequest{Runbook: "restart-api", Params: map[string]string{"env": "prod"}, By: "automation:x"})
+	if tebura.ErrorCode(err) != tebura.EFORBIDDEN {
+		t.Errorf("StartRun of a runbook needing approval: %v, want EFORBIDDEN", err)
+	}
+	_, err = h.Bot.StartRun(ctx, commands.RunRequest{Runbook: "quick", By: alice.ID})
+	if tebura.ErrorCode(err) != tebura.EINVALID {
+		t.Errorf("StartRun by a person: %v, want EINVALID", err)
+	}
+}
+
+func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{quick}})
+	ctx := t.Context()
+	ref, err := h.Chat.Post(ctx, bot.Target{Channel: bottest.Channel}, bot.Message{Header: "quick — running"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run the previous process was running when it died.
+	run := &runbooks.Run{Runbook: "quick", Kind: runbooks.KindDiagnostic, Params: map[string]string{"who": "x"}, RequestedBy: alice.ID, RequestedName: "alice",
+		RequestedAt: time.Now(), State: runbooks.StateRunning, StartedAt: time.Now(),
+		Origin: runbooks.Origin{Platform: ref.Platform, Channel: ref.Channel, Message: ref.ID}}
+	if err := h.Store.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Bot.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Store.GetRun(ctx, run.ID)
+	if err != nil || got.State != runbooks.StateInterrupted {
+		t.Fatalf("run after recover: %v, %v", got, err)
+	}
+	msgs := h.Chat.Messages()
+	mustContain(t, "redrawn", bottest.Text(msgs[0].Last()), "quick — interrupted")
+	var found bool
+	for _, e := range h.AuditEntries() {
+		found = found || (e.Action == "run.interrupt" && e.Subject == run.ID)
+	}
+	if !found {
+		t.Errorf("no run.interrupt audit entry")
+	}
+}
+
+func TestStaleButton(t *testing.T) {
+	h := newHarness(t, bottest.Options{})
+	msg := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+	turn := h.Press(bob, msg, bot.Button{Label: "Approve", ActionID: "approve", CallbackID: "cb_forged"})
+	mustContain(t, "forged", turn.PrivateText(), "This button no longer works")
+	if h.LastRun().State != runbooks.StatePendingApproval {
+		t.Errorf("a forged callback changed the run")
+	}
+}

@@ -1,0 +1,265 @@
+package commands
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident"
+)
+
+// IncidentsDeps are what the incident layer is built from.
+type IncidentsDeps struct {
+	Service *incident.Service
+	// Bot is the bot the incident layer plugs into: NewIncidents registers
+	// itself as its /incident handler, and starts runs and proposals
+	// through it.
+	Bot *Bot
+	// Chats are the connected chat platforms by name, as given to the Bot.
+	Chats map[string]bot.Chat
+	// Platform is the chat where alert incidents open their channel. Empty:
+	// the only chat, else the first by name that can create channels.
+	Platform string
+	// Config is the incidents section; Automations the rules (the same the
+	// Service was built with), used to re-derive lost reactions.
+	Config      config.Incidents
+	Automations []config.Automation
+	Access      func() *access.Policy
+	Clock       func() time.Time
+	Logger      *slog.Logger
+	// Interval is how often Recover's loop reconciles open incidents,
+	// archives due channels and records ended runs (default 30s).
+	Interval time.Duration
+}
+
+// Incidents is the chat side of incidents: the /incident commands, the
+// incident buttons, and the reaction to what the incident domain reports
+// (React). It implements IncidentCommands.
+//
+// # Durability of reactions
+//
+// A webhook is answered 2xx once the ingest is stored; the reaction runs
+// after that and may be lost in a crash. So every reaction is re-derivable
+// from stored state and idempotent, and Recover (at start-up, then every
+// Interval) re-runs it for every open incident:
+//   - channel: an open incident without a channel gets one; AttachChannel is
+//     called right after creation, before anything is posted, so a retry
+//     reuses the stored channel;
+//   - card: its message ref is stored on the incident's timeline (entry kind
+//     "reaction.card", Data platform/channel/message) when it is posted;
+//     later changes edit that message, never re-post;
+//   - diagnostics and suggestions: the rules that fired are stored with the
+//     incident (Incident.Fired, in the ingest's transaction, together with
+//     the once_within marks); each runbook started or proposed writes a
+//     timeline entry (kind "automation", Data reaction/rule/runbook/run), and
+//     a fired rule's runbook without such an entry since the incident
+//     (re)opened is started now. A crash between a start and its entry can
+//     repeat a diagnostic (at least once); a suggestion may be proposed twice.
+//   - run results: runs carry the incident in Run.Origin; an ended run
+//     without a "run" entry on the timeline gets one;
+//   - archive: due when resolved_at + archive_after has passed, for
+//     channels the bot created ("reaction.channel" mode=created) and not yet
+//     archived ("channel.archived").
+type Incidents struct {
+	svc      *incident.Service
+	bot      *Bot
+	chats    map[string]bot.Chat
+	platform string
+	cfg      config.Incidents
+	auto     *automations
+	access   func() *access.Policy
+	now      func() time.Time
+	log      *slog.Logger
+	interval time.Duration
+
+	mu      sync.Mutex
+	locks   map[int64]*sync.Mutex
+	states  map[int64]*incState
+	running bool
+
+	watchers sync.WaitGroup
+}
+
+var _ IncidentCommands = (*Incidents)(nil)
+
+// NewIncidents builds the incident layer and registers it as d.Bot's
+// /incident handler. It starts nothing: call Recover once at start-up.
+func NewIncidents(d IncidentsDeps) (*Incidents, error) {
+	if d.Service == nil || d.Bot == nil {
+		return nil, tebura.Errorf(tebura.EINVALID, "The incident layer needs the incident service and the bot.")
+	}
+	auto, err := newAutomations(d.Config, d.Automations)
+	if err != nil {
+		return nil, err
+	}
+	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config, auto: auto,
+		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
+		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	if i.log == nil {
+		i.log = slog.New(slog.DiscardHandler)
+	}
+	if i.interval <= 0 {
+		i.interval = 30 * time.Second
+	}
+	if i.chats == nil {
+		i.chats = d.Bot.d.Chats
+	}
+	if i.platform == "" {
+		i.platform = defaultPlatform(i.chats)
+	}
+	d.Bot.SetIncidents(i)
+	return i, nil
+}
+
+// defaultPlatform is the only chat, or the first by name that can create
+// channels, or the first by name.
+func defaultPlatform(chats map[string]bot.Chat) string {
+	names := make([]string, 0, len(chats))
+	for n := range chats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, ok := chats[n].(bot.ChannelManager); ok {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// lock serializes the reaction of one incident: a webhook, a command, a
+// click and the reconcile loop never act on the same incident at once.
+func (i *Incidents) lock(n int64) func() {
+	i.mu.Lock()
+	l := i.locks[n]
+	if l == nil {
+		l = &sync.Mutex{}
+		i.locks[n] = l
+	}
+	i.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Recover reconciles every open incident (channels, cards, diagnostics and
+// suggestions lost in a crash), records runs that ended while nobody
+// watched, archives due channels, and then starts a loop that does the
+// same every Interval until ctx ends. Call it once at start-up, after the
+// Bot's Recover and before the webhooks are served.
+func (i *Incidents) Recover(ctx context.Context) error {
+	if err := i.Tick(ctx); err != nil {
+		return err
+	}
+	i.mu.Lock()
+	running := i.running
+	i.running = true
+	i.mu.Unlock()
+	if !running {
+		go i.loop(ctx)
+	}
+	return nil
+}
+
+func (i *Incidents) loop(ctx context.Context) {
+	t := time.NewTicker(i.interval)
+	defer t.Stop()
+	defer func() { i.mu.Lock(); i.running = false; i.mu.Unlock() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := i.Tick(ctx); err != nil && ctx.Err() == nil {
+				i.log.Error("incident reconcile failed", "err", err)
+			}
+		}
+	}
+}
+
+// Tick does one round of the loop: reconcile open incidents, record ended
+// runs, archive due channels. Tests with an injected clock call it.
+func (i *Incidents) Tick(ctx context.Context) error {
+	open, err := i.svc.List(ctx, incident.ListOptions{OpenOnly: true})
+	if err != nil {
+		return err
+	}
+	for _, inc := range open {
+		i.reconcile(ctx, inc.Number)
+	}
+	if err := i.sweepRuns(ctx); err != nil {
+		i.log.Error("incident run sweep failed", "err", err)
+	}
+	return i.archiveDue(ctx)
+}
+
+// Wait blocks until the goroutines that record run results have finished,
+// or ctx ends. Call it after the executor's Shutdown.
+func (i *Incidents) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { i.watchers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// mayAct reports whether a may declare, acknowledge, resolve and annotate
+// incidents: anyone with any role, and admins.
+func (i *Incidents) mayAct(a bot.Actor) bool {
+	var p *access.Policy
+	if i.access != nil {
+		p = i.access()
+	}
+	if p == nil {
+		return false
+	}
+	s := subject(a)
+	return p.IsAdmin(s) || len(p.Roles(s)) > 0
+}
+
+func (i *Incidents) policy() *access.Policy {
+	if i.access == nil {
+		return nil
+	}
+	return i.access()
+}
+
+// expand turns roles into their members; identities pass as they are.
+func (i *Incidents) expand(list []string) []string {
+	p := i.policy()
+	var out []string
+	seen := map[string]bool{}
+	add := func(m string) {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	for _, x := range list {
+		if p != nil && p.Known(x) {
+			for _, m := range p.Members(x) {
+				add(m)
+			}
+			continue
+		}
+		add(x)
+	}
+	return out
+}
+
+func incRef(n int64) string { return "#" + strconv.FormatInt(n, 10) }

@@ -1,0 +1,104 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// The hooks in this file are what the incident reaction layer needs from
+// the Bot beyond StartRun: registering the /incident handler after both
+// exist, proposing a remediation behind its approval card on behalf of an
+// automation, and learning when a run of this process ends.
+
+// SetIncidents installs the /incident handler. The Bot and the handler need
+// each other, so the handler is set after New; call it before the chats
+// deliver events (NewIncidents calls it).
+func (b *Bot) SetIncidents(ic IncidentCommands) { b.d.Incidents = ic }
+
+// ProposeRun posts an approval card for a runbook on behalf of an
+// automation ("automation:<rule>"), with the rule's parameters pre-filled
+// and validated like any user input (rb.Bind). The card is the ordinary
+// one: any approver of the runbook may approve it (the requester is the
+// rule, so allow_self does not matter), Approve and Deny are re-checked
+// like every click, and the run starts on the quorum. Runbooks that need no
+// approval are refused: a suggestion is always decided by people.
+func (b *Bot) ProposeRun(ctx context.Context, req RunRequest) (*runbooks.Run, error) {
+	if !access.IsAutomation(req.By) {
+		return nil, tebura.Errorf(tebura.EINVALID, "ProposeRun is for automations; %q is not an automation identity.", req.By)
+	}
+	rb, ok := b.registry().Get(req.Runbook)
+	if !ok {
+		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
+	}
+	if !rb.NeedsApproval() {
+		return nil, tebura.Errorf(tebura.EINVALID, "The runbook `%s` needs no approval, so there is nothing to propose; list it under diagnostics instead.", rb.Name)
+	}
+	chat := b.chat(req.Platform)
+	if chat == nil {
+		return nil, tebura.Errorf(tebura.EINVALID, "There is no chat %q to post the approval card of `%s` in.", req.Platform, rb.Name)
+	}
+	vals, err := rb.Bind(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := rb.Plan(vals)
+	if err != nil {
+		return nil, err
+	}
+	lockKey, err := rb.LockKey(vals)
+	if err != nil {
+		return nil, err
+	}
+	now := b.now()
+	exp := rb.Approval.Expires
+	if exp <= 0 {
+		exp = defaultApprovalExpiry
+	}
+	run := &runbooks.Run{
+		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
+		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: now,
+		State: runbooks.StatePendingApproval, Required: rb.Approval.Required, ExpiresAt: now.Add(exp),
+		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
+	}
+	if err := b.d.Store.CreateRun(ctx, run); err != nil {
+		return nil, err
+	}
+	m := b.masker(rb, vals)
+	b.record(ctx, req.By, "run.request", run.ID, requestDetail(run, m))
+	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	denyCB, err := b.newCallback(ctx, actionDeny, run.ID, run.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := chat.Post(ctx, req.Target, bot.Fit(approvalCard(run, rb, plan.String(), m, approveCB, denyCB), bot.LimitsOf(chat)))
+	if err != nil {
+		return nil, err
+	}
+	ref.Platform = req.Platform
+	return b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
+		r.Origin = originOf(ref, r.Origin)
+		return nil
+	})
+}
+
+// RunDone returns a channel that is closed when run runID, executing in
+// this process, has ended (its final state is stored). ok is false when the
+// run is not executing here (not started yet, ended before, or started by
+// another process): callers then read the stored run.
+func (b *Bot) RunDone(runID string) (done <-chan struct{}, ok bool) {
+	if b.d.Executor == nil {
+		return nil, false
+	}
+	h, ok := b.d.Executor.Handle(runID)
+	if !ok {
+		return nil, false
+	}
+	return h.Done(), true
+}
