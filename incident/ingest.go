@@ -272,6 +272,12 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 	}
 
 	changed := ch.Opened || ch.Reopened
+	if !ch.Opened {
+		// Labels and annotations stay the ones common to every alert seen:
+		// a first notification with one alert carries all its labels.
+		changed = intersect(inc.Labels, b.Labels) || changed
+		changed = intersect(inc.Annotations, b.Annotations) || changed
+	}
 	for _, it := range items {
 		a, e := it.a, it.e
 		switch it.op {
@@ -462,6 +468,23 @@ func alertSummary(alerts []Alert, verb string) string {
 		text += fmt.Sprintf(" and %d more", len(alerts)-show)
 	}
 	return text
+}
+
+// intersect deletes from have what want lacks or holds differently, and
+// reports whether it deleted anything. An empty want (a source that sends
+// no common labels) changes nothing.
+func intersect(have, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	deleted := false
+	for k, v := range have {
+		if w, ok := want[k]; !ok || w != v {
+			delete(have, k)
+			deleted = true
+		}
+	}
+	return deleted
 }
 
 func merge(base, over map[string]string) map[string]string {

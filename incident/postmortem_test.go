@@ -50,8 +50,10 @@ func TestPostmortemGolden(t *testing.T) {
 		Text: "r2 restart-api succeeded in 38s", Data: map[string]string{"run": "r2", "log": "https://tebura.example.com/runs/r2/log"}}))
 	must(svc.Note(ctx, "#1", "slack:U02ALICE", "Latency back to normal | p99 0.4s"))
 	clk.Advance(2 * time.Minute)
-	mustIngest(t, svc, batch(b.GroupKey,
-		alert("055f8b388da2667a", incident.AlertResolved, t0), alert("79a867af62fa774d", incident.AlertResolved, t0)))
+	resolved := batch(b.GroupKey,
+		alert("055f8b388da2667a", incident.AlertResolved, t0), alert("79a867af62fa774d", incident.AlertResolved, t0))
+	resolved.Labels["env"] = "prod"
+	mustIngest(t, svc, resolved)
 
 	inc, err := svc.Get(ctx, "#1")
 	must(err)

@@ -444,3 +444,18 @@ func TestArchiveDue(t *testing.T) {
 		t.Errorf("MarkArchived twice: %v", err)
 	}
 }
+
+func TestLabelsStayCommon(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, nil)
+	b := batch("g", alert("a1", incident.AlertFiring, clk.Now()))
+	b.Labels = map[string]string{"alertname": "HighLatency", "service": "api", "instance": "a1"}
+	b.Annotations = map[string]string{"summary": "slow on a1", "runbook_url": "https://r"}
+	mustIngest(t, svc, b)
+	b.Alerts = append(b.Alerts, alert("a2", incident.AlertFiring, clk.Now()))
+	b.Labels = map[string]string{"alertname": "HighLatency", "service": "api"}
+	b.Annotations = map[string]string{"runbook_url": "https://r"}
+	c := one(t, mustIngest(t, svc, b))
+	if len(c.Incident.Labels) != 2 || c.Incident.Labels["instance"] != "" || len(c.Incident.Annotations) != 1 {
+		t.Errorf("labels %v annotations %v; want only what every alert shares", c.Incident.Labels, c.Incident.Annotations)
+	}
+}
