@@ -27,7 +27,7 @@ func (d *decoder) check(rb *Runbook, nd *nodes) {
 		d.problem(nd.kind, "kind", "%q must be diagnostic or remediation", rb.Kind)
 	}
 
-	if rb.Timeout == 0 && nd.timeout == nil {
+	if rb.Timeout == 0 {
 		rb.Timeout = opts.DefaultTimeout
 	}
 	if opts.MaxTimeout > 0 && rb.Timeout > opts.MaxTimeout {

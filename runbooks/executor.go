@@ -16,8 +16,10 @@ import (
 
 // Executor defaults.
 const (
+	// DefaultMaxConcurrent is how many runs go at once unless configured.
 	DefaultMaxConcurrent = 4
-	DefaultKillGrace     = 5 * time.Second
+	// DefaultKillGrace is the time between SIGTERM and SIGKILL.
+	DefaultKillGrace = 5 * time.Second
 	// storeTimeout bounds each store call the executor makes on its own
 	// (not on behalf of a caller's ctx).
 	storeTimeout = 10 * time.Second

@@ -193,6 +193,9 @@ func (rb *Runbook) Bind(raw map[string]string) (Values, error) {
 		switch {
 		case given && v == "" && p.Required:
 			msgs = append(msgs, fmt.Sprintf("%s is required and cannot be empty: give %s.", p.Name, p.accepts()))
+		case given && v == "" && p.Default == "":
+			// The same as leaving it out, so Bind(Bind(x)) == Bind(x).
+			out[p.Name] = ""
 		case given:
 			canon, err := p.validate(v)
 			if err != nil {

@@ -104,3 +104,22 @@ func TestSecrets(t *testing.T) {
 		t.Errorf("SecretNames = %v", got)
 	}
 }
+
+// TestBindRoundTrip: values stored with a run bind again to the same
+// values, which is what lets an approval re-render the plan later.
+func TestBindRoundTrip(t *testing.T) {
+	rb := paramRunbook()
+	v, err := rb.ParseArgs([]string{"env=prod", "count=007", "force=on"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := rb.Bind(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range v {
+		if again[k] != v[k] {
+			t.Errorf("%s: %q became %q", k, v[k], again[k])
+		}
+	}
+}
