@@ -21,6 +21,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,11 +355,26 @@ func (a *Adapter) Edit(ctx context.Context, ref bot.MessageRef, m bot.Message) e
 	return restErr(err, "edit a message")
 }
 
+// scrub hides the request URL of a transport error: for interaction
+// routes it holds the interaction token, which must not reach a log.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = routeOf(u.Path)
+		} else {
+			ue.URL = "(url hidden)"
+		}
+	}
+	return err
+}
+
 // restErr maps a discordgo error to the error vocabulary.
 func restErr(err error, what string) error {
 	if err == nil {
 		return nil
 	}
+	err = scrub(err)
 	var te *tebura.Error
 	if errors.As(err, &te) {
 		return err

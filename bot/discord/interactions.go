@@ -46,7 +46,7 @@ func (a *Adapter) interaction(ctx context.Context, i *discordgo.Interaction, rec
 
 // ack sends the initial response and reports how late it was.
 func (a *Adapter) ack(ctx context.Context, i *discordgo.Interaction, resp *discordgo.InteractionResponse) error {
-	err := a.session.InteractionRespond(i, resp, discordgo.WithContext(ctx))
+	err := scrub(a.session.InteractionRespond(i, resp, discordgo.WithContext(ctx)))
 	now := a.clock()
 	created, ok := SnowflakeTime(i.ID)
 	late := ok && now.Sub(created) > AckDeadline
@@ -332,7 +332,7 @@ func (r *replier) deleteOriginal(ctx context.Context) {
 	if r.expired() != nil {
 		return
 	}
-	if err := r.a.session.InteractionResponseDelete(r.i, discordgo.WithContext(ctx)); err != nil {
+	if err := scrub(r.a.session.InteractionResponseDelete(r.i, discordgo.WithContext(ctx))); err != nil {
 		r.a.logger.Warn("discord deferred response not deleted", "interaction_id", r.i.ID, "err", err)
 	}
 }

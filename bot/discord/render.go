@@ -194,6 +194,13 @@ func CustomID(action, callbackID string) (id string, ok bool) {
 			return full, true
 		}
 	}
+	if strings.Contains(callbackID, ":") {
+		// ":<id>" keeps ParseCustomID from splitting the ID itself.
+		if len(callbackID) == MaxCustomID {
+			return "", false
+		}
+		return ":" + callbackID, true
+	}
 	return callbackID, true
 }
 

@@ -214,6 +214,9 @@ func TestCustomID(t *testing.T) {
 		{"", "c1", "c1", true},
 		{"a:b", "c1", "c1", true},
 		{"approve", "", "", false},
+		{"", "x:y", ":x:y", true},
+		{"approve", strings.Repeat("x", 95) + ":y", ":" + strings.Repeat("x", 95) + ":y", true},
+		{"approve", strings.Repeat("x", 98) + ":y", "", false},
 		{"approve", strings.Repeat("x", 101), "", false},
 	}
 	for _, tc := range tests {
