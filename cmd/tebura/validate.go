@@ -55,7 +55,11 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	})
 	w.Registry = reg
 	for _, p := range rps {
-		ps = append(ps, problem{File: p.File, Line: p.Line, Text: strings.TrimPrefix(p.String(), locationPrefix(p))})
+		pr := problem{File: p.File, Line: p.Line, Text: strings.TrimPrefix(p.String(), locationPrefix(p))}
+		if p.Line == 0 && p.File == l.source() {
+			pr.Line = l.inlineLine(p.Runbook)
+		}
+		ps = append(ps, pr)
 	}
 	ps = append(ps, w.crossCheck(rps)...)
 	return w, ps, confProblems
@@ -67,6 +71,17 @@ func locationPrefix(p runbooks.Problem) string {
 		return fmt.Sprintf("%s:%d: ", p.File, p.Line)
 	}
 	return p.File + ": "
+}
+
+// inlineLine is the config line of the inline runbook called name, 0 if
+// unknown.
+func (l *loadedConfig) inlineLine(name string) int {
+	for i, rb := range l.Config.Runbooks.Inline {
+		if n, _ := rb["name"].(string); n == name && name != "" {
+			return l.lines[fmt.Sprintf("runbooks.inline[%d]", i)]
+		}
+	}
+	return 0
 }
 
 // source names the config for problems about inline runbooks.
