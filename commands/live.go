@@ -245,8 +245,10 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 // Recover reconciles after a restart and starts the approval expiry loop,
 // which runs until ctx ends. Call it once, before the chats deliver
 // events: it marks every run still running or queued as interrupted
-// (through runbooks.Recover, which releases their locks), redraws their
-// messages, and expires approvals that ran out while the bot was down.
+// (through runbooks.Recover, which releases their locks; a second call
+// finds nothing), audits and redraws them, and expires approvals that ran
+// out while the bot was down. A caller that ran runbooks.Recover itself
+// passes what it returned to ShowInterrupted as well.
 func (b *Bot) Recover(ctx context.Context) error {
 	interrupted, err := runbooks.Recover(ctx, b.d.Store, b.now())
 	if err != nil {
@@ -254,8 +256,8 @@ func (b *Bot) Recover(ctx context.Context) error {
 	}
 	for _, run := range interrupted {
 		b.record(ctx, "system", "run.interrupt", run.ID, map[string]string{"runbook": run.Runbook})
-		b.show(ctx, refOf(run.Origin), frame(run, runbooks.Snapshot{}, b.storedMasker(run), b.now(), "", ""))
 	}
+	b.ShowInterrupted(ctx, interrupted)
 	if err := b.ExpireNow(ctx); err != nil {
 		return err
 	}
@@ -267,6 +269,15 @@ func (b *Bot) Recover(ctx context.Context) error {
 		go b.expiryLoop(ctx)
 	}
 	return nil
+}
+
+// ShowInterrupted redraws the live messages of runs that runbooks.Recover
+// marked interrupted, so nobody keeps watching a run that is gone. It
+// records nothing: whoever called runbooks.Recover audits.
+func (b *Bot) ShowInterrupted(ctx context.Context, runs []*runbooks.Run) {
+	for _, run := range runs {
+		b.show(ctx, refOf(run.Origin), frame(run, runbooks.Snapshot{}, b.storedMasker(run), b.now(), "", ""))
+	}
 }
 
 func (b *Bot) expiryLoop(ctx context.Context) {
