@@ -615,3 +615,29 @@ func TestExitCodeOfSignal(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// TestSecretMaskingExample runs the shipped example: its output must show
+// *** where the token was echoed.
+func TestSecretMaskingExample(t *testing.T) {
+	reg, problems := Load(LoadOptions{Dirs: []string{"examples"}})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	rb, ok := reg.Get("secret-masking")
+	if !ok {
+		t.Fatal("secret-masking example missing")
+	}
+	h := newHarness(t, ExecutorConfig{})
+	handle, run, err := h.start(rb, "console:alice", "token=tok-9f8e7d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := h.wait(handle)
+	log := h.logOf(run.ID)
+	if snap.State != StateSucceeded || !strings.Contains(log, "calling the API with token ***\nagain: ***\n") {
+		t.Errorf("state %s, log:\n%s", snap.State, log)
+	}
+	if strings.Contains(log+strings.Join(snap.Tail, "\n"), "tok-9f8e7d") {
+		t.Error("the token leaked")
+	}
+}
