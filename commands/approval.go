@@ -61,8 +61,8 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 			b.log.Error("redraw approval card failed", "run", run.ID, "err", err)
 		}
 		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf(
-			"Your approval of %s is recorded: %d of %d. It starts once %d more approver(s) agree.",
-			run.ID, len(updated.Approvals), updated.Required, updated.Required-len(updated.Approvals))}})
+			"Your approval of %s is recorded: %d of %d. It starts once %s more.",
+			run.ID, len(updated.Approvals), updated.Required, plural(updated.Required-len(updated.Approvals), "approval"))}})
 	}
 	ref := refOf(updated.Origin)
 	if ref.IsZero() {

@@ -91,7 +91,7 @@ func approvalsText(run *runbooks.Run) string {
 
 // approvalCard is the message that asks for approval.
 func approvalCard(run *runbooks.Run, rb *runbooks.Runbook, plan string, m runbooks.Masker, approveCB, denyCB string) bot.Message {
-	rule := fmt.Sprintf("Needs %d approval(s) from %s", run.Required, strings.Join(rb.Approval.Approvers, ", "))
+	rule := fmt.Sprintf("Needs %s from %s", plural(run.Required, "approval"), strings.Join(rb.Approval.Approvers, ", "))
 	if !rb.Approval.AllowSelf {
 		rule += "; the requester cannot approve their own request"
 	}
@@ -287,6 +287,14 @@ func lockHeld(runbook string, lock runbooks.Lock, holder *runbooks.Run, viewCB, 
 		msg.Buttons = []bot.Button{{Label: labelView, ActionID: actionView, CallbackID: viewCB}}
 	}
 	return msg
+}
+
+// plural writes "1 approval", "2 approvals".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func orNone(s string) string {

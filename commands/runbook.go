@@ -54,7 +54,7 @@ func (b *Bot) helpMessage(s access.Subject) bot.Message {
 func runbookLine(r *runbooks.Runbook) string {
 	line := r.Name + " (" + string(r.Kind)
 	if r.NeedsApproval() {
-		line += fmt.Sprintf(", needs %d approval(s)", r.Approval.Required)
+		line += ", needs " + plural(r.Approval.Required, "approval")
 	}
 	line += ")"
 	if r.Description != "" {
