@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bwmarrin/discordgo"
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/discord/discordtest"
@@ -380,5 +383,50 @@ func TestAutocomplete(t *testing.T) {
 	case ev := <-e.events:
 		t.Errorf("autocomplete reached the handler: %T", ev)
 	default:
+	}
+}
+
+// TestHTTPBeforeRun: PING is answered as soon as the route is mounted (the
+// Developer Portal checks it when the URL is saved); other interactions
+// wait for Run.
+func TestHTTPBeforeRun(t *testing.T) {
+	e := newEnv(t, ModeHTTP)
+	resp, err := e.fake.Post(e.srv.URL+InteractionsPath, e.key, e.fake.NewPing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("PING before Run: %d", resp.StatusCode)
+	}
+	if st := e.deliver(runCommand(e.fake, bob)); st != http.StatusServiceUnavailable {
+		t.Errorf("command before Run: %d, want 503", st)
+	}
+}
+
+func TestGatewayModeMountsNothing(t *testing.T) {
+	e := newEnv(t, ModeGateway)
+	mux := http.NewServeMux()
+	e.a.Mount(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("POST", InteractionsPath, nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("gateway mode serves %s: %d", InteractionsPath, rec.Code)
+	}
+}
+
+func TestScrubHidesInteractionToken(t *testing.T) {
+	e := newEnv(t, ModeHTTP, func(c *config.Discord, _ *Deps) { c.APIURL = "http://127.0.0.1:1/api/v10" })
+	it := e.fake.NewCommand(alice, "runbook", "list")
+	var i discordgo.Interaction
+	if err := json.Unmarshal(it.Body, &i); err != nil {
+		t.Fatal(err)
+	}
+	err := e.a.ack(context.Background(), &i, &discordgo.InteractionResponse{Type: 5})
+	if err == nil {
+		t.Fatal("ack to a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), it.Token) || strings.Contains(e.logs.String(), it.Token) {
+		t.Errorf("interaction token leaked: %v", err)
 	}
 }

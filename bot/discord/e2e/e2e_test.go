@@ -1,7 +1,16 @@
-package discord
+// Package e2e_test drives the real bot (commands, bolt store, executor,
+// access policy) through the Discord adapter against the fake Discord. It
+// lives apart from the adapter's unit tests so that those build even while
+// the commands package is being changed.
+package e2e_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +20,7 @@ import (
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/discord/discordtest"
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
@@ -35,20 +45,134 @@ steps:
     script: 'i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "restarting $TEBURA_PARAM_SERVICE in $TEBURA_PARAM_ENV: line $i"; done'
 `
 
-// realBot builds the real commands.Bot (bolt store, access policy, runbook
-// registry, executor, audit chain) with the Discord adapter as its chat.
-func realBot(t *testing.T, e *env) *commands.Bot {
+// IDs of the fake world.
+const (
+	guildID     = "200000000000000001"
+	channelID   = "300000000000000001"
+	approverRID = "400000000000000001"
+	botRoleID   = "400000000000000009"
+	aliceID     = "500000000000000001" // requester, role dev
+	bobID       = "500000000000000002" // holds the approver Discord role
+)
+
+var (
+	alice = discordtest.Invoker{GuildID: guildID, ChannelID: channelID, UserID: aliceID, Name: "alice"}
+	bob   = discordtest.Invoker{GuildID: guildID, ChannelID: channelID, UserID: bobID, Name: "bob", Roles: []string{approverRID}}
+)
+
+type env struct {
+	fake *discordtest.Server
+	a    *discord.Adapter
+	key  ed25519.PrivateKey
+	srv  *httptest.Server
+}
+
+// newEnv starts the fake Discord, the real bot and the adapter in mode.
+func newEnv(t *testing.T, mode string) *env {
 	t.Helper()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	rbDir := filepath.Join(dir, "runbooks")
-	for _, d := range []string{data, rbDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	fake := discordtest.New(t)
+	fake.AddGuild(discordtest.Guild{
+		ID: guildID, Name: "ops", OwnerID: "999",
+		Roles:   map[string]int64{guildID: 0, approverRID: 0, botRoleID: discord.PermissionsInteger()},
+		Members: map[string][]string{fake.BotID: {botRoleID}, aliceID: {}, bobID: {approverRID}},
+	})
+	fake.AddChannel(discordtest.Channel{ID: channelID, GuildID: guildID, Name: "ops", Type: 0})
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{fake: fake, key: priv}
+	cfg := config.Discord{
+		Enabled: true, Mode: mode, BotToken: config.Secret(fake.Token), ApplicationID: fake.AppID,
+		PublicKey: hex.EncodeToString(pub), GuildIDs: []string{guildID},
+		APIURL: fake.APIURL, GatewayURL: fake.GatewayURL,
+	}
+	st, data := openStore(t)
+	e.a, err = discord.New(cfg, discord.Deps{Deduper: st, Meta: st}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := realBot(t, st, data, e.a)
+	if mode == discord.ModeHTTP {
+		mux := http.NewServeMux()
+		e.a.Mount(mux)
+		e.srv = httptest.NewServer(mux)
+		t.Cleanup(e.srv.Close)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.a.Run(ctx, b) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return")
+		}
+	})
+	if !waitFor(10*time.Second, func() bool { return e.a.Ready() == nil }) {
+		t.Fatalf("adapter not ready: %v", e.a.Ready())
+	}
+	return e
+}
+
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}
+
+func (e *env) deliver(t *testing.T, it discordtest.Interaction) {
+	t.Helper()
+	if e.srv == nil {
+		if err := e.fake.Dispatch(it); err != nil {
 			t.Fatal(err)
 		}
+		return
+	}
+	resp, err := e.fake.Post(e.srv.URL+discord.InteractionsPath, e.key, it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("interaction answered %d, want 202", resp.StatusCode)
+	}
+}
+
+func openStore(t *testing.T) (*bolt.Store, string) {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	st, err := bolt.Open(filepath.Join(data, "tebura.db"), bolt.Options{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	return st, data
+}
+
+func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.Interaction {
+	return fake.NewCommand(who, "runbook", "run",
+		discordtest.Option{Name: "name", Value: "restart-api"},
+		discordtest.Option{Name: "args", Value: "env=prod"})
+}
+
+// realBot builds the real commands.Bot (bolt store, access policy, runbook
+// registry, executor, audit chain) with the Discord adapter as its chat.
+func realBot(t *testing.T, st *bolt.Store, data string, chat bot.Chat) *commands.Bot {
+	t.Helper()
+	rbDir := filepath.Join(t.TempDir(), "runbooks")
+	if err := os.MkdirAll(rbDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := access.New(map[string][]string{
@@ -65,9 +189,6 @@ func realBot(t *testing.T, e *env) *commands.Bot {
 	if len(problems) > 0 {
 		t.Fatalf("runbook problems: %v", problems)
 	}
-	// The adapter's redelivery check and command hash use the real store.
-	e.deps.Deduper, e.deps.Meta = st, st
-	e.a = e.newAdapter()
 	red, err := runbooks.NewRedactor(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +201,7 @@ func realBot(t *testing.T, e *env) *commands.Bot {
 		Audit:    audit.New(st, red, time.Now),
 		Executor: ex,
 		Redactor: func() *runbooks.Redactor { return red },
-		Chats:    map[string]bot.Chat{Platform: e.a},
+		Chats:    map[string]bot.Chat{discord.Platform: chat},
 		Config:   config.Bot{StreamInterval: 20 * time.Millisecond},
 		DataDir:  data,
 	})
@@ -104,14 +225,13 @@ func realBot(t *testing.T, e *env) *commands.Bot {
 // privately → an approver-role member's click starts the run → the card is
 // edited with output → final frame → the full log attached.
 func TestEndToEnd(t *testing.T) {
-	for _, mode := range []string{ModeGateway, ModeHTTP} {
+	for _, mode := range []string{discord.ModeGateway, discord.ModeHTTP} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t, mode)
-			e.start(realBot(t, e))
 
 			// 1. alice asks for the run.
 			it := runCommand(e.fake, alice)
-			e.deliver(it)
+			e.deliver(t, it)
 			var card discordtest.Stored
 			if !waitFor(10*time.Second, func() bool {
 				for _, m := range e.fake.Messages() {
@@ -142,7 +262,7 @@ func TestEndToEnd(t *testing.T) {
 
 			// 2. alice approves her own request: refused, privately.
 			own := e.fake.NewClick(alice, card.ID, approve)
-			e.deliver(own)
+			e.deliver(t, own)
 			var refusal discordtest.Stored
 			if !waitFor(10*time.Second, func() bool {
 				for _, m := range e.fake.Messages() {
@@ -165,12 +285,12 @@ func TestEndToEnd(t *testing.T) {
 			// 3. bob, holding the approver role, approves: the run starts
 			// and the card becomes the run's live message.
 			ok := e.fake.NewClick(bob, card.ID, approve)
-			e.deliver(ok)
+			e.deliver(t, ok)
 			var final discordtest.Stored
 			if !waitFor(30*time.Second, func() bool {
 				m, _ := e.fake.Message(card.ID)
 				final = m
-				return len(m.Embeds) > 0 && m.Embeds[0].Color == colorSuccess && len(m.Buttons()) == 0
+				return len(m.Embeds) > 0 && strings.Contains(m.Embeds[0].Title, "succeeded") && len(m.Buttons()) == 0
 			}) {
 				t.Fatalf("card never reached a successful final frame: %+v", final.Message)
 			}
