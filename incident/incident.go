@@ -91,6 +91,10 @@ type Channel struct {
 	ID       string `json:"id"`
 	Name     string `json:"name,omitempty"`
 	URL      string `json:"url,omitempty"`
+	// Shared marks a channel that is not the incident's own (an existing
+	// channel named by a rule, or the console's one channel): several
+	// incidents may use it, so ByChannel does not resolve it.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // IsZero reports whether no channel is attached.

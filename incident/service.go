@@ -236,6 +236,9 @@ func (s *Service) AddResponders(ctx context.Context, id, actor string, members [
 // it. If the incident already has a channel, nothing changes: attached is
 // false and inc.Channel is the one to use (the caller may archive the
 // channel it just created). Attaching the same channel again is a no-op.
+// A channel that is the incident's own may belong to one incident only
+// (ECONFLICT otherwise); a Shared one (Actions.UseChannel, the console) may
+// serve several.
 func (s *Service) AttachChannel(ctx context.Context, id string, c Channel) (inc *Incident, attached bool, err error) {
 	if c.ID == "" || c.Platform == "" {
 		return nil, false, tebura.Errorf(tebura.EINVALID, "A channel needs a platform and an ID.")
@@ -244,15 +247,17 @@ func (s *Service) AttachChannel(ctx context.Context, id string, c Channel) (inc 
 		if !inc.Channel.IsZero() {
 			return nil
 		}
-		if n, ok, err := tx.ChannelIndex(c.Platform, c.ID); err != nil {
-			return err
-		} else if ok && n != inc.Number {
-			return tebura.Errorf(tebura.ECONFLICT, "That channel already belongs to incident #%d.", n)
-		}
 		inc.Channel = c
 		attached = true
-		if err := tx.SetChannelIndex(c.Platform, c.ID, inc.Number); err != nil {
-			return err
+		if !c.Shared {
+			if n, ok, err := tx.ChannelIndex(c.Platform, c.ID); err != nil {
+				return err
+			} else if ok && n != inc.Number {
+				return tebura.Errorf(tebura.ECONFLICT, "That channel already belongs to incident #%d.", n)
+			}
+			if err := tx.SetChannelIndex(c.Platform, c.ID, inc.Number); err != nil {
+				return err
+			}
 		}
 		name := c.Name
 		if name == "" {

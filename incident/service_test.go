@@ -459,3 +459,27 @@ func TestLabelsStayCommon(t *testing.T) {
 		t.Errorf("labels %v annotations %v; want only what every alert shares", c.Incident.Labels, c.Incident.Annotations)
 	}
 }
+
+func TestSharedChannel(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, nil)
+	ctx := t.Context()
+	mustIngest(t, svc, batch("g1", alert("a", incident.AlertFiring, clk.Now())))
+	mustIngest(t, svc, batch("g2", alert("b", incident.AlertFiring, clk.Now())))
+	mustIngest(t, svc, batch("g3", alert("c", incident.AlertFiring, clk.Now())))
+	for _, id := range []string{"#1", "#2"} {
+		if _, ok, err := svc.AttachChannel(ctx, id, incident.Channel{Platform: "console", ID: "ops", Shared: true}); !ok || err != nil {
+			t.Fatalf("shared attach %s: %v %v", id, ok, err)
+		}
+	}
+	if _, err := svc.ByChannel(ctx, "console", "ops"); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+		t.Errorf("ByChannel on a shared channel = %v, want ENOTFOUND", err)
+	}
+	svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"}) // #1 already has one: no-op
+	if _, _, err := svc.AttachChannel(ctx, "#3", incident.Channel{Platform: "console", ID: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, svc, batch("g4", alert("d", incident.AlertFiring, clk.Now())))
+	if _, _, err := svc.AttachChannel(ctx, "#4", incident.Channel{Platform: "console", ID: "ops"}); tebura.ErrorCode(err) != tebura.ECONFLICT {
+		t.Errorf("own channel of #3 attached to #4: %v, want ECONFLICT", err)
+	}
+}
