@@ -1,0 +1,660 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// Timeline entry kinds and data keys the reaction layer writes; they are
+// also its durable memory (see Incidents).
+const (
+	kindCard         = "reaction.card"
+	kindChannelUse   = "reaction.channel"
+	kindAnnounce     = "reaction.announce"
+	kindArchived     = "channel.archived"
+	reactDiagnostic  = "diagnostic"
+	reactSuggest     = "suggest"
+	channelCreated   = "created"
+	channelShared    = "shared"
+	dataReaction     = "reaction"
+	dataRunEnd       = "run_end"
+	dataLogCommand   = "log_command"
+	callbackPrefix   = "inc_"
+	actionIncAck     = "incident_ack"
+	actionIncResolve = "incident_resolve"
+	actionIncDiag    = "incident_diagnostics"
+	actionIncPropose = "incident_propose"
+)
+
+// incState is what the reaction layer knows of one incident. It is loaded
+// from the timeline once per process and kept up to date as it acts.
+type incState struct {
+	channel   incident.Channel // where the card lives (attached or shared)
+	mode      string           // channelCreated, channelShared or "" (attached by someone else)
+	card      bot.MessageRef
+	announced bool
+	archived  bool
+	started   map[string]string // "diagnostic|rule|runbook" → run ID, this open cycle
+	recorded  map[string]bool   // runs whose end is on the timeline
+	proposals []proposal        // this cycle's suggestions, for the card's buttons
+	alert     *incident.Alert   // a representative alert, for annotations and links
+	callbacks bool              // the card's callbacks are stored
+}
+
+// proposal is a suggested remediation of the current cycle.
+type proposal struct {
+	Rule, Runbook, Run string
+	Params             map[string]string
+}
+
+func actionKey(kind, rule, runbook string) string { return kind + "|" + rule + "|" + runbook }
+
+// state returns the incident's state, loading it from the timeline and the
+// alerts on first use. Call it with the incident's lock held.
+func (i *Incidents) state(ctx context.Context, inc *incident.Incident) (*incState, error) {
+	i.mu.Lock()
+	st := i.states[inc.Number]
+	i.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	tl, err := i.svc.Timeline(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	st = &incState{started: map[string]string{}, recorded: map[string]bool{}}
+	for _, e := range tl {
+		switch e.Kind {
+		case incident.KindOpened, incident.KindReopened:
+			st.started = map[string]string{}
+			st.proposals = nil
+		case kindCard:
+			st.card = bot.MessageRef{Platform: e.Data["platform"], Channel: e.Data["channel"], ID: e.Data["message"], Thread: e.Data["thread"]}
+		case kindChannelUse:
+			st.channel = incident.Channel{Platform: e.Data["platform"], ID: e.Data["channel"], Name: e.Data["name"], URL: e.Data["url"]}
+			st.mode = e.Data["mode"]
+		case kindAnnounce:
+			st.announced = true
+		case kindArchived:
+			st.archived = true
+		}
+		if r := e.Data[dataReaction]; r != "" {
+			st.started[actionKey(r, e.Data["rule"], e.Data["runbook"])] = e.Data["run"]
+			if r == reactSuggest && e.Data["run"] != "" {
+				p := proposal{Rule: e.Data["rule"], Runbook: e.Data["runbook"], Run: e.Data["run"]}
+				_ = json.Unmarshal([]byte(e.Data["params"]), &p.Params)
+				st.proposals = slices.DeleteFunc(st.proposals, func(q proposal) bool { return q.Rule == p.Rule && q.Runbook == p.Runbook })
+				st.proposals = append(st.proposals, p)
+			}
+		}
+		if id := e.Data[dataRunEnd]; id != "" {
+			st.recorded[id] = true
+		}
+	}
+	if st.channel.IsZero() {
+		st.channel = inc.Channel
+	}
+	if alerts, err := i.svc.Alerts(ctx, inc.ID); err == nil && len(alerts) > 0 {
+		a := alerts[0].Alert
+		st.alert = &a
+	}
+	i.mu.Lock()
+	i.states[inc.Number] = st
+	i.mu.Unlock()
+	return st, nil
+}
+
+// mark appends a timeline entry of the reaction layer, logging a failure.
+func (i *Incidents) mark(ctx context.Context, inc *incident.Incident, actor, kind, text string, data map[string]string) {
+	if err := i.svc.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: actor, Kind: kind, Text: text, Data: data}); err != nil {
+		i.log.Error("timeline entry not written", "incident", inc.Number, "kind", kind, "err", err)
+	}
+}
+
+// React acts on the result of one Ingest: it opens channels, posts or
+// edits the incident cards, starts diagnostics, proposes remediations and
+// says when an incident resolved by itself. It never fails: what it could
+// not do is logged and done again by the reconcile loop (see Incidents).
+// Plug it into source.Ingester.
+func (i *Incidents) React(ctx context.Context, res incident.Result) {
+	for _, ch := range res.Changes {
+		i.reactChange(ctx, ch, "", "")
+	}
+}
+
+// reactChange handles one Change. platform and fallback are where a
+// declared incident was declared; empty for alert incidents.
+func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platform, fallback string) {
+	if ch.Incident == nil {
+		return
+	}
+	unlock := i.lock(ch.Incident.Number)
+	defer unlock()
+	inc, err := i.svc.ByNumber(ctx, ch.Incident.Number)
+	if err != nil {
+		i.log.Error("incident not readable", "incident", ch.Incident.Number, "err", err)
+		return
+	}
+	st, err := i.state(ctx, inc)
+	if err != nil {
+		i.log.Error("incident state not readable", "incident", inc.Number, "err", err)
+		return
+	}
+	if ch.Opened || ch.Reopened {
+		st.started, st.proposals = map[string]string{}, nil
+		i.bot.record(ctx, incident.ActorTebura, "incident.open", inc.ID, map[string]string{"title": inc.Title, "source": inc.Source,
+			"reopened": fmt.Sprint(ch.Reopened)})
+	}
+	if alerts := slices.Concat(ch.NewAlerts, ch.Refired); len(alerts) > 0 && st.alert == nil {
+		a := alerts[0]
+		st.alert = &a
+	}
+	hint := ch.Actions
+	i.ensure(ctx, inc, st, &hint, platform, fallback, true)
+	switch {
+	case ch.Reopened:
+		i.say(ctx, st, bot.Message{Level: bot.LevelDanger, Text: []string{fmt.Sprintf("Incident %s reopened: its alerts fired again.", inc.Ref())}})
+	case ch.Resolved:
+		i.bot.record(ctx, incident.ActorTebura, "incident.resolve", inc.ID, map[string]string{"auto": "true"})
+		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, "Every alert resolved; incident "+inc.Ref()+" resolved automatically.", st)}})
+	case ch.Acknowledged:
+		i.bot.record(ctx, inc.AckedBy, "incident.ack", inc.ID, map[string]string{"source": inc.Source})
+	}
+}
+
+// resolvedText adds when the channel will be archived.
+func (i *Incidents) resolvedText(inc *incident.Incident, text string, st *incState) string {
+	if i.cfg.ArchiveAfter > 0 && st.mode == channelCreated && !inc.ResolvedAt.IsZero() {
+		text += " This channel will be archived at " + stamp(inc.ResolvedAt.Add(i.cfg.ArchiveAfter)) + "."
+	}
+	return text
+}
+
+// reconcile re-derives the reaction of an open incident (see Incidents).
+func (i *Incidents) reconcile(ctx context.Context, n int64) {
+	unlock := i.lock(n)
+	defer unlock()
+	inc, err := i.svc.ByNumber(ctx, n)
+	if err != nil {
+		i.log.Error("incident not readable", "incident", n, "err", err)
+		return
+	}
+	st, err := i.state(ctx, inc)
+	if err != nil {
+		i.log.Error("incident state not readable", "incident", n, "err", err)
+		return
+	}
+	i.ensure(ctx, inc, st, nil, "", "", false)
+}
+
+// ensure brings the chat in line with the incident: channel, card,
+// diagnostics, suggestions. hint is the Change's actions, nil when
+// reconciling; edit says whether an existing card is redrawn.
+func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incState, hint *incident.Actions, platform, fallback string, edit bool) {
+	if st.channel.IsZero() && !inc.Channel.IsZero() {
+		st.channel = inc.Channel
+	}
+	if st.channel.IsZero() && inc.Status.Open() {
+		inc = i.openChannel(ctx, inc, st, hint, platform, fallback)
+		edit = true
+	} else if hint != nil && len(hint.Invite) > 0 && !hint.OpenChannel {
+		i.invite(ctx, inc, st, hint.Invite)
+	}
+	if inc.Status.Open() {
+		var diags, suggs []incident.RunbookAction
+		if hint != nil {
+			diags, suggs = hint.Diagnostics, hint.Suggest
+		}
+		diags = append(diags, i.auto.actions(inc, false)...)
+		suggs = append(suggs, i.auto.actions(inc, true)...)
+		i.card(ctx, inc, st, edit)
+		proposed := false
+		for _, ra := range suggs {
+			if _, done := st.started[actionKey(reactSuggest, ra.Rule, ra.Runbook)]; !done {
+				proposed = i.propose(ctx, inc, st, ra) || proposed
+			}
+		}
+		if proposed {
+			i.card(ctx, inc, st, true) // one button per suggestion
+		}
+		for _, ra := range diags {
+			if _, done := st.started[actionKey(reactDiagnostic, ra.Rule, ra.Runbook)]; !done {
+				i.diagnose(ctx, inc, st, ra, "")
+			}
+		}
+		return
+	}
+	i.card(ctx, inc, st, edit)
+}
+
+// openChannel creates the incident's channel, attaches it at once, invites
+// the responders and announces it; where the chat cannot create channels
+// (the console) or a rule names an existing channel, that channel is used
+// as it is (shared by incidents, so it is not attached: see the report on
+// AttachChannel's one-incident-per-channel index).
+func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st *incState, hint *incident.Actions, platform, fallback string) *incident.Incident {
+	if platform == "" {
+		platform = i.platform
+	}
+	chat := i.chats[platform]
+	if chat == nil {
+		i.log.Error("no chat for incident channel", "incident", inc.Number, "platform", platform)
+		return inc
+	}
+	name, use := i.auto.channelFor(inc)
+	if hint != nil && hint.OpenChannel {
+		name, use = hint.ChannelName, hint.UseChannel
+	}
+	cm, canCreate := chat.(bot.ChannelManager)
+	if use != "" || !canCreate {
+		target := use
+		if target == "" {
+			target = fallback
+		}
+		if target == "" {
+			target = i.cfg.AnnounceChannel
+		}
+		if target == "" {
+			i.log.Error("no channel for incident", "incident", inc.Number, "platform", platform)
+			return inc
+		}
+		st.channel, st.mode = incident.Channel{Platform: platform, ID: target, Name: target}, channelShared
+		i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
+			map[string]string{"platform": platform, "channel": target, "name": target, "mode": channelShared})
+		return inc
+	}
+	c, err := cm.CreateChannel(ctx, bot.ChannelSpec{Name: name, Topic: topic(inc)})
+	if err != nil {
+		i.log.Error("incident channel not created", "incident", inc.Number, "name", name, "err", err)
+		return inc
+	}
+	updated, attached, err := i.svc.AttachChannel(ctx, inc.ID, incident.Channel{Platform: platform, ID: c.ID, Name: c.Name, URL: c.URL})
+	if err != nil {
+		i.log.Error("incident channel not attached", "incident", inc.Number, "channel", c.ID, "err", err)
+		return inc
+	}
+	if !attached && updated.Channel.ID != c.ID {
+		// Another process attached one first: ours is an orphan.
+		if err := cm.Archive(ctx, c.ID); err != nil {
+			i.log.Warn("orphan channel not archived", "incident", inc.Number, "channel", c.ID, "err", err)
+		}
+	}
+	inc = updated
+	st.channel, st.mode = inc.Channel, channelCreated
+	i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Channel "+orNone(inc.Channel.Name)+" created",
+		map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "url": inc.Channel.URL, "mode": channelCreated})
+	i.bot.record(ctx, incident.ActorTebura, "incident.channel", inc.ID, map[string]string{"channel": inc.Channel.ID, "name": inc.Channel.Name})
+	invite := i.auto.invites(inc)
+	if hint != nil {
+		invite = append(hint.Invite, invite...)
+	}
+	if len(invite) > 0 {
+		i.invite(ctx, inc, st, invite)
+	}
+	if !st.announced && i.cfg.AnnounceChannel != "" {
+		where := "#" + orNone(inc.Channel.Name)
+		msg := bot.Message{Level: bot.LevelDanger, Header: fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title),
+			Text: []string{fmt.Sprintf("Severity %s. Join %s to follow it.", orNone(inc.Severity), where)}}
+		if inc.Channel.URL != "" {
+			msg.Links = []bot.Link{{Label: where, URL: inc.Channel.URL}}
+		}
+		if _, err := chat.Post(ctx, bot.Target{Channel: i.cfg.AnnounceChannel}, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
+			i.log.Error("incident announcement failed", "incident", inc.Number, "err", err)
+		} else {
+			st.announced = true
+			i.mark(ctx, inc, incident.ActorTebura, kindAnnounce, "Announced in "+i.cfg.AnnounceChannel, nil)
+		}
+	}
+	return inc
+}
+
+func topic(inc *incident.Incident) string {
+	t := fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title)
+	if inc.Severity != "" {
+		t += " (" + inc.Severity + ")"
+	}
+	return t
+}
+
+// invite adds the members of roles and the named identities to the
+// incident's channel and records them as responders.
+func (i *Incidents) invite(ctx context.Context, inc *incident.Incident, st *incState, list []string) {
+	members := i.expand(list)
+	if len(members) == 0 || st.mode != channelCreated {
+		return
+	}
+	cm, ok := i.chats[st.channel.Platform].(bot.ChannelManager)
+	if !ok {
+		return
+	}
+	if err := cm.Invite(ctx, st.channel.ID, members); err != nil {
+		i.log.Error("incident invite failed", "incident", inc.Number, "err", err)
+		return
+	}
+	if _, err := i.svc.AddResponders(ctx, inc.ID, incident.ActorTebura, members); err != nil {
+		i.log.Error("responders not recorded", "incident", inc.Number, "err", err)
+	}
+}
+
+// say posts a message in the incident's channel.
+func (i *Incidents) say(ctx context.Context, st *incState, m bot.Message) {
+	chat := i.chats[st.channel.Platform]
+	if chat == nil || st.channel.IsZero() {
+		return
+	}
+	if _, err := chat.Post(ctx, bot.Target{Channel: st.channel.ID}, bot.Fit(m, bot.LimitsOf(chat))); err != nil {
+		i.log.Error("incident message not posted", "channel", st.channel.ID, "err", err)
+	}
+}
+
+// card posts the incident card once and stores its ref; afterwards it
+// edits that message when edit is set.
+func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incState, edit bool) {
+	chat := i.chats[st.channel.Platform]
+	if chat == nil || st.channel.IsZero() {
+		return
+	}
+	if !st.card.IsZero() && !edit {
+		return
+	}
+	if err := i.storeCallbacks(ctx, inc, st); err != nil {
+		i.log.Error("card buttons not stored", "incident", inc.Number, "err", err)
+	}
+	msg := bot.Fit(i.cardMessage(inc, st), bot.LimitsOf(chat))
+	if !st.card.IsZero() {
+		if err := chat.Edit(ctx, st.card, msg); err != nil {
+			i.log.Error("incident card not edited", "incident", inc.Number, "message", st.card.ID, "err", err)
+		}
+		return
+	}
+	ref, err := chat.Post(ctx, bot.Target{Channel: st.channel.ID}, msg)
+	if err != nil {
+		i.log.Error("incident card not posted", "incident", inc.Number, "err", err)
+		return
+	}
+	ref.Platform = st.channel.Platform
+	st.card = ref
+	i.mark(ctx, inc, incident.ActorTebura, kindCard, "Incident card posted",
+		map[string]string{"platform": ref.Platform, "channel": ref.Channel, "message": ref.ID, "thread": ref.Thread})
+}
+
+// callbackID is the card button's callback: one per incident and action,
+// so that every edit of the card keeps working buttons.
+func callbackID(inc *incident.Incident, action string, k int) string {
+	id := callbackPrefix + inc.ID + "_" + strings.TrimPrefix(action, "incident_")
+	if action == actionIncPropose {
+		id += fmt.Sprint("_", k)
+	}
+	return id
+}
+
+func (i *Incidents) storeCallbacks(ctx context.Context, inc *incident.Incident, st *incState) error {
+	put := func(action string, k int, data map[string]string) error {
+		return i.bot.d.Store.PutCallback(ctx, bot.Callback{ID: callbackID(inc, action, k), Action: action, Subject: inc.ID, Data: data, Created: i.now()})
+	}
+	if !st.callbacks {
+		for _, a := range []string{actionIncAck, actionIncResolve, actionIncDiag} {
+			if err := put(a, 0, nil); err != nil {
+				return err
+			}
+		}
+		st.callbacks = true
+	}
+	for k, p := range st.proposals {
+		if err := put(actionIncPropose, k, map[string]string{"rule": p.Rule, "runbook": p.Runbook}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// diagnose starts a diagnostic runbook for the incident as the rule's
+// automation identity, into the incident channel. Remediations and
+// runbooks that need approval are refused and logged: they never run
+// without people. by is who asked when a person pressed [Run diagnostics].
+func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *incState, ra incident.RunbookAction, by string) {
+	key := actionKey(reactDiagnostic, ra.Rule, ra.Runbook)
+	data := map[string]string{dataReaction: reactDiagnostic, "rule": ra.Rule, "runbook": ra.Runbook}
+	actor := ra.Identity
+	if actor == "" {
+		actor = "automation:" + ra.Rule
+	}
+	refuse := func(why string) {
+		st.started[key] = ""
+		data["refused"] = "true"
+		i.log.Warn("diagnostic refused", "incident", inc.Number, "rule", ra.Rule, "runbook", ra.Runbook, "reason", why)
+		i.bot.record(ctx, actor, "incident.diagnostic_refused", inc.ID, map[string]string{"runbook": ra.Runbook, "reason": why})
+		i.mark(ctx, inc, actor, incident.KindAutomation, "Diagnostic "+ra.Runbook+" not started: "+why, data)
+	}
+	if ra.Err != "" {
+		refuse(ra.Err)
+		return
+	}
+	rb, ok := i.bot.registry().Get(ra.Runbook)
+	switch {
+	case !ok:
+		refuse("there is no such runbook")
+		return
+	case rb.Kind == runbooks.KindRemediation || rb.NeedsApproval():
+		refuse("it is a remediation or needs approval, and those never run by themselves; list it under suggest")
+		return
+	}
+	name := "automation " + ra.Rule
+	if by != "" {
+		name += " (asked by " + by + ")"
+	}
+	run, err := i.bot.StartRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor, Name: name,
+		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID})
+	if err != nil {
+		refuse(errorText(err))
+		return
+	}
+	st.started[key] = run.ID
+	data["run"] = run.ID
+	if by != "" {
+		data["asked_by"] = by
+	}
+	i.mark(ctx, inc, actor, incident.KindAutomation, fmt.Sprintf("Diagnostic %s started as run %s", ra.Runbook, run.ID), data)
+	i.watch(run.ID)
+}
+
+// propose posts a remediation's approval card in the incident channel,
+// requested by the rule's automation identity.
+func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *incState, ra incident.RunbookAction) bool {
+	key := actionKey(reactSuggest, ra.Rule, ra.Runbook)
+	actor := ra.Identity
+	if actor == "" {
+		actor = "automation:" + ra.Rule
+	}
+	data := map[string]string{dataReaction: reactSuggest, "rule": ra.Rule, "runbook": ra.Runbook}
+	if ra.Err != "" {
+		st.started[key] = ""
+		data["refused"] = "true"
+		i.mark(ctx, inc, actor, incident.KindAutomation, "Suggestion "+ra.Runbook+" not proposed: "+ra.Err, data)
+		return false
+	}
+	if st.channel.IsZero() {
+		return false // proposed once the channel exists
+	}
+	run, err := i.bot.ProposeRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor, Name: "automation " + ra.Rule,
+		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID})
+	if err != nil {
+		st.started[key] = ""
+		data["refused"] = "true"
+		i.log.Warn("suggestion not proposed", "incident", inc.Number, "runbook", ra.Runbook, "err", err)
+		i.mark(ctx, inc, actor, incident.KindAutomation, "Suggestion "+ra.Runbook+" not proposed: "+errorText(err), data)
+		return false
+	}
+	st.started[key] = run.ID
+	p := proposal{Rule: ra.Rule, Runbook: ra.Runbook, Run: run.ID, Params: run.Params}
+	replaced := false
+	for k := range st.proposals {
+		if st.proposals[k].Rule == p.Rule && st.proposals[k].Runbook == p.Runbook {
+			st.proposals[k], replaced = p, true
+		}
+	}
+	if !replaced {
+		st.proposals = append(st.proposals, p)
+	}
+	data["run"] = run.ID
+	if b, err := json.Marshal(ra.Params); err == nil {
+		data["params"] = string(b)
+	}
+	i.mark(ctx, inc, actor, incident.KindAutomation, fmt.Sprintf("Remediation %s proposed as run %s, waiting for approval", ra.Runbook, run.ID), data)
+	return true
+}
+
+// watch records the run's result on the timeline when it ends.
+func (i *Incidents) watch(runID string) {
+	done, ok := i.bot.RunDone(runID)
+	i.watchers.Add(1)
+	go func() {
+		defer i.watchers.Done()
+		if ok {
+			<-done
+		}
+		i.recordRun(context.Background(), runID)
+	}()
+}
+
+// recordRun writes an ended run of an incident on its timeline once: its
+// approval or denial, its result and where its log is.
+func (i *Incidents) recordRun(ctx context.Context, runID string) {
+	run, err := i.bot.d.Store.GetRun(ctx, runID)
+	if err != nil {
+		i.log.Error("run not readable", "run", runID, "err", err)
+		return
+	}
+	if !run.State.Final() || run.Origin.Incident == "" {
+		return
+	}
+	n, err := incident.ParseRef(run.Origin.Incident)
+	if err != nil {
+		return
+	}
+	unlock := i.lock(n)
+	defer unlock()
+	inc, err := i.svc.ByNumber(ctx, n)
+	if err != nil {
+		return
+	}
+	st, err := i.state(ctx, inc)
+	if err != nil || st.recorded[run.ID] {
+		return
+	}
+	for _, a := range run.Approvals {
+		i.mark(ctx, inc, a.By, incident.KindApproval, fmt.Sprintf("%s approved run %s (%s)", who(a.By, a.Name), run.ID, run.Runbook),
+			map[string]string{"run": run.ID})
+	}
+	data := map[string]string{"run": run.ID, "runbook": run.Runbook, "state": string(run.State), dataRunEnd: run.ID}
+	switch run.State {
+	case runbooks.StateDenied:
+		by := ""
+		if run.Denied != nil {
+			by = who(run.Denied.By, run.Denied.Name)
+		}
+		i.mark(ctx, inc, orNone(by), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, orNone(by)), data)
+	case runbooks.StateExpired:
+		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook), data)
+	default:
+		text := fmt.Sprintf("Run %s (%s) %s", run.ID, run.Runbook, stateLabel(run.State))
+		if run.State != runbooks.StateSucceeded || run.ExitCode != 0 {
+			text += fmt.Sprintf(" (exit %d)", run.ExitCode)
+		}
+		if run.Reason != "" {
+			text += ": " + run.Reason
+		}
+		data["exit_code"] = fmt.Sprint(run.ExitCode)
+		data[dataLogCommand] = i.bot.names.typed(RootRunbook) + " logs " + run.ID
+		text += "; log: `" + data[dataLogCommand] + "`"
+		i.mark(ctx, inc, run.RequestedBy, incident.KindRun, text, data)
+	}
+	st.recorded[run.ID] = true
+}
+
+// sweepLimit is how many of the newest runs a sweep looks at.
+const sweepLimit = 500
+
+// sweepRuns records the ended runs of incidents that no watcher recorded:
+// remediations started by an approval click, runs of a previous process.
+func (i *Incidents) sweepRuns(ctx context.Context) error {
+	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: sweepLimit})
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Origin.Incident == "" || !r.State.Final() {
+			continue
+		}
+		if n, err := incident.ParseRef(r.Origin.Incident); err == nil {
+			i.mu.Lock()
+			st := i.states[n]
+			done := st != nil && st.recorded[r.ID]
+			i.mu.Unlock()
+			if done {
+				continue
+			}
+		}
+		i.recordRun(ctx, r.ID)
+	}
+	return nil
+}
+
+// archiveScan bounds how far back resolved incidents are looked at for a
+// due archive.
+const archiveScan = 30 * 24 * time.Hour
+
+// archiveDue archives the channels the bot created for incidents resolved
+// more than archive_after ago. The schedule is resolved_at +
+// archive_after, both stored, so a restart keeps it.
+func (i *Incidents) archiveDue(ctx context.Context) error {
+	if i.cfg.ArchiveAfter <= 0 {
+		return nil
+	}
+	all, err := i.svc.List(ctx, incident.ListOptions{})
+	if err != nil {
+		return err
+	}
+	now := i.now()
+	for _, inc := range all {
+		if inc.Status != incident.StatusResolved || inc.Channel.IsZero() || now.Before(inc.ResolvedAt.Add(i.cfg.ArchiveAfter)) ||
+			now.Sub(inc.ResolvedAt) > archiveScan+i.cfg.ArchiveAfter {
+			continue
+		}
+		i.archive(ctx, inc.Number)
+	}
+	return nil
+}
+
+func (i *Incidents) archive(ctx context.Context, n int64) {
+	unlock := i.lock(n)
+	defer unlock()
+	inc, err := i.svc.ByNumber(ctx, n)
+	if err != nil || inc.Status != incident.StatusResolved {
+		return
+	}
+	st, err := i.state(ctx, inc)
+	if err != nil || st.archived || st.mode != channelCreated {
+		return
+	}
+	cm, ok := i.chats[inc.Channel.Platform].(bot.ChannelManager)
+	if !ok {
+		return
+	}
+	if err := cm.Archive(ctx, inc.Channel.ID); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
+		i.log.Error("incident channel not archived", "incident", n, "channel", inc.Channel.ID, "err", err)
+		return
+	}
+	st.archived = true
+	i.bot.record(ctx, incident.ActorTebura, "incident.archive", inc.ID, map[string]string{"channel": inc.Channel.ID})
+	i.mark(ctx, inc, incident.ActorTebura, kindArchived, "Channel "+orNone(inc.Channel.Name)+" archived", map[string]string{"channel": inc.Channel.ID})
+}
