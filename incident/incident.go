@@ -246,6 +246,9 @@ type Tx interface {
 	Mark(name string) (t time.Time, ok bool, err error)
 	// SetMark stores t under name.
 	SetMark(name string, t time.Time) error
+	// PruneMarks deletes the marks whose name starts with prefix and whose
+	// time is before before, and returns how many it deleted.
+	PruneMarks(prefix string, before time.Time) (int, error)
 }
 
 // Slugify lowercases s and keeps letters a-z, digits, '-' and '_', turning

@@ -306,6 +306,34 @@ func (s *Service) MarkArchived(ctx context.Context, id string) (*Incident, error
 	})
 }
 
+// DeliveryMemory is how long delivery IDs (PagerDuty X-Webhook-Id) are
+// remembered: PagerDuty retries for up to 48 hours
+// (https://github.com/PagerDuty/developer-docs/blob/main/docs/webhooks/02-Behavior.md).
+const DeliveryMemory = 72 * time.Hour
+
+// PruneMarks forgets delivery IDs older than DeliveryMemory and once_within
+// throttles that have run out, so the store does not grow forever. Run it
+// now and then (hourly is plenty).
+func (s *Service) PruneMarks(ctx context.Context) (int, error) {
+	now := s.clock()
+	var longest time.Duration
+	for _, r := range s.rules {
+		longest = max(longest, r.OnceWithin)
+	}
+	total := 0
+	err := s.store.UpdateIncidents(ctx, func(tx Tx) error {
+		total = 0
+		n, err := tx.PruneMarks("delivery/", now.Add(-DeliveryMemory))
+		if err != nil {
+			return err
+		}
+		m, err := tx.PruneMarks("throttle/", now.Add(-longest))
+		total = n + m
+		return err
+	})
+	return total, err
+}
+
 // Get returns an incident by reference ("#42", "42", "i42").
 func (s *Service) Get(ctx context.Context, id string) (*Incident, error) {
 	n, err := ParseRef(id)

@@ -483,3 +483,21 @@ func TestSharedChannel(t *testing.T) {
 		t.Errorf("own channel of #3 attached to #4: %v, want ECONFLICT", err)
 	}
 }
+
+func TestPruneMarks(t *testing.T) {
+	svc, _, clk := newService(t, defaultCfg, []config.Automation{{Name: "r", Match: []string{`alertname="HighLatency"`}, OnceWithin: time.Hour}})
+	b := batch("g", alert("a", incident.AlertFiring, clk.Now()))
+	b.DeliveryID = "d1"
+	mustIngest(t, svc, b) // a delivery mark and a throttle mark
+	clk.Advance(2 * time.Hour)
+	if n, err := svc.PruneMarks(t.Context()); err != nil || n != 1 {
+		t.Fatalf("PruneMarks after 2h = %d, %v; want the throttle only", n, err)
+	}
+	clk.Advance(incident.DeliveryMemory)
+	if n, err := svc.PruneMarks(t.Context()); err != nil || n != 1 {
+		t.Fatalf("PruneMarks after DeliveryMemory = %d, %v; want the delivery ID", n, err)
+	}
+	if res := mustIngest(t, svc, b); res.Duplicate {
+		t.Error("a forgotten delivery ID is still a duplicate")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"maps"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -249,6 +250,20 @@ func (t *tx) SetMark(name string, v time.Time) error {
 	}
 	t.st.marks[name] = v
 	return nil
+}
+
+func (t *tx) PruneMarks(prefix string, before time.Time) (int, error) {
+	if err := t.w(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for name, v := range t.st.marks {
+		if strings.HasPrefix(name, prefix) && v.Before(before) {
+			delete(t.st.marks, name)
+			n++
+		}
+	}
+	return n, nil
 }
 
 var _ incident.Store = (*Store)(nil)

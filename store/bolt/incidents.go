@@ -249,3 +249,28 @@ func (t *incidentTx) SetMark(name string, at time.Time) error {
 	}
 	return t.b(bucketIncidentKeys).Put([]byte(prefixMark+name), seqKey(uint64(at.UnixNano())))
 }
+
+func (t *incidentTx) PruneMarks(prefix string, before time.Time) (int, error) {
+	if !t.writable {
+		return 0, errReadOnlyIncidents
+	}
+	p := []byte(prefixMark + prefix)
+	var doomed [][]byte
+	c := t.b(bucketIncidentKeys).Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < before.UnixNano() {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+	}
+	if len(doomed) == 0 {
+		return 0, nil
+	}
+	t.dirty = true
+	b := t.b(bucketIncidentKeys)
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(doomed), nil
+}

@@ -70,7 +70,12 @@ func testIncidentTx(t *testing.T, open func(t *testing.T) IncidentStores) {
 				}
 			}
 		}
-		return tx.SetMark("throttle/r/k", now)
+		for i, name := range []string{"throttle/r/k", "delivery/pd/old", "delivery/pd/new", "deliveryx"} {
+			if err := tx.SetMark(name, now.Add(time.Duration(i)*time.Minute)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +126,21 @@ func testIncidentTx(t *testing.T, open func(t *testing.T) IncidentStores) {
 		}
 		if _, ok, _ := tx.Mark("nope"); ok {
 			t.Error("Mark found an unknown name")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Store.UpdateIncidents(ctx, func(tx incident.Tx) error {
+		n, err := tx.PruneMarks("delivery/", now.Add(2*time.Minute))
+		if err != nil || n != 1 {
+			t.Errorf("PruneMarks = %d, %v; want 1 (delivery/pd/old)", n, err)
+		}
+		for name, want := range map[string]bool{"delivery/pd/old": false, "delivery/pd/new": true, "deliveryx": true, "throttle/r/k": true} {
+			if _, ok, _ := tx.Mark(name); ok != want {
+				t.Errorf("after prune, mark %s present = %v, want %v", name, ok, want)
+			}
 		}
 		return nil
 	})
