@@ -108,7 +108,7 @@ func approvalCard(run *runbooks.Run, rb *runbooks.Runbook, plan string, m runboo
 			{Label: "Timeout", Value: human(rb.Timeout)},
 			{Label: "Expires", Value: stamp(run.ExpiresAt)},
 		},
-		Code:    &bot.Code{Title: "Plan", Text: plan},
+		Code:    &bot.Code{Title: "Plan", Text: mask(m, plan)},
 		Context: fmt.Sprintf("run %s · plan %s", run.ID, shortHash(run.PlanHash)),
 		Buttons: []bot.Button{
 			{Label: labelApprove, Style: bot.StylePrimary, ActionID: actionApprove, CallbackID: approveCB},
