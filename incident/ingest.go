@@ -240,13 +240,15 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 		inc.Status = StatusTriggered
 		inc.Reopened++
 		inc.AckedBy, inc.AckedAt = "", time.Time{}
+		resolvedAt := inc.ResolvedAt
+		inc.ResolvedBy, inc.ResolvedAt = "", time.Time{}
 		inc.Fired = nil
 		ch.Reopened = true
 		// An archived channel must be unarchived (or replaced) by the reaction
 		// layer; Actions.OpenChannel stays false because the channel is known.
 		inc.ArchivedAt = time.Time{}
 		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindReopened,
-			Text: fmt.Sprintf("Reopened: alerts fired again %s after the resolve", now.Sub(inc.ResolvedAt).Round(time.Second))}); err != nil {
+			Text: fmt.Sprintf("Reopened: alerts fired again %s after the resolve", now.Sub(resolvedAt).Round(time.Second))}); err != nil {
 			return nil, err
 		}
 	case !fresh:

@@ -135,6 +135,9 @@ func TestIngestLifecycle(t *testing.T) {
 	if !c.Actions.OpenChannel {
 		t.Errorf("reopened incident without channel should ask for one")
 	}
+	if !c.Incident.ResolvedAt.IsZero() || c.Incident.ResolvedBy != "" {
+		t.Errorf("reopened incident still carries its resolve: %v by %q", c.Incident.ResolvedAt, c.Incident.ResolvedBy)
+	}
 	alerts, err := svc.Alerts(t.Context(), "#1")
 	if err != nil || len(alerts) != 2 || alerts[0].Fires != 2 || alerts[1].Fires != 1 {
 		t.Fatalf("alerts after re-fire: %+v %v", alerts, err)
