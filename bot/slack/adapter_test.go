@@ -683,3 +683,23 @@ func TestDoctor(t *testing.T) {
 		}
 	})
 }
+
+func TestGroupFailureIsRemembered(t *testing.T) {
+	h := newHarness(t, ModeHTTP)
+	h.fake.Force429("usergroups.list", 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := h.a.groups.of(ctx, "UBOB"); err == nil {
+		t.Fatal("no error while Slack rate-limits usergroups.list")
+	}
+	// Within groupRetry, events do not wait for the group lookup again.
+	t0 := time.Now()
+	h.command("/runbook", "list", "UBOB", "C1")
+	cmd := h.ev.next(t).(*bot.Command)
+	if d := time.Since(t0); d > time.Second || len(cmd.Actor.Groups) != 0 {
+		t.Fatalf("command took %v, groups %v", d, cmd.Actor.Groups)
+	}
+	if n := len(h.fake.Calls("usergroups.list")); n != 1 {
+		t.Fatalf("usergroups.list called %d times, want 1", n)
+	}
+}

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,11 @@ import (
 	"github.com/tebura/tebura"
 )
 
+// groupRetry is how long a failed group refresh is not retried.
+const groupRetry = 30 * time.Second
+
+var errGroupsUnavailable = errors.New("slack: user groups unavailable after a failed refresh")
+
 // groupCache maps users to the Slack user groups they are in, fetched with
 // usergroups.list and usergroups.users.list and kept for a TTL, so that
 // roles can be granted to "slack-group:S…" without a lookup per click.
@@ -21,6 +27,7 @@ type groupCache struct {
 
 	mu      sync.Mutex // held during a refresh: one fetch at a time
 	fetched time.Time
+	failed  time.Time // last failed refresh: retried only after groupRetry
 	members map[string][]string // group ID → user IDs
 	byUser  map[string][]string // user ID → "slack-group:S…"
 }
@@ -34,13 +41,21 @@ func newGroupCache(a *Adapter, ttl time.Duration) *groupCache {
 func (g *groupCache) load(ctx context.Context) (map[string][]string, map[string][]string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.members != nil && g.a.now().Sub(g.fetched) < g.ttl {
+	now := g.a.now()
+	if g.members != nil && now.Sub(g.fetched) < g.ttl {
 		return g.members, g.byUser, nil
+	}
+	if !g.failed.IsZero() && now.Sub(g.failed) < min(g.ttl, groupRetry) {
+		return g.members, g.byUser, errGroupsUnavailable
 	}
 	members, err := g.fetch(ctx)
 	if err != nil {
+		// Without usergroups:read every event would wait for a Tier 2
+		// bucket; remember the failure for a while instead.
+		g.failed = now
 		return g.members, g.byUser, err
 	}
+	g.failed = time.Time{}
 	byUser := map[string][]string{}
 	for gid, users := range members {
 		for _, u := range users {
