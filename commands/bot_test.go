@@ -249,3 +249,13 @@ func TestStaleButton(t *testing.T) {
 		t.Errorf("a forged callback changed the run")
 	}
 }
+
+func TestConfiguredSecretsMaskedOnCard(t *testing.T) {
+	h := newHarness(t, bottest.Options{Redact: []string{"topsecret"}})
+	card := h.Say(alice, "/runbook run restart-api env=prod service=topsecret").Card(t)
+	text := bottest.Text(card.Last())
+	if strings.Contains(text, "topsecret") {
+		t.Fatalf("the card shows a configured secret:\n%s", text)
+	}
+	mustContain(t, "card", text, "restart-")
+}

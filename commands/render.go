@@ -104,7 +104,7 @@ func approvalCard(run *runbooks.Run, rb *runbooks.Runbook, plan string, m runboo
 		Fields: []bot.Field{
 			{Label: "Params", Value: paramsText(run.Params, run.Secret, m)},
 			{Label: "Requested by", Value: who(run.RequestedBy, run.RequestedName)},
-			{Label: "Lock", Value: orNone(run.LockKey)},
+			{Label: "Lock", Value: mask(m, orNone(run.LockKey))},
 			{Label: "Timeout", Value: human(rb.Timeout)},
 			{Label: "Expires", Value: stamp(run.ExpiresAt)},
 		},

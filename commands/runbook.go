@@ -359,5 +359,12 @@ func (b *Bot) lockMessage(ctx context.Context, runbook string, l runbooks.Lock) 
 	if err != nil {
 		return bot.Message{}, err
 	}
+	var m runbooks.Masker
+	if holder != nil {
+		m = b.storedMasker(holder)
+	} else if r := b.redactor(); r != nil {
+		m = r
+	}
+	l.Key = mask(m, l.Key)
 	return lockHeld(runbook, l, holder, viewCB, b.names.typed(RootRunbook)+" cancel"), nil
 }
