@@ -27,7 +27,7 @@ type groupCache struct {
 
 	mu      sync.Mutex // held during a refresh: one fetch at a time
 	fetched time.Time
-	failed  time.Time // last failed refresh: retried only after groupRetry
+	failed  time.Time           // last failed refresh: retried only after groupRetry
 	members map[string][]string // group ID → user IDs
 	byUser  map[string][]string // user ID → "slack-group:S…"
 }
