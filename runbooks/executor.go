@@ -393,10 +393,9 @@ func (e *Executor) end(h *Handle, run *Run, hadSlot bool, state State, code int,
 		e.log.Error("run state not stored", "run_id", run.ID, "state", state, "err", err)
 	}
 	e.log.Info("run ended", "run_id", run.ID, "state", state, "exit_code", code)
-	h.finalize(func(h *Handle) {
-		h.state, h.exitCode, h.reason, h.ended = state, code, reason, ended
-	})
 
+	// Leave the table before Done is closed, so that whoever waited on Done
+	// no longer finds the run live.
 	e.mu.Lock()
 	delete(e.handles, run.ID)
 	var next *queued
@@ -409,6 +408,9 @@ func (e *Executor) end(h *Handle, run *Run, hadSlot bool, state State, code int,
 		}
 	}
 	e.mu.Unlock()
+	h.finalize(func(h *Handle) {
+		h.state, h.exitCode, h.reason, h.ended = state, code, reason, ended
+	})
 	e.wg.Done()
 	if next != nil {
 		next.h.update(func(h *Handle) { h.state = StateRunning })
