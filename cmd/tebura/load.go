@@ -563,10 +563,10 @@ func deepMerge(dst, src map[string]any) map[string]any {
 // mapstructure tags. With redact, secrets print as [redacted].
 func toMap(v reflect.Value, redact bool) any {
 	t := v.Type()
-	switch {
-	case t == durationType:
+	switch t {
+	case durationType:
 		return time.Duration(v.Int()).String()
-	case t == secretType:
+	case secretType:
 		if redact {
 			return config.Secret(v.String()).String()
 		}

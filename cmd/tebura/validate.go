@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -166,5 +165,3 @@ runbook repository.`,
 		},
 	}
 }
-
-var errNotImplemented = errors.New("not implemented yet")
