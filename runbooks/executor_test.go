@@ -305,8 +305,8 @@ func TestTimeoutKillsGrandchildren(t *testing.T) {
 		name, runTimeout, stepTimeout string
 		reason                        string
 	}{
-		{"step timeout", "1m", "300ms", "step spawn timed out after 300ms"},
-		{"runbook timeout", "300ms", "300ms", ""},
+		{"step timeout", "1m", "1s", "step spawn timed out after 1s"},
+		{"runbook timeout", "1s", "1s", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
