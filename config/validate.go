@@ -215,6 +215,8 @@ func (c Config) validateAccess(p *problems) {
 		case strings.Contains(a, ":"):
 			if !ValidIdentity(a) {
 				p.add(key, "is %q; use a role name or kind:id with kind one of %s", a, strings.Join(identityKinds, ", "))
+			} else if strings.HasPrefix(a, "automation:") {
+				p.add(key, "is %q, an automation identity; automations cannot be admins, give the rule a role instead", a)
 			}
 		case a == "":
 			p.add(key, "is empty")

@@ -64,6 +64,7 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"empty secret", func(c *Config) { c.Redact.Values = []Secret{""} }, "redact.values[0]", "empty"},
 		{"bad member", func(c *Config) { c.Access.Roles = map[string]Role{"sre": {Members: []string{"alice"}}} }, "access.roles.sre.members[0]", "kind:id"},
 		{"unknown member kind", func(c *Config) { c.Access.Roles = map[string]Role{"sre": {Members: []string{"irc:alice"}}} }, "access.roles.sre.members[0]", "kind:id"},
+		{"automation admin", func(c *Config) { c.Access.Admins = []string{"automation:x"} }, "access.admins[0]", "cannot be admins"},
 		{"admin unknown role", func(c *Config) { c.Access.Admins = []string{"ops"} }, "access.admins[0]", "not defined"},
 		{"command with slash", func(c *Config) { c.Bot.Commands.Runbook = "/runbook" }, "bot.commands.runbook", "without the slash"},
 		{"edit budget", func(c *Config) { c.Bot.EditBudget = 0 }, "bot.edit_budget", "positive"},
