@@ -448,9 +448,9 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 		refuse("it is a remediation or needs approval, and those never run by themselves; list it under suggest")
 		return
 	}
-	name := "automation " + ra.Rule
+	name := "" // shown as the identity, automation:<rule>
 	if by != "" {
-		name += " (asked by " + by + ")"
+		name = actor + " (asked by " + by + ")"
 	}
 	run, err := i.bot.StartRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor, Name: name,
 		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID})
@@ -485,7 +485,7 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 	if st.channel.IsZero() {
 		return false // proposed once the channel exists
 	}
-	run, err := i.bot.ProposeRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor, Name: "automation " + ra.Rule,
+	run, err := i.bot.ProposeRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor,
 		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID})
 	if err != nil {
 		st.started[key] = ""
