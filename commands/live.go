@@ -167,7 +167,7 @@ func (b *Bot) readLog(run *runbooks.Run, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read-only: nothing to lose on close
 	data, err := io.ReadAll(rc)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINTERNAL, err, "")
