@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,7 +282,7 @@ func TestDuplicatesAcrossRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			store = open()
-			t.Cleanup(func() { store.Close() })
+			t.Cleanup(func() { _ = store.Close() })
 			h.deps.Deduper = store
 			h.start()
 			deliver("1", 3)
@@ -453,14 +454,15 @@ func TestCreateChannelNameTaken(t *testing.T) {
 
 func TestCreateChannelConcurrentSameSlug(t *testing.T) {
 	h := newHarness(t, ModeHTTP)
-	arrived := make(chan string, 4)
-	h.fake.OnCreate(func(name string) {
-		arrived <- name
-		// Hold the create open: a second concurrent create would arrive now
-		// and, as on Slack, both would pass the name check.
-		select {
-		case <-time.After(100 * time.Millisecond):
+	var inflight, overlaps atomic.Int32
+	h.fake.OnCreate(func(string) {
+		if inflight.Add(1) > 1 {
+			overlaps.Add(1)
 		}
+		defer inflight.Add(-1)
+		// Hold the create open: a concurrent create would arrive now and,
+		// as on Slack, both would pass the name check.
+		<-time.After(100 * time.Millisecond)
 	})
 	var wg sync.WaitGroup
 	chans := make([]bot.Channel, 2)
@@ -476,8 +478,8 @@ func TestCreateChannelConcurrentSameSlug(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if chans[0].ID == chans[1].ID || chans[0].Name == chans[1].Name {
-		t.Fatalf("channels = %+v", chans)
+	if chans[0].ID == chans[1].ID || chans[0].Name == chans[1].Name || overlaps.Load() > 0 {
+		t.Fatalf("channels = %+v, overlapping creates %d", chans, overlaps.Load())
 	}
 }
 

@@ -50,7 +50,7 @@ func BenchmarkSlashCommandHTTP(b *testing.B) {
 			return d
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			b.Errorf("HTTP %d", resp.StatusCode)
 		}

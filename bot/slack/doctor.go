@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,11 +68,11 @@ func (a *Adapter) grantedScopes(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	h := resp.Header.Get("X-OAuth-Scopes")
 	if h == "" {
-		return nil, fmt.Errorf("Slack sent no X-OAuth-Scopes header")
+		return nil, errors.New("slack: no X-OAuth-Scopes header in the answer")
 	}
 	return splitScopes(h), nil
 }

@@ -188,7 +188,7 @@ func (h *harness) signed(path, contentType string, body []byte, mutate func(r *h
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -266,12 +266,6 @@ func (d *mapDeduper) Mark(_ context.Context, scope, key string, ttl time.Duratio
 	}
 	d.seen[k] = true
 	return true, nil
-}
-
-func (d *mapDeduper) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.marks
 }
 
 func testLogger(t testing.TB) *slog.Logger {

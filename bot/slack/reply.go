@@ -107,7 +107,7 @@ func (a *Adapter) respond(ctx context.Context, responseURL, responseType string,
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("slack response_url answered %s", resp.Status)

@@ -128,7 +128,7 @@ func (a *Adapter) connect(ctx context.Context) (*sockConn, error) {
 	}
 	ws, resp, err := d.DialContext(ctx, wsURL, nil)
 	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	if err != nil {
 		return nil, tebura.Wrap(tebura.ETRANSIENT, err, "Could not open the Slack Socket Mode connection.")
@@ -159,7 +159,7 @@ func (a *Adapter) read(c *sockConn) {
 		if c.helloed {
 			a.sock.live.Add(-1)
 		}
-		c.ws.Close()
+		_ = c.ws.Close()
 		close(c.dead)
 	}()
 	c.ws.SetReadLimit(4 << 20)

@@ -768,7 +768,7 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	var content []byte
 	if mf, _, err := r.FormFile("file"); err == nil {
 		content, _ = io.ReadAll(mf)
-		mf.Close()
+		_ = mf.Close()
 	} else {
 		content, _ = io.ReadAll(r.Body)
 	}
