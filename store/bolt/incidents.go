@@ -42,13 +42,14 @@ func (s *Store) UpdateIncidents(ctx context.Context, fn func(incident.Tx) error)
 	if err != nil {
 		return storageError(err, "begin incident update")
 	}
+	// Rolls back on an error or a panic in fn; a no-op after Commit.
+	defer func() { _ = btx.Rollback() }()
 	tx := &incidentTx{tx: btx, writable: true}
 	if err := fn(tx); err != nil {
-		_ = btx.Rollback()
 		return storageError(err, "update incidents")
 	}
 	if !tx.dirty {
-		return storageError(btx.Rollback(), "finish incident update")
+		return nil // the deferred rollback ends it
 	}
 	return storageError(btx.Commit(), "commit incident update")
 }

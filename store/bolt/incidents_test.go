@@ -1,8 +1,12 @@
 package bolt
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/tebura/tebura/incident"
 
 	"github.com/tebura/tebura/store/storetest"
 )
@@ -42,4 +46,35 @@ func openIncidentTest(t *testing.T) (*Store, *storetest.Clock, string) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, clock, path
+}
+
+// TestIncidentUpdatePanic: a panic inside the transaction does not leave
+// the writer lock held.
+func TestIncidentUpdatePanic(t *testing.T) {
+	s, _, _ := openIncidentTest(t)
+	func() {
+		defer func() { recover() }()
+		s.UpdateIncidents(t.Context(), func(tx incident.Tx) error {
+			tx.NextNumber()
+			panic("boom")
+		})
+	}()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.UpdateIncidents(t.Context(), func(tx incident.Tx) error {
+			n, err := tx.NextNumber()
+			if err == nil && n != 1 {
+				err = fmt.Errorf("NextNumber = %d after a panicked transaction, want 1", n)
+			}
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write lock is still held after a panic")
+	}
 }
