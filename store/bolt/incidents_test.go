@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/incident"
-
 	"github.com/tebura/tebura/store/storetest"
 )
 
