@@ -32,9 +32,14 @@ func TestNewValidates(t *testing.T) {
 		{"http without secret", config.Slack{Mode: ModeHTTP, BotToken: "xoxb-1"}, "slack.signing_secret"},
 		{"no bot token", config.Slack{Mode: ModeHTTP, SigningSecret: "s"}, "slack.bot_token"},
 		{"bad mode", config.Slack{Mode: "rtm", BotToken: "xoxb-1"}, "slack.mode"},
-		{"api url without slash", config.Slack{Mode: ModeHTTP, BotToken: "xoxb-1", SigningSecret: "s", APIURL: "http://x/api"}, "end with /"},
 		{"too many commands", config.Slack{Mode: ModeHTTP, BotToken: "xoxb-1", SigningSecret: "s", Commands: []string{"/a", "/b", "/c", "/d"}}, "at most 3"},
 	}
+	t.Run("api url gets its slash", func(t *testing.T) {
+		a, err := New(config.Slack{Mode: ModeHTTP, BotToken: "xoxb-1", SigningSecret: "s", APIURL: "http://x/api"}, Deps{}, nil)
+		if err != nil || a.cfg.APIURL != "http://x/api/" {
+			t.Fatalf("New = %v", err)
+		}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := New(c.cfg, Deps{}, nil)

@@ -153,7 +153,7 @@ func New(cfg config.Slack, deps Deps, logger *slog.Logger) (*Adapter, error) {
 		cfg.APIURL = DefaultAPIURL
 	}
 	if !strings.HasSuffix(cfg.APIURL, "/") {
-		problems = append(problems, "slack.api_url must end with /")
+		cfg.APIURL += "/" // slack-go appends method names to it
 	}
 	if len(cfg.Commands) == 0 {
 		cfg.Commands = []string{"/runbook", "/incident", "/tebura"}
