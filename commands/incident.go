@@ -79,10 +79,13 @@ type Incidents struct {
 	log      *slog.Logger
 	interval time.Duration
 
-	mu      sync.Mutex
-	locks   map[int64]*sync.Mutex
-	states  map[int64]*incState
-	running bool
+	mu     sync.Mutex
+	locks  map[int64]*sync.Mutex
+	states map[int64]*incState
+	// recorded are the runs whose end is on their incident's timeline, so
+	// that the sweep skips them without taking the incident's lock.
+	recorded map[string]bool
+	running  bool
 
 	watchers sync.WaitGroup
 }
@@ -101,7 +104,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 	}
 	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config, auto: auto,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
-		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}}
+		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}}
 	if i.now == nil {
 		i.now = time.Now
 	}

@@ -141,11 +141,8 @@ func (i *Incidents) declare(ctx context.Context, c *bot.Command, args []string) 
 		return err
 	}
 	text := fmt.Sprintf("%s declared incident %s: %s.", c.Actor.Mention(), inc.Ref(), inc.Title)
-	i.mu.Lock()
-	st := i.states[inc.Number]
-	i.mu.Unlock()
-	if st != nil && st.mode == channelCreated {
-		text += " Channel: #" + st.channel.Name + "."
+	if inc.Channel.Name != "" {
+		text += " Channel: #" + inc.Channel.Name + "."
 	}
 	_, err = c.Reply.Reply(ctx, bot.Message{Level: bot.LevelDanger, Text: []string{text}})
 	return err

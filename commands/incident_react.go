@@ -48,6 +48,7 @@ type incState struct {
 	proposals []proposal        // this cycle's suggestions, for the card's buttons
 	alert     *incident.Alert   // a representative alert, for annotations and links
 	callbacks bool              // the card's callbacks are stored
+	synced    bool              // the card was drawn by this process
 }
 
 // proposal is a suggested remediation of the current cycle.
@@ -209,6 +210,12 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 	} else if hint != nil && len(hint.Invite) > 0 && !hint.OpenChannel {
 		i.invite(ctx, inc, st, hint.Invite)
 	}
+	if !st.synced {
+		edit = true // the first look of this process redraws what changed while it was down
+	}
+	if inc.Status.Open() && st.channel.IsZero() && i.chats[i.platformOf(platform)] != nil {
+		return // no channel yet (creation failed): the reconcile loop retries, then runs the rest there
+	}
 	if inc.Status.Open() {
 		var diags, suggs []incident.RunbookAction
 		if hint != nil {
@@ -241,10 +248,16 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 // (the console) or a rule names an existing channel, that channel is used
 // as it is (shared by incidents, so it is not attached: see the report on
 // AttachChannel's one-incident-per-channel index).
-func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st *incState, hint *incident.Actions, platform, fallback string) *incident.Incident {
+// platformOf is the chat of a declared incident, or the alert platform.
+func (i *Incidents) platformOf(platform string) string {
 	if platform == "" {
-		platform = i.platform
+		return i.platform
 	}
+	return platform
+}
+
+func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st *incState, hint *incident.Actions, platform, fallback string) *incident.Incident {
+	platform = i.platformOf(platform)
 	chat := i.chats[platform]
 	if chat == nil {
 		i.log.Error("no chat for incident channel", "incident", inc.Number, "platform", platform)
@@ -373,7 +386,9 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 	if !st.card.IsZero() {
 		if err := chat.Edit(ctx, st.card, msg); err != nil {
 			i.log.Error("incident card not edited", "incident", inc.Number, "message", st.card.ID, "err", err)
+			return
 		}
+		st.synced = true
 		return
 	}
 	ref, err := chat.Post(ctx, bot.Target{Channel: st.channel.ID}, msg)
@@ -382,7 +397,7 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 		return
 	}
 	ref.Platform = st.channel.Platform
-	st.card = ref
+	st.card, st.synced = ref, true
 	i.mark(ctx, inc, incident.ActorTebura, kindCard, "Incident card posted",
 		map[string]string{"platform": ref.Platform, "channel": ref.Channel, "message": ref.ID, "thread": ref.Thread})
 }
@@ -548,7 +563,11 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		return
 	}
 	st, err := i.state(ctx, inc)
-	if err != nil || st.recorded[run.ID] {
+	if err != nil {
+		return
+	}
+	if st.recorded[run.ID] {
+		i.setRecorded(run.ID)
 		return
 	}
 	for _, a := range run.Approvals {
@@ -579,6 +598,15 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		i.mark(ctx, inc, run.RequestedBy, incident.KindRun, text, data)
 	}
 	st.recorded[run.ID] = true
+	i.setRecorded(run.ID)
+}
+
+// setRecorded remembers, for the sweep, that a run's end is on its
+// incident's timeline.
+func (i *Incidents) setRecorded(id string) {
+	i.mu.Lock()
+	i.recorded[id] = true
+	i.mu.Unlock()
 }
 
 // sweepLimit is how many of the newest runs a sweep looks at.
@@ -595,16 +623,12 @@ func (i *Incidents) sweepRuns(ctx context.Context) error {
 		if r.Origin.Incident == "" || !r.State.Final() {
 			continue
 		}
-		if n, err := incident.ParseRef(r.Origin.Incident); err == nil {
-			i.mu.Lock()
-			st := i.states[n]
-			done := st != nil && st.recorded[r.ID]
-			i.mu.Unlock()
-			if done {
-				continue
-			}
+		i.mu.Lock()
+		done := i.recorded[r.ID]
+		i.mu.Unlock()
+		if !done {
+			i.recordRun(ctx, r.ID)
 		}
-		i.recordRun(ctx, r.ID)
 	}
 	return nil
 }

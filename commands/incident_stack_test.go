@@ -124,6 +124,8 @@ type stackOptions struct {
 	Runbooks    []string
 	Chat        bot.Chat // the one chat, named bottest.Platform
 	Clock       *bottest.Clock
+	// StreamInterval of the bot; zero means 10ms.
+	StreamInterval time.Duration
 }
 
 // stack is the whole bot with incidents on a data dir that survives a
@@ -161,6 +163,9 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 	if o.Automations == nil {
 		o.Automations = defaultAutomations()
 	}
+	if o.StreamInterval == 0 {
+		o.StreamInterval = 10 * time.Millisecond
+	}
 	rbDir := filepath.Join(dir, "runbooks")
 	if err := os.MkdirAll(rbDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -188,7 +193,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 	b := commands.New(commands.Deps{
 		Store: st, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
 		Audit: audit.New(st, red, now), Executor: exec, Redactor: func() *runbooks.Redactor { return red },
-		Chats: chats, Config: config.Bot{StreamInterval: 10 * time.Millisecond}, DataDir: dir, Clock: now,
+		Chats: chats, Config: config.Bot{StreamInterval: o.StreamInterval}, DataDir: dir, Clock: now,
 		ExpiryInterval: time.Hour,
 	})
 	rules, err := incident.CompileRules(o.Automations)
