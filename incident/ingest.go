@@ -246,6 +246,7 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 		ch.Reopened = true
 		// An archived channel must be unarchived (or replaced) by the reaction
 		// layer; Actions.OpenChannel stays false because the channel is known.
+		ch.Actions.UnarchiveChannel = !inc.ArchivedAt.IsZero()
 		inc.ArchivedAt = time.Time{}
 		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindReopened,
 			Text: fmt.Sprintf("Reopened: alerts fired again %s after the resolve", now.Sub(resolvedAt).Round(time.Second))}); err != nil {

@@ -213,6 +213,10 @@ type Actions struct {
 	OpenChannel bool   `json:"open_channel,omitempty"`
 	ChannelName string `json:"channel_name,omitempty"`
 	UseChannel  string `json:"use_channel,omitempty"`
+	// UnarchiveChannel is true when a reopened incident's channel had been
+	// archived (archive_after): unarchive it, or open a new one and attach
+	// it in its place.
+	UnarchiveChannel bool `json:"unarchive_channel,omitempty"`
 	// Invite lists roles and identities to invite, deduplicated.
 	Invite      []string        `json:"invite,omitempty"`
 	Diagnostics []RunbookAction `json:"diagnostics,omitempty"`
@@ -221,7 +225,7 @@ type Actions struct {
 
 // Empty reports whether there is nothing to do.
 func (a Actions) Empty() bool {
-	return !a.OpenChannel && len(a.Invite) == 0 && len(a.Diagnostics) == 0 && len(a.Suggest) == 0
+	return !a.OpenChannel && !a.UnarchiveChannel && len(a.Invite) == 0 && len(a.Diagnostics) == 0 && len(a.Suggest) == 0
 }
 
 func (r *Rule) runbookActions(names []string, d TemplateData) []RunbookAction {

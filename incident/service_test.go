@@ -422,6 +422,7 @@ func TestSlugify(t *testing.T) {
 func TestArchiveDue(t *testing.T) {
 	cfg := defaultCfg
 	cfg.ArchiveAfter = time.Hour
+	cfg.ReopenWithin = 2 * time.Hour
 	svc, _, clk := newService(t, cfg, nil)
 	ctx := t.Context()
 	mustIngest(t, svc, batch("g", alert("a", incident.AlertFiring, clk.Now())))
@@ -445,6 +446,10 @@ func TestArchiveDue(t *testing.T) {
 	}
 	if _, err := svc.MarkArchived(ctx, "#1"); err != nil {
 		t.Errorf("MarkArchived twice: %v", err)
+	}
+	c := one(t, mustIngest(t, svc, batch("g", alert("a", incident.AlertFiring, clk.Now()))))
+	if !c.Reopened || !c.Actions.UnarchiveChannel || c.Actions.OpenChannel || !c.Incident.ArchivedAt.IsZero() {
+		t.Errorf("reopening an archived incident: %+v", c)
 	}
 }
 
