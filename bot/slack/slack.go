@@ -422,3 +422,7 @@ func (d *memDeduper) Mark(_ context.Context, scope, key string, ttl time.Duratio
 	d.seen[k] = now.Add(ttl)
 	return true, nil
 }
+
+// StreamInterval is slack.stream_interval: the least time between two edits
+// of one live message that the wiring should give bot.Stream for Slack.
+func (a *Adapter) StreamInterval() time.Duration { return a.cfg.StreamInterval }
