@@ -266,3 +266,50 @@ func TestAppServices(t *testing.T) {
 		}
 	})
 }
+
+func TestAppShutdownInterruptsRunsAfterGrace(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ShutdownGrace = 300 * time.Millisecond
+	app, stop := startApp(t, cfg)
+	ctx := context.Background()
+	rb, ok := app.Registry.Get("slow-stream")
+	if !ok {
+		t.Fatal("example runbook slow-stream missing")
+	}
+	values, err := rb.ParseArgs([]string{"seconds=60"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := rb.Render(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runbooks.Run{Runbook: rb.Name, Kind: rb.Kind, Params: values, RequestedBy: "console:alice", State: runbooks.StatePendingApproval}
+	if err := app.Store.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h, err := app.Executor.Start(ctx, r, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: app.Redactor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := h.Subscribe()
+	for h.Snapshot().Lines < 2 { // the step banner and one tick
+		select {
+		case <-sub.C():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the run produced no output")
+		}
+	}
+	sub.Close()
+	begin := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if took := time.Since(begin); took > 8*time.Second {
+		t.Errorf("shutdown took %s with a 300ms grace", took)
+	}
+	<-h.Done()
+	if s := h.Snapshot().State; s != runbooks.StateInterrupted {
+		t.Errorf("a run still going after the grace ended %s, want interrupted", s)
+	}
+}
