@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -31,9 +30,15 @@ type IncidentsDeps struct {
 	// Service was built with), used to re-derive lost reactions.
 	Config      config.Incidents
 	Automations []config.Automation
-	Access      func() *access.Policy
-	Clock       func() time.Time
-	Logger      *slog.Logger
+	// AnnounceChannels override incidents.announce_channel per platform
+	// (slack.channels.incidents, discord.channels.incidents).
+	AnnounceChannels map[string]string
+	// PrivateChannels create a platform's incident channels private
+	// (slack.channels.private).
+	PrivateChannels map[string]bool
+	Access          func() *access.Policy
+	Clock           func() time.Time
+	Logger          *slog.Logger
 	// Interval is how often Recover's loop reconciles open incidents,
 	// archives due channels and records ended runs (default 30s).
 	Interval time.Duration
@@ -68,16 +73,18 @@ type IncidentsDeps struct {
 //     channels the bot created ("reaction.channel" mode=created) and not yet
 //     archived ("channel.archived").
 type Incidents struct {
-	svc      *incident.Service
-	bot      *Bot
-	chats    map[string]bot.Chat
-	platform string
-	cfg      config.Incidents
-	auto     *automations
-	access   func() *access.Policy
-	now      func() time.Time
-	log      *slog.Logger
-	interval time.Duration
+	svc       *incident.Service
+	bot       *Bot
+	chats     map[string]bot.Chat
+	platform  string
+	cfg       config.Incidents
+	announces map[string]string
+	private   map[string]bool
+	auto      *automations
+	access    func() *access.Policy
+	now       func() time.Time
+	log       *slog.Logger
+	interval  time.Duration
 
 	mu     sync.Mutex
 	locks  map[int64]*sync.Mutex
@@ -103,6 +110,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 		return nil, err
 	}
 	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config, auto: auto,
+		announces: d.AnnounceChannels, private: d.PrivateChannels,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}}
 	if i.now == nil {
@@ -265,4 +273,11 @@ func (i *Incidents) expand(list []string) []string {
 	return out
 }
 
-func incRef(n int64) string { return "#" + strconv.FormatInt(n, 10) }
+// announce is where a platform's new incidents are announced, and the
+// channel incidents use where the platform cannot create channels.
+func (i *Incidents) announce(platform string) string {
+	if c := i.announces[platform]; c != "" {
+		return c
+	}
+	return i.cfg.AnnounceChannel
+}

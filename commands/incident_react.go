@@ -274,7 +274,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			target = fallback
 		}
 		if target == "" {
-			target = i.cfg.AnnounceChannel
+			target = i.announce(platform)
 		}
 		if target == "" {
 			i.log.Error("no channel for incident", "incident", inc.Number, "platform", platform)
@@ -285,7 +285,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			map[string]string{"platform": platform, "channel": target, "name": target, "mode": channelShared})
 		return inc
 	}
-	c, err := cm.CreateChannel(ctx, bot.ChannelSpec{Name: name, Topic: topic(inc)})
+	c, err := cm.CreateChannel(ctx, bot.ChannelSpec{Name: name, Topic: topic(inc), Private: i.private[platform]})
 	if err != nil {
 		i.log.Error("incident channel not created", "incident", inc.Number, "name", name, "err", err)
 		return inc
@@ -313,18 +313,18 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	if len(invite) > 0 {
 		i.invite(ctx, inc, st, invite)
 	}
-	if !st.announced && i.cfg.AnnounceChannel != "" {
+	if announce := i.announce(platform); !st.announced && announce != "" {
 		where := "#" + orNone(inc.Channel.Name)
 		msg := bot.Message{Level: bot.LevelDanger, Header: fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title),
 			Text: []string{fmt.Sprintf("Severity %s. Join %s to follow it.", orNone(inc.Severity), where)}}
 		if inc.Channel.URL != "" {
 			msg.Links = []bot.Link{{Label: where, URL: inc.Channel.URL}}
 		}
-		if _, err := chat.Post(ctx, bot.Target{Channel: i.cfg.AnnounceChannel}, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
+		if _, err := chat.Post(ctx, bot.Target{Channel: announce}, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
 			i.log.Error("incident announcement failed", "incident", inc.Number, "err", err)
 		} else {
 			st.announced = true
-			i.mark(ctx, inc, incident.ActorTebura, kindAnnounce, "Announced in "+i.cfg.AnnounceChannel, nil)
+			i.mark(ctx, inc, incident.ActorTebura, kindAnnounce, "Announced in "+announce, nil)
 		}
 	}
 	return inc
@@ -463,6 +463,7 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 		refuse("it is a remediation or needs approval, and those never run by themselves; list it under suggest")
 		return
 	}
+	ra.Params = paramsFor(rb, ra.Params)
 	name := "" // shown as the identity, automation:<rule>
 	if by != "" {
 		name = actor + " (asked by " + by + ")"
@@ -499,6 +500,9 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 	}
 	if st.channel.IsZero() {
 		return false // proposed once the channel exists
+	}
+	if rb, ok := i.bot.registry().Get(ra.Runbook); ok {
+		ra.Params = paramsFor(rb, ra.Params)
 	}
 	run, err := i.bot.ProposeRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor,
 		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID})
@@ -681,4 +685,22 @@ func (i *Incidents) archive(ctx context.Context, n int64) {
 	st.archived = true
 	i.bot.record(ctx, incident.ActorTebura, "incident.archive", inc.ID, map[string]string{"channel": inc.Channel.ID})
 	i.mark(ctx, inc, incident.ActorTebura, kindArchived, "Channel "+orNone(inc.Channel.Name)+" archived", map[string]string{"channel": inc.Channel.ID})
+}
+
+// paramsFor keeps the rule's parameters that rb declares. A rule's params
+// are one pool for all its runbooks (a diagnostic may take service, the
+// remediation service and env); what a runbook does not declare is not
+// given to it, and what it does declare is validated by Bind like any
+// user input.
+func paramsFor(rb *runbooks.Runbook, raw map[string]string) map[string]string {
+	if raw == nil {
+		return nil
+	}
+	out := make(map[string]string, len(raw))
+	for _, p := range rb.Params {
+		if v, ok := raw[p.Name]; ok {
+			out[p.Name] = v
+		}
+	}
+	return out
 }

@@ -102,14 +102,14 @@ func (c *cmChat) cards(channel string) []*bottest.Msg {
 	return out
 }
 
-// checkAPI is a diagnostic: it may run by itself.
+// checkAPI is a diagnostic: it may run by itself. It takes only service
+// of the rule's pool of params (service, env).
 const checkAPI = `
 name: check-api
 description: Look at the API
 kind: diagnostic
 params:
   - {name: service, type: string, pattern: '[a-z][a-z0-9-]{0,40}', default: api}
-  - {name: env, type: enum, values: [staging, prod], default: prod}
 allow: [sre]
 timeout: 30s
 steps:
