@@ -92,8 +92,9 @@ type Bot struct {
 
 	streams sync.WaitGroup // live-message followers
 
-	mu       sync.Mutex
-	expiring bool // the expiry loop runs
+	mu        sync.Mutex
+	expiring  bool                     // the expiry loop runs
+	following map[string]chan struct{} // run ID → closed when its final frame is out
 }
 
 var _ bot.Handler = (*Bot)(nil)
@@ -102,7 +103,7 @@ var _ bot.Handler = (*Bot)(nil)
 // before the chats deliver events.
 func New(d Deps) *Bot {
 	b := &Bot{d: d, names: NamesOf(d.Config.Commands), log: d.Logger, now: d.Clock,
-		budget: map[string]*bot.EditBudget{}}
+		budget: map[string]*bot.EditBudget{}, following: map[string]chan struct{}{}}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -258,6 +259,24 @@ func (b *Bot) record(ctx context.Context, actor, action, subj string, detail map
 
 // chat returns the adapter of a platform, or nil.
 func (b *Bot) chat(platform string) bot.Chat { return b.d.Chats[platform] }
+
+// WaitRun blocks until the live message of run id has received its final
+// frame (at once if the bot is not following that run), or ctx ends.
+// Tests use it; it also lets a caller of StartRun wait for the outcome.
+func (b *Bot) WaitRun(ctx context.Context, id string) error {
+	b.mu.Lock()
+	done, ok := b.following[id]
+	b.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Wait blocks until every live message the bot is updating has received its
 // final frame, or ctx ends. Serve calls it after the executor's Shutdown;

@@ -259,3 +259,28 @@ func TestConfiguredSecretsMaskedOnCard(t *testing.T) {
 	}
 	mustContain(t, "card", text, "restart-")
 }
+
+func TestQueuedRunSaysSo(t *testing.T) {
+	sleepy := `
+name: sleepy
+kind: diagnostic
+allow: [dev]
+timeout: 1m
+steps:
+  - {name: sleep, script: "echo up; sleep 30"}
+`
+	h := newHarness(t, bottest.Options{Runbooks: []string{sleepy}, Executor: runbooks.ExecutorConfig{MaxConcurrent: 1}})
+	first := h.Say(alice, "/runbook run sleepy").Card(t)
+	h.WaitText(first, "up")
+	second := h.Say(alice, "/runbook run sleepy").Card(t)
+	queued := h.WaitText(second, "queued")
+	if len(queued.Buttons) != 1 || queued.Buttons[0].Label != "Cancel" {
+		t.Errorf("a queued run should offer [Cancel]; buttons %v", queued.Buttons)
+	}
+	t.Logf("queued frame:\n%s", bottest.Text(queued))
+	h.Click(alice, second, "Cancel")
+	if run := h.WaitFinal(h.LastRun().ID); run.State != runbooks.StateCancelled {
+		t.Errorf("queued run after cancel: %s", run.State)
+	}
+	h.Click(alice, first, "Cancel")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/tebura/tebura"
@@ -16,6 +17,10 @@ import (
 // finalDeliveryTimeout bounds how long a finished run's last frame and log
 // upload are retried when the chat is down.
 const finalDeliveryTimeout = 2 * time.Minute
+
+// elapsedRefresh is how often a quiet run's message is redrawn so that its
+// elapsed time moves.
+const elapsedRefresh = 10 * time.Second
 
 // start hands a stored run to the executor and follows it in ref (the
 // message already posted for it: the first frame or the approval card).
@@ -30,15 +35,21 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 			run = updated
 		}
 	}
+	// The run is followed from before it can end, so that WaitRun and
+	// Wait cover its last message even when it fails at once.
+	release := b.track(run.ID)
 	steps, err := rb.Render(vals)
 	if err != nil {
+		defer release()
 		return b.abort(ctx, run, ref, m, err)
 	}
 	if b.d.Executor == nil {
+		defer release()
 		return b.abort(ctx, run, ref, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
 	}
 	h, err := b.d.Executor.Start(context.WithoutCancel(ctx), run, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: m})
 	if err != nil {
+		defer release()
 		var locked *runbooks.LockedError
 		if errors.As(err, &locked) {
 			msg, merr := b.lockMessage(ctx, run.Runbook, locked.Lock)
@@ -60,9 +71,33 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 	if chat == nil || ref.IsZero() {
 		b.log.Warn("run has no live message", "run", run.ID, "platform", ref.Platform)
 	}
-	b.streams.Add(1)
-	go b.follow(context.WithoutCancel(ctx), h, run, m, chat, ref, cancelCB)
+	go func() {
+		defer release()
+		b.follow(context.WithoutCancel(ctx), h, run, m, chat, ref, cancelCB)
+	}()
 	return nil
+}
+
+// track registers that the bot is about to follow run id; the returned
+// function marks the run's last message as delivered.
+func (b *Bot) track(id string) (release func()) {
+	b.streams.Add(1)
+	done := make(chan struct{})
+	b.mu.Lock()
+	b.following[id] = done
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			if b.following[id] == done {
+				delete(b.following, id)
+			}
+			b.mu.Unlock()
+			close(done)
+			b.streams.Done()
+		})
+	}
 }
 
 // abort marks a run that could not be started as failed and shows why.
@@ -96,14 +131,26 @@ func (b *Bot) show(ctx context.Context, ref bot.MessageRef, msg bot.Message) {
 // delivered, then attaches (or points to) the full log when the message
 // could not hold all of it.
 func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run, m runbooks.Masker, chat bot.Chat, ref bot.MessageRef, cancelCB string) {
-	defer b.streams.Done()
 	sub := h.Subscribe()
 	defer sub.Close()
 	var st *bot.Stream
 	if chat != nil && !ref.IsZero() {
 		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log})
 	}
-	for range sub.C() {
+	// Frames follow the run's changes, and a quiet run still gets its
+	// elapsed time refreshed now and then.
+	refresh := time.NewTicker(max(elapsedRefresh, b.d.Config.StreamInterval))
+	defer refresh.Stop()
+	changed := sub.C()
+	for changed != nil {
+		select {
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil
+				continue
+			}
+		case <-refresh.C:
+		}
 		if st != nil {
 			st.Update(frame(run, sub.Snapshot(), m, b.now(), cancelCB, ""))
 		}

@@ -238,8 +238,8 @@ func frame(run *runbooks.Run, snap runbooks.Snapshot, m runbooks.Masker, now tim
 	if state == runbooks.StateCancelled && run.CancelledBy != "" && !strings.Contains(reason, "cancelled by") {
 		reason = strings.TrimSpace("cancelled by " + run.CancelledBy + " " + reason)
 	}
-	if reason != "" && state.Final() {
-		msg.Text = []string{upperFirst(mask(m, reason)) + "."}
+	if reason != "" && (state.Final() || state == runbooks.StateQueued) {
+		msg.Text = []string{strings.TrimSuffix(upperFirst(mask(m, reason)), ".") + "."}
 	}
 	tail := snap.Tail
 	title := "Output"

@@ -358,7 +358,7 @@ func (h *Harness) Runs() []*runbooks.Run {
 	return runs
 }
 
-// WaitFinal waits (up to 30s) until run id is in a final state and every
+// WaitFinal waits (up to 30s) until run id is in a final state and its
 // live message has its final frame, and returns the stored run.
 func (h *Harness) WaitFinal(id string) *runbooks.Run {
 	h.T.Helper()
@@ -370,7 +370,7 @@ func (h *Harness) WaitFinal(id string) *runbooks.Run {
 			h.T.Fatalf("get run %s: %v", id, err)
 		}
 		if run.State.Final() {
-			if err := h.Bot.Wait(ctx); err != nil {
+			if err := h.Bot.WaitRun(ctx, id); err != nil {
 				h.T.Fatalf("run %s ended but its message was not finished: %v", id, err)
 			}
 			return run
