@@ -45,6 +45,11 @@ type StreamOptions struct {
 	Logger *slog.Logger
 	// Clock is the time source; nil means real time.
 	Clock Clock
+	// OnClose, when set, receives the Stream's final counts once Close has
+	// returned or given up (delivered, refused for good, or ctx ended), so
+	// that metrics can count frames sent and dropped without this package
+	// knowing about them. It is called once, on Close's goroutine.
+	OnClose func(StreamStats)
 }
 
 // StreamStats count what happened to a Stream's frames.
@@ -71,6 +76,7 @@ type Stream struct {
 	budget   *EditBudget
 	log      *slog.Logger
 	clock    Clock
+	onClose  func(StreamStats)
 
 	wake     chan struct{}      // capacity 1: "a frame is pending"
 	stop     context.CancelFunc // ends the worker's waits; an in-flight edit finishes
@@ -105,6 +111,7 @@ func NewStream(c Chat, ref MessageRef, opt StreamOptions) *Stream {
 		budget:   opt.Budget,
 		log:      opt.Logger.With("platform", c.Name(), "message_id", ref.ID),
 		clock:    opt.Clock,
+		onClose:  opt.OnClose,
 		wake:     make(chan struct{}, 1),
 		stop:     stop,
 		cancel:   cancel,
@@ -161,6 +168,9 @@ func (s *Stream) Close(ctx context.Context, final Message) error {
 	}
 	s.mu.Unlock()
 
+	if s.onClose != nil {
+		defer func() { s.onClose(s.Stats()) }()
+	}
 	defer s.cancel()
 	s.stop()
 	unhook := context.AfterFunc(ctx, s.cancel)
