@@ -205,6 +205,11 @@ func bigOutput(e *env) ([]row, error) {
 runbooks:
   dirs: []
   inline:
+    - name: noop
+      kind: diagnostic
+      allow: [bench]
+      steps:
+        - {name: nothing, run: ["true"]}
     - name: big
       kind: diagnostic
       allow: [bench]
@@ -241,8 +246,19 @@ access:
 			peak = ru.Maxrss // KiB on Linux
 		}
 	}
+	var fixed []time.Duration
+	for i := 0; i < 5; i++ {
+		cmd := exec.Command(e.binary, "run", "--config", cfgPath, "--yes", "noop")
+		cmd.Env = append(os.Environ(), "USER=bench")
+		d, err := timed(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("tebura run noop: %w", err)
+		}
+		fixed = append(fixed, d)
+	}
 	me, md := median(engine), median(direct)
 	return []row{
+		{"tebura run of a no-op runbook (fixed cost, median of 5)", ms(median(fixed)), ""},
 		{"100 MiB run: tebura run wall time (median of 3)", ms(me), ""},
 		{"100 MiB run: same script to /dev/null", ms(md), ""},
 		{"100 MiB run: engine overhead ratio", fmt.Sprintf("%.2fx", float64(me)/float64(md)), "<= 1.3x"},
