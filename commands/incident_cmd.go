@@ -303,6 +303,7 @@ func (i *Incidents) postmortem(ctx context.Context, c *bot.Command, inc *inciden
 	if err := i.svc.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: c.Actor.ID, Kind: incident.KindCommand, Text: "Postmortem draft generated"}); err != nil {
 		i.log.Error("timeline entry not written", "incident", inc.Number, "err", err)
 	}
+	i.bot.record(ctx, c.Actor.ID, "incident.postmortem", inc.ID, nil)
 	if up, ok := i.chats[c.Platform].(bot.FileUploader); ok {
 		if err := up.Upload(ctx, bot.Target{Channel: c.Channel, Thread: c.Thread}, bot.File{Name: name, Title: "Postmortem draft of " + inc.Ref(), Content: []byte(md)}); err == nil {
 			_, err = c.Reply.Reply(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Postmortem draft of %s attached as %s.", inc.Ref(), name)}})

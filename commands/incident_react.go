@@ -223,7 +223,15 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 		}
 		diags = append(diags, i.auto.actions(inc, false)...)
 		suggs = append(suggs, i.auto.actions(inc, true)...)
+		// The card first, then the diagnostics' live messages, then the
+		// approval cards of the suggestions: people read what is known
+		// before what they are asked to decide.
 		i.card(ctx, inc, st, edit)
+		for _, ra := range diags {
+			if _, done := st.started[actionKey(reactDiagnostic, ra.Rule, ra.Runbook)]; !done {
+				i.diagnose(ctx, inc, st, ra, "")
+			}
+		}
 		proposed := false
 		for _, ra := range suggs {
 			if _, done := st.started[actionKey(reactSuggest, ra.Rule, ra.Runbook)]; !done {
@@ -232,11 +240,6 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 		}
 		if proposed {
 			i.card(ctx, inc, st, true) // one button per suggestion
-		}
-		for _, ra := range diags {
-			if _, done := st.started[actionKey(reactDiagnostic, ra.Rule, ra.Runbook)]; !done {
-				i.diagnose(ctx, inc, st, ra, "")
-			}
 		}
 		return
 	}
@@ -479,7 +482,11 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 	if by != "" {
 		data["asked_by"] = by
 	}
-	i.mark(ctx, inc, actor, incident.KindAutomation, fmt.Sprintf("Diagnostic %s started as run %s", ra.Runbook, run.ID), data)
+	text := fmt.Sprintf("Diagnostic %s started as run %s", ra.Runbook, run.ID)
+	if by != "" {
+		text += ", asked by " + by
+	}
+	i.mark(ctx, inc, actor, incident.KindAutomation, text, data)
 	i.watch(run.ID)
 }
 

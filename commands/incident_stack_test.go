@@ -122,7 +122,7 @@ type stackOptions struct {
 	Automations []config.Automation
 	Incidents   config.Incidents
 	Runbooks    []string
-	Chat        bot.Chat // the one chat, named bottest.Platform
+	Chat        bot.Chat // the one chat
 	Clock       *bottest.Clock
 	// StreamInterval of the bot; zero means 10ms.
 	StreamInterval time.Duration
@@ -189,7 +189,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 	}
 	red, _ := runbooks.NewRedactor(nil, nil)
 	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: dir, Clock: now}, nil)
-	chats := map[string]bot.Chat{bottest.Platform: o.Chat}
+	chats := map[string]bot.Chat{o.Chat.Name(): o.Chat}
 	b := commands.New(commands.Deps{
 		Store: st, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
 		Audit: audit.New(st, red, now), Executor: exec, Redactor: func() *runbooks.Redactor { return red },

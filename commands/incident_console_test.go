@@ -1,0 +1,124 @@
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/bot/console"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident/source"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// syncBuffer is the console's output, read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitOut waits until the console printed want.
+func waitOut(t *testing.T, out *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the console never printed %q; it printed:\n%s", want, out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestConsoleLoop is the README's loop with the console adapter: an
+// Alertmanager payload from examples/ arrives over HTTP, the incident
+// opens in the console's channel, the diagnostic streams, bob approves the
+// suggested remediation (alice may not), the incident is resolved and the
+// postmortem printed.
+func TestConsoleLoop(t *testing.T) {
+	payload, err := os.ReadFile("../examples/alertmanager/firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	out := &syncBuffer{}
+	con := console.New(console.Options{In: inR, Out: out, User: "alice", Channel: "console"})
+	s := newStack(t, t.TempDir(), stackOptions{Chat: con,
+		Incidents: config.Incidents{AutoResolve: true, AnnounceChannel: "console"},
+		Automations: []config.Automation{{
+			Name: "api-latency", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`},
+			Diagnostics: []string{"check-api"}, Suggest: []string{"restart-api"},
+			Params:     map[string]string{"service": "{{ .Labels.service }}", "env": `{{ .Labels.env | default "staging" }}`},
+			OnceWithin: 30 * time.Minute,
+		}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- con.Run(ctx, s.Bot) }()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		<-done
+	})
+	hook := source.Handler(source.NewAlertmanager(config.Alertmanager{Insecure: true}), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+	waitOut(t, out, "Incident #1: HighLatency on api")
+	waitOut(t, out, "checking api")
+	waitOut(t, out, "Approval needed: restart-api")
+	s.waitRuns(byRunbook("check-api"))
+
+	say := func(line string) {
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	say("!1") // alice presses [Approve] on the approval card: not an approver
+	waitOut(t, out, "not an approver of `restart-api`")
+	say("!as bob")
+	say("!1")
+	waitOut(t, out, "restarting api in prod")
+	runs := s.waitRuns(byRunbook("restart-api"))
+	if len(runs) != 1 || runs[0].State != runbooks.StateSucceeded || runs[0].Approvals[0].By != "console:bob" {
+		t.Fatalf("remediation = %+v", runs)
+	}
+	say("/incident resolve #1 restarted the api")
+	waitOut(t, out, "@bob resolved incident #1")
+	say("/incident postmortem #1")
+	waitOut(t, out, "# Postmortem: #1 HighLatency on api")
+	if testing.Verbose() {
+		t.Log(out.String())
+	}
+	md, err := s.Inc.Postmortem(context.Background(), "#1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| restart-api | remediation | automation:api-latency | console:bob | succeeded", "| check-api | diagnostic | automation:api-latency |", "Resolved by console:bob: restarted the api"} {
+		mustContain(t, "postmortem", md, want)
+	}
+}
