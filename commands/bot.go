@@ -12,7 +12,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -120,16 +122,30 @@ func New(d Deps) *Bot {
 
 // HandleEvent routes a command or a click. Every error becomes one private
 // reply through fail.
+// A panic in a handler is a bug: it is logged with its stack and answered
+// like an internal error, and the process keeps serving everyone else.
 func (b *Bot) HandleEvent(ctx context.Context, ev bot.Event) {
+	var (
+		reply bot.Replier
+		actor bot.Actor
+		err   error
+	)
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.Error("handler panicked", "actor", actor.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = tebura.Errorf(tebura.EINTERNAL, "handler panicked")
+		}
+		if err != nil {
+			b.fail(ctx, reply, actor, err)
+		}
+	}()
 	switch e := ev.(type) {
 	case *bot.Command:
-		if err := b.command(ctx, e); err != nil {
-			b.fail(ctx, e.Reply, e.Actor, err)
-		}
+		reply, actor = e.Reply, e.Actor
+		err = b.command(ctx, e)
 	case *bot.Click:
-		if err := b.click(ctx, e); err != nil {
-			b.fail(ctx, e.Reply, e.Actor, err)
-		}
+		reply, actor = e.Reply, e.Actor
+		err = b.click(ctx, e)
 	}
 }
 

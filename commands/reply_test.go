@@ -1,11 +1,15 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/runbooks"
 )
 
 func TestErrorText(t *testing.T) {
@@ -28,5 +32,26 @@ func TestErrorText(t *testing.T) {
 				t.Errorf("errorText(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// privateRecorder is a Replier that keeps private replies.
+type privateRecorder struct{ got []string }
+
+func (p *privateRecorder) Reply(context.Context, bot.Message) (bot.MessageRef, error) {
+	return bot.MessageRef{}, errors.New("no channel")
+}
+
+func (p *privateRecorder) Private(_ context.Context, m bot.Message) error {
+	p.got = append(p.got, strings.Join(m.Text, " "))
+	return nil
+}
+
+func TestHandlerPanicIsAnsweredAsInternalError(t *testing.T) {
+	b := New(Deps{Registry: func() *runbooks.Registry { panic("registry exploded") }})
+	r := &privateRecorder{}
+	b.HandleEvent(context.Background(), &bot.Command{Actor: bot.Actor{ID: "console:alice"}, Name: "runbook", Text: "list", Reply: r})
+	if len(r.got) != 1 || r.got[0] != genericFailure {
+		t.Fatalf("replies = %q, want the generic failure sentence", r.got)
 	}
 }
