@@ -165,6 +165,11 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	}
 	defer st.Close()
 	auditLog := audit.New(st, masker, nil)
+	// Holding the database means no other tebura is running: runs it says
+	// are running were left by a process that died, so free their locks.
+	if err := recoverRuns(ctx, st, auditLog); err != nil {
+		return err
+	}
 	logger := newLogger(cfg.Log, c.stderr)
 	if cfg.Log.Level == "info" {
 		logger = newLoggerLevel(cfg.Log.Format, "warn", c.stderr) // the terminal shows the run; logs only for trouble
@@ -240,6 +245,21 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, reasonSuffix(final))
 	if code := runExitCode(final); code != 0 {
 		return &exitError{code: code}
+	}
+	return nil
+}
+
+// recoverRuns marks runs left running or queued by a dead process as
+// interrupted (releasing their locks) and audits each.
+func recoverRuns(ctx context.Context, st runbooks.Store, log *audit.Log) error {
+	interrupted, err := runbooks.Recover(ctx, st, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, r := range interrupted {
+		if err := log.Record(ctx, "system", audit.ActionRunInterrupt, r.ID, map[string]string{"runbook": r.Runbook, "reason": r.Reason}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

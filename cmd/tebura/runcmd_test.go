@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/bolt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,12 @@ runbooks:
       allow: [dev]
       steps:
         - {name: tick, script: 'while true; do echo tick; sleep 0.05; done'}
+    - name: locked
+      kind: diagnostic
+      allow: [dev]
+      lock: the-lock
+      steps:
+        - {name: hold, run: [echo, holding]}
     - name: restart
       kind: remediation
       allow: [dev]
@@ -322,4 +329,37 @@ access:
 			}
 		}
 	})
+}
+
+func TestRunRecoversRunsOfADeadProcess(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	// A tebura run killed with -9 leaves its run "running" and its lock held.
+	st, err := bolt.Open(filepath.Join(filepath.Dir(cfg), "data", dbFile), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stale := &runbooks.Run{Runbook: "locked", State: runbooks.StateRunning, LockKey: "the-lock", RequestedBy: "console:alice"}
+	if err := st.CreateRun(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireLock(ctx, runbooks.Lock{Key: "the-lock", RunID: stale.ID, Holder: "console:alice"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	out, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "locked")
+	if code != 0 || !strings.Contains(out, "holding") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	runs, _, _ := runCLI(t, "", "runs", "--config", cfg)
+	if !strings.Contains(runs, "interrupted") {
+		t.Errorf("the dead process's run should be interrupted:\n%s", runs)
+	}
+	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
+	if !strings.Contains(export, `"run.interrupt"`) {
+		t.Errorf("audit lacks run.interrupt:\n%s", export)
+	}
 }
