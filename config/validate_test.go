@@ -155,6 +155,10 @@ func TestValidateAcceptsGoodSetups(t *testing.T) {
 		{"source without auth is just disabled", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"ci": {}}
 		}},
+		{"templates may use functions the executing package adds", func(c *Config) {
+			c.Incidents.ChannelTemplate = "inc-{{ .Number }}-{{ .Title | slug }}"
+			c.Automations = []Automation{{Name: "a", Match: []string{"a=b"}, Params: map[string]string{"svc": `{{ label "service" }}`}}}
+		}},
 		{"automation", func(c *Config) {
 			c.Access.Roles = map[string]Role{"sre": {}}
 			c.Automations = []Automation{{Name: "lat", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`}, Invite: []string{"sre", "slack:U1"}}}
