@@ -94,7 +94,8 @@ type Incidents struct {
 	recorded map[string]bool
 	running  bool
 
-	watchers sync.WaitGroup
+	reactions sync.WaitGroup // React's goroutines
+	watchers  sync.WaitGroup // goroutines recording run results
 }
 
 var _ IncidentCommands = (*Incidents)(nil)
@@ -216,11 +217,12 @@ func (i *Incidents) Tick(ctx context.Context) error {
 	return i.archiveDue(ctx)
 }
 
-// Wait blocks until the goroutines that record run results have finished,
-// or ctx ends. Call it after the executor's Shutdown.
+// Wait blocks until React's reactions are done and the goroutines that
+// record run results have finished (they wait for their runs), or ctx
+// ends. Call it after the HTTP server stopped and the executor's Shutdown.
 func (i *Incidents) Wait(ctx context.Context) error {
 	done := make(chan struct{})
-	go func() { i.watchers.Wait(); close(done) }()
+	go func() { i.reactions.Wait(); i.watchers.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

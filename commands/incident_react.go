@@ -123,10 +123,25 @@ func (i *Incidents) mark(ctx context.Context, inc *incident.Incident, actor, kin
 
 // React acts on the result of one Ingest: it opens channels, posts or
 // edits the incident cards, starts diagnostics, proposes remediations and
-// says when an incident resolved by itself. It never fails: what it could
-// not do is logged and done again by the reconcile loop (see Incidents).
-// Plug it into source.Ingester.
+// says when an incident resolved by itself. It returns at once and does
+// the work on its own goroutine (chat APIs are slow and rate-limited; the
+// webhook's answer should not wait for them); Wait waits for it. It never
+// fails: what it could not do is logged and done again by the reconcile
+// loop (see Incidents). Plug it into source.Ingester.
 func (i *Incidents) React(ctx context.Context, res incident.Result) {
+	if len(res.Changes) == 0 {
+		return
+	}
+	i.reactions.Add(1)
+	go func() {
+		defer i.reactions.Done()
+		i.ReactSync(context.WithoutCancel(ctx), res)
+	}()
+}
+
+// ReactSync is React on the caller's goroutine: it returns when the chat
+// shows the result (tests, scripts).
+func (i *Incidents) ReactSync(ctx context.Context, res incident.Result) {
 	for _, ch := range res.Changes {
 		i.reactChange(ctx, ch, "", "")
 	}

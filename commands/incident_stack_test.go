@@ -255,7 +255,7 @@ func (s *stack) deliver(b incident.Batch) incident.Result {
 	if err != nil {
 		s.t.Fatalf("ingest: %v", err)
 	}
-	s.Inc.React(ctx, res)
+	s.Inc.ReactSync(ctx, res)
 	return res
 }
 

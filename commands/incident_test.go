@@ -54,6 +54,11 @@ func TestStorm(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Inc.Wait(ctx); err != nil { // React is asynchronous
+		t.Fatal(err)
+	}
 
 	incs, err := s.Svc.List(context.Background(), incident.ListOptions{})
 	if err != nil {
