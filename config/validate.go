@@ -384,9 +384,6 @@ func (c Config) validateSources(p *problems) {
 		if g.Key == "" {
 			p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
 		}
-		if g.Title == "" {
-			p.add(key+".title", "is empty; a template giving the alert's title")
-		}
 		for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
 			if t != "" {
 				p.tmpl(key+"."+field, t)
