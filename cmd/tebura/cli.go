@@ -92,10 +92,11 @@ func (c *cli) rootCmd() *cobra.Command {
 		Short:         "Tebura: ChatOps for incident response, with runbooks that run themselves",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Later: console, doctor, incident postmortem N.
 	}
 	root.PersistentFlags().StringVarP(&c.configFlag, "config", "c", "",
 		"config file (default $TEBURA_CONFIG, else ./tebura.yaml when present, else built-in defaults)")
+	// Room for the commands later issues add: console (the terminal chat),
+	// doctor (chat platform checks), incident postmortem N.
 	root.AddCommand(
 		c.validateCmd(),
 		c.serveCmd(),
