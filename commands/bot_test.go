@@ -178,6 +178,7 @@ func TestCancelPendingByRequesterAndRefusals(t *testing.T) {
 	}
 	mustContain(t, "card", bottest.Text(last), "Cancelled by @alice")
 	mustContain(t, "again", h.Say(alice, "/runbook cancel "+id).PrivateText(), "already ended")
+	mustContain(t, "logs", h.Say(alice, "/runbook logs "+id).PrivateText(), "has no log: it never started")
 }
 
 func TestStartRunForAutomation(t *testing.T) {

@@ -150,8 +150,8 @@ func (b *Bot) logs(ctx context.Context, c *bot.Command, id string) error {
 	if err != nil {
 		return err
 	}
-	if run.LogPath == "" && !run.State.Final() && run.State != runbooks.StateRunning {
-		return tebura.Errorf(tebura.ENOTFOUND, "Run %s has no log yet: it is %s.", run.ID, stateLabel(run.State))
+	if run.LogPath == "" && run.StartedAt.IsZero() {
+		return tebura.Errorf(tebura.ENOTFOUND, "Run %s has no log: it never started (it is %s).", run.ID, stateLabel(run.State))
 	}
 	chat := b.chat(c.Platform)
 	if up, ok := chat.(bot.FileUploader); ok && run.LogBytes > logsUpload && run.State.Final() {

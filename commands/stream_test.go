@@ -83,6 +83,10 @@ func TestStreamSlowChatDoesNotSlowRun(t *testing.T) {
 	if len(files) != 1 || !strings.Contains(string(files[0].File.Content), "\n1\n2\n3\n") || !strings.Contains(string(files[0].File.Content), "\n9999\n10000\n") {
 		t.Fatalf("uploaded files = %d, want the full log with every line", len(files))
 	}
+	mustContain(t, "logs", h.Say(alice, "/runbook logs "+id).PrivateText(), "attached as flood-"+id+".log")
+	if n := len(h.Chat.Files()); n != 2 {
+		t.Errorf("/runbook logs of a long log: %d files, want a second upload", n)
+	}
 }
 
 // Without the upload capability the final frame says where the full log is.
