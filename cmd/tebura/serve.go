@@ -31,6 +31,10 @@ func (c *cli) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The bot, chat adapters, webhooks and metrics plug in here:
+			// handlers on app.Mux, connections as app.AddService, their
+			// health as app.AddReadyCheck.
+			defer app.Close()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return app.Run(ctx)
