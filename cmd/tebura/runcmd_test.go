@@ -363,3 +363,23 @@ func TestRunRecoversRunsOfADeadProcess(t *testing.T) {
 		t.Errorf("audit lacks run.interrupt:\n%s", export)
 	}
 }
+
+func TestRunsLimitAndJSON(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	for i := 0; i < 3; i++ {
+		if _, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "hello"); code != 0 {
+			t.Fatalf("run %d: %s", i, errOut)
+		}
+	}
+	out, _, code := runCLI(t, "", "runs", "--config", cfg, "--limit", "2")
+	if code != 0 || !strings.Contains(out, "r3") || !strings.Contains(out, "r2") || strings.Contains(out, "r1 ") {
+		t.Errorf("runs --limit 2 should list r3 and r2 only:\n%s", out)
+	}
+	out, _, _ = runCLI(t, "", "runs", "--config", cfg, "--json", "-n", "0")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"id":"r3"`) {
+		t.Errorf("runs --json: %q", lines)
+	}
+}
