@@ -122,3 +122,77 @@ func TestConsoleLoop(t *testing.T) {
 		mustContain(t, "postmortem", md, want)
 	}
 }
+
+// TestReadmeLoop runs the INCIDENTS.md walk-through with its config: the
+// example runbooks host-diagnostics and restart-unit (dry run), the
+// captured Alertmanager payload with its bearer token, alice refused, bob
+// approving.
+func TestReadmeLoop(t *testing.T) {
+	var books []string
+	for _, f := range []string{"host-diagnostics.yaml", "restart-unit.yaml"} {
+		b, err := os.ReadFile("../runbooks/examples/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		books = append(books, string(b))
+	}
+	payload, err := os.ReadFile("../examples/alertmanager/firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	out := &syncBuffer{}
+	con := console.New(console.Options{In: inR, Out: out, User: "alice", Channel: "console"})
+	s := newStack(t, t.TempDir(), stackOptions{Chat: con, Runbooks: books,
+		Incidents: config.Incidents{AutoResolve: true, ReopenWithin: 30 * time.Minute, AnnounceChannel: "console"},
+		Automations: []config.Automation{{
+			Name: "api-latency", Match: []string{`alertname="HighLatency"`},
+			Diagnostics: []string{"host-diagnostics"}, Suggest: []string{"restart-unit"},
+			Params:     map[string]string{"unit": "{{ .Labels.service }}.service", "top": "5"},
+			OnceWithin: 30 * time.Minute,
+		}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- con.Run(ctx, s.Bot) }()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		<-done
+	})
+	hook := source.Handler(source.NewAlertmanager(config.Alertmanager{BearerToken: "s3cret-token"}), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(payload))
+	req.Header.Set("Authorization", "Bearer s3cret-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+	waitOut(t, out, "Incident #1: HighLatency on api")
+	waitOut(t, out, "Approval needed: restart-unit")
+	waitOut(t, out, "unit=api.service")
+	diag := s.waitRuns(byRunbook("host-diagnostics"))
+	if len(diag) != 1 || diag[0].RequestedBy != "automation:api-latency" {
+		t.Fatalf("diagnostics = %+v", diag)
+	}
+	say := func(line string) {
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	say("!1")
+	waitOut(t, out, "not an approver of `restart-unit`")
+	say("!as bob")
+	say("!1")
+	waitOut(t, out, "dry run: would run: systemctl restart api.service")
+	s.waitRuns(byRunbook("restart-unit"))
+	for _, line := range []string{"/incident ack #1", "/incident note #1 restarted api.service", "/incident resolve #1 dry run showed the unit was healthy", "/incident timeline #1", "/incident postmortem #1"} {
+		say(line)
+	}
+	waitOut(t, out, "@bob resolved incident #1")
+	waitOut(t, out, "# Postmortem: #1 HighLatency on api")
+}

@@ -102,6 +102,16 @@ func TestStorm(t *testing.T) {
 		if len(cards[0].Versions()) < 2 {
 			t.Errorf("card of %s never edited as alerts joined", inc.Ref())
 		}
+		chat.mu.Lock()
+		invited := append([]string(nil), chat.invites[inc.Channel.ID]...)
+		chat.mu.Unlock()
+		slices.Sort(invited)
+		if want := []string{"console:bob", "console:carol", "console:dave"}; !slices.Equal(invited, want) {
+			t.Errorf("invited to %s: %v, want %v (role sre expanded, and dave)", inc.Channel.ID, invited, want)
+		}
+		if len(inc.Responders) != 3 {
+			t.Errorf("responders of %s = %v", inc.Ref(), inc.Responders)
+		}
 		tl := s.timeline(inc.Number)
 		if n := countKind(tl, incident.KindRun); n != 1 {
 			t.Errorf("incident %s has %d run results on its timeline, want 1", inc.Ref(), n)
