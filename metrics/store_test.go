@@ -78,7 +78,10 @@ func TestRunStoreApprovalsAndFinalStates(t *testing.T) {
 	for _, fn := range []func(*runbooks.Run) error{
 		func(r *runbooks.Run) error { r.Origin.Message = "m1"; return nil },
 		func(r *runbooks.Run) error { r.State, r.StartedAt = runbooks.StateRunning, start; return nil },
-		func(r *runbooks.Run) error { r.State, r.EndedAt = runbooks.StateSucceeded, start.Add(90*time.Second); return nil },
+		func(r *runbooks.Run) error {
+			r.State, r.EndedAt = runbooks.StateSucceeded, start.Add(90*time.Second)
+			return nil
+		},
 		func(r *runbooks.Run) error { r.Reason = "again"; return nil }, // already final: not counted twice
 	} {
 		if _, err := s.UpdateRun(ctx, r1.ID, fn); err != nil {
