@@ -285,3 +285,64 @@ steps:
 	}
 	h.Click(alice, first, "Cancel")
 }
+
+// A lock taken between the request and the approval: the approved run
+// fails with the lock answer on its card, and the holder keeps running.
+func TestApprovedRunFindsLockHeld(t *testing.T) {
+	migrate := `
+name: migrate
+kind: remediation
+allow: [dev]
+approval: {required: 1, approvers: [sre]}
+lock: db
+timeout: 1m
+steps:
+  - {name: migrate, run: [echo, migrating]}
+`
+	backup := `
+name: backup
+kind: diagnostic
+allow: [dev]
+lock: db
+timeout: 1m
+steps:
+  - {name: dump, script: "echo dumping; sleep 30"}
+`
+	h := newHarness(t, bottest.Options{Runbooks: []string{migrate, backup}})
+	card := h.Say(alice, "/runbook run migrate").Card(t)
+	migrateID := h.LastRun().ID
+	holder := h.Say(alice, "/runbook run backup").Card(t)
+	backupID := h.LastRun().ID
+	h.WaitText(holder, "dumping")
+	h.Click(bob, card, "Approve")
+	run := h.WaitFinal(migrateID)
+	if run.State != runbooks.StateFailed {
+		t.Fatalf("migrate = %s, want failed on the held lock", run.State)
+	}
+	last := card.Last()
+	text := bottest.Text(last)
+	mustContain(t, "card", text, "migrate is locked")
+	mustContain(t, "card", text, "held by run "+backupID+" of @alice")
+	if len(last.Buttons) != 1 || last.Buttons[0].Label != "View" {
+		t.Errorf("card buttons = %v, want [View]", last.Buttons)
+	}
+	if got, _ := h.Store.GetRun(t.Context(), backupID); got.State != runbooks.StateRunning {
+		t.Errorf("holder = %s, want still running", got.State)
+	}
+	h.Click(alice, holder, "Cancel")
+	h.WaitFinal(backupID)
+}
+
+func TestDenyRefusedForOutsidersAllowedForRequester(t *testing.T) {
+	h := newHarness(t, bottest.Options{})
+	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+	mustContain(t, "dave denies", h.Click(dave, card, "Deny").PrivateText(), "You may not deny this request")
+	if got := h.LastRun(); got.State != runbooks.StatePendingApproval {
+		t.Fatalf("dave's deny changed the run to %s", got.State)
+	}
+	h.Click(alice, card, "Deny")
+	if got := h.LastRun(); got.State != runbooks.StateDenied || got.Denied.By != alice.ID {
+		t.Fatalf("run = %s, want denied by alice", got.State)
+	}
+	mustContain(t, "card", bottest.Text(card.Last()), "Denied by @alice")
+}
