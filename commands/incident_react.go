@@ -49,6 +49,7 @@ type incState struct {
 	alert     *incident.Alert   // a representative alert, for annotations and links
 	callbacks bool              // the card's callbacks are stored
 	synced    bool              // the card was drawn by this process
+	cycle     int               // Incident.Reopened when started and proposals were reset
 }
 
 // proposal is a suggested remediation of the current cycle.
@@ -76,8 +77,13 @@ func (i *Incidents) state(ctx context.Context, inc *incident.Incident) (*incStat
 	for _, e := range tl {
 		switch e.Kind {
 		case incident.KindOpened, incident.KindReopened:
+			// The domain counts Incident.Reopened in the transaction that
+			// writes the entry, so cycle matches the incident's counter.
 			st.started = map[string]string{}
 			st.proposals = nil
+			if e.Kind == incident.KindReopened {
+				st.cycle++
+			}
 		case kindCard:
 			st.card = bot.MessageRef{Platform: e.Data["platform"], Channel: e.Data["channel"], ID: e.Data["message"], Thread: e.Data["thread"]}
 		case kindChannelUse:
@@ -166,7 +172,6 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		return
 	}
 	if ch.Opened || ch.Reopened {
-		st.started, st.proposals = map[string]string{}, nil
 		i.bot.record(ctx, incident.ActorTebura, "incident.open", inc.ID, map[string]string{"title": inc.Title, "source": inc.Source,
 			"reopened": fmt.Sprint(ch.Reopened)})
 	}
@@ -216,6 +221,11 @@ func (i *Incidents) reconcile(ctx context.Context, n int64) {
 // diagnostics, suggestions. hint is the Change's actions, nil when
 // reconciling; edit says whether an existing card is redrawn.
 func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incState, hint *incident.Actions, platform, fallback string, edit bool) {
+	if inc.Reopened > st.cycle {
+		// Reopened since this state was loaded: a new open period, whose
+		// rules fire anew (the domain reset Incident.Fired).
+		st.started, st.proposals, st.cycle = map[string]string{}, nil, inc.Reopened
+	}
 	if st.channel.IsZero() && !inc.Channel.IsZero() {
 		st.channel = inc.Channel
 	}
