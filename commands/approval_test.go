@@ -320,3 +320,21 @@ steps:
 	h.Click(alice, msg, "Cancel")
 	h.WaitFinal(first)
 }
+
+func TestExpiryLoopRedrawsCards(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := newHarness(t, bottest.Options{Clock: clock, ExpiryInterval: 5 * time.Millisecond})
+	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+	clock.Advance(16 * time.Minute)
+	h.WaitText(card, "Expired")
+	if got := h.LastRun(); got.State != runbooks.StateExpired {
+		t.Errorf("run = %s, want expired", got.State)
+	}
+	var expired bool
+	for _, e := range h.AuditEntries() {
+		expired = expired || e.Action == "run.expire"
+	}
+	if !expired {
+		t.Errorf("no run.expire audit entry")
+	}
+}

@@ -55,6 +55,9 @@ type Options struct {
 	Redact []string
 	// Logger, nil for a discarding one.
 	Logger *slog.Logger
+	// ExpiryInterval is how often the bot's expiry loop runs; zero means
+	// an hour, so tests expire explicitly with Bot.ExpireNow.
+	ExpiryInterval time.Duration
 }
 
 // Harness is a running bot with its parts exposed for assertions.
@@ -134,6 +137,10 @@ func New(t testing.TB, o Options) *Harness {
 	if cfg.StreamInterval == 0 {
 		cfg.StreamInterval = 20 * time.Millisecond
 	}
+	expiry := o.ExpiryInterval
+	if expiry == 0 {
+		expiry = time.Hour
+	}
 	h.Bot = commands.New(commands.Deps{
 		Store:          st,
 		Registry:       h.reg.Load,
@@ -146,7 +153,7 @@ func New(t testing.TB, o Options) *Harness {
 		DataDir:        h.DataDir,
 		Clock:          now,
 		Logger:         logger,
-		ExpiryInterval: time.Hour, // tests expire with Bot.ExpireNow
+		ExpiryInterval: expiry,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := h.Bot.Recover(ctx); err != nil {
