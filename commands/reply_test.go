@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/bot"
@@ -53,5 +54,18 @@ func TestHandlerPanicIsAnsweredAsInternalError(t *testing.T) {
 	b.HandleEvent(context.Background(), &bot.Command{Actor: bot.Actor{ID: "console:alice"}, Name: "runbook", Text: "list", Reply: r})
 	if len(r.got) != 1 || r.got[0] != genericFailure {
 		t.Fatalf("replies = %q, want the generic failure sentence", r.got)
+	}
+}
+
+func TestHuman(t *testing.T) {
+	tests := map[time.Duration]string{
+		0: "0s", -time.Second: "0s", 1400 * time.Millisecond: "1s", 59 * time.Second: "59s", time.Minute: "1m",
+		90 * time.Second: "1m30s", 15 * time.Minute: "15m", time.Hour: "1h", 90 * time.Minute: "1h30m",
+		time.Hour + 5*time.Second: "1h0m5s", 30 * time.Minute: "30m", 10 * time.Minute: "10m",
+	}
+	for d, want := range tests {
+		if got := human(d); got != want {
+			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
