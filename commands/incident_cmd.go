@@ -263,18 +263,25 @@ func (i *Incidents) timeline(ctx context.Context, c *bot.Command, inc *incident.
 		Context: fmt.Sprintf("%d entries (UTC) · `%s postmortem %s` for the whole document", len(tl), i.bot.names.typed(RootIncident), inc.Ref())})
 }
 
-// Postmortem renders the Markdown postmortem of incident ref ("42", "#42"):
-// what `tebura incident postmortem N` prints.
+// Postmortem renders the Markdown postmortem of incident ref ("42", "#42").
 func (i *Incidents) Postmortem(ctx context.Context, ref string) (string, error) {
-	inc, err := i.svc.Get(ctx, ref)
+	return IncidentPostmortem(ctx, i.svc, i.bot.d.Store, ref)
+}
+
+// IncidentPostmortem renders the Markdown postmortem of incident ref from
+// the incident service and the run store alone: what `tebura incident
+// postmortem N` prints without building a bot. Runs are those whose origin
+// names the incident, oldest first.
+func IncidentPostmortem(ctx context.Context, svc *incident.Service, store runbooks.Store, ref string) (string, error) {
+	inc, err := svc.Get(ctx, ref)
 	if err != nil {
 		return "", err
 	}
-	tl, err := i.svc.Timeline(ctx, inc.ID)
+	tl, err := svc.Timeline(ctx, inc.ID)
 	if err != nil {
 		return "", err
 	}
-	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{})
+	runs, err := store.ListRuns(ctx, runbooks.ListOptions{})
 	if err != nil {
 		return "", err
 	}
