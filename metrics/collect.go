@@ -137,7 +137,7 @@ const maxSeverityLen = 32
 func (m *Metrics) severity(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
-		return "none"
+		s = "none"
 	}
 	if len(s) > maxSeverityLen {
 		s = s[:maxSeverityLen]
