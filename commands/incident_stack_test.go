@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
@@ -27,6 +28,7 @@ type cmChat struct {
 	bottest.FileChat
 
 	mu       sync.Mutex
+	failNext int // CreateChannel calls that fail like a rate-limited platform
 	created  []bot.ChannelSpec
 	names    map[string]bool
 	invites  map[string][]string
@@ -43,6 +45,10 @@ func newCMChat() *cmChat {
 func (c *cmChat) CreateChannel(ctx context.Context, spec bot.ChannelSpec) (bot.Channel, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failNext > 0 {
+		c.failNext--
+		return bot.Channel{}, tebura.Errorf(tebura.ETRANSIENT, "rate limited")
+	}
 	c.created = append(c.created, spec)
 	name := spec.Name
 	for k := 2; c.names[name]; k++ {

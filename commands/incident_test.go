@@ -556,3 +556,32 @@ func TestConsoleSharedChannel(t *testing.T) {
 	r = s.say(rec, bob, "ops", "/incident ack #2")
 	mustContain(t, "ack #2", r.text(), "acknowledged incident #2")
 }
+
+// TestChannelCreationRetried: when the platform refuses to create the
+// channel, nothing is posted or started; the reconcile loop creates it and
+// then posts the card and starts the diagnostic, once.
+func TestChannelCreationRetried(t *testing.T) {
+	chat := newCMChat()
+	chat.failNext = 1
+	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
+	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	if !inc.Channel.IsZero() || len(s.Runs()) != 0 || len(chat.Messages()) != 0 {
+		t.Fatalf("acted without a channel: channel %+v, runs %d, messages %d", inc.Channel, len(s.Runs()), len(chat.Messages()))
+	}
+	for range 2 {
+		if err := s.Inc.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc, _ = s.Svc.ByNumber(context.Background(), 1)
+	if inc.Channel.IsZero() || chat.createdCount() != 1 {
+		t.Fatalf("channel after reconcile: %+v (created %d)", inc.Channel, chat.createdCount())
+	}
+	if n := len(chat.cards(inc.Channel.ID)); n != 1 {
+		t.Errorf("cards = %d, want 1", n)
+	}
+	if runs := s.waitRuns(byRunbook("check-api")); len(runs) != 1 {
+		t.Errorf("diagnostics = %d, want 1", len(runs))
+	}
+}
