@@ -62,12 +62,17 @@ type App struct {
 
 	ln       net.Listener
 	srv      *http.Server
+	mask     liveMask
 	mu       sync.Mutex
 	checks   []ReadyCheck
 	services []Service
+	startups []func(ctx context.Context, interrupted []*runbooks.Run) error
+	stops    []func(ctx context.Context) error
 	loaded   atomic.Bool
-	closing  atomic.Bool
-	closed   sync.Once
+	// interrupted are the runs start found running or queued.
+	interrupted []*runbooks.Run
+	closing     atomic.Bool
+	closed      sync.Once
 }
 
 // NewApp builds the server from a validated configuration. It fails with a
@@ -112,7 +117,8 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Store = st
-	a.Audit = audit.New(st, red, nil)
+	a.mask.p.Store(red)
+	a.Audit = audit.New(st, &a.mask, nil)
 	a.Executor = runbooks.NewExecutor(st, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
@@ -211,13 +217,19 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.loaded.Store(true)
-	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", version)
-
 	a.mu.Lock()
 	services := append([]Service(nil), a.services...)
+	startups := append([]func(context.Context, []*runbooks.Run) error(nil), a.startups...)
+	stops := append([]func(context.Context) error(nil), a.stops...)
 	a.mu.Unlock()
 	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServices()
+	for _, f := range startups {
+		if err := f(svcCtx, a.interrupted); err != nil {
+			return fmt.Errorf("start-up: %w", err)
+		}
+	}
+	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", version)
 	failed := make(chan error, len(services)+1)
 	var wg sync.WaitGroup
 	for _, s := range services {
@@ -252,6 +264,13 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := a.stop(sctx); err != nil {
 		errs = append(errs, err)
 	}
+	// Final frames and timeline entries go out while the chat connections
+	// are still up.
+	for _, f := range stops {
+		if err := f(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	stopServices()
 	wg.Wait()
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -277,6 +296,41 @@ func (a *App) AddService(s Service) {
 	a.services = append(a.services, s)
 }
 
+// AddStartup adds a step Run takes after the start-up reconciliation and
+// before the services start, such as redrawing interrupted runs' messages
+// (interrupted are the runs runbooks.Recover just marked). ctx lives until
+// the services stop, so a step may start loops on it.
+func (a *App) AddStartup(f func(ctx context.Context, interrupted []*runbooks.Run) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.startups = append(a.startups, f)
+}
+
+// AddStop adds a step Run takes at shutdown after the running runs ended
+// and before the services stop, such as waiting for final frames.
+func (a *App) AddStop(f func(ctx context.Context) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stops = append(a.stops, f)
+}
+
+// SetRedactor replaces the redactor the audit log masks with (a reload).
+func (a *App) SetRedactor(r *runbooks.Redactor) { a.mask.p.Store(r) }
+
+// liveMask masks with the current redactor, so a reload changes what the
+// audit log masks.
+type liveMask struct {
+	p atomic.Pointer[runbooks.Redactor]
+}
+
+// Mask implements audit's masker.
+func (m *liveMask) Mask(s string) string {
+	if r := m.p.Load(); r != nil {
+		return r.Mask(s)
+	}
+	return s
+}
+
 // start records the config load and reconciles runs left by a previous
 // process.
 func (a *App) start(ctx context.Context) error {
@@ -288,6 +342,7 @@ func (a *App) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover runs: %w", err)
 	}
+	a.interrupted = interrupted
 	for _, r := range interrupted {
 		a.Logger.Warn("run interrupted by a previous stop", "run_id", r.ID, "runbook", r.Runbook)
 		if err := a.Audit.Record(ctx, "system", audit.ActionRunInterrupt, r.ID, map[string]string{"runbook": r.Runbook, "reason": r.Reason}); err != nil {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,12 +33,20 @@ func (c *cli) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// The bot, chat adapters, webhooks and metrics plug in here:
-			// handlers on app.Mux, connections as app.AddService, their
-			// health as app.AddReadyCheck.
 			defer app.Close()
+			// Metrics plug in here, before wire: the store, deduper, audit
+			// and chat transport decorators, the webhook middleware, and
+			// GET /metrics on app.Mux.
+			srv, err := wire(app, wireOptions{ConfigPath: w.Path, In: c.stdin, Out: c.stdout, Getenv: c.getenv})
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go srv.reloadOn(ctx, hup)
 			return app.Run(ctx)
 		},
 	}
@@ -97,4 +107,20 @@ func dialable(listen string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// reloadOn reloads the configuration on every signal from hup (SIGHUP)
+// until ctx ends. A refused reload is logged; the running configuration
+// stays.
+func (s *server) reloadOn(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if restart, err := s.Reload(ctx, "signal:SIGHUP"); err == nil && len(restart) > 0 {
+				s.log.Warn("reload: some changes need a restart", "keys", strings.Join(restart, ","))
+			}
+		}
+	}
 }

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/console"
+	"github.com/tebura/tebura/bot/discord"
+	"github.com/tebura/tebura/bot/slack"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/incident/source"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// pruneEvery is how often expired dedupe keys, callbacks and incident marks
+// are removed from the store.
+const pruneEvery = time.Hour
+
+// consoleMode says which chats wire builds.
+type consoleMode int
+
+const (
+	// consoleFromConfig follows console.enabled: "true", or "auto" with
+	// neither Slack nor Discord enabled.
+	consoleFromConfig consoleMode = iota
+	// consoleOnly builds the console and no other chat (tebura console).
+	consoleOnly
+)
+
+// wireOptions are what the wiring takes besides the App.
+type wireOptions struct {
+	// ConfigPath is the file a reload reads again ("" for defaults and
+	// environment only).
+	ConfigPath string
+	Console    consoleMode
+	// In and Out are the console's streams (stdin and stdout).
+	In  io.Reader
+	Out io.Writer
+	// JSON switches the console to one JSON event per line.
+	JSON bool
+	// User is the console's acting user; "" means console.user, else $USER.
+	User   string
+	Getenv func(string) string
+	// ExpiryInterval and IncidentInterval override the bot's approval
+	// expiry loop and the incident reconcile loop (tests); zero keeps the
+	// defaults.
+	ExpiryInterval   time.Duration
+	IncidentInterval time.Duration
+}
+
+// live is what a reload replaces, all together: the configuration it came
+// from, the runbooks, the access policy and the redactor.
+type live struct {
+	cfg      config.Config
+	registry *runbooks.Registry
+	policy   *access.Policy
+	redactor *runbooks.Redactor
+}
+
+// server is the wired bot: the App with the chat adapters, the bot, the
+// incident layer and the webhooks plugged in. wire builds it; App.Run runs
+// it.
+type server struct {
+	app      *App
+	opts     wireOptions
+	log      *slog.Logger
+	cur      atomic.Pointer[live]
+	reloadMu sync.Mutex // one reload at a time
+
+	bot     *commands.Bot
+	inc     *commands.Incidents
+	svc     *incident.Service
+	chats   map[string]bot.Chat
+	console *console.Adapter
+	hooks   []string // webhook paths mounted
+}
+
+// wire plugs the bot into app: the chats the configuration enables (or only
+// the console), the bot with its approval expiry, the incident layer with
+// its rules and reconcile loop, the webhook sources, the store's pruning,
+// and the start-up reconciliation (interrupted runs redrawn, incidents
+// reconciled). It starts nothing; app.Run does.
+func wire(app *App, o wireOptions) (*server, error) {
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	cfg := app.Config
+	s := &server{app: app, opts: o, log: app.Logger, chats: map[string]bot.Chat{}}
+	s.cur.Store(&live{cfg: cfg, registry: app.Registry, policy: app.Policy, redactor: app.Redactor})
+	h := &handler{s: s, names: commands.NamesOf(cfg.Bot.Commands)}
+
+	var slackA *slack.Adapter
+	var discordA *discord.Adapter
+	if o.Console == consoleOnly || consoleEnabled(cfg) {
+		s.console = s.newConsole(cfg)
+		s.chats[console.Platform] = s.console
+	}
+	if o.Console != consoleOnly && cfg.Slack.Enabled {
+		a, err := slack.New(cfg.Slack, slack.Deps{Deduper: app.Store, MaxBody: cfg.HTTP.MaxBody}, s.log.With("platform", "slack"))
+		if err != nil {
+			return nil, err
+		}
+		slackA = a
+		s.chats[a.Name()] = a
+	}
+	if o.Console != consoleOnly && cfg.Discord.Enabled {
+		a, err := discord.New(cfg.Discord, discord.Deps{Deduper: app.Store, Meta: app.Store,
+			Commands: cfg.Bot.Commands, Autocomplete: s.autocomplete}, s.log.With("platform", "discord"))
+		if err != nil {
+			return nil, err
+		}
+		discordA = a
+		s.chats[a.Name()] = a
+	}
+
+	botCfg := cfg.Bot
+	if slackA != nil {
+		botCfg.StreamInterval = max(botCfg.StreamInterval, slackA.StreamInterval())
+	}
+	if discordA != nil {
+		botCfg.StreamInterval = max(botCfg.StreamInterval, cfg.Discord.StreamInterval)
+	}
+	s.bot = commands.New(commands.Deps{
+		Store: app.Store, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
+		Audit: app.Audit, Executor: app.Executor, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
+		Logger: s.log, ExpiryInterval: o.ExpiryInterval,
+	})
+
+	rules, err := incident.CompileRules(cfg.Automations)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "The automation rules do not compile; run `tebura validate`.")
+	}
+	s.svc, err = incident.New(app.Store, cfg.Incidents, rules, nil, s.log)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "The incidents section is not valid; run `tebura validate`.")
+	}
+	s.svc.GuardDiagnostics(s.isRemediation)
+	announce, private := map[string]string{}, map[string]bool{}
+	if c := cfg.Slack.Channels.Incidents; c != "" && slackA != nil {
+		announce[slack.Platform] = c
+	}
+	if c := cfg.Discord.Channels.Incidents; c != "" && discordA != nil {
+		announce[discord.Platform] = c
+	}
+	if slackA != nil {
+		private[slack.Platform] = cfg.Slack.Channels.Private
+	}
+	if s.console != nil && cfg.Incidents.AnnounceChannel == "" {
+		// The console cannot create channels: incidents are worked in its
+		// one channel.
+		announce[console.Platform] = cmp.Or(cfg.Console.Channel, console.DefaultChannel)
+	}
+	s.inc, err = commands.NewIncidents(commands.IncidentsDeps{
+		Service: s.svc, Bot: s.bot, Chats: s.chats, Config: cfg.Incidents, Automations: cfg.Automations,
+		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
+		Interval: o.IncidentInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if o.Console != consoleOnly {
+		srcs := cfg.Sources
+		srcs.Generic = map[string]config.GenericSource{}
+		for name, g := range cfg.Sources.Generic {
+			if g.Enabled() { // without auth a source is disabled (tebura validate warns)
+				srcs.Generic[name] = g
+			}
+		}
+		// Metrics: the webhook middleware wraps these handlers here.
+		s.hooks, err = source.Mount(app.Mux, srcs, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
+			source.Limits{MaxBody: cfg.HTTP.MaxBody})
+		if err != nil {
+			return nil, tebura.Wrap(tebura.EINVALID, err, "A webhook source cannot be built; run `tebura validate`.")
+		}
+	}
+	if slackA != nil {
+		slackA.Mount(app.Mux) // HTTP mode only; Socket Mode mounts nothing
+	}
+	if discordA != nil {
+		discordA.Mount(app.Mux) // HTTP interactions only
+	}
+
+	app.AddStartup(func(ctx context.Context, interrupted []*runbooks.Run) error {
+		s.bot.ShowInterrupted(ctx, interrupted)
+		if err := s.bot.Recover(ctx); err != nil {
+			return fmt.Errorf("bot recover: %w", err)
+		}
+		if err := s.inc.Recover(ctx); err != nil {
+			return fmt.Errorf("incident recover: %w", err)
+		}
+		return nil
+	})
+	app.AddStop(func(ctx context.Context) error {
+		return errors.Join(s.bot.Wait(ctx), s.inc.Wait(ctx))
+	})
+	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
+	if slackA != nil {
+		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return slackA.Run(ctx, h) }})
+		app.AddReadyCheck(ReadyCheck{Name: "slack", Check: func(context.Context) error { return slackA.Ready() }})
+	}
+	if discordA != nil {
+		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return discordA.Run(ctx, h) }})
+		app.AddReadyCheck(ReadyCheck{Name: "discord", Check: func(context.Context) error { return discordA.Ready() }})
+	}
+	if s.console != nil {
+		app.AddService(Service{Name: "console", Run: func(ctx context.Context) error {
+			err := s.console.Run(ctx, h)
+			if err == nil && ctx.Err() == nil {
+				s.log.Info("console input ended; serving until SIGTERM")
+			}
+			return err
+		}})
+	}
+	return s, nil
+}
+
+// consoleEnabled applies console.enabled: "true", or "auto" when neither
+// Slack nor Discord is enabled.
+func consoleEnabled(cfg config.Config) bool {
+	switch cfg.Console.Enabled {
+	case "true":
+		return true
+	case "auto", "":
+		return !cfg.Slack.Enabled && !cfg.Discord.Enabled
+	}
+	return false
+}
+
+// newConsole builds the terminal chat on the options' streams.
+func (s *server) newConsole(cfg config.Config) *console.Adapter {
+	user := s.opts.User
+	if user == "" {
+		user = cfg.Console.User
+	}
+	if user == "" {
+		user = s.opts.Getenv("USER")
+	}
+	tty, width := false, 0
+	if !s.opts.JSON {
+		tty, width = console.Terminal(s.opts.Out)
+	}
+	return console.New(console.Options{In: s.opts.In, Out: s.opts.Out, User: user, Channel: cfg.Console.Channel,
+		JSON: s.opts.JSON, TTY: tty, Width: width, Logger: s.log.With("platform", console.Platform)})
+}
+
+func (s *server) registry() *runbooks.Registry { return s.cur.Load().registry }
+func (s *server) policy() *access.Policy       { return s.cur.Load().policy }
+func (s *server) redactor() *runbooks.Redactor { return s.cur.Load().redactor }
+
+// isRemediation is the incident service's guard: a runbook that needs
+// approval, or is a remediation, never runs unattended.
+func (s *server) isRemediation(name string) (remediation, known bool) {
+	rb, ok := s.registry().Get(name)
+	if !ok {
+		return false, false
+	}
+	return rb.NeedsApproval() || rb.Kind == runbooks.KindRemediation, true
+}
+
+// autocomplete lists the runbooks starting with partial that actor may run
+// (Discord's /runbook name option).
+func (s *server) autocomplete(_ context.Context, actor bot.Actor, root, partial string) []string {
+	pol := s.policy()
+	who := access.Subject{ID: actor.ID, Groups: actor.Groups}
+	var out []string
+	for _, rb := range s.registry().List() {
+		if strings.HasPrefix(rb.Name, strings.ToLower(partial)) && pol.Allowed(who, access.ActionRun, rb) {
+			out = append(out, rb.Name)
+		}
+	}
+	return out
+}
+
+// pruneLoop removes expired dedupe keys and callbacks and forgets old
+// incident marks, now and then every pruneEvery.
+func (s *server) pruneLoop(ctx context.Context) error {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		if st, err := s.app.Store.Prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Error("store prune failed", "err", err)
+		} else if err == nil {
+			s.log.Debug("store pruned", "stats", fmt.Sprintf("%+v", st))
+		}
+		if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("incident marks prune failed", "err", err)
+		} else if err == nil && n > 0 {
+			s.log.Debug("incident marks pruned", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// restartKeys are the top-level configuration keys a reload does not
+// apply: the listener, the data dir, chat connections and tokens, webhook
+// sources, incident rules and the executor's limits are fixed at start-up.
+var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "console", "slack", "discord",
+	"sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace"}
+
+// Reload loads the configuration file, the runbooks and the access roles
+// again and swaps them in at once. A configuration with any problem is
+// refused and the old one keeps serving. It returns what changed that
+// needs a restart to take effect (sorted keys).
+func (s *server) Reload(ctx context.Context, by string) (restart []string, err error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	w, ps, _ := loadWorld(s.opts.ConfigPath)
+	if len(ps) > 0 {
+		sortProblems(ps)
+		lines := make([]string, 0, len(ps))
+		for _, p := range ps {
+			lines = append(lines, p.String())
+		}
+		s.log.Error("reload refused; the running configuration stays", "by", by, "problems", len(ps), "first", lines[0])
+		return nil, tebura.Wrap(tebura.EINVALID, errors.New(strings.Join(lines, "; ")),
+			fmt.Sprintf("The new configuration has %d problem(s), so it was not loaded; the running one stays. Run `tebura validate` to see them.", len(ps)))
+	}
+	red, err := runbooks.NewRedactor(configSecrets(w.Config), w.Config.Redact.Patterns)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; the running configuration stays.")
+	}
+	old := s.cur.Load()
+	restart = changedKeys(old.cfg, w.Config)
+	next := &live{cfg: w.Config, registry: w.Registry, policy: w.Policy, redactor: red}
+	s.cur.Store(next)
+	s.app.SetRedactor(red)
+	detail := map[string]string{"runbooks": fmt.Sprint(len(w.Registry.List())), "restart_needed": strings.Join(restart, ",")}
+	if err := s.app.Audit.Record(ctx, by, "config.reload", "config", detail); err != nil {
+		s.log.Error("audit record failed", "action", "config.reload", "err", err)
+	}
+	s.log.Info("configuration reloaded", "by", by, "runbooks", len(w.Registry.List()), "restart_needed", strings.Join(restart, ","))
+	return restart, nil
+}
+
+// changedKeys lists the restart-only keys whose value differs.
+func changedKeys(a, b config.Config) []string {
+	am := toMap(reflect.ValueOf(a), false).(map[string]any)
+	bm := toMap(reflect.ValueOf(b), false).(map[string]any)
+	var out []string
+	for _, k := range restartKeys {
+		if fmt.Sprint(lookup(am, k)) != fmt.Sprint(lookup(bm, k)) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func lookup(m map[string]any, key string) any {
+	var v any = m
+	for _, part := range strings.Split(key, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[part]
+	}
+	return v
+}
+
+// handler is the bot as the chats see it: `/tebura reload` is answered
+// here (it reaches the server, not the bot); everything else goes to the
+// bot.
+type handler struct {
+	s     *server
+	names commands.Names
+}
+
+// HandleEvent implements bot.Handler.
+func (h *handler) HandleEvent(ctx context.Context, ev bot.Event) {
+	if c, ok := ev.(*bot.Command); ok && h.isReload(c) {
+		h.reload(ctx, c)
+		return
+	}
+	h.s.bot.HandleEvent(ctx, ev)
+}
+
+func (h *handler) isReload(c *bot.Command) bool {
+	name := strings.TrimPrefix(c.Name, "/")
+	if name != commands.RootTebura && name != h.names.Tebura {
+		return false
+	}
+	return strings.TrimSpace(c.Text) == "reload"
+}
+
+// reload answers `/tebura reload`: admins only, privately, with what was
+// refused or what needs a restart.
+func (h *handler) reload(ctx context.Context, c *bot.Command) {
+	who := access.Subject{ID: c.Actor.ID, Groups: c.Actor.Groups}
+	if !h.s.policy().IsAdmin(who) {
+		h.private(ctx, c, bot.LevelWarning, "Only admins may reload the configuration. Ask one, or an operator can send SIGHUP to tebura.")
+		return
+	}
+	restart, err := h.s.Reload(ctx, c.Actor.ID)
+	switch {
+	case err != nil:
+		h.private(ctx, c, bot.LevelDanger, tebura.ErrorMessage(err)+" ("+detailOf(err)+")")
+	case len(restart) > 0:
+		h.private(ctx, c, bot.LevelWarning, fmt.Sprintf("Reloaded runbooks, access and redaction. These keys changed but take effect only after a restart: %s.", strings.Join(restart, ", ")))
+	default:
+		h.private(ctx, c, bot.LevelSuccess, fmt.Sprintf("Reloaded: %d runbook(s).", len(h.s.registry().List())))
+	}
+}
+
+func (h *handler) private(ctx context.Context, c *bot.Command, level bot.Level, text string) {
+	if c.Reply == nil {
+		return
+	}
+	if err := c.Reply.Private(ctx, bot.Message{Header: "Reload", Level: level, Text: []string{text}}); err != nil {
+		h.s.log.Error("reply failed", "err", err)
+	}
+}
+
+// detailOf is the operator detail of a tebura error (the problems found).
+func detailOf(err error) string {
+	var te *tebura.Error
+	if errors.As(err, &te) && te.Err != nil {
+		return te.Err.Error()
+	}
+	return err.Error()
+}
