@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -143,4 +144,25 @@ func (m *Metrics) severity(s string) string {
 		s = s[:maxSeverityLen]
 	}
 	return m.severities.value(s)
+}
+
+// IncidentLister lists incidents; (*incident.Service) implements it.
+type IncidentLister interface {
+	List(ctx context.Context, opt incident.ListOptions) ([]*incident.Incident, error)
+}
+
+// OpenIncidents is a WatchIncidents source: it counts the open incidents l
+// lists, by severity. It reads every incident record at each scrape.
+func OpenIncidents(l IncidentLister) func(ctx context.Context) (map[string]int, error) {
+	return func(ctx context.Context) (map[string]int, error) {
+		open, err := l.List(ctx, incident.ListOptions{OpenOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]int{}
+		for _, inc := range open {
+			out[inc.Severity]++
+		}
+		return out, nil
+	}
 }
