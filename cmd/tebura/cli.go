@@ -95,11 +95,12 @@ func (c *cli) rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&c.configFlag, "config", "c", "",
 		"config file (default $TEBURA_CONFIG, else ./tebura.yaml when present, else built-in defaults)")
-	// Room for the commands later issues add: console (the terminal chat),
-	// doctor (chat platform checks), incident postmortem N.
 	root.AddCommand(
 		c.validateCmd(),
 		c.serveCmd(),
+		c.consoleCmd(),
+		c.doctorCmd(),
+		c.incidentCmd(),
 		c.runCmd(),
 		c.runsCmd(),
 		c.logsCmd(),

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -61,6 +63,19 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 		ps = append(ps, pr)
 	}
 	ps = append(ps, w.crossCheck(rps)...)
+	if len(ps) == 0 {
+		// The incident package's own check, as the server applies it; the
+		// checks above place the same problems at their config line.
+		for _, err := range incident.ValidateRules(cfg.Automations, func(name string) (bool, bool) {
+			rb, ok := reg.Get(name)
+			if !ok {
+				return false, false
+			}
+			return rb.NeedsApproval() || rb.Kind == runbooks.KindRemediation, true
+		}) {
+			ps = append(ps, l.problemAt("automations", err.Error()))
+		}
+	}
 	return w, ps, confProblems
 }
 
@@ -156,6 +171,9 @@ runbook repository.`,
 			for _, p := range ps {
 				fmt.Fprintln(c.stdout, p)
 			}
+			for _, warn := range sourceWarnings(w.loadedConfig) {
+				fmt.Fprintln(c.stdout, "warning: "+warn)
+			}
 			if len(ps) > 0 {
 				fmt.Fprintf(c.stdout, "%d problem(s) found\n", len(ps))
 				return &exitError{code: 1}
@@ -164,4 +182,52 @@ runbook repository.`,
 			return nil
 		},
 	}
+}
+
+// sourceWarnings says which webhook sources are configured but disabled
+// because no authentication is set (a source without auth refuses every
+// request unless it says insecure: true), and which accept unauthenticated
+// requests. They are warnings, not problems: the server starts.
+func sourceWarnings(l *loadedConfig) []string {
+	src := l.Config.Sources
+	var out []string
+	disabled := func(key, path, how string) {
+		file, line := l.where(key)
+		at := file
+		if line > 0 {
+			at = fmt.Sprintf("%s:%d", file, line)
+		}
+		out = append(out, fmt.Sprintf("%s: %s has no authentication, so %s refuses every request; set %s, or insecure: true to accept unauthenticated requests", at, key, path, how))
+	}
+	insecure := func(key, path string) {
+		out = append(out, fmt.Sprintf("%s: %s.insecure is true: %s accepts unauthenticated requests from anyone who can reach it", l.source(), key, path))
+	}
+	g := src.Grafana
+	switch {
+	case g.Insecure:
+		insecure("sources.grafana", "/hooks/grafana")
+	case !g.Enabled() && (g.SignatureHeader != "" || g.TimestampHeader != ""):
+		disabled("sources.grafana", "/hooks/grafana", "hmac_secret or bearer_token")
+	}
+	if src.Alertmanager.Insecure {
+		insecure("sources.alertmanager", "/hooks/alertmanager")
+	}
+	if src.PagerDuty.Insecure {
+		insecure("sources.pagerduty", "/hooks/pagerduty")
+	}
+	names := make([]string, 0, len(src.Generic))
+	for n := range src.Generic {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		key, path := "sources.generic."+n, "/hooks/generic/"+n
+		switch gs := src.Generic[n]; {
+		case gs.Insecure:
+			insecure(key, path)
+		case !gs.Enabled():
+			disabled(key, path, "bearer_token")
+		}
+	}
+	return out
 }

@@ -88,6 +88,8 @@ type server struct {
 	chats   map[string]bot.Chat
 	console *console.Adapter
 	hooks   []string // webhook paths mounted
+	// consoleDone is closed when the console's input has ended.
+	consoleDone chan struct{}
 }
 
 // wire plugs the bot into app: the chats the configuration enables (or only
@@ -100,7 +102,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		o.Getenv = func(string) string { return "" }
 	}
 	cfg := app.Config
-	s := &server{app: app, opts: o, log: app.Logger, chats: map[string]bot.Chat{}}
+	s := &server{app: app, opts: o, log: app.Logger, chats: map[string]bot.Chat{}, consoleDone: make(chan struct{})}
 	s.cur.Store(&live{cfg: cfg, registry: app.Registry, policy: app.Policy, redactor: app.Redactor})
 	h := &handler{s: s, names: commands.NamesOf(cfg.Bot.Commands)}
 
@@ -220,8 +222,9 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 	if s.console != nil {
 		app.AddService(Service{Name: "console", Run: func(ctx context.Context) error {
+			defer close(s.consoleDone)
 			err := s.console.Run(ctx, h)
-			if err == nil && ctx.Err() == nil {
+			if err == nil && ctx.Err() == nil && o.Console != consoleOnly {
 				s.log.Info("console input ended; serving until SIGTERM")
 			}
 			return err

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/discord"
+	"github.com/tebura/tebura/bot/slack"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/store/bolt"
+)
+
+// refuseProblems prints ps on stderr and returns the error that refuses to
+// start; nil when there is none.
+func (c *cli) refuseProblems(ps []problem) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	sortProblems(ps)
+	for _, p := range ps {
+		fmt.Fprintln(c.stderr, p)
+	}
+	return &exitError{code: 1, err: fmt.Errorf("refusing to start with %d problem(s) in the configuration or the runbooks", len(ps))}
+}
+
+func (c *cli) consoleCmd() *cobra.Command {
+	var asJSON bool
+	var as string
+	cmd := &cobra.Command{
+		Use:   "console",
+		Short: "Chat with the bot in the terminal (stdin/stdout), without Slack, Discord or webhooks",
+		Long: `console runs the same bot as serve with only the terminal chat: lines starting
+with / are commands, !1 presses a button of the latest message with buttons,
+!as bob acts as console:bob, !help lists the keys. With --json, input and
+output are one JSON event per line, for scripts. It exits when the input ends
+and the runs it started have delivered their final frames. It uses the data
+dir, so it cannot run beside a serve on the same data dir.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, ps, _ := loadWorld(configPath(c.configFlag, c.getenv))
+			if err := c.refuseProblems(ps); err != nil {
+				return err
+			}
+			cfg := w.Config
+			cfg.HTTP.Listen = "127.0.0.1:0" // nothing to serve; never clash with a serve
+			cfg.HTTP.TLSCert, cfg.HTTP.TLSKey = "", ""
+			app, err := NewApp(cfg, newLogger(cfg.Log, c.stderr))
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			srv, err := wire(app, wireOptions{ConfigPath: w.Path, Console: consoleOnly, In: c.stdin, Out: c.stdout,
+				JSON: asJSON, User: as, Getenv: c.getenv})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			runCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-srv.consoleDone:
+				case <-ctx.Done():
+					return
+				}
+				// The input ended: let what it started finish, then stop.
+				_ = srv.bot.Wait(ctx)
+				_ = srv.inc.Wait(ctx)
+				cancel()
+			}()
+			return app.Run(runCtx)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "read and write one JSON event per line (for scripts)")
+	cmd.Flags().StringVar(&as, "as", "", "act as this user (console:USER); default console.user, else $USER")
+	return cmd
+}
+
+func (c *cli) doctorCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the configuration, runbooks, store and every enabled chat platform; exit 1 if anything fails",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			w, ps, confN := loadWorld(configPath(c.configFlag, c.getenv))
+			failed := 0
+			show := func(ch bot.Check) {
+				mark := "✓"
+				if !ch.OK {
+					mark = "✗"
+					failed++
+				}
+				line := fmt.Sprintf("%s %s", mark, ch.Name)
+				if ch.Detail != "" {
+					line += ": " + ch.Detail
+				}
+				fmt.Fprintln(c.stdout, line)
+			}
+			sortProblems(ps)
+			conf := bot.Check{Name: "config", OK: confN == 0, Detail: w.source()}
+			if confN > 0 {
+				conf.Detail = fmt.Sprintf("%d problem(s); run `tebura validate`", confN)
+			}
+			show(conf)
+			rbs := bot.Check{Name: "runbooks", OK: len(ps) == confN, Detail: fmt.Sprintf("%d loaded", len(w.Registry.List()))}
+			if !rbs.OK {
+				rbs.Detail = fmt.Sprintf("%d problem(s); run `tebura validate`", len(ps)-confN)
+			}
+			show(rbs)
+			for _, warn := range sourceWarnings(w.loadedConfig) {
+				fmt.Fprintln(c.stdout, "! "+warn)
+			}
+			if confN > 0 {
+				fmt.Fprintln(c.stdout, "(chat platforms not checked: fix the configuration first)")
+				return &exitError{code: 1}
+			}
+			cfg := w.Config
+			path := filepath.Join(cfg.DataDir, dbFile)
+			st, err := bolt.Open(path, bolt.Options{Timeout: 500 * time.Millisecond})
+			if err != nil {
+				show(bot.Check{Name: "store", Detail: fmt.Sprintf("%s: %v (is a tebura serve using it? that is fine while it runs)", path, err)})
+			} else {
+				st.Close()
+				show(bot.Check{Name: "store", OK: true, Detail: path})
+			}
+			quiet := slog.New(slog.DiscardHandler)
+			if consoleEnabled(cfg) {
+				show(bot.Check{Name: "console", OK: true, Detail: "enabled: serve chats on stdin/stdout"})
+			}
+			if cfg.Slack.Enabled {
+				if a, err := slack.New(cfg.Slack, slack.Deps{}, quiet); err != nil {
+					show(bot.Check{Name: "slack", Detail: err.Error()})
+				} else {
+					for _, ch := range a.Doctor(ctx) {
+						ch.Name = "slack: " + ch.Name
+						show(ch)
+					}
+				}
+			}
+			if cfg.Discord.Enabled {
+				if a, err := discord.New(cfg.Discord, discord.Deps{Commands: cfg.Bot.Commands}, quiet); err != nil {
+					show(bot.Check{Name: "discord", Detail: err.Error()})
+				} else {
+					for _, ch := range a.Doctor(ctx) {
+						ch.Name = "discord: " + ch.Name
+						show(ch)
+					}
+				}
+			}
+			if failed > 0 {
+				fmt.Fprintf(c.stdout, "%d check(s) failed\n", failed)
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 20*time.Second, "how long the platform checks may take")
+	return cmd
+}
+
+func (c *cli) incidentCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "incident",
+		Short: "Read incidents from the store (list, postmortem)",
+	}
+	var open bool
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, st, err := c.incidentService()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			incs, err := svc.List(cmd.Context(), incident.ListOptions{OpenOnly: open, Limit: limit})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "#\tSTATUS\tSEVERITY\tTITLE\tSTARTED\tALERTS")
+			for _, inc := range incs {
+				fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%d\n", inc.Number, inc.Status, orDash(inc.Severity), inc.Title,
+					fmtTime(inc.StartedAt), inc.AlertCount)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&open, "open", false, "only open incidents")
+	list.Flags().IntVarP(&limit, "limit", "n", 0, "how many (0 for all)")
+	pm := &cobra.Command{
+		Use:   "postmortem N",
+		Short: "Print the Markdown postmortem of incident N (#N)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, st, err := c.incidentService()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			md, err := commands.IncidentPostmortem(cmd.Context(), svc, st, args[0])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(c.stdout, md)
+			return err
+		},
+	}
+	cmd.AddCommand(list, pm)
+	return cmd
+}
+
+// incidentService opens the store and the incident service over it, for
+// reading.
+func (c *cli) incidentService() (*incident.Service, *bolt.Store, error) {
+	l, st, err := c.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := incident.New(st, l.Config.Incidents, nil, nil, nil)
+	if err != nil {
+		st.Close()
+		return nil, nil, errors.Join(err)
+	}
+	return svc, st, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
