@@ -73,6 +73,9 @@ type IngestFunc func(ctx context.Context, b incident.Batch) error
 // Limits bound what the handler accepts.
 type Limits struct {
 	MaxBody int64 // bytes; zero means DefaultMaxBody
+	// Admission sheds load on every mounted route; nil means one with the
+	// default AdmitOptions, shared by the routes of one Mount.
+	Admission *Admission
 }
 
 // Handler returns the HTTP handler for src: POST (and PUT for Grafana) only;
@@ -189,16 +192,22 @@ func checkBearerOrBasic(r *http.Request, token config.Secret, basic config.Basic
 // POST /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty and
 // /hooks/generic/{name}. A source is mounted when it has credentials or
 // insecure: true; a generic source with neither is an error. limits is
-// optional (at most one; the zero Limits means DefaultMaxBody). It returns
-// the mounted paths.
+// optional (at most one; the zero Limits means DefaultMaxBody). Every route
+// sits behind one Admission (limits.Admission, or a default one): when too
+// many webhook requests are in flight, the rest get 503 with Retry-After
+// before their body is read. It returns the mounted paths.
 func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *slog.Logger, limits ...Limits) ([]string, error) {
 	var lim Limits
 	if len(limits) > 0 {
 		lim = limits[0]
 	}
+	adm := lim.Admission
+	if adm == nil {
+		adm = NewAdmission(AdmitOptions{}, logger)
+	}
 	var paths []string
 	add := func(path string, src Source) {
-		mux.Handle(path, Handler(src, ingest, lim, logger))
+		mux.Handle(path, adm.Wrap(Handler(src, ingest, lim, logger)))
 		paths = append(paths, path)
 	}
 	am := cfg.Alertmanager
