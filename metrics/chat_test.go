@@ -28,7 +28,7 @@ func fakeAPI(t *testing.T) *httptest.Server {
 		case strings.Contains(r.URL.Path, "broken"):
 			w.WriteHeader(http.StatusInternalServerError)
 		default:
-			io.WriteString(w, `{"ok":true}`)
+			_, _ = io.WriteString(w, `{"ok":true}`)
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -71,7 +71,7 @@ func TestTransportMethods(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			got := series(t, m, "tebura_chat_api_requests_total")
 			if want := map[string]sample{tt.want: {Value: 1}}; !reflect.DeepEqual(got, want) {
 				t.Errorf("requests = %v, want %v", got, want)
@@ -99,7 +99,7 @@ func TestTransportRateLimitsAndErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	// No answer at all: counted with code "error".
 	dead := httptest.NewServer(http.NotFoundHandler())

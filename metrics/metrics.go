@@ -39,14 +39,21 @@ type BuildInfo struct {
 	GoVersion string
 }
 
-// Buckets of the histograms. Runs last from a second to an hour; webhooks
-// and chat calls from milliseconds to the adapters' timeouts; incidents
-// are acknowledged in minutes and resolved in hours.
-var (
-	runBuckets      = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
-	httpBuckets     = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
-	incidentBuckets = []float64{30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400}
-)
+// Buckets of the histograms (functions, so that no package-level slice can
+// be changed): runs last from a second to an hour; webhooks and chat calls
+// from milliseconds to the adapters' timeouts; incidents are acknowledged in
+// minutes and resolved in hours.
+func runBuckets() []float64 {
+	return []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+}
+
+func httpBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+}
+
+func incidentBuckets() []float64 {
+	return []float64{30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400}
+}
 
 // Metrics holds Tebura's metric families and the registry they live in.
 // Create it with New; it is safe for concurrent use.
@@ -93,7 +100,7 @@ func New(build BuildInfo) *Metrics {
 	m.runDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "run_duration_seconds",
 		Help:    "Wall time of runs that started, from start to final state, by runbook.",
-		Buckets: runBuckets,
+		Buckets: runBuckets(),
 	}, []string{"runbook"})
 	m.approvals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "approvals_total",
@@ -106,7 +113,7 @@ func New(build BuildInfo) *Metrics {
 	m.webhookDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "webhook_duration_seconds",
 		Help:    "Time to answer an alert webhook (verify, parse, store), by source.",
-		Buckets: httpBuckets,
+		Buckets: httpBuckets(),
 	}, []string{"source"})
 	m.incidentsOpened = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "incidents_opened_total",
@@ -115,12 +122,12 @@ func New(build BuildInfo) *Metrics {
 	m.mtta = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "incident_time_to_ack_seconds",
 		Help:    "Time from an incident's start to its acknowledgement (MTTA is sum/count), by severity.",
-		Buckets: incidentBuckets,
+		Buckets: incidentBuckets(),
 	}, []string{"severity"})
 	m.mttr = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "incident_time_to_resolve_seconds",
 		Help:    "Time from an incident's start to its resolution (MTTR is sum/count), by severity.",
-		Buckets: incidentBuckets,
+		Buckets: incidentBuckets(),
 	}, []string{"severity"})
 	m.chatCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "chat_api_requests_total",
@@ -129,7 +136,7 @@ func New(build BuildInfo) *Metrics {
 	m.chatDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "chat_api_duration_seconds",
 		Help:    "Time until a chat platform API call's response headers arrived, by platform and method.",
-		Buckets: httpBuckets,
+		Buckets: httpBuckets(),
 	}, []string{"platform", "method"})
 	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "chat_rate_limited_total",

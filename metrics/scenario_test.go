@@ -185,8 +185,10 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		defer wcancel()
 		_ = b.Wait(wctx)
 		_ = inc.Wait(wctx)
-		<-chatDone
-		st.Close()
+		if err := <-chatDone; err != nil {
+			t.Errorf("slack Run: %v", err)
+		}
+		_ = st.Close()
 	})
 
 	// The wiring of tebura serve: scrape-time gauges, webhooks behind the
@@ -224,8 +226,8 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
 	signed := func(path, contentType string, body []byte) int {
@@ -357,7 +359,7 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 
 	fams := scrape(t, srv.URL+"/metrics")
 	for _, h := range hold {
-		exec.Cancel(ctx, h.RunID(), "slack:UBOB")
+		_ = exec.Cancel(ctx, h.RunID(), "slack:UBOB")
 	}
 	for _, name := range everyFamily {
 		if f := fams[name]; f == nil || len(f.GetMetric()) == 0 {
@@ -423,7 +425,7 @@ func scrape(t *testing.T, u string) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %s", resp.Status)
 	}

@@ -257,7 +257,7 @@ type watchTx struct {
 
 // PutIncident compares inc with the stored version before writing it.
 func (t *watchTx) PutIncident(inc *incident.Incident) error {
-	prev, perr := t.Tx.Incident(inc.Number)
+	prev, perr := t.Incident(inc.Number)
 	if err := t.Tx.PutIncident(inc); err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func TestRunStoreExecutorAndRecover(t *testing.T) {
 	st := openStore(t)
 	s := m.RunStore(st)
 	exec := runbooks.NewExecutor(s, runbooks.ExecutorConfig{DataDir: t.TempDir()}, nil)
-	t.Cleanup(func() { exec.Shutdown(ctx) })
+	t.Cleanup(func() { _ = exec.Shutdown(ctx) })
 
 	approved := func(rb, lock string) *runbooks.Run {
 		r := &runbooks.Run{Runbook: rb, Kind: runbooks.KindDiagnostic, Params: map[string]string{}, LockKey: lock,

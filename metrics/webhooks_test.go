@@ -13,7 +13,7 @@ import (
 func TestWebhooks(t *testing.T) {
 	m := metrics.New(metrics.BuildInfo{})
 	hooks := http.NewServeMux()
-	hooks.HandleFunc("/hooks/alertmanager", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	hooks.HandleFunc("/hooks/alertmanager", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	hooks.HandleFunc("/hooks/pagerduty", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 	})
@@ -35,7 +35,7 @@ func TestWebhooks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	want := map[string]sample{
 		"code=200,source=alertmanager": {Value: 2},
