@@ -15,7 +15,8 @@ import (
 )
 
 func (c *cli) serveCmd() *cobra.Command {
-	return &cobra.Command{
+	var consoleJSON bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the bot: HTTP endpoints (/healthz, /readyz, webhooks) until SIGINT or SIGTERM",
 		Args:  cobra.NoArgs,
@@ -37,7 +38,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			// Metrics plug in here, before wire: the store, deduper, audit
 			// and chat transport decorators, the webhook middleware, and
 			// GET /metrics on app.Mux.
-			srv, err := wire(app, wireOptions{ConfigPath: w.Path, In: c.stdin, Out: c.stdout, Getenv: c.getenv})
+			srv, err := wire(app, wireOptions{ConfigPath: w.Path, In: c.stdin, Out: c.stdout, JSON: consoleJSON, Getenv: c.getenv})
 			if err != nil {
 				return err
 			}
@@ -50,6 +51,8 @@ func (c *cli) serveCmd() *cobra.Command {
 			return app.Run(ctx)
 		},
 	}
+	cmd.Flags().BoolVar(&consoleJSON, "console-json", false, "the console (when enabled) reads and writes one JSON event per line, for scripts")
+	return cmd
 }
 
 // healthcheckCmd is the container health check: distroless images have no
