@@ -147,6 +147,9 @@ func storageError(err error, what string) error {
 	if errors.As(err, &te) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if noSpace(err) {
+		return diskFull(err, what)
+	}
 	return tebura.Wrap(tebura.EINTERNAL, fmt.Errorf("bolt: %s: %w", what, err), "The database could not be read or written; the operators can find the details in the bot's log.")
 }
 
