@@ -88,6 +88,7 @@ type server struct {
 	chats   map[string]bot.Chat
 	console *console.Adapter
 	hooks   []string // webhook paths mounted
+	names   commands.Names
 	// consoleDone is closed when the console's input has ended.
 	consoleDone chan struct{}
 }
@@ -104,7 +105,8 @@ func wire(app *App, o wireOptions) (*server, error) {
 	cfg := app.Config
 	s := &server{app: app, opts: o, log: app.Logger, chats: map[string]bot.Chat{}, consoleDone: make(chan struct{})}
 	s.cur.Store(&live{cfg: cfg, registry: app.Registry, policy: app.Policy, redactor: app.Redactor})
-	h := &handler{s: s, names: commands.NamesOf(cfg.Bot.Commands)}
+	s.names = commands.NamesOf(cfg.Bot.Commands)
+	h := &handler{s: s, names: s.names}
 
 	var slackA *slack.Adapter
 	var discordA *discord.Adapter

@@ -139,6 +139,13 @@ type testServer struct {
 // level into ts.logs.
 func startServer(t *testing.T, path, level string) *testServer {
 	t.Helper()
+	return startServerWith(t, path, level, nil)
+}
+
+// startServerWith is startServer with a hook that may change the wiring
+// before the server runs.
+func startServerWith(t *testing.T, path, level string, hook func(*server)) *testServer {
+	t.Helper()
 	w, ps, _ := loadWorld(path)
 	if len(ps) > 0 {
 		t.Fatalf("config problems: %v", ps)
@@ -155,6 +162,9 @@ func startServer(t *testing.T, path, level string) *testServer {
 	if err != nil {
 		app.Close()
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(srv)
 	}
 	ts.srv, ts.app, ts.in, ts.base = srv, app, inW, "http://"+app.Addr()
 	ctx, cancel := context.WithCancel(context.Background())
