@@ -75,6 +75,7 @@ func TestScrapeTimeGauges(t *testing.T) {
 // collectors, and help text for every family.
 func TestHandler(t *testing.T) {
 	m := metrics.New(metrics.BuildInfo{Version: "v1.2.3", Commit: "abc123"})
+	_ = m.Handler() // a second handler on the same registry must not panic
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
