@@ -343,6 +343,18 @@ func TestServeWebhookOpensIncident(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d incident cards posted, want 1", n)
 	}
+	path := filepath.Join(dir, "tebura.yaml")
+	out, errOut, code := runCLI(t, "", "incident", "list", "--config", path)
+	if code != 0 || !strings.Contains(out, "#1") || !strings.Contains(out, "HighLatency on api") {
+		t.Errorf("incident list: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "", "incident", "postmortem", "1", "--config", path)
+	if code != 0 || !strings.Contains(out, "# Postmortem: #1 HighLatency on api") || !strings.Contains(out, "check-api") {
+		t.Errorf("incident postmortem 1: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, _, code := runCLI(t, "", "incident", "postmortem", "7", "--config", path); code == 0 {
+		t.Error("postmortem of a missing incident exited 0")
+	}
 }
 
 // TestReloadCommand: /tebura reload is for admins; a broken config is
