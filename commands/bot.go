@@ -71,6 +71,10 @@ type Deps struct {
 	// ExpiryInterval is how often pending approvals are checked for expiry
 	// once Recover started the loop (default 10s).
 	ExpiryInterval time.Duration
+	// StreamObserver, when set, receives each live message's stream
+	// statistics (frames sent, dropped, failed) when its stream closes; the
+	// metrics package counts them.
+	StreamObserver func(bot.StreamStats)
 }
 
 // Callback actions of the buttons this package posts.

@@ -135,7 +135,7 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 	defer sub.Close()
 	var st *bot.Stream
 	if chat != nil && !ref.IsZero() {
-		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log})
+		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log, OnClose: b.d.StreamObserver})
 	}
 	// Frames follow the run's changes, and a quiet run still gets its
 	// elapsed time refreshed now and then.
