@@ -201,7 +201,10 @@ const ActorTebura = "tebura"
 // storage transaction: a crash never leaves half an ingest behind.
 type Store interface {
 	// UpdateIncidents runs fn in one read-write transaction. If fn returns an
-	// error nothing is written. Calls are serialized.
+	// error nothing of it is written. Calls are serialized, but a store may
+	// group concurrent calls into one commit and then run fn more than once
+	// (store/bolt does): fn must reset everything it captures at its start
+	// and have no effect outside tx. One call's error never fails another.
 	UpdateIncidents(ctx context.Context, fn func(tx Tx) error) error
 	// ViewIncidents runs fn in one read-only transaction; writes through the
 	// Tx fail.

@@ -244,6 +244,7 @@ func (s *Service) AttachChannel(ctx context.Context, id string, c Channel) (inc 
 		return nil, false, tebura.Errorf(tebura.EINVALID, "A channel needs a platform and an ID.")
 	}
 	inc, err = s.update(ctx, id, func(tx Tx, inc *Incident, now time.Time) error {
+		attached = false // fn may run again (see Store)
 		if !inc.Channel.IsZero() {
 			return nil
 		}

@@ -74,6 +74,9 @@ type Store struct {
 	db    *bbolt.DB
 	path  string
 	clock func() time.Time
+	// incidentBatch groups concurrent UpdateIncidents into one commit
+	// (batch.go); its zero value is ready.
+	incidentBatch batcher
 }
 
 // Open opens (or creates) the database file at path, creating its directory

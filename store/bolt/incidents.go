@@ -31,27 +31,16 @@ const (
 
 var _ incident.Store = (*Store)(nil)
 
-// UpdateIncidents implements incident.Store: fn runs in one bbolt write
-// transaction. A transaction that wrote nothing (a repeated payload) is
-// rolled back instead of committed, which spares the fsync.
+// UpdateIncidents implements incident.Store: fn runs in a bbolt write
+// transaction, shared with the UpdateIncidents calls running at the same
+// time (group commit, see batch.go), so fn may run more than once. A
+// transaction that wrote nothing (a repeated payload) is rolled back
+// instead of committed, which spares the fsync.
 func (s *Store) UpdateIncidents(ctx context.Context, fn func(incident.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	btx, err := s.db.Begin(true)
-	if err != nil {
-		return storageError(err, "begin incident update")
-	}
-	// Rolls back on an error or a panic in fn; a no-op after Commit.
-	defer func() { _ = btx.Rollback() }()
-	tx := &incidentTx{tx: btx, writable: true}
-	if err := fn(tx); err != nil {
-		return storageError(err, "update incidents")
-	}
-	if !tx.dirty {
-		return nil // the deferred rollback ends it
-	}
-	return storageError(btx.Commit(), "commit incident update")
+	return s.incidentBatch.run(s.db, func(tx *incidentTx) error { return fn(tx) })
 }
 
 // ViewIncidents implements incident.Store.
