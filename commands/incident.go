@@ -26,9 +26,11 @@ type IncidentsDeps struct {
 	// Platform is the chat where alert incidents open their channel. Empty:
 	// the only chat, else the first by name that can create channels.
 	Platform string
-	// Config is the incidents section; Automations the rules (the same the
-	// Service was built with), used to re-derive lost reactions.
-	Config      config.Incidents
+	// Config is the incidents section.
+	Config config.Incidents
+	// Automations is not read any more: lost reactions are re-derived by
+	// Service.Actions from the rules the Service was built with. It stays
+	// so that existing wiring compiles; leave it out.
 	Automations []config.Automation
 	// AnnounceChannels override incidents.announce_channel per platform
 	// (slack.channels.incidents, discord.channels.incidents).
@@ -85,7 +87,6 @@ type Incidents struct {
 	cfg       config.Incidents
 	announces map[string]string
 	private   map[string]bool
-	auto      *automations
 	access    func() *access.Policy
 	now       func() time.Time
 	log       *slog.Logger
@@ -111,11 +112,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 	if d.Service == nil || d.Bot == nil {
 		return nil, tebura.Errorf(tebura.EINVALID, "The incident layer needs the incident service and the bot.")
 	}
-	auto, err := newAutomations(d.Config, d.Automations)
-	if err != nil {
-		return nil, err
-	}
-	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config, auto: auto,
+	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config,
 		announces: d.AnnounceChannels, private: d.PrivateChannels,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}}

@@ -453,7 +453,7 @@ func (i *Incidents) rerunDiagnostics(ctx context.Context, c *bot.Click, inc *inc
 	if err != nil {
 		return err
 	}
-	diags := i.auto.actions(inc, false)
+	diags := i.svc.Actions(inc).Diagnostics
 	if len(diags) == 0 {
 		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{"No automation rule of this incident lists diagnostics. Run one by hand with `" + i.bot.names.typed(RootRunbook) + " run NAME`."}})
 	}
@@ -484,7 +484,7 @@ func (i *Incidents) reproposal(ctx context.Context, c *bot.Click, inc *incident.
 			return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("%s is waiting for approval as run %s: its card with [Approve] and [Deny] is in this channel.", runbook, p.Run)}})
 		}
 	}
-	for _, ra := range i.auto.actions(inc, true) {
+	for _, ra := range i.svc.Actions(inc).Suggest {
 		if ra.Rule == rule && ra.Runbook == runbook {
 			if i.propose(ctx, inc, st, ra) {
 				i.card(ctx, inc, st, true)

@@ -246,8 +246,9 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 		if hint != nil {
 			diags, suggs = hint.Diagnostics, hint.Suggest
 		}
-		diags = append(diags, i.auto.actions(inc, false)...)
-		suggs = append(suggs, i.auto.actions(inc, true)...)
+		derived := i.svc.Actions(inc)
+		diags = append(diags, derived.Diagnostics...)
+		suggs = append(suggs, derived.Suggest...)
 		// The card first, then the diagnostics' live messages, then the
 		// approval cards of the suggestions: people read what is known
 		// before what they are asked to decide.
@@ -291,7 +292,8 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 		i.log.Error("no chat for incident channel", "incident", inc.Number, "platform", platform)
 		return inc
 	}
-	name, use := i.auto.channelFor(inc)
+	derived := i.svc.Actions(inc)
+	name, use := derived.ChannelName, derived.UseChannel
 	if hint != nil && hint.OpenChannel {
 		name, use = hint.ChannelName, hint.UseChannel
 	}
@@ -334,7 +336,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Channel "+orNone(inc.Channel.Name)+" created",
 		map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "url": inc.Channel.URL, "mode": channelCreated})
 	i.bot.record(ctx, incident.ActorTebura, "incident.channel", inc.ID, map[string]string{"channel": inc.Channel.ID, "name": inc.Channel.Name})
-	invite := i.auto.invites(inc)
+	invite := derived.Invite
 	if hint != nil {
 		invite = append(hint.Invite, invite...)
 	}

@@ -556,30 +556,14 @@ func (s *Service) automate(tx Tx, inc *Incident, ch *Change, sets []map[string]s
 			channelRule, channelSet = r, matched
 		}
 		act.Invite = addUnique(act.Invite, r.Invite...)
-		d := templateData(inc, matched, inc.Annotations)
-		for _, ra := range r.runbookActions(r.Diagnostics, d) {
-			if s.guard == nil {
-				act.Diagnostics = append(act.Diagnostics, ra)
-				continue
-			}
-			rem, known := s.guard(ra.Runbook)
-			switch {
-			case !known:
-				if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: "automation:" + r.Name, Kind: KindAutomation,
-					Text: "Diagnostics runbook " + ra.Runbook + " does not exist; skipped"}); err != nil {
-					return err
-				}
-			case rem:
-				act.Suggest = append(act.Suggest, ra)
-				if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: "automation:" + r.Name, Kind: KindAutomation,
-					Text: "Runbook " + ra.Runbook + " needs approval; proposed instead of run"}); err != nil {
-					return err
-				}
-			default:
-				act.Diagnostics = append(act.Diagnostics, ra)
+		diags, suggs, notes := s.ruleRunbooks(r, templateData(inc, matched, inc.Annotations))
+		act.Diagnostics = append(act.Diagnostics, diags...)
+		act.Suggest = append(act.Suggest, suggs...)
+		for _, note := range notes {
+			if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: "automation:" + r.Name, Kind: KindAutomation, Text: note}); err != nil {
+				return err
 			}
 		}
-		act.Suggest = append(act.Suggest, r.runbookActions(r.Suggest, d)...)
 		var parts []string
 		if r.Severity != "" && (ch.Opened || ch.Reopened) {
 			parts = append(parts, "severity "+r.Severity)
@@ -603,13 +587,89 @@ func (s *Service) automate(tx Tx, inc *Incident, ch *Change, sets []map[string]s
 	}
 	if inc.Channel.IsZero() && (ch.Opened || ch.Reopened) {
 		act.OpenChannel = true
+		act.ChannelName, act.UseChannel = s.channelFor(inc, channelRule, channelSet)
+	}
+	return nil
+}
+
+// ruleRunbooks renders rule r's diagnostics and suggestions for d. With
+// GuardDiagnostics set, a diagnostic that needs approval is moved to the
+// suggestions and an unknown one is dropped; notes say so, for the
+// timeline.
+func (s *Service) ruleRunbooks(r *Rule, d TemplateData) (diags, suggs []RunbookAction, notes []string) {
+	for _, ra := range r.runbookActions(r.Diagnostics, d) {
+		if s.guard == nil {
+			diags = append(diags, ra)
+			continue
+		}
+		rem, known := s.guard(ra.Runbook)
 		switch {
-		case channelRule != nil && channelRule.channelTmpl != nil:
-			act.ChannelName = s.channelName(channelRule.channelTmpl, inc, channelSet, inc.Annotations)
-		case channelRule != nil:
-			act.UseChannel = channelRule.Channel
+		case !known:
+			notes = append(notes, "Diagnostics runbook "+ra.Runbook+" does not exist; skipped")
+		case rem:
+			suggs = append(suggs, ra)
+			notes = append(notes, "Runbook "+ra.Runbook+" needs approval; proposed instead of run")
 		default:
-			act.ChannelName = s.channelName(s.channelTmpl, inc, inc.Labels, inc.Annotations)
+			diags = append(diags, ra)
+		}
+	}
+	suggs = append(suggs, r.runbookActions(r.Suggest, d)...)
+	return diags, suggs, notes
+}
+
+// channelFor names the channel of inc: the template of rule r (the first
+// fired rule with a channel), r's existing channel (use), or
+// incidents.channel_template over ls.
+func (s *Service) channelFor(inc *Incident, r *Rule, ls map[string]string) (name, use string) {
+	switch {
+	case r != nil && r.channelTmpl != nil:
+		return s.channelName(r.channelTmpl, inc, ls, inc.Annotations), ""
+	case r != nil:
+		return "", r.Channel
+	}
+	return s.channelName(s.channelTmpl, inc, inc.Labels, inc.Annotations), ""
+}
+
+// Actions re-derives, from the incident as stored, what its fired rules
+// (Incident.Fired, stored in the ingest's transaction) asked for: the
+// channel to open or use, whom to invite, the diagnostics and the
+// suggestions. The reaction layer calls it when the Change that carried
+// the actions was lost (a crash between the webhook's answer and the
+// reaction), and for [Run diagnostics]. It writes nothing: no timeline,
+// no throttle; OpenChannel is set when the incident has no channel.
+//
+// Parameters are rendered from the incident's labels (the group's common
+// labels), not from the labels of the one alert that matched; for rules
+// over common labels that is the same.
+func (s *Service) Actions(inc *Incident) Actions {
+	var act Actions
+	var channelRule *Rule
+	d := templateData(inc, inc.Labels, inc.Annotations)
+	for _, name := range inc.Fired {
+		r := s.rule(name)
+		if r == nil {
+			continue // the rule was removed from the config since
+		}
+		act.Rules = append(act.Rules, r.Name)
+		if r.Channel != "" && channelRule == nil {
+			channelRule = r
+		}
+		act.Invite = addUnique(act.Invite, r.Invite...)
+		diags, suggs, _ := s.ruleRunbooks(r, d)
+		act.Diagnostics = append(act.Diagnostics, diags...)
+		act.Suggest = append(act.Suggest, suggs...)
+	}
+	if inc.Channel.IsZero() {
+		act.OpenChannel = true
+		act.ChannelName, act.UseChannel = s.channelFor(inc, channelRule, inc.Labels)
+	}
+	return act
+}
+
+func (s *Service) rule(name string) *Rule {
+	for i := range s.rules {
+		if s.rules[i].Name == name {
+			return &s.rules[i]
 		}
 	}
 	return nil

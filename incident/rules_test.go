@@ -220,3 +220,61 @@ func TestRemediationNeverAutoRuns(t *testing.T) {
 		t.Errorf("timeline:\n%s", all)
 	}
 }
+
+// TestActionsRederived: Service.Actions gives back, from the stored
+// incident alone, what the Change of its opening carried (the reaction
+// layer relies on it after a crash), and nothing for rules that did not
+// fire.
+func TestActionsRederived(t *testing.T) {
+	cases := []struct {
+		name  string
+		autos []config.Automation
+		guard func(string) (bool, bool)
+	}{
+		{"templates and params", testAutomations, nil},
+		{"existing channel", []config.Automation{
+			{Name: "console", Match: []string{`service="api"`}, Channel: "C-ops", Diagnostics: []string{"api-health"}, Continue: true},
+			{Name: "later", Match: []string{`service="api"`}, Channel: "inc-{{ .Number }}", Suggest: []string{"restart-api"}},
+		}, nil},
+		{"guarded diagnostics", testAutomations, func(name string) (bool, bool) {
+			return name == "api-health", name != "disk-usage"
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _, clk := newService(t, defaultCfg, tc.autos)
+			if tc.guard != nil {
+				svc.GuardDiagnostics(tc.guard)
+			}
+			b := batch("g", alert("a1", incident.AlertFiring, clk.Now(), "env", "prod"))
+			b.Labels["env"] = "prod" // common labels: the re-derivation renders from them
+			c := one(t, mustIngest(t, svc, b))
+			want := c.Actions
+			want.Throttled = nil
+			inc, err := svc.Get(t.Context(), c.Incident.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := svc.Actions(inc); !reflect.DeepEqual(got, want) {
+				t.Fatalf("re-derived\n got %+v\nwant %+v", got, want)
+			}
+			if _, _, err := svc.AttachChannel(t.Context(), inc.ID, incident.Channel{Platform: "slack", ID: "C1"}); err != nil {
+				t.Fatal(err)
+			}
+			inc, _ = svc.Get(t.Context(), inc.ID)
+			got := svc.Actions(inc)
+			if got.OpenChannel || got.ChannelName != "" || got.UseChannel != "" {
+				t.Errorf("with a channel attached: %+v, want no channel action", got)
+			}
+		})
+	}
+
+	// A rule that never fired for the incident adds nothing.
+	svc, _, clk := newService(t, defaultCfg, testAutomations)
+	c := one(t, mustIngest(t, svc, batch("g", alert("a1", incident.AlertFiring, clk.Now()))))
+	inc, _ := svc.Get(t.Context(), c.Incident.ID)
+	got := svc.Actions(inc)
+	if !reflect.DeepEqual(got.Rules, []string{"api-latency"}) || len(got.Suggest) != 0 {
+		t.Errorf("only api-latency fired (no env=prod): %+v", got)
+	}
+}
