@@ -36,6 +36,10 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
+// finalFramesTimeout bounds how long shutdown waits, after the runs ended,
+// for their last messages to reach the chats.
+const finalFramesTimeout = 15 * time.Second
+
 // ReadyCheck is one condition of /readyz: Check returns nil when ready, or
 // an error whose text says what is wrong.
 type ReadyCheck struct {
@@ -265,10 +269,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 		errs = append(errs, err)
 	}
 	// Final frames and timeline entries go out while the chat connections
-	// are still up.
+	// are still up, with their own time: the grace was for the runs.
+	fctx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), finalFramesTimeout)
+	defer cancelFinal()
 	for _, f := range stops {
-		if err := f(sctx); err != nil {
-			errs = append(errs, err)
+		if err := f(fctx); err != nil {
+			errs = append(errs, fmt.Errorf("final messages: %w", err))
 		}
 	}
 	stopServices()

@@ -329,3 +329,26 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("serve exited with %v after SIGTERM", err)
 	}
 }
+
+// TestShutdownRedrawsInterruptedRuns: on SIGTERM (here: the context) a run
+// still going after shutdown_grace is cancelled, and its message gets its
+// final "interrupted" frame before the server stops.
+func TestShutdownRedrawsInterruptedRuns(t *testing.T) {
+	cleanEnv(t)
+	dir := writeTree(t, map[string]string{"rb/long.yaml": longBook, "tebura.yaml": baseConfig("shutdown_grace: 200ms\n")})
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
+	ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run long"})
+	running := waitEvent(t, ts.out, "the long run's output", func(e outEvent) bool {
+		return e.Message.Header == "long — running" && strings.Contains(e.text(), "started")
+	})
+	ts.stop(t)
+	var last outEvent
+	for _, e := range parseEvents(t, ts.out.String()) {
+		if e.Ref == running.Ref {
+			last = e
+		}
+	}
+	if !strings.HasPrefix(last.Message.Header, "long — interrupted") {
+		t.Fatalf("last frame of the run after shutdown: %q", last.Message.Header)
+	}
+}
