@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -125,5 +127,68 @@ func TestServeStopsOnRefusedSlackToken(t *testing.T) {
 	}
 	if strings.Contains(errOut, "xoxb-1-2-fake") {
 		t.Errorf("the token was printed:\n%s", errOut)
+	}
+}
+
+// TestServeDiscordHTTPMode: with Discord in HTTP mode the interactions
+// endpoint is on the shared listener, checks Ed25519 signatures, answers
+// PING, and the commands were registered through the REST API.
+func TestServeDiscordHTTPMode(t *testing.T) {
+	cleanEnv(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var calls []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/users/@me"):
+			io.WriteString(w, `{"id":"900","username":"tebura","bot":true}`)
+		case strings.HasSuffix(r.URL.Path, "/commands"):
+			io.WriteString(w, `[]`)
+		default:
+			io.WriteString(w, `{}`)
+		}
+	}))
+	defer fake.Close()
+	cfg := strings.Replace(baseConfig(""), `console: {enabled: "true", user: alice, channel: console}`, `console: {enabled: auto}
+discord: {enabled: true, mode: http, bot_token: discord-bot-tok, application_id: "123456789012345678", public_key: `+hex.EncodeToString(pub)+`, api_url: `+fake.URL+`/api/v10}`, 1)
+	dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "tebura.yaml": cfg})
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
+	if code := post(t, ts.base+"/discord/interactions", []byte(`{"type":1}`)); code != http.StatusUnauthorized {
+		t.Fatalf("unsigned interaction: %d, want 401", code)
+	}
+	body := `{"type":1,"id":"1","application_id":"123456789012345678","token":"t","version":1}`
+	stamp := fmt.Sprint(time.Now().Unix())
+	sig := ed25519.Sign(priv, []byte(stamp+body))
+	req, _ := http.NewRequest(http.MethodPost, ts.base+"/discord/interactions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(sig))
+	req.Header.Set("X-Signature-Timestamp", stamp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), `"type":1`) {
+		t.Fatalf("signed PING: %d %s", resp.StatusCode, got)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(ts.app.Ready(context.Background())) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v (calls %q)", ts.app.Ready(context.Background()), calls)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(calls, "\n"), "PUT /api/v10/applications/123456789012345678/commands") {
+		t.Errorf("commands not registered; calls: %q", calls)
 	}
 }
