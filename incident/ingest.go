@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -146,6 +147,19 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 		return Result{}, err
 	}
 	now := s.clock().UTC()
+	if b.DeliveryID == "" {
+		// Most deliveries repeat what is stored (Alertmanager re-sends a
+		// group every group_interval; senders retry). Find that out in a
+		// read-only transaction, which runs beside the one writer, and
+		// spare the write transaction that every webhook queues for.
+		quiet, err := s.quiet(ctx, &b, now)
+		if err != nil {
+			return Result{}, err
+		}
+		if quiet {
+			return Result{}, nil
+		}
+	}
 	var res Result
 	err := s.store.UpdateIncidents(ctx, func(tx Tx) error {
 		res = Result{}
@@ -178,6 +192,42 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 	}
 	return res, nil
 }
+
+// quiet runs the ingest of b against a read-only view and reports whether
+// it would change nothing. Seen from that view's snapshot the answer is
+// exact: a batch that changes nothing there is a batch applied at that
+// moment, which is a valid order for a webhook concurrent with others.
+func (s *Service) quiet(ctx context.Context, b *Batch, now time.Time) (bool, error) {
+	quiet := false
+	err := s.store.ViewIncidents(ctx, func(tx Tx) error {
+		ch, err := s.ingest(dryTx{tx}, b, now)
+		switch {
+		case errors.Is(err, errWouldWrite):
+			quiet = false
+			return nil
+		case err != nil:
+			return err
+		}
+		quiet = ch == nil
+		return nil
+	})
+	return quiet, err
+}
+
+// errWouldWrite stops a dry run at its first write.
+var errWouldWrite = errors.New("incident: the dry run would write")
+
+// dryTx is a Tx whose writes fail with errWouldWrite.
+type dryTx struct{ Tx }
+
+func (dryTx) NextNumber() (int64, error)                  { return 0, errWouldWrite }
+func (dryTx) PutIncident(*Incident) error                 { return errWouldWrite }
+func (dryTx) SetKeyIndex(string, int64) error             { return errWouldWrite }
+func (dryTx) SetChannelIndex(string, string, int64) error { return errWouldWrite }
+func (dryTx) PutAlert(int64, *AlertEntry) error           { return errWouldWrite }
+func (dryTx) AppendTimeline(int64, TimelineEntry) error   { return errWouldWrite }
+func (dryTx) SetMark(string, time.Time) error             { return errWouldWrite }
+func (dryTx) PruneMarks(string, time.Time) (int, error)   { return 0, errWouldWrite }
 
 // dedupe keeps the last alert per fingerprint, in first-seen order.
 func dedupe(alerts []Alert) []Alert {

@@ -509,3 +509,53 @@ func TestPruneMarks(t *testing.T) {
 		t.Error("a forgotten delivery ID is still a duplicate")
 	}
 }
+
+// countingStore counts write transactions.
+type countingStore struct {
+	incident.Store
+	mu     sync.Mutex
+	writes int
+}
+
+func (s *countingStore) UpdateIncidents(ctx context.Context, fn func(tx incident.Tx) error) error {
+	s.mu.Lock()
+	s.writes++
+	s.mu.Unlock()
+	return s.Store.UpdateIncidents(ctx, fn)
+}
+
+func (s *countingStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// TestRepeatNeedsNoWrite: a delivery that repeats what is stored is
+// answered from a read-only transaction (no queue behind the writer); one
+// that changes something, or carries a delivery ID, still writes.
+func TestRepeatNeedsNoWrite(t *testing.T) {
+	cs := &countingStore{Store: incidenttest.NewStore()}
+	c := newClock()
+	svc, err := incident.New(cs, defaultCfg, nil, c.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := c.Now()
+	b := batch("g", alert("a1", incident.AlertFiring, t0), alert("a2", incident.AlertFiring, t0))
+	mustIngest(t, svc, b)
+	if cs.count() != 1 {
+		t.Fatalf("first delivery: %d writes, want 1", cs.count())
+	}
+	if res := mustIngest(t, svc, b); len(res.Changes) != 0 || cs.count() != 1 {
+		t.Fatalf("repeat: %+v with %d writes, want no change and no new write", res, cs.count())
+	}
+	b.Alerts[1].Status = incident.AlertResolved
+	if res := mustIngest(t, svc, b); len(res.Changes) != 1 || cs.count() != 2 {
+		t.Fatalf("a resolve: %+v with %d writes, want one change and one write", res, cs.count())
+	}
+	b.DeliveryID = "d1"
+	mustIngest(t, svc, b)
+	if res := mustIngest(t, svc, b); !res.Duplicate || cs.count() != 4 {
+		t.Fatalf("delivery IDs are checked in the write transaction (metrics count them there): %+v, %d writes", res, cs.count())
+	}
+}
