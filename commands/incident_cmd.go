@@ -244,10 +244,14 @@ func (i *Incidents) status(ctx context.Context, c *bot.Command, inc *incident.In
 	return c.Reply.Private(ctx, msg)
 }
 
-// timelineText is the timeline as lines, for chat.
+// timelineText is the timeline as lines, for chat, without the reaction
+// layer's bookkeeping.
 func timelineText(tl []incident.TimelineEntry) string {
 	lines := make([]string, 0, len(tl))
 	for _, e := range tl {
+		if incident.Bookkeeping(e.Kind) {
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("%s  %-14s %s", e.Time.UTC().Format("01-02 15:04:05"), e.Actor, e.Text))
 	}
 	return strings.Join(lines, "\n")
@@ -258,9 +262,10 @@ func (i *Incidents) timeline(ctx context.Context, c *bot.Command, inc *incident.
 	if err != nil {
 		return err
 	}
+	text := timelineText(tl)
 	return c.Reply.Private(ctx, bot.Message{Header: "Timeline of " + inc.Ref() + ": " + inc.Title, Level: bot.LevelInfo,
-		Code:    &bot.Code{Text: timelineText(tl), Tail: true},
-		Context: fmt.Sprintf("%d entries (UTC) · `%s postmortem %s` for the whole document", len(tl), i.bot.names.typed(RootIncident), inc.Ref())})
+		Code:    &bot.Code{Text: text, Tail: true},
+		Context: fmt.Sprintf("%d entries (UTC) · `%s postmortem %s` for the whole document", strings.Count(text, "\n")+1, i.bot.names.typed(RootIncident), inc.Ref())})
 }
 
 // Postmortem renders the Markdown postmortem of incident ref ("42", "#42").
@@ -285,6 +290,13 @@ func IncidentPostmortem(ctx context.Context, svc *incident.Service, store runboo
 	if err != nil {
 		return "", err
 	}
+	// The log command as the timeline wrote it, with this bot's names.
+	logs := map[string]string{}
+	for _, e := range tl {
+		if c := e.Data[dataLogCommand]; c != "" {
+			logs[e.Data["run"]] = c
+		}
+	}
 	var sums []incident.RunSummary
 	for k := len(runs) - 1; k >= 0; k-- { // oldest first
 		r := runs[k]
@@ -296,6 +308,7 @@ func IncidentPostmortem(ctx context.Context, svc *incident.Service, store runboo
 		for _, a := range r.Approvals {
 			s.ApprovedBy = append(s.ApprovedBy, a.By)
 		}
+		s.LogCommand = logs[r.ID]
 		sums = append(sums, s)
 	}
 	return incident.Postmortem(inc, tl, sums), nil

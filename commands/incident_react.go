@@ -17,9 +17,9 @@ import (
 // Timeline entry kinds and data keys the reaction layer writes; they are
 // also its durable memory (see Incidents).
 const (
-	kindCard         = "reaction.card"
-	kindChannelUse   = "reaction.channel"
-	kindAnnounce     = "reaction.announce"
+	kindCard         = incident.KindBookkeeping + "card"
+	kindChannelUse   = incident.KindBookkeeping + "channel"
+	kindAnnounce     = incident.KindBookkeeping + "announce"
 	kindArchived     = "channel.archived"
 	reactDiagnostic  = "diagnostic"
 	reactSuggest     = "suggest"

@@ -181,6 +181,17 @@ const (
 	KindRun           = "run"
 )
 
+// KindBookkeeping starts the kinds of timeline entries that are the
+// reaction layer's memory rather than events (where the card was posted,
+// which channel it uses, that it announced): "reaction.card". They stay on
+// the stored timeline, and the postmortem and the chat timeline leave them
+// out.
+const KindBookkeeping = "reaction."
+
+// Bookkeeping reports whether entries of kind are bookkeeping (see
+// KindBookkeeping), not events people read.
+func Bookkeeping(kind string) bool { return strings.HasPrefix(kind, KindBookkeeping) }
+
 // TimelineEntry is one line of an incident's timeline. Actor is an identity
 // ("slack:U1"), "automation:<rule>", or "tebura" for the bot itself.
 type TimelineEntry struct {

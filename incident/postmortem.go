@@ -23,6 +23,9 @@ type RunSummary struct {
 	ExitCode    int
 	Reason      string
 	LogURL      string
+	// LogCommand is how to read the log in chat ("/runbook logs r2"), shown
+	// when there is no LogURL.
+	LogCommand string
 }
 
 const timeLayout = "2006-01-02 15:04:05"
@@ -102,6 +105,9 @@ func Postmortem(inc *Incident, timeline []TimelineEntry, runs []RunSummary) stri
 	p("\n## Timeline\n\n")
 	p("| Time (UTC) | Actor | Event | Details |\n|---|---|---|---|\n")
 	for _, e := range timeline {
+		if Bookkeeping(e.Kind) {
+			continue
+		}
 		detail := e.Text
 		if u := e.Data["log"]; u != "" {
 			detail += " ([log](" + u + "))"
@@ -126,8 +132,11 @@ func Postmortem(inc *Incident, timeline []TimelineEntry, runs []RunSummary) stri
 				dur = fmtDur(r.EndedAt.Sub(r.StartedAt))
 			}
 			log := "-"
-			if r.LogURL != "" {
+			switch {
+			case r.LogURL != "":
 				log = "[log](" + r.LogURL + ")"
+			case r.LogCommand != "":
+				log = "`" + r.LogCommand + "`"
 			}
 			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(r.ID), cell(r.Runbook), cell(orDash(r.Kind)),
 				cell(orDash(r.RequestedBy)), cell(orDash(strings.Join(r.ApprovedBy, ", "))), cell(result), dur, log)

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,11 @@ func TestPostmortemGolden(t *testing.T) {
 	clk.Advance(5 * time.Second)
 	_, _, err := svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C042", Name: "inc-1-api-latency"})
 	must(err)
+	// The reaction layer's bookkeeping: stored, but not in the postmortem.
+	must(svc.AddTimeline(ctx, "#1", incident.TimelineEntry{Actor: incident.ActorTebura, Kind: incident.KindBookkeeping + "channel",
+		Text: "Channel inc-1-api-latency created", Data: map[string]string{"channel": "C042", "mode": "created"}}))
+	must(svc.AddTimeline(ctx, "#1", incident.TimelineEntry{Actor: incident.ActorTebura, Kind: incident.KindBookkeeping + "card",
+		Text: "Incident card posted", Data: map[string]string{"message": "1700000000.000100"}}))
 	clk.Advance(10 * time.Second)
 	must(svc.AddTimeline(ctx, "#1", incident.TimelineEntry{Actor: "automation:api-latency", Kind: incident.KindRun,
 		Text: "r1 api-health succeeded in 4s", Data: map[string]string{"run": "r1", "log": "https://tebura.example.com/runs/r1/log"}}))
@@ -64,11 +70,18 @@ func TestPostmortemGolden(t *testing.T) {
 		{ID: "r1", Runbook: "api-health", Kind: "diagnostic", State: "succeeded", RequestedBy: "automation:api-latency",
 			StartedAt: base, EndedAt: base.Add(4 * time.Second), LogURL: "https://tebura.example.com/runs/r1/log"},
 		{ID: "r2", Runbook: "restart-api", Kind: "remediation", State: "succeeded", RequestedBy: "slack:U02ALICE",
-			ApprovedBy: []string{"slack:U03BOB"}, StartedAt: base.Add(4 * time.Minute), EndedAt: base.Add(4*time.Minute + 38*time.Second)},
+			ApprovedBy: []string{"slack:U03BOB"}, StartedAt: base.Add(4 * time.Minute), EndedAt: base.Add(4*time.Minute + 38*time.Second),
+			LogCommand: "/runbook logs r2"},
 		{ID: "r3", Runbook: "api-health", Kind: "diagnostic", State: "failed", RequestedBy: "slack:U03BOB", ExitCode: 2,
 			StartedAt: base.Add(5 * time.Minute), EndedAt: base.Add(5*time.Minute + time.Second)},
 	}
+	if incident.Bookkeeping(incident.KindRun) || !incident.Bookkeeping(incident.KindBookkeeping+"card") {
+		t.Fatal("Bookkeeping misclassifies kinds")
+	}
 	got := incident.Postmortem(inc, tl, runs)
+	if strings.Contains(got, "Incident card posted") || strings.Contains(got, incident.KindBookkeeping) {
+		t.Errorf("the postmortem shows the reaction layer's bookkeeping:\n%s", got)
+	}
 	path := filepath.Join("testdata", "postmortem.golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
