@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/slack"
@@ -132,9 +133,13 @@ func (c *cli) doctorCmd() *cobra.Command {
 			cfg := w.Config
 			path := filepath.Join(cfg.DataDir, dbFile)
 			st, err := bolt.Open(path, bolt.Options{Timeout: 500 * time.Millisecond})
-			if err != nil {
-				show(bot.Check{Name: "store", Detail: fmt.Sprintf("%s: %v (is a tebura serve using it? that is fine while it runs)", path, err)})
-			} else {
+			switch {
+			case tebura.ErrorCode(err) == tebura.ECONFLICT:
+				// Locked by a running tebura: the store is open and in use.
+				show(bot.Check{Name: "store", OK: true, Detail: path + " (in use by a running tebura)"})
+			case err != nil:
+				show(bot.Check{Name: "store", Detail: fmt.Sprintf("%s: %s", path, message(err))})
+			default:
 				st.Close()
 				show(bot.Check{Name: "store", OK: true, Detail: path})
 			}

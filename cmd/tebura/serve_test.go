@@ -161,6 +161,12 @@ func TestDoctor(t *testing.T) {
 		!strings.Contains(out, "✓ store") || !strings.Contains(out, "✓ console") || strings.Contains(out, "✗") {
 		t.Errorf("doctor with the console: exit %d\n%s", code, out)
 	}
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "error")
+	out, _, code = runCLI(t, "", "doctor", "--config", filepath.Join(dir, "tebura.yaml"))
+	if code != 0 || !strings.Contains(out, "in use by a running tebura") {
+		t.Errorf("doctor beside a running serve: exit %d\n%s", code, out)
+	}
+	ts.stop(t)
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"ok":false,"error":"invalid_auth"}`))
