@@ -58,12 +58,15 @@ type OutboxStats struct {
 // until they succeed, the error is permanent (invalid, forbidden, not
 // found, conflict) or the caller's ctx ends.
 //
-// Each channel has one FIFO lane worked by one goroutine, so posts reach a
-// channel in the order they were made even across an outage. A pending
-// edit of a message is replaced by a newer edit of the same message (the
-// older caller gets nil: the newer frame supersedes it), so a stream that
-// keeps producing frames during an outage costs one queue slot; posts are
-// never coalesced or dropped. Each lane is bounded: once MaxQueued posts
+// Each channel has two FIFO lanes, one for posts and one for edits, each
+// worked by one goroutine: posts reach a channel in the order they were
+// made even across an outage, and an edit waiting for the platform's edit
+// rate limit never holds up a post (edits change messages already shown,
+// so their order against posts does not matter). A pending edit of a
+// message is replaced by a newer edit of the same message (the older
+// caller gets nil: the newer frame supersedes it), so a stream that keeps
+// producing frames during an outage costs one queue slot; posts are never
+// coalesced or dropped. Each lane is bounded: once MaxQueued posts
 // wait, further posts fail at once with ETRANSIENT and a log line, rather
 // than holding memory without end.
 //
@@ -84,11 +87,17 @@ type Outbox struct {
 	log     *slog.Logger
 
 	mu    sync.Mutex
-	lanes map[string]*lane
+	lanes map[laneKey]*lane
 	stats OutboxStats
 }
 
-// lane is one channel's queue.
+// laneKey names a channel's post lane or edit lane.
+type laneKey struct {
+	channel string
+	edit    bool
+}
+
+// lane is one queue of a channel.
 type lane struct {
 	queue []*outboxOp
 	posts int
@@ -144,7 +153,7 @@ func newOutbox(c Chat, opt OutboxOptions) *Outbox {
 	}
 	return &Outbox{
 		inner: c, max: opt.MaxQueued, timeout: opt.CallTimeout, first: opt.RetryFirst, most: opt.RetryMax,
-		clock: opt.Clock, log: opt.Logger.With("platform", c.Name()), lanes: map[string]*lane{},
+		clock: opt.Clock, log: opt.Logger.With("platform", c.Name()), lanes: map[laneKey]*lane{},
 	}
 }
 
@@ -171,10 +180,13 @@ func (o *Outbox) Stats() OutboxStats {
 func (o *Outbox) Pending(channel string) (posts, edits int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if l := o.lanes[channel]; l != nil {
-		return l.posts, l.edits
+	if l := o.lanes[laneKey{channel, false}]; l != nil {
+		posts = l.posts
 	}
-	return 0, 0
+	if l := o.lanes[laneKey{channel, true}]; l != nil {
+		edits = l.edits
+	}
+	return posts, edits
 }
 
 // Name implements Chat.
@@ -210,10 +222,11 @@ func (o *Outbox) Edit(ctx context.Context, ref MessageRef, m Message) error {
 func (o *Outbox) enqueue(channel string, op *outboxOp) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	l := o.lanes[channel]
+	key := laneKey{channel, op.edit}
+	l := o.lanes[key]
 	if l == nil {
 		l = &lane{}
-		o.lanes[channel] = l
+		o.lanes[key] = l
 	}
 	if op.edit {
 		for i, q := range l.queue {
@@ -238,7 +251,7 @@ func (o *Outbox) enqueue(channel string, op *outboxOp) error {
 	o.stats.Queued++
 	l.queue = append(l.queue, op)
 	if len(l.queue) == 1 {
-		go o.drain(channel, l)
+		go o.drain(key, l)
 	}
 	return nil
 }
@@ -268,7 +281,7 @@ func (o *Outbox) wait(channel string, op *outboxOp) outboxResult {
 	case <-op.ctx.Done():
 	}
 	o.mu.Lock()
-	if l := o.lanes[channel]; l != nil && !op.inflight {
+	if l := o.lanes[laneKey{channel, op.edit}]; l != nil && !op.inflight {
 		for i, q := range l.queue {
 			if q == op {
 				l.queue = append(l.queue[:i], l.queue[i+1:]...)
@@ -285,12 +298,12 @@ func (o *Outbox) wait(channel string, op *outboxOp) outboxResult {
 }
 
 // drain works a lane until it is empty: one call at a time, in order.
-func (o *Outbox) drain(channel string, l *lane) {
+func (o *Outbox) drain(key laneKey, l *lane) {
 	for {
 		o.mu.Lock()
 		if len(l.queue) == 0 {
-			if o.lanes[channel] == l {
-				delete(o.lanes, channel)
+			if o.lanes[key] == l {
+				delete(o.lanes, key)
 			}
 			o.mu.Unlock()
 			return
@@ -299,7 +312,7 @@ func (o *Outbox) drain(channel string, l *lane) {
 		op.inflight = true
 		o.mu.Unlock()
 
-		r := o.deliver(channel, op)
+		r := o.deliver(key.channel, op)
 
 		o.mu.Lock()
 		l.queue = l.queue[1:]

@@ -442,3 +442,34 @@ func TestOutboxCallerContext(t *testing.T) {
 		t.Errorf("%d messages posted, want 1 (the cancelled one never goes out)", n)
 	}
 }
+
+func TestOutboxEditWaitingDoesNotHoldUpPosts(t *testing.T) {
+	clock := newVirtualClock()
+	fc := newFlakyChat(clock)
+	c := bot.NewOutbox(fc, bot.OutboxOptions{Clock: clock})
+	ctx := context.Background()
+	live, err := c.Post(ctx, bot.Target{Channel: "C1"}, text("frame 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	fc.SetEditHook(func(ctx context.Context, ref bot.MessageRef, m bot.Message) error {
+		close(entered)
+		<-release // a rate-limited chat.update
+		return nil
+	})
+	edited := make(chan error, 1)
+	go func() { edited <- c.Edit(ctx, live, text("frame 1")) }()
+	<-entered
+	if _, err := c.Post(ctx, bot.Target{Channel: "C1"}, text("card")); err != nil {
+		t.Fatalf("post behind a waiting edit: %v", err)
+	}
+	close(release)
+	if err := <-edited; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fc.Messages()); n != 2 {
+		t.Errorf("%d messages, want 2", n)
+	}
+}
