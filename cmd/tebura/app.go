@@ -56,6 +56,9 @@ type App struct {
 	Config   config.Config
 	Logger   *slog.Logger
 	Store    *bolt.Store
+	// Registry, Policy and Redactor are as loaded at start-up; a reload
+	// swaps the bot's copies (see server) and the audit log's redactor
+	// (SetRedactor), not these fields.
 	Registry *runbooks.Registry
 	Policy   *access.Policy
 	Redactor *runbooks.Redactor
