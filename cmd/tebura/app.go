@@ -53,9 +53,9 @@ type ReadyCheck struct {
 // exported fields are the parts later wiring (the bot, chat adapters,
 // webhooks, metrics) plugs into before Run.
 type App struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Store    *bolt.Store
+	Config config.Config
+	Logger *slog.Logger
+	Store  *bolt.Store
 	// Registry, Policy and Redactor are as loaded at start-up; a reload
 	// swaps the bot's copies (see server) and the audit log's redactor
 	// (SetRedactor), not these fields.
