@@ -59,11 +59,12 @@ type IncidentsDeps struct {
 //   - channel: an open incident without a channel gets one; AttachChannel is
 //     called right after creation, before anything is posted, so a retry
 //     reuses the stored channel. A shared channel (the console's, or an
-//     existing channel a rule names) is not attached, since the domain
-//     indexes one incident per channel; it is kept on the timeline (entry
-//     kind "reaction.channel", mode=shared) and commands there name the
-//     incident (#N). Nothing else is posted or started before the channel
-//     exists;
+//     existing channel a rule names) is attached as Shared: it takes no
+//     one-incident index, and a command typed there is about the most
+//     recent open incident using it (the reply says which when several
+//     are open; #N names another). The timeline keeps how the channel came
+//     (entry kind "reaction.channel", mode=created or shared). Nothing else
+//     is posted or started before the channel exists;
 //   - card: its message ref is stored on the incident's timeline (entry kind
 //     "reaction.card", Data platform/channel/message) when it is posted;
 //     later changes edit that message, never re-post;

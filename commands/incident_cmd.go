@@ -23,7 +23,8 @@ const defaultStatsWindow = 30 * 24 * time.Hour
 // notes and naming the commander need any role (or admin); reading
 // (status, timeline, postmortem, list, stats) is open to everyone who can
 // talk to the bot. Inside an incident channel the incident is the
-// channel's; elsewhere it is named by number (#42).
+// channel's (in a shared channel, its most recent open incident);
+// elsewhere it is named by number (#42).
 func (i *Incidents) HandleIncident(ctx context.Context, c *bot.Command, req Request) error {
 	words := req.Words
 	if len(words) == 0 {
@@ -89,12 +90,28 @@ func (i *Incidents) target(ctx context.Context, c *bot.Command, verb string, arg
 		}
 		return inc, rest, err
 	}
-	inc, err := i.svc.ByChannel(ctx, c.Platform, c.Channel)
+	inc, others, err := i.svc.ChannelIncidents(ctx, c.Platform, c.Channel)
 	if tebura.ErrorCode(err) == tebura.ENOTFOUND {
 		return nil, nil, tebura.Errorf(tebura.EINVALID, "This channel belongs to no incident, so name one: `%s %s #42`. `%s list --open` shows the open ones.",
 			i.bot.names.typed(RootIncident), verb, i.bot.names.typed(RootIncident))
 	}
-	return inc, rest, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(others) > 0 {
+		// A shared channel with several open incidents: say which one this
+		// is about before answering.
+		refs := make([]string, 0, len(others))
+		for _, o := range others {
+			refs = append(refs, o.Ref())
+		}
+		note := fmt.Sprintf("%d incidents are open in this channel; this is about the most recent, %s (%s). For another, name it: `%s %s %s`.",
+			len(others)+1, inc.Ref(), inc.Title, i.bot.names.typed(RootIncident), verb, refs[0])
+		if err := c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{note}}); err != nil {
+			i.log.Warn("incident choice not shown", "incident", inc.Number, "err", err)
+		}
+	}
+	return inc, rest, nil
 }
 
 func (i *Incidents) help(ctx context.Context, c *bot.Command) error {
@@ -112,7 +129,7 @@ func (i *Incidents) help(ctx context.Context, c *bot.Command) error {
 		"`" + in + " stats [30d]` — MTTA and MTTR by severity and service",
 	}
 	return c.Reply.Private(ctx, bot.Message{Header: "Incidents", Level: bot.LevelInfo, Text: []string{strings.Join(lines, "\n"),
-		"Inside an incident channel, #N may be left out. Working an incident needs a role; reading does not."}})
+		"Inside an incident channel, #N may be left out; in a channel several incidents share (the console's, or one a rule names) it is the most recent open one. Working an incident needs a role; reading does not."}})
 }
 
 // declare opens an incident by hand: /incident declare "Checkout is failing" sev=2.
@@ -141,7 +158,7 @@ func (i *Incidents) declare(ctx context.Context, c *bot.Command, args []string) 
 		return err
 	}
 	text := fmt.Sprintf("%s declared incident %s: %s.", c.Actor.Mention(), inc.Ref(), inc.Title)
-	if inc.Channel.Name != "" {
+	if inc.Channel.Name != "" && !inc.Channel.Shared {
 		text += " Channel: #" + inc.Channel.Name + "."
 	}
 	_, err = c.Reply.Reply(ctx, bot.Message{Level: bot.LevelDanger, Text: []string{text}})

@@ -272,11 +272,6 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 	i.card(ctx, inc, st, edit)
 }
 
-// openChannel creates the incident's channel, attaches it at once, invites
-// the responders and announces it; where the chat cannot create channels
-// (the console) or a rule names an existing channel, that channel is used
-// as it is (shared by incidents, so it is not attached: see the report on
-// AttachChannel's one-incident-per-channel index).
 // platformOf is the chat of a declared incident, or the alert platform.
 func (i *Incidents) platformOf(platform string) string {
 	if platform == "" {
@@ -285,6 +280,10 @@ func (i *Incidents) platformOf(platform string) string {
 	return platform
 }
 
+// openChannel creates the incident's channel, attaches it at once, invites
+// the responders and announces it; where the chat cannot create channels
+// (the console) or a rule names an existing channel, that channel is
+// attached as Shared (several incidents may use it) and used as it is.
 func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st *incState, hint *incident.Actions, platform, fallback string) *incident.Incident {
 	platform = i.platformOf(platform)
 	chat := i.chats[platform]
@@ -310,9 +309,19 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			i.log.Error("no channel for incident", "incident", inc.Number, "platform", platform)
 			return inc
 		}
-		st.channel, st.mode = incident.Channel{Platform: platform, ID: target, Name: target}, channelShared
-		i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
-			map[string]string{"platform": platform, "channel": target, "name": target, "mode": channelShared})
+		// Attached as Shared: the incident knows its channel (commands typed
+		// there find it) without owning it (other incidents may use it too).
+		updated, _, err := i.svc.AttachChannel(ctx, inc.ID, incident.Channel{Platform: platform, ID: target, Name: target, Shared: true})
+		if err != nil {
+			i.log.Error("shared channel not attached", "incident", inc.Number, "channel", target, "err", err)
+			return inc
+		}
+		inc = updated
+		st.channel, st.mode = inc.Channel, channelShared
+		if inc.Channel.Shared {
+			i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
+				map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "mode": channelShared})
+		}
 		return inc
 	}
 	c, err := cm.CreateChannel(ctx, bot.ChannelSpec{Name: name, Topic: topic(inc), Private: i.private[platform]})

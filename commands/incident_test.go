@@ -551,10 +551,27 @@ func TestConsoleSharedChannel(t *testing.T) {
 	if len(runs) != 2 {
 		t.Errorf("diagnostics = %d, want 2", len(runs))
 	}
+	// Commands in the shared channel are about its most recent open
+	// incident, and say so when several are open.
 	r := s.say(rec, bob, "ops", "/incident ack")
-	mustContain(t, "ack in shared channel", r.text(), "name one")
-	r = s.say(rec, bob, "ops", "/incident ack #2")
-	mustContain(t, "ack #2", r.text(), "acknowledged incident #2")
+	for _, want := range []string{"acknowledged incident #2", "2 incidents are open in this channel", "`/incident ack #1`"} {
+		mustContain(t, "ack in shared channel", r.text(), want)
+	}
+	r = s.say(rec, bob, "ops", "/incident ack #1")
+	mustContain(t, "ack #1", r.text(), "acknowledged incident #1")
+	r = s.say(rec, bob, "ops", "/incident resolve")
+	mustContain(t, "resolve in shared channel", r.text(), "resolved incident #2")
+	r = s.say(rec, bob, "ops", "/incident note rolled back")
+	mustContain(t, "note after #2 resolved", r.text(), "timeline of #1")
+	if strings.Contains(r.text(), "are open in this channel") {
+		t.Errorf("one open incident left, yet the reply names a choice: %q", r.text())
+	}
+	for _, n := range []int64{1, 2} {
+		inc, err := s.Svc.ByNumber(context.Background(), n)
+		if err != nil || !inc.Channel.Shared || inc.Channel.ID != "ops" {
+			t.Errorf("incident #%d channel = %+v, %v; want the shared ops", n, inc.Channel, err)
+		}
+	}
 }
 
 // TestChannelCreationRetried: when the platform refuses to create the

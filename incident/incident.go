@@ -93,7 +93,9 @@ type Channel struct {
 	URL      string `json:"url,omitempty"`
 	// Shared marks a channel that is not the incident's own (an existing
 	// channel named by a rule, or the console's one channel): several
-	// incidents may use it, so ByChannel does not resolve it.
+	// incidents may use it, it takes no channel index, it is never
+	// archived, and ChannelIncidents resolves it to the most recent open
+	// incident using it.
 	Shared bool `json:"shared,omitempty"`
 }
 

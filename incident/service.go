@@ -272,7 +272,8 @@ func (s *Service) AttachChannel(ctx context.Context, id string, c Channel) (inc 
 
 // ArchiveDue returns the resolved incidents whose channel is due for
 // archiving: resolved at least incidents.archive_after ago (zero disables
-// archiving), with a channel, not archived yet. The reaction layer archives
+// archiving), with a channel of their own (never a Shared one), not
+// archived yet. The reaction layer archives
 // each channel and then calls MarkArchived.
 func (s *Service) ArchiveDue(ctx context.Context) ([]*Incident, error) {
 	if s.cfg.ArchiveAfter <= 0 {
@@ -282,7 +283,7 @@ func (s *Service) ArchiveDue(ctx context.Context) ([]*Incident, error) {
 	var out []*Incident
 	err := s.store.ViewIncidents(ctx, func(tx Tx) error {
 		return tx.Incidents(func(inc *Incident) bool {
-			if inc.Status == StatusResolved && !inc.Channel.IsZero() && inc.ArchivedAt.IsZero() &&
+			if inc.Status == StatusResolved && !inc.Channel.IsZero() && !inc.Channel.Shared && inc.ArchivedAt.IsZero() &&
 				now.Sub(inc.ResolvedAt) >= s.cfg.ArchiveAfter {
 				out = append(out, inc)
 			}
@@ -355,23 +356,68 @@ func (s *Service) ByNumber(ctx context.Context, n int64) (*Incident, error) {
 	return inc, err
 }
 
-// ByChannel returns the incident whose channel this is, or ENOTFOUND: the
-// commands use it so that inside an incident channel the incident is the
-// channel's.
+// ByChannel returns the incident a command typed in this channel is about,
+// or ENOTFOUND: the commands use it so that inside an incident channel the
+// incident is the channel's. See ChannelIncidents.
 func (s *Service) ByChannel(ctx context.Context, platform, channel string) (*Incident, error) {
-	var inc *Incident
-	err := s.store.ViewIncidents(ctx, func(tx Tx) error {
+	inc, _, err := s.ChannelIncidents(ctx, platform, channel)
+	return inc, err
+}
+
+// ChannelIncidents returns the incident of a channel and, for a shared
+// channel, the other open incidents using it. A channel an incident owns
+// (created for it) is that incident's. A Shared channel (the console's one
+// channel, an existing channel a rule names) may serve several: inc is
+// the most recent open incident attached to it, or the most recent one
+// when none is open; others are the other open ones, newest first, so the
+// caller can say which one it chose. ENOTFOUND when no incident uses the
+// channel.
+//
+// Shared channels are found by a scan of the incidents (newest first):
+// fine for a command, not for a hot path.
+func (s *Service) ChannelIncidents(ctx context.Context, platform, channel string) (inc *Incident, others []*Incident, err error) {
+	err = s.store.ViewIncidents(ctx, func(tx Tx) error {
+		inc, others = nil, nil
 		n, ok, err := tx.ChannelIndex(platform, channel)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if ok {
+			inc, err = tx.Incident(n)
+			return err
+		}
+		var latest *Incident
+		err = tx.Incidents(func(c *Incident) bool {
+			if !c.Channel.Shared || c.Channel.Platform != platform || c.Channel.ID != channel {
+				return true
+			}
+			if latest == nil {
+				latest = c
+			}
+			if c.Status.Open() {
+				if inc == nil {
+					inc = c
+				} else {
+					others = append(others, c)
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if inc == nil {
+			inc = latest
+		}
+		if inc == nil {
 			return tebura.Errorf(tebura.ENOTFOUND, "This channel belongs to no incident; name one by number, like #42.")
 		}
-		inc, err = tx.Incident(n)
-		return err
+		return nil
 	})
-	return inc, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return inc, others, nil
 }
 
 // ListOptions filters List.

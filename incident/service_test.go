@@ -469,7 +469,9 @@ func TestLabelsStayCommon(t *testing.T) {
 }
 
 func TestSharedChannel(t *testing.T) {
-	svc, _, clk := newService(t, defaultCfg, nil)
+	cfg := defaultCfg
+	cfg.ArchiveAfter = time.Hour
+	svc, _, clk := newService(t, cfg, nil)
 	ctx := t.Context()
 	mustIngest(t, svc, batch("g1", alert("a", incident.AlertFiring, clk.Now())))
 	mustIngest(t, svc, batch("g2", alert("b", incident.AlertFiring, clk.Now())))
@@ -479,8 +481,29 @@ func TestSharedChannel(t *testing.T) {
 			t.Fatalf("shared attach %s: %v %v", id, ok, err)
 		}
 	}
-	if _, err := svc.ByChannel(ctx, "console", "ops"); tebura.ErrorCode(err) != tebura.ENOTFOUND {
-		t.Errorf("ByChannel on a shared channel = %v, want ENOTFOUND", err)
+	// The most recent open incident of the shared channel, and the others.
+	got, others, err := svc.ChannelIncidents(ctx, "console", "ops")
+	if err != nil || got.Number != 2 || len(others) != 1 || others[0].Number != 1 {
+		t.Fatalf("ChannelIncidents on a shared channel = %v, %v, %v; want #2 and others [#1]", got, others, err)
+	}
+	if _, err := svc.Resolve(ctx, "#2", "console:bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.ByChannel(ctx, "console", "ops"); err != nil || got.Number != 1 {
+		t.Errorf("after #2 resolved, ByChannel = %v, %v; want the open #1", got, err)
+	}
+	if _, err := svc.Resolve(ctx, "#1", "console:bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, others, err := svc.ChannelIncidents(ctx, "console", "ops"); err != nil || got.Number != 2 || len(others) != 0 {
+		t.Errorf("none open: %v, %v, %v; want the most recent, #2", got, others, err)
+	}
+	clk.Advance(2 * time.Hour)
+	if due, err := svc.ArchiveDue(ctx); err != nil || len(due) != 0 {
+		t.Errorf("shared channels due for archiving: %+v, %v; a shared channel is never archived", due, err)
+	}
+	if _, err := svc.ByChannel(ctx, "console", "elsewhere"); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+		t.Errorf("ByChannel on an unused channel = %v, want ENOTFOUND", err)
 	}
 	svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"}) // #1 already has one: no-op
 	if _, _, err := svc.AttachChannel(ctx, "#3", incident.Channel{Platform: "console", ID: "ops"}); err != nil {
