@@ -482,3 +482,24 @@ steps:
 		t.Fatal("the flow left no trace to check")
 	}
 }
+
+// TestAutocompleteFiltersByAccess: Discord's runbook name suggestions are
+// the runbooks the caller may run, by prefix.
+func TestAutocompleteFiltersByAccess(t *testing.T) {
+	cleanEnv(t)
+	dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook, "tebura.yaml": baseConfig("")})
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "error")
+	for _, tc := range []struct {
+		who, partial, want string
+	}{
+		{"console:alice", "", "check-api,restart-api"},
+		{"console:alice", "re", "restart-api"},
+		{"console:bob", "", "check-api"}, // sre may not request restart-api (allow: [dev])
+		{"console:eve", "", ""},
+	} {
+		got := strings.Join(ts.srv.autocomplete(context.Background(), bot.Actor{ID: tc.who}, "runbook", tc.partial), ",")
+		if got != tc.want {
+			t.Errorf("autocomplete(%s, %q) = %q, want %q", tc.who, tc.partial, got, tc.want)
+		}
+	}
+}
