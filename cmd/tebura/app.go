@@ -20,6 +20,7 @@ import (
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -64,6 +65,12 @@ type App struct {
 	Redactor *runbooks.Redactor
 	Audit    *audit.Log
 	Executor *runbooks.Executor
+	// Metrics are the Prometheus families served on GET /metrics.
+	Metrics *metrics.Metrics
+	// Data is Store behind the metrics decorator: hand it (not Store) to
+	// everything that changes runs, incidents or dedupe keys, so those
+	// changes are counted. Store stays for Close, Prune and Path.
+	Data *metrics.InstrumentedStore
 	// Mux is the one HTTP listener's router; mount handlers on it before Run.
 	Mux *http.ServeMux
 
@@ -124,9 +131,11 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Store = st
+	a.Metrics = metrics.New(metrics.BuildInfo{Version: version, Commit: commit})
+	a.Data = a.Metrics.Store(st)
 	a.mask.p.Store(red)
-	a.Audit = audit.New(st, &a.mask, nil)
-	a.Executor = runbooks.NewExecutor(st, runbooks.ExecutorConfig{
+	a.Audit = audit.New(a.Data, &a.mask, nil)
+	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
 	}, logger)
@@ -152,6 +161,9 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	a.Mux.HandleFunc("GET /readyz", a.serveReady)
+	a.Metrics.WatchExecutor(func() (int, int) { s := a.Executor.Stats(); return s.Queued, s.Running })
+	a.Metrics.WatchLocks(st.Locks)
+	a.Mux.Handle("GET /metrics", a.Metrics.Handler())
 	a.srv = &http.Server{
 		Handler:           http.MaxBytesHandler(a.Mux, cfg.HTTP.MaxBody),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -347,7 +359,7 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.Audit.Record(ctx, "system", audit.ActionConfigLoad, "config", detail); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	interrupted, err := runbooks.Recover(ctx, a.Store, time.Now())
+	interrupted, err := runbooks.Recover(ctx, a.Data, time.Now())
 	if err != nil {
 		return fmt.Errorf("recover runs: %w", err)
 	}

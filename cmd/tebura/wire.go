@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
+	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -115,7 +117,8 @@ func wire(app *App, o wireOptions) (*server, error) {
 		s.chats[console.Platform] = s.console
 	}
 	if o.Console != consoleOnly && cfg.Slack.Enabled {
-		a, err := slack.New(cfg.Slack, slack.Deps{Deduper: app.Store, MaxBody: cfg.HTTP.MaxBody}, s.log.With("platform", "slack"))
+		a, err := slack.New(cfg.Slack, slack.Deps{Deduper: app.Data,
+			HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: app.Metrics.Transport(slack.Platform, nil)}, MaxBody: cfg.HTTP.MaxBody}, s.log.With("platform", "slack"))
 		if err != nil {
 			return nil, err
 		}
@@ -123,8 +126,9 @@ func wire(app *App, o wireOptions) (*server, error) {
 		s.chats[a.Name()] = a
 	}
 	if o.Console != consoleOnly && cfg.Discord.Enabled {
-		a, err := discord.New(cfg.Discord, discord.Deps{Deduper: app.Store, Meta: app.Store,
-			Commands: cfg.Bot.Commands, Autocomplete: s.autocomplete}, s.log.With("platform", "discord"))
+		a, err := discord.New(cfg.Discord, discord.Deps{Deduper: app.Data, Meta: app.Data,
+			HTTPClient: &http.Client{Timeout: 20 * time.Second, Transport: app.Metrics.Transport(discord.Platform, nil)},
+			Commands:   cfg.Bot.Commands, Autocomplete: s.autocomplete}, s.log.With("platform", "discord"))
 		if err != nil {
 			return nil, err
 		}
@@ -140,20 +144,21 @@ func wire(app *App, o wireOptions) (*server, error) {
 		botCfg.StreamInterval = max(botCfg.StreamInterval, cfg.Discord.StreamInterval)
 	}
 	s.bot = commands.New(commands.Deps{
-		Store: app.Store, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
+		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
-		Logger: s.log, ExpiryInterval: o.ExpiryInterval,
+		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The automation rules do not compile; run `tebura validate`.")
 	}
-	s.svc, err = incident.New(app.Store, cfg.Incidents, rules, nil, s.log)
+	s.svc, err = incident.New(app.Data, cfg.Incidents, rules, nil, s.log)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The incidents section is not valid; run `tebura validate`.")
 	}
 	s.svc.GuardDiagnostics(s.isRemediation)
+	app.Metrics.WatchIncidents(metrics.OpenIncidents(s.svc))
 	announce, private := map[string]string{}, map[string]bool{}
 	if c := cfg.Slack.Channels.Incidents; c != "" && slackA != nil {
 		announce[slack.Platform] = c
@@ -187,7 +192,11 @@ func wire(app *App, o wireOptions) (*server, error) {
 			}
 		}
 		// Metrics: the webhook middleware wraps these handlers here.
-		s.hooks, err = source.Mount(app.Mux, srcs, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
+		// The webhook handlers live on their own mux behind the metrics
+		// middleware (source label from the path, 404s as "unknown").
+		hooks := http.NewServeMux()
+		app.Mux.Handle("/hooks/", app.Metrics.Webhooks(hooks))
+		s.hooks, err = source.Mount(hooks, srcs, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
 			source.Limits{MaxBody: cfg.HTTP.MaxBody})
 		if err != nil {
 			return nil, tebura.Wrap(tebura.EINVALID, err, "A webhook source cannot be built; run `tebura validate`.")
