@@ -35,9 +35,6 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			defer app.Close()
-			// Metrics plug in here, before wire: the store, deduper, audit
-			// and chat transport decorators, the webhook middleware, and
-			// GET /metrics on app.Mux.
 			srv, err := wire(app, wireOptions{ConfigPath: w.Path, In: c.stdin, Out: c.stdout, JSON: consoleJSON, Getenv: c.getenv})
 			if err != nil {
 				return err
