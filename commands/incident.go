@@ -75,8 +75,13 @@ type IncidentsDeps struct {
 //     a fired rule's runbook without such an entry since the incident
 //     (re)opened is started now. A crash between a start and its entry can
 //     repeat a diagnostic (at least once); a suggestion may be proposed twice.
-//   - run results: runs carry the incident in Run.Origin; an ended run
-//     without a "run" entry on the timeline gets one;
+//   - run results: runs carry the incident in Run.Origin. The Bot reports
+//     to this layer (observeRuns) each approval, denial and expiry as it is
+//     stored, and each run it hands to the executor, whose end is then
+//     awaited (RunDone): all land on the timeline as they happen. The sweep
+//     of the loop is the net for what a crash lost: an ended run without a
+//     "run" entry on the timeline gets one. Entries carry run_end (and
+//     approved_by for approvals), so nothing is written twice;
 //   - archive: due when resolved_at + archive_after has passed, for
 //     channels the bot created ("reaction.channel" mode=created) and not yet
 //     archived ("channel.archived").
@@ -99,6 +104,8 @@ type Incidents struct {
 	// recorded are the runs whose end is on their incident's timeline, so
 	// that the sweep skips them without taking the incident's lock.
 	recorded map[string]bool
+	// watching are the runs a goroutine waits on to record their end.
+	watching map[string]bool
 	running  bool
 
 	reactions sync.WaitGroup // React's goroutines
@@ -116,7 +123,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config,
 		announces: d.AnnounceChannels, private: d.PrivateChannels,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
-		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}}
+		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, watching: map[string]bool{}}
 	if i.now == nil {
 		i.now = time.Now
 	}
@@ -133,6 +140,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 		i.platform = defaultPlatform(i.chats)
 	}
 	d.Bot.SetIncidents(i)
+	d.Bot.observeRuns(i)
 	return i, nil
 }
 

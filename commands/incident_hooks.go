@@ -102,3 +102,52 @@ func (b *Bot) RunDone(runID string) (done <-chan struct{}, ok bool) {
 	}
 	return h.Done(), true
 }
+
+// runEvents is what the incident layer learns of runs as the Bot changes
+// them (see observeRuns).
+type runEvents interface {
+	// runChanged: the Bot stored a change of run id of an incident that
+	// carries a decision or an end (an approval, a denial, an expiry, a
+	// start that failed). It must return at once.
+	runChanged(id string)
+	// runStarted: the Bot handed run id to the executor, so RunDone can
+	// follow it. It must return at once.
+	runStarted(id string)
+}
+
+// observeRuns routes the Bot's run writes past ev, so that the incident
+// timeline shows an approval, a denial, an expiry when it happens and the
+// result of an approved run when it ends, not on the next sweep. The
+// executor's own writes do not pass here; the sweep stays as the net for
+// what a crash loses. Call it while wiring, before the Bot handles events
+// or starts its loops (NewIncidents does).
+func (b *Bot) observeRuns(ev runEvents) {
+	b.d.Store = &observedStore{Store: b.d.Store, ev: ev}
+}
+
+// observedStore is the Bot's Store with runEvents hooks.
+type observedStore struct {
+	Store
+	ev runEvents
+}
+
+// UpdateRun is where the Bot's decisions on runs are stored: Approve, Deny,
+// ExpirePending, a failed start.
+func (s *observedStore) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
+	run, err := s.Store.UpdateRun(ctx, id, fn)
+	if err == nil && run != nil && run.Origin.Incident != "" && (len(run.Approvals) > 0 || run.State.Final()) {
+		s.ev.runChanged(run.ID)
+	}
+	return run, err
+}
+
+// PutCallback stores a button. The [Cancel] button of a run is stored
+// right after the executor accepted the run (Bot.start): from then on the
+// run is live here, which is the moment to follow it.
+func (s *observedStore) PutCallback(ctx context.Context, cb bot.Callback) error {
+	err := s.Store.PutCallback(ctx, cb)
+	if err == nil && cb.Action == actionCancel {
+		s.ev.runStarted(cb.Subject)
+	}
+	return err
+}

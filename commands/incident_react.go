@@ -27,6 +27,7 @@ const (
 	channelShared    = "shared"
 	dataReaction     = "reaction"
 	dataRunEnd       = "run_end"
+	dataApprovedBy   = "approved_by"
 	dataLogCommand   = "log_command"
 	callbackPrefix   = "inc_"
 	actionIncAck     = "incident_ack"
@@ -45,6 +46,7 @@ type incState struct {
 	archived  bool
 	started   map[string]string // "diagnostic|rule|runbook" → run ID, this open cycle
 	recorded  map[string]bool   // runs whose end is on the timeline
+	approved  map[string]bool   // "run|identity": approvals on the timeline
 	proposals []proposal        // this cycle's suggestions, for the card's buttons
 	alert     *incident.Alert   // a representative alert, for annotations and links
 	callbacks bool              // the card's callbacks are stored
@@ -73,7 +75,7 @@ func (i *Incidents) state(ctx context.Context, inc *incident.Incident) (*incStat
 	if err != nil {
 		return nil, err
 	}
-	st = &incState{started: map[string]string{}, recorded: map[string]bool{}}
+	st = &incState{started: map[string]string{}, recorded: map[string]bool{}, approved: map[string]bool{}}
 	for _, e := range tl {
 		switch e.Kind {
 		case incident.KindOpened, incident.KindReopened:
@@ -105,6 +107,9 @@ func (i *Incidents) state(ctx context.Context, inc *incident.Incident) (*incStat
 		}
 		if id := e.Data[dataRunEnd]; id != "" {
 			st.recorded[id] = true
+		}
+		if by := e.Data[dataApprovedBy]; by != "" && e.Kind == incident.KindApproval {
+			st.approved[e.Data["run"]+"|"+by] = true
 		}
 	}
 	if st.channel.IsZero() {
@@ -575,12 +580,21 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 	return true
 }
 
-// watch records the run's result on the timeline when it ends.
+// watch records the run's result on the timeline when it ends. A run is
+// watched once, however many hooks report it.
 func (i *Incidents) watch(runID string) {
+	i.mu.Lock()
+	if i.watching[runID] || i.recorded[runID] {
+		i.mu.Unlock()
+		return
+	}
+	i.watching[runID] = true
+	i.mu.Unlock()
 	done, ok := i.bot.RunDone(runID)
 	i.watchers.Add(1)
 	go func() {
 		defer i.watchers.Done()
+		defer func() { i.mu.Lock(); delete(i.watching, runID); i.mu.Unlock() }()
 		if ok {
 			<-done
 		}
@@ -588,15 +602,38 @@ func (i *Incidents) watch(runID string) {
 	}()
 }
 
-// recordRun writes an ended run of an incident on its timeline once: its
-// approval or denial, its result and where its log is.
+// runStarted implements runEvents: an approved remediation (or any run of
+// an incident) was handed to the executor; its result is recorded when it
+// ends.
+func (i *Incidents) runStarted(runID string) {
+	run, err := i.bot.d.Store.GetRun(context.Background(), runID)
+	if err != nil || run.Origin.Incident == "" {
+		return
+	}
+	i.watch(runID)
+}
+
+// runChanged implements runEvents: an approval, a denial or an expiry goes
+// on the timeline now, on its own goroutine (the Bot may be acting under
+// this incident's lock).
+func (i *Incidents) runChanged(runID string) {
+	i.watchers.Add(1)
+	go func() {
+		defer i.watchers.Done()
+		i.recordRun(context.Background(), runID)
+	}()
+}
+
+// recordRun writes a run of an incident on its timeline: each approval
+// once, as it happens, and once the run ended its denial or expiry, or its
+// result and where its log is, once.
 func (i *Incidents) recordRun(ctx context.Context, runID string) {
 	run, err := i.bot.d.Store.GetRun(ctx, runID)
 	if err != nil {
 		i.log.Error("run not readable", "run", runID, "err", err)
 		return
 	}
-	if !run.State.Final() || run.Origin.Incident == "" {
+	if run.Origin.Incident == "" || (!run.State.Final() && len(run.Approvals) == 0) {
 		return
 	}
 	n, err := incident.ParseRef(run.Origin.Incident)
@@ -618,17 +655,31 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		return
 	}
 	for _, a := range run.Approvals {
-		i.mark(ctx, inc, a.By, incident.KindApproval, fmt.Sprintf("%s approved run %s (%s)", who(a.By, a.Name), run.ID, run.Runbook),
-			map[string]string{"run": run.ID})
+		key := run.ID + "|" + a.By
+		if st.approved[key] {
+			continue
+		}
+		e := incident.TimelineEntry{Time: a.At, Actor: a.By, Kind: incident.KindApproval,
+			Text: fmt.Sprintf("%s approved run %s (%s)", who(a.By, a.Name), run.ID, run.Runbook),
+			Data: map[string]string{"run": run.ID, "runbook": run.Runbook, dataApprovedBy: a.By}}
+		if err := i.svc.AddTimeline(ctx, inc.ID, e); err != nil {
+			i.log.Error("timeline entry not written", "incident", inc.Number, "kind", e.Kind, "err", err)
+			continue
+		}
+		st.approved[key] = true
+	}
+	if !run.State.Final() {
+		return // its end comes later
 	}
 	data := map[string]string{"run": run.ID, "runbook": run.Runbook, "state": string(run.State), dataRunEnd: run.ID}
 	switch run.State {
 	case runbooks.StateDenied:
-		by := ""
+		actor, by := "", ""
 		if run.Denied != nil {
-			by = who(run.Denied.By, run.Denied.Name)
+			actor, by = run.Denied.By, who(run.Denied.By, run.Denied.Name)
+			data["denied_by"] = run.Denied.By
 		}
-		i.mark(ctx, inc, orNone(by), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, orNone(by)), data)
+		i.mark(ctx, inc, orNone(actor), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, orNone(by)), data)
 	case runbooks.StateExpired:
 		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook), data)
 	default:
@@ -659,8 +710,9 @@ func (i *Incidents) setRecorded(id string) {
 // sweepLimit is how many of the newest runs a sweep looks at.
 const sweepLimit = 500
 
-// sweepRuns records the ended runs of incidents that no watcher recorded:
-// remediations started by an approval click, runs of a previous process.
+// sweepRuns records the ended runs of incidents that no hook recorded:
+// runs of a previous process, runs whose end a crash or a failed write
+// lost.
 func (i *Incidents) sweepRuns(ctx context.Context) error {
 	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: sweepLimit})
 	if err != nil {

@@ -250,7 +250,11 @@ func TestSuggestionApprovedByAnotherIdentity(t *testing.T) {
 	if len(runs) != 1 || runs[0].State != runbooks.StateSucceeded {
 		t.Fatalf("remediation runs = %+v", runs)
 	}
-	if err := s.Inc.Tick(context.Background()); err != nil { // the sweep records what no watcher saw
+	// No sweep (the loop's interval is an hour): the approval and the
+	// result are recorded as they happen.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Inc.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tl := s.timeline(1)
@@ -260,11 +264,53 @@ func TestSuggestionApprovedByAnotherIdentity(t *testing.T) {
 	if countKind(tl, incident.KindRun) != 2 { // the diagnostic and the remediation
 		t.Errorf("run results on the timeline = %d, want 2:\n%s", countKind(tl, incident.KindRun), dumpTimeline(tl))
 	}
+	mustContain(t, "approval entry", dumpTimeline(tl), "approved run "+runs[0].ID)
+	for range 2 {
+		if err := s.Inc.Tick(context.Background()); err != nil { // the sweep must not write them again
+			t.Fatal(err)
+		}
+	}
+	if tl := s.timeline(1); countKind(tl, incident.KindRun) != 2 || countKind(tl, incident.KindApproval) != 1 {
+		t.Errorf("the sweep recorded again:\n%s", dumpTimeline(tl))
+	}
+}
+
+// TestDenialRecordedAtOnce: denying a suggested remediation lands on the
+// timeline with who denied it when it happens, once, sweep or not.
+func TestDenialRecordedAtOnce(t *testing.T) {
+	chat := newCMChat()
+	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
+	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	var card *bottest.Msg
+	for _, m := range chat.inChannel(inc.Channel.ID) {
+		if strings.HasPrefix(m.Last().Header, "Approval needed: restart-api") {
+			card = m
+		}
+	}
+	if card == nil {
+		t.Fatal("no approval card for the suggestion")
+	}
+	s.press(bob, chat, card, "Deny")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Inc.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tl := s.timeline(1)
+	if countKind(tl, incident.KindDenial) != 1 {
+		t.Fatalf("denial not on the timeline at once:\n%s", dumpTimeline(tl))
+	}
+	for _, e := range tl {
+		if e.Kind == incident.KindDenial && (e.Actor != bob.ID || !strings.Contains(e.Text, "denied by")) {
+			t.Errorf("denial entry %+v, want actor %s and who denied in the text", e, bob.ID)
+		}
+	}
 	if err := s.Inc.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := countKind(s.timeline(1), incident.KindRun); n != 2 {
-		t.Errorf("a second sweep recorded again: %d run entries", n)
+	if n := countKind(s.timeline(1), incident.KindDenial); n != 1 {
+		t.Errorf("denial entries after a sweep = %d, want 1", n)
 	}
 }
 
@@ -600,5 +646,52 @@ func TestChannelCreationRetried(t *testing.T) {
 	}
 	if runs := s.waitRuns(byRunbook("check-api")); len(runs) != 1 {
 		t.Errorf("diagnostics = %d, want 1", len(runs))
+	}
+}
+
+// TestRunRecordedOnceUnderRace: the hooks and sweeps running at the same
+// time still write an approval and a result once.
+func TestRunRecordedOnceUnderRace(t *testing.T) {
+	chat := newCMChat()
+	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
+	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	var card *bottest.Msg
+	for _, m := range chat.inChannel(inc.Channel.ID) {
+		if strings.HasPrefix(m.Last().Header, "Approval needed: restart-api") {
+			card = m
+		}
+	}
+	if card == nil {
+		t.Fatal("no approval card for the suggestion")
+	}
+	stop := make(chan struct{})
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if err := s.Inc.Tick(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	s.press(bob, chat, card, "Approve")
+	s.waitRuns(byRunbook("restart-api"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Inc.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	<-swept
+	tl := s.timeline(1)
+	if countKind(tl, incident.KindRun) != 2 || countKind(tl, incident.KindApproval) != 1 {
+		t.Errorf("want 2 run entries and 1 approval:\n%s", dumpTimeline(tl))
 	}
 }
