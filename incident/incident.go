@@ -141,6 +141,26 @@ type Incident struct {
 	Fired []string `json:"fired,omitempty"`
 }
 
+// MTTA is the incident's time to acknowledge: from when it opened
+// (StartedAt) to its acknowledgement. ok is false while it is not
+// acknowledged (a reopen clears the acknowledgement). Stats, the
+// postmortem and the metrics all count it this way.
+func (inc *Incident) MTTA() (d time.Duration, ok bool) {
+	if inc.AckedAt.IsZero() {
+		return 0, false
+	}
+	return max(inc.AckedAt.Sub(inc.StartedAt), 0), true
+}
+
+// MTTR is the incident's time to resolve: from when it opened (StartedAt)
+// to its resolve. ok is false while it is open.
+func (inc *Incident) MTTR() (d time.Duration, ok bool) {
+	if inc.Status != StatusResolved || inc.ResolvedAt.IsZero() {
+		return 0, false
+	}
+	return max(inc.ResolvedAt.Sub(inc.StartedAt), 0), true
+}
+
 // Ref is how people name the incident: "#42".
 func (inc *Incident) Ref() string { return "#" + strconv.FormatInt(inc.Number, 10) }
 

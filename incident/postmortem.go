@@ -91,13 +91,13 @@ func Postmortem(inc *Incident, timeline []TimelineEntry, runs []RunSummary) stri
 	}
 
 	p("\n## Response\n\n")
-	if !inc.AckedAt.IsZero() {
-		p("- MTTA (time to acknowledge): %s, by %s\n", fmtDur(inc.AckedAt.Sub(inc.StartedAt)), inc.AckedBy)
+	if d, ok := inc.MTTA(); ok {
+		p("- MTTA (time to acknowledge): %s, by %s\n", fmtDur(d), inc.AckedBy)
 	} else {
 		p("- MTTA (time to acknowledge): not acknowledged\n")
 	}
-	if inc.Status == StatusResolved {
-		p("- MTTR (time to resolve): %s, by %s\n", fmtDur(inc.ResolvedAt.Sub(inc.StartedAt)), inc.ResolvedBy)
+	if d, ok := inc.MTTR(); ok {
+		p("- MTTR (time to resolve): %s, by %s\n", fmtDur(d), inc.ResolvedBy)
 	} else {
 		p("- MTTR (time to resolve): not resolved\n")
 	}
@@ -195,14 +195,14 @@ type Figures struct {
 
 func (f *Figures) add(inc *Incident) {
 	f.Count++
-	if !inc.AckedAt.IsZero() {
+	if d, ok := inc.MTTA(); ok {
 		f.Acked++
-		f.ackSum += inc.AckedAt.Sub(inc.StartedAt)
+		f.ackSum += d
 		f.MTTA = (f.ackSum / time.Duration(f.Acked)).Round(time.Second)
 	}
-	if inc.Status == StatusResolved {
+	if d, ok := inc.MTTR(); ok {
 		f.Resolved++
-		f.resSum += inc.ResolvedAt.Sub(inc.StartedAt)
+		f.resSum += d
 		f.MTTR = (f.resSum / time.Duration(f.Resolved)).Round(time.Second)
 	}
 }

@@ -582,3 +582,32 @@ func TestRepeatNeedsNoWrite(t *testing.T) {
 		t.Fatalf("delivery IDs are checked in the write transaction (metrics count them there): %+v, %d writes", res, cs.count())
 	}
 }
+
+func TestMTTAMTTR(t *testing.T) {
+	start := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	cases := []struct {
+		name       string
+		inc        incident.Incident
+		mtta, mttr time.Duration
+		acked, res bool
+	}{
+		{"open", incident.Incident{Status: incident.StatusTriggered, StartedAt: start}, 0, 0, false, false},
+		{"acknowledged", incident.Incident{Status: incident.StatusAcknowledged, StartedAt: start, AckedAt: start.Add(3 * time.Minute)},
+			3 * time.Minute, 0, true, false},
+		{"resolved without ack", incident.Incident{Status: incident.StatusResolved, StartedAt: start, ResolvedAt: start.Add(time.Hour)},
+			0, time.Hour, false, true},
+		{"acked and resolved", incident.Incident{Status: incident.StatusResolved, StartedAt: start, AckedAt: start.Add(time.Minute),
+			ResolvedAt: start.Add(20 * time.Minute)}, time.Minute, 20 * time.Minute, true, true},
+		{"clock went back", incident.Incident{Status: incident.StatusAcknowledged, StartedAt: start, AckedAt: start.Add(-time.Second)},
+			0, 0, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, aok := tc.inc.MTTA()
+			r, rok := tc.inc.MTTR()
+			if a != tc.mtta || aok != tc.acked || r != tc.mttr || rok != tc.res {
+				t.Errorf("MTTA = %v, %v; MTTR = %v, %v; want %v, %v; %v, %v", a, aok, r, rok, tc.mtta, tc.acked, tc.mttr, tc.res)
+			}
+		})
+	}
+}
