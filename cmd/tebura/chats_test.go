@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/tebura/tebura/bot"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +79,9 @@ func TestServeSlackHTTPMode(t *testing.T) {
 	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
 	if _, ok := ts.srv.chats["console"]; ok {
 		t.Error("console enabled beside Slack with console.enabled auto")
+	}
+	if _, ok := bot.OutboxOf(ts.srv.chats["slack"]); !ok {
+		t.Error("the Slack chat is not behind an outbox: an API outage would lose cards")
 	}
 	form := url.Values{"command": {"/runbook"}, "text": {"list"}, "user_id": {"U0ALICE"}, "user_name": {"alice"},
 		"channel_id": {"C1"}, "team_id": {"T1"}, "response_url": {fake.srv.URL + "/respond"}, "trigger_id": {"1.2"}}

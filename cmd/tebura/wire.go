@@ -123,7 +123,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 			return nil, err
 		}
 		slackA = a
-		s.chats[a.Name()] = a
+		s.chats[a.Name()] = s.outbox(a)
 	}
 	if o.Console != consoleOnly && cfg.Discord.Enabled {
 		a, err := discord.New(cfg.Discord, discord.Deps{Deduper: app.Data, Meta: app.Data,
@@ -133,7 +133,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 			return nil, err
 		}
 		discordA = a
-		s.chats[a.Name()] = a
+		s.chats[a.Name()] = s.outbox(a)
 	}
 
 	botCfg := cfg.Bot
@@ -452,4 +452,11 @@ func detailOf(err error) string {
 		return te.Err.Error()
 	}
 	return err.Error()
+}
+
+// outbox wraps a remote chat so that an outage of its API queues messages
+// (bounded, in order per channel, intermediate edits coalesced) instead of
+// losing approval cards and final frames. The console needs none.
+func (s *server) outbox(c bot.Chat) bot.Chat {
+	return bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log.With("platform", c.Name())})
 }
