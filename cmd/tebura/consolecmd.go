@@ -19,6 +19,7 @@ import (
 	"github.com/tebura/tebura/bot/slack"
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
 
@@ -190,7 +191,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, st, err := c.incidentService()
+			svc, st, red, err := c.incidentService()
 			if err != nil {
 				return err
 			}
@@ -202,7 +203,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "#\tSTATUS\tSEVERITY\tTITLE\tSTARTED\tALERTS")
 			for _, inc := range incs {
-				fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%d\n", inc.Number, inc.Status, orDash(inc.Severity), inc.Title,
+				fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%d\n", inc.Number, inc.Status, orDash(inc.Severity), red.Mask(inc.Title),
 					fmtTime(inc.StartedAt), inc.AlertCount)
 			}
 			return tw.Flush()
@@ -215,7 +216,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 		Short: "Print the Markdown postmortem of incident N (#N)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, st, err := c.incidentService()
+			svc, st, red, err := c.incidentService()
 			if err != nil {
 				return err
 			}
@@ -224,7 +225,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(c.stdout, md)
+			_, err = fmt.Fprint(c.stdout, red.Mask(md))
 			return err
 		},
 	}
@@ -233,18 +234,23 @@ func (c *cli) incidentCmd() *cobra.Command {
 }
 
 // incidentService opens the store and the incident service over it, for
-// reading.
-func (c *cli) incidentService() (*incident.Service, *bolt.Store, error) {
+// reading, with the configured redactor for what it prints.
+func (c *cli) incidentService() (*incident.Service, *bolt.Store, *runbooks.Redactor, error) {
 	l, st, err := c.openStore()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	red, err := configRedactor(l.Config)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
 	}
 	svc, err := incident.New(st, l.Config.Incidents, nil, nil, nil)
 	if err != nil {
 		st.Close()
-		return nil, nil, errors.Join(err)
+		return nil, nil, nil, errors.Join(err)
 	}
-	return svc, st, nil
+	return svc, st, red, nil
 }
 
 func orDash(s string) string {

@@ -242,7 +242,7 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	if streamErr != nil {
 		fmt.Fprintf(c.stderr, "output incomplete: %v\n", streamErr)
 	}
-	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, reasonSuffix(final))
+	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, masker.Mask(reasonSuffix(final)))
 	if code := runExitCode(final); code != 0 {
 		return &exitError{code: code}
 	}
@@ -459,13 +459,38 @@ func (c *cli) logsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			red, err := configRedactor(l.Config)
+			if err != nil {
+				return err
+			}
 			rc, err := runbooks.ReadLog(l.Config.DataDir, r)
 			if err != nil {
 				return err
 			}
 			defer rc.Close()
-			_, err = io.Copy(c.stdout, rc)
-			return err
+			// The log was masked when written; mask again with today's
+			// configuration, which may name secrets added since.
+			return copyMasked(c.stdout, rc, red.With(runSecrets(r)...))
 		},
+	}
+}
+
+// copyMasked copies r to w line by line through m.
+func copyMasked(w io.Writer, r io.Reader, m *runbooks.Redactor) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			if _, werr := io.WriteString(bw, m.Mask(line)); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return bw.Flush()
+		}
+		if err != nil {
+			return err
+		}
 	}
 }

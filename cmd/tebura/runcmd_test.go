@@ -383,3 +383,42 @@ func TestRunsLimitAndJSON(t *testing.T) {
 		t.Errorf("runs --json: %q", lines)
 	}
 }
+
+// TestRunsAndLogsNeverPrintSecrets runs a runbook with a secret param and a
+// value that only later becomes a redact.values entry, then checks every
+// output form of runs and logs.
+func TestRunsAndLogsNeverPrintSecrets(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	if _, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "hello", "who=zebrasecret", "token=TOPSECRETVALUE42"); code != 0 {
+		t.Fatalf("run: %s", errOut)
+	}
+	// The operator adds the value to redact.values after the run was logged.
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(body, "redact:\n  values: [zebrasecret]\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"runs", "--config", cfg},
+		{"runs", "--config", cfg, "--json"},
+		{"logs", "--config", cfg, "r1"},
+	} {
+		out, errOut, code := runCLI(t, "", args...)
+		if code != 0 || out == "" {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+		for _, secret := range []string{"TOPSECRETVALUE42", "zebrasecret"} {
+			if strings.Contains(out+errOut, secret) {
+				t.Errorf("%v prints %q:\n%s%s", args, secret, out, errOut)
+			}
+		}
+	}
+	out, _, _ := runCLI(t, "", "runs", "--config", cfg, "--json")
+	if !strings.Contains(out, `"token":"***"`) || !strings.Contains(out, `"who":"***"`) {
+		t.Errorf("runs --json should show masked params:\n%s", out)
+	}
+}

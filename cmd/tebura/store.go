@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -36,14 +37,21 @@ func (c *cli) runsCmd() *cobra.Command {
 		Short: "List past runs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, st, err := c.openStore()
+			l, st, err := c.openStore()
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			red, err := configRedactor(l.Config)
+			if err != nil {
+				return err
+			}
 			runs, err := st.ListRuns(cmd.Context(), runbooks.ListOptions{Limit: limit})
 			if err != nil {
 				return err
+			}
+			for i, r := range runs {
+				runs[i] = redactRun(r, red)
 			}
 			if asJSON {
 				enc := json.NewEncoder(c.stdout)
@@ -66,6 +74,54 @@ func (c *cli) runsCmd() *cobra.Command {
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "how many runs to list (0 for all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON run per line")
 	return cmd
+}
+
+// configRedactor is the redactor the configuration asks for: every secret
+// of the configuration, redact.values and redact.patterns.
+func configRedactor(cfg config.Config) (*runbooks.Redactor, error) {
+	return runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+}
+
+// runSecrets returns the values of r's secret params.
+func runSecrets(r *runbooks.Run) []string {
+	var out []string
+	for _, name := range r.Secret {
+		if v := r.Params[name]; v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// redactRun returns a copy of r fit to print: the secret params are "***"
+// and every other text passes through red, which also masks the secret
+// values wherever they appear. The store keeps the values (a run after a
+// restart needs them); nothing that prints a run may print them.
+func redactRun(r *runbooks.Run, red *runbooks.Redactor) *runbooks.Run {
+	m := red.With(runSecrets(r)...)
+	out := *r
+	out.Params = make(map[string]string, len(r.Params))
+	for k, v := range r.Params {
+		out.Params[k] = m.Mask(v)
+	}
+	for _, name := range r.Secret {
+		if _, ok := out.Params[name]; ok {
+			out.Params[name] = "***"
+		}
+	}
+	out.LockKey = m.Mask(r.LockKey)
+	out.RequestedName = m.Mask(r.RequestedName)
+	out.Reason = m.Mask(r.Reason)
+	out.Approvals = append([]runbooks.Decision(nil), r.Approvals...)
+	for i := range out.Approvals {
+		out.Approvals[i].Name = m.Mask(out.Approvals[i].Name)
+	}
+	if r.Denied != nil {
+		d := *r.Denied
+		d.Name = m.Mask(d.Name)
+		out.Denied = &d
+	}
+	return &out
 }
 
 func fmtTime(t time.Time) string {
