@@ -106,9 +106,9 @@ func (b *Bot) RunDone(runID string) (done <-chan struct{}, ok bool) {
 // runEvents is what the incident layer learns of runs as the Bot changes
 // them (see observeRuns).
 type runEvents interface {
-	// runChanged: the Bot stored a change of run id of an incident that
-	// carries a decision or an end (an approval, a denial, an expiry, a
-	// start that failed). It must return at once.
+	// runChanged: the Bot stored a change of run id that carries a
+	// decision or an end (an approval, a denial, an expiry, a start that
+	// failed). It must return at once.
 	runChanged(id string)
 	// runStarted: the Bot handed run id to the executor, so RunDone can
 	// follow it. It must return at once.
@@ -135,7 +135,7 @@ type observedStore struct {
 // ExpirePending, a failed start.
 func (s *observedStore) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
 	run, err := s.Store.UpdateRun(ctx, id, fn)
-	if err == nil && run != nil && run.Origin.Incident != "" && (len(run.Approvals) > 0 || run.State.Final()) {
+	if err == nil && run != nil && (len(run.Approvals) > 0 || run.State.Final()) {
 		s.ev.runChanged(run.ID)
 	}
 	return run, err

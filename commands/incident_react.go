@@ -606,11 +606,38 @@ func (i *Incidents) watch(runID string) {
 // an incident) was handed to the executor; its result is recorded when it
 // ends.
 func (i *Incidents) runStarted(runID string) {
-	run, err := i.bot.d.Store.GetRun(context.Background(), runID)
-	if err != nil || run.Origin.Incident == "" {
+	ctx := context.Background()
+	run, err := i.bot.d.Store.GetRun(ctx, runID)
+	if err != nil || i.link(ctx, run).Origin.Incident == "" {
 		return
 	}
 	i.watch(runID)
+}
+
+// link returns run with its incident: Origin.Incident when it has one, or,
+// for a run requested by hand in a channel an incident owns, that incident,
+// stored on the run so that the run is the incident's everywhere (timeline,
+// postmortem). Runs in shared channels stay unlinked: which incident they
+// serve is a guess.
+func (i *Incidents) link(ctx context.Context, run *runbooks.Run) *runbooks.Run {
+	if run.Origin.Incident != "" || run.Origin.Channel == "" {
+		return run
+	}
+	inc, err := i.svc.ChannelOwner(ctx, run.Origin.Platform, run.Origin.Channel)
+	if err != nil {
+		return run
+	}
+	linked, err := i.bot.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
+		if r.Origin.Incident == "" {
+			r.Origin.Incident = inc.ID
+		}
+		return nil
+	})
+	if err != nil {
+		i.log.Error("run not linked to its incident", "run", run.ID, "incident", inc.Number, "err", err)
+		return run
+	}
+	return linked
 }
 
 // runChanged implements runEvents: an approval, a denial or an expiry goes
@@ -633,7 +660,10 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		i.log.Error("run not readable", "run", runID, "err", err)
 		return
 	}
-	if run.Origin.Incident == "" || (!run.State.Final() && len(run.Approvals) == 0) {
+	if !run.State.Final() && len(run.Approvals) == 0 {
+		return
+	}
+	if run = i.link(ctx, run); run.Origin.Incident == "" {
 		return
 	}
 	n, err := incident.ParseRef(run.Origin.Incident)

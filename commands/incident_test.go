@@ -695,3 +695,42 @@ func TestRunRecordedOnceUnderRace(t *testing.T) {
 		t.Errorf("want 2 run entries and 1 approval:\n%s", dumpTimeline(tl))
 	}
 }
+
+// TestManualRunInIncidentChannel: a runbook run by hand in an incident's
+// own channel is the incident's: its result lands on the timeline and the
+// postmortem lists it.
+func TestManualRunInIncidentChannel(t *testing.T) {
+	chat := newCMChat()
+	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
+	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	s.waitRuns(byRunbook("check-api")) // the automatic diagnostic
+	s.say(chat, bob, inc.Channel.ID, "/runbook run check-api service=web")
+	var manual *runbooks.Run
+	for _, r := range s.waitRuns(byRunbook("check-api")) {
+		if r.RequestedBy == bob.ID {
+			manual = r
+		}
+	}
+	if manual == nil {
+		t.Fatal("the manual run did not run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Inc.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Store.GetRun(ctx, manual.ID)
+	if err != nil || stored.Origin.Incident != inc.ID {
+		t.Fatalf("manual run's incident = %q, %v; want %s", stored.Origin.Incident, err, inc.ID)
+	}
+	tl := s.timeline(1)
+	if countKind(tl, incident.KindRun) != 2 {
+		t.Errorf("want the diagnostic and the manual run on the timeline:\n%s", dumpTimeline(tl))
+	}
+	md, err := s.Inc.Postmortem(ctx, "#1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "postmortem", md, "| "+manual.ID+" | check-api | diagnostic | "+bob.ID)
+}

@@ -364,6 +364,24 @@ func (s *Service) ByChannel(ctx context.Context, platform, channel string) (*Inc
 	return inc, err
 }
 
+// ChannelOwner returns the incident that owns the channel (one created for
+// it), or ENOTFOUND; shared channels have no owner. It reads one index.
+func (s *Service) ChannelOwner(ctx context.Context, platform, channel string) (*Incident, error) {
+	var inc *Incident
+	err := s.store.ViewIncidents(ctx, func(tx Tx) error {
+		n, ok, err := tx.ChannelIndex(platform, channel)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return tebura.Errorf(tebura.ENOTFOUND, "This channel belongs to no incident.")
+		}
+		inc, err = tx.Incident(n)
+		return err
+	})
+	return inc, err
+}
+
 // ChannelIncidents returns the incident of a channel and, for a shared
 // channel, the other open incidents using it. A channel an incident owns
 // (created for it) is that incident's. A Shared channel (the console's one
