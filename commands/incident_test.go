@@ -229,17 +229,7 @@ func TestRemediationUnderDiagnosticsNeverRuns(t *testing.T) {
 func TestSuggestionApprovedByAnotherIdentity(t *testing.T) {
 	chat := newCMChat()
 	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
-	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
-	inc, _ := s.Svc.ByNumber(context.Background(), 1)
-	var card *bottest.Msg
-	for _, m := range chat.inChannel(inc.Channel.ID) {
-		if strings.HasPrefix(m.Last().Header, "Approval needed: restart-api") {
-			card = m
-		}
-	}
-	if card == nil {
-		t.Fatal("no approval card for the suggestion")
-	}
+	card := s.suggestionCard(chat)
 	mustContain(t, "approval card", bottest.Text(card.Last()), "automation:api")
 	mustContain(t, "approval card", bottest.Text(card.Last()), "env=prod")
 	if r := s.press(alice, chat, card, "Approve"); !strings.Contains(r.text(), "not an approver") {
@@ -280,17 +270,7 @@ func TestSuggestionApprovedByAnotherIdentity(t *testing.T) {
 func TestDenialRecordedAtOnce(t *testing.T) {
 	chat := newCMChat()
 	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
-	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
-	inc, _ := s.Svc.ByNumber(context.Background(), 1)
-	var card *bottest.Msg
-	for _, m := range chat.inChannel(inc.Channel.ID) {
-		if strings.HasPrefix(m.Last().Header, "Approval needed: restart-api") {
-			card = m
-		}
-	}
-	if card == nil {
-		t.Fatal("no approval card for the suggestion")
-	}
+	card := s.suggestionCard(chat)
 	s.press(bob, chat, card, "Deny")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -654,17 +634,7 @@ func TestChannelCreationRetried(t *testing.T) {
 func TestRunRecordedOnceUnderRace(t *testing.T) {
 	chat := newCMChat()
 	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
-	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
-	inc, _ := s.Svc.ByNumber(context.Background(), 1)
-	var card *bottest.Msg
-	for _, m := range chat.inChannel(inc.Channel.ID) {
-		if strings.HasPrefix(m.Last().Header, "Approval needed: restart-api") {
-			card = m
-		}
-	}
-	if card == nil {
-		t.Fatal("no approval card for the suggestion")
-	}
+	card := s.suggestionCard(chat)
 	stop := make(chan struct{})
 	swept := make(chan struct{})
 	go func() {
@@ -733,4 +703,19 @@ func TestManualRunInIncidentChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustContain(t, "postmortem", md, "| "+manual.ID+" | check-api | diagnostic | "+bob.ID)
+}
+
+// suggestionCard opens incident #1 from one alert and returns the approval
+// card of its suggested remediation, restart-api.
+func (s *stack) suggestionCard(chat *cmChat) *bottest.Msg {
+	s.t.Helper()
+	s.deliver(alertBatch("g", "api", 0, 1, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	for _, m := range chat.inChannel(inc.Channel.ID) {
+		if strings.HasPrefix(m.Last().Header, "Approval needed: restart-api") {
+			return m
+		}
+	}
+	s.t.Fatal("no approval card for the suggestion")
+	return nil
 }

@@ -3,7 +3,6 @@ package incident
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -245,11 +244,4 @@ func (s *Service) Stats(ctx context.Context, since time.Time) (Stats, error) {
 }
 
 // Keys returns the map's keys sorted, for stable rendering of Stats.
-func Keys(m map[string]Figures) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func Keys(m map[string]Figures) []string { return sortedKeys(m) }

@@ -461,33 +461,28 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]*Incident, error
 
 // Alerts returns the incident's alerts ordered by fingerprint.
 func (s *Service) Alerts(ctx context.Context, id string) ([]*AlertEntry, error) {
-	n, err := ParseRef(id)
-	if err != nil {
-		return nil, err
-	}
-	var out []*AlertEntry
-	err = s.store.ViewIncidents(ctx, func(tx Tx) error {
-		if _, err := tx.Incident(n); err != nil {
-			return err
-		}
-		out, err = tx.Alerts(n)
-		return err
-	})
-	return out, err
+	return read(ctx, s, id, Tx.Alerts)
 }
 
 // Timeline returns the incident's timeline, oldest first.
 func (s *Service) Timeline(ctx context.Context, id string) ([]TimelineEntry, error) {
+	return read(ctx, s, id, Tx.Timeline)
+}
+
+// read returns get's result for incident id (ENOTFOUND when there is no
+// such incident) from a read-only transaction.
+func read[T any](ctx context.Context, s *Service, id string, get func(tx Tx, n int64) (T, error)) (T, error) {
+	var out T
 	n, err := ParseRef(id)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	var out []TimelineEntry
 	err = s.store.ViewIncidents(ctx, func(tx Tx) error {
 		if _, err := tx.Incident(n); err != nil {
 			return err
 		}
-		out, err = tx.Timeline(n)
+		var err error
+		out, err = get(tx, n)
 		return err
 	})
 	return out, err
@@ -524,7 +519,7 @@ func templateData(inc *Incident, ls, ann map[string]string) TemplateData {
 		Labels: ls, Annotations: ann, Incident: inc}
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
