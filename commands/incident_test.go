@@ -242,11 +242,7 @@ func TestSuggestionApprovedByAnotherIdentity(t *testing.T) {
 	}
 	// No sweep (the loop's interval is an hour): the approval and the
 	// result are recorded as they happen.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Inc.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s.settle()
 	tl := s.timeline(1)
 	if countKind(tl, incident.KindApproval) != 1 {
 		t.Errorf("approval not on the timeline:\n%s", dumpTimeline(tl))
@@ -272,11 +268,7 @@ func TestDenialRecordedAtOnce(t *testing.T) {
 	s := newStack(t, t.TempDir(), stackOptions{Chat: chat})
 	card := s.suggestionCard(chat)
 	s.press(bob, chat, card, "Deny")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Inc.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s.settle()
 	tl := s.timeline(1)
 	if countKind(tl, incident.KindDenial) != 1 {
 		t.Fatalf("denial not on the timeline at once:\n%s", dumpTimeline(tl))
@@ -653,11 +645,7 @@ func TestRunRecordedOnceUnderRace(t *testing.T) {
 	}()
 	s.press(bob, chat, card, "Approve")
 	s.waitRuns(byRunbook("restart-api"))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Inc.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s.settle()
 	close(stop)
 	<-swept
 	tl := s.timeline(1)
@@ -685,11 +673,8 @@ func TestManualRunInIncidentChannel(t *testing.T) {
 	if manual == nil {
 		t.Fatal("the manual run did not run")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Inc.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s.settle()
+	ctx := context.Background()
 	stored, err := s.Store.GetRun(ctx, manual.ID)
 	if err != nil || stored.Origin.Incident != inc.ID {
 		t.Fatalf("manual run's incident = %q, %v; want %s", stored.Origin.Incident, err, inc.ID)
@@ -718,4 +703,14 @@ func (s *stack) suggestionCard(chat *cmChat) *bottest.Msg {
 	}
 	s.t.Fatal("no approval card for the suggestion")
 	return nil
+}
+
+// settle waits until the incident layer recorded what the hooks reported.
+func (s *stack) settle() {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Inc.Wait(ctx); err != nil {
+		s.t.Fatal(err)
+	}
 }
