@@ -710,3 +710,104 @@ func TestGroupFailureIsRemembered(t *testing.T) {
 		t.Fatalf("usergroups.list called %d times, want 1", n)
 	}
 }
+
+// TestReplayedRequestsHandledOnce re-sends captured signed HTTP-mode
+// requests (same headers, same body) inside the signature window: each
+// slash command and click is handled once, the replay still gets 200, and
+// a restarted adapter on the same bolt file remembers them.
+func TestReplayedRequestsHandledOnce(t *testing.T) {
+	clickWithout := func(drop ...string) func(h *harness) []byte {
+		return func(h *harness) []byte {
+			p := slacktest.BlockAction("UBOB", "C1", "1700000000.000100", "approve", "cb-1", h.fake.ResponseURL())
+			for _, k := range drop {
+				if k == "action_ts" {
+					p["actions"].([]map[string]any)[0]["action_ts"] = ""
+					continue
+				}
+				delete(p, k)
+			}
+			b, err := jsonString(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return form(map[string]string{"payload": b})
+		}
+	}
+	cases := []struct {
+		name string
+		path string
+		body func(h *harness) []byte
+	}{
+		{"slash command", PathCommands, func(h *harness) []byte {
+			return form(slacktest.SlashCommand("/runbook", "run restart-api", "UALICE", "C1", h.fake.ResponseURL()))
+		}},
+		{"slash command without trigger_id", PathCommands, func(h *harness) []byte {
+			p := slacktest.SlashCommand("/runbook", "run restart-api", "UALICE", "C1", h.fake.ResponseURL())
+			delete(p, "trigger_id")
+			return form(p)
+		}},
+		{"click", PathInteractions, clickWithout()},
+		{"click without trigger_id", PathInteractions, clickWithout("trigger_id")},
+		{"click without trigger_id and action_ts", PathInteractions, clickWithout("trigger_id", "action_ts")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tebura.db")
+			store, err := bolt.Open(path, bolt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := newHarness(t, ModeHTTP, func(_ *config.Slack, d *Deps) { d.Deduper = store })
+			body := c.body(h)
+			ts := h.clock.Now().Unix()
+			captured := func(r *http.Request) {
+				r.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+				r.Header.Set(HeaderSignature, Sign(testSecret, ts, body))
+			}
+			replay := func() {
+				t.Helper()
+				if code, resp := h.signed(c.path, "application/x-www-form-urlencoded", body, captured); code != http.StatusOK || resp != "" {
+					t.Fatalf("got %d %q, want 200 with no body", code, resp)
+				}
+			}
+			sentinel := func(text string) {
+				t.Helper()
+				h.command("/runbook", text, "UALICE", "C1")
+				for {
+					if cmd, ok := h.ev.next(t).(*bot.Command); ok && cmd.Text == text {
+						return
+					}
+				}
+			}
+			const dropped = "slack duplicate request dropped"
+			replay()
+			replay()
+			eventually(t, "the replay dropped", func() bool { return h.logs.count(dropped) == 1 })
+			sentinel("sentinel 1")
+			if n := h.ev.count(); n != 2 {
+				t.Fatalf("handled %d events, want the request once and the sentinel", n)
+			}
+
+			h.stop()
+			if err := store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			store, err = bolt.Open(path, bolt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = store.Close() })
+			h.deps.Deduper = store
+			h.start()
+			replay()
+			eventually(t, "the replay after restart dropped", func() bool { return h.logs.count(dropped) == 2 })
+			sentinel("sentinel 2")
+			if n := h.ev.count(); n != 3 {
+				t.Fatalf("after restart: handled %d events, want 3 (the replay dropped)", n)
+			}
+			if strings.Contains(h.logs.text(), "restart-api") || strings.Contains(h.logs.text(), "trig.") {
+				t.Fatalf("the log shows the payload:\n%s", h.logs.text())
+			}
+		})
+	}
+}

@@ -34,9 +34,10 @@ func BenchmarkSlashCommandHTTP(b *testing.B) {
 		for range h.ev.ch { // drain: the handler does nothing
 		}
 	}()
-	body := form(slacktest.SlashCommand("/runbook", "list", "UALICE", "C1", h.fake.ResponseURL()))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	send := func() time.Duration {
+		// A fresh invocation each time: a repeated trigger_id is a replay.
+		body := form(slacktest.SlashCommand("/runbook", "list", "UALICE", "C1", h.fake.ResponseURL()))
 		ts := h.clock.Now().Unix()
 		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+PathCommands, strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -59,11 +59,30 @@ type interaction struct {
 		TS       string `json:"ts"`
 		ThreadTS string `json:"thread_ts"`
 	} `json:"message"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
+	TriggerID   string `json:"trigger_id"`
 	ResponseURL string `json:"response_url"`
 	Actions     []struct {
 		ActionID string `json:"action_id"`
 		Value    string `json:"value"`
+		ActionTS string `json:"action_ts"`
 	} `json:"actions"`
+}
+
+// deliveryKey identifies one interaction for replay detection: its
+// trigger_id, else user and action_ts of the first action, else the
+// request signature (which covers timestamp and body, so it is unique to
+// one delivery).
+func (ic interaction) deliveryKey(signature string) string {
+	if ic.TriggerID != "" {
+		return ic.TriggerID
+	}
+	if len(ic.Actions) > 0 && ic.Actions[0].ActionTS != "" {
+		return "act:" + ic.User.ID + "/" + ic.Actions[0].ActionTS
+	}
+	return "sig:" + signature
 }
 
 // eventCallback is an Events API delivery.

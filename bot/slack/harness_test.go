@@ -78,6 +78,7 @@ type harness struct {
 	srv   *httptest.Server // HTTP mode: the shared listener
 	cfg   config.Slack
 	deps  Deps
+	logs  *logSink // every record of the adapter, debug included
 
 	cancel context.CancelFunc
 	done   chan error
@@ -94,7 +95,7 @@ func newHarness(t testing.TB, mode string, opts ...option) *harness {
 	fake.AddChannel("CNOBOT", "private-stuff", false)
 	fake.AddGroup("S1", "UBOB", "UCAROL")
 	fake.AddGroup("S2", "UALICE")
-	h := &harness{t: t, fake: fake, ev: newEvents(), clock: &clock{}}
+	h := &harness{t: t, fake: fake, ev: newEvents(), clock: &clock{}, logs: &logSink{}}
 	h.cfg = config.Slack{
 		Enabled:       true,
 		Mode:          mode,
@@ -115,7 +116,7 @@ func newHarness(t testing.TB, mode string, opts ...option) *harness {
 // start builds a fresh Adapter (a restart) and runs it.
 func (h *harness) start() {
 	h.t.Helper()
-	a, err := New(h.cfg, h.deps, testLogger(h.t))
+	a, err := New(h.cfg, h.deps, slog.New(teeHandler{testLogger(h.t).Handler(), h.logs}))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -290,4 +291,70 @@ func fmtCalls(cs []slacktest.Call) string {
 		fmt.Fprintf(&b, "%s %s status=%d err=%s early=%v\n", c.At.Format("15:04:05.000"), c.Method, c.Status, c.Error, c.Early)
 	}
 	return b.String()
+}
+
+// logSink is a slog.Handler that keeps every record as text, so that tests
+// can wait for a log line and check that nothing secret was logged.
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *logSink) Enabled(context.Context, slog.Level) bool { return true }
+
+func (s *logSink) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+	r.Attrs(func(at slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", at.Key, at.Value)
+		return true
+	})
+	s.mu.Lock()
+	s.lines = append(s.lines, b.String())
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *logSink) WithAttrs([]slog.Attr) slog.Handler { return s }
+func (s *logSink) WithGroup(string) slog.Handler      { return s }
+
+// count returns how many lines contain sub.
+func (s *logSink) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.lines {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *logSink) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.lines, "\n")
+}
+
+// teeHandler sends each record to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	if t.a.Enabled(ctx, r.Level) {
+		_ = t.a.Handle(ctx, r.Clone())
+	}
+	return t.b.Handle(ctx, r)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(g string) slog.Handler {
+	return teeHandler{t.a.WithGroup(g), t.b.WithGroup(g)}
 }

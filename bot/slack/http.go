@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -27,6 +28,10 @@ func (a *Adapter) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathInteractions, a.serveInteractions)
 	mux.HandleFunc("POST "+PathEvents, a.serveEvents)
 }
+
+// scopeTrigger is the Deduper scope of HTTP-mode slash commands and
+// interactions, keyed by team and trigger_id.
+const scopeTrigger = "slack-trigger"
 
 // readSigned reads and verifies the body. On failure it has already
 // answered (401 with no detail, 413 when too big) and returns false.
@@ -63,11 +68,17 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if !a.onCommand(r.Context(), commandFromForm(form)) {
+	if a.handler.Load() == nil {
 		notReady(w)
 		return
 	}
+	sc := commandFromForm(form)
+	key := sc.TriggerID
+	if key == "" {
+		key = "sig:" + r.Header.Get(HeaderSignature)
+	}
 	w.WriteHeader(http.StatusOK) // empty body: nothing is echoed to the channel
+	a.afterAck(r.Context(), sc.TeamID+"/"+key, func(ctx context.Context) { a.onCommand(ctx, sc) })
 }
 
 func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
@@ -81,11 +92,35 @@ func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if !a.onInteraction(r.Context(), ic) {
+	if a.handler.Load() == nil {
 		notReady(w)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+	a.afterAck(r.Context(), ic.Team.ID+"/"+ic.deliveryKey(r.Header.Get(HeaderSignature)), func(ctx context.Context) { a.onInteraction(ctx, ic) })
+}
+
+// afterAck handles an acknowledged slash command or interaction once per
+// delivery key. Slack signs a timestamp, not a nonce, so a captured request
+// replays cleanly for the whole signature window; trigger_id is unique per
+// invocation, and remembering it in the persistent Deduper (longer than
+// the window, across restarts) turns a replay into a no-op. The replay was
+// already answered 200: Slack expects an ack, and an attacker learns
+// nothing. The key is recorded after the ack because Mark may touch the
+// disk. A failing Deduper is logged and the delivery handled, as events are.
+func (a *Adapter) afterAck(parent context.Context, key string, handle func(context.Context)) {
+	ctx, cancel := a.handlerCtx(parent)
+	go func() {
+		defer cancel()
+		first, err := a.dedupe.Mark(ctx, scopeTrigger, key, dedupeTTL)
+		if err != nil {
+			a.log.Error("slack dedupe failed", "scope", scopeTrigger, "err", err)
+		} else if !first {
+			a.log.Debug("slack duplicate request dropped", "scope", scopeTrigger)
+			return
+		}
+		handle(ctx)
+	}()
 }
 
 func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {

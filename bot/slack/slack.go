@@ -4,7 +4,8 @@
 // It speaks Socket Mode (the default: an outbound websocket, no public URL)
 // or HTTP mode (signed requests on the shared listener), acknowledges every
 // delivery inside Slack's 3 s deadline before the handler does slow work,
-// drops redelivered events through the persistent bot.Deduper, and keeps
+// drops redelivered events and replayed HTTP-mode requests (by trigger_id)
+// through the persistent bot.Deduper, and keeps
 // inside Slack's rate limits with one limiter per Web API method, one queue
 // per channel and latest-wins coalescing of message edits.
 //

@@ -2,6 +2,7 @@ package slacktest
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -274,8 +275,20 @@ func SlashCommand(command, text, user, channel, responseURL string) map[string]s
 	return map[string]string{
 		"token": "deprecated", "team_id": TeamID, "team_domain": "tebura-test", "channel_id": channel, "channel_name": "ops",
 		"user_id": user, "user_name": strings.ToLower(user), "command": command, "text": text,
-		"response_url": responseURL, "trigger_id": "trig." + user, "api_app_id": "A0TEST",
+		"response_url": responseURL, "trigger_id": TriggerID(), "api_app_id": "A0TEST",
 	}
+}
+
+// TriggerID returns a fresh trigger_id. Slack gives every invocation its
+// own, and the adapter drops a second delivery of one as a replay, so two
+// payloads built by this package are two invocations; send the same payload
+// twice to replay it.
+func TriggerID() string { return "trig." + rand.Text() }
+
+// actionTS is an action_ts like Slack's ("1700000000.123456").
+func actionTS() string {
+	now := time.Now()
+	return fmt.Sprintf("%d.%06d", now.Unix(), now.Nanosecond()/1000)
 }
 
 // BlockAction is the payload of a button click on a message.
@@ -288,8 +301,8 @@ func BlockAction(user, channel, messageTS, actionID, value, responseURL string) 
 		"container":    map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": false},
 		"message":      map[string]any{"ts": messageTS},
 		"response_url": responseURL,
-		"trigger_id":   "trig." + user,
-		"actions":      []map[string]any{{"type": "button", "action_id": actionID, "value": value, "block_id": "b", "action_ts": "1"}},
+		"trigger_id":   TriggerID(),
+		"actions":      []map[string]any{{"type": "button", "action_id": actionID, "value": value, "block_id": "b", "action_ts": actionTS()}},
 	}
 }
 
