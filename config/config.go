@@ -47,6 +47,10 @@ type Runbooks struct {
 	MaxConcurrent  int              `mapstructure:"max_concurrent"`
 	LogCapBytes    int64            `mapstructure:"log_cap_bytes"`
 	KillGrace      time.Duration    `mapstructure:"kill_grace"`
+	// BreakGlass lets an approver or admin run an approval-gated runbook
+	// alone with `tebura run --break-glass`. Off by default: the CLI
+	// identity is the OS user, which nothing authenticates.
+	BreakGlass bool `mapstructure:"break_glass"`
 }
 
 // Redact lists what is masked everywhere besides secret params.

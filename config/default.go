@@ -29,6 +29,7 @@ func Default() Config {
 			MaxConcurrent:  4,
 			LogCapBytes:    10 << 20,
 			KillGrace:      5 * time.Second,
+			BreakGlass:     false,
 		},
 		Access: Access{Roles: map[string]Role{}},
 		Bot: Bot{

@@ -26,6 +26,7 @@ func TestDefaultValues(t *testing.T) {
 		{"runbooks.max_timeout", d.Runbooks.MaxTimeout, time.Hour},
 		{"runbooks.max_concurrent", d.Runbooks.MaxConcurrent, 4},
 		{"runbooks.log_cap_bytes", d.Runbooks.LogCapBytes, int64(10 << 20)},
+		{"runbooks.break_glass", d.Runbooks.BreakGlass, false},
 		{"slack.mode", d.Slack.Mode, "socket"},
 		{"discord.mode", d.Discord.Mode, "gateway"},
 		{"incidents.reopen_within", d.Incidents.ReopenWithin, 30 * time.Minute},

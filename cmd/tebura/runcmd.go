@@ -78,15 +78,17 @@ is killed). The exit code is the run's: 0 succeeded, the failing step's exit
 code (or 1) on failure, 124 on timeout, 130 when cancelled.
 
 A runbook that needs approval is refused: request it in chat, where others
-approve it. In an emergency an approver or admin may bypass the approval with
---break-glass; the plan says so and the audit log records it as such.`,
+approve it. When the configuration sets runbooks.break_glass: true (it is off
+by default), an approver or admin may bypass the approval in an emergency with
+--break-glass; the plan says so and the audit log records it as such. The
+identity is the OS user ($USER), which nothing authenticates.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runRunbook(cmd.Context(), args[0], args[1:], f)
 		},
 	}
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&f.breakGlass, "break-glass", false, "run a runbook that needs approval without it (approvers and admins only; audited)")
+	cmd.Flags().BoolVar(&f.breakGlass, "break-glass", false, "run a runbook that needs approval without it (only when runbooks.break_glass is true; approvers and admins only; audited)")
 	return cmd
 }
 
@@ -120,7 +122,14 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	}
 	breakGlass := false
 	if rb.NeedsApproval() {
-		if !f.breakGlass {
+		switch {
+		case f.breakGlass && !cfg.Runbooks.BreakGlass:
+			return tebura.Errorf(tebura.EFORBIDDEN, "--break-glass is off on this machine, so %s runs only with %d approval(s) from %s: request it in chat (/%s run %s …). An operator who accepts that anyone able to run tebura here as an approver's user may bypass approval can set runbooks.break_glass: true.",
+				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
+		case !f.breakGlass && !cfg.Runbooks.BreakGlass:
+			return tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …).",
+				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
+		case !f.breakGlass:
 			return tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …), or, in an emergency and if you are an approver or admin, rerun with --break-glass (recorded in the audit log).",
 				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
 		}

@@ -155,8 +155,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad param", []string{"hello", "who=UPPER"}, 1, "", "who"},
 		{"unknown param", []string{"hello", "nope=1"}, 1, "", "nope"},
 		{"unknown runbook", []string{"helo"}, 1, "", "did you mean hello?"},
-		{"needs approval", []string{"restart"}, 1, "", "--break-glass"},
-		{"break glass by a non-approver", []string{"restart", "--break-glass"}, 1, "", "console:bob is neither"},
+		{"needs approval", []string{"restart"}, 1, "", "Request it in chat"},
+		{"break glass while it is off", []string{"restart", "--break-glass"}, 1, "", "runbooks.break_glass: true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,10 +198,57 @@ func TestRunAsksForConfirmation(t *testing.T) {
 	}
 }
 
+// enableBreakGlass appends runbooks.break_glass: true to the config at cfg.
+func enableBreakGlass(t *testing.T, cfg string) {
+	t.Helper()
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = []byte(strings.Replace(string(body), "runbooks:\n", "runbooks:\n  break_glass: true\n", 1))
+	if err := os.WriteFile(cfg, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunBreakGlassOffByDefault(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "alice") // an approver: still refused while the key is off
+	cfg := runConfig(t)
+	out, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "--break-glass", "restart")
+	if code == 0 || strings.Contains(out, "restarted") || strings.Contains(out, "APPROVAL BYPASSED") {
+		t.Fatalf("--break-glass ran with runbooks.break_glass off: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "runbooks.break_glass") {
+		t.Errorf("the refusal should name the key that enables it:\n%s", errOut)
+	}
+	// Without the flag the refusal does not advertise a bypass that is off.
+	_, errOut, _ = runCLI(t, "", "run", "--config", cfg, "--yes", "restart")
+	if strings.Contains(errOut, "--break-glass") {
+		t.Errorf("refusal offers --break-glass while it is off:\n%s", errOut)
+	}
+	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
+	if strings.Contains(export, "break_glass") || strings.Contains(export, "run.start") {
+		t.Errorf("a refused break-glass left a run behind:\n%s", export)
+	}
+}
+
+func TestRunBreakGlassApproversOnly(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob") // may run, is no approver
+	cfg := runConfig(t)
+	enableBreakGlass(t, cfg)
+	out, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "--break-glass", "restart")
+	if code == 0 || strings.Contains(out, "restarted") || !strings.Contains(errOut, "is neither") {
+		t.Fatalf("bob is no approver: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
 func TestRunBreakGlassIsAudited(t *testing.T) {
 	cleanEnv(t)
 	t.Setenv("USER", "alice")
 	cfg := runConfig(t)
+	enableBreakGlass(t, cfg)
 	out, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "--break-glass", "restart")
 	if code != 0 || !strings.Contains(out, "APPROVAL BYPASSED") || !strings.Contains(out, "restarted") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -209,6 +256,9 @@ func TestRunBreakGlassIsAudited(t *testing.T) {
 	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
 	if !strings.Contains(export, `"action":"run.approve"`) || !strings.Contains(export, `"break_glass":"true"`) {
 		t.Fatalf("audit does not record the bypass:\n%s", export)
+	}
+	if out, _, _ := runCLI(t, "", "validate", "--config", cfg); !strings.Contains(out, "warning: ") || !strings.Contains(out, "runbooks.break_glass is true") {
+		t.Errorf("validate should warn that break-glass is on:\n%s", out)
 	}
 }
 

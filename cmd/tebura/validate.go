@@ -174,6 +174,9 @@ runbook repository.`,
 			for _, warn := range sourceWarnings(w.loadedConfig) {
 				fmt.Fprintln(c.stdout, "warning: "+warn)
 			}
+			if w.Config.Runbooks.BreakGlass {
+				fmt.Fprintf(c.stdout, "warning: %s: runbooks.break_glass is true: an approver or admin may run an approval-gated runbook alone with `tebura run --break-glass`, and the CLI identity is the OS user, which nothing authenticates\n", w.whereText("runbooks.break_glass"))
+			}
 			if len(ps) > 0 {
 				fmt.Fprintf(c.stdout, "%d problem(s) found\n", len(ps))
 				return &exitError{code: 1}
@@ -192,11 +195,7 @@ func sourceWarnings(l *loadedConfig) []string {
 	src := l.Config.Sources
 	var out []string
 	disabled := func(key, path, how string) {
-		file, line := l.where(key)
-		at := file
-		if line > 0 {
-			at = fmt.Sprintf("%s:%d", file, line)
-		}
+		at := l.whereText(key)
 		out = append(out, fmt.Sprintf("%s: %s has no authentication, so %s refuses every request; set %s, or insecure: true to accept unauthenticated requests", at, key, path, how))
 	}
 	insecure := func(key, path string) {
@@ -230,4 +229,13 @@ func sourceWarnings(l *loadedConfig) []string {
 		}
 	}
 	return out
+}
+
+// whereText is "file:line" (or the file, or $ENV) a dotted key came from.
+func (l *loadedConfig) whereText(key string) string {
+	file, line := l.where(key)
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
 }
