@@ -3,8 +3,12 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -809,5 +813,82 @@ func TestReplayedRequestsHandledOnce(t *testing.T) {
 				t.Fatalf("the log shows the payload:\n%s", h.logs.text())
 			}
 		})
+	}
+}
+
+// TestResponseURLNeverLogged makes the response_url POST fail, both on the
+// wire and with an error status, and checks that the URL (a capability that
+// posts into the channel) reaches neither the log nor the caller, while the
+// reply still arrives through chat.postEphemeral.
+func TestResponseURLNeverLogged(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close() // connection refused: the client's *url.Error quotes the URL
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(refusing.Close)
+	const secretPath = "/commands/T0TEST/1234/Zk9sZWFrLXRoaXMtdG9rZW4"
+	for _, c := range []struct{ name, url string }{
+		{"connection refused", deadURL + secretPath},
+		{"status 403", refusing.URL + secretPath},
+		{"unparseable", "http://[::1" + secretPath},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, ModeHTTP)
+			rep := h.a.newReplier("C1", "UALICE", "", c.url)
+			if err := rep.Private(context.Background(), bot.Message{Text: []string{"only for you"}}); err != nil {
+				t.Fatalf("Private = %v, want the chat.postEphemeral fallback", err)
+			}
+			eventually(t, "the failure logged", func() bool { return h.logs.count("slack response_url failed") == 1 })
+			if logs := h.logs.text(); strings.Contains(logs, "Zk9sZWFrLXRoaXMtdG9rZW4") {
+				t.Fatalf("the response_url reached the log:\n%s", logs)
+			}
+			err := h.a.respond(context.Background(), c.url, "ephemeral", bot.Message{Text: []string{"x"}})
+			if err == nil || strings.Contains(err.Error(), "Zk9sZWFrLXRoaXMtdG9rZW4") {
+				t.Fatalf("respond error = %v, want an error without the URL", err)
+			}
+			eph := 0
+			for _, m := range h.fake.Messages("C1") {
+				if m.Ephemeral && m.User == "UALICE" {
+					eph++
+				}
+			}
+			if eph != 1 {
+				t.Fatalf("%d chat.postEphemeral, want the fallback once", eph)
+			}
+		})
+	}
+}
+
+// TestScrub hides the path and query of every URL in an error, wrapped or
+// not, and keeps the error chain.
+func TestScrub(t *testing.T) {
+	ue := &url.Error{Op: "Post", URL: "https://hooks.slack.com/actions/T1/2/SECRET", Err: errors.New("EOF")}
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"url.Error", ue},
+		{"wrapped url.Error", fmt.Errorf("upload: %w", &url.Error{Op: "Post", URL: "https://files.slack.com/upload/v1/SECRET", Err: io.ErrUnexpectedEOF})},
+		{"wss in text", errors.New(`dial wss://wss-primary.slack.com/link/?ticket=SECRET&app_id=A1: refused`)},
+		{"http in text", errors.New(`Post "http://127.0.0.1:9/commands/SECRET": refused`)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := scrub(c.err)
+			if strings.Contains(got.Error(), "SECRET") {
+				t.Fatalf("scrub = %q", got)
+			}
+			if !errors.Is(got, c.err) {
+				t.Fatalf("scrub lost the chain")
+			}
+		})
+	}
+	if got := scrub(errors.New("plain")); got.Error() != "plain" {
+		t.Fatalf("scrub(plain) = %q", got)
+	}
+	if scrub(nil) != nil {
+		t.Fatal("scrub(nil) != nil")
 	}
 }

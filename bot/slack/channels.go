@@ -84,7 +84,7 @@ func (a *Adapter) CreateChannel(ctx context.Context, spec bot.ChannelSpec) (bot.
 		a.log.Info("slack channel created", "channel", c.ID, "name", c.Name, "private", private)
 		if spec.Topic != "" {
 			if err := a.SetTopic(ctx, c.ID, spec.Topic); err != nil {
-				a.log.Warn("slack topic not set", "channel", c.ID, "err", err)
+				a.log.Warn("slack topic not set", "channel", c.ID, "err", scrub(err))
 			}
 		}
 		return c, nil
@@ -101,7 +101,7 @@ func (a *Adapter) Invite(ctx context.Context, channelID string, members []string
 		case strings.HasPrefix(m, GroupPrefix):
 			ids, err := a.GroupMembers(ctx, m)
 			if err != nil {
-				a.log.Warn("slack group not expanded", "group", m, "err", err)
+				a.log.Warn("slack group not expanded", "group", m, "err", scrub(err))
 				continue
 			}
 			for _, id := range ids {

@@ -109,7 +109,7 @@ type eventCallback struct {
 func (a *Adapter) actor(ctx context.Context, userID, name string) bot.Actor {
 	groups, err := a.groups.of(ctx, userID)
 	if err != nil {
-		a.log.Warn("slack user groups unavailable", "user_id", userID, "err", err)
+		a.log.Warn("slack user groups unavailable", "user_id", userID, "err", scrub(err))
 	}
 	return bot.Actor{ID: Platform + ":" + userID, Name: name, Groups: groups}
 }
@@ -195,7 +195,7 @@ func (a *Adapter) onEvent(ctx context.Context, ev eventCallback) {
 	if ev.EventID != "" {
 		first, err := a.dedupe.Mark(ctx, "slack-event", ev.TeamID+"/"+ev.EventID, dedupeTTL)
 		if err != nil {
-			a.log.Error("slack dedupe failed", "event_id", ev.EventID, "err", err)
+			a.log.Error("slack dedupe failed", "event_id", ev.EventID, "err", scrub(err))
 		} else if !first {
 			a.log.Info("slack duplicate event dropped", "event_id", ev.EventID)
 			return

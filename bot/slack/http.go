@@ -114,7 +114,7 @@ func (a *Adapter) afterAck(parent context.Context, key string, handle func(conte
 		defer cancel()
 		first, err := a.dedupe.Mark(ctx, scopeTrigger, key, dedupeTTL)
 		if err != nil {
-			a.log.Error("slack dedupe failed", "scope", scopeTrigger, "err", err)
+			a.log.Error("slack dedupe failed", "scope", scopeTrigger, "err", scrub(err))
 		} else if !first {
 			a.log.Debug("slack duplicate request dropped", "scope", scopeTrigger)
 			return

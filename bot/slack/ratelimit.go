@@ -284,7 +284,7 @@ func (b *outbox) send(ctx context.Context, channel string, o *op) (string, error
 		return err
 	})
 	if err != nil {
-		a.log.Warn("slack message failed", "method", method, "channel", channel, "err", err)
+		a.log.Warn("slack message failed", "method", method, "channel", channel, "err", scrub(err))
 	}
 	return ts, err
 }

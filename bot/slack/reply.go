@@ -68,7 +68,7 @@ func (r *replier) Private(ctx context.Context, m bot.Message) error {
 		if err == nil {
 			return nil
 		}
-		r.a.log.Warn("slack response_url failed; using chat.postEphemeral", "err", err)
+		r.a.log.Warn("slack response_url failed; using chat.postEphemeral", "err", scrub(err))
 	}
 	return r.a.postEphemeral(ctx, r.channel, r.user, r.thread, m)
 }
@@ -90,6 +90,11 @@ func (r *replier) take() bool {
 // respond posts a message to a response_url.
 // https://api.slack.com/interactivity/handling#message_responses
 func (a *Adapter) respond(ctx context.Context, responseURL, responseType string, m bot.Message) error {
+	return scrub(a.respondURL(ctx, responseURL, responseType, m))
+}
+
+// respondURL does the POST of respond; its errors may quote responseURL.
+func (a *Adapter) respondURL(ctx context.Context, responseURL, responseType string, m bot.Message) error {
 	rm := Render(m)
 	body, err := json.Marshal(struct {
 		ResponseType string `json:"response_type"`

@@ -291,10 +291,10 @@ func (a *Adapter) checkAuth(ctx context.Context) error {
 			return nil
 		}
 		if fatal := fatalAuth(err, "slack.bot_token"); fatal != nil {
-			a.log.Error("slack token refused", "err", err)
+			a.log.Error("slack token refused", "err", scrub(err))
 			return fatal
 		}
-		a.log.Warn("slack auth.test failed; retrying", "err", err, "wait", wait)
+		a.log.Warn("slack auth.test failed; retrying", "err", scrub(err), "wait", wait)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -361,6 +361,7 @@ func wrapAPI(err error, what string) error {
 	if err == nil {
 		return nil
 	}
+	err = scrub(err) // an upload URL is a capability
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return tebura.Wrap(tebura.ETRANSIENT, err, fmt.Sprintf("Slack did not answer in time to %s; try again.", what))
 	}

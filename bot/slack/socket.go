@@ -72,7 +72,7 @@ func (a *Adapter) runSocket(ctx context.Context) error {
 			a.closeConn(cur) // the new connection said hello: drop the old one
 			cur = next
 		case <-cur.dead:
-			a.log.Warn("slack socket lost; reconnecting", "err", cur.err)
+			a.log.Warn("slack socket lost; reconnecting", "err", scrub(cur.err))
 			next, err := a.connectLoop(ctx)
 			if err != nil || next == nil {
 				return err
@@ -95,10 +95,10 @@ func (a *Adapter) connectLoop(ctx context.Context) (*sockConn, error) {
 			return nil, nil
 		}
 		if fatal := fatalAuth(err, "slack.app_token"); fatal != nil {
-			a.log.Error("slack app token refused", "err", err)
+			a.log.Error("slack app token refused", "err", scrub(err))
 			return nil, fatal
 		}
-		a.log.Warn("slack socket connect failed", "err", err, "wait", wait)
+		a.log.Warn("slack socket connect failed", "err", scrub(err), "wait", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -180,7 +180,7 @@ func (a *Adapter) read(c *sockConn) {
 		}
 		var f frame
 		if err := json.Unmarshal(data, &f); err != nil {
-			a.log.Warn("slack socket frame unreadable", "err", err)
+			a.log.Warn("slack socket frame unreadable", "err", scrub(err))
 			continue
 		}
 		switch f.Type {
@@ -200,7 +200,7 @@ func (a *Adapter) read(c *sockConn) {
 				continue
 			}
 			if err := a.ack(c, f.EnvelopeID); err != nil {
-				a.log.Warn("slack socket ack failed", "envelope_id", f.EnvelopeID, "err", err)
+				a.log.Warn("slack socket ack failed", "envelope_id", f.EnvelopeID, "err", scrub(err))
 			}
 			go a.onEnvelope(f)
 		}
@@ -231,7 +231,7 @@ func (a *Adapter) onEnvelope(f frame) {
 	defer cancel()
 	first, err := a.dedupe.Mark(ctx, "slack-envelope", f.EnvelopeID, dedupeTTL)
 	if err != nil {
-		a.log.Error("slack dedupe failed", "envelope_id", f.EnvelopeID, "err", err)
+		a.log.Error("slack dedupe failed", "envelope_id", f.EnvelopeID, "err", scrub(err))
 	} else if !first {
 		a.log.Info("slack duplicate envelope dropped", "envelope_id", f.EnvelopeID, "retry_attempt", f.RetryCount)
 		return
