@@ -322,8 +322,9 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			return inc
 		}
 		inc = updated
-		st.channel, st.mode = inc.Channel, channelShared
+		st.channel = inc.Channel // another one, when someone attached one first
 		if inc.Channel.Shared {
+			st.mode = channelShared
 			i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
 				map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "mode": channelShared})
 		}

@@ -264,8 +264,12 @@ func (s *Service) AttachChannel(ctx context.Context, id string, c Channel) (inc 
 		if name == "" {
 			name = c.ID
 		}
+		text := "Channel " + name + " on " + c.Platform
+		if c.Shared {
+			text = "Posting in " + name + " on " + c.Platform + ", a channel shared with other incidents"
+		}
 		return tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindChannel,
-			Text: "Channel " + name + " on " + c.Platform, Data: map[string]string{"channel": c.ID, "platform": c.Platform, "url": c.URL}})
+			Text: text, Data: map[string]string{"channel": c.ID, "platform": c.Platform, "url": c.URL}})
 	})
 	return inc, attached, err
 }
