@@ -370,15 +370,23 @@ func TestStats(t *testing.T) {
 	// #1 critical api: acked after 2m, resolved after 10m.
 	mustIngest(t, svc, batch("g1", alert("a", incident.AlertFiring, clk.Now())))
 	clk.Advance(2 * time.Minute)
-	svc.Ack(ctx, "1", "u")
+	if _, err := svc.Ack(ctx, "1", "u"); err != nil {
+		t.Fatal(err)
+	}
 	clk.Advance(8 * time.Minute)
-	svc.Resolve(ctx, "1", "u", "")
+	if _, err := svc.Resolve(ctx, "1", "u", ""); err != nil {
+		t.Fatal(err)
+	}
 	// #2 critical api: acked after 4m, resolved after 30m.
 	mustIngest(t, svc, batch("g2", alert("b", incident.AlertFiring, clk.Now())))
 	clk.Advance(4 * time.Minute)
-	svc.Ack(ctx, "2", "u")
+	if _, err := svc.Ack(ctx, "2", "u"); err != nil {
+		t.Fatal(err)
+	}
 	clk.Advance(26 * time.Minute)
-	svc.Resolve(ctx, "2", "u", "")
+	if _, err := svc.Resolve(ctx, "2", "u", ""); err != nil {
+		t.Fatal(err)
+	}
 	// #3 warning db, open.
 	b := batch("g3", alert("c", incident.AlertFiring, clk.Now(), "service", "db"))
 	b.Labels = map[string]string{"service": "db", "severity": "warning"}
@@ -427,9 +435,15 @@ func TestArchiveDue(t *testing.T) {
 	ctx := t.Context()
 	mustIngest(t, svc, batch("g", alert("a", incident.AlertFiring, clk.Now())))
 	mustIngest(t, svc, batch("h", alert("b", incident.AlertFiring, clk.Now())))
-	svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"})
-	svc.Resolve(ctx, "#1", "u", "")
-	svc.Resolve(ctx, "#2", "u", "") // no channel: nothing to archive
+	if _, _, err := svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Resolve(ctx, "#1", "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Resolve(ctx, "#2", "u", ""); err != nil { // no channel: nothing to archive
+		t.Fatal(err)
+	}
 	if due, _ := svc.ArchiveDue(ctx); len(due) != 0 {
 		t.Fatalf("due too early: %+v", due)
 	}
@@ -505,7 +519,9 @@ func TestSharedChannel(t *testing.T) {
 	if _, err := svc.ByChannel(ctx, "console", "elsewhere"); tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		t.Errorf("ByChannel on an unused channel = %v, want ENOTFOUND", err)
 	}
-	svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"}) // #1 already has one: no-op
+	if _, _, err := svc.AttachChannel(ctx, "#1", incident.Channel{Platform: "slack", ID: "C1"}); err != nil { // #1 already has one: no-op
+		t.Fatal(err)
+	}
 	if _, _, err := svc.AttachChannel(ctx, "#3", incident.Channel{Platform: "console", ID: "ops"}); err != nil {
 		t.Fatal(err)
 	}

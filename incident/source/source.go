@@ -94,7 +94,7 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 	log := logger.With("source", src.Name())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if r.Method != http.MethodPost && !(r.Method == http.MethodPut && src.Name() == "grafana") {
+		if r.Method != http.MethodPost && (r.Method != http.MethodPut || src.Name() != "grafana") {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "method not allowed; send POST", http.StatusMethodNotAllowed)
 			return
@@ -118,7 +118,7 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 		b, err := src.Parse(r.Header, body)
 		if errors.Is(err, ErrIgnored) {
 			log.Debug("webhook ignored")
-			fmt.Fprintln(w, "ignored")
+			_, _ = fmt.Fprintln(w, "ignored")
 			return
 		}
 		if err != nil {
@@ -139,7 +139,7 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 			return
 		}
 		log.Debug("webhook ingested", "group_key", b.GroupKey, "alerts", len(b.Alerts), "duration", time.Since(start))
-		fmt.Fprintln(w, "ok")
+		_, _ = fmt.Fprintln(w, "ok")
 	})
 }
 

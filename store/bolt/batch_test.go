@@ -83,7 +83,7 @@ func TestGroupCommit(t *testing.T) {
 	if len(txs) != 1 {
 		t.Errorf("the %d queued calls ran in %d transactions, want 1", n, len(txs))
 	}
-	s.ViewIncidents(t.Context(), func(tx incident.Tx) error {
+	err := s.ViewIncidents(t.Context(), func(tx incident.Tx) error {
 		for k := range n {
 			at, ok, err := tx.Mark(fmt.Sprint("m", k))
 			if err != nil || !ok || at.Unix() != int64(k+1) {
@@ -92,6 +92,9 @@ func TestGroupCommit(t *testing.T) {
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestGroupCommitFailureIsolated: one call's error (and one call's panic)
@@ -154,7 +157,7 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 	if runs[0] < 2 {
 		t.Errorf("call 0 ran %d times; a failure in its batch should have run it again", runs[0])
 	}
-	s.ViewIncidents(t.Context(), func(tx incident.Tx) error {
+	err := s.ViewIncidents(t.Context(), func(tx incident.Tx) error {
 		for k := range n {
 			_, ok, err := tx.Mark(fmt.Sprint("m", k))
 			if err != nil {
@@ -166,6 +169,9 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The store still works.
 	if err := s.UpdateIncidents(t.Context(), func(tx incident.Tx) error { return tx.SetMark("after", time.Unix(9, 0)) }); err != nil {
 		t.Fatal(err)
