@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -149,12 +150,17 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	if s.Dir != "" && !filepath.IsAbs(s.Dir) {
 		d.problem(sn.dir, path+".dir", "%q must be an absolute path", s.Dir)
 	}
+	code := codeArgs(s.Run)
 	for j, a := range s.Run {
 		el := sn.run
 		if el != nil && el.Kind == yaml.SequenceNode && j < len(el.Content) {
 			el = el.Content[j]
 		}
-		d.checkTemplate(el, fmt.Sprintf("%s.run[%d]", path, j), a, params, false)
+		at := fmt.Sprintf("%s.run[%d]", path, j)
+		if d.checkTemplate(el, at, a, params, false) && strings.Contains(a, "{{") && slices.Contains(code, j) {
+			d.problem(el, at, "puts a template into program text (%s), where a param could run any command; "+
+				"use a script: step and read the value from %s, or pass it as a separate argument", codeOf(s.Run, j), paramEnvHint(at, a))
+		}
 	}
 	for _, k := range sortedKeys(s.Env) {
 		switch {
@@ -226,4 +232,39 @@ func (d *decoder) checkTemplate(n *yaml.Node, path, text string, params map[stri
 		}
 	}
 	return ok
+}
+
+// codeOf names the program whose text argv[j] is, for messages: "sh -c".
+func codeOf(argv []string, j int) string {
+	for i := j - 1; i >= 0; i-- {
+		if n := programName(argv[i]); shells[n] {
+			return n + " -c"
+		} else if _, ok := interpreters[n]; ok {
+			if j-1 > i {
+				return n + " " + argv[j-1]
+			}
+			return n
+		}
+	}
+	return "a one-liner"
+}
+
+// paramEnvHint names the environment variables that carry the params text
+// uses ("$TEBURA_PARAM_SERVICE"); text has parsed already.
+func paramEnvHint(path, text string) string {
+	t, err := parseTemplate(path, text)
+	if err != nil {
+		return "$" + paramEnvPrefix + "<NAME>"
+	}
+	refs, _ := templateRefs(t)
+	slices.Sort(refs)
+	refs = slices.Compact(refs)
+	if len(refs) == 0 {
+		return "$" + paramEnvPrefix + "<NAME>"
+	}
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = "$" + ParamEnv(r)
+	}
+	return strings.Join(names, ", ")
 }

@@ -1,6 +1,8 @@
 package runbooks
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,4 +219,79 @@ func problemMatches(got, want string) bool {
 		return strings.HasPrefix(got, line+": ") && strings.Contains(got, rest)
 	}
 	return strings.Contains(got, want)
+}
+
+// TestLoadRefusesTemplatesInProgramText refuses a param template inside the
+// command string of a shell (`sh -c`) or an interpreter one-liner (`python
+// -c`), wherever the shell appears in argv, and accepts the safe forms: the
+// value as its own argument, a script file, or no template.
+func TestLoadRefusesTemplatesInProgramText(t *testing.T) {
+	const tpl = "{{ .Params.x }}"
+	tests := []struct {
+		name string
+		run  []string
+		bad  int // index of the refused argument; -1 when the step is fine
+	}{
+		{"sh -c", []string{"sh", "-c", "echo " + tpl}, 2},
+		{"absolute bash -lc", []string{"/bin/bash", "-lc", "systemctl restart " + tpl}, 2},
+		{"bash -ec", []string{"bash", "-ec", "x=" + tpl}, 2},
+		{"bash -o pipefail -c", []string{"bash", "-o", "pipefail", "-c", "a | " + tpl}, 4},
+		{"bash -c -x", []string{"bash", "-c", "-x", "echo " + tpl}, 3},
+		{"dash -c --", []string{"dash", "-c", "--", "echo " + tpl}, 3},
+		{"versioned bash", []string{"/usr/local/bin/bash5", "-c", tpl}, 2},
+		{"env sh -c", []string{"env", "sh", "-c", "echo " + tpl}, 3},
+		{"env -i VAR bash -c", []string{"/usr/bin/env", "-i", "PATH=/bin", "bash", "-c", "echo " + tpl}, 5},
+		{"busybox sh -c", []string{"busybox", "sh", "-c", "echo " + tpl}, 3},
+		{"sudo zsh -c", []string{"sudo", "-u", "app", "zsh", "-c", "echo " + tpl}, 5},
+		{"kubectl exec sh -c", []string{"kubectl", "exec", "pod", "--", "sh", "-c", "kill " + tpl}, 6},
+		{"timeout ksh -c", []string{"timeout", "5", "ksh", "-c", tpl}, 4},
+		{"python3 -c", []string{"python3", "-c", "print('" + tpl + "')"}, 2},
+		{"python3.12 -I -c", []string{"python3.12", "-I", "-c", "print('" + tpl + "')"}, 3},
+		{"python -W arg -c", []string{"python", "-W", "ignore", "-c", tpl}, 4},
+		{"perl -lne", []string{"perl", "-lne", "print if /" + tpl + "/"}, 2},
+		{"perl -e attached", []string{"perl", "-eprint " + tpl}, 1},
+		{"ruby -e", []string{"ruby", "-e", "puts " + tpl}, 2},
+		{"node --eval", []string{"node", "--eval", "console.log(" + tpl + ")"}, 2},
+		{"node --eval=", []string{"node", "--eval=console.log(" + tpl + ")"}, 1},
+		{"node -p", []string{"nodejs", "-p", tpl}, 2},
+		{"su -c", []string{"su", "app", "-c", "echo " + tpl}, 3},
+
+		{"value as its own argument after sh -c", []string{"sh", "-c", `echo "$1"`, "sh", tpl}, -1},
+		{"shell script file", []string{"sh", "/opt/fix.sh", tpl}, -1},
+		{"bash without -c", []string{"bash", "--norc", "/opt/fix.sh", tpl}, -1},
+		{"python script file", []string{"python3", "/opt/x.py", "-c", tpl}, -1},
+		{"python -m", []string{"python3", "-m", "http.server", tpl}, -1},
+		{"perl one-liner with the value in ARGV", []string{"perl", "-e", "print $ARGV[0]", tpl}, -1},
+		{"grep -c sh", []string{"grep", "-c", "sh", tpl}, -1},
+		{"plain argv", []string{"systemctl", "restart", tpl}, -1},
+		{"sh -c without a template", []string{"sh", "-c", "uptime; df -h"}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run, err := json.Marshal(tt.run) // JSON is YAML: one flow sequence on line 5
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			file := writeRunbook(t, dir, "rb.yaml", "name: a\nkind: diagnostic\nparams: [{name: x}]\nsteps:\n  - run: "+string(run)+"\n")
+			reg, problems := Load(LoadOptions{Dirs: []string{dir}, KnownRole: knownRole, MaxTimeout: time.Hour})
+			var got []string
+			for _, p := range problems {
+				got = append(got, strings.TrimPrefix(p.String(), file+":"))
+			}
+			if tt.bad < 0 {
+				if len(got) != 0 || len(reg.List()) != 1 {
+					t.Fatalf("refused a safe step:\n%s", strings.Join(got, "\n"))
+				}
+				return
+			}
+			want := fmt.Sprintf("5: runbook a: steps[0].run[%d]: puts a template into program text", tt.bad)
+			if len(got) != 1 || !strings.HasPrefix(got[0], want) || !strings.Contains(got[0], "script:") || !strings.Contains(got[0], "$TEBURA_PARAM_X") {
+				t.Fatalf("problems:\n%s\nwant one starting %q that points to script: and $TEBURA_PARAM_X", strings.Join(got, "\n"), want)
+			}
+			if len(reg.List()) != 0 {
+				t.Fatal("the runbook was registered")
+			}
+		})
+	}
 }
