@@ -279,10 +279,15 @@ func (i *Incidents) timeline(ctx context.Context, c *bot.Command, inc *incident.
 	if err != nil {
 		return err
 	}
-	text := timelineText(tl)
+	text, shown := timelineText(tl), 0
+	for _, e := range tl {
+		if !incident.Bookkeeping(e.Kind) {
+			shown++
+		}
+	}
 	return c.Reply.Private(ctx, bot.Message{Header: "Timeline of " + inc.Ref() + ": " + inc.Title, Level: bot.LevelInfo,
 		Code:    &bot.Code{Text: text, Tail: true},
-		Context: fmt.Sprintf("%d entries (UTC) · `%s postmortem %s` for the whole document", strings.Count(text, "\n")+1, i.bot.names.typed(RootIncident), inc.Ref())})
+		Context: fmt.Sprintf("%d entries (UTC) · `%s postmortem %s` for the whole document", shown, i.bot.names.typed(RootIncident), inc.Ref())})
 }
 
 // Postmortem renders the Markdown postmortem of incident ref ("42", "#42").
