@@ -447,6 +447,12 @@ func TestIncidentCommands(t *testing.T) {
 		})
 	}
 	tl := s.timeline(1)
+	if countKind(tl, "reaction.card") != 1 {
+		t.Fatalf("the card's bookkeeping entry is missing:\n%s", dumpTimeline(tl))
+	}
+	if r := s.say(chat, bottest.User("dave"), ch, "/incident timeline"); strings.Contains(r.text(), "Incident card posted") {
+		t.Errorf("the chat timeline shows bookkeeping:\n%s", r.text())
+	}
 	for _, want := range []struct{ kind, actor string }{
 		{incident.KindOpened, "console:bob"}, {incident.KindAcknowledged, "console:alice"}, {incident.KindNote, "console:alice"},
 		{incident.KindCommander, "console:bob"}, {incident.KindResolved, "console:bob"},
