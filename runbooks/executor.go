@@ -32,7 +32,11 @@ type ExecutorConfig struct {
 	LogCapBytes   int64         // per-run log cap (DefaultLogCapBytes)
 	TailLines     int           // lines kept for snapshots (DefaultTailLines)
 	KillGrace     time.Duration // SIGTERM→SIGKILL delay (DefaultKillGrace)
-	Clock         func() time.Time
+	// DefaultTimeout bounds a Job that comes without a Timeout
+	// (DefaultTimeout). The loader always sets one; this is the safety net
+	// for callers that build a Job by hand, so that no run is unbounded.
+	DefaultTimeout time.Duration
+	Clock          func() time.Time
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own
@@ -71,6 +75,9 @@ func NewExecutor(s Store, cfg ExecutorConfig, logger *slog.Logger) *Executor {
 	}
 	if cfg.KillGrace <= 0 {
 		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = DefaultTimeout
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -119,6 +126,10 @@ func (e *Executor) Start(ctx context.Context, run *Run, job Job) (*Handle, error
 	}
 	if len(job.Steps) == 0 {
 		return nil, tebura.Errorf(tebura.EINVALID, "Run %s has no steps to run.", run.ID)
+	}
+	if job.Timeout <= 0 {
+		e.log.Warn("run has no timeout; using the default", "run_id", run.ID, "timeout", e.cfg.DefaultTimeout)
+		job.Timeout = e.cfg.DefaultTimeout
 	}
 	h := newHandle(e, run.ID, job.Masker, e.cfg.TailLines)
 	e.mu.Lock()

@@ -641,3 +641,31 @@ func TestSecretMaskingExample(t *testing.T) {
 		t.Error("the token leaked")
 	}
 }
+
+// TestStartWithoutTimeoutIsBounded starts a Job that comes without a
+// Timeout (as a caller building a Job by hand might): the executor applies
+// its default instead of letting the run go on forever.
+func TestStartWithoutTimeoutIsBounded(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{KillGrace: 100 * time.Millisecond, DefaultTimeout: 300 * time.Millisecond})
+	rb := h.load("name: slow\nkind: diagnostic\nsteps:\n  - run: [sleep, \"30\"]\n")
+	steps, err := rb.Render(Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &Run{Runbook: rb.Name, Kind: rb.Kind, RequestedBy: "console:alice", RequestedAt: time.Now(), State: StateApproved}
+	if err := h.store.CreateRun(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	handle, err := h.exec.Start(context.Background(), run, Job{Steps: steps, Masker: h.red})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-handle.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a run without a timeout is still running: %+v", handle.Snapshot())
+	}
+	if snap := handle.Snapshot(); snap.State != StateTimedOut || snap.Reason != "timed out after 300ms" {
+		t.Fatalf("snapshot = %+v, want timed out after the default", snap)
+	}
+}
