@@ -44,7 +44,7 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: now}, rb.Approval.AllowSelf, hash, now)
 	if err != nil {
 		if updated != nil && updated.State == runbooks.StateExpired {
-			b.show(ctx, refOf(updated.Origin), decidedCard(updated, b.storedMasker(updated)))
+			b.show(ctx, updated.ID, refOf(updated.Origin), decidedCard(updated, b.storedMasker(updated)))
 		}
 		return err
 	}
@@ -58,7 +58,7 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 		// Quorum not reached yet: redraw the card with who approved, keep
 		// the buttons (same callbacks), and tell the clicker.
 		if err := b.redrawPending(ctx, c, updated, rb, vals); err != nil {
-			b.log.Error("redraw approval card failed", "run", run.ID, "err", err)
+			b.log.Error("redraw approval card failed", "run_id", run.ID, "err", err)
 		}
 		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf(
 			"Your approval of %s is recorded: %d of %d. It starts once %s more.",
@@ -90,7 +90,7 @@ func (b *Bot) redrawPending(ctx context.Context, c *bot.Click, run *runbooks.Run
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	b.show(ctx, ref, approvalCard(run, rb, plan.String(), b.masker(rb, vals), approveCB, denyCB))
+	b.show(ctx, run.ID, ref, approvalCard(run, rb, plan.String(), b.masker(rb, vals), approveCB, denyCB))
 	return nil
 }
 
@@ -124,7 +124,7 @@ func (b *Bot) deny(ctx context.Context, c *bot.Click, runID string) error {
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	b.show(ctx, ref, decidedCard(denied, b.storedMasker(denied)))
+	b.show(ctx, denied.ID, ref, decidedCard(denied, b.storedMasker(denied)))
 	return nil
 }
 

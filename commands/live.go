@@ -56,7 +56,7 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 			if merr != nil {
 				return merr
 			}
-			b.show(ctx, ref, msg)
+			b.show(ctx, run.ID, ref, msg)
 			b.record(ctx, by, "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "lock held by " + locked.Lock.RunID})
 			return nil
 		}
@@ -65,11 +65,11 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 	b.record(ctx, by, "run.start", run.ID, map[string]string{"runbook": run.Runbook, "params": paramsText(run.Params, run.Secret, m)})
 	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
 	if err != nil {
-		b.log.Error("cancel button not stored", "run", run.ID, "err", err)
+		b.log.Error("cancel button not stored", "run_id", run.ID, "err", err)
 	}
 	chat := b.chat(ref.Platform)
 	if chat == nil || ref.IsZero() {
-		b.log.Warn("run has no live message", "run", run.ID, "platform", ref.Platform)
+		b.log.Warn("run has no live message", "run_id", run.ID, "platform", ref.Platform)
 	}
 	go func() {
 		defer release()
@@ -110,20 +110,20 @@ func (b *Bot) abort(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, 
 		return nil
 	})
 	if err == nil {
-		b.show(ctx, ref, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
+		b.show(ctx, run.ID, ref, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
 		b.record(ctx, "system", "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
 	}
 	return cause
 }
 
-// show edits a run's message once, logging a failure.
-func (b *Bot) show(ctx context.Context, ref bot.MessageRef, msg bot.Message) {
+// show edits the message of run runID once, logging a failure.
+func (b *Bot) show(ctx context.Context, runID string, ref bot.MessageRef, msg bot.Message) {
 	chat := b.chat(ref.Platform)
 	if chat == nil || ref.IsZero() {
 		return
 	}
 	if err := chat.Edit(ctx, ref, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
-		b.log.Error("edit run message failed", "message", ref.ID, "err", err)
+		b.log.Error("edit run message failed", "run_id", runID, "platform", ref.Platform, "message_id", ref.ID, "err", err)
 	}
 }
 
@@ -135,7 +135,7 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 	defer sub.Close()
 	var st *bot.Stream
 	if chat != nil && !ref.IsZero() {
-		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log, OnClose: b.d.StreamObserver})
+		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver})
 	}
 	// Frames follow the run's changes, and a quiet run still gets its
 	// elapsed time refreshed now and then.
@@ -160,7 +160,7 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 	if final, err := b.d.Store.GetRun(ctx, run.ID); err == nil {
 		run = final
 	} else {
-		b.log.Error("read final run failed", "run", run.ID, "err", err)
+		b.log.Error("read final run failed", "run_id", run.ID, "err", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, finalDeliveryTimeout)
 	defer cancel()
@@ -180,15 +180,15 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 	}
 	if st != nil {
 		if err := st.Close(ctx, frame(run, snap, m, b.now(), "", note)); err != nil {
-			b.log.Error("final frame not delivered", "run", run.ID, "err", err)
+			b.log.Error("final frame not delivered", "run_id", run.ID, "err", err)
 		}
 	}
 	if uploader != nil {
 		if err := b.upload(ctx, uploader, ref, run); err != nil {
-			b.log.Error("log upload failed", "run", run.ID, "err", err)
+			b.log.Error("log upload failed", "run_id", run.ID, "err", err)
 			if _, perr := chat.Post(ctx, bot.Target{Channel: ref.Channel, Thread: ref.Thread}, bot.Message{Level: bot.LevelWarning,
 				Text: []string{fmt.Sprintf("The full log of run %s could not be attached. Type `%s logs %s` to read it.", run.ID, b.names.typed(RootRunbook), run.ID)}}); perr != nil {
-				b.log.Error("log hint not posted", "run", run.ID, "err", perr)
+				b.log.Error("log hint not posted", "run_id", run.ID, "err", perr)
 			}
 		}
 	}
@@ -279,7 +279,7 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 	if chat := b.chat(req.Platform); chat != nil {
 		ref, err = chat.Post(ctx, req.Target, bot.Fit(frame(run, runbooks.Snapshot{}, m, b.now(), "", ""), bot.LimitsOf(chat)))
 		if err != nil {
-			b.log.Error("post run message failed", "run", run.ID, "err", err)
+			b.log.Error("post run message failed", "run_id", run.ID, "err", err)
 		}
 		ref.Platform = req.Platform
 	}
@@ -323,7 +323,7 @@ func (b *Bot) Recover(ctx context.Context) error {
 // records nothing: whoever called runbooks.Recover audits.
 func (b *Bot) ShowInterrupted(ctx context.Context, runs []*runbooks.Run) {
 	for _, run := range runs {
-		b.show(ctx, refOf(run.Origin), frame(run, runbooks.Snapshot{}, b.storedMasker(run), b.now(), "", ""))
+		b.show(ctx, run.ID, refOf(run.Origin), frame(run, runbooks.Snapshot{}, b.storedMasker(run), b.now(), "", ""))
 	}
 }
 
@@ -357,7 +357,7 @@ func (b *Bot) ExpireNow(ctx context.Context) error {
 	}
 	for _, run := range expired {
 		b.record(ctx, "system", "run.expire", run.ID, map[string]string{"runbook": run.Runbook})
-		b.show(ctx, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
+		b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string)
 			return err
 		}
 		b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StatePendingApproval)})
-		b.show(ctx, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
+		b.show(ctx, cancelled.ID, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
 		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", run.ID)}})
 	}
 	if b.d.Executor == nil {
