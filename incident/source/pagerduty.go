@@ -53,23 +53,40 @@ func shapeOf(body []byte) (pdShape, error) {
 	return s, nil
 }
 
-// Verify implements Source.
+// Verify implements Source. Authentication comes before any parsing, so an
+// unauthenticated sender learns nothing about what a valid body looks like:
+// a v3 webhook's signature is checked over the raw body first; a body
+// without one must be an Events API v2 body carrying the configured
+// routing_key, and a body that cannot be read as one is refused 401, with
+// no parse detail, whenever a secret or routing key is configured. Only a
+// sender that has authenticated (or an insecure source) is told why its
+// body is malformed.
 func (p *PagerDuty) Verify(r *http.Request, body []byte) error {
-	shape, err := shapeOf(body)
-	if err != nil {
+	secret, key := p.cfg.WebhookSecret.Value(), p.cfg.RoutingKey.Value()
+	sig := r.Header.Get(HeaderPagerDutySignature)
+	if sig != "" && secret != "" {
+		if err := verifyPagerDuty(sig, secret, body); err != nil {
+			return err
+		}
+		_, err := shapeOf(body) // authenticated: the reason may be told
 		return err
 	}
+	shape, err := shapeOf(body)
+	if err != nil {
+		if secret == "" && key == "" && p.cfg.Insecure {
+			return err
+		}
+		return unauthorized("neither a valid " + HeaderPagerDutySignature + " nor the configured routing_key")
+	}
 	if len(shape.Event) > 0 {
-		secret := p.cfg.WebhookSecret.Value()
 		if secret == "" {
 			if p.cfg.Insecure {
 				return nil
 			}
 			return unauthorized("v3 webhooks are not configured (sources.pagerduty.webhook_secret)")
 		}
-		return verifyPagerDuty(r.Header.Get(HeaderPagerDutySignature), secret, body)
+		return verifyPagerDuty(sig, secret, body) // sig is empty: refused as missing
 	}
-	key := p.cfg.RoutingKey.Value()
 	if key == "" {
 		if p.cfg.Insecure {
 			return nil

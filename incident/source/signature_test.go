@@ -122,8 +122,17 @@ func TestPagerDutySignatures(t *testing.T) {
 		{"insecure", config.PagerDuty{Insecure: true}, body, "", 200},
 		{"events v2 good key", cfg, `{"routing_key":"R0UTINGKEY","event_action":"trigger","dedup_key":"k1","payload":{"summary":"s","source":"h","severity":"critical"}}`, "", 202},
 		{"events v2 bad key", cfg, `{"routing_key":"nope","event_action":"trigger","dedup_key":"k1","payload":{"summary":"s","source":"h","severity":"critical"}}`, "", 401},
-		{"neither shape", cfg, `{"hello":1}`, "", 400},
-		{"malformed", cfg, `{"event":`, good, 400},
+		// Authentication comes first: an unauthenticated sender gets 401 and
+		// no parse reason; a signed one is told why its body is malformed.
+		{"neither shape, unauthenticated", cfg, `{"hello":1}`, "", 401},
+		{"malformed, signature of another body", cfg, `{"event":`, good, 401},
+		{"malformed, unsigned", cfg, `{"event":`, "", 401},
+		{"malformed, bad signature", cfg, `{"event":`, "v1=" + sign("wrong", `{"event":`), 401},
+		{"malformed, events key only", config.PagerDuty{RoutingKey: "R0UTINGKEY"}, `{"routing_key":"R0UTINGKEY",`, "", 401},
+		{"malformed, nothing configured", config.PagerDuty{}, `{"event":`, "", 401},
+		{"malformed, signed", cfg, `{"event":`, "v1=" + sign("pdsecret", `{"event":`), 400},
+		{"neither shape, signed", cfg, `{"hello":1}`, "v1=" + sign("pdsecret", `{"hello":1}`), 400},
+		{"malformed, insecure", config.PagerDuty{Insecure: true}, `{"event":`, "", 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,8 +142,15 @@ func TestPagerDutySignatures(t *testing.T) {
 			if want == 202 {
 				want = 200
 			}
-			if w := post(h, "/hooks/pagerduty", []byte(tt.body), map[string]string{"X-PagerDuty-Signature": tt.sig}); w.Code != want {
+			w := post(h, "/hooks/pagerduty", []byte(tt.body), map[string]string{"X-PagerDuty-Signature": tt.sig})
+			if w.Code != want {
 				t.Errorf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), want)
+			}
+			if w.Code == http.StatusUnauthorized && (strings.Contains(w.Body.String(), "JSON") || strings.Contains(w.Body.String(), "shape") || strings.Contains(w.Body.String(), "event_action")) {
+				t.Errorf("401 tells a parse detail: %q", w.Body.String())
+			}
+			if w.Code != 200 && len(rec.batches) != 0 {
+				t.Errorf("a refused body was ingested")
 			}
 		})
 	}
