@@ -241,6 +241,52 @@ func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
 	}
 }
 
+// TestRecoverInterruptsApprovedRunsThatNeverStarted: the previous process
+// stored an approval that reached the quorum and died before the executor
+// took the run. After the restart the run does not start by itself and
+// its card no longer says "starting": it is interrupted, and says to
+// request it again.
+func TestRecoverInterruptsApprovedRunsThatNeverStarted(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI}})
+	ctx := t.Context()
+	ref, err := h.Chat.Post(ctx, bot.Target{Channel: bottest.Channel}, bot.Message{Header: "restart-api — starting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &runbooks.Run{Runbook: "restart-api", Kind: runbooks.KindRemediation, Params: map[string]string{"env": "prod", "service": "api"},
+		RequestedBy: alice.ID, RequestedName: "alice", RequestedAt: time.Now(), Required: 1,
+		Approvals: []runbooks.Decision{{By: bob.ID, Name: "bob", At: time.Now()}}, State: runbooks.StateApproved,
+		Origin: runbooks.Origin{Platform: ref.Platform, Channel: ref.Channel, Message: ref.ID}}
+	if err := h.Store.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Bot.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Store.GetRun(ctx, run.ID)
+	if err != nil || got.State != runbooks.StateInterrupted || !got.StartedAt.IsZero() {
+		t.Fatalf("run after recover: %+v, %v; want interrupted, never started", got, err)
+	}
+	text := bottest.Text(h.Chat.Messages()[0].Last())
+	mustContain(t, "redrawn", text, "restart-api — interrupted")
+	mustContain(t, "redrawn", text, "Approved, but the bot stopped before it started; request it again.")
+	mustContain(t, "redrawn", text, "Approved by")
+	if strings.Contains(text, "starting") {
+		t.Errorf("the card still says starting:\n%s", text)
+	}
+	var interrupted bool
+	for _, e := range h.AuditEntries() {
+		interrupted = interrupted || (e.Action == "run.interrupt" && e.Subject == run.ID)
+		if e.Action == "run.start" {
+			t.Errorf("the run started after the restart: %+v", e)
+		}
+	}
+	if !interrupted {
+		t.Errorf("no run.interrupt audit entry")
+	}
+	mustContain(t, "status", h.Say(alice, "/runbook status "+run.ID).PrivateText(), "interrupted")
+}
+
 func TestStaleButton(t *testing.T) {
 	h := newHarness(t, bottest.Options{})
 	msg := h.Say(alice, "/runbook run restart-api env=prod").Card(t)

@@ -170,12 +170,20 @@ func ExpirePending(ctx context.Context, s Store, now time.Time) ([]*Run, error) 
 	return out, nil
 }
 
+// neverStarted is the reason of an approved run that a previous process
+// stored but never handed to the executor.
+const neverStarted = "approved, but the bot stopped before it started; request it again"
+
 // Recover runs at start-up, before the executor takes work: runs left
 // running or queued by a previous process become interrupted and their
-// locks are freed, as is any lock whose run is no longer active. It returns
-// the interrupted runs (to update their messages).
+// locks are freed, as is any lock whose run is no longer active. So do
+// runs stored approved that never started (the process died, or the disk
+// filled, between the approval and the executor): they are not started
+// now, because the situation that justified them may have changed, and a
+// person should decide again. It returns the interrupted runs (to update
+// their messages).
 func Recover(ctx context.Context, s Store, now time.Time) ([]*Run, error) {
-	stale, err := s.ListRuns(ctx, ListOptions{States: []State{StateRunning, StateQueued}})
+	stale, err := s.ListRuns(ctx, ListOptions{States: []State{StateRunning, StateQueued, StateApproved}})
 	if err != nil {
 		return nil, err
 	}
@@ -184,12 +192,15 @@ func Recover(ctx context.Context, s Store, now time.Time) ([]*Run, error) {
 		changed := false
 		r, err := s.UpdateRun(ctx, st.ID, func(r *Run) error {
 			changed = false
-			if r.State != StateRunning && r.State != StateQueued {
+			switch {
+			case r.State == StateRunning || r.State == StateQueued:
+				r.Reason = fmt.Sprintf("interrupted: tebura stopped while the run was %s", r.State)
+			case r.State == StateApproved && r.StartedAt.IsZero():
+				r.Reason = neverStarted
+			default:
 				return nil
 			}
-			was := r.State
 			r.State, r.EndedAt, r.ExitCode = StateInterrupted, now, -1
-			r.Reason = fmt.Sprintf("interrupted: tebura stopped while the run was %s", was)
 			changed = true
 			return nil
 		})

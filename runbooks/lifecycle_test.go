@@ -187,6 +187,47 @@ func TestRecover(t *testing.T) {
 	}
 }
 
+// TestRecoverApprovedNeverStarted: a run stored approved whose process died
+// before the executor took it must not sit "starting" forever, nor start by
+// itself after a restart: it ends interrupted, telling people to ask again.
+func TestRecoverApprovedNeverStarted(t *testing.T) {
+	ctx := context.Background()
+	s := newFakeStore()
+	approved := &Run{Runbook: "restart", State: StateApproved, LockKey: "restart-api",
+		Approvals: []Decision{dec("slack:UBOB", "bob")}}
+	pending := &Run{Runbook: "restart", State: StatePendingApproval}
+	for _, r := range []*Run{approved, pending} {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The executor may have taken the lock just before the process died.
+	if _, err := s.AcquireLock(ctx, Lock{Key: approved.LockKey, RunID: approved.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Recover(ctx, s, t0)
+	if err != nil || len(got) != 1 || got[0].ID != approved.ID {
+		t.Fatalf("Recover = %+v, %v; want only %s", got, err, approved.ID)
+	}
+	st := s.run(approved.ID)
+	const reason = "approved, but the bot stopped before it started; request it again"
+	if st.State != StateInterrupted || st.Reason != reason || !st.EndedAt.Equal(t0) || !st.StartedAt.IsZero() {
+		t.Errorf("approved run after Recover = state %s, reason %q, ended %v, started %v", st.State, st.Reason, st.EndedAt, st.StartedAt)
+	}
+	if len(st.Approvals) != 1 {
+		t.Errorf("approvals = %v, want bob's kept for the record", st.Approvals)
+	}
+	if s.run(pending.ID).State != StatePendingApproval {
+		t.Error("a pending run was touched")
+	}
+	if locks, _ := s.Locks(ctx); len(locks) != 0 {
+		t.Errorf("locks left: %v", locks)
+	}
+	if again, err := Recover(ctx, s, t0.Add(time.Minute)); err != nil || len(again) != 0 {
+		t.Errorf("second Recover = %+v, %v; want nothing", again, err)
+	}
+}
+
 func TestReadLog(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o750)
