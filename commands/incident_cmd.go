@@ -500,7 +500,8 @@ func (i *Incidents) rerunDiagnostics(ctx context.Context, c *bot.Click, inc *inc
 }
 
 // reproposal answers [Propose X]: the pending approval card, or a new one
-// when the last proposal was decided.
+// when the last proposal was decided, requested by the person who pressed
+// the button (see propose).
 func (i *Incidents) reproposal(ctx context.Context, c *bot.Click, inc *incident.Incident, rule, runbook string) error {
 	if !inc.Status.Open() {
 		return tebura.Errorf(tebura.ECONFLICT, "Incident %s is resolved; nothing is proposed for it any more.", inc.Ref())
@@ -521,12 +522,12 @@ func (i *Incidents) reproposal(ctx context.Context, c *bot.Click, inc *incident.
 	}
 	for _, ra := range i.svc.Actions(inc).Suggest {
 		if ra.Rule == rule && ra.Runbook == runbook {
-			if i.propose(ctx, inc, st, ra) {
-				i.card(ctx, inc, st, true)
-				i.bot.record(ctx, c.Actor.ID, "incident.propose", inc.ID, map[string]string{"runbook": runbook})
-				return nil
+			if err := i.propose(ctx, inc, st, ra, &c.Actor); err != nil {
+				return err
 			}
-			return tebura.Errorf(tebura.ECONFLICT, "%s could not be proposed again; the timeline of %s says why.", runbook, inc.Ref())
+			i.card(ctx, inc, st, true)
+			i.bot.record(ctx, c.Actor.ID, "incident.propose", inc.ID, map[string]string{"runbook": runbook})
+			return nil
 		}
 	}
 	return tebura.Errorf(tebura.ENOTFOUND, "No rule of incident %s suggests %s any more.", inc.Ref(), runbook)

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
@@ -26,13 +27,44 @@ func (b *Bot) SetIncidents(ic IncidentCommands) { b.d.Incidents = ic }
 // rule, so allow_self does not matter), Approve and Deny are re-checked
 // like every click, and the run starts on the quorum. Runbooks that need no
 // approval are refused: a suggestion is always decided by people.
+//
+// ProposeRun is for the automation alone. When a person asks for the
+// proposal (the incident card's [Propose X]), that person is the
+// requester: see proposeFor.
 func (b *Bot) ProposeRun(ctx context.Context, req RunRequest) (*runbooks.Run, error) {
 	if !access.IsAutomation(req.By) {
 		return nil, tebura.Errorf(tebura.EINVALID, "ProposeRun is for automations; %q is not an automation identity.", req.By)
 	}
+	return b.propose(ctx, req, nil)
+}
+
+// proposeFor is ProposeRun when a person asked for it: asker becomes the
+// requester, is checked for ActionRun like /runbook run, and is audited as
+// run.request with the suggesting automation (req.By) in the detail. So
+// allow_self and a colleague's Deny hold: an approver who presses
+// [Propose X] after a denial or an expiry cannot then approve the card
+// alone.
+func (b *Bot) proposeFor(ctx context.Context, asker bot.Actor, req RunRequest) (*runbooks.Run, error) {
+	if !access.IsAutomation(req.By) {
+		return nil, tebura.Errorf(tebura.EINVALID, "proposeFor needs the suggesting automation; %q is not an automation identity.", req.By)
+	}
+	return b.propose(ctx, req, &asker)
+}
+
+// propose posts the approval card of ProposeRun, requested by the
+// automation req.By, or by asker when a person asked.
+func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*runbooks.Run, error) {
 	rb, ok := b.registry().Get(req.Runbook)
 	if !ok {
 		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
+	}
+	requester, name := req.By, req.Name
+	if asker != nil {
+		if !allowed(b.policy(), subject(*asker), access.ActionRun, rb) {
+			return nil, tebura.Errorf(tebura.EFORBIDDEN, "You may not run `%s`: it needs one of the roles %s. Ask an admin for one, or ask someone who has it.",
+				rb.Name, orNone(strings.Join(rb.Allow, ", ")))
+		}
+		requester, name = asker.ID, asker.Name
 	}
 	if !rb.NeedsApproval() {
 		return nil, tebura.Errorf(tebura.EINVALID, "The runbook `%s` needs no approval, so there is nothing to propose; list it under diagnostics instead.", rb.Name)
@@ -60,7 +92,7 @@ func (b *Bot) ProposeRun(ctx context.Context, req RunRequest) (*runbooks.Run, er
 	}
 	run := &runbooks.Run{
 		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
-		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: now,
+		RequestedBy: requester, RequestedName: name, RequestedAt: now,
 		State: runbooks.StatePendingApproval, Required: rb.Approval.Required, ExpiresAt: now.Add(exp),
 		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
 	}
@@ -68,7 +100,11 @@ func (b *Bot) ProposeRun(ctx context.Context, req RunRequest) (*runbooks.Run, er
 		return nil, err
 	}
 	m := b.masker(rb, vals)
-	b.record(ctx, req.By, "run.request", run.ID, requestDetail(run, m))
+	detail := requestDetail(run, m)
+	if asker != nil {
+		detail["suggested_by"] = req.By
+	}
+	b.record(ctx, requester, "run.request", run.ID, detail)
 	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
 	if err != nil {
 		return nil, err

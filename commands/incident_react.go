@@ -266,7 +266,7 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 		proposed := false
 		for _, ra := range suggs {
 			if _, done := st.started[actionKey(reactSuggest, ra.Rule, ra.Runbook)]; !done {
-				proposed = i.propose(ctx, inc, st, ra) || proposed
+				proposed = i.propose(ctx, inc, st, ra, nil) == nil || proposed
 			}
 		}
 		if proposed {
@@ -533,34 +533,57 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 }
 
 // propose posts a remediation's approval card in the incident channel,
-// requested by the rule's automation identity.
-func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *incState, ra incident.RunbookAction) bool {
+// requested by the rule's automation identity, or by asker when a person
+// pressed [Propose X]: then that person is the requester, so they cannot
+// approve the card alone (allow_self) and must be allowed to run it. It
+// returns nil once the card is posted; otherwise an error whose sentence
+// is for asker. A person who may not run the runbook changes nothing; any
+// other refusal is noted on the timeline.
+func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *incState, ra incident.RunbookAction, asker *bot.Actor) error {
 	key := actionKey(reactSuggest, ra.Rule, ra.Runbook)
-	actor := ra.Identity
-	if actor == "" {
-		actor = "automation:" + ra.Rule
+	rule := ra.Identity
+	if rule == "" {
+		rule = "automation:" + ra.Rule
+	}
+	actor := rule
+	if asker != nil {
+		actor = asker.ID
 	}
 	data := map[string]string{dataReaction: reactSuggest, "rule": ra.Rule, "runbook": ra.Runbook}
+	if asker != nil {
+		data["asked_by"] = asker.ID
+	}
 	if ra.Err != "" {
 		st.started[key] = ""
 		data["refused"] = "true"
 		i.mark(ctx, inc, actor, incident.KindAutomation, "Suggestion "+ra.Runbook+" not proposed: "+ra.Err, data)
-		return false
+		return tebura.Errorf(tebura.EINVALID, "%s is not proposed: %s", ra.Runbook, ra.Err)
 	}
 	if st.channel.IsZero() {
-		return false // proposed once the channel exists
+		// proposed once the channel exists
+		return tebura.Errorf(tebura.ECONFLICT, "Incident %s has no channel yet; %s is proposed once it has one.", inc.Ref(), ra.Runbook)
 	}
 	if rb, ok := i.bot.registry().Get(ra.Runbook); ok {
 		ra.Params = paramsFor(rb, ra.Params)
 	}
-	run, err := i.bot.ProposeRun(ctx, RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: actor,
-		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID})
+	req := RunRequest{Runbook: ra.Runbook, Params: ra.Params, By: rule,
+		Platform: st.channel.Platform, Target: bot.Target{Channel: st.channel.ID}, Incident: inc.ID}
+	var run *runbooks.Run
+	var err error
+	if asker != nil {
+		run, err = i.bot.proposeFor(ctx, *asker, req)
+	} else {
+		run, err = i.bot.ProposeRun(ctx, req)
+	}
+	if asker != nil && tebura.ErrorCode(err) == tebura.EFORBIDDEN {
+		return err
+	}
 	if err != nil {
 		st.started[key] = ""
 		data["refused"] = "true"
 		i.log.Warn("suggestion not proposed", "incident", inc.Number, "runbook", ra.Runbook, "err", err)
 		i.mark(ctx, inc, actor, incident.KindAutomation, "Suggestion "+ra.Runbook+" not proposed: "+errorText(err), data)
-		return false
+		return err
 	}
 	st.started[key] = run.ID
 	p := proposal{Rule: ra.Rule, Runbook: ra.Runbook, Run: run.ID, Params: run.Params}
@@ -577,8 +600,12 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 	if b, err := json.Marshal(ra.Params); err == nil {
 		data["params"] = string(b)
 	}
-	i.mark(ctx, inc, actor, incident.KindAutomation, fmt.Sprintf("Remediation %s proposed as run %s, waiting for approval", ra.Runbook, run.ID), data)
-	return true
+	text := fmt.Sprintf("Remediation %s proposed as run %s, waiting for approval", ra.Runbook, run.ID)
+	if asker != nil {
+		text = fmt.Sprintf("Remediation %s (suggested by %s) proposed again as run %s by %s, waiting for approval", ra.Runbook, rule, run.ID, who(asker.ID, asker.Name))
+	}
+	i.mark(ctx, inc, actor, incident.KindAutomation, text, data)
+	return nil
 }
 
 // watch records the run's result on the timeline when it ends. A run is

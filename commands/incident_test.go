@@ -12,6 +12,7 @@ import (
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -718,5 +719,122 @@ func (s *stack) settle() {
 	defer cancel()
 	if err := s.Inc.Wait(ctx); err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+// restartAPIDevApproves is restart-api with dev among the approvers, so
+// that alice (dev) could approve — anything but her own request.
+var restartAPIDevApproves = strings.Replace(restartAPI, "approvers: [sre]", "approvers: [sre, dev]", 1)
+
+// TestProposeFromCardRequestedByClicker: [Propose X] pressed by a person
+// makes that person the requester. Otherwise an approver could sidestep
+// four-eyes: after a colleague's Deny, press Propose and approve the new
+// card alone, since its requester would be the automation.
+func TestProposeFromCardRequestedByClicker(t *testing.T) {
+	chat := newCMChat()
+	s := newStack(t, t.TempDir(), stackOptions{Chat: chat, Runbooks: []string{checkAPI, restartAPIDevApproves}})
+	s.deliver(alertBatch("g", "api", 0, 2, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	card := chat.cards(inc.Channel.ID)[0]
+	// approvalCard returns the approval card of run id.
+	approvalCard := func(id string) (*runbooks.Run, *bottest.Msg) {
+		t.Helper()
+		run, err := s.Store.GetRun(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range chat.inChannel(inc.Channel.ID) {
+			if m.Ref.ID == run.Origin.Message {
+				return run, m
+			}
+		}
+		t.Fatalf("no approval card of %s", id)
+		return nil, nil
+	}
+	// proposeAs presses [Propose restart-api] as a and returns the new run.
+	proposeAs := func(a bot.Actor) (*runbooks.Run, *bottest.Msg) {
+		t.Helper()
+		before := len(slices.DeleteFunc(s.Runs(), func(r *runbooks.Run) bool { return r.Runbook != "restart-api" }))
+		r := s.press(a, chat, card, "Propose restart-api")
+		runs := slices.DeleteFunc(s.Runs(), func(r *runbooks.Run) bool { return r.Runbook != "restart-api" })
+		if len(runs) != before+1 {
+			t.Fatalf("%s pressed Propose: %d proposals, want %d; reply %q", a.Name, len(runs), before+1, r.text())
+		}
+		return approvalCard(runs[0].ID) // newest first
+	}
+
+	// The automation's own proposal: requested by the rule; carol denies.
+	auto := slices.DeleteFunc(s.Runs(), func(r *runbooks.Run) bool { return r.Runbook != "restart-api" })
+	if len(auto) != 1 || auto[0].RequestedBy != "automation:api" {
+		t.Fatalf("automatic proposal = %+v, want one requested by automation:api", auto)
+	}
+	_, autoCard := approvalCard(auto[0].ID)
+	s.press(carol, chat, autoCard, "Deny")
+
+	// After carol's Deny, bob proposes again: he is the requester, so his
+	// own approval is refused and the run stays pending.
+	run, bobCard := proposeAs(bob)
+	if run.RequestedBy != bob.ID {
+		t.Errorf("bob's proposal requested by %q, want %s", run.RequestedBy, bob.ID)
+	}
+	mustContain(t, "bob approves his own", s.press(bob, chat, bobCard, "Approve").text(), "You requested this run")
+	if got, _ := s.Store.GetRun(context.Background(), run.ID); got.State != runbooks.StatePendingApproval {
+		t.Fatalf("bob approved his own proposal alone: %s", got.State)
+	}
+	s.press(carol, chat, bobCard, "Deny")
+
+	// alice proposes: her approval is refused, bob's starts the run.
+	run, aliceCard := proposeAs(alice)
+	if run.RequestedBy != alice.ID {
+		t.Errorf("alice's proposal requested by %q, want %s", run.RequestedBy, alice.ID)
+	}
+	mustContain(t, "alice's card", bottest.Text(aliceCard.Last()), "alice")
+	mustContain(t, "alice approves her own", s.press(alice, chat, aliceCard, "Approve").text(), "You requested this run")
+	s.press(bob, chat, aliceCard, "Approve")
+	done := s.waitRuns(func(r *runbooks.Run) bool { return r.ID == run.ID })
+	if len(done) != 1 || done[0].State != runbooks.StateSucceeded || len(done[0].Approvals) != 1 || done[0].Approvals[0].By != bob.ID {
+		t.Errorf("alice's proposal after bob's approval = %+v, want succeeded, approved by bob", done)
+	}
+
+	// The audit chain names the people who asked, and the rule that suggested.
+	requests := map[string]string{}
+	_ = s.Store.AuditEntries(context.Background(), func(e audit.Entry) error {
+		if e.Action == "run.request" && e.Subject != auto[0].ID {
+			requests[e.Actor] = e.Detail["suggested_by"]
+		}
+		return nil
+	})
+	for _, who := range []string{bob.ID, alice.ID} {
+		if by, ok := requests[who]; !ok || by != "automation:api" {
+			t.Errorf("run.request by %s: present %v, suggested_by %q; all: %v", who, ok, by, requests)
+		}
+	}
+}
+
+// TestProposeFromCardChecksAccess: a person with a role who may not run the
+// runbook cannot have it proposed by pressing [Propose X].
+func TestProposeFromCardChecksAccess(t *testing.T) {
+	chat := newCMChat()
+	sreRuns := strings.Replace(restartAPI, "allow: [sre, dev]", "allow: [sre]", 1)
+	s := newStack(t, t.TempDir(), stackOptions{Chat: chat, Runbooks: []string{checkAPI, sreRuns}})
+	s.deliver(alertBatch("g", "api", 0, 2, time.Now()))
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	card := chat.cards(inc.Channel.ID)[0]
+	runs := slices.DeleteFunc(s.Runs(), func(r *runbooks.Run) bool { return r.Runbook != "restart-api" })
+	if len(runs) != 1 {
+		t.Fatalf("proposals = %d, want 1", len(runs))
+	}
+	if _, err := s.Bot.ProposeRun(context.Background(), commands.RunRequest{Runbook: "restart-api", By: alice.ID}); err == nil {
+		t.Error("ProposeRun accepted a person as the automation")
+	}
+	// Deny the automatic proposal so that Propose would post a new card.
+	for _, m := range chat.inChannel(inc.Channel.ID) {
+		if m.Ref.ID == runs[0].Origin.Message {
+			s.press(bob, chat, m, "Deny")
+		}
+	}
+	mustContain(t, "alice proposes", s.press(alice, chat, card, "Propose restart-api").text(), "You may not run `restart-api`")
+	if n := len(slices.DeleteFunc(s.Runs(), func(r *runbooks.Run) bool { return r.Runbook != "restart-api" })); n != 1 {
+		t.Errorf("proposals after alice's refused click = %d, want 1", n)
 	}
 }
