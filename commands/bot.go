@@ -101,6 +101,8 @@ type Bot struct {
 	mu        sync.Mutex
 	expiring  bool                     // the expiry loop runs
 	following map[string]chan struct{} // run ID → closed when its final frame is out
+
+	onRunStart []func(context.Context, *runbooks.Run) // set before events flow; read without the lock
 }
 
 var _ bot.Handler = (*Bot)(nil)
@@ -122,6 +124,21 @@ func New(d Deps) *Bot {
 		}
 	}
 	return b
+}
+
+// OnRunStart registers fn to be called each time the Bot hands a run to the
+// executor and the executor accepts it (running or queued): a /runbook run,
+// an approval that reached the quorum, an automation's StartRun. From that
+// moment RunDone can follow the run. It is not called for runs that never
+// start (denied, expired, refused for a held lock, failed to start).
+//
+// fn runs on the goroutine that started the run, which may be answering a
+// click: it must return quickly and must not modify run (a copy of the run
+// as handed to the executor). Register hooks while wiring, before the chats
+// deliver events or Recover starts the loops; OnRunStart is not safe to
+// call concurrently with them.
+func (b *Bot) OnRunStart(fn func(ctx context.Context, run *runbooks.Run)) {
+	b.onRunStart = append(b.onRunStart, fn)
 }
 
 // HandleEvent routes a command or a click. Every error becomes one private

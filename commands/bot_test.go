@@ -1,7 +1,10 @@
 package commands_test
 
 import (
+	"context"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,6 +288,48 @@ func TestRecoverInterruptsApprovedRunsThatNeverStarted(t *testing.T) {
 		t.Errorf("no run.interrupt audit entry")
 	}
 	mustContain(t, "status", h.Say(alice, "/runbook status "+run.ID).PrivateText(), "interrupted")
+}
+
+// TestOnRunStart: the hook hears every run the executor accepted — typed,
+// approved, started by an automation — once, with its ID, and none that
+// never started.
+func TestOnRunStart(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	var (
+		mu      sync.Mutex
+		started []string
+	)
+	h.Bot.OnRunStart(func(_ context.Context, run *runbooks.Run) {
+		mu.Lock()
+		defer mu.Unlock()
+		if run.State != runbooks.StateApproved {
+			t.Errorf("hook saw run %s %s, want it as handed to the executor (approved)", run.ID, run.State)
+		}
+		started = append(started, run.ID)
+	})
+	typed := h.Say(alice, "/runbook run quick").Posted()
+	if len(typed) != 1 {
+		t.Fatalf("quick posted %d messages", len(typed))
+	}
+	typedRun := h.LastRun().ID
+	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+	approved := h.LastRun().ID
+	h.Click(bob, card, "Approve")
+	h.WaitFinal(approved) // frees its lock
+	denied := h.Say(alice, "/runbook run restart-api env=staging").Card(t)
+	h.Click(bob, denied, "Deny")
+	auto, err := h.Bot.StartRun(t.Context(), commands.RunRequest{Runbook: "quick", By: "automation:x", Platform: bottest.Platform, Target: bot.Target{Channel: bottest.Channel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{typedRun, approved, auto.ID} {
+		h.WaitFinal(id)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{typedRun, approved, auto.ID}; !slices.Equal(started, want) {
+		t.Errorf("OnRunStart heard %v, want %v (not the denied one)", started, want)
+	}
 }
 
 func TestStaleButton(t *testing.T) {

@@ -146,19 +146,21 @@ type runEvents interface {
 	// decision or an end (an approval, a denial, an expiry, a start that
 	// failed). It must return at once.
 	runChanged(id string)
-	// runStarted: the Bot handed run id to the executor, so RunDone can
-	// follow it. It must return at once.
-	runStarted(id string)
+	// runStarted: the Bot handed run to the executor, so RunDone can
+	// follow it (an OnRunStart hook). It must return quickly.
+	runStarted(ctx context.Context, run *runbooks.Run)
 }
 
-// observeRuns routes the Bot's run writes past ev, so that the incident
-// timeline shows an approval, a denial, an expiry when it happens and the
-// result of an approved run when it ends, not on the next sweep. The
-// executor's own writes do not pass here; the sweep stays as the net for
-// what a crash loses. Call it while wiring, before the Bot handles events
-// or starts its loops (NewIncidents does).
+// observeRuns routes the Bot's run writes past ev and registers ev's
+// runStarted with OnRunStart, so that the incident timeline shows an
+// approval, a denial, an expiry when it happens and the result of an
+// approved run when it ends, not on the next sweep. The executor's own
+// writes do not pass here; the sweep stays as the net for what a crash
+// loses. Call it while wiring, before the Bot handles events or starts its
+// loops (NewIncidents does).
 func (b *Bot) observeRuns(ev runEvents) {
 	b.d.Store = &observedStore{Store: b.d.Store, ev: ev}
+	b.OnRunStart(ev.runStarted)
 }
 
 // observedStore is the Bot's Store with runEvents hooks.
@@ -175,15 +177,4 @@ func (s *observedStore) UpdateRun(ctx context.Context, id string, fn func(*runbo
 		s.ev.runChanged(run.ID)
 	}
 	return run, err
-}
-
-// PutCallback stores a button. The [Cancel] button of a run is stored
-// right after the executor accepted the run (Bot.start): from then on the
-// run is live here, which is the moment to follow it.
-func (s *observedStore) PutCallback(ctx context.Context, cb bot.Callback) error {
-	err := s.Store.PutCallback(ctx, cb)
-	if err == nil && cb.Action == actionCancel {
-		s.ev.runStarted(cb.Subject)
-	}
-	return err
 }

@@ -633,13 +633,11 @@ func (i *Incidents) watch(runID string) {
 // runStarted implements runEvents: an approved remediation (or any run of
 // an incident) was handed to the executor; its result is recorded when it
 // ends.
-func (i *Incidents) runStarted(runID string) {
-	ctx := context.Background()
-	run, err := i.bot.d.Store.GetRun(ctx, runID)
-	if err != nil || i.link(ctx, run).Origin.Incident == "" {
+func (i *Incidents) runStarted(ctx context.Context, run *runbooks.Run) {
+	if i.link(context.WithoutCancel(ctx), run).Origin.Incident == "" {
 		return
 	}
-	i.watch(runID)
+	i.watch(run.ID)
 }
 
 // link returns run with its incident: Origin.Incident when it has one, or,

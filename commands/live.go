@@ -62,6 +62,10 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 		}
 		return b.abort(ctx, run, ref, m, err)
 	}
+	for _, fn := range b.onRunStart {
+		started := *run
+		fn(ctx, &started)
+	}
 	b.record(ctx, by, "run.start", run.ID, map[string]string{"runbook": run.Runbook, "params": paramsText(run.Params, run.Secret, m)})
 	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
 	if err != nil {
