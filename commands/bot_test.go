@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -330,6 +331,54 @@ func TestOnRunStart(t *testing.T) {
 	if want := []string{typedRun, approved, auto.ID}; !slices.Equal(started, want) {
 		t.Errorf("OnRunStart heard %v, want %v (not the denied one)", started, want)
 	}
+}
+
+// TestAutomationRunsPlanLikeTypedRuns: StartRun and ProposeRun validate
+// and plan through the same helper, and agree with /runbook run on the
+// stored values (defaults filled), secret names, plan hash and lock key —
+// so an approval of either is bound to the plan a person would have seen.
+func TestAutomationRunsPlanLikeTypedRuns(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	ctx := t.Context()
+	to := bot.Target{Channel: bottest.Channel}
+	same := func(what string, got, want *runbooks.Run) {
+		t.Helper()
+		if got.PlanHash != want.PlanHash || got.LockKey != want.LockKey || !maps.Equal(got.Params, want.Params) || !slices.Equal(got.Secret, want.Secret) {
+			t.Errorf("%s = hash %s lock %q params %v secret %v; typed = hash %s lock %q params %v secret %v", what,
+				got.PlanHash, got.LockKey, got.Params, got.Secret, want.PlanHash, want.LockKey, want.Params, want.Secret)
+		}
+		if got.Origin.Incident != "i7" || got.Origin.Channel != bottest.Channel {
+			t.Errorf("%s origin = %+v", what, got.Origin)
+		}
+	}
+
+	h.Say(alice, "/runbook run quick who=pager")
+	typed := h.WaitFinal(h.LastRun().ID)
+	auto, err := h.Bot.StartRun(ctx, commands.RunRequest{Runbook: "quick", Params: map[string]string{"who": "pager"}, By: "automation:x",
+		Platform: bottest.Platform, Target: to, Incident: "i7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("StartRun", auto, typed)
+
+	h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+	typed = h.LastRun()
+	proposed, err := h.Bot.ProposeRun(ctx, commands.RunRequest{Runbook: "restart-api", Params: map[string]string{"env": "prod"}, By: "automation:x",
+		Platform: bottest.Platform, Target: to, Incident: "i7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("ProposeRun", proposed, typed)
+	if proposed.State != runbooks.StatePendingApproval || proposed.RequestedBy != "automation:x" || proposed.Required != 1 ||
+		!proposed.ExpiresAt.Equal(proposed.RequestedAt.Add(15*time.Minute)) {
+		t.Errorf("proposal = %+v", proposed)
+	}
+	for _, bad := range []map[string]string{{"env": "moon"}, {"env": "prod", "nope": "1"}} {
+		if _, err := h.Bot.ProposeRun(ctx, commands.RunRequest{Runbook: "restart-api", Params: bad, By: "automation:x", Platform: bottest.Platform, Target: to}); tebura.ErrorCode(err) != tebura.EINVALID {
+			t.Errorf("ProposeRun %v: %v, want EINVALID", bad, err)
+		}
+	}
+	h.WaitFinal(auto.ID)
 }
 
 func TestStaleButton(t *testing.T) {

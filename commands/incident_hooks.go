@@ -58,13 +58,9 @@ func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*r
 	if !ok {
 		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
 	}
-	requester, name := req.By, req.Name
-	if asker != nil {
-		if !allowed(b.policy(), subject(*asker), access.ActionRun, rb) {
-			return nil, tebura.Errorf(tebura.EFORBIDDEN, "You may not run `%s`: it needs one of the roles %s. Ask an admin for one, or ask someone who has it.",
-				rb.Name, orNone(strings.Join(rb.Allow, ", ")))
-		}
-		requester, name = asker.ID, asker.Name
+	if asker != nil && !allowed(b.policy(), subject(*asker), access.ActionRun, rb) {
+		return nil, tebura.Errorf(tebura.EFORBIDDEN, "You may not run `%s`: it needs one of the roles %s. Ask an admin for one, or ask someone who has it.",
+			rb.Name, orNone(strings.Join(rb.Allow, ", ")))
 	}
 	if !rb.NeedsApproval() {
 		return nil, tebura.Errorf(tebura.EINVALID, "The runbook `%s` needs no approval, so there is nothing to propose; list it under diagnostics instead.", rb.Name)
@@ -73,38 +69,28 @@ func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*r
 	if chat == nil {
 		return nil, tebura.Errorf(tebura.EINVALID, "There is no chat %q to post the approval card of `%s` in.", req.Platform, rb.Name)
 	}
-	vals, err := rb.Bind(req.Params)
+	suggestedBy := req.By
+	if asker != nil {
+		req.By, req.Name = asker.ID, asker.Name
+	}
+	run, vals, plan, err := b.planRun(rb, req)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := rb.Plan(vals)
-	if err != nil {
-		return nil, err
-	}
-	lockKey, err := rb.LockKey(vals)
-	if err != nil {
-		return nil, err
-	}
-	now := b.now()
 	exp := rb.Approval.Expires
 	if exp <= 0 {
 		exp = defaultApprovalExpiry
 	}
-	run := &runbooks.Run{
-		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
-		RequestedBy: requester, RequestedName: name, RequestedAt: now,
-		State: runbooks.StatePendingApproval, Required: rb.Approval.Required, ExpiresAt: now.Add(exp),
-		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
-	}
+	run.State, run.Required, run.ExpiresAt = runbooks.StatePendingApproval, rb.Approval.Required, run.RequestedAt.Add(exp)
 	if err := b.d.Store.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}
 	m := b.masker(rb, vals)
 	detail := requestDetail(run, m)
 	if asker != nil {
-		detail["suggested_by"] = req.By
+		detail["suggested_by"] = suggestedBy
 	}
-	b.record(ctx, requester, "run.request", run.ID, detail)
+	b.record(ctx, run.RequestedBy, "run.request", run.ID, detail)
 	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
 	if err != nil {
 		return nil, err

@@ -257,23 +257,11 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 	if rb.NeedsApproval() {
 		return nil, tebura.Errorf(tebura.EFORBIDDEN, "The runbook `%s` needs approval, so an automation cannot start it; propose it to people instead.", rb.Name)
 	}
-	vals, err := rb.Bind(req.Params)
+	run, vals, _, err := b.planRun(rb, req)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := rb.Plan(vals)
-	if err != nil {
-		return nil, err
-	}
-	lockKey, err := rb.LockKey(vals)
-	if err != nil {
-		return nil, err
-	}
-	run := &runbooks.Run{
-		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
-		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: b.now(), State: runbooks.StateApproved,
-		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
-	}
+	run.State = runbooks.StateApproved
 	if err := b.d.Store.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}
@@ -291,6 +279,30 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 		return nil, err
 	}
 	return b.d.Store.GetRun(ctx, run.ID)
+}
+
+// planRun validates req's params against rb like user input (rb.Bind) and
+// returns the run to store, requested by req.By now, with its plan hash,
+// lock key and origin; its State is for the caller to set. It is what
+// StartRun and ProposeRun share.
+func (b *Bot) planRun(rb *runbooks.Runbook, req RunRequest) (*runbooks.Run, runbooks.Values, *runbooks.Plan, error) {
+	vals, err := rb.Bind(req.Params)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plan, err := rb.Plan(vals)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lockKey, err := rb.LockKey(vals)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &runbooks.Run{
+		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
+		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: b.now(),
+		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
+	}, vals, plan, nil
 }
 
 // Recover reconciles after a restart and starts the approval expiry loop,
