@@ -307,9 +307,10 @@ func (b *Bot) planRun(rb *runbooks.Runbook, req RunRequest) (*runbooks.Run, runb
 
 // Recover reconciles after a restart and starts the approval expiry loop,
 // which runs until ctx ends. Call it once, before the chats deliver
-// events: it marks every run still running or queued as interrupted
-// (through runbooks.Recover, which releases their locks; a second call
-// finds nothing), audits and redraws them, and expires approvals that ran
+// events: it marks every run still running or queued, or stored approved
+// but never started, as interrupted (through runbooks.Recover, which
+// releases their locks; a second call finds nothing), audits and redraws
+// them, and expires approvals that ran
 // out while the bot was down. A caller that ran runbooks.Recover itself
 // passes what it returned to ShowInterrupted as well.
 func (b *Bot) Recover(ctx context.Context) error {
