@@ -71,6 +71,14 @@ type Deps struct {
 	// ExpiryInterval is how often pending approvals are checked for expiry
 	// once Recover started the loop (default 10s).
 	ExpiryInterval time.Duration
+	// Reload, when set, reloads the configuration, the runbooks and the
+	// access policy at once, for `/tebura reload` (admins only). by is the
+	// identity that asked, for the audit chain and the log. It returns a
+	// one-sentence summary for the admin (what was loaded, what needs a
+	// restart), or a tebura error whose message says why the new
+	// configuration was refused while the running one stays. Nil: the
+	// command answers that reloading from chat is not available.
+	Reload func(ctx context.Context, by string) (summary string, err error)
 	// StreamObserver, when set, receives each live message's stream
 	// statistics (frames sent, dropped, failed) when its stream closes; the
 	// metrics package counts them.
@@ -184,8 +192,11 @@ func (b *Bot) command(ctx context.Context, c *bot.Command) error {
 		}
 		return b.d.Incidents.HandleIncident(ctx, c, req)
 	case RootTebura:
-		if req.Verb == VerbWhoami {
+		switch req.Verb {
+		case VerbWhoami:
 			return b.whoami(ctx, c)
+		case VerbReload:
+			return b.reload(ctx, c)
 		}
 		return b.help(ctx, c)
 	}

@@ -203,6 +203,8 @@ const (
 	VerbLogs     Verb = "logs"
 	VerbHelp     Verb = "help"
 	VerbWhoami   Verb = "whoami"
+	// VerbReload reloads config, runbooks and access (admins only).
+	VerbReload Verb = "reload"
 )
 
 // Neutral command roots. Adapters map the configured names back to these;
@@ -276,7 +278,7 @@ func (n Names) typed(root string) string {
 }
 
 var runbookVerbs = []Verb{VerbList, VerbDescribe, VerbRun, VerbStatus, VerbCancel, VerbLogs}
-var teburaVerbs = []Verb{VerbHelp, VerbWhoami}
+var teburaVerbs = []Verb{VerbHelp, VerbWhoami, VerbReload}
 
 // Parse parses the text after a command root. runbookNames are the runbooks
 // the caller may see: the first word of /runbook may name one directly, and
@@ -301,6 +303,8 @@ func (n Names) Parse(root, text string, runbookNames []string) (Request, error) 
 			req.Verb = VerbHelp
 		case VerbWhoami:
 			req.Verb = VerbWhoami
+		case VerbReload:
+			req.Verb = VerbReload
 		default:
 			return req, n.unknown(neutral, words[0], verbStrings(teburaVerbs))
 		}

@@ -146,6 +146,7 @@ func TestParse(t *testing.T) {
 		{"help", "tebura", "help", Request{Root: RootTebura, Verb: VerbHelp}},
 		{"bare tebura is help", "tebura", "", Request{Root: RootTebura, Verb: VerbHelp}},
 		{"whoami", "tebura", "whoami", Request{Root: RootTebura, Verb: VerbWhoami}},
+		{"reload", "tebura", "reload", Request{Root: RootTebura, Verb: VerbReload}},
 		{"incident words", "incident", `declare "db down" sev=1`, Request{Root: RootIncident}},
 	}
 	for _, tt := range tests {
@@ -182,6 +183,7 @@ func TestParseErrors(t *testing.T) {
 		{"run without name", "runbook", "run", "needs a runbook name"},
 		{"list with argument", "runbook", "list all", "one word too many"},
 		{"whoami with argument", "tebura", "whoami me", "takes no arguments"},
+		{"reload with argument", "tebura", "reload now", "takes no arguments"},
 		{"bad arg", "runbook", "run restart-api prod", "Parameters are written name=value"},
 		{"unterminated", "runbook", `run restart-api msg="oops`, "never closed"},
 		{"unknown root", "deploy", "x", "There is no command `/deploy`"},

@@ -31,6 +31,9 @@ func (b *Bot) helpMessage(s access.Subject) bot.Message {
 	if b.d.Incidents != nil {
 		lines = append(lines, "`"+b.names.typed(RootIncident)+" …` — declare and work incidents; `"+b.names.typed(RootIncident)+" help` for more")
 	}
+	if b.mayReload(s) {
+		lines = append(lines, "`"+tb+" reload` — load the config, runbooks and access again (admins)")
+	}
 	msg := bot.Message{
 		Header: "What you can do",
 		Level:  bot.LevelInfo,
