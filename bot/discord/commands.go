@@ -50,6 +50,7 @@ func newRoots(c config.BotCommands) roots {
 var privateAnswers = map[string]bool{
 	rootTebura + " help":      true,
 	rootTebura + " whoami":    true,
+	rootTebura + " reload":    true,
 	rootRunbook + " list":     true,
 	rootRunbook + " describe": true,
 	rootRunbook + " status":   true,
@@ -118,6 +119,7 @@ func commandDefinitions(r roots) []*discordgo.ApplicationCommand {
 			Options: []*discordgo.ApplicationCommandOption{
 				sub("help", "What you can do here"),
 				sub("whoami", "Your identity and roles"),
+				sub("reload", "Reload config, runbooks and access (admins)"),
 			},
 		},
 	}

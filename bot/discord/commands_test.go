@@ -42,6 +42,7 @@ func TestCommandText(t *testing.T) {
 		{"incident", "stats", nil, "stats"},
 		{"tebura", "help", nil, "help"},
 		{"tebura", "whoami", nil, "whoami"},
+		{"tebura", "reload", nil, "reload"},
 	}
 	for _, tc := range tests {
 		it := f.NewCommand(alice, tc.command, tc.sub, tc.opts...)
@@ -63,7 +64,7 @@ func TestDefinitionsCoverGrammar(t *testing.T) {
 	want := map[string][]string{
 		"runbook":  {"list", "describe", "run", "status", "cancel", "logs"},
 		"incident": {"declare", "ack", "resolve", "status", "note", "commander", "timeline", "postmortem", "list", "stats"},
-		"tebura":   {"help", "whoami"},
+		"tebura":   {"help", "whoami", "reload"},
 	}
 	for _, d := range defs {
 		var subs []string
@@ -122,5 +123,31 @@ func TestTokenLifetime(t *testing.T) {
 	}
 	if m, _ := e.fake.Message(card.ID); m.Embeds[0].Title != "still running" {
 		t.Errorf("card = %+v", m.Embeds)
+	}
+}
+
+// TestReloadRegisteredAndPrivate: /tebura reload is registered, so an
+// installation registered before it existed registers again (the hash
+// changed), and its answer is private (deferred ephemeral).
+func TestReloadRegisteredAndPrivate(t *testing.T) {
+	defs := commandDefinitions(newRoots(botCommands("", "", "")))
+	var found bool
+	for _, d := range defs {
+		for _, o := range d.Options {
+			found = found || (d.Name == "tebura" && o.Name == "reload")
+		}
+	}
+	if !found {
+		t.Fatal("/tebura reload is not registered")
+	}
+	e := newEnv(t, ModeGateway)
+	e.start(e.collect())
+	it := e.fake.NewCommand(bob, "tebura", "reload")
+	e.deliver(it)
+	if cmd := e.event().(*bot.Command); cmd.Name != "tebura" || cmd.Text != "reload" {
+		t.Errorf("command = %q %q, want tebura reload", cmd.Name, cmd.Text)
+	}
+	if ack := e.fake.AckOf(it.ID); ack.Type != 5 || !ack.Ephemeral {
+		t.Errorf("reload ack = %+v, want a deferred ephemeral answer", ack)
 	}
 }
