@@ -343,7 +343,44 @@ func (d PagerDuty) Enabled() bool { return d.Insecure || d.WebhookSecret != "" |
 // Enabled reports whether the generic source accepts webhooks.
 func (g GenericSource) Enabled() bool { return g.Insecure || g.BearerToken != "" }
 
+// AuthProblems returns a *KeyError (joined) for every webhook source that
+// is configured but neither authenticates requests nor says insecure: true.
+// Such a source would refuse every request, which is never what its author
+// meant; to leave a source off, leave it out of the configuration. present
+// names the built-in sources ("alertmanager", "grafana", "pagerduty") that
+// the file or the environment mentions at all, which the decoded values
+// cannot show for an empty block; with a nil present a built-in source
+// counts as configured when any of its fields is set. Every generic source
+// is configured: it exists only because the configuration names it.
+func (s Sources) AuthProblems(present map[string]bool) error {
+	var p problems
+	const insecure = ", or insecure: true to accept unauthenticated requests (leave the source out of the configuration to keep it off)"
+	if am := s.Alertmanager; !am.Enabled() && (present["alertmanager"] || am != (Alertmanager{})) {
+		p.add("sources.alertmanager", "has no authentication; set bearer_token or basic_auth"+insecure)
+	}
+	if g := s.Grafana; !g.Enabled() && (present["grafana"] || g != (Grafana{})) {
+		p.add("sources.grafana", "has no authentication; set hmac_secret or bearer_token"+insecure)
+	}
+	if pd := s.PagerDuty; !pd.Enabled() && (present["pagerduty"] || pd != (PagerDuty{})) {
+		p.add("sources.pagerduty", "has no authentication; set webhook_secret or routing_key"+insecure)
+	}
+	names := make([]string, 0, len(s.Generic))
+	for n := range s.Generic {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !s.Generic[n].Enabled() {
+			p.add("sources.generic."+n, "has no authentication; set bearer_token"+insecure)
+		}
+	}
+	return errors.Join(p...)
+}
+
 func (c Config) validateSources(p *problems) {
+	for _, ke := range KeyErrors(c.Sources.AuthProblems(nil)) {
+		*p = append(*p, ke)
+	}
 	am := c.Sources.Alertmanager
 	if am.Insecure && (am.BearerToken != "" || am.BasicAuth.Username != "" || am.BasicAuth.Password != "") {
 		p.add("sources.alertmanager.insecure", "is true but authentication is configured too; remove one")

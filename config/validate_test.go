@@ -102,6 +102,14 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"generic bad name", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"My Source": {}}
 		}, "sources.generic.My Source", "source name"},
+		{"generic without auth", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {Key: "{{ .id }}"}}
+		}, "sources.generic.ci", "no authentication; set bearer_token, or insecure: true"},
+		{"generic empty block", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"foo": {}}
+		}, "sources.generic.foo", "no authentication"},
+		{"grafana header without secret", func(c *Config) { c.Sources.Grafana.SignatureHeader = "X-Sig" },
+			"sources.grafana", "no authentication; set hmac_secret or bearer_token, or insecure: true"},
 		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},
 		{"reopen negative", func(c *Config) { c.Incidents.ReopenWithin = -time.Minute }, "incidents.reopen_within", "negative"},
 		{"automation without matchers", func(c *Config) { c.Automations = []Automation{{Name: "a"}} }, "automations[0].match", "at least one matcher"},
@@ -153,8 +161,9 @@ func TestValidateAcceptsGoodSetups(t *testing.T) {
 			c.Access.Roles = map[string]Role{"sre": {Members: []string{"console:alice", "slack-group:S1", "discord-role:5678"}}}
 			c.Access.Admins = []string{"sre", "slack:U1"}
 		}},
-		{"source without auth is just disabled", func(c *Config) {
-			c.Sources.Generic = map[string]GenericSource{"ci": {}}
+		{"insecure sources are accepted (validate warns)", func(c *Config) {
+			c.Sources.Grafana.Insecure = true
+			c.Sources.Generic = map[string]GenericSource{"ci": {Insecure: true, Key: "{{ .id }}"}}
 		}},
 		{"templates may use functions the executing package adds", func(c *Config) {
 			c.Incidents.ChannelTemplate = "inc-{{ .Number }}-{{ .Title | slug }}"

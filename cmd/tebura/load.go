@@ -85,9 +85,15 @@ type loadedConfig struct {
 	envs   map[string]string // dotted key → environment variable that set it
 }
 
-// where returns the file and line a dotted key came from, trying the key and
-// then its parents.
+// where returns the file and line a dotted key came from, trying the key,
+// then its children (a block set only through one of its keys), then its
+// parents.
 func (l *loadedConfig) where(key string) (string, int) {
+	if _, ok := l.lines[key]; !ok && l.envs[key] == "" {
+		if file, line, ok := l.whereChild(key); ok {
+			return file, line
+		}
+	}
 	for k := key; k != ""; k = parentKey(k) {
 		if env, ok := l.envs[k]; ok {
 			return "$" + env, 0
@@ -102,6 +108,28 @@ func (l *loadedConfig) where(key string) (string, int) {
 	return "config", 0
 }
 
+// whereChild is where the first child of key came from: an environment
+// variable, else the lowest line in the file.
+func (l *loadedConfig) whereChild(key string) (string, int, bool) {
+	var envs []string
+	for k, env := range l.envs {
+		if strings.HasPrefix(k, key+".") {
+			envs = append(envs, env)
+		}
+	}
+	if len(envs) > 0 {
+		sort.Strings(envs)
+		return "$" + envs[0], 0, true
+	}
+	best := 0
+	for k, line := range l.lines {
+		if strings.HasPrefix(k, key+".") && (best == 0 || line < best) {
+			best = line
+		}
+	}
+	return l.Path, best, best > 0
+}
+
 // problemAt returns a problem about key.
 func (l *loadedConfig) problemAt(key, msg string) problem {
 	file, line := l.where(key)
@@ -112,12 +140,24 @@ func (l *loadedConfig) problemAt(key, msg string) problem {
 	return problem{File: file, Line: line, Key: key, Text: text}
 }
 
-// validate runs config.Validate and places each problem, leaving out keys
-// (and their children) that already have a problem in known.
+// validate runs config.Validate, and the webhook-source check with what
+// only the file knows (an empty source block is present too), and places
+// each problem, leaving out keys (and their children) that already have a
+// problem in known.
 func (l *loadedConfig) validate(known ...problem) []problem {
 	var ps []problem
+	errs := config.KeyErrors(l.Config.Validate())
+	reported := map[string]bool{}
+	for _, ke := range errs {
+		reported[ke.Key] = true
+	}
+	for _, ke := range config.KeyErrors(l.Config.Sources.AuthProblems(l.presentSources())) {
+		if !reported[ke.Key] {
+			errs = append(errs, ke)
+		}
+	}
 next:
-	for _, ke := range config.KeyErrors(l.Config.Validate()) {
+	for _, ke := range errs {
 		for _, k := range known {
 			if k.Key != "" && (ke.Key == k.Key || strings.HasPrefix(ke.Key, k.Key+".") || strings.HasPrefix(ke.Key, k.Key+"[")) {
 				continue next
@@ -126,6 +166,32 @@ next:
 		ps = append(ps, l.problemAt(ke.Key, ke.Msg))
 	}
 	return ps
+}
+
+// presentSources names the built-in webhook sources the file or the
+// environment mentions, even as an empty block.
+func (l *loadedConfig) presentSources() map[string]bool {
+	present := map[string]bool{}
+	for _, name := range []string{"alertmanager", "grafana", "pagerduty"} {
+		key := "sources." + name
+		for _, keys := range []map[string]int{l.lines, envLines(l.envs)} {
+			for k := range keys {
+				if k == key || strings.HasPrefix(k, key+".") {
+					present[name] = true
+				}
+			}
+		}
+	}
+	return present
+}
+
+// envLines is the set of keys of envs, shaped like loadedConfig.lines.
+func envLines(envs map[string]string) map[string]int {
+	out := make(map[string]int, len(envs))
+	for k := range envs {
+		out[k] = 0
+	}
+	return out
 }
 
 func parentKey(k string) string {

@@ -122,32 +122,101 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
 
-// TestValidateWarnsAndRefuses: a generic source without auth is a warning
-// (it is disabled), an insecure one too; a remediation under diagnostics
-// is a problem.
+// TestValidateWarnsAndRefuses: a webhook source present in the config
+// without authentication is a problem (exit 1) unless it says insecure:
+// true, which is a warning; an absent source is simply off; a remediation
+// under diagnostics is a problem.
 func TestValidateWarnsAndRefuses(t *testing.T) {
 	cleanEnv(t)
-	dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook,
-		"tebura.yaml": baseConfig(`sources:
-  alertmanager: {insecure: true}
-  generic:
-    ci: {key: '{{ .id }}'}
-`)})
-	out, _, code := runCLI(t, "", "validate", "--config", filepath.Join(dir, "tebura.yaml"))
-	if code != 0 {
-		t.Fatalf("validate exit %d:\n%s", code, out)
+	tests := []struct {
+		name    string
+		sources string
+		code    int
+		want    []string
+	}{
+		{"generic without auth", "sources:\n  generic:\n    ci: {key: '{{ .id }}'}\n", 1,
+			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token, or insecure: true"}},
+		{"empty generic block", "sources:\n  generic:\n    foo: {}\n", 1,
+			[]string{"tebura.yaml:13: sources.generic.foo: has no authentication"}},
+		{"grafana header only", "sources:\n  grafana:\n    signature_header: X-Sig\n", 1,
+			[]string{"tebura.yaml:12: sources.grafana: has no authentication; set hmac_secret or bearer_token, or insecure: true"}},
+		{"empty alertmanager block", "sources:\n  alertmanager: {}\n", 1,
+			[]string{"tebura.yaml:12: sources.alertmanager: has no authentication; set bearer_token or basic_auth, or insecure: true"}},
+		{"pagerduty with an empty secret", "sources:\n  pagerduty: {webhook_secret: ''}\n", 1,
+			[]string{"tebura.yaml:12: sources.pagerduty: has no authentication; set webhook_secret or routing_key, or insecure: true"}},
+		{"insecure is a warning", "sources:\n  alertmanager: {insecure: true}\n  generic:\n    ci: {insecure: true, key: '{{ .id }}'}\n", 0,
+			[]string{"warning: ", "sources.alertmanager.insecure is true: /hooks/alertmanager accepts unauthenticated requests",
+				"sources.generic.ci.insecure is true: /hooks/generic/ci accepts unauthenticated requests", "ok: "}},
+		{"absent sources are off", "", 0, []string{"ok: "}},
 	}
-	for _, want := range []string{"warning: ", "sources.generic.ci has no authentication, so /hooks/generic/ci refuses every request",
-		"sources.alertmanager.insecure is true: /hooks/alertmanager accepts unauthenticated requests"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("validate output lacks %q:\n%s", want, out)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook,
+				"tebura.yaml": baseConfig(tt.sources)})
+			out, _, code := runCLI(t, "", "validate", "--config", filepath.Join(dir, "tebura.yaml"))
+			if code != tt.code {
+				t.Fatalf("validate exit %d, want %d:\n%s", code, tt.code, out)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("validate output lacks %q:\n%s", want, out)
+				}
+			}
+			if tt.code == 0 && tt.sources == "" && strings.Contains(out, "warning") {
+				t.Errorf("absent sources warned:\n%s", out)
+			}
+		})
 	}
 	bad := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook,
 		"tebura.yaml": baseConfig("automations: [{name: oops, match: ['a=\"b\"'], diagnostics: [restart-api]}]\n")})
-	out, _, code = runCLI(t, "", "validate", "--config", filepath.Join(bad, "tebura.yaml"))
+	out, _, code := runCLI(t, "", "validate", "--config", filepath.Join(bad, "tebura.yaml"))
 	if code != 1 || !strings.Contains(out, `runbook "restart-api" needs approval, so it cannot run by itself`) {
 		t.Errorf("remediation under diagnostics: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeRefusesUnauthenticatedSource: serve lists the source and does
+// not start; an environment override counts as present too. The context is
+// cancelled from the start, so a serve that wrongly starts stops at once
+// (exit 0) instead of hanging the test.
+func TestServeRefusesUnauthenticatedSource(t *testing.T) {
+	cleanEnv(t)
+	serve := func(path string) (string, int) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{"serve", "--config", path}, strings.NewReader(""), &out, &errb)
+		return errb.String(), code
+	}
+	dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook,
+		"tebura.yaml": baseConfig("sources:\n  generic:\n    ci: {key: '{{ .id }}'}\n")})
+	errOut, code := serve(filepath.Join(dir, "tebura.yaml"))
+	if code != 1 || !strings.Contains(errOut, "sources.generic.ci: has no authentication") {
+		t.Fatalf("serve exit %d:\n%s", code, errOut)
+	}
+	dir = writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "tebura.yaml": baseConfig("")})
+	t.Setenv("TEBURA_SOURCES_GRAFANA_SIGNATURE_HEADER", "X-Sig")
+	errOut, code = serve(filepath.Join(dir, "tebura.yaml"))
+	if code != 1 || !strings.Contains(errOut, "$TEBURA_SOURCES_GRAFANA_SIGNATURE_HEADER: sources.grafana: has no authentication") {
+		t.Fatalf("serve with a Grafana header from the environment: exit %d:\n%s", code, errOut)
+	}
+}
+
+// TestServeLogsSources: one info line at start names the mounted and the
+// off webhook sources.
+func TestServeLogsSources(t *testing.T) {
+	cleanEnv(t)
+	dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook,
+		"tebura.yaml": baseConfig(incidentConfig)})
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
+	logs := ts.logs.String()
+	if n := strings.Count(logs, `msg="webhook sources"`); n != 1 {
+		t.Fatalf("want one webhook sources line, got %d:\n%s", n, logs)
+	}
+	for _, want := range []string{"level=INFO", "mounted=/hooks/alertmanager", "off=grafana,pagerduty,generic"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("webhook sources line lacks %q:\n%s", want, logs)
+		}
 	}
 }
 

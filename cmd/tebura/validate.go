@@ -187,29 +187,21 @@ runbook repository.`,
 	}
 }
 
-// sourceWarnings says which webhook sources are configured but disabled
-// because no authentication is set (a source without auth refuses every
-// request unless it says insecure: true), and which accept unauthenticated
-// requests. They are warnings, not problems: the server starts.
+// sourceWarnings names the webhook sources that accept unauthenticated
+// requests (insecure: true). They are warnings, not problems: the server
+// starts. A source present without authentication is a problem instead
+// (config.Sources.AuthProblems).
 func sourceWarnings(l *loadedConfig) []string {
 	src := l.Config.Sources
 	var out []string
-	disabled := func(key, path, how string) {
-		at := l.whereText(key)
-		out = append(out, fmt.Sprintf("%s: %s has no authentication, so %s refuses every request; set %s, or insecure: true to accept unauthenticated requests", at, key, path, how))
-	}
 	insecure := func(key, path string) {
-		out = append(out, fmt.Sprintf("%s: %s.insecure is true: %s accepts unauthenticated requests from anyone who can reach it", l.source(), key, path))
-	}
-	g := src.Grafana
-	switch {
-	case g.Insecure:
-		insecure("sources.grafana", "/hooks/grafana")
-	case !g.Enabled() && (g.SignatureHeader != "" || g.TimestampHeader != ""):
-		disabled("sources.grafana", "/hooks/grafana", "hmac_secret or bearer_token")
+		out = append(out, fmt.Sprintf("%s: %s.insecure is true: %s accepts unauthenticated requests from anyone who can reach it", l.whereText(key+".insecure"), key, path))
 	}
 	if src.Alertmanager.Insecure {
 		insecure("sources.alertmanager", "/hooks/alertmanager")
+	}
+	if src.Grafana.Insecure {
+		insecure("sources.grafana", "/hooks/grafana")
 	}
 	if src.PagerDuty.Insecure {
 		insecure("sources.pagerduty", "/hooks/pagerduty")
@@ -220,12 +212,8 @@ func sourceWarnings(l *loadedConfig) []string {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		key, path := "sources.generic."+n, "/hooks/generic/"+n
-		switch gs := src.Generic[n]; {
-		case gs.Insecure:
-			insecure(key, path)
-		case !gs.Enabled():
-			disabled(key, path, "bearer_token")
+		if src.Generic[n].Insecure {
+			insecure("sources.generic."+n, "/hooks/generic/"+n)
 		}
 	}
 	return out

@@ -184,23 +184,18 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 
 	if o.Console != consoleOnly {
-		srcs := cfg.Sources
-		srcs.Generic = map[string]config.GenericSource{}
-		for name, g := range cfg.Sources.Generic {
-			if g.Enabled() { // without auth a source is disabled (tebura validate warns)
-				srcs.Generic[name] = g
-			}
-		}
-		// Metrics: the webhook middleware wraps these handlers here.
+		// Validation refused a source present without authentication, so
+		// every configured source is mounted; an absent one stays off.
 		// The webhook handlers live on their own mux behind the metrics
 		// middleware (source label from the path, 404s as "unknown").
 		hooks := http.NewServeMux()
 		app.Mux.Handle("/hooks/", app.Metrics.Webhooks(hooks))
-		s.hooks, err = source.Mount(hooks, srcs, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
+		s.hooks, err = source.Mount(hooks, cfg.Sources, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
 			source.Limits{MaxBody: cfg.HTTP.MaxBody})
 		if err != nil {
 			return nil, tebura.Wrap(tebura.EINVALID, err, "A webhook source cannot be built; run `tebura validate`.")
 		}
+		s.log.Info("webhook sources", "mounted", strings.Join(s.hooks, ","), "off", strings.Join(offSources(cfg.Sources), ","))
 	}
 	if slackA != nil {
 		slackA.Mount(app.Mux) // HTTP mode only; Socket Mode mounts nothing
@@ -459,4 +454,23 @@ func detailOf(err error) string {
 // losing approval cards and final frames. The console needs none.
 func (s *server) outbox(c bot.Chat) bot.Chat {
 	return bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log.With("platform", c.Name())})
+}
+
+// offSources names the webhook sources the configuration leaves off: the
+// built-in ones it does not enable, and "generic" when it names none.
+func offSources(src config.Sources) []string {
+	var off []string
+	if !src.Alertmanager.Enabled() {
+		off = append(off, "alertmanager")
+	}
+	if !src.Grafana.Enabled() {
+		off = append(off, "grafana")
+	}
+	if !src.PagerDuty.Enabled() {
+		off = append(off, "pagerduty")
+	}
+	if len(src.Generic) == 0 {
+		off = append(off, "generic")
+	}
+	return off
 }
