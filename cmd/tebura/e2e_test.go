@@ -218,7 +218,7 @@ func TestCrashRecovery(t *testing.T) {
 	waitEvent(t, ts.out, "the second long run", headerIs("long — succeeded"))
 
 	// The approval card of the dead process still works, exactly once.
-	h := &handler{s: ts.srv, names: ts.srv.names}
+	h := ts.srv.bot
 	rep := &replies{}
 	var wg sync.WaitGroup
 	for range 10 {

@@ -108,7 +108,6 @@ func wire(app *App, o wireOptions) (*server, error) {
 	s := &server{app: app, opts: o, log: app.Logger, chats: map[string]bot.Chat{}, consoleDone: make(chan struct{})}
 	s.cur.Store(&live{cfg: cfg, registry: app.Registry, policy: app.Policy, redactor: app.Redactor})
 	s.names = commands.NamesOf(cfg.Bot.Commands)
-	h := &handler{s: s, names: s.names}
 
 	var slackA *slack.Adapter
 	var discordA *discord.Adapter
@@ -147,6 +146,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
 		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
+		Reload: s.reloadSummary,
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
@@ -219,17 +219,17 @@ func wire(app *App, o wireOptions) (*server, error) {
 	})
 	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
 	if slackA != nil {
-		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return slackA.Run(ctx, h) }})
+		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return slackA.Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "slack", Check: func(context.Context) error { return slackA.Ready() }})
 	}
 	if discordA != nil {
-		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return discordA.Run(ctx, h) }})
+		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return discordA.Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "discord", Check: func(context.Context) error { return discordA.Ready() }})
 	}
 	if s.console != nil {
 		app.AddService(Service{Name: "console", Run: func(ctx context.Context) error {
 			defer close(s.consoleDone)
-			err := s.console.Run(ctx, h)
+			err := s.console.Run(ctx, s.bot)
 			if err == nil && ctx.Err() == nil && o.Console != consoleOnly {
 				s.log.Info("console input ended; serving until SIGTERM")
 			}
@@ -387,57 +387,20 @@ func lookup(m map[string]any, key string) any {
 	return v
 }
 
-// handler is the bot as the chats see it: `/tebura reload` is answered
-// here (it reaches the server, not the bot); everything else goes to the
-// bot.
-type handler struct {
-	s     *server
-	names commands.Names
-}
-
-// HandleEvent implements bot.Handler.
-func (h *handler) HandleEvent(ctx context.Context, ev bot.Event) {
-	if c, ok := ev.(*bot.Command); ok && h.isReload(c) {
-		h.reload(ctx, c)
-		return
-	}
-	h.s.bot.HandleEvent(ctx, ev)
-}
-
-func (h *handler) isReload(c *bot.Command) bool {
-	name := strings.TrimPrefix(c.Name, "/")
-	if name != commands.RootTebura && name != h.names.Tebura {
-		return false
-	}
-	return strings.TrimSpace(c.Text) == "reload"
-}
-
-// reload answers `/tebura reload`: admins only, privately, with what was
-// refused or what needs a restart.
-func (h *handler) reload(ctx context.Context, c *bot.Command) {
-	who := access.Subject{ID: c.Actor.ID, Groups: c.Actor.Groups}
-	if !h.s.policy().IsAdmin(who) {
-		h.private(ctx, c, bot.LevelWarning, "Only admins may reload the configuration. Ask one, or an operator can send SIGHUP to tebura.")
-		return
-	}
-	restart, err := h.s.Reload(ctx, c.Actor.ID)
+// reloadSummary is Reload as `/tebura reload` answers it (commands.Deps.Reload;
+// the bot checks that the caller is an admin): one sentence of what was
+// loaded or what needs a restart, or a refusal that names the problems.
+func (s *server) reloadSummary(ctx context.Context, by string) (string, error) {
+	restart, err := s.Reload(ctx, by)
 	switch {
+	case err != nil && tebura.ErrorCode(err) == tebura.EINVALID:
+		return "", tebura.Errorf(tebura.EINVALID, "%s (%s)", tebura.ErrorMessage(err), detailOf(err))
 	case err != nil:
-		h.private(ctx, c, bot.LevelDanger, tebura.ErrorMessage(err)+" ("+detailOf(err)+")")
+		return "", err
 	case len(restart) > 0:
-		h.private(ctx, c, bot.LevelWarning, fmt.Sprintf("Reloaded runbooks, access and redaction. These keys changed but take effect only after a restart: %s.", strings.Join(restart, ", ")))
-	default:
-		h.private(ctx, c, bot.LevelSuccess, fmt.Sprintf("Reloaded: %d runbook(s).", len(h.s.registry().List())))
+		return fmt.Sprintf("Reloaded runbooks, access and redaction. These keys changed but take effect only after a restart: %s.", strings.Join(restart, ", ")), nil
 	}
-}
-
-func (h *handler) private(ctx context.Context, c *bot.Command, level bot.Level, text string) {
-	if c.Reply == nil {
-		return
-	}
-	if err := c.Reply.Private(ctx, bot.Message{Header: "Reload", Level: level, Text: []string{text}}); err != nil {
-		h.s.log.Error("reply failed", "err", err)
-	}
+	return fmt.Sprintf("Reloaded: %d runbook(s).", len(s.registry().List())), nil
 }
 
 // detailOf is the operator detail of a tebura error (the problems found).
