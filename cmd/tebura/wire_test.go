@@ -4,9 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/slack/slacktest"
 )
 
 // syncBuf is a writer read while it is written (console output, logs).
@@ -408,16 +416,35 @@ func TestReloadCommand(t *testing.T) {
 }
 
 // TestLogSecretsNeverLeak runs a whole flow at debug level with configured
-// secrets — a redact.values entry printed by runbooks, a secret param, a
-// webhook bearer token — and finds none of them in the logs, the console
-// output or the audit export.
+// secrets — a redact.values entry printed by runbooks, a secret param,
+// webhook credentials of every source (Alertmanager bearer token and
+// basic-auth password, Grafana HMAC secret, PagerDuty webhook secret), the
+// Slack bot token and signing secret (HTTP mode against slacktest) — posts
+// signed webhooks and signed slash commands, one of them with a
+// response_url that fails, and finds none of the secrets, nor that
+// response_url (a capability), in the logs, the console output or the
+// audit export.
 func TestLogSecretsNeverLeak(t *testing.T) {
 	cleanEnv(t)
 	const (
-		redactValue = "Zq9-redact-value-77"
-		paramSecret = "Pk4-param-secret-88"
-		bearer      = "Wb7-webhook-bearer-99"
+		redactValue   = "Zq9-redact-value-77"
+		paramSecret   = "Pk4-param-secret-88"
+		bearer        = "Wb7-webhook-bearer-99"
+		amPassword    = "Ba1-am-basic-password-11"
+		grafanaHMAC   = "Gh3-grafana-hmac-secret-33"
+		pdSecret      = "Pd2-pagerduty-webhook-secret-22"
+		signingSecret = "Ss5-slack-signing-secret-44"
+		responseToken = "RespURL-capability-66"
 	)
+	slackAPI := slacktest.New()
+	t.Cleanup(slackAPI.Close)
+	slackAPI.AddChannel("C1", "general", true)
+	// A response_url whose server is gone: Slack's adapter must fall back
+	// without logging the URL the failed POST quotes.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadResponseURL := dead.URL + "/commands/" + slacktest.TeamID + "/1234/" + responseToken
+	dead.Close()
+
 	leaky := `name: leaky
 description: Prints what it is given
 kind: remediation
@@ -432,22 +459,39 @@ steps:
     env: {API_TOKEN: "{{ .Params.token }}"}
 `
 	diag := strings.Replace(checkAPIBook, `run: [echo, "checking {{ .Params.service }}"]`, `run: [echo, "checking {{ .Params.service }} with `+redactValue+`"]`, 1)
-	cfg := baseConfig(strings.Replace(incidentConfig, "am-bearer-token-1", bearer, 1) +
-		"redact: {values: [" + redactValue + "]}\nlog: {level: debug}\n")
+	sources := "  alertmanager: {bearer_token: " + bearer + ", basic_auth: {username: am, password: " + amPassword + "}}\n" +
+		"  grafana: {hmac_secret: " + grafanaHMAC + "}\n" +
+		"  pagerduty: {webhook_secret: " + pdSecret + "}\n"
+	incidents := strings.Replace(incidentConfig, "  alertmanager: {bearer_token: am-bearer-token-1}\n", sources, 1)
+	incidents = strings.Replace(incidents, "announce_channel: console", "announce_channel: C1", 1)
+	cfg := baseConfig(incidents +
+		"redact: {values: [" + redactValue + "]}\nlog: {level: debug}\n" +
+		"slack: {enabled: true, mode: http, bot_token: " + slacktest.BotToken + ", signing_secret: " + signingSecret + ", api_url: " + slackAPI.URL + "}\n")
 	dir := writeTree(t, map[string]string{"rb/check.yaml": diag, "rb/restart.yaml": restartAPIBook, "rb/leaky.yaml": leaky, "tebura.yaml": cfg})
 	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "debug")
 
-	payload, err := os.ReadFile(filepath.Join("..", "..", "examples", "alertmanager", "firing.json"))
-	if err != nil {
-		t.Fatal(err)
+	read := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
+	hexMAC := func(secret, msg string) string {
+		mac := hmac.New(sha256.New, []byte(secret))
+		io.WriteString(mac, msg)
+		return hex.EncodeToString(mac.Sum(nil))
+	}
+	payload := read("alertmanager/firing.json")
 	if code := post(t, ts.base+"/hooks/alertmanager", payload, "Authorization", "Bearer "+bearer); code != http.StatusOK {
 		t.Fatalf("webhook answered %d", code)
 	}
 	if code := post(t, ts.base+"/hooks/alertmanager", payload, "Authorization", "Bearer wrong-"+bearer); code != http.StatusUnauthorized {
 		t.Fatalf("wrong token answered %d", code)
 	}
-	waitEvent(t, ts.out, "the diagnostic", headerIs("check-api — succeeded"))
+	// With Slack enabled the incident is worked in a Slack channel.
+	waitSlack(t, slackAPI, "the diagnostic", "check-api — succeeded")
 	ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run leaky token=" + paramSecret})
 	card := waitEvent(t, ts.out, "leaky's approval card", headerIs("Approval needed: leaky"))
 	ts.send(t, map[string]any{"type": "click", "user": "bob", "callback_id": card.callback("approve")})
@@ -461,6 +505,70 @@ steps:
 	ts.send(t, map[string]any{"type": "wait"})
 	ts.send(t, map[string]any{"type": "command", "user": "bob", "text": "/incident postmortem #1"})
 	waitEvent(t, ts.out, "the postmortem", func(e outEvent) bool { return strings.Contains(e.text(), "# Postmortem: #1") })
+
+	// The other sources, signed, and each once with a wrong credential.
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("am:"+amPassword))
+	if code := post(t, ts.base+"/hooks/alertmanager", read("alertmanager/resolved.json"), "Authorization", basic); code != http.StatusOK {
+		t.Errorf("basic-auth webhook answered %d", code)
+	}
+	if code := post(t, ts.base+"/hooks/alertmanager", payload, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("am:wrong-"+amPassword))); code != http.StatusUnauthorized {
+		t.Errorf("wrong basic-auth password answered %d", code)
+	}
+	gf := read("grafana/firing.json")
+	if code := post(t, ts.base+"/hooks/grafana", gf, "X-Grafana-Alerting-Signature", hexMAC(grafanaHMAC, string(gf))); code != http.StatusOK {
+		t.Errorf("signed Grafana webhook answered %d", code)
+	}
+	if code := post(t, ts.base+"/hooks/grafana", gf, "X-Grafana-Alerting-Signature", hexMAC("wrong-"+grafanaHMAC, string(gf))); code != http.StatusUnauthorized {
+		t.Errorf("badly signed Grafana webhook answered %d", code)
+	}
+	pd := read("pagerduty/webhook-triggered.json")
+	if code := post(t, ts.base+"/hooks/pagerduty", pd, "X-PagerDuty-Signature", "v1="+hexMAC(pdSecret, string(pd)), "X-Webhook-Id", "wh-1"); code/100 != 2 {
+		t.Errorf("signed PagerDuty webhook answered %d", code)
+	}
+	if code := post(t, ts.base+"/hooks/pagerduty", pd, "X-PagerDuty-Signature", "v1="+hexMAC("wrong-"+pdSecret, string(pd)), "X-Webhook-Id", "wh-2"); code != http.StatusUnauthorized {
+		t.Errorf("badly signed PagerDuty webhook answered %d", code)
+	}
+
+	// Slack slash commands, signed: one whose response_url fails (the
+	// adapter falls back to chat.postEphemeral), one that works, and one
+	// with a wrong signature.
+	slash := func(responseURL, secret string) int {
+		t.Helper()
+		form := url.Values{"command": {"/runbook"}, "text": {"list"}, "user_id": {"U0ALICE"}, "user_name": {"alice"},
+			"channel_id": {"C1"}, "team_id": {slacktest.TeamID}, "response_url": {responseURL}, "trigger_id": {slacktest.TriggerID()}}
+		body := form.Encode()
+		stamp := fmt.Sprint(time.Now().Unix())
+		req, err := http.NewRequest(http.MethodPost, ts.base+"/slack/commands", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Slack-Request-Timestamp", stamp)
+		req.Header.Set("X-Slack-Signature", "v0="+hexMAC(secret, "v0:"+stamp+":"+body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := slash(deadResponseURL, signingSecret); code != http.StatusOK {
+		t.Fatalf("signed slash command: %d", code)
+	}
+	if code := slash(slackAPI.ResponseURL(), signingSecret); code != http.StatusOK {
+		t.Fatalf("second signed slash command: %d", code)
+	}
+	if code := slash(slackAPI.ResponseURL(), "wrong-"+signingSecret); code != http.StatusUnauthorized {
+		t.Errorf("slash command with a wrong signature: %d, want 401", code)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(slackAPI.Calls("chat.postEphemeral")) == 0 || len(slackAPI.Responses()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the Slack answers never arrived: ephemeral %d, response_url %d", len(slackAPI.Calls("chat.postEphemeral")), len(slackAPI.Responses()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	ts.stop(t)
 
 	var auditOut bytes.Buffer
@@ -471,15 +579,50 @@ steps:
 	if !strings.Contains(logs, "level=DEBUG") {
 		t.Fatal("no debug lines logged; the test would prove nothing")
 	}
+	if !strings.Contains(logs, "response_url failed") {
+		t.Fatalf("the failing response_url was not exercised; the test would prove nothing:\n%s", logs)
+	}
+	secrets := []string{redactValue, paramSecret, bearer, amPassword, grafanaHMAC, pdSecret, signingSecret, slacktest.BotToken, responseToken}
 	for name, text := range map[string]string{"logs": logs, "console": ts.out.String(), "audit": auditOut.String()} {
-		for _, secret := range []string{redactValue, paramSecret, bearer} {
+		for _, secret := range secrets {
 			if strings.Contains(text, secret) {
-				t.Errorf("%s contain the secret %q", name, secret)
+				for _, line := range strings.Split(text, "\n") {
+					if strings.Contains(line, secret) {
+						t.Errorf("%s contain the secret %q: %s", name, secret, line)
+					}
+				}
 			}
 		}
 	}
 	if !strings.Contains(ts.out.String(), "leaky") || auditOut.Len() == 0 {
 		t.Fatal("the flow left no trace to check")
+	}
+}
+
+// waitSlack waits until a call to the fake Slack carries text, or fails
+// the test after 30 s.
+func waitSlack(t *testing.T, api *slacktest.Server, what, text string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, c := range api.Calls() {
+			for _, vs := range c.Form {
+				for _, v := range vs {
+					if strings.Contains(v, text) {
+						return
+					}
+				}
+			}
+		}
+		for _, f := range api.Files() {
+			if strings.Contains(string(f.Content), text) || strings.Contains(f.Title, text) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %s on Slack (%d calls)", what, len(api.Calls()))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
