@@ -69,16 +69,21 @@ func slashCommand(e *env) ([]row, error) {
 		return nil, err
 	}
 	defer stop()
-	v := url.Values{}
-	for k, x := range slacktest.SlashCommand("/runbook", "list", "UALICE", "C1", fake.ResponseURL()) {
-		v.Set(k, x)
+	// Each request is a new command (a fresh trigger_id): re-sending one
+	// signed body would be dropped as a replay and measure nothing.
+	newBody := func() []byte {
+		v := url.Values{}
+		for k, x := range slacktest.SlashCommand("/runbook", "list", "UALICE", "C1", fake.ResponseURL()) {
+			v.Set(k, x)
+		}
+		return []byte(v.Encode())
 	}
-	body := []byte(v.Encode())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 	var firstErr error
 	var mu sync.Mutex
 	send := func() time.Duration {
+		body := newBody()
 		ts := time.Now().Unix()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+slack.PathCommands, strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -660,7 +660,7 @@ func (i *Incidents) link(ctx context.Context, run *runbooks.Run) *runbooks.Run {
 		return nil
 	})
 	if err != nil {
-		i.log.Error("run not linked to its incident", "run", run.ID, "incident", inc.Number, "err", err)
+		i.log.Error("run not linked to its incident", "run_id", run.ID, "incident", inc.Number, "err", err)
 		return run
 	}
 	return linked
@@ -683,7 +683,7 @@ func (i *Incidents) runChanged(runID string) {
 func (i *Incidents) recordRun(ctx context.Context, runID string) {
 	run, err := i.bot.d.Store.GetRun(ctx, runID)
 	if err != nil {
-		i.log.Error("run not readable", "run", runID, "err", err)
+		i.log.Error("run not readable", "run_id", runID, "err", err)
 		return
 	}
 	if !run.State.Final() && len(run.Approvals) == 0 {
