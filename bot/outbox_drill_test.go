@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tebura/tebura/access"
-	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
-	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -75,57 +72,21 @@ func (r chatReplier) Private(ctx context.Context, m bot.Message) error {
 // API returns, everything arrives in the order it was made, every final
 // frame included.
 func TestChatOutageDrill(t *testing.T) {
-	dir := t.TempDir()
-	gate := filepath.Join(dir, "gate")
-	rbDir := filepath.Join(dir, "runbooks")
-	if err := os.MkdirAll(rbDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rbDir, "drill.yaml"), []byte(fmt.Sprintf(drillRunbooks, gate)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{rbDir}})
-	if len(problems) > 0 {
-		t.Fatalf("runbooks: %v", problems)
-	}
-	st, err := bolt.Open(filepath.Join(dir, "tebura.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := access.New(map[string][]string{"sre": {"console:alice", "console:bob"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gate := filepath.Join(t.TempDir(), "gate")
 	logger := slog.New(slog.DiscardHandler)
-	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: dir}, logger)
-
 	clock := newVirtualClock()
 	fake := newFlakyChat(clock)
 	// The fault switch sits between the outbox and the recording chat.
 	chat := bot.NewOutbox(faultyFiles{fake}, bot.OutboxOptions{Clock: clock, Logger: logger})
 	ob, _ := bot.OutboxOf(chat)
-
-	b := commands.New(commands.Deps{
-		Store: st, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
-		Audit: audit.New(st, nil, time.Now), Executor: exec, Chats: map[string]bot.Chat{bottest.Platform: chat},
-		Config: config.Bot{StreamInterval: 10 * time.Millisecond}, DataDir: dir, Logger: logger,
+	h := bottest.New(t, bottest.Options{
+		Roles:    map[string][]string{"sre": {"console:alice", "console:bob"}},
+		Runbooks: []string{fmt.Sprintf(drillRunbooks, gate)},
+		Bot:      config.Bot{StreamInterval: 10 * time.Millisecond},
+		Logger:   logger,
+		Chat:     func(*bolt.Store) bot.Chat { return chat },
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := b.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		done, stop := context.WithCancel(context.Background())
-		stop()
-		_ = exec.Shutdown(done)
-		wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer wcancel()
-		if err := b.Wait(wctx); err != nil {
-			t.Errorf("bot wait: %v", err)
-		}
-		st.Close()
-	})
+	b, st := h.Bot, h.Store
 	say := func(who, line string) {
 		b.HandleEvent(context.Background(), &bot.Command{
 			Platform: bottest.Platform, Actor: bottest.User(who), Channel: bottest.Channel,

@@ -44,6 +44,12 @@ type Options struct {
 	Clock *Clock
 	// NoFiles builds a chat without the file upload capability.
 	NoFiles bool
+	// Chat, when set, builds the chat the bot talks to in place of the
+	// recording fake: an adapter under test, or a wrapper around a fake. It
+	// is given the harness's store, which adapters use as their Deduper and
+	// MetaStore, and is registered under its Name. Harness.Chat is then nil:
+	// events arrive through that chat, not through Say, Click or Press.
+	Chat func(st *bolt.Store) bot.Chat
 	// Limits of the fake chat; zero means bot.DefaultLimits.
 	Limits bot.Limits
 	// Bot is the chat behaviour; a zero StreamInterval becomes 20ms so
@@ -64,7 +70,7 @@ type Options struct {
 type Harness struct {
 	T        testing.TB
 	Bot      *commands.Bot
-	Chat     *Chat
+	Chat     *Chat // nil when Options.Chat built the chat
 	Store    *bolt.Store
 	Executor *runbooks.Executor
 	Audit    *audit.Log
@@ -128,10 +134,16 @@ func New(t testing.TB, o Options) *Harness {
 	ecfg.Clock = now
 	h.Executor = runbooks.NewExecutor(st, ecfg, logger)
 	h.Audit = audit.New(st, h.red, now)
-	h.Chat = NewChat(o.Limits)
-	var chat bot.Chat = FileChat{h.Chat}
-	if o.NoFiles {
+	var chat bot.Chat
+	switch {
+	case o.Chat != nil:
+		chat = o.Chat(st)
+	case o.NoFiles:
+		h.Chat = NewChat(o.Limits)
 		chat = h.Chat
+	default:
+		h.Chat = NewChat(o.Limits)
+		chat = FileChat{h.Chat}
 	}
 	cfg := o.Bot
 	if cfg.StreamInterval == 0 {
@@ -148,7 +160,7 @@ func New(t testing.TB, o Options) *Harness {
 		Audit:          h.Audit,
 		Executor:       h.Executor,
 		Redactor:       func() *runbooks.Redactor { return h.red },
-		Chats:          map[string]bot.Chat{Platform: chat},
+		Chats:          map[string]bot.Chat{chat.Name(): chat},
 		Config:         cfg,
 		DataDir:        h.DataDir,
 		Clock:          now,

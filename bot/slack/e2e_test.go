@@ -1,22 +1,16 @@
 package slack
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tebura/tebura/access"
-	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/slack/slacktest"
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
-	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
 
@@ -54,65 +48,15 @@ steps:
 // access through Slack user groups) behind the harness's adapter.
 func startRealBot(t *testing.T, h *harness) *commands.Bot {
 	t.Helper()
-	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
-	rbDir := filepath.Join(dir, "runbooks")
-	for _, d := range []string{dataDir, rbDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, doc := range map[string]string{"restart.yaml": restartRunbook, "slow.yaml": slowRunbook} {
-		if err := os.WriteFile(filepath.Join(rbDir, name), []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, err := bolt.Open(filepath.Join(dataDir, "tebura.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Roles granted to Slack user groups: alice is in S2 (dev), bob in S1
 	// (sre). Alice is also an approver in her own name, so that only the
 	// four-eyes rule stops her approving her own request.
-	pol, err := access.New(map[string][]string{"sre": {"slack-group:S1", "slack:UALICE"}, "dev": {"slack-group:S2"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{rbDir}, KnownRole: pol.Known})
-	if len(problems) > 0 {
-		t.Fatalf("runbooks: %v", problems)
-	}
-	red, err := runbooks.NewRedactor(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: dataDir}, logger)
-	b := commands.New(commands.Deps{
-		Store:    st,
-		Registry: func() *runbooks.Registry { return reg },
-		Access:   func() *access.Policy { return pol },
-		Audit:    audit.New(st, red, time.Now),
-		Executor: exec,
-		Redactor: func() *runbooks.Redactor { return red },
-		Chats:    map[string]bot.Chat{Platform: h.a},
-		Config:   config.Bot{StreamInterval: 50 * time.Millisecond},
-		DataDir:  dataDir,
-		Clock:    time.Now,
-		Logger:   logger,
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := b.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer scancel()
-		_ = exec.Shutdown(sctx)
-		_ = b.Wait(sctx)
-		_ = st.Close()
-	})
+	b := bottest.New(t, bottest.Options{
+		Roles:    map[string][]string{"sre": {"slack-group:S1", "slack:UALICE"}, "dev": {"slack-group:S2"}},
+		Runbooks: []string{restartRunbook, slowRunbook},
+		Bot:      config.Bot{StreamInterval: 50 * time.Millisecond},
+		Chat:     func(*bolt.Store) bot.Chat { return h.a },
+	}).Bot
 	h.ev.mu.Lock()
 	h.ev.then = b.HandleEvent
 	h.ev.mu.Unlock()

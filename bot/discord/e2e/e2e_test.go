@@ -11,15 +11,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tebura/tebura/access"
-	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/discord/discordtest"
 	"github.com/tebura/tebura/commands"
@@ -87,12 +84,13 @@ func newEnv(t *testing.T, mode string) *env {
 		PublicKey: hex.EncodeToString(pub), GuildIDs: []string{guildID},
 		APIURL: fake.APIURL, GatewayURL: fake.GatewayURL,
 	}
-	st, data := openStore(t)
-	e.a, err = discord.New(cfg, discord.Deps{Deduper: st, Meta: st}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := realBot(t, st, data, e.a)
+	b := realBot(t, func(st *bolt.Store) bot.Chat {
+		e.a, err = discord.New(cfg, discord.Deps{Deduper: st, Meta: st}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.a
+	})
 	if mode == discord.ModeHTTP {
 		mux := http.NewServeMux()
 		e.a.Mount(mux)
@@ -148,19 +146,6 @@ func (e *env) deliver(t *testing.T, it discordtest.Interaction) {
 	}
 }
 
-func openStore(t *testing.T) (*bolt.Store, string) {
-	t.Helper()
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(filepath.Join(data, "tebura.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, data
-}
-
 func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.Interaction {
 	return fake.NewCommand(who, "runbook", "run",
 		discordtest.Option{Name: "name", Value: "restart-api"},
@@ -168,56 +153,20 @@ func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.I
 }
 
 // realBot builds the real commands.Bot (bolt store, access policy, runbook
-// registry, executor, audit chain) with the Discord adapter as its chat.
-func realBot(t *testing.T, st *bolt.Store, data string, chat bot.Chat) *commands.Bot {
+// registry, executor, audit chain) with the Discord adapter that chat
+// builds over the bot's store as its chat.
+func realBot(t *testing.T, chat func(*bolt.Store) bot.Chat) *commands.Bot {
 	t.Helper()
-	rbDir := filepath.Join(t.TempDir(), "runbooks")
-	if err := os.MkdirAll(rbDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := access.New(map[string][]string{
-		"dev": {"discord:" + aliceID},
-		"sre": {"discord-role:" + approverRID},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rbDir, "restart.yaml"), []byte(e2eRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{rbDir}, KnownRole: pol.Known})
-	if len(problems) > 0 {
-		t.Fatalf("runbook problems: %v", problems)
-	}
-	red, err := runbooks.NewRedactor(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: data, TailLines: 20}, nil)
-	b := commands.New(commands.Deps{
-		Store:    st,
-		Registry: func() *runbooks.Registry { return reg },
-		Access:   func() *access.Policy { return pol },
-		Audit:    audit.New(st, red, time.Now),
-		Executor: ex,
-		Redactor: func() *runbooks.Redactor { return red },
-		Chats:    map[string]bot.Chat{discord.Platform: chat},
-		Config:   config.Bot{StreamInterval: 20 * time.Millisecond},
-		DataDir:  data,
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := b.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer scancel()
-		_ = ex.Shutdown(sctx)
-		_ = b.Wait(sctx)
-		_ = st.Close()
-	})
-	return b
+	return bottest.New(t, bottest.Options{
+		Roles: map[string][]string{
+			"dev": {"discord:" + aliceID},
+			"sre": {"discord-role:" + approverRID},
+		},
+		Runbooks: []string{e2eRunbook},
+		Executor: runbooks.ExecutorConfig{TailLines: 20},
+		Bot:      config.Bot{StreamInterval: 20 * time.Millisecond},
+		Chat:     chat,
+	}).Bot
 }
 
 // TestEndToEnd drives the real bot through the Discord adapter in both
