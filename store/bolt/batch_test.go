@@ -53,7 +53,7 @@ func waitPending(t *testing.T, s *Store, n int) {
 // TestGroupCommit: calls that arrive while a transaction runs share the
 // next one; each sees the writes of the calls before it.
 func TestGroupCommit(t *testing.T) {
-	s, _, _ := openIncidentTest(t)
+	s, _, _ := openTest(t)
 	release, leaderDone := holdLeader(t, s)
 
 	const n = 10
@@ -101,7 +101,7 @@ func TestGroupCommit(t *testing.T) {
 // fails that call alone; the others of its batch run again and commit,
 // and the failing call's writes are gone.
 func TestGroupCommitFailureIsolated(t *testing.T) {
-	s, _, _ := openIncidentTest(t)
+	s, _, _ := openTest(t)
 	release, leaderDone := holdLeader(t, s)
 
 	const n = 6
@@ -180,7 +180,7 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 
 // TestGroupCommitCancelled: a done context writes nothing.
 func TestGroupCommitCancelled(t *testing.T) {
-	s, _, _ := openIncidentTest(t)
+	s, _, _ := openTest(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	called := false

@@ -29,17 +29,24 @@ func stores(s *Store, clock *storetest.Clock, path string) storetest.Stores {
 		Runs: s, Audit: s, Dedupe: s, Callbacks: s, Meta: s, Clock: clock,
 		Reopen: func(t *testing.T) storetest.Stores {
 			t.Helper()
-			if err := s.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			s2, err := Open(path, Options{Clock: clock.Now})
-			if err != nil {
-				t.Fatalf("reopen: %v", err)
-			}
-			t.Cleanup(func() { s2.Close() })
-			return stores(s2, clock, path)
+			return stores(reopen(t, s, clock, path), clock, path)
 		},
 	}
+}
+
+// reopen closes s and opens its file at path again on the same clock, as
+// the conformance suites' persistence tests ask.
+func reopen(t *testing.T, s *Store, clock *storetest.Clock, path string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s2, err := Open(path, Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
 }
 
 func TestConformance(t *testing.T) {

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,41 +15,21 @@ func incidentStores(s *Store, clock *storetest.Clock, path string) storetest.Inc
 		Store: s, Clock: clock,
 		Reopen: func(t *testing.T) storetest.IncidentStores {
 			t.Helper()
-			if err := s.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			s2, err := Open(path, Options{Clock: clock.Now})
-			if err != nil {
-				t.Fatalf("reopen: %v", err)
-			}
-			t.Cleanup(func() { s2.Close() })
-			return incidentStores(s2, clock, path)
+			return incidentStores(reopen(t, s, clock, path), clock, path)
 		},
 	}
 }
 
 func TestIncidentConformance(t *testing.T) {
 	storetest.RunIncidents(t, func(t *testing.T) storetest.IncidentStores {
-		return incidentStores(openIncidentTest(t))
+		return incidentStores(openTest(t))
 	})
-}
-
-func openIncidentTest(t *testing.T) (*Store, *storetest.Clock, string) {
-	t.Helper()
-	clock := storetest.NewClock(storetest.Epoch())
-	path := filepath.Join(t.TempDir(), "tebura.db")
-	s, err := Open(path, Options{Clock: clock.Now})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, clock, path
 }
 
 // TestIncidentUpdatePanic: a panic inside the transaction does not leave
 // the writer lock held.
 func TestIncidentUpdatePanic(t *testing.T) {
-	s, _, _ := openIncidentTest(t)
+	s, _, _ := openTest(t)
 	func() {
 		defer func() { recover() }()
 		s.UpdateIncidents(t.Context(), func(tx incident.Tx) error {
