@@ -117,7 +117,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 	if o.Console != consoleOnly && cfg.Slack.Enabled {
 		a, err := slack.New(cfg.Slack, slack.Deps{Deduper: app.Data,
-			HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: app.Metrics.Transport(slack.Platform, nil)}, MaxBody: cfg.HTTP.MaxBody}, s.log.With("platform", "slack"))
+			HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: app.Metrics.Transport(slack.Platform, nil)}, MaxBody: cfg.HTTP.MaxBody}, s.log)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +127,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	if o.Console != consoleOnly && cfg.Discord.Enabled {
 		a, err := discord.New(cfg.Discord, discord.Deps{Deduper: app.Data, Meta: app.Data,
 			HTTPClient: &http.Client{Timeout: 20 * time.Second, Transport: app.Metrics.Transport(discord.Platform, nil)},
-			Commands:   cfg.Bot.Commands, Autocomplete: s.autocomplete}, s.log.With("platform", "discord"))
+			Commands:   cfg.Bot.Commands, Autocomplete: s.autocomplete}, s.log)
 		if err != nil {
 			return nil, err
 		}
@@ -416,7 +416,7 @@ func detailOf(err error) string {
 // (bounded, in order per channel, intermediate edits coalesced) instead of
 // losing approval cards and final frames. The console needs none.
 func (s *server) outbox(c bot.Chat) bot.Chat {
-	return bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log.With("platform", c.Name())})
+	return bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log})
 }
 
 // offSources names the webhook sources the configuration leaves off: the
