@@ -16,7 +16,6 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // amPayload builds Alertmanager webhook k: 100 distinct alerts of group
@@ -60,15 +59,8 @@ func amPayload(k int, startsAt time.Time) []byte {
 // carried by all requests, including the duplicates) and p99 request
 // latency; new_alerts/s counts only the first delivery of each payload.
 func BenchmarkIngestAlertmanager(b *testing.B) {
-	store, err := bolt.Open(filepath.Join(b.TempDir(), "tebura.db"), bolt.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	store, svc := openService(b, filepath.Join(b.TempDir(), "tebura.db"))
 	defer store.Close()
-	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	if _, err := source.Mount(mux, config.Sources{Alertmanager: config.Alertmanager{BearerToken: "bench-token"}},
 		source.Ingester(svc.Ingest, nil), nil, source.Limits{}); err != nil {
@@ -122,15 +114,8 @@ func BenchmarkIngestAlertmanager(b *testing.B) {
 // BenchmarkIngestAlertmanagerParallel is the same with 8 concurrent
 // senders (Alertmanager sends groups in parallel).
 func BenchmarkIngestAlertmanagerParallel(b *testing.B) {
-	store, err := bolt.Open(filepath.Join(b.TempDir(), "tebura.db"), bolt.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	store, svc := openService(b, filepath.Join(b.TempDir(), "tebura.db"))
 	defer store.Close()
-	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	h := source.Handler(source.NewAlertmanager(config.Alertmanager{Insecure: true}), source.Ingester(svc.Ingest, nil), source.Limits{}, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()

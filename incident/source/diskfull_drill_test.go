@@ -20,7 +20,6 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -59,14 +58,7 @@ func TestDiskFullWebhookDrill(t *testing.T) {
 		}
 	})
 	path := filepath.Join(disk, "tebura.db")
-	store, err := bolt.Open(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, svc := openService(t, path)
 	var logs syncBuffer
 	mux := http.NewServeMux()
 	if _, err := source.Mount(mux, config.Sources{Alertmanager: config.Alertmanager{BearerToken: "flood-token"}},
@@ -133,15 +125,8 @@ func TestDiskFullWebhookDrill(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	store, err = bolt.Open(path, bolt.Options{})
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
+	store, svc = openService(t, path)
 	defer store.Close()
-	svc, err = incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	incs, err := svc.List(context.Background(), incident.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

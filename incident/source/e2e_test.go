@@ -21,7 +21,6 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // alertmanagerBinary finds a real Alertmanager for the end-to-end test:
@@ -82,15 +81,8 @@ func TestRealAlertmanager(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 
-	store, err := bolt.Open(filepath.Join(dir, "tebura.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, svc := openService(t, filepath.Join(dir, "tebura.db"))
 	defer store.Close()
-	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var changes []incident.Change
 	react := func(_ context.Context, r incident.Result) {

@@ -18,7 +18,6 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 var drillLong = flag.Bool("drill.long", false, "run the webhook flood drill for the full 10 s of issue 7 instead of 2 s")
@@ -164,15 +163,8 @@ func TestWebhookFloodDrill(t *testing.T) {
 
 func floodDrill(t *testing.T, d, ingestDelay time.Duration, mustRefuse bool) {
 	const rate = 2000
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "tebura.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, svc := openService(t, filepath.Join(t.TempDir(), "tebura.db"))
 	defer store.Close()
-	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ingest := func(ctx context.Context, b incident.Batch) (incident.Result, error) {
 		if ingestDelay > 0 {
 			time.Sleep(ingestDelay) // a slow disk, not synchronization

@@ -20,7 +20,25 @@ import (
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/incidenttest"
 	"github.com/tebura/tebura/incident/source"
+	"github.com/tebura/tebura/store/bolt"
 )
+
+// openService opens a bolt store at path and the incident service over it,
+// with the incidents config the webhook tests share: auto-resolve, reopen
+// within an hour. The caller closes the store (the disk-full drill closes
+// and reopens it).
+func openService(tb testing.TB, path string) (*bolt.Store, *incident.Service) {
+	tb.Helper()
+	store, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store, svc
+}
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
