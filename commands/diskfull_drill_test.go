@@ -1,14 +1,12 @@
 package commands_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -16,24 +14,6 @@ import (
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
-
-// lockedBuffer is a log sink safe for the bot's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestDiskFullDrill is issue 7's disk-full drill as a person sees it: the
 // bot's data disk (a 2 MiB tmpfs) fills up, and a run request is answered
@@ -59,7 +39,7 @@ func TestDiskFullDrill(t *testing.T) {
 }
 
 func diskFullDrill(t *testing.T, disk string) {
-	var logs lockedBuffer
+	var logs syncBuffer
 	h := bottest.New(t, bottest.Options{
 		Roles:    map[string][]string{"sre": {"console:alice"}},
 		Runbooks: []string{"name: quick\ndescription: Ends at once\nkind: diagnostic\nallow: [sre]\nparams:\n  - {name: note, type: string, default: x}\nsteps:\n  - {name: hello, run: [echo, hello]}\n"},

@@ -18,7 +18,8 @@ import (
 	"github.com/tebura/tebura/runbooks"
 )
 
-// syncBuffer is the console's output, read while it is written.
+// syncBuffer is a writer tests read while goroutines write to it: the
+// console's output, a log sink.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
