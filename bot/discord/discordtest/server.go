@@ -432,12 +432,26 @@ func writeErr(w http.ResponseWriter, status, code int, msg string, errs formErro
 	writeJSON(w, status, body)
 }
 
-func (s *Server) getGuild(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// writeInvalidJSON answers a body that does not decode, as Discord does.
+func writeInvalidJSON(w http.ResponseWriter) {
+	writeErr(w, 400, 50109, "The request body contains invalid JSON.", nil)
+}
+
+// guildLocked returns the guild the route's {g} names, answering 404
+// Unknown Guild when the fake has none. s.mu is held.
+func (s *Server) guildLocked(w http.ResponseWriter, r *http.Request) (*Guild, bool) {
 	g, ok := s.guilds[r.PathValue("g")]
 	if !ok {
 		writeErr(w, 404, 10004, "Unknown Guild", nil)
+	}
+	return g, ok
+}
+
+func (s *Server) getGuild(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.guildLocked(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, 200, map[string]any{"id": g.ID, "name": g.Name, "owner_id": g.OwnerID, "roles": rolesJSON(g)})
@@ -455,9 +469,8 @@ func rolesJSON(g *Guild) []map[string]any {
 func (s *Server) getRoles(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.guilds[r.PathValue("g")]
+	g, ok := s.guildLocked(w, r)
 	if !ok {
-		writeErr(w, 404, 10004, "Unknown Guild", nil)
 		return
 	}
 	writeJSON(w, 200, rolesJSON(g))
@@ -466,9 +479,8 @@ func (s *Server) getRoles(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.guilds[r.PathValue("g")]
+	g, ok := s.guildLocked(w, r)
 	if !ok {
-		writeErr(w, 404, 10004, "Unknown Guild", nil)
 		return
 	}
 	roles, ok := g.Members[r.PathValue("u")]
@@ -481,10 +493,9 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	_, ok := s.guilds[r.PathValue("g")]
+	_, ok := s.guildLocked(w, r)
 	s.mu.Unlock()
 	if !ok {
-		writeErr(w, 404, 10004, "Unknown Guild", nil)
 		return
 	}
 	writeJSON(w, 200, s.Channels(r.PathValue("g")))
@@ -505,7 +516,7 @@ func validChannelName(name string) bool {
 func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) {
 	var c Channel
 	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
-		writeErr(w, 400, 50109, "The request body contains invalid JSON.", nil)
+		writeInvalidJSON(w)
 		return
 	}
 	errs := formErrors{}
@@ -518,8 +529,7 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := r.PathValue("g")
-	if _, ok := s.guilds[g]; !ok {
-		writeErr(w, 404, 10004, "Unknown Guild", nil)
+	if _, ok := s.guildLocked(w, r); !ok {
 		return
 	}
 	if c.ParentID != "" {
@@ -552,7 +562,7 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) {
 func (s *Server) modifyChannel(w http.ResponseWriter, r *http.Request) {
 	var patch map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&patch); err != nil {
-		writeErr(w, 400, 50109, "The request body contains invalid JSON.", nil)
+		writeInvalidJSON(w)
 		return
 	}
 	s.mu.Lock()
@@ -660,7 +670,7 @@ func readMessage(r *http.Request) (json.RawMessage, map[string][]byte, error) {
 func (s *Server) store(w http.ResponseWriter, r *http.Request, st *Stored) bool {
 	raw, files, err := readMessage(r)
 	if err != nil {
-		writeErr(w, 400, 50109, "The request body contains invalid JSON.", nil)
+		writeInvalidJSON(w)
 		return false
 	}
 	for name, b := range files {
@@ -703,10 +713,15 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.store(w, r, st) {
 		return
 	}
+	s.insert(w, st)
+}
+
+// insert gives a new message its ID, keeps it and answers it.
+func (s *Server) insert(w http.ResponseWriter, m *Stored) {
 	s.mu.Lock()
-	st.ID = s.snowflakeLocked()
-	s.msgs[st.ID] = st
-	out := s.messageJSON(st)
+	m.ID = s.snowflakeLocked()
+	s.msgs[m.ID] = m
+	out := s.messageJSON(m)
 	s.mu.Unlock()
 	writeJSON(w, 200, out)
 }
@@ -762,7 +777,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := io.ReadAll(r.Body)
 	if err := json.Unmarshal(raw, &resp); err != nil {
-		writeErr(w, 400, 50109, "The request body contains invalid JSON.", nil)
+		writeInvalidJSON(w)
 		return
 	}
 	s.mu.Lock()
@@ -892,13 +907,8 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) {
 	if !s.store(w, r, m) {
 		return
 	}
-	s.mu.Lock()
-	m.ID = s.snowflakeLocked()
 	m.Ephemeral = m.Flags&64 != 0
-	s.msgs[m.ID] = m
-	out := s.messageJSON(m)
-	s.mu.Unlock()
-	writeJSON(w, 200, out)
+	s.insert(w, m)
 }
 
 func (s *Server) putCommands(w http.ResponseWriter, r *http.Request) {
@@ -908,7 +918,7 @@ func (s *Server) putCommands(w http.ResponseWriter, r *http.Request) {
 	}
 	var raws []json.RawMessage
 	if err := json.NewDecoder(r.Body).Decode(&raws); err != nil {
-		writeErr(w, 400, 50109, "The request body contains invalid JSON.", nil)
+		writeInvalidJSON(w)
 		return
 	}
 	defs := make([]commandDef, len(raws))

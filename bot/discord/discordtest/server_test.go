@@ -111,3 +111,34 @@ func TestAckDeadline(t *testing.T) {
 		t.Errorf("follow-up after 15 minutes: %d %v", status, body)
 	}
 }
+
+// TestErrorAnswers: routes naming a guild the fake does not know answer
+// 404 Unknown Guild, and bodies that do not decode answer 400 code 50109,
+// the way Discord does.
+func TestErrorAnswers(t *testing.T) {
+	s := New(t)
+	s.AddGuild(Guild{ID: "1"})
+	s.AddChannel(Channel{ID: "10", GuildID: "1", Name: "ops"})
+	tests := []struct {
+		method, path, body string
+		status             int
+		code               float64
+	}{
+		{"GET", "/guilds/9", "", 404, 10004},
+		{"GET", "/guilds/9/roles", "", 404, 10004},
+		{"GET", "/guilds/9/members/5", "", 404, 10004},
+		{"GET", "/guilds/9/channels", "", 404, 10004},
+		{"POST", "/guilds/9/channels", `{"name":"inc-1","type":0}`, 404, 10004},
+		{"POST", "/guilds/1/channels", `{`, 400, 50109},
+		{"PATCH", "/channels/10", `{`, 400, 50109},
+		{"PUT", "/applications/" + s.AppID + "/commands", `{`, 400, 50109},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			status, body, _ := do(t, s, tc.method, tc.path, tc.body)
+			if status != tc.status || body["code"] != tc.code {
+				t.Errorf("status %d body %v, want %d code %v", status, body, tc.status, tc.code)
+			}
+		})
+	}
+}
