@@ -1,18 +1,14 @@
 package commands_test
 
 import (
-	"errors"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
+	"github.com/tebura/tebura/store/storetest"
 )
 
 // TestDiskFullDrill is issue 7's disk-full drill as a person sees it: the
@@ -20,18 +16,7 @@ import (
 // with a sentence that says the disk is full and what to do, the log names
 // the cause, and the store holds no run that was not acknowledged.
 func TestDiskFullDrill(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the disk-full drill mounts a tiny tmpfs and needs root; run it as root (CI container) to exercise it")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("the disk-full drill could not mount a tmpfs (%v: %s); skipped", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", disk).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	disk := storetest.TinyDisk(t, "2m")
 	t.Setenv("TMPDIR", disk)
 	// A subtest's temp dirs are made under TMPDIR, so the harness's data
 	// dir lands on the tiny disk.
@@ -52,21 +37,7 @@ func diskFullDrill(t *testing.T, disk string) {
 		t.Fatalf("before the disk is full: %s", first.PrivateText())
 	}
 
-	// Fill the disk.
-	f, err := os.Create(filepath.Join(disk, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
+	storetest.FillDisk(t, disk)
 
 	// A request whose run record needs new pages finds the disk full.
 	note := "note=" + strings.Repeat("n", 3000)

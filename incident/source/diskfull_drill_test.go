@@ -3,23 +3,21 @@ package source_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
+	"github.com/tebura/tebura/store/storetest"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -45,18 +43,7 @@ func (s *syncBuffer) String() string {
 // sender retries), the log names the cause, and after a restart the store
 // holds exactly the alerts that were answered 200.
 func TestDiskFullWebhookDrill(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the disk-full drill mounts a tiny tmpfs and needs root; run it as root (CI container) to exercise it")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("the disk-full drill could not mount a tmpfs (%v: %s); skipped", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", disk).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	disk := storetest.TinyDisk(t, "2m")
 	path := filepath.Join(disk, "tebura.db")
 	store, svc := openService(t, path)
 	var logs syncBuffer
@@ -83,20 +70,7 @@ func TestDiskFullWebhookDrill(t *testing.T) {
 		t.Fatalf("before the disk is full: %d %s", code, body)
 	}
 
-	filler := filepath.Join(disk, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for chunk := make([]byte, 4096); ; {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
+	filler := storetest.FillDisk(t, disk)
 
 	accepted := []int{0}
 	refused := -1

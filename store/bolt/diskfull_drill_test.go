@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,50 +14,8 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/runbooks"
+	"github.com/tebura/tebura/store/storetest"
 )
-
-// tinyDisk mounts a tmpfs of size for the test, or skips it when the test
-// cannot (not root, no mount permission in the container).
-func tinyDisk(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the disk-full drill mounts a tiny tmpfs and needs root; run it as root (CI container) to exercise it")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("the disk-full drill could not mount a tmpfs (%v: %s); skipped", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a file into dir until the disk is full and returns its
-// path (remove it to free the space).
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			// Take the last partial blocks too.
-			for _, err := f.Write(chunk[:512]); err == nil; _, err = f.Write(chunk[:512]) {
-			}
-			return path
-		}
-	}
-}
 
 // bigRun is a run whose record takes several pages, so that it needs new
 // space rather than fitting in pages the file already has.
@@ -73,7 +30,7 @@ func bigRun(i int) *runbooks.Run {
 // reopens cleanly (while still full and after space is freed) and passes
 // bbolt's consistency check.
 func TestDiskFullDrill(t *testing.T) {
-	dir := tinyDisk(t, "2m")
+	dir := storetest.TinyDisk(t, "2m")
 	path := filepath.Join(dir, "tebura.db")
 	ctx := context.Background()
 	s, err := Open(path, Options{})
@@ -90,7 +47,7 @@ func TestDiskFullDrill(t *testing.T) {
 		ids = append(ids, r.ID)
 		note[r.ID] = r.Params["note"]
 	}
-	filler := fillDisk(t, dir)
+	filler := storetest.FillDisk(t, dir)
 
 	// Pages already in the file may still take a record or two; a full
 	// disk shows at the first write that needs new space.
