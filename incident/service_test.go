@@ -13,27 +13,13 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/incidenttest"
+	"github.com/tebura/tebura/store/storetest"
 )
 
 // clock is a manual clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = storetest.Clock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return storetest.NewClock(storetest.Epoch()) }
 
 var defaultCfg = config.Incidents{AutoResolve: true, ReopenWithin: 30 * time.Minute}
 

@@ -30,6 +30,7 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
+	"github.com/tebura/tebura/store/storetest"
 )
 
 // Options describe the bot to build.
@@ -415,25 +416,10 @@ func (h *Harness) AuditEntries() []audit.Entry {
 	return out
 }
 
-// Clock is a settable clock for tests of expiry and elapsed time.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is a settable clock for tests of expiry and elapsed time: the
+// manual clock of store/storetest, since the harness opens its store on it
+// too.
+type Clock = storetest.Clock
 
 // NewClock returns a clock stopped at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func NewClock(t time.Time) *Clock { return storetest.NewClock(t) }
