@@ -49,6 +49,32 @@ func waitOut(t *testing.T, out *syncBuffer, want string) {
 	}
 }
 
+// consoleStack builds the stack of o around a console adapter that alice
+// types into, in channel "console", and runs it until the test ends. say
+// types a line into the console; out is what it printed.
+func consoleStack(t *testing.T, o stackOptions) (s *stack, out *syncBuffer, say func(line string)) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	out = &syncBuffer{}
+	con := console.New(console.Options{In: inR, Out: out, User: "alice", Channel: "console"})
+	o.Chat = con
+	s = newStack(t, t.TempDir(), o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- con.Run(ctx, s.Bot) }()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		<-done
+	})
+	say = func(line string) {
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, out, say
+}
+
 // TestConsoleLoop is the README's loop with the console adapter: an
 // Alertmanager payload from examples/ arrives over HTTP, the incident
 // opens in the console's channel, the diagnostic streams, bob approves the
@@ -59,10 +85,7 @@ func TestConsoleLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inR, inW := io.Pipe()
-	out := &syncBuffer{}
-	con := console.New(console.Options{In: inR, Out: out, User: "alice", Channel: "console"})
-	s := newStack(t, t.TempDir(), stackOptions{Chat: con,
+	s, out, say := consoleStack(t, stackOptions{
 		Incidents: config.Incidents{AutoResolve: true, AnnounceChannel: "console"},
 		Automations: []config.Automation{{
 			Name: "api-latency", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`},
@@ -70,14 +93,6 @@ func TestConsoleLoop(t *testing.T) {
 			Params:     map[string]string{"service": "{{ .Labels.service }}", "env": `{{ .Labels.env | default "staging" }}`},
 			OnceWithin: 30 * time.Minute,
 		}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- con.Run(ctx, s.Bot) }()
-	t.Cleanup(func() {
-		cancel()
-		inW.Close()
-		<-done
-	})
 	hook := source.Handler(source.NewAlertmanager(config.Alertmanager{Insecure: true}), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
@@ -94,11 +109,6 @@ func TestConsoleLoop(t *testing.T) {
 	waitOut(t, out, "Approval needed: restart-api")
 	s.waitRuns(byRunbook("check-api"))
 
-	say := func(line string) {
-		if _, err := io.WriteString(inW, line+"\n"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	say("!1") // alice presses [Approve] on the approval card: not an approver
 	waitOut(t, out, "not an approver of `restart-api`")
 	say("!as bob")
@@ -141,10 +151,7 @@ func TestReadmeLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inR, inW := io.Pipe()
-	out := &syncBuffer{}
-	con := console.New(console.Options{In: inR, Out: out, User: "alice", Channel: "console"})
-	s := newStack(t, t.TempDir(), stackOptions{Chat: con, Runbooks: books,
+	s, out, say := consoleStack(t, stackOptions{Runbooks: books,
 		Incidents: config.Incidents{AutoResolve: true, ReopenWithin: 30 * time.Minute, AnnounceChannel: "console"},
 		Automations: []config.Automation{{
 			Name: "api-latency", Match: []string{`alertname="HighLatency"`},
@@ -152,14 +159,6 @@ func TestReadmeLoop(t *testing.T) {
 			Params:     map[string]string{"unit": "{{ .Labels.service }}.service", "top": "5"},
 			OnceWithin: 30 * time.Minute,
 		}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- con.Run(ctx, s.Bot) }()
-	t.Cleanup(func() {
-		cancel()
-		inW.Close()
-		<-done
-	})
 	hook := source.Handler(source.NewAlertmanager(config.Alertmanager{BearerToken: "s3cret-token"}), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
@@ -179,11 +178,6 @@ func TestReadmeLoop(t *testing.T) {
 	diag := s.waitRuns(byRunbook("host-diagnostics"))
 	if len(diag) != 1 || diag[0].RequestedBy != "automation:api-latency" {
 		t.Fatalf("diagnostics = %+v", diag)
-	}
-	say := func(line string) {
-		if _, err := io.WriteString(inW, line+"\n"); err != nil {
-			t.Fatal(err)
-		}
 	}
 	say("!1")
 	waitOut(t, out, "not an approver of `restart-unit`")
