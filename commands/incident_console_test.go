@@ -75,6 +75,29 @@ func consoleStack(t *testing.T, o stackOptions) (s *stack, out *syncBuffer, say 
 	return s, out, say
 }
 
+// postAlertmanager serves the stack's Alertmanager webhook with cfg, posts
+// payload to it (with cfg's bearer token, if any) and fails the test unless
+// it is answered 200.
+func postAlertmanager(t *testing.T, s *stack, cfg config.Alertmanager, payload []byte) {
+	t.Helper()
+	hook := source.Handler(source.NewAlertmanager(cfg), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	if cfg.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+string(cfg.BearerToken))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+}
+
 // TestConsoleLoop is the README's loop with the console adapter: an
 // Alertmanager payload from examples/ arrives over HTTP, the incident
 // opens in the console's channel, the diagnostic streams, bob approves the
@@ -93,17 +116,7 @@ func TestConsoleLoop(t *testing.T) {
 			Params:     map[string]string{"service": "{{ .Labels.service }}", "env": `{{ .Labels.env | default "staging" }}`},
 			OnceWithin: 30 * time.Minute,
 		}}})
-	hook := source.Handler(source.NewAlertmanager(config.Alertmanager{Insecure: true}), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
-	srv := httptest.NewServer(hook)
-	defer srv.Close()
-	resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("webhook answered %d", resp.StatusCode)
-	}
+	postAlertmanager(t, s, config.Alertmanager{Insecure: true}, payload)
 	waitOut(t, out, "Incident #1: HighLatency on api")
 	waitOut(t, out, "checking api")
 	waitOut(t, out, "Approval needed: restart-api")
@@ -159,19 +172,7 @@ func TestReadmeLoop(t *testing.T) {
 			Params:     map[string]string{"unit": "{{ .Labels.service }}.service", "top": "5"},
 			OnceWithin: 30 * time.Minute,
 		}}})
-	hook := source.Handler(source.NewAlertmanager(config.Alertmanager{BearerToken: "s3cret-token"}), source.Ingester(s.Svc.Ingest, s.Inc.React), source.Limits{}, nil)
-	srv := httptest.NewServer(hook)
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(payload))
-	req.Header.Set("Authorization", "Bearer s3cret-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("webhook answered %d", resp.StatusCode)
-	}
+	postAlertmanager(t, s, config.Alertmanager{BearerToken: "s3cret-token"}, payload)
 	waitOut(t, out, "Incident #1: HighLatency on api")
 	waitOut(t, out, "Approval needed: restart-unit")
 	waitOut(t, out, "unit=api.service")
