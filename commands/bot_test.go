@@ -213,24 +213,32 @@ func TestStartRunForAutomation(t *testing.T) {
 	}
 }
 
-func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{quick}})
+// afterRestart posts a card saying header, stores run with that card as its
+// message, as a previous process left it, runs the bot's Recover as a
+// restart does, and returns the run as stored afterwards.
+func afterRestart(t *testing.T, h *bottest.Harness, header string, run *runbooks.Run) (*runbooks.Run, error) {
+	t.Helper()
 	ctx := t.Context()
-	ref, err := h.Chat.Post(ctx, bot.Target{Channel: bottest.Channel}, bot.Message{Header: "quick — running"})
+	ref, err := h.Chat.Post(ctx, bot.Target{Channel: bottest.Channel}, bot.Message{Header: header})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A run the previous process was running when it died.
-	run := &runbooks.Run{Runbook: "quick", Kind: runbooks.KindDiagnostic, Params: map[string]string{"who": "x"}, RequestedBy: alice.ID, RequestedName: "alice",
-		RequestedAt: time.Now(), State: runbooks.StateRunning, StartedAt: time.Now(),
-		Origin: runbooks.Origin{Platform: ref.Platform, Channel: ref.Channel, Message: ref.ID}}
+	run.Origin = runbooks.Origin{Platform: ref.Platform, Channel: ref.Channel, Message: ref.ID}
 	if err := h.Store.CreateRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Bot.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.Store.GetRun(ctx, run.ID)
+	return h.Store.GetRun(ctx, run.ID)
+}
+
+func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
+	h := newHarness(t, bottest.Options{Runbooks: []string{quick}})
+	// A run the previous process was running when it died.
+	run := &runbooks.Run{Runbook: "quick", Kind: runbooks.KindDiagnostic, Params: map[string]string{"who": "x"}, RequestedBy: alice.ID, RequestedName: "alice",
+		RequestedAt: time.Now(), State: runbooks.StateRunning, StartedAt: time.Now()}
+	got, err := afterRestart(t, h, "quick — running", run)
 	if err != nil || got.State != runbooks.StateInterrupted {
 		t.Fatalf("run after recover: %v, %v", got, err)
 	}
@@ -252,22 +260,10 @@ func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
 // request it again.
 func TestRecoverInterruptsApprovedRunsThatNeverStarted(t *testing.T) {
 	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI}})
-	ctx := t.Context()
-	ref, err := h.Chat.Post(ctx, bot.Target{Channel: bottest.Channel}, bot.Message{Header: "restart-api — starting"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	run := &runbooks.Run{Runbook: "restart-api", Kind: runbooks.KindRemediation, Params: map[string]string{"env": "prod", "service": "api"},
 		RequestedBy: alice.ID, RequestedName: "alice", RequestedAt: time.Now(), Required: 1,
-		Approvals: []runbooks.Decision{{By: bob.ID, Name: "bob", At: time.Now()}}, State: runbooks.StateApproved,
-		Origin: runbooks.Origin{Platform: ref.Platform, Channel: ref.Channel, Message: ref.ID}}
-	if err := h.Store.CreateRun(ctx, run); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Bot.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got, err := h.Store.GetRun(ctx, run.ID)
+		Approvals: []runbooks.Decision{{By: bob.ID, Name: "bob", At: time.Now()}}, State: runbooks.StateApproved}
+	got, err := afterRestart(t, h, "restart-api — starting", run)
 	if err != nil || got.State != runbooks.StateInterrupted || !got.StartedAt.IsZero() {
 		t.Fatalf("run after recover: %+v, %v; want interrupted, never started", got, err)
 	}
