@@ -17,12 +17,9 @@ import (
 // one requested. The store transaction in runbooks.Approve decides races:
 // exactly one click reaches the quorum and starts the run.
 func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
-	run, err := b.d.Store.GetRun(ctx, runID)
+	run, err := b.pendingRun(ctx, runID)
 	if err != nil {
 		return err
-	}
-	if run.State != runbooks.StatePendingApproval {
-		return decidedError(run)
 	}
 	rb, ok := b.registry().Get(run.Runbook)
 	if !ok {
@@ -97,12 +94,9 @@ func (b *Bot) redrawPending(ctx context.Context, c *bot.Click, run *runbooks.Run
 // deny handles a click on [Deny]: an approver refuses, the card is redrawn
 // without buttons, saying who denied it.
 func (b *Bot) deny(ctx context.Context, c *bot.Click, runID string) error {
-	run, err := b.d.Store.GetRun(ctx, runID)
+	run, err := b.pendingRun(ctx, runID)
 	if err != nil {
 		return err
-	}
-	if run.State != runbooks.StatePendingApproval {
-		return decidedError(run)
 	}
 	rb, ok := b.registry().Get(run.Runbook)
 	s := subject(c.Actor)
@@ -126,6 +120,19 @@ func (b *Bot) deny(ctx context.Context, c *bot.Click, runID string) error {
 	}
 	b.show(ctx, denied.ID, ref, decidedCard(denied, b.storedMasker(denied)))
 	return nil
+}
+
+// pendingRun returns run runID while it waits for a decision; once it is
+// decided, the error says how (see decidedError).
+func (b *Bot) pendingRun(ctx context.Context, runID string) (*runbooks.Run, error) {
+	run, err := b.d.Store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if run.State != runbooks.StatePendingApproval {
+		return nil, decidedError(run)
+	}
+	return run, nil
 }
 
 // decidedError answers a click on a card that was already decided.
