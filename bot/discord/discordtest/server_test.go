@@ -25,10 +25,16 @@ func do(t *testing.T, s *Server, method, path, body string) (int, map[string]any
 	return resp.StatusCode, out, resp.Header
 }
 
-func TestLimitsEnforced(t *testing.T) {
+// newOps returns a fake with guild 1 and its text channel 10, "ops".
+func newOps(t *testing.T) *Server {
 	s := New(t)
 	s.AddGuild(Guild{ID: "1"})
 	s.AddChannel(Channel{ID: "10", GuildID: "1", Name: "ops"})
+	return s
+}
+
+func TestLimitsEnforced(t *testing.T) {
+	s := newOps(t)
 	tests := []struct {
 		name, body, field string
 	}{
@@ -116,9 +122,7 @@ func TestAckDeadline(t *testing.T) {
 // 404 Unknown Guild, and bodies that do not decode answer 400 code 50109,
 // the way Discord does.
 func TestErrorAnswers(t *testing.T) {
-	s := New(t)
-	s.AddGuild(Guild{ID: "1"})
-	s.AddChannel(Channel{ID: "10", GuildID: "1", Name: "ops"})
+	s := newOps(t)
 	tests := []struct {
 		method, path, body string
 		status             int
