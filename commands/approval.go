@@ -75,11 +75,7 @@ func (b *Bot) redrawPending(ctx context.Context, c *bot.Click, run *runbooks.Run
 	if err != nil {
 		return err
 	}
-	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
-	if err != nil {
-		return err
-	}
-	denyCB, err := b.newCallback(ctx, actionDeny, run.ID, run.ExpiresAt)
+	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return err
 	}

@@ -283,6 +283,18 @@ func runnable(reg *runbooks.Registry, p *access.Policy, s access.Subject) []stri
 	return names
 }
 
+// decisionCallbacks stores the Approve and Deny callbacks of run's approval
+// card; both expire with the request.
+func (b *Bot) decisionCallbacks(ctx context.Context, run *runbooks.Run) (approve, deny string, err error) {
+	if approve, err = b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt); err != nil {
+		return "", "", err
+	}
+	if deny, err = b.newCallback(ctx, actionDeny, run.ID, run.ExpiresAt); err != nil {
+		return "", "", err
+	}
+	return approve, deny, nil
+}
+
 // newCallback stores a button's meaning and returns its opaque ID.
 func (b *Bot) newCallback(ctx context.Context, action, runID string, expires time.Time) (string, error) {
 	var raw [16]byte

@@ -91,11 +91,7 @@ func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*r
 		detail["suggested_by"] = suggestedBy
 	}
 	b.record(ctx, run.RequestedBy, "run.request", run.ID, detail)
-	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
-	if err != nil {
-		return nil, err
-	}
-	denyCB, err := b.newCallback(ctx, actionDeny, run.ID, run.ExpiresAt)
+	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return nil, err
 	}

@@ -387,12 +387,5 @@ func (b *Bot) storedMasker(run *runbooks.Run) runbooks.Masker {
 			secrets = append(secrets, v)
 		}
 	}
-	r := b.redactor()
-	if r == nil {
-		var err error
-		if r, err = runbooks.NewRedactor(nil, nil); err != nil {
-			return nil
-		}
-	}
-	return r.With(secrets...)
+	return b.maskerWith(secrets)
 }

@@ -280,11 +280,7 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 		return err
 	}
 	b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
-	approveCB, err := b.newCallback(ctx, actionApprove, run.ID, run.ExpiresAt)
-	if err != nil {
-		return err
-	}
-	denyCB, err := b.newCallback(ctx, actionDeny, run.ID, run.ExpiresAt)
+	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return err
 	}
@@ -324,7 +320,11 @@ func refOf(o runbooks.Origin) bot.MessageRef {
 
 // masker masks a run's secret params and the configured secrets.
 func (b *Bot) masker(rb *runbooks.Runbook, vals runbooks.Values) runbooks.Masker {
-	secrets := rb.Secrets(vals)
+	return b.maskerWith(rb.Secrets(vals))
+}
+
+// maskerWith masks secrets and the configured secrets.
+func (b *Bot) maskerWith(secrets []string) runbooks.Masker {
 	r := b.redactor()
 	if r == nil {
 		var err error
