@@ -188,13 +188,7 @@ func (s *Stream) Close(ctx context.Context, final Message) error {
 			return fmt.Errorf("bot: final frame of message %s not delivered: %w", s.ref.ID, err)
 		}
 		err := s.chat.Edit(ctx, s.ref, final)
-		s.mu.Lock()
-		if err == nil {
-			s.stats.Sent++
-		} else {
-			s.stats.Failed++
-		}
-		s.mu.Unlock()
+		s.counted(err)
 		if err == nil {
 			return nil
 		}
@@ -244,13 +238,7 @@ func (s *Stream) run(work, waits context.Context) {
 		}
 		last = s.clock.Now()
 		err := s.chat.Edit(work, s.ref, Fit(*m, s.limits))
-		s.mu.Lock()
-		if err == nil {
-			s.stats.Sent++
-		} else {
-			s.stats.Failed++
-		}
-		s.mu.Unlock()
+		s.counted(err)
 		if err != nil && work.Err() == nil {
 			s.log.Warn("stream edit failed", "err", err)
 		}
@@ -264,4 +252,15 @@ func permanent(err error) bool {
 		return true
 	}
 	return false
+}
+
+// counted adds the outcome of one edit to the stream's stats.
+func (s *Stream) counted(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.stats.Sent++
+	} else {
+		s.stats.Failed++
+	}
 }
