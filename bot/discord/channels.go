@@ -27,30 +27,7 @@ const (
 
 // Slug returns a valid Discord text channel name for s: lowercase, only
 // a-z, 0-9, "-" and "_", at most 100 characters, never empty.
-func Slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_':
-			b.WriteRune(r)
-			dash = false
-		default:
-			if !dash && b.Len() > 0 {
-				b.WriteByte('-')
-				dash = true
-			}
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if len(out) > MaxChannelName {
-		out = strings.TrimRight(out[:MaxChannelName], "-")
-	}
-	if out == "" {
-		out = "incident"
-	}
-	return out
-}
+func Slug(s string) string { return bot.Slug(s, MaxChannelName) }
 
 // withSuffix returns name with "-n", cut so the whole fits 100 characters.
 func withSuffix(name string, n int) string {

@@ -25,28 +25,7 @@ const MaxInviteUsers = 1000
 
 // Slug turns a name into a valid Slack channel name: lowercase, runs of
 // other characters replaced by one hyphen, at most 80 characters.
-func Slug(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
-			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	s := strings.Trim(b.String(), "-")
-	if len(s) > MaxChannelName {
-		s = strings.TrimRight(s[:MaxChannelName], "-")
-	}
-	if s == "" {
-		s = "incident"
-	}
-	return s
-}
+func Slug(name string) string { return bot.Slug(name, MaxChannelName) }
 
 // CreateChannel creates a channel named after spec.Name (slugified). Creates
 // are serialized: Slack does not make two concurrent creates of one name
