@@ -6,11 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -57,28 +55,8 @@ func commandFirstFrame(e *env) ([]row, error) {
 	err := inTB("command to first frame", func(tb testing.TB) {
 		h := bottest.New(tb, bottest.Options{Roles: map[string][]string{"dev": {"console:alice"}}, Runbooks: []string{quick}})
 		alice := bottest.User("alice")
-		var mu sync.Mutex
-		var first time.Time
-		h.Chat.OnPost(func(bot.MessageRef) {
-			mu.Lock()
-			if first.IsZero() {
-				first = time.Now()
-			}
-			mu.Unlock()
-		})
 		for range n {
-			mu.Lock()
-			first = time.Time{}
-			mu.Unlock()
-			t0 := time.Now()
-			h.Say(alice, "/runbook run quick")
-			mu.Lock()
-			got := first
-			mu.Unlock()
-			if got.IsZero() {
-				tb.Fatal("no message posted")
-			}
-			lat = append(lat, got.Sub(t0))
+			lat = append(lat, h.FirstPost(alice, "/runbook run quick"))
 			h.WaitFinal(h.LastRun().ID)
 		}
 	})

@@ -163,29 +163,9 @@ steps:
     run: [echo, hi]
 `
 	h := bottest.New(b, bottest.Options{Roles: roles(), Runbooks: []string{quick}})
-	var first time.Time
-	var mu sync.Mutex
-	h.Chat.OnPost(func(bot.MessageRef) {
-		mu.Lock()
-		if first.IsZero() {
-			first = time.Now()
-		}
-		mu.Unlock()
-	})
 	lat := make([]time.Duration, 0, b.N)
 	for b.Loop() {
-		mu.Lock()
-		first = time.Time{}
-		mu.Unlock()
-		t0 := time.Now()
-		h.Say(alice, "/runbook run quick")
-		mu.Lock()
-		got := first
-		mu.Unlock()
-		if got.IsZero() {
-			b.Fatal("no message posted")
-		}
-		lat = append(lat, got.Sub(t0))
+		lat = append(lat, h.FirstPost(alice, "/runbook run quick"))
 		b.StopTimer()
 		h.WaitFinal(h.LastRun().ID)
 		b.StartTimer()

@@ -302,6 +302,32 @@ func (h *Harness) Say(a bot.Actor, line string) *Turn {
 	return turn
 }
 
+// FirstPost sends line as a, like Say, and returns how long the bot took to
+// post its first message in answer: the command-to-first-frame latency
+// that benchmarks measure. It fails the test if the bot posted nothing.
+func (h *Harness) FirstPost(a bot.Actor, line string) time.Duration {
+	h.T.Helper()
+	var mu sync.Mutex
+	var first time.Time
+	h.Chat.OnPost(func(bot.MessageRef) {
+		mu.Lock()
+		if first.IsZero() {
+			first = time.Now()
+		}
+		mu.Unlock()
+	})
+	defer h.Chat.OnPost(nil)
+	t0 := time.Now()
+	h.Say(a, line)
+	mu.Lock()
+	got := first
+	mu.Unlock()
+	if got.IsZero() {
+		h.T.Fatal("no message posted")
+	}
+	return got.Sub(t0)
+}
+
 // Button finds the button labelled label on m as it is shown now, failing
 // the test if there is none.
 func (h *Harness) Button(m *Msg, label string) bot.Button {
