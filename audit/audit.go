@@ -19,6 +19,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tebura/tebura"
@@ -175,32 +176,78 @@ func (e *ChainError) Error() string {
 // hash matches the entry's content. It returns the number of entries checked
 // and, on the first problem, a *ChainError naming the Seq.
 //
-// A chain cut off at the end still verifies: keep the last hash (printed by
-// `tebura audit verify`) somewhere else if you need to detect that.
+// A chain cut off at the end still verifies on its own: record its head
+// (Check returns it; `tebura audit verify` prints it and `tebura serve` logs
+// it at start) somewhere else, and pass it back to Check as an anchor.
 func Verify(ctx context.Context, s Store) (n int, err error) {
+	_, n, err = Check(ctx, s)
+	return n, err
+}
+
+// Anchor is a position of the chain recorded outside the store: an entry's
+// Seq and Hash. A chain that no longer holds an anchor was cut or rewritten.
+type Anchor struct {
+	Seq  uint64
+	Hash string
+}
+
+// String formats the anchor as "SEQ:HASH", the form ParseAnchor reads.
+func (a Anchor) String() string { return strconv.FormatUint(a.Seq, 10) + ":" + a.Hash }
+
+// ParseAnchor reads "SEQ:HASH".
+func ParseAnchor(s string) (Anchor, error) {
+	seq, hash, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || n == 0 || len(hash) != sha256.Size*2 {
+		return Anchor{}, fmt.Errorf("audit anchor %q: want SEQ:HASH, e.g. 42:%s", s, strings.Repeat("0", sha256.Size*2))
+	}
+	return Anchor{Seq: n, Hash: hash}, nil
+}
+
+// Check verifies the chain like Verify, returns its head (the last entry's
+// anchor; zero for an empty chain), and checks that every given anchor is
+// still in it with the same hash, which detects entries removed from the end.
+func Check(ctx context.Context, s Store, anchors ...Anchor) (head Anchor, n int, err error) {
+	want := make(map[uint64]string, len(anchors))
+	for _, a := range anchors {
+		want[a.Seq] = a.Hash
+	}
 	var prev *Entry
 	err = s.AuditEntries(ctx, func(e Entry) error {
-		want := uint64(1)
+		wantSeq := uint64(1)
 		wantPrev := ""
 		if prev != nil {
-			want = prev.Seq + 1
+			wantSeq = prev.Seq + 1
 			wantPrev = prev.Hash
 		}
 		switch {
-		case e.Seq < want:
-			return &ChainError{Seq: want, Reason: fmt.Sprintf("found seq %d again or out of order (an entry was moved or inserted)", e.Seq)}
-		case e.Seq > want:
-			return &ChainError{Seq: want, Reason: fmt.Sprintf("entry is missing, the next one is seq %d (an entry was deleted or moved)", e.Seq)}
+		case e.Seq < wantSeq:
+			return &ChainError{Seq: wantSeq, Reason: fmt.Sprintf("found seq %d again or out of order (an entry was moved or inserted)", e.Seq)}
+		case e.Seq > wantSeq:
+			return &ChainError{Seq: wantSeq, Reason: fmt.Sprintf("entry is missing, the next one is seq %d (an entry was deleted or moved)", e.Seq)}
 		case e.Prev != wantPrev:
-			return &ChainError{Seq: want, Reason: "does not link to the previous entry's hash (an entry was inserted, deleted or replaced)"}
+			return &ChainError{Seq: wantSeq, Reason: "does not link to the previous entry's hash (an entry was inserted, deleted or replaced)"}
 		case Hash(e) != e.Hash:
-			return &ChainError{Seq: want, Reason: "content does not match its hash (the entry was edited)"}
+			return &ChainError{Seq: wantSeq, Reason: "content does not match its hash (the entry was edited)"}
+		}
+		if h, ok := want[e.Seq]; ok {
+			if h != e.Hash {
+				return &ChainError{Seq: e.Seq, Reason: "differs from the recorded anchor (the chain was rewritten from here)"}
+			}
+			delete(want, e.Seq)
 		}
 		n++
 		prev = &e
 		return nil
 	})
-	return n, err
+	if prev != nil {
+		head = Anchor{Seq: prev.Seq, Hash: prev.Hash}
+	}
+	if err == nil && len(want) > 0 {
+		missing := slices.Sorted(maps.Keys(want))
+		err = &ChainError{Seq: missing[0], Reason: fmt.Sprintf("the recorded anchor is past the end of the chain (head is seq %d): entries were removed from the end", head.Seq)}
+	}
+	return head, n, err
 }
 
 // Export writes every entry as one JSON object per line (JSONL), in order.

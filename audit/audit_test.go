@@ -236,3 +236,41 @@ func TestExportWriteError(t *testing.T) {
 		t.Errorf("Export = %v; want the write error", err)
 	}
 }
+
+// TestCheckAnchorsCatchTruncation: cutting the newest entries leaves a chain
+// that verifies on its own; an anchor recorded before the cut catches it, as
+// does an anchor whose hash no longer matches after a rewrite.
+func TestCheckAnchorsCatchTruncation(t *testing.T) {
+	s := filled(t)
+	head, n, err := Check(t.Context(), s)
+	if err != nil || n != 5 || head.Seq != 5 || head.Hash != s.entries[4].Hash {
+		t.Fatalf("Check = %v, %d, %v; want head 5 of 5 entries", head, n, err)
+	}
+	back, err := ParseAnchor(head.String())
+	if err != nil || back != head {
+		t.Fatalf("ParseAnchor(%q) = %v, %v", head.String(), back, err)
+	}
+	middle := Anchor{Seq: 3, Hash: s.entries[2].Hash}
+
+	s.entries = s.entries[:3] // the two newest entries removed
+	if _, err := Verify(t.Context(), s); err != nil {
+		t.Fatalf("a truncated chain should still verify alone: %v", err)
+	}
+	if _, _, err := Check(t.Context(), s, middle); err != nil {
+		t.Errorf("an anchor still in the chain: %v", err)
+	}
+	_, _, err = Check(t.Context(), s, middle, head)
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Seq != 5 || !strings.Contains(err.Error(), "removed from the end") {
+		t.Errorf("Check with the old head = %v; want a break at seq 5 saying entries were removed", err)
+	}
+	wrong := Anchor{Seq: 2, Hash: head.Hash}
+	if _, _, err := Check(t.Context(), s, wrong); !errors.As(err, &ce) || ce.Seq != 2 {
+		t.Errorf("Check with a rewritten anchor = %v; want a break at seq 2", err)
+	}
+	for _, bad := range []string{"", "5", "x:" + head.Hash, "0:" + head.Hash, "5:abc"} {
+		if _, err := ParseAnchor(bad); err == nil {
+			t.Errorf("ParseAnchor(%q) accepted", bad)
+		}
+	}
+}
