@@ -359,6 +359,14 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.Audit.Record(ctx, "system", audit.ActionConfigLoad, "config", detail); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	// The head goes to the log, outside the store, so that a chain cut at
+	// its end can be caught later with `tebura audit verify --anchor`. A
+	// broken chain is reported loudly but does not stop incident response.
+	if head, n, err := audit.Check(ctx, a.Store); err != nil {
+		a.Logger.Error("audit chain broken", "entries_ok", n, "err", err)
+	} else {
+		a.Logger.Info("audit chain verified", "entries", n, "head", head.String())
+	}
 	interrupted, err := runbooks.Recover(ctx, a.Data, time.Now())
 	if err != nil {
 		return fmt.Errorf("recover runs: %w", err)

@@ -128,6 +128,18 @@ func TestRunStreamsAndRecords(t *testing.T) {
 	if code != 0 || !strings.Contains(verify, "ok: 3 audit entries") {
 		t.Errorf("audit verify: %d %q", code, verify)
 	}
+	_, head, ok := strings.Cut(strings.TrimSpace(verify), "head ")
+	if !ok {
+		t.Fatalf("audit verify prints no head: %q", verify)
+	}
+	if out, _, code := runCLI(t, "", "audit", "verify", "--config", cfg, "--anchor", head); code != 0 {
+		t.Errorf("audit verify --anchor <its own head>: %d %q", code, out)
+	}
+	_, hash, _ := strings.Cut(head, ":")
+	past := "4:" + hash // recorded when the chain had a 4th entry: it was cut since
+	if _, errOut, code := runCLI(t, "", "audit", "verify", "--config", cfg, "--anchor", past); code != 1 || !strings.Contains(errOut, "removed from the end") {
+		t.Errorf("audit verify --anchor past the end: %d %q", code, errOut)
+	}
 	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
 	for _, action := range []string{`"run.request"`, `"run.start"`, `"run.end"`} {
 		if !strings.Contains(export, action) {

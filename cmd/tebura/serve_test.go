@@ -220,6 +220,18 @@ func TestServeLogsSources(t *testing.T) {
 	}
 }
 
+// TestServeLogsAuditHead: every start verifies the audit chain and logs its
+// head, the anchor `tebura audit verify --anchor` checks later.
+func TestServeLogsAuditHead(t *testing.T) {
+	cleanEnv(t)
+	dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "tebura.yaml": baseConfig("")})
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
+	logs := ts.logs.String()
+	if !strings.Contains(logs, `msg="audit chain verified" entries=1 head=1:`) {
+		t.Errorf("no audit head logged at start:\n%s", logs)
+	}
+}
+
 // TestDoctor: all ✓ with the console only; a Slack whose token is refused
 // is a ✗ and exit 1.
 func TestDoctor(t *testing.T) {

@@ -143,24 +143,38 @@ func (c *cli) auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Check or export the audit chain",
 	}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "verify",
-		Short: "Check the hash chain; exit 1 naming the first bad entry",
-		Args:  cobra.NoArgs,
+	var anchors []string
+	verify := &cobra.Command{
+		Use:   "verify [--anchor SEQ:HASH]...",
+		Short: "Check the hash chain and print its head; exit 1 naming the first bad entry",
+		Long: "Check the hash chain and print its head (SEQ:HASH). Keep heads somewhere else " +
+			"(serve logs one at every start) and pass them back with --anchor: a chain whose " +
+			"newest entries were removed verifies on its own, but not against an older head.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var want []audit.Anchor
+			for _, s := range anchors {
+				a, err := audit.ParseAnchor(s)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				want = append(want, a)
+			}
 			_, st, err := c.openStore()
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			n, err := audit.Verify(cmd.Context(), st)
+			head, n, err := audit.Check(cmd.Context(), st, want...)
 			if err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("audit chain broken after %d good entries: %w", n, err)}
 			}
-			fmt.Fprintf(c.stdout, "ok: %d audit entries, chain intact\n", n)
+			fmt.Fprintf(c.stdout, "ok: %d audit entries, chain intact, head %s\n", n, head)
 			return nil
 		},
-	}, &cobra.Command{
+	}
+	verify.Flags().StringArrayVar(&anchors, "anchor", nil, "a head recorded earlier (SEQ:HASH) that must still be in the chain; repeatable")
+	cmd.AddCommand(verify, &cobra.Command{
 		Use:   "export",
 		Short: "Print every audit entry as JSON lines",
 		Args:  cobra.NoArgs,
