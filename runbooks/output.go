@@ -140,8 +140,10 @@ func (o *output) flushLocked() {
 		return
 	}
 	data := o.batch
-	if o.masker != nil {
-		data = []byte(o.masker.Mask(string(o.batch)))
+	if r, ok := o.masker.(*Redactor); ok {
+		data = r.maskBytes(data)
+	} else if o.masker != nil {
+		data = []byte(o.masker.Mask(string(data)))
 	}
 	o.batch = o.batch[:0]
 	if room := o.cap - o.written; int64(len(data)) > room {

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -18,9 +19,15 @@ import (
 // documented limit of streaming redaction.
 type Redactor struct {
 	values   []string
+	raw      [][]byte // values as bytes, for maskBytes
 	patterns []*regexp.Regexp
 	replacer *strings.Replacer
 }
+
+// maxScanValues is how many literal values maskBytes looks for with one
+// bytes.Index pass each; beyond it the strings.Replacer (one pass, but
+// slower per byte) is cheaper.
+const maxScanValues = 16
 
 // NewRedactor builds a redactor. Empty values are ignored; a pattern that
 // does not compile, or that matches the empty string (it would mask
@@ -53,6 +60,10 @@ func (r *Redactor) setValues(values []string) {
 	// Longest first, so a secret that contains another is masked whole.
 	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
 	r.replacer = nil
+	r.raw = nil
+	for _, v := range r.values {
+		r.raw = append(r.raw, []byte(v))
+	}
 	if len(r.values) > 0 {
 		pairs := make([]string, 0, 2*len(r.values))
 		for _, v := range r.values {
@@ -91,4 +102,67 @@ func (r *Redactor) Mask(s string) string {
 		s = re.ReplaceAllLiteralString(s, mask)
 	}
 	return s
+}
+
+// maskBytes is Mask for the executor's output path. It returns b itself
+// when nothing in it is secret, so clean output is neither copied nor
+// converted to a string; otherwise it returns a masked copy. The result is
+// the same as Mask's.
+func (r *Redactor) maskBytes(b []byte) []byte {
+	if r == nil {
+		return b
+	}
+	if len(r.raw) > maxScanValues {
+		b = []byte(r.replacer.Replace(string(b)))
+	} else if len(r.raw) > 0 {
+		b = r.replaceValues(b)
+	}
+	for _, re := range r.patterns {
+		if re.Match(b) {
+			b = re.ReplaceAllLiteral(b, []byte(mask))
+		}
+	}
+	return b
+}
+
+// replaceValues replaces the literal values as strings.Replacer does (the
+// leftmost match first, the longest value at a position, no overlaps),
+// with one bytes.Index pass per value. b is returned as is when no value
+// occurs in it.
+func (r *Redactor) replaceValues(b []byte) []byte {
+	var next [maxScanValues]int
+	found := false
+	for i, v := range r.raw {
+		next[i] = bytes.Index(b, v)
+		found = found || next[i] >= 0
+	}
+	if !found {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	pos := 0 // b[:pos] is dealt with
+	for {
+		best := -1
+		for i := range r.raw {
+			if next[i] >= 0 && (best < 0 || next[i] < next[best]) {
+				best = i // ties go to the earlier, longer value
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, b[pos:next[best]]...)
+		out = append(out, mask...)
+		pos = next[best] + len(r.raw[best])
+		for i, v := range r.raw {
+			if next[i] >= 0 && next[i] < pos {
+				if j := bytes.Index(b[pos:], v); j >= 0 {
+					next[i] = pos + j
+				} else {
+					next[i] = -1
+				}
+			}
+		}
+	}
+	return append(out, b[pos:]...)
 }
