@@ -56,12 +56,81 @@ func newOutput(h *Handle, m Masker, file *os.File, capBytes int64) *output {
 }
 
 // Write implements io.Writer for the step's pipe reader and HTTP bodies.
-// The complete lines of one Write are masked and logged as one block, and
-// only the lines that can still be in the tail are copied there.
+// The first line of p completes the pending one and the bytes after the
+// last newline become the pending one, line by line; the complete lines in
+// between are one block: counted with bytes.Count, logged with one copy,
+// and only their last TailLines lines are copied to the tail. The
+// complete lines of one Write are masked and logged together.
 func (o *output) Write(p []byte) (int, error) {
 	n := len(p)
 	o.h.mu.Lock()
 	o.h.bytes += int64(n)
+	first := bytes.IndexByte(p, '\n')
+	if first < 0 {
+		o.addLinesLocked(p)
+	} else {
+		last := bytes.LastIndexByte(p, '\n')
+		o.addLinesLocked(p[:first+1])
+		if mid := p[first+1 : last+1]; shortLines(mid) {
+			o.addBlockLocked(mid)
+		} else {
+			o.addLinesLocked(mid)
+		}
+		o.addLinesLocked(p[last+1:])
+	}
+	o.flushLocked()
+	o.h.notifyLocked()
+	o.h.mu.Unlock()
+	return n, nil
+}
+
+// shortLines reports whether b, which starts a line, certainly holds no
+// line longer than MaxLineBytes, looking at one byte in each window of
+// MaxLineBytes/2 instead of at every line: if each such window holds a
+// newline, no run without one can reach MaxLineBytes-1.
+func shortLines(b []byte) bool {
+	const window = MaxLineBytes / 2
+	for len(b) > 0 {
+		w := b[:min(window, len(b))]
+		if bytes.IndexByte(w, '\n') < 0 {
+			return false
+		}
+		b = b[len(w):]
+	}
+	return true
+}
+
+// addBlockLocked takes complete lines (b ends in a newline, the pending
+// line is empty, no line is over-long) in bulk.
+func (o *output) addBlockLocked(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	o.h.lines += int64(bytes.Count(b, []byte{'\n'}))
+	// The start of the last len(ring) lines: walk back over that many newlines.
+	s := len(b) - 1
+	for c := 0; c < len(o.h.ring) && s >= 0; c++ {
+		s = bytes.LastIndexByte(b[:s], '\n')
+	}
+	for t := b[s+1:]; len(t) > 0; {
+		i := bytes.IndexByte(t, '\n')
+		o.h.pushTailLocked(t[:i])
+		t = t[i+1:]
+	}
+	if o.w == nil || o.logErr != nil {
+		return
+	}
+	if o.h.truncated {
+		o.dropped += int64(len(b))
+		return
+	}
+	o.batch = append(o.batch, b...)
+}
+
+// addLinesLocked cuts p into lines one at a time: lines that continue the
+// pending one, over-long lines cut into MaxLineBytes pieces, the partial
+// last line kept pending.
+func (o *output) addLinesLocked(p []byte) {
 	o.tailSkip = bytes.Count(p, []byte{'\n'}) - len(o.h.ring)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -90,10 +159,7 @@ func (o *output) Write(p []byte) (int, error) {
 		}
 		p = p[i+1:]
 	}
-	o.flushLocked()
-	o.h.notifyLocked()
-	o.h.mu.Unlock()
-	return n, nil
+	o.tailSkip = 0
 }
 
 // endLine emits a partial last line, so the next step starts on its own.

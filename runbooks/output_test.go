@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,14 +31,14 @@ func expectedLog(data []byte) string {
 }
 
 // TestOutputChunkingInvariant: however the bytes are cut into writes, the
-// log and the line count come out the same.
+// log, the line count and the tail come out the same.
 func TestOutputChunkingInvariant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var data []byte
-	for i := 0; i < 300; i++ {
+	for i := 0; i < 1300; i++ {
 		n := rng.IntN(200)
-		if i%50 == 0 {
-			n = MaxLineBytes*2 + rng.IntN(100) // a few over-long lines
+		if i%50 == 0 && i < 400 {
+			n = MaxLineBytes*2 + rng.IntN(100) // a few over-long lines; then only short ones
 		}
 		data = append(data, bytes.Repeat([]byte{byte('a' + i%26)}, n)...)
 		data = append(data, '\n')
@@ -50,7 +51,8 @@ func TestOutputChunkingInvariant(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := newHandle(nil, "r1", nil, 3)
+		tailN := []int{3, 1, 40, 100}[trial%4]
+		h := newHandle(nil, "r1", nil, tailN)
 		o := newOutput(h, nil, f, 1<<30)
 		rest := data
 		for len(rest) > 0 {
@@ -60,6 +62,10 @@ func TestOutputChunkingInvariant(t *testing.T) {
 			}
 			o.Write(rest[:n])
 			rest = rest[n:]
+		}
+		all := strings.Split(strings.TrimSuffix(want, "\n"), "\n")
+		if tail := h.tailLocked(); !slices.Equal(tail, all[len(all)-1-tailN:len(all)-1]) {
+			t.Errorf("trial %d: before the end, tail = %q, want the %d lines before the pending one", trial, tail, tailN)
 		}
 		if err := o.close(); err != nil {
 			t.Fatal(err)
@@ -71,9 +77,8 @@ func TestOutputChunkingInvariant(t *testing.T) {
 		if wantLines := int64(strings.Count(want, "\n")); h.lines != wantLines {
 			t.Errorf("trial %d: %d lines, want %d", trial, h.lines, wantLines)
 		}
-		tail := h.tailLocked()
-		if len(tail) != 3 || tail[2] != "no newline at the end" {
-			t.Errorf("trial %d: tail = %q", trial, tail)
+		if tail := h.tailLocked(); !slices.Equal(tail, all[len(all)-tailN:]) {
+			t.Errorf("trial %d: tail = %q, want the last %d lines", trial, tail, tailN)
 		}
 	}
 }
