@@ -5,8 +5,9 @@ import (
 	"syscall"
 )
 
-// pipeSize is the kernel buffer asked for a step's output pipe: a bigger
-// pipe means fewer wake-ups of the reader and of the child for fast output.
+// pipeSize is the kernel buffer asked for a step's output pipe: room for
+// the child to keep writing while the reader is busy or descheduled (with a
+// reader that keeps up, 64 KiB and 1 MiB measure the same).
 const pipeSize = 1 << 20
 
 // fSetPipeSz is F_SETPIPE_SZ from fcntl(2) (linux/fcntl.h), which package
