@@ -181,7 +181,8 @@ func benchOverhead(b *testing.B, script string) {
 
 // BenchmarkOutputWrite measures the engine's own output path without a
 // child or a pipe: 100 MB of 100-byte lines written in 256 KiB chunks (as
-// readOutput delivers them) into a capped log, with no redactor ("plain"),
+// readOutput delivers a flood) or 4 KB ones into a capped log, with no
+// redactor ("plain"),
 // the benchmark's redactor whose secrets never appear ("redact-absent"),
 // and output in which every 10th line carries a configured secret and a
 // token matched by a pattern ("redact-present").
@@ -203,6 +204,7 @@ func BenchmarkOutputWrite(b *testing.B) {
 		chunk []byte
 	}{
 		{"plain", nil, plain},
+		{"plain-4k", nil, plain[:4000]}, // a pipe read per 4 KiB write of the child
 		{"redact-absent", red, plain},
 		{"redact-present", red, mixed},
 	} {

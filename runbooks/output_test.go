@@ -102,3 +102,16 @@ func TestOutputCapWholeLines(t *testing.T) {
 		t.Errorf("snapshot = %+v", s)
 	}
 }
+
+func TestLastNewline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 5000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = "ab\n\x0b\x09\x8a"[rng.IntN(6)]
+		}
+		if got, want := lastNewline(b), bytes.LastIndexByte(b, '\n'); got != want {
+			t.Fatalf("lastNewline(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
