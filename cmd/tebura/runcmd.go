@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -356,11 +357,14 @@ type lineStreamer struct {
 	path      string
 	out       io.Writer
 	f         *os.File
-	r         *bufio.Reader
-	partial   []byte
-	printed   int64 // lines printed
-	fileLines int64 // complete lines read from the file
+	buf       []byte // read from the file, not yet printed: a partial line at most, between calls
+	printed   int64  // lines printed
+	fileLines int64  // complete lines taken from the file
 }
+
+// streamReadBytes is the log file's read size: the lines of a read are
+// printed with one write.
+const streamReadBytes = 256 << 10
 
 func (ls *lineStreamer) close() {
 	if ls.f != nil {
@@ -394,7 +398,9 @@ func (ls *lineStreamer) catchUp(snap runbooks.Snapshot, final bool) error {
 }
 
 // fromFile prints complete lines of the log file that were not printed yet,
-// up to upto lines.
+// up to upto lines. It reads big pieces of the file and prints each
+// piece's run of complete lines with one write; only the lines that the
+// tail already printed (skipped) and the line limit are found one by one.
 func (ls *lineStreamer) fromFile(upto int64, truncated bool) error {
 	if ls.f == nil {
 		f, err := os.Open(ls.path)
@@ -404,39 +410,97 @@ func (ls *lineStreamer) fromFile(upto int64, truncated bool) error {
 		if err != nil {
 			return err
 		}
-		ls.f, ls.r = f, bufio.NewReaderSize(f, 64<<10)
+		ls.f, ls.buf = f, make([]byte, 0, streamReadBytes)
 	}
 	for ls.fileLines < upto {
-		chunk, err := ls.r.ReadSlice('\n')
-		if len(chunk) > 0 {
-			ls.partial = append(ls.partial, chunk...)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			if err == io.EOF {
+		end := bytes.LastIndexByte(ls.buf, '\n') + 1
+		if end == 0 {
+			more, err := ls.fill()
+			if err != nil {
+				return err
+			}
+			if !more {
 				return nil // the rest is still in the engine's buffer
 			}
+			continue
+		}
+		block := ls.buf[:end]
+		if truncated {
+			if i := markerAt(block); i >= 0 {
+				// Lines before the marker, then the marker, which is not
+				// one of the run's lines.
+				block = block[:i]
+				if len(block) == 0 {
+					n := bytes.IndexByte(ls.buf, '\n') + 1
+					if _, err := ls.out.Write(ls.buf[:n]); err != nil {
+						return err
+					}
+					ls.consume(n)
+					continue
+				}
+			}
+		}
+		n := int64(bytes.Count(block, []byte{'\n'}))
+		if n > upto-ls.fileLines { // the file is ahead of the snapshot
+			n = upto - ls.fileLines
+			block = firstLines(block, n)
+		}
+		show := block
+		if skip := ls.printed - ls.fileLines; skip > 0 {
+			show = block[len(firstLines(block, skip)):] // printed from the tail already
+		}
+		if _, err := ls.out.Write(show); err != nil {
 			return err
 		}
-		line := ls.partial
-		ls.partial = ls.partial[:0]
-		if truncated && strings.HasPrefix(string(line), truncationMarker) {
-			if _, err := ls.out.Write(line); err != nil {
-				return err
-			}
-			continue // the marker is not one of the run's lines
-		}
-		if ls.fileLines >= ls.printed {
-			if _, err := ls.out.Write(line); err != nil {
-				return err
-			}
-			ls.printed = ls.fileLines + 1
-		}
-		ls.fileLines++
+		ls.fileLines += n
+		ls.printed = max(ls.printed, ls.fileLines)
+		ls.consume(len(block))
 	}
 	return nil
+}
+
+// fill reads more of the file after what buf holds; false at its end.
+func (ls *lineStreamer) fill() (bool, error) {
+	if len(ls.buf) == cap(ls.buf) {
+		ls.buf = append(ls.buf, make([]byte, cap(ls.buf))...)[:len(ls.buf)] // a line longer than the buffer
+	}
+	n, err := ls.f.Read(ls.buf[len(ls.buf):cap(ls.buf)])
+	ls.buf = ls.buf[:len(ls.buf)+n]
+	if err == io.EOF {
+		return n > 0, nil
+	}
+	return n > 0 || err == nil, err
+}
+
+// consume drops the first n bytes of buf.
+func (ls *lineStreamer) consume(n int) {
+	ls.buf = ls.buf[:copy(ls.buf, ls.buf[n:])]
+}
+
+// markerAt is where a line starting with the truncation marker begins in
+// block, or -1.
+func markerAt(block []byte) int {
+	if bytes.HasPrefix(block, []byte(truncationMarker)) {
+		return 0
+	}
+	if i := bytes.Index(block, []byte("\n"+truncationMarker)); i >= 0 {
+		return i + 1
+	}
+	return -1
+}
+
+// firstLines is the start of block holding its first n lines (all of it
+// when it holds fewer).
+func firstLines(block []byte, n int64) []byte {
+	end := 0
+	for ; n > 0; n-- {
+		i := bytes.IndexByte(block[end:], '\n')
+		if i < 0 {
+			return block
+		}
+		end += i + 1
+	}
+	return block[:end]
 }
 
 // nearestRunbook suggests a runbook name close to name.

@@ -484,3 +484,60 @@ func TestRunsAndLogsNeverPrintSecrets(t *testing.T) {
 		t.Errorf("runs --json should show masked params:\n%s", out)
 	}
 }
+
+// TestLineStreamerFromFile: the log file is read in big pieces, yet every
+// line is printed once and in order, never past the snapshot's line count,
+// lines the tail printed already are skipped, a line longer than the read
+// buffer comes out whole, and the truncation marker is printed but not
+// counted.
+func TestLineStreamerFromFile(t *testing.T) {
+	var lines []string
+	for i := range 30000 {
+		l := fmt.Sprintf("line %d", i)
+		if i == 20000 {
+			l = strings.Repeat("x", streamReadBytes+100) // longer than one read
+		}
+		lines = append(lines, l+"\n")
+	}
+	const marker = "[tebura: log truncated at 1 bytes; 2 more bytes dropped]\n"
+	path := filepath.Join(t.TempDir(), "run.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out strings.Builder
+	ls := &lineStreamer{path: path, out: &out}
+	defer ls.close()
+	// The engine writes the file in pieces; the snapshot (upto) lags or
+	// leads; once the tail printed lines 24990..25009 before the file had
+	// them all.
+	written := 0
+	for step, upto := range []int64{0, 10, 5000, 5000, 19999, 20001, 24990, 25010, 30005} {
+		target := min(len(lines), int(upto)+step*37) // the file is often ahead of the snapshot
+		if upto == 25010 {
+			target = 24995 // and here behind it: the tail printed the rest
+			if ls.fileLines != 24990 {
+				t.Fatalf("%d lines taken from the file, want 24990", ls.fileLines)
+			}
+			ls.printed = 25010
+			out.WriteString(strings.Join(lines[24990:25010], ""))
+		}
+		for ; written < target; written++ {
+			f.WriteString(lines[written])
+		}
+		if upto == 30005 { // 5 more lines went over the cap
+			f.WriteString(marker)
+		}
+		if err := ls.fromFile(upto, upto == 30005); err != nil {
+			t.Fatal(err)
+		}
+		if ls.fileLines > upto {
+			t.Fatalf("upto %d: %d lines taken from the file", upto, ls.fileLines)
+		}
+	}
+	want := strings.Join(lines, "") + marker
+	if got := out.String(); got != want {
+		t.Fatalf("printed %d bytes, want %d; they differ", len(got), len(want))
+	}
+}
