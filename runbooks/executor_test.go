@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,6 +363,45 @@ func TestLeftoverBackgroundProcessesDie(t *testing.T) {
 	}
 	pid, _ := pidsFrom(t, snap)
 	assertGone(t, pid)
+}
+
+// TestEscapedHolderOfThePipe: a process that left the step's group (setsid)
+// and keeps the output pipe open cannot hold the step: after pipeDrainWait
+// the reader is stopped (blocked in read(2), it is woken through /proc)
+// and the run ends with the output it had.
+func TestEscapedHolderOfThePipe(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	h := newHarness(t, ExecutorConfig{})
+	// The step ends only once the escaped process has its own session, so
+	// that the group kill misses it.
+	flag := filepath.Join(t.TempDir(), "escaped")
+	rb := h.load(fmt.Sprintf(`name: escape
+kind: diagnostic
+steps:
+  - script: |
+      setsid sh -c 'echo $$ > %[1]s; exec sleep 30' &
+      while [ ! -s %[1]s ]; do sleep 0.01; done
+      echo "pid=$(cat %[1]s) pgid=$$"
+`, flag))
+	start := time.Now()
+	handle, run, _ := h.start(rb, "console:alice")
+	var snap Snapshot
+	select {
+	case <-handle.Done():
+		snap = handle.Snapshot()
+	case <-time.After(pipeDrainWait + 10*time.Second):
+		t.Fatal("the step waits for the escaped process")
+	}
+	pid, _ := pidsFrom(t, snap)
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	if took := time.Since(start); snap.State != StateSucceeded || took < pipeDrainWait {
+		t.Fatalf("after %s: snapshot = %+v", took, snap)
+	}
+	if log := h.logOf(run.ID); !strings.Contains(log, "pid=") || !strings.Contains(log, "==> succeeded") {
+		t.Errorf("log = %q", log)
+	}
 }
 
 func TestSecretsNeverLeave(t *testing.T) {

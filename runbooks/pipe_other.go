@@ -4,5 +4,8 @@ package runbooks
 
 import "os"
 
-// growPipe is a no-op where the pipe size cannot be set.
-func growPipe(*os.File) bool { return false }
+// outputPipe makes a step's output pipe (non-blocking: Close interrupts a read).
+func outputPipe() (r, w *os.File, err error) { return os.Pipe() }
+
+// stopReader makes a read blocked on r return: Close interrupts it.
+func stopReader(r *os.File) { r.Close() }

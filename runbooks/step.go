@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -95,11 +96,10 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	cmd.Env = stepEnv(s.Env)
 	cmd.Dir = s.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw, err := os.Pipe()
+	pr, pw, err := outputPipe()
 	if err != nil {
 		return stepResult{code: -1, err: err}
 	}
-	growPipe(pw)                    // room for the child to write while the reader is busy
 	cmd.Stdout, cmd.Stderr = pw, pw // stdin stays nil: /dev/null
 	if err := cmd.Start(); err != nil {
 		pw.Close()
@@ -110,9 +110,10 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	pgid := cmd.Process.Pid
 
 	copied := make(chan struct{})
+	var stop atomic.Bool
 	go func() {
 		defer close(copied)
-		readOutput(pr, out)
+		readOutput(pr, out, &stop)
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -136,7 +137,8 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	select {
 	case <-copied:
 	case <-time.After(pipeDrainWait):
-		pr.Close() // someone escaped the group and holds the pipe
+		stop.Store(true) // someone escaped the group and holds the pipe
+		stopReader(pr)
 		<-copied
 	}
 	pr.Close()
@@ -149,10 +151,14 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 // let output pile up into bigger reads (tried: 1 ms after a short read)
 // let a fast child fill even a 1 MiB pipe and wait, and cost a 100 MiB
 // flood 25% more wall time; output.Write handles small writes cheaply.
-func readOutput(pr *os.File, out *output) {
+// Once stop is set it returns after the read in progress, dropping its data.
+func readOutput(pr *os.File, out *output, stop *atomic.Bool) {
 	buf := make([]byte, 256<<10)
 	for {
 		n, err := pr.Read(buf)
+		if stop.Load() {
+			return
+		}
 		if n > 0 {
 			out.Write(buf[:n])
 		}
