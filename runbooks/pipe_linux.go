@@ -19,39 +19,36 @@ const fSetPipeSz = 1031
 // a read then costs one system call and one wake-up, where a non-blocking
 // read that finds the pipe empty goes through the runtime's netpoller (an
 // epoll_wait and a goroutine hand-off) each time; on a 100 MiB flood that
-// was 8% of the wall time. A blocked read cannot be interrupted by Close,
-// so stopReader wakes it through /proc; without /proc the pipe is a plain
-// non-blocking one.
-func outputPipe() (r, w *os.File, err error) {
+// was 8% of the wall time. Close cannot interrupt a blocked read, so wake
+// does it: it writes one byte through a write end of its own (opening
+// /proc/self/fd/N of a pipe reopens the pipe), without waiting (a full
+// pipe has something to read already); the reader, told to stop before,
+// drops what it read. Without /proc the pipe is a non-blocking one and
+// wake closes its read end, which interrupts the read.
+func outputPipe() (r, w *os.File, wake func(), err error) {
 	if _, serr := os.Stat("/proc/self/fd"); serr != nil {
 		r, w, err = os.Pipe()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-	} else {
-		var fds [2]int
-		if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
-			return nil, nil, os.NewSyscallError("pipe2", err)
-		}
-		r, w = os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1")
+		growPipe(w)
+		return r, w, func() { r.Close() }, nil
 	}
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	r, w = os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1")
 	growPipe(w)
-	return r, w, nil
-}
-
-// stopReader makes a read blocked on r return, while a process outside the
-// step's group still holds the write end: it writes one byte through a
-// write end of its own (opening /proc/self/fd/N of a pipe reopens the
-// pipe). The reader, told to stop before, drops what it read. The write
-// does not wait: a full pipe has something to read already.
-func stopReader(r *os.File) {
-	w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(r.Fd())), os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		r.Close() // a non-blocking pipe (no /proc): Close interrupts the read
-		return
+	wake = func() {
+		ww, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fds[0]), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return
+		}
+		ww.Write([]byte{0})
+		ww.Close()
 	}
-	w.Write([]byte{0})
-	w.Close()
+	return r, w, wake, nil
 }
 
 // growPipe asks for a bigger pipe buffer and reports whether it got it;

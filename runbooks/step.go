@@ -96,7 +96,7 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	cmd.Env = stepEnv(s.Env)
 	cmd.Dir = s.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw, err := outputPipe()
+	pr, pw, wake, err := outputPipe()
 	if err != nil {
 		return stepResult{code: -1, err: err}
 	}
@@ -138,7 +138,7 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	case <-copied:
 	case <-time.After(pipeDrainWait):
 		stop.Store(true) // someone escaped the group and holds the pipe
-		stopReader(pr)
+		wake()
 		<-copied
 	}
 	pr.Close()
