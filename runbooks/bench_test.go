@@ -112,22 +112,25 @@ func (h *harness) approvedRun(t testing.TB) *Run {
 // divides by the same command piped into cat(1) instead: the cost of any
 // pipe reader at all, which is the floor for the engine.
 //
-// Two producers: "fold" is the issue's command (head|tr|fold, 100-byte
+// Three producers: "fold" is the issue's command (head|tr|fold, 100-byte
 // lines, a few hundred MB/s); "yes" is the fastest producer there is, whose
-// /dev/null baseline copies nothing at all, so its ratio is the worst case.
+// /dev/null baseline copies nothing at all, so its ratio is the worst case;
+// "yes-secret" is yes with the redactor's configured value on every line.
 //
 //	go test -run '^$' -bench EngineOverhead -benchtime 5x ./runbooks
 func BenchmarkEngineOverhead(b *testing.B) {
 	for _, bc := range []struct{ name, script string }{
 		{"fold", `head -c 100000000 /dev/zero | tr '\0' a | fold -w 100`},
 		{"yes", floodScript("100000000")},
+		// Every line carries the configured secret: the masking cost.
+		{"yes-secret", `yes "$(printf 'configured-secret-value %076d' 0)" | head -c 100000000`},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchOverhead(b, bc.script) })
 	}
 }
 
 func benchOverhead(b *testing.B, script string) {
-	red, err := NewRedactor([]string{"never-printed-secret"}, []string{`ghp_[A-Za-z0-9]{20,}`})
+	red, err := NewRedactor([]string{"configured-secret-value"}, []string{`ghp_[A-Za-z0-9]{20,}`})
 	if err != nil {
 		b.Fatal(err)
 	}
