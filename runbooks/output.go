@@ -35,6 +35,7 @@ type output struct {
 	masker   Masker // nil when there is nothing to mask
 	pending  []byte // the current partial line
 	batch    []byte // complete lines waiting to be masked and logged
+	scratch  []byte // reused by the redactor for masked copies of batch
 	tailSkip int    // lines of the current Write that need not enter the tail
 
 	file    *os.File
@@ -230,7 +231,10 @@ func (o *output) flushLocked() {
 	}
 	data := o.batch
 	if r, ok := o.masker.(*Redactor); ok {
-		data = r.maskBytes(data)
+		data = r.maskBytes(data, o.scratch)
+		if len(data) > 0 && cap(data) > cap(o.scratch) && &data[0] != &o.batch[0] {
+			o.scratch = data[:0] // grown by replaceValues (else it is batch or a regexp's copy)
+		}
 	} else if o.masker != nil {
 		data = []byte(o.masker.Mask(string(data)))
 	}

@@ -106,16 +106,17 @@ func (r *Redactor) Mask(s string) string {
 
 // maskBytes is Mask for the executor's output path. It returns b itself
 // when nothing in it is secret, so clean output is neither copied nor
-// converted to a string; otherwise it returns a masked copy. The result is
+// converted to a string; otherwise a masked copy, for which it may use
+// scratch's memory (the literal values are replaced into it). The result is
 // the same as Mask's.
-func (r *Redactor) maskBytes(b []byte) []byte {
+func (r *Redactor) maskBytes(b, scratch []byte) []byte {
 	if r == nil {
 		return b
 	}
 	if len(r.raw) > maxScanValues {
 		b = []byte(r.replacer.Replace(string(b)))
 	} else if len(r.raw) > 0 {
-		b = r.replaceValues(b)
+		b = r.replaceValues(b, scratch)
 	}
 	for _, re := range r.patterns {
 		if re.Match(b) {
@@ -127,9 +128,9 @@ func (r *Redactor) maskBytes(b []byte) []byte {
 
 // replaceValues replaces the literal values as strings.Replacer does (the
 // leftmost match first, the longest value at a position, no overlaps),
-// with one bytes.Index pass per value. b is returned as is when no value
-// occurs in it.
-func (r *Redactor) replaceValues(b []byte) []byte {
+// with one bytes.Index pass per value, into scratch[:0]. b is returned as
+// is when no value occurs in it.
+func (r *Redactor) replaceValues(b, scratch []byte) []byte {
 	var next [maxScanValues]int
 	found := false
 	for i, v := range r.raw {
@@ -139,7 +140,7 @@ func (r *Redactor) replaceValues(b []byte) []byte {
 	if !found {
 		return b
 	}
-	out := make([]byte, 0, len(b))
+	out := scratch[:0]
 	pos := 0 // b[:pos] is dealt with
 	for {
 		best := -1

@@ -58,7 +58,7 @@ func TestRedactorMaskBytes(t *testing.T) {
 		}
 		for _, in := range inputs {
 			want := r.Mask(in)
-			if got := string(r.maskBytes([]byte(in))); got != want {
+			if got := string(r.maskBytes([]byte(in), nil)); got != want {
 				t.Errorf("values %q: maskBytes(%q) = %q, Mask = %q", values, in, got, want)
 			}
 		}
@@ -70,13 +70,13 @@ func TestRedactorMaskBytes(t *testing.T) {
 		for i := range in {
 			in[i] = "abcdef"[rng.IntN(6)]
 		}
-		if got, want := string(r.maskBytes(in)), r.Mask(string(in)); got != want {
+		if got, want := string(r.maskBytes(in, make([]byte, 3))), r.Mask(string(in)); got != want {
 			t.Errorf("maskBytes(%q) = %q, Mask = %q", in, got, want)
 		}
 	}
 	r, _ = NewRedactor([]string{"abc"}, []string{`ghp_[A-Za-z0-9]{20,}`})
 	clean := []byte("nothing secret here\n")
-	if got := r.maskBytes(clean); &got[0] != &clean[0] {
+	if got := r.maskBytes(clean, nil); &got[0] != &clean[0] {
 		t.Error("clean input was copied")
 	}
 }
