@@ -108,11 +108,16 @@ func (o *output) addBlockLocked(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	o.h.lines += int64(bytes.Count(b, []byte{'\n'}))
-	// The start of the last len(ring) lines: walk back over that many newlines.
-	s := len(b) - 1
-	for c := 0; c < len(o.h.ring) && s >= 0; c++ {
-		s = lastNewline(b[:s])
+	k := bytes.Count(b, []byte{'\n'})
+	o.h.lines += int64(k)
+	// The start of the last len(ring) lines: when b holds more, walk back
+	// over that many newlines.
+	s := -1
+	if k > len(o.h.ring) {
+		s = len(b) - 1
+		for c := 0; c < len(o.h.ring) && s >= 0; c++ {
+			s = lastNewline(b[:s])
+		}
 	}
 	for t := b[s+1:]; len(t) > 0; {
 		i := bytes.IndexByte(t, '\n')
