@@ -71,6 +71,9 @@ type Options struct {
 	Width int
 	// FileDir is where Upload writes files; empty prints their content.
 	FileDir string
+	// Hint is a line printed once when Run starts in text mode, such as how
+	// to get help; empty prints nothing. Ignored with JSON.
+	Hint string
 	// Clock stamps received events; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives operational problems; nil discards.
@@ -88,6 +91,7 @@ type Adapter struct {
 	tty     bool
 	width   int
 	fileDir string
+	hint    string
 	clock   func() time.Time
 	log     *slog.Logger
 
@@ -97,6 +101,7 @@ type Adapter struct {
 	msgs      map[string]*message
 	lastBlock string // message ID of the block printed last, "" if something else came after
 	lastRows  int    // terminal rows of that block
+	writeErr  error  // a write failure to log once a.mu is released
 }
 
 // message is what the console remembers of a message it showed.
@@ -141,6 +146,7 @@ func New(o Options) *Adapter {
 		tty:     o.TTY && !o.JSON,
 		width:   o.Width,
 		fileDir: o.FileDir,
+		hint:    o.Hint,
 		clock:   o.Clock,
 		log:     o.Logger,
 		user:    strings.TrimPrefix(o.User, Platform+":"),
@@ -166,14 +172,17 @@ func (a *Adapter) Limits() bot.Limits {
 	}
 }
 
-// Run reads the input and hands events to h until the input ends or ctx is
-// done. At the end of input it waits for the handlers of the events it
+// Run prints Options.Hint (text mode), then reads the input and hands
+// events to h until the input ends or ctx is done. At the end of input it waits for the handlers of the events it
 // dispatched to return (or ctx to end) and returns nil: the caller decides
 // whether the server keeps running. A read error is returned.
 //
 // The goroutine reading In cannot be interrupted while it is blocked in
 // Read; it ends with the input.
 func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
+	if a.hint != "" && !a.json {
+		a.note(a.hint)
+	}
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	go func() {
@@ -427,7 +436,7 @@ func (a *Adapter) show(ctx context.Context, to bot.Target, m bot.Message, user s
 		to.Channel = a.channel
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlock()
 	a.seq++
 	ref := bot.MessageRef{Platform: Platform, Channel: to.Channel, ID: refID(a.seq), Thread: to.Thread}
 	msg := &message{ref: ref, m: m, to: user}
@@ -447,7 +456,7 @@ func (a *Adapter) Edit(ctx context.Context, ref bot.MessageRef, m bot.Message) e
 	}
 	m = bot.Fit(m, a.Limits())
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlock()
 	msg := a.msgs[ref.ID]
 	if msg == nil {
 		return tebura.Errorf(tebura.ENOTFOUND, "There is no console message %s to edit.", ref.ID)
@@ -464,7 +473,7 @@ func (a *Adapter) Upload(ctx context.Context, to bot.Target, f bot.File) error {
 		return err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlock()
 	a.seq++
 	id := refID(a.seq)
 	name := filepath.Base(filepath.Clean("/" + f.Name))
@@ -541,10 +550,48 @@ func (a *Adapter) writeText(s, block string) error {
 	_, err := io.WriteString(a.out, s)
 	a.lastBlock, a.lastRows = block, a.rows(s)
 	if err != nil {
-		a.log.Warn("console write failed", "err", err)
+		a.writeErr = err
 		return tebura.Wrap(tebura.ETRANSIENT, err, "The console could not print the message.")
 	}
 	return nil
+}
+
+// unlock releases a.mu, then logs a write failure that happened while it
+// was held: the logger's output may go through Interleave, which takes a.mu.
+func (a *Adapter) unlock() {
+	err := a.writeErr
+	a.writeErr = nil
+	a.mu.Unlock()
+	if err != nil {
+		a.log.Warn("console write failed", "err", err)
+	}
+}
+
+// Interleave returns a writer for other output that shares the terminal
+// with the console, such as the log on stderr. Each Write takes the
+// console's output lock, so it never lands inside a message block, and
+// marks that the last block is no longer at the bottom: the next edit of it
+// is re-printed below instead of redrawn in place over what w received.
+// Do not log to a logger writing through it while holding the console's
+// lock (the adapter itself never does).
+func (a *Adapter) Interleave(w io.Writer) io.Writer {
+	return &interleaved{a: a, w: w}
+}
+
+// interleaved is the writer Interleave returns.
+type interleaved struct {
+	a *Adapter
+	w io.Writer
+}
+
+// Write writes p to the underlying writer under the console's lock.
+func (iw *interleaved) Write(p []byte) (int, error) {
+	iw.a.mu.Lock()
+	defer iw.a.mu.Unlock()
+	if len(p) > 0 {
+		iw.a.lastBlock, iw.a.lastRows = "", 0
+	}
+	return iw.w.Write(p)
 }
 
 // rows counts the terminal rows s occupies after its last cursor move.
@@ -571,7 +618,7 @@ func (a *Adapter) rows(s string) int {
 // keys).
 func (a *Adapter) note(s string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlock()
 	if a.json {
 		_ = a.writeJSON(outEvent{Type: "error", Error: s})
 		return
