@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
@@ -17,7 +18,8 @@ import (
 // passes its source's verification (signed as examples/README.md shows)
 // and parses into a batch with alerts.
 func TestExamples(t *testing.T) {
-	pd := source.NewPagerDuty(config.PagerDuty{WebhookSecret: "pd-secret", RoutingKey: "R0UT1NGKEY0000000000000000000000"})
+	pd := source.NewPagerDuty(config.PagerDuty{WebhookSecret: "pd-secret", RoutingKey: "R0UT1NGKEY0000000000000000000000"},
+		func() time.Time { return time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC) }) // an hour after the example event
 	uptime, err := source.NewGeneric("uptime", config.GenericSource{BearerToken: "uptime-token", Key: "{{ .check.id }}",
 		Title: "{{ .check.name }} is {{ .state }}", Status: "{{ .state }}", Severity: "{{ .level }}",
 		Labels: map[string]string{"service": "{{ .check.service }}"}})

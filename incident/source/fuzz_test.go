@@ -35,7 +35,7 @@ func FuzzParse(f *testing.F) {
 	srcs := []source.Source{
 		source.NewAlertmanager(config.Alertmanager{Insecure: true}),
 		source.NewGrafana(config.Grafana{Insecure: true}, nil),
-		source.NewPagerDuty(config.PagerDuty{Insecure: true}),
+		source.NewPagerDuty(config.PagerDuty{Insecure: true}, nil),
 		generic,
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -20,17 +20,38 @@ const (
 	HeaderWebhookID          = "X-Webhook-Id"
 )
 
+// MaxPagerDutyEventAge is how old a v3 webhook's event.occurred_at may be.
+// PagerDuty retries a delivery for up to 48 hours
+// (https://github.com/PagerDuty/developer-docs/blob/main/docs/webhooks/02-Behavior.md);
+// anything older is a replay. The delivery IDs that ingest remembers
+// (incident.DeliveryMemory, 72 h) outlive this window, so every body that
+// is young enough to be accepted is also still remembered if seen before.
+const MaxPagerDutyEventAge = 48 * time.Hour
+
 // PagerDuty receives two kinds of body on one path, told apart by shape:
 // v3 webhooks ({"event": {...}}, signed with X-PagerDuty-Signature, one or
-// more "v1=" values during secret rotation, deduplicated on X-Webhook-Id)
-// and Events API v2 events ({"routing_key", "event_action", ...},
-// authenticated by the configured routing key).
+// more "v1=" values during secret rotation) and Events API v2 events
+// ({"routing_key", "event_action", ...}, authenticated by the configured
+// routing key).
+//
+// A v3 webhook is deduplicated on its signed event.id, not on the
+// X-Webhook-Id header: the signature covers only the body, so a header can
+// be changed by whoever captured a signed body, while a retry by PagerDuty
+// repeats the body and with it the event.id. Its event.occurred_at must be
+// within MaxPagerDutyEventAge, so a captured body cannot be replayed once
+// its delivery ID is forgotten.
 type PagerDuty struct {
-	cfg config.PagerDuty
+	cfg   config.PagerDuty
+	clock func() time.Time
 }
 
-// NewPagerDuty returns the PagerDuty source.
-func NewPagerDuty(cfg config.PagerDuty) *PagerDuty { return &PagerDuty{cfg: cfg} }
+// NewPagerDuty returns the PagerDuty source; clock may be nil (time.Now).
+func NewPagerDuty(cfg config.PagerDuty, clock func() time.Time) *PagerDuty {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &PagerDuty{cfg: cfg, clock: clock}
+}
 
 // Name implements Source.
 func (*PagerDuty) Name() string { return "pagerduty" }
@@ -175,18 +196,18 @@ type pdEvent struct {
 }
 
 // Parse implements Source.
-func (p *PagerDuty) Parse(h http.Header, body []byte) (incident.Batch, error) {
+func (p *PagerDuty) Parse(_ http.Header, body []byte) (incident.Batch, error) {
 	shape, err := shapeOf(body)
 	if err != nil {
 		return incident.Batch{}, err
 	}
 	if len(shape.Event) > 0 {
-		return p.parseWebhook(h, body)
+		return p.parseWebhook(body)
 	}
 	return p.parseEvent(body)
 }
 
-func (p *PagerDuty) parseWebhook(h http.Header, body []byte) (incident.Batch, error) {
+func (p *PagerDuty) parseWebhook(body []byte) (incident.Batch, error) {
 	var w pdWebhook
 	if err := json.Unmarshal(body, &w); err != nil {
 		return incident.Batch{}, badRequest("malformed JSON: %v", err)
@@ -198,8 +219,18 @@ func (p *PagerDuty) parseWebhook(h http.Header, body []byte) (incident.Batch, er
 	if ev.Data.ID == "" {
 		return incident.Batch{}, badRequest("event.data.id is missing")
 	}
+	if ev.ID == "" {
+		return incident.Batch{}, badRequest("event.id is missing")
+	}
+	if ev.OccurredAt.IsZero() {
+		return incident.Batch{}, badRequest("event.occurred_at is missing")
+	}
+	if age := p.clock().Sub(ev.OccurredAt); age > MaxPagerDutyEventAge {
+		return incident.Batch{}, badRequest("event.occurred_at %s is older than %s; PagerDuty does not retry that long, so this is a replay",
+			ev.OccurredAt.UTC().Format(time.RFC3339), MaxPagerDutyEventAge)
+	}
 	b := incident.Batch{
-		Source: p.Name(), GroupKey: "incident/" + ev.Data.ID, DeliveryID: h.Get(HeaderWebhookID),
+		Source: p.Name(), GroupKey: "incident/" + ev.Data.ID, DeliveryID: "event/" + ev.ID,
 		Title: ev.Data.Title, Severity: ev.Data.Urgency,
 		Labels: map[string]string{"pagerduty_incident": ev.Data.ID},
 	}
@@ -216,9 +247,6 @@ func (p *PagerDuty) parseWebhook(h http.Header, body []byte) (incident.Batch, er
 		b.Links = []incident.Link{{Title: "PagerDuty", URL: ev.Data.HTMLURL}}
 	}
 	at := ev.OccurredAt.UTC()
-	if at.IsZero() {
-		at = ev.Data.CreatedAt.UTC()
-	}
 	alert := incident.Alert{
 		Source: p.Name(), Fingerprint: ev.Data.ID, Labels: b.Labels, StartsAt: at, GeneratorURL: ev.Data.HTMLURL,
 		Annotations: map[string]string{"summary": ev.Data.Title},

@@ -92,8 +92,14 @@ func TestGrafanaParse(t *testing.T) {
 	}
 }
 
+// pdNow is the clock of the PagerDuty tests: an hour after the events of
+// pdWebhook.
+var pdNow = func() time.Time { return time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC) }
+
+// pdWebhook is a v3 webhook body; its event.id differs per event type and
+// time, as PagerDuty's does per event.
 func pdWebhook(eventType, at string) string {
-	return `{"event":{"id":"01DEN2","event_type":"` + eventType + `","resource_type":"incident","occurred_at":"` + at + `",` +
+	return `{"event":{"id":"01` + sign("id", eventType, at)[:10] + `","event_type":"` + eventType + `","resource_type":"incident","occurred_at":"` + at + `",` +
 		`"agent":{"id":"PAGENT","summary":"Alice","type":"user_reference"},"data":{"id":"PGR0VU2","type":"incident","number":42,` +
 		`"title":"API 5xx above 5%","status":"triggered","urgency":"high","html_url":"https://acme.pagerduty.com/incidents/PGR0VU2",` +
 		`"created_at":"2026-11-26T14:00:00Z","service":{"id":"PSVC","summary":"checkout-api"}}}}`
@@ -137,7 +143,7 @@ func TestPagerDutySignatures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
-			h := source.Handler(source.NewPagerDuty(tt.cfg), rec.ingest, source.Limits{}, nil)
+			h := source.Handler(source.NewPagerDuty(tt.cfg, pdNow), rec.ingest, source.Limits{}, nil)
 			want := tt.status
 			if want == 202 {
 				want = 200
@@ -165,7 +171,7 @@ func TestPagerDutyLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last incident.Result
-	h := source.Handler(source.NewPagerDuty(config.PagerDuty{WebhookSecret: "pdsecret", RoutingKey: "RK"}),
+	h := source.Handler(source.NewPagerDuty(config.PagerDuty{WebhookSecret: "pdsecret", RoutingKey: "RK"}, pdNow),
 		source.Ingester(svc.Ingest, func(_ context.Context, r incident.Result) { last = r }), source.Limits{}, nil)
 	send := func(body, webhookID string) {
 		t.Helper()
@@ -221,7 +227,7 @@ func TestPagerDutyLifecycle(t *testing.T) {
 }
 
 func TestPagerDutyEventsInvalid(t *testing.T) {
-	p := source.NewPagerDuty(config.PagerDuty{Insecure: true})
+	p := source.NewPagerDuty(config.PagerDuty{Insecure: true}, pdNow)
 	tests := map[string]string{
 		`{"routing_key":"RK","event_action":"trigger"}`:                                                         "payload is missing",
 		`{"routing_key":"RK","event_action":"trigger","payload":{"source":"h","severity":"info"}}`:              "payload.summary is missing",

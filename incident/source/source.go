@@ -220,7 +220,7 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 	}
 	pd := cfg.PagerDuty
 	if pd.Insecure || pd.WebhookSecret != "" || pd.RoutingKey != "" {
-		add("/hooks/pagerduty", NewPagerDuty(pd))
+		add("/hooks/pagerduty", NewPagerDuty(pd, nil))
 	}
 	var errs []error
 	for _, name := range sortedNames(cfg.Generic) {
