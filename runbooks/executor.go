@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,7 +46,7 @@ type Executor struct {
 	store  Store
 	cfg    ExecutorConfig
 	log    *slog.Logger
-	client *http.Client
+	client *stepClient
 
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -86,7 +87,41 @@ func NewExecutor(s Store, cfg ExecutorConfig, logger *slog.Logger) *Executor {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Executor{store: s, cfg: cfg, log: logger, handles: map[string]*Handle{},
-		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+		client: newStepClient()}
+}
+
+// stepClient is the HTTP client of http steps. Its errors name only the
+// method and scheme://host of the request: the path and query may carry
+// param values (secrets among them, escaped in forms a masker may not
+// know), and an error's text ends up in the run's reason and log.
+type stepClient struct {
+	c *http.Client
+}
+
+func newStepClient() *stepClient {
+	return &stepClient{c: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+}
+
+// Do sends req; see http.Client.Do.
+func (c *stepClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.c.Do(req)
+	if err != nil {
+		return nil, reduceURLError(err)
+	}
+	return resp, nil
+}
+
+// reduceURLError cuts the URL of a *url.Error down to scheme://host.
+func reduceURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	short := "(URL not shown)"
+	if u, perr := url.Parse(ue.URL); perr == nil {
+		short = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+	}
+	return &url.Error{Op: ue.Op, URL: short, Err: ue.Err}
 }
 
 // LockedError refuses a run whose lock another run holds. It unwraps to a

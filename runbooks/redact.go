@@ -3,14 +3,15 @@ package runbooks
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 )
 
 // Redactor masks secrets: literal values (configured redact.values and the
-// secret params of a run) and regular expressions (redact.patterns). Every
-// match becomes "***". A Redactor is immutable and safe for concurrent use;
+// secret params of a run, each also URL-escaped the ways a URL carries it)
+// and regular expressions (redact.patterns). Every match becomes "***". A Redactor is immutable and safe for concurrent use;
 // the nil Redactor masks nothing.
 //
 // The executor masks output line by line, so a secret is found wherever it
@@ -48,13 +49,26 @@ func NewRedactor(values []string, patterns []string) (*Redactor, error) {
 	return r, nil
 }
 
+// escapedForms returns v and the forms it takes inside a URL (query
+// escaping, path escaping, and the escaping renderURL applies): a secret
+// rendered into an HTTP step's URL shows up escaped in errors and logs, and
+// must be masked in that form too.
+func escapedForms(v string) []string {
+	return []string{v, url.QueryEscape(v), url.PathEscape(v), urlEscape(v)}
+}
+
 func (r *Redactor) setValues(values []string) {
 	seen := map[string]bool{}
 	r.values = r.values[:0:0]
-	for _, v := range values {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			r.values = append(r.values, v)
+	for _, raw := range values {
+		if raw == "" {
+			continue
+		}
+		for _, v := range escapedForms(raw) {
+			if !seen[v] {
+				seen[v] = true
+				r.values = append(r.values, v)
+			}
 		}
 	}
 	// Longest first, so a secret that contains another is masked whole.
@@ -74,7 +88,7 @@ func (r *Redactor) setValues(values []string) {
 }
 
 // With returns a redactor that also masks secrets (a run's secret param
-// values). r is not changed.
+// values), each also in its URL-escaped forms. r is not changed.
 func (r *Redactor) With(secrets ...string) *Redactor {
 	n := &Redactor{}
 	if r != nil {
