@@ -192,7 +192,7 @@ var (
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
 	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "env", "dir", "timeout", "continue_on_error"}
-	httpKeys     = []string{"method", "url", "headers", "body", "expect"}
+	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
 
 // nodes remembers where each part was written, for the checks that run
@@ -362,6 +362,8 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 					case "body":
 						nodes.body = v
 						s.HTTP.Body = d.str(v, path, true)
+					case "follow_redirects":
+						s.HTTP.FollowRedirects = d.boolean(v, path)
 					case "expect":
 						if v.Kind != yaml.SequenceNode {
 							d.problem(v, path, "must be a list of HTTP status codes")

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,7 +100,44 @@ type stepClient struct {
 }
 
 func newStepClient() *stepClient {
-	return &stepClient{c: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	return &stepClient{c: &http.Client{
+		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
+		CheckRedirect: checkRedirect,
+	}}
+}
+
+// maxRedirects is how many redirects a step that follows them takes.
+const maxRedirects = 10
+
+// followKey marks a step's context: its HTTP request follows redirects.
+type followKey struct{}
+
+// withRedirectPolicy returns ctx marked for the step's redirect policy.
+func withRedirectPolicy(ctx context.Context, s RenderedStep) context.Context {
+	if s.HTTP != nil && s.HTTP.FollowRedirects {
+		return context.WithValue(ctx, followKey{}, true)
+	}
+	return ctx
+}
+
+// checkRedirect is the step client's redirect policy. A redirect could
+// carry the step's headers (X-Api-Key, Authorization…) to another host or
+// downgrade https to http, so by default none is followed and the 3xx is
+// the step's status. A step with follow_redirects: true follows redirects
+// that keep the scheme and host (port included) of the first request; any
+// other ends the same way, with the 3xx as the status.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if follow, _ := req.Context().Value(followKey{}).(bool); !follow || len(via) == 0 {
+		return http.ErrUseLastResponse
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	return nil
 }
 
 // Do sends req; see http.Client.Do.
@@ -350,7 +388,7 @@ func (e *Executor) execute(h *Handle, run *Run, job Job) {
 		}
 		h.update(func(h *Handle) { h.step = step.Name })
 		out.note("step %d/%d: %s", i+1, len(job.Steps), step.Name)
-		res := e.runStep(ctx, step, out)
+		res := e.runStep(withRedirectPolicy(ctx, step), step, out)
 		ran++
 		if res.code == 0 && res.err == nil {
 			continue

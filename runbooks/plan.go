@@ -57,7 +57,7 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 		switch {
 		case s.HTTP != nil:
 			r.Kind = StepHTTP
-			h := &HTTPRequest{Method: s.HTTP.Method, Expect: s.HTTP.Expect}
+			h := &HTTPRequest{Method: s.HTTP.Method, Expect: s.HTTP.Expect, FollowRedirects: s.HTTP.FollowRedirects}
 			if h.Method == "" {
 				h.Method = "GET"
 			}
@@ -254,6 +254,9 @@ func (p *Plan) String() string {
 					codes[i] = strconv.Itoa(c)
 				}
 				fmt.Fprintf(&b, " (expect %s)", strings.Join(codes, ", "))
+			}
+			if s.HTTP.FollowRedirects {
+				b.WriteString(" (follows same-host redirects)")
 			}
 		case StepScript:
 			fmt.Fprintf(&b, "script run by %s", joinArgs(s.Interpreter))

@@ -67,6 +67,9 @@ type HTTPStep struct {
 	Body    string            `yaml:"body" json:"body,omitempty"`
 	// Expect lists acceptable status codes; empty means any 2xx.
 	Expect []int `yaml:"expect" json:"expect,omitempty"`
+	// FollowRedirects follows redirects to the same scheme and host. By
+	// default a redirect is not followed: the 3xx is the step's status.
+	FollowRedirects bool `yaml:"follow_redirects" json:"follow_redirects,omitempty"`
 }
 
 // Step is one step of a runbook, before rendering. Exactly one of Run,
@@ -119,6 +122,8 @@ type HTTPRequest struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
 	Expect  []int             `json:"expect,omitempty"`
+	// FollowRedirects: see HTTPStep.
+	FollowRedirects bool `json:"follow_redirects,omitempty"`
 }
 
 // RenderedStep is a step with its templates rendered: what the executor runs.
