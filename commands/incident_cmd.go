@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -492,11 +493,30 @@ func (i *Incidents) rerunDiagnostics(ctx context.Context, c *bot.Click, inc *inc
 	if len(diags) == 0 {
 		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{"No automation rule of this incident lists diagnostics. Run one by hand with `" + i.bot.names.typed(RootRunbook) + " run NAME`."}})
 	}
+	// The runs carry the rule's automation identity, so the clicker's own
+	// right to run each runbook is checked here: any role opens the card's
+	// buttons, but it must not open runbooks whose allow list leaves the
+	// clicker out.
+	pol, reg, who := i.policy(), i.bot.registry(), subject(c.Actor)
+	var started int
+	var skipped []string
 	for _, ra := range diags {
+		if rb, ok := reg.Get(ra.Runbook); ok && !allowed(pol, who, access.ActionRun, rb) {
+			skipped = append(skipped, "`"+ra.Runbook+"`")
+			continue
+		}
 		i.diagnose(ctx, inc, st, ra, c.Actor.ID)
+		started++
+	}
+	if started == 0 {
+		return tebura.Errorf(tebura.EFORBIDDEN, "You may not run the diagnostics of %s (%s): their runbooks' allow lists leave you out. Ask someone who may run them, or an admin.", inc.Ref(), strings.Join(skipped, ", "))
 	}
 	i.bot.record(ctx, c.Actor.ID, "incident.diagnostics", inc.ID, nil)
-	return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Started %d diagnostic(s) for %s.", len(diags), inc.Ref())}})
+	text := []string{fmt.Sprintf("Started %d diagnostic(s) for %s.", started, inc.Ref())}
+	if len(skipped) > 0 {
+		text = append(text, fmt.Sprintf("Skipped %s: you may not run them.", strings.Join(skipped, ", ")))
+	}
+	return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: text})
 }
 
 // reproposal answers [Propose X]: the pending approval card, or a new one
