@@ -57,13 +57,14 @@ dir, so it cannot run beside a serve on the same data dir.`,
 			cfg := w.Config
 			cfg.HTTP.Listen = "127.0.0.1:0" // nothing to serve; never clash with a serve
 			cfg.HTTP.TLSCert, cfg.HTTP.TLSKey = "", ""
-			app, err := NewApp(cfg, newLogger(cfg.Log, c.stderr))
+			logs := newLogOutput(c.stderr)
+			app, err := NewApp(cfg, newLogger(cfg.Log, logs))
 			if err != nil {
 				return err
 			}
 			defer app.Close()
 			srv, err := wire(app, wireOptions{ConfigPath: w.Path, Console: consoleOnly, In: c.stdin, Out: c.stdout,
-				JSON: asJSON, User: as, Getenv: c.getenv})
+				JSON: asJSON, User: as, Logs: logs, Getenv: c.getenv})
 			if err != nil {
 				return err
 			}

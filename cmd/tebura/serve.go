@@ -29,13 +29,14 @@ func (c *cli) serveCmd() *cobra.Command {
 				}
 				return &exitError{code: 1, err: fmt.Errorf("refusing to start with %d problem(s) in the configuration or the runbooks", len(ps))}
 			}
-			logger := newLogger(w.Config.Log, c.stderr)
+			logs := newLogOutput(c.stderr)
+			logger := newLogger(w.Config.Log, logs)
 			app, err := NewApp(w.Config, logger)
 			if err != nil {
 				return err
 			}
 			defer app.Close()
-			srv, err := wire(app, wireOptions{ConfigPath: w.Path, In: c.stdin, Out: c.stdout, JSON: consoleJSON, Getenv: c.getenv})
+			srv, err := wire(app, wireOptions{ConfigPath: w.Path, In: c.stdin, Out: c.stdout, JSON: consoleJSON, Logs: logs, Getenv: c.getenv})
 			if err != nil {
 				return err
 			}

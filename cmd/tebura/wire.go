@@ -56,7 +56,11 @@ type wireOptions struct {
 	// JSON switches the console to one JSON event per line.
 	JSON bool
 	// User is the console's acting user; "" means console.user, else $USER.
-	User   string
+	User string
+	// Logs is the logger's output (stderr). When the console and Logs are
+	// both terminals, log lines go through the console so that redrawing a
+	// message in place never draws over them; nil leaves the log alone.
+	Logs   *logOutput
 	Getenv func(string) string
 	// ExpiryInterval and IncidentInterval override the bot's approval
 	// expiry loop and the incident reconcile loop (tests); zero keeps the
@@ -264,8 +268,40 @@ func (s *server) newConsole(cfg config.Config) *console.Adapter {
 	if !s.opts.JSON {
 		tty, width = console.Terminal(s.opts.Out)
 	}
-	return console.New(console.Options{In: s.opts.In, Out: s.opts.Out, User: user, Channel: cfg.Console.Channel,
-		JSON: s.opts.JSON, TTY: tty, Width: width, Logger: s.log.With("platform", console.Platform)})
+	hint := ""
+	if tty {
+		hint = fmt.Sprintf("Type /%s help to see what you can do; !help lists the console keys.", s.names.Tebura)
+	}
+	a := console.New(console.Options{In: s.opts.In, Out: s.opts.Out, User: user, Channel: cfg.Console.Channel,
+		JSON: s.opts.JSON, TTY: tty, Width: width, Hint: hint, Logger: s.log.With("platform", console.Platform)})
+	if tty && s.opts.Logs != nil {
+		if logTTY, _ := console.Terminal(s.opts.Logs.base); logTTY {
+			s.opts.Logs.route(a.Interleave(s.opts.Logs.base))
+		}
+	}
+	return a
+}
+
+// logOutput is the logger's writer. The logger is built before the console
+// exists; once it does, route sends the log through it (see
+// console.Adapter.Interleave). Safe for concurrent use.
+type logOutput struct {
+	base io.Writer
+	w    atomic.Pointer[io.Writer] // nil: base
+}
+
+// newLogOutput returns a logOutput writing to base until routed.
+func newLogOutput(base io.Writer) *logOutput { return &logOutput{base: base} }
+
+// route makes every later Write go to w.
+func (l *logOutput) route(w io.Writer) { l.w.Store(&w) }
+
+// Write writes p to the current writer.
+func (l *logOutput) Write(p []byte) (int, error) {
+	if w := l.w.Load(); w != nil {
+		return (*w).Write(p)
+	}
+	return l.base.Write(p)
 }
 
 func (s *server) registry() *runbooks.Registry { return s.cur.Load().registry }
