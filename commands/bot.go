@@ -225,6 +225,14 @@ func (b *Bot) click(ctx context.Context, c *bot.Click) error {
 	if err != nil {
 		return err
 	}
+	if !cb.Expires.IsZero() && !b.now().Before(cb.Expires) {
+		// An expired button does nothing, whatever it was for: the request
+		// it belongs to has run out (the expiry loop settles that), or the
+		// answer it came with is stale.
+		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelWarning, Text: []string{fmt.Sprintf(
+			"This button expired at %s and does nothing any more. Type `%s status` to see where things stand.",
+			cb.Expires.UTC().Format("2006-01-02 15:04 UTC"), b.names.typed(RootRunbook))}})
+	}
 	switch cb.Action {
 	case actionApprove:
 		return b.approve(ctx, c, cb.Subject)
