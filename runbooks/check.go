@@ -157,9 +157,15 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 			el = el.Content[j]
 		}
 		at := fmt.Sprintf("%s.run[%d]", path, j)
-		if d.checkTemplate(el, at, a, params, false) && strings.Contains(a, "{{") && slices.Contains(code, j) {
+		if !d.checkTemplate(el, at, a, params, false) || !strings.Contains(a, "{{") {
+			continue
+		}
+		if what, ok := code[j]; ok {
 			d.problem(el, at, "puts a template into program text (%s), where a param could run any command; "+
-				"use a script: step and read the value from %s, or pass it as a separate argument", codeOf(s.Run, j), paramEnvHint(at, a))
+				"use a script: step and read the value from %s, or pass it as a separate argument", what, paramEnvHint(at, a))
+		} else if j == 0 {
+			d.problem(el, at, "is the program to run and must not be a template: a param would choose which command runs; "+
+				"name the program and pass the value as an argument, or use an enum param with a script: step")
 		}
 	}
 	for _, k := range sortedKeys(s.Env) {
@@ -232,21 +238,6 @@ func (d *decoder) checkTemplate(n *yaml.Node, path, text string, params map[stri
 		}
 	}
 	return ok
-}
-
-// codeOf names the program whose text argv[j] is, for messages: "sh -c".
-func codeOf(argv []string, j int) string {
-	for i := j - 1; i >= 0; i-- {
-		if n := programName(argv[i]); shells[n] {
-			return n + " -c"
-		} else if _, ok := interpreters[n]; ok {
-			if j-1 > i {
-				return n + " " + argv[j-1]
-			}
-			return n
-		}
-	}
-	return "a one-liner"
 }
 
 // paramEnvHint names the environment variables that carry the params text

@@ -210,9 +210,12 @@ func TestInjection(t *testing.T) {
 	values := []string{"; touch X", "$(touch X)", "`touch X`", "--help", "a\ntouch X\n", "../../etc/passwd", "| touch X", "&& touch X", "' ; touch X ; '", "\" ; touch X"}
 	work := t.TempDir()
 	h := newHarness(t, ExecutorConfig{})
-	rb := h.load(fmt.Sprintf(`name: inject
+	// The same runbook twice: x without a pattern (a value starting with
+	// "-" is refused), and x with a pattern that allows anything (the
+	// author's decision: "--help" then runs, still one argument).
+	const yaml = `name: inject
 kind: diagnostic
-params: [{name: x}]
+params: [{name: x%[2]s}]
 steps:
   - name: echo
     run: [/bin/echo, "{{ .Params.x }}"]
@@ -225,8 +228,17 @@ steps:
       printf 'env=<%%s>\n' "$TEBURA_PARAM_X"
       echo "$TEBURA_PARAM_X" > /dev/null
     dir: %[1]s
-`, work))
+`
+	rb := h.load(fmt.Sprintf(yaml, work, ""))
+	rbPattern := h.load(fmt.Sprintf(yaml, work, ", pattern: '(?s).*'"))
 	for _, v := range values {
+		rb := rb
+		if strings.HasPrefix(v, "-") {
+			if _, err := rb.ParseArgs([]string{"x=" + v}); err == nil || !strings.Contains(errMessage(err), "must not start with") {
+				t.Errorf("%q was not refused for a param without a pattern: %v", v, err)
+			}
+			rb = rbPattern
+		}
 		handle, run, err := h.start(rb, "console:mallory", "x="+v)
 		if err != nil {
 			t.Fatal(err)

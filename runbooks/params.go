@@ -73,7 +73,11 @@ func (p *Param) got(v string) string {
 }
 
 // validate checks one value against the param and returns it in canonical
-// form (ints and bools normalised; everything else as given).
+// form (ints and bools normalised; everything else as given). A string
+// param without a pattern refuses a value starting with "-": rendered into
+// argv it stays one argument, but the program may take it as an option
+// (sort -o FILE writes a file). A pattern (or an enum) is the author's
+// decision about what is allowed.
 func (p *Param) validate(v string) (string, error) {
 	bad := func() (string, error) {
 		return "", tebura.Errorf(tebura.EINVALID, "%s must be %s (%s).", p.Name, p.accepts(), p.got(v))
@@ -108,6 +112,11 @@ func (p *Param) validate(v string) (string, error) {
 	case TypeDuration:
 		if d, err := time.ParseDuration(v); err != nil || d < 0 {
 			return bad()
+		}
+	case TypeString:
+		if p.Pattern == "" && strings.HasPrefix(v, "-") {
+			return "", tebura.Errorf(tebura.EINVALID, "%s must not start with \"-\": the command it is passed to could read it as an option "+
+				"(like -o FILE). Give the value without the leading dash; if the runbook needs such values, its author can allow them with a pattern for %s.", p.Name, p.Name)
 		}
 	}
 	if p.Pattern != "" {
