@@ -143,8 +143,19 @@ func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string)
 	return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Cancelling %s: its processes are being stopped.", run.ID)}})
 }
 
-// logs shows the end of a run's log, or attaches the whole file when it is
-// long and the chat can take files.
+// PrivateUploader is the optional capability of a bot.Replier to attach a
+// file that only the actor of the event sees (a direct message, say).
+// /runbook logs uses it for a long log; a chat's bot.FileUploader is not
+// used there, because it uploads into the channel for everyone.
+type PrivateUploader interface {
+	UploadPrivate(ctx context.Context, f bot.File) error
+}
+
+// logs answers privately: the whole log as a private file when it is long
+// and the replier can attach one (PrivateUploader), otherwise the end of
+// the log inline with where the whole of it is. It never uploads into the
+// channel: the command's answer is private, and a log may hold what the
+// channel should not see.
 func (b *Bot) logs(ctx context.Context, c *bot.Command, id string) error {
 	run, err := b.getRun(ctx, c.Actor, id)
 	if err != nil {
@@ -153,16 +164,16 @@ func (b *Bot) logs(ctx context.Context, c *bot.Command, id string) error {
 	if run.LogPath == "" && run.StartedAt.IsZero() {
 		return tebura.Errorf(tebura.ENOTFOUND, "Run %s has no log: it never started (it is %s).", run.ID, stateLabel(run.State))
 	}
-	chat := b.chat(c.Platform)
-	if up, ok := chat.(bot.FileUploader); ok && run.LogBytes > logsUpload && run.State.Final() {
+	long := run.LogBytes > logsUpload && run.State.Final()
+	if up, ok := c.Reply.(PrivateUploader); ok && long {
 		content, err := b.readLog(run, maxLogUpload)
 		if err != nil {
 			return err
 		}
-		if err := up.Upload(ctx, bot.Target{Channel: c.Channel, Thread: c.Thread}, bot.File{Name: logName(run), Title: "Full log of " + run.Runbook + " " + run.ID, Content: content}); err != nil {
+		if err := up.UploadPrivate(ctx, bot.File{Name: logName(run), Title: "Full log of " + run.Runbook + " " + run.ID, Content: content}); err != nil {
 			return err
 		}
-		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("The full log of %s is attached as %s.", run.ID, logName(run))}})
+		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("The full log of %s is attached as %s, for you only.", run.ID, logName(run))}})
 	}
 	content, err := b.readLog(run, logsTailSize)
 	if err != nil {
@@ -172,10 +183,18 @@ func (b *Bot) logs(ctx context.Context, c *bot.Command, id string) error {
 	if text == "" {
 		text = "(no output)"
 	}
-	return c.Reply.Private(ctx, bot.Message{
+	m := bot.Message{
 		Header:  "Log of " + run.ID + " (" + run.Runbook + ")",
 		Level:   bot.LevelInfo,
 		Code:    &bot.Code{Text: text, Tail: true},
 		Context: fmt.Sprintf("%d bytes in all · %s", run.LogBytes, stateLabel(run.State)),
-	})
+	}
+	if long {
+		where := fmt.Sprintf("This is the end of the log. For all of it, run `tebura logs %s` on the bot's host", run.ID)
+		if _, files := b.chat(c.Platform).(bot.FileUploader); files {
+			where += ", or open the log file attached to the run's own message if it has one"
+		}
+		m.Text = []string{where + "."}
+	}
+	return c.Reply.Private(ctx, m)
 }
