@@ -16,7 +16,7 @@ import (
 type Batch struct {
 	Source   string // "alertmanager", "grafana", "pagerduty", "generic/<name>"
 	GroupKey string // the group the alerts belong to; one incident per open group
-	// DeliveryID is the source's delivery ID (PagerDuty X-Webhook-Id): a
+	// DeliveryID is the source's delivery ID (the signed PagerDuty event.id): a
 	// delivery seen before is ignored as a whole. Empty when there is none.
 	DeliveryID  string
 	Title       string            // optional; derived from labels when empty

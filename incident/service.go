@@ -312,7 +312,7 @@ func (s *Service) MarkArchived(ctx context.Context, id string) (*Incident, error
 	})
 }
 
-// DeliveryMemory is how long delivery IDs (PagerDuty X-Webhook-Id) are
+// DeliveryMemory is how long delivery IDs (the signed PagerDuty event.id) are
 // remembered: PagerDuty retries for up to 48 hours
 // (https://github.com/PagerDuty/developer-docs/blob/main/docs/webhooks/02-Behavior.md).
 const DeliveryMemory = 72 * time.Hour
