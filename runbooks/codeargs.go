@@ -258,6 +258,9 @@ func codeArgs(argv []string) map[int]string {
 	for i, a := range argv {
 		name := programName(a)
 		if shells[name] {
+			for _, j := range shellOptions(argv, i+1) {
+				out[j] = name + " options"
+			}
 			if j := shellCommandString(argv, i+1); j >= 0 {
 				out[j] = name + " -c"
 			}
@@ -311,6 +314,31 @@ func shellCommandString(argv []string, from int) int {
 		}
 	}
 	return -1
+}
+
+// shellOptions returns the indexes of the options (and their values) of a
+// shell whose options start at argv[from]: a param there could add -c and
+// make itself a command string ('-c{{ .Params.x }}'), or name an rc file.
+func shellOptions(argv []string, from int) []int {
+	var out []int
+	for j := from; j < len(argv); j++ {
+		a := argv[j]
+		switch {
+		case a == "--" || a == "-":
+			return out
+		case shellOptArg[a] || a == "-o" || a == "+o" || a == "-O" || a == "+O":
+			out = append(out, j)
+			if j+1 < len(argv) {
+				j++
+				out = append(out, j)
+			}
+		case len(a) > 1 && (a[0] == '-' || a[0] == '+'):
+			out = append(out, j)
+		default:
+			return out
+		}
+	}
+	return out
 }
 
 // codeArg returns the index of the program text given to the interpreter

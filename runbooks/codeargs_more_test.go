@@ -23,6 +23,11 @@ func TestLoadRefusesTemplatesInCommandTools(t *testing.T) {
 		{"argv[0]", []string{tpl, "status"}, 0, "is the program to run and must not be a template"},
 		{"argv[0] partly", []string{"/usr/bin/" + tpl}, 0, "is the program to run"},
 
+		{"bash -c attached", []string{"bash", "-c" + tpl}, 1, "bash options"},
+		{"sh -o value", []string{"sh", "-o", tpl, "/opt/x.sh"}, 2, "sh options"},
+		{"bash --rcfile", []string{"bash", "--rcfile", tpl}, 2, "program text"},
+		{"sh script argument", []string{"sh", "/opt/x.sh", "-c" + tpl}, -1, ""},
+
 		{"ssh remote command", []string{"ssh", "host1", "systemctl restart " + tpl}, 2, "ssh's options or remote command"},
 		{"ssh remote argument", []string{"ssh", "host1", "systemctl", "restart", tpl}, 4, "program text"},
 		{"ssh -p then command", []string{"ssh", "-p", "2222", "host1", "ls", tpl}, 5, "program text"},
