@@ -25,7 +25,21 @@ const (
 	// after a step's process group is gone (a process that escaped the group
 	// with setsid can keep it open).
 	pipeDrainWait = 2 * time.Second
+	// readerWait is how long the output reader, told to stop after
+	// pipeDrainWait, gets to stop before it is left behind.
+	readerWait = 3 * time.Second
+	// wakeEvery is how often a reader told to stop is woken again.
+	wakeEvery = 100 * time.Millisecond
+	// reapWait bounds the wait for a step's main process after SIGKILL.
+	reapWait = 2 * time.Second
+	// maxHoldersNamed is how many processes holding the output pipe open
+	// after the step are named in its output.
+	maxHoldersNamed = 5
 )
+
+// pipeFunc makes a step's output pipe: its read end, its write end for the
+// process, and wake, which interrupts a read blocked on the read end.
+type pipeFunc func() (r, w *os.File, wake func() error, err error)
 
 // stepResult is how one step ended.
 type stepResult struct {
@@ -51,6 +65,11 @@ func (r stepResult) describe(s RenderedStep) string {
 }
 
 func (e *Executor) runStep(ctx context.Context, s RenderedStep, out *output) stepResult {
+	return e.runStepWith(ctx, s, out, outputPipe)
+}
+
+// runStepWith is runStep with the output pipe made by pipe.
+func (e *Executor) runStepWith(ctx context.Context, s RenderedStep, out *output, pipe pipeFunc) stepResult {
 	timeout := s.Timeout
 	if s.Kind == StepHTTP && timeout == 0 {
 		timeout = DefaultHTTPTimeout
@@ -64,7 +83,7 @@ func (e *Executor) runStep(ctx context.Context, s RenderedStep, out *output) ste
 	if s.Kind == StepHTTP {
 		r = e.runHTTP(ctx, s, out)
 	} else {
-		r = e.runProcess(ctx, s, out)
+		r = e.runProcess(ctx, s, out, pipe)
 	}
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), errStepTimeout) {
 		r.timedOut, r.timeout = true, timeout
@@ -76,10 +95,11 @@ func (e *Executor) runStep(ctx context.Context, s RenderedStep, out *output) ste
 }
 
 // runProcess runs argv (or the script through its interpreter) in a new
-// process group with stdin on /dev/null and stdout+stderr on one pipe.
-// When ctx ends the group gets SIGTERM, then SIGKILL after KillGrace; when
-// the main process ends, whatever it left behind in its group is killed.
-func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) stepResult {
+// process group with stdin on /dev/null and stdout+stderr on one pipe made
+// by pipe. When ctx ends the step is stopped (see stopProcess); when the
+// main process ends, whatever it left behind in its group is killed, and
+// the output is drained (see drainOutput).
+func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output, pipe pipeFunc) stepResult {
 	argv := s.Argv
 	if s.Kind == StepScript {
 		path, err := e.writeScript(s.Script)
@@ -96,7 +116,7 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	cmd.Env = stepEnv(s.Env)
 	cmd.Dir = s.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw, wake, err := outputPipe()
+	pr, pw, wake, err := pipe()
 	if err != nil {
 		return stepResult{code: -1, err: err}
 	}
@@ -119,31 +139,123 @@ func (e *Executor) runProcess(ctx context.Context, s RenderedStep, out *output) 
 	go func() { waited <- cmd.Wait() }()
 
 	var werr error
+	reaped := true
 	select {
 	case werr = <-waited:
 	case <-ctx.Done():
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		grace := time.NewTimer(e.cfg.KillGrace)
-		select {
-		case werr = <-waited:
-		case <-grace.C:
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			werr = <-waited
-		}
-		grace.Stop()
+		werr, reaped = e.stopProcess(cmd, waited, out)
 	}
 	// Leftovers of the group (background jobs) die with the step.
 	syscall.Kill(-pgid, syscall.SIGKILL)
-	select {
-	case <-copied:
-	case <-time.After(pipeDrainWait):
-		stop.Store(true) // someone escaped the group and holds the pipe
-		wake()
-		<-copied
-	}
+	e.drainOutput(pr, copied, &stop, wake, out, pgid)
 	pr.Close()
 	out.endLine()
+	if !reaped {
+		// cmd.Wait may still set cmd.ProcessState: do not read it.
+		return stepResult{code: -1, err: errNotReaped}
+	}
 	return stepResult{code: exitCode(cmd, werr)}
+}
+
+// errNotReaped says the main process outlived SIGKILL by reapWait.
+var errNotReaped = errors.New("the process did not end after SIGKILL")
+
+// stopProcess stops a step whose ctx is done and returns cmd.Wait's error.
+// SIGTERM goes to the step's process group and, when the main process has
+// left the group (setpgid), to the main process by its pid too: a group
+// signal would miss it. SIGKILL follows after KillGrace, to the group and
+// the main process. The main process is then waited for at most reapWait
+// more; reaped is false when that bound passed (a process stuck in the
+// kernel), so that the run still ends, its lock is released and its slot
+// freed.
+func (e *Executor) stopProcess(cmd *exec.Cmd, waited <-chan error, out *output) (werr error, reaped bool) {
+	select {
+	case werr = <-waited: // it ended as ctx did
+		return werr, true
+	default:
+	}
+	pid, runID := cmd.Process.Pid, out.h.RunID()
+	if pg, err := syscall.Getpgid(pid); err == nil && pg != pid {
+		e.log.Warn("step process left its process group; stopping it by pid", "run_id", runID, "pid", pid, "pgid", pg)
+		out.note("process %d left the step's process group; it is stopped by its pid", pid)
+	}
+	// cmd.Process.Signal goes through a pidfd where there is one, so it
+	// never reaches a reused pid; after cmd.Wait it does nothing.
+	syscall.Kill(-pid, syscall.SIGTERM)
+	if pg, err := syscall.Getpgid(pid); err != nil || pg != pid {
+		cmd.Process.Signal(syscall.SIGTERM)
+	}
+	grace := time.NewTimer(e.cfg.KillGrace)
+	defer grace.Stop()
+	select {
+	case werr = <-waited:
+		return werr, true
+	case <-grace.C:
+	}
+	syscall.Kill(-pid, syscall.SIGKILL)
+	cmd.Process.Signal(syscall.SIGKILL)
+	bound := time.NewTimer(reapWait)
+	defer bound.Stop()
+	select {
+	case werr = <-waited:
+		return werr, true
+	case <-bound.C:
+	}
+	e.log.Error("step process still not ended after SIGKILL; the run ends without waiting for it",
+		"run_id", runID, "pid", pid, "waited", reapWait)
+	out.note("process %d did not end %s after SIGKILL; tebura stopped waiting for it", pid, shortDuration(reapWait))
+	return nil, false
+}
+
+// drainOutput waits for the reader to copy the pipe to its end. A process
+// that escaped the step's group (setsid) can hold the pipe open: after
+// pipeDrainWait the reader is told to stop and woken, again every
+// wakeEvery (a wake can fail, e.g. with no file descriptor left), and
+// after readerWait more it is left behind so that the step still ends.
+// Blocked in read(2), it returns once the holder closes the pipe, and
+// writes nothing more. pid is the step's main process.
+func (e *Executor) drainOutput(pr *os.File, copied <-chan struct{}, stop *atomic.Bool, wake func() error, out *output, pid int) {
+	drain := time.NewTimer(pipeDrainWait)
+	defer drain.Stop()
+	select {
+	case <-copied:
+		return
+	case <-drain.C:
+	}
+	stop.Store(true)
+	runID := out.h.RunID()
+	holders := pipeHolders(pr, pid, maxHoldersNamed) // before a wake that may close pr
+	every := time.NewTicker(wakeEvery)
+	defer every.Stop()
+	giveUp := time.NewTimer(readerWait)
+	defer giveUp.Stop()
+	stopped, warned := false, false
+waking:
+	for {
+		if err := wake(); err != nil && !warned {
+			warned = true
+			e.log.Warn("step output reader not woken; retrying", "run_id", runID, "err", err)
+		}
+		select {
+		case <-copied:
+			stopped = true
+			break waking
+		case <-giveUp.C:
+			break waking
+		case <-every.C:
+		}
+	}
+	if !stopped {
+		e.log.Error("step output reader did not stop; leaving it behind", "run_id", runID, "waited", readerWait)
+	}
+	if len(holders) == 0 {
+		e.log.Warn("a process that left the step's process group holds its output open and was not killed", "run_id", runID)
+		out.note("a process that left the step's process group holds its output open and was not killed")
+	}
+	for _, p := range holders {
+		e.log.Warn("process left the step's process group and was not killed", "run_id", runID, "pid", p)
+		out.note("process %d left the step's process group and was not killed", p)
+	}
 }
 
 // readOutput copies the pipe to out until EOF, each read taking whatever
