@@ -273,12 +273,14 @@ func (t *watchTx) PutIncident(inc *incident.Incident) error {
 	return nil
 }
 
-// Mark notes delivery-ID checks ("delivery/<source>/<id>").
+// Mark notes delivery-ID checks ("delivery/<source>/<id>"). The scope is
+// the source's first path element: delivery IDs may hold slashes
+// ("event/<id>"), and one scope per source kind keeps the label bounded.
 func (t *watchTx) Mark(name string) (time.Time, bool, error) {
 	at, seen, err := t.Tx.Mark(name)
 	if err == nil {
 		if rest, ok := strings.CutPrefix(name, "delivery/"); ok {
-			if i := strings.LastIndexByte(rest, '/'); i > 0 {
+			if i := strings.IndexByte(rest, '/'); i > 0 {
 				*t.events = append(*t.events, incidentEvent{dedupeScope: "delivery/" + rest[:i], dedupeFirst: !seen})
 			}
 		}
