@@ -153,6 +153,14 @@ func (a *Adapter) scopes() []string {
 // guild (instant) or globally, skipping a scope whose stored hash matches the
 // current definitions. Run calls it; `tebura doctor` reports on it.
 func (a *Adapter) Register(ctx context.Context) error {
+	_, err := a.register(ctx)
+	return err
+}
+
+// register is Register that also reports whether a failure is worth
+// retrying: at least one scope failed for a transient reason (network
+// error, timeout, 429, 5xx) rather than being refused.
+func (a *Adapter) register(ctx context.Context) (retry bool, err error) {
 	hash := commandsHash(a.commands)
 	var errs []string
 	for _, g := range a.scopes() {
@@ -168,9 +176,10 @@ func (a *Adapter) Register(ctx context.Context) error {
 		}
 		if _, err := a.session.ApplicationCommandBulkOverwrite(a.cfg.ApplicationID, g, a.commands, discordgo.WithContext(ctx)); err != nil {
 			if isStatus(err, 401) {
-				return err
+				return false, err
 			}
-			errs = append(errs, fmt.Sprintf("guild %q: %v", g, err))
+			retry = retry || transient(err)
+			errs = append(errs, fmt.Sprintf("guild %q: %v", g, scrub(err)))
 			continue
 		}
 		a.logger.Info("discord commands registered", "guild_id", g, "commands", len(a.commands))
@@ -181,10 +190,10 @@ func (a *Adapter) Register(ctx context.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		return tebura.Wrap(tebura.ETRANSIENT, fmt.Errorf("%s", strings.Join(errs, "; ")),
+		return retry, tebura.Wrap(tebura.ETRANSIENT, fmt.Errorf("%s", strings.Join(errs, "; ")),
 			"Discord refused the command registration; check that the bot was invited with the applications.commands scope.")
 	}
-	return nil
+	return false, nil
 }
 
 // commandText turns a slash command's options into the neutral command

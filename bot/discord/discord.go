@@ -248,7 +248,10 @@ func (a *Adapter) setUp(up bool, err error) {
 // Run implements bot.Chat. It checks the token, registers the commands if
 // their definitions changed, then (gateway mode) keeps the gateway connected
 // or (HTTP mode) serves interactions through Mount until ctx is done. An
-// invalid token is a fatal error.
+// invalid token is a fatal error; Discord being unreachable or failing
+// (network error, timeout, 429, 5xx) at start is retried with the reconnect
+// backoff, not ready meanwhile, and a transient registration failure is
+// retried in the background while the gateway connects.
 func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	l := &live{h: h, done: make(chan struct{})}
 	a.mu.Lock()
@@ -266,22 +269,33 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 		a.handlers.Wait()
 	}()
 
-	me, err := a.session.User("@me", discordgo.WithContext(ctx))
-	if err != nil {
-		if isStatus(err, http.StatusUnauthorized) {
-			return errBadToken(err)
-		}
-		return tebura.Wrap(tebura.ETRANSIENT, err, "Discord could not be reached to check the bot token; is the network up?")
+	// Registration retries in the background; it stops with Run.
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	me, err := a.identify(ctx)
+	if err != nil || me == nil {
+		return err // nil: ctx ended while Discord was unreachable
 	}
 	a.mu.Lock()
 	a.botID = me.ID
 	a.mu.Unlock()
 	a.logger.Info("discord bot identified", "bot_user_id", me.ID, "mode", a.cfg.Mode)
 
-	if err := a.Register(ctx); err != nil {
-		if isStatus(err, http.StatusUnauthorized) {
-			return errBadToken(err)
-		}
+	retry, err := a.register(ctx)
+	switch {
+	case err != nil && isStatus(err, http.StatusUnauthorized):
+		return errBadToken(err)
+	case err != nil && retry:
+		a.logger.Warn("discord command registration failed, retrying in the background", "err", err)
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			a.registerUntilDone(ctx)
+		}()
+	case err != nil:
 		// Commands already registered keep working; say so loudly.
 		a.logger.Error("discord command registration failed", "err", err)
 	}
@@ -292,6 +306,78 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 		return nil
 	}
 	return a.runGateway(ctx)
+}
+
+// identify fetches the bot's own user, retrying transient failures
+// (network errors, timeouts, 429, 5xx) with the reconnect backoff while
+// Ready reports not-ready. A refused token is fatal at once. It returns
+// nil, nil when ctx ends first.
+func (a *Adapter) identify(ctx context.Context) (*discordgo.User, error) {
+	for attempt := 1; ; attempt++ {
+		me, err := a.session.User("@me", discordgo.WithContext(ctx))
+		if err == nil {
+			return me, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if isStatus(err, http.StatusUnauthorized) {
+			return nil, errBadToken(err)
+		}
+		err = scrub(err)
+		if !transient(err) {
+			return nil, tebura.Wrap(tebura.EINVALID, err, "Discord refused the bot-token check (GET /users/@me); run tebura doctor.")
+		}
+		a.setUp(false, err)
+		wait := a.backoff(attempt)
+		a.logger.Warn("discord start failed, retrying", "step", "identify", "err", err, "attempt", attempt, "retry_in", wait.String())
+		if sleepCtx(ctx, wait) != nil {
+			return nil, nil
+		}
+	}
+}
+
+// registerUntilDone retries the command registration with the reconnect
+// backoff until it succeeds, is refused for good, or ctx ends. The gateway
+// connects meanwhile: commands registered earlier keep working.
+func (a *Adapter) registerUntilDone(ctx context.Context) {
+	for attempt := 1; ; attempt++ {
+		wait := a.backoff(attempt)
+		if sleepCtx(ctx, wait) != nil {
+			return
+		}
+		retry, err := a.register(ctx)
+		switch {
+		case err == nil:
+			a.logger.Info("discord command registration succeeded after retrying", "attempts", attempt+1)
+			return
+		case ctx.Err() != nil:
+			return
+		case !retry:
+			a.logger.Error("discord command registration failed", "err", err)
+			return
+		}
+		a.logger.Warn("discord command registration failed, retrying in the background", "err", err, "attempt", attempt+1)
+	}
+}
+
+// transient reports whether a start-up failure is worth retrying: a
+// network error or timeout, a 429 or a 5xx. Other REST refusals are not.
+func transient(err error) bool {
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) {
+		return true
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		c := re.Response.StatusCode
+		return c == http.StatusTooManyRequests || c >= 500
+	}
+	var te *tebura.Error
+	if errors.As(err, &te) {
+		return tebura.ErrorCode(err) == tebura.ETRANSIENT
+	}
+	return true // dial, TLS, timeout, connection reset: the network
 }
 
 func errBadToken(err error) error {
