@@ -28,10 +28,6 @@ type IncidentsDeps struct {
 	Platform string
 	// Config is the incidents section.
 	Config config.Incidents
-	// Automations is not read any more: lost reactions are re-derived by
-	// Service.Actions from the rules the Service was built with. It stays
-	// so that existing wiring compiles; leave it out.
-	Automations []config.Automation
 	// AnnounceChannels override incidents.announce_channel per platform
 	// (slack.channels.incidents, discord.channels.incidents).
 	AnnounceChannels map[string]string

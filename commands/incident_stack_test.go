@@ -211,7 +211,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	inc, err := commands.NewIncidents(commands.IncidentsDeps{
-		Service: svc, Bot: b, Chats: chats, Config: o.Incidents, Automations: o.Automations,
+		Service: svc, Bot: b, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
 	})
 	if err != nil {

@@ -179,7 +179,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		announce[console.Platform] = cmp.Or(cfg.Console.Channel, console.DefaultChannel)
 	}
 	s.inc, err = commands.NewIncidents(commands.IncidentsDeps{
-		Service: s.svc, Bot: s.bot, Chats: s.chats, Config: cfg.Incidents, Automations: cfg.Automations,
+		Service: s.svc, Bot: s.bot, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval,
 	})
