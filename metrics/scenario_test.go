@@ -161,7 +161,7 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc, err := commands.NewIncidents(commands.IncidentsDeps{
-		Service: svc, Bot: b, Chats: chats, Config: incCfg, Automations: autos,
+		Service: svc, Bot: b, Chats: chats, Config: incCfg,
 		Access: func() *access.Policy { return pol }, Logger: logger, Interval: time.Hour,
 	})
 	if err != nil {
