@@ -1,11 +1,9 @@
 package runbooks
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLoadRefusesTemplatesInCommandTools: beyond shells and interpreters,
@@ -78,19 +76,9 @@ func TestLoadRefusesTemplatesInCommandTools(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run, err := json.Marshal(tt.run) // JSON is YAML: one flow sequence on line 5
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			file := writeRunbook(t, dir, "rb.yaml", "name: a\nkind: diagnostic\nparams: [{name: x}]\nsteps:\n  - run: "+string(run)+"\n")
-			reg, problems := Load(LoadOptions{Dirs: []string{dir}, KnownRole: knownRole, MaxTimeout: time.Hour})
-			var got []string
-			for _, p := range problems {
-				got = append(got, strings.TrimPrefix(p.String(), file+":"))
-			}
+			got, loaded := loadRunStep(t, tt.run)
 			if tt.bad < 0 {
-				if len(got) != 0 || len(reg.List()) != 1 {
+				if len(got) != 0 || !loaded {
 					t.Fatalf("refused a safe step:\n%s", strings.Join(got, "\n"))
 				}
 				return
@@ -99,7 +87,7 @@ func TestLoadRefusesTemplatesInCommandTools(t *testing.T) {
 			if len(got) != 1 || !strings.HasPrefix(got[0], want) || !strings.Contains(got[0], tt.msg) {
 				t.Fatalf("problems:\n%s\nwant one starting %q containing %q", strings.Join(got, "\n"), want, tt.msg)
 			}
-			if len(reg.List()) != 0 {
+			if loaded {
 				t.Fatal("the runbook was registered")
 			}
 		})

@@ -268,19 +268,9 @@ func TestLoadRefusesTemplatesInProgramText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run, err := json.Marshal(tt.run) // JSON is YAML: one flow sequence on line 5
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			file := writeRunbook(t, dir, "rb.yaml", "name: a\nkind: diagnostic\nparams: [{name: x}]\nsteps:\n  - run: "+string(run)+"\n")
-			reg, problems := Load(LoadOptions{Dirs: []string{dir}, KnownRole: knownRole, MaxTimeout: time.Hour})
-			var got []string
-			for _, p := range problems {
-				got = append(got, strings.TrimPrefix(p.String(), file+":"))
-			}
+			got, loaded := loadRunStep(t, tt.run)
 			if tt.bad < 0 {
-				if len(got) != 0 || len(reg.List()) != 1 {
+				if len(got) != 0 || !loaded {
 					t.Fatalf("refused a safe step:\n%s", strings.Join(got, "\n"))
 				}
 				return
@@ -289,9 +279,27 @@ func TestLoadRefusesTemplatesInProgramText(t *testing.T) {
 			if len(got) != 1 || !strings.HasPrefix(got[0], want) || !strings.Contains(got[0], "script:") || !strings.Contains(got[0], "$TEBURA_PARAM_X") {
 				t.Fatalf("problems:\n%s\nwant one starting %q that points to script: and $TEBURA_PARAM_X", strings.Join(got, "\n"), want)
 			}
-			if len(reg.List()) != 0 {
+			if loaded {
 				t.Fatal("the runbook was registered")
 			}
 		})
 	}
+}
+
+// loadRunStep loads a one-step runbook "a" (param x) whose run step is
+// argv, written as one flow sequence on line 5 (JSON is YAML). It returns
+// the problems without their file name, and whether the runbook loaded.
+func loadRunStep(t *testing.T, argv []string) (problems []string, loaded bool) {
+	t.Helper()
+	run, err := json.Marshal(argv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := writeRunbook(t, dir, "rb.yaml", "name: a\nkind: diagnostic\nparams: [{name: x}]\nsteps:\n  - run: "+string(run)+"\n")
+	reg, ps := Load(LoadOptions{Dirs: []string{dir}, KnownRole: knownRole, MaxTimeout: time.Hour})
+	for _, p := range ps {
+		problems = append(problems, strings.TrimPrefix(p.String(), file+":"))
+	}
+	return problems, len(reg.List()) == 1
 }
