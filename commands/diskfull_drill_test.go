@@ -24,7 +24,7 @@ func TestDiskFullDrill(t *testing.T) {
 }
 
 func diskFullDrill(t *testing.T, disk string) {
-	var logs syncBuffer
+	var logs bottest.SyncBuffer
 	h := bottest.New(t, bottest.Options{
 		Roles:    map[string][]string{"sre": {"console:alice"}},
 		Runbooks: []string{"name: quick\ndescription: Ends at once\nkind: diagnostic\nallow: [sre]\nparams:\n  - {name: note, type: string, default: x}\nsteps:\n  - {name: hello, run: [echo, hello]}\n"},

@@ -8,37 +8,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/console"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident/source"
 	"github.com/tebura/tebura/runbooks"
 )
 
-// syncBuffer is a writer tests read while goroutines write to it: the
-// console's output, a log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitOut waits until the console printed want.
-func waitOut(t *testing.T, out *syncBuffer, want string) {
+func waitOut(t *testing.T, out *bottest.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -52,10 +33,10 @@ func waitOut(t *testing.T, out *syncBuffer, want string) {
 // consoleStack builds the stack of o around a console adapter that alice
 // types into, in channel "console", and runs it until the test ends. say
 // types a line into the console; out is what it printed.
-func consoleStack(t *testing.T, o stackOptions) (s *stack, out *syncBuffer, say func(line string)) {
+func consoleStack(t *testing.T, o stackOptions) (s *stack, out *bottest.SyncBuffer, say func(line string)) {
 	t.Helper()
 	inR, inW := io.Pipe()
-	out = &syncBuffer{}
+	out = &bottest.SyncBuffer{}
 	con := console.New(console.Options{In: inR, Out: out, User: "alice", Channel: "console"})
 	o.Chat = con
 	s = newStack(t, t.TempDir(), o)

@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/discord/discordtest"
 	"github.com/tebura/tebura/config"
 )
@@ -35,24 +35,6 @@ var (
 	alice = discordtest.Invoker{GuildID: guildID, ChannelID: channelID, UserID: aliceID, Name: "alice"}
 	bob   = discordtest.Invoker{GuildID: guildID, ChannelID: channelID, UserID: bobID, Name: "bob", Roles: []string{approverRID}}
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // memMeta is an in-memory MetaStore.
 type memMeta struct {
@@ -115,7 +97,7 @@ type env struct {
 	cfg    config.Discord
 	deps   Deps
 	a      *Adapter
-	logs   *syncBuffer
+	logs   *bottest.SyncBuffer
 	key    ed25519.PrivateKey
 	meta   *memMeta
 	dedupe *memDeduper
@@ -141,7 +123,7 @@ func newEnv(t *testing.T, mode string, tweak ...func(*config.Discord, *Deps)) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fake: fake, logs: &syncBuffer{}, key: priv, meta: &memMeta{}, dedupe: &memDeduper{}, events: make(chan bot.Event, 16)}
+	e := &env{t: t, fake: fake, logs: &bottest.SyncBuffer{}, key: priv, meta: &memMeta{}, dedupe: &memDeduper{}, events: make(chan bot.Event, 16)}
 	e.cfg = config.Discord{
 		Enabled: true, Mode: mode, BotToken: config.Secret(fake.Token), ApplicationID: fake.AppID,
 		PublicKey: hex.EncodeToString(pub), GuildIDs: []string{guildID},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/console"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -23,14 +24,14 @@ import (
 type proc struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
-	out  *syncBuf
-	errb *syncBuf
+	out  *bottest.SyncBuffer
+	errb *bottest.SyncBuffer
 	done chan error
 }
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: teburaCmd(t, args...), out: &syncBuf{}, errb: &syncBuf{}, done: make(chan error, 1)}
+	p := &proc{cmd: teburaCmd(t, args...), out: &bottest.SyncBuffer{}, errb: &bottest.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errb
 	in, err := p.cmd.StdinPipe()
 	if err != nil {

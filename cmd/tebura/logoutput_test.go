@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/console"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestLogOutputRoute: the logger's writer can be routed through the console
 // while other goroutines log (race-free), and after that a log line breaks
 // the console's in-place redraw.
 func TestLogOutputRoute(t *testing.T) {
-	term := &lockedBuffer{}
+	term := &bottest.SyncBuffer{}
 	logs := newLogOutput(term)
 	logger := newLoggerLevel("text", "info", logs)
 	a := console.New(console.Options{Out: term, TTY: true})

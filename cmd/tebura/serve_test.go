@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/config"
 )
 
@@ -48,7 +49,7 @@ func TestHTTPHardening(t *testing.T) {
 	if len(ps) > 0 {
 		t.Fatal(ps)
 	}
-	app, err := NewApp(w.Config, newLoggerLevel("text", "error", &syncBuf{}))
+	app, err := NewApp(w.Config, newLoggerLevel("text", "error", &bottest.SyncBuffer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestHTTPHardening(t *testing.T) {
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 {
 		t.Errorf("timeouts: header %v read %v write %v idle %v", s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
 	}
-	if _, err := wire(app, wireOptions{ConfigPath: path, In: strings.NewReader(""), Out: &syncBuf{}}); err != nil {
+	if _, err := wire(app, wireOptions{ConfigPath: path, In: strings.NewReader(""), Out: &bottest.SyncBuffer{}}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

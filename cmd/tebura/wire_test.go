@@ -22,26 +22,9 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/slack/slacktest"
 )
-
-// syncBuf is a writer read while it is written (console output, logs).
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // outEvent is one JSON line the console writes.
 type outEvent struct {
@@ -136,8 +119,8 @@ type testServer struct {
 	app    *App
 	base   string
 	in     *io.PipeWriter
-	out    *syncBuf
-	logs   *syncBuf
+	out    *bottest.SyncBuffer
+	logs   *bottest.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -158,7 +141,7 @@ func startServerWith(t *testing.T, path, level string, hook func(*server)) *test
 	if len(ps) > 0 {
 		t.Fatalf("config problems: %v", ps)
 	}
-	ts := &testServer{out: &syncBuf{}, logs: &syncBuf{}, done: make(chan error, 1)}
+	ts := &testServer{out: &bottest.SyncBuffer{}, logs: &bottest.SyncBuffer{}, done: make(chan error, 1)}
 	logger := newLoggerLevel("text", level, ts.logs)
 	app, err := NewApp(w.Config, logger)
 	if err != nil {

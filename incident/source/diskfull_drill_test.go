@@ -10,33 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
 	"github.com/tebura/tebura/store/storetest"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDiskFullWebhookDrill is issue 7's disk-full drill for alert senders:
 // with the data disk (a 2 MiB tmpfs) full, a webhook is answered 503 (the
@@ -46,7 +28,7 @@ func TestDiskFullWebhookDrill(t *testing.T) {
 	disk := storetest.TinyDisk(t, "2m")
 	path := filepath.Join(disk, "tebura.db")
 	store, svc := openService(t, path)
-	var logs syncBuffer
+	var logs bottest.SyncBuffer
 	mux := http.NewServeMux()
 	if _, err := source.Mount(mux, config.Sources{Alertmanager: config.Alertmanager{BearerToken: "flood-token"}},
 		source.Ingester(svc.Ingest, nil), slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
