@@ -117,14 +117,24 @@ func (s *tourServer) waitOut(t *testing.T, want string, count int) {
 	}
 }
 
+// laterThanNow, run between two blocks, returns once the clock has left
+// the second the first block stamped into $now: the docs send the resolve
+// "later", and a resolve whose endsAt is not after the alert's startsAt is
+// taken for a stale one of an earlier cycle.
+const laterThanNow = `while [ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" = "$now" ]; do sleep 0.1; done` + "\n"
+
 // shell runs the ```sh blocks as one script, in the checkout, against the
-// server's real address instead of 127.0.0.1:8080.
-func (s *tourServer) shell(t *testing.T, blocks ...fence) {
+// server's real address instead of 127.0.0.1:8080, with between run
+// between two blocks.
+func (s *tourServer) shell(t *testing.T, between string, blocks ...fence) {
 	t.Helper()
 	var script strings.Builder
-	for _, b := range blocks {
+	for i, b := range blocks {
 		if !strings.Contains(b.Body, "http://127.0.0.1:8080/") {
 			t.Fatalf("%s: the block does not send to http://127.0.0.1:8080/", b)
+		}
+		if i > 0 {
+			script.WriteString(between)
 		}
 		script.WriteString(strings.ReplaceAll(b.Body, "http://127.0.0.1:8080/", "http://"+s.addr+"/"))
 	}
@@ -203,7 +213,7 @@ func TestDocsReadmeTour(t *testing.T) {
 		s.waitOut(t, "✔ restart-unit — succeeded", 1)
 
 		began := time.Now().UTC()
-		s.shell(t, alert)
+		s.shell(t, "", alert)
 		s.waitOut(t, "Incident #1: HighLatency on api", 1)
 		s.waitOut(t, "Requested by  automation:api-latency", 1)
 		s.waitOut(t, "dry_run=true unit=api.service", 1)
@@ -219,7 +229,7 @@ func TestDocsReadmeTour(t *testing.T) {
 		cycle := tourFences(t, "docs/incidents.md", "sh", "cycle", 2)
 		s := startTour(t, env, args)
 		began := time.Now().UTC()
-		s.shell(t, cycle...)
+		s.shell(t, laterThanNow, cycle...)
 		s.waitOut(t, "Every alert resolved; incident #1 resolved automatically.", 1)
 		if _, err := s.in.Write([]byte("/incident postmortem #1\n")); err != nil {
 			t.Fatal(err)
