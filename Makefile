@@ -22,7 +22,7 @@ lint: ## go vet, and fail if any file is not gofmt-formatted.
 	go vet ./...
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-lint-extra: ## Also run golangci-lint when installed (not part of CI; see README).
+lint-extra: ## Also run golangci-lint when installed (not part of CI; see docs/development.md).
 	@command -v golangci-lint >/dev/null 2>&1 || { echo "golangci-lint not installed: go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0"; exit 1; }
 	golangci-lint run ./...
 
