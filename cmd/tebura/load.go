@@ -260,6 +260,7 @@ func loadConfig(path string) (*loadedConfig, []problem) {
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
 			stringToSliceHook,
+			boolToWordHook,
 		),
 	})
 	if err != nil {
@@ -691,6 +692,18 @@ func stringToSliceHook(from, to reflect.Type, data any) (any, error) {
 		parts[i] = strings.TrimSpace(parts[i])
 	}
 	return parts, nil
+}
+
+// boolToWordHook keeps a YAML boolean as the word it was written as
+// ("true", "false") where a string is expected. Weak typing would make it
+// "1" or "0", which no key that takes true, false or a word
+// (console.enabled: auto) accepts, and no template expects.
+func boolToWordHook(from, to reflect.Type, data any) (any, error) {
+	b, ok := data.(bool)
+	if !ok || to.Kind() != reflect.String {
+		return data, nil
+	}
+	return strconv.FormatBool(b), nil
 }
 
 // durationHook decodes "30s"-style strings into time.Duration and refuses
