@@ -168,11 +168,11 @@ func newLoggerLevel(format, levelName string, w io.Writer) *slog.Logger {
 func (c *cli) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version and commit",
+		Short: "Print the version, the commit, when it was made and the Go toolchain",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(c.stdout, "tebura %s (commit %s)\n", version, commit)
-			return nil
+			_, err := fmt.Fprintln(c.stdout, currentBuild())
+			return err
 		},
 	}
 }
