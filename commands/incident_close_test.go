@@ -204,3 +204,37 @@ func findCard(t *testing.T, chat *cmChat, channel, header string) *bottest.Msg {
 	t.Fatalf("no message %q in %s", header, channel)
 	return nil
 }
+
+// TestResolveLostInACrashClosedBySweep: a resolve stored but never seen by
+// the chat layer (the process died between the two) leaves the request
+// pending only until the next round of the loop.
+func TestResolveLostInACrashClosedBySweep(t *testing.T) {
+	chat := newCMChat()
+	dir := t.TempDir()
+	s := newStack(t, dir, stackOptions{Chat: chat})
+	card := s.suggestionCard(chat)
+	inc, _ := s.Svc.ByNumber(context.Background(), 1)
+	s.say(chat, alice, inc.Channel.ID, "/runbook run restart-api env=staging")
+	s.say(chat, alice, "general", "/runbook run restart-api env=prod service=web")
+	s.waitRuns(byRunbook("check-api"))
+	if _, err := s.Svc.Resolve(context.Background(), inc.ID, bob.ID, "fixed"); err != nil { // the domain only
+		t.Fatal(err)
+	}
+	if n := len(s.pending()); n != 3 {
+		t.Fatalf("pending before the sweep = %d, want 3", n)
+	}
+	s.Close()
+	s = newStack(t, dir, stackOptions{Chat: chat}) // Recover ticks once
+	s.settle()
+	pending := s.pending()
+	if len(pending) != 1 || pending[0].Origin.Channel != "general" {
+		t.Fatalf("pending after the sweep = %v, want only the request in #general", pending)
+	}
+	mustContain(t, "closed card", bottest.Text(card.Last()), closedText)
+	if r := s.pressVersion(bob, chat, card, 0, "Approve"); !strings.Contains(r.text(), "was closed") {
+		t.Errorf("approve after the sweep: %s", r.text())
+	}
+	if n := countKind(s.timeline(1), incident.KindDenial); n != 2 {
+		t.Errorf("closings on the timeline = %d, want 2:\n%s", n, dumpTimeline(s.timeline(1)))
+	}
+}

@@ -303,6 +303,38 @@ func (i *Incidents) closeApprovals(ctx context.Context, inc *incident.Incident) 
 	}
 }
 
+// sweepApprovals closes the pending requests of incidents that are no
+// longer open: the net for a resolve whose reaction a crash lost (the loop
+// reconciles only open incidents).
+func (i *Incidents) sweepApprovals(ctx context.Context) error {
+	pending, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
+	if err != nil {
+		return err
+	}
+	done := map[int64]bool{}
+	for _, run := range pending {
+		var inc *incident.Incident
+		switch {
+		case run.Origin.Incident != "":
+			inc, err = i.svc.Get(ctx, run.Origin.Incident)
+		case run.Origin.Channel != "":
+			inc, err = i.svc.ChannelOwner(ctx, run.Origin.Platform, run.Origin.Channel)
+		default:
+			continue
+		}
+		if err != nil || inc.Status.Open() || done[inc.Number] {
+			continue
+		}
+		done[inc.Number] = true
+		unlock := i.lock(inc.Number)
+		if inc, err = i.svc.ByNumber(ctx, inc.Number); err == nil && !inc.Status.Open() {
+			i.closeApprovals(ctx, inc)
+		}
+		unlock()
+	}
+	return nil
+}
+
 // belongsTo reports whether run serves inc: it carries the incident, or it
 // was requested in the channel inc owns (not a shared one).
 func belongsTo(run *runbooks.Run, inc *incident.Incident) bool {
