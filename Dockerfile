@@ -6,10 +6,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
+# Pass what `make` would stamp (docs/release.md), e.g.
+#   --build-arg VERSION=$(git describe --tags --match 'v*' --exact-match) \
+#   --build-arg COMMIT=$(git rev-parse --short=7 HEAD) --build-arg DATE=$(git log -1 --format=%cI)
+ARG VERSION=v0.0.0-dev
 ARG COMMIT=unknown
+ARG DATE=
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=${DATE}" \
       -o /out/tebura ./cmd/tebura \
  && mkdir -p /out/data
 

@@ -138,6 +138,8 @@ func decidedError(run *runbooks.Run) error {
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s was already denied by %s.", run.ID, who(run.Denied.By, run.Denied.Name))
 	case run.State == runbooks.StateExpired:
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s expired before it was approved. Request it again if it is still needed.", run.ID)
+	case run.Closed():
+		return tebura.Errorf(tebura.ECONFLICT, "Run %s was closed: %s.", run.ID, run.Reason)
 	case len(run.Approvals) > 0 && run.State != runbooks.StateCancelled:
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s was already approved by %s.", run.ID, approvalsText(run))
 	}

@@ -78,6 +78,9 @@ type IncidentsDeps struct {
 //     of the loop is the net for what a crash lost: an ended run without a
 //     "run" entry on the timeline gets one. Entries carry run_end (and
 //     approved_by for approvals), so nothing is written twice;
+//   - approvals: a resolved incident's pending approval requests are
+//     closed when the resolve reaches the chat (ensure); the loop closes
+//     those of any incident no longer open that a crash left pending;
 //   - archive: due when resolved_at + archive_after has passed, for
 //     channels the bot created ("reaction.channel" mode=created) and not yet
 //     archived ("channel.archived").
@@ -209,7 +212,8 @@ func (i *Incidents) loop(ctx context.Context) {
 }
 
 // Tick does one round of the loop: reconcile open incidents, record ended
-// runs, archive due channels. Tests with an injected clock call it.
+// runs, close the approvals of resolved ones, archive due channels. Tests
+// with an injected clock call it.
 func (i *Incidents) Tick(ctx context.Context) error {
 	open, err := i.svc.List(ctx, incident.ListOptions{OpenOnly: true})
 	if err != nil {
@@ -220,6 +224,9 @@ func (i *Incidents) Tick(ctx context.Context) error {
 	}
 	if err := i.sweepRuns(ctx); err != nil {
 		i.log.Error("incident run sweep failed", "err", err)
+	}
+	if err := i.sweepApprovals(ctx); err != nil {
+		i.log.Error("incident approval sweep failed", "err", err)
 	}
 	return i.archiveDue(ctx)
 }

@@ -166,7 +166,10 @@ func (i *Incidents) declare(ctx context.Context, c *bot.Command, args []string) 
 	return err
 }
 
-// refresh redraws the incident's card after a change made by a person.
+// refresh brings the chat in line with the incident after a change made
+// by a person, as the reconcile loop would, redrawing the card: so a
+// resolve by hand closes the incident's pending approvals like one by its
+// alerts (ensure).
 func (i *Incidents) refresh(ctx context.Context, n int64) *incState {
 	unlock := i.lock(n)
 	defer unlock()
@@ -178,7 +181,7 @@ func (i *Incidents) refresh(ctx context.Context, n int64) *incState {
 	if err != nil {
 		return nil
 	}
-	i.card(ctx, inc, st, true)
+	i.ensure(ctx, inc, st, nil, "", "", true)
 	return st
 }
 

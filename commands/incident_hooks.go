@@ -106,6 +106,22 @@ func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*r
 	})
 }
 
+// closeRequest ends the pending request runID because what it was for is
+// over (reason says what; incident is the incident that resolved): no
+// click can start it any more. It is audited like the other endings of a
+// request and its card is redrawn without buttons, saying why. The
+// incident layer learns of it through observeRuns, like of a denial. A
+// request decided meanwhile is left as it is.
+func (b *Bot) closeRequest(ctx context.Context, runID, reason, incident string) error {
+	run, closed, err := runbooks.Close(ctx, b.d.Store, runID, reason, b.now())
+	if err != nil || !closed {
+		return err
+	}
+	b.record(ctx, "system", "run.close", run.ID, map[string]string{"runbook": run.Runbook, "incident": incident, "reason": reason})
+	b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
+	return nil
+}
+
 // RunDone returns a channel that is closed when run runID, executing in
 // this process, has ended (its final state is stored). ok is false when the
 // run is not executing here (not started yet, ended before, or started by

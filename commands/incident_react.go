@@ -275,6 +275,74 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 		return
 	}
 	i.card(ctx, inc, st, edit)
+	i.closeApprovals(ctx, inc)
+}
+
+// closeApprovals closes the approval requests still pending for inc, which
+// is no longer open, however it resolved (its alerts, PagerDuty, a person):
+// a remediation asked for a problem that is over must not start on a
+// later click. A request is the incident's when it carries the incident
+// (suggestions, [Propose X]) or was typed in a channel the incident owns
+// (see link). Each card then says why it closed; the timeline learns of
+// it like of a denial (observeRuns, recordRun).
+func (i *Incidents) closeApprovals(ctx context.Context, inc *incident.Incident) {
+	pending, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
+	if err != nil {
+		i.log.Error("pending approvals not readable", "incident", inc.Number, "err", err)
+		return
+	}
+	slices.Reverse(pending) // oldest first, as they were asked
+	reason := "incident " + inc.Ref() + " resolved — request again if still needed"
+	for _, run := range pending {
+		if !belongsTo(run, inc) {
+			continue
+		}
+		if err := i.bot.closeRequest(ctx, run.ID, reason, inc.ID); err != nil {
+			i.log.Error("approval request not closed", "incident", inc.Number, "run_id", run.ID, "err", err)
+		}
+	}
+}
+
+// sweepApprovals closes the pending requests of incidents that are no
+// longer open: the net for a resolve whose reaction a crash lost (the loop
+// reconciles only open incidents).
+func (i *Incidents) sweepApprovals(ctx context.Context) error {
+	pending, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
+	if err != nil {
+		return err
+	}
+	done := map[int64]bool{}
+	for _, run := range pending {
+		var inc *incident.Incident
+		switch {
+		case run.Origin.Incident != "":
+			inc, err = i.svc.Get(ctx, run.Origin.Incident)
+		case run.Origin.Channel != "":
+			inc, err = i.svc.ChannelOwner(ctx, run.Origin.Platform, run.Origin.Channel)
+		default:
+			continue
+		}
+		if err != nil || inc.Status.Open() || done[inc.Number] {
+			continue
+		}
+		done[inc.Number] = true
+		unlock := i.lock(inc.Number)
+		if inc, err = i.svc.ByNumber(ctx, inc.Number); err == nil && !inc.Status.Open() {
+			i.closeApprovals(ctx, inc)
+		}
+		unlock()
+	}
+	return nil
+}
+
+// belongsTo reports whether run serves inc: it carries the incident, or it
+// was requested in the channel inc owns (not a shared one).
+func belongsTo(run *runbooks.Run, inc *incident.Incident) bool {
+	if run.Origin.Incident != "" {
+		return run.Origin.Incident == inc.ID
+	}
+	c := inc.Channel
+	return !c.IsZero() && !c.Shared && run.Origin.Platform == c.Platform && run.Origin.Channel == c.ID
 }
 
 // platformOf is the chat of a declared incident, or the alert platform.
@@ -738,21 +806,32 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		i.mark(ctx, inc, orNone(actor), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, orNone(by)), data)
 	case runbooks.StateExpired:
 		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook), data)
+	case runbooks.StateCancelled:
+		if !run.Closed() {
+			i.recordEnd(ctx, inc, run, data)
+			break
+		}
+		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) closed: %s", run.ID, run.Runbook, run.Reason), data)
 	default:
-		text := fmt.Sprintf("Run %s (%s) %s", run.ID, run.Runbook, stateLabel(run.State))
-		if run.State != runbooks.StateSucceeded || run.ExitCode != 0 {
-			text += fmt.Sprintf(" (exit %d)", run.ExitCode)
-		}
-		if run.Reason != "" {
-			text += ": " + run.Reason
-		}
-		data["exit_code"] = fmt.Sprint(run.ExitCode)
-		data[dataLogCommand] = i.bot.names.typed(RootRunbook) + " logs " + run.ID
-		text += "; log: `" + data[dataLogCommand] + "`"
-		i.mark(ctx, inc, run.RequestedBy, incident.KindRun, text, data)
+		i.recordEnd(ctx, inc, run, data)
 	}
 	st.recorded[run.ID] = true
 	i.setRecorded(run.ID)
+}
+
+// recordEnd writes how a run ended and where its log is.
+func (i *Incidents) recordEnd(ctx context.Context, inc *incident.Incident, run *runbooks.Run, data map[string]string) {
+	text := fmt.Sprintf("Run %s (%s) %s", run.ID, run.Runbook, stateLabel(run.State))
+	if run.State != runbooks.StateSucceeded || run.ExitCode != 0 {
+		text += fmt.Sprintf(" (exit %d)", run.ExitCode)
+	}
+	if run.Reason != "" {
+		text += ": " + run.Reason
+	}
+	data["exit_code"] = fmt.Sprint(run.ExitCode)
+	data[dataLogCommand] = i.bot.names.typed(RootRunbook) + " logs " + run.ID
+	text += "; log: `" + data[dataLogCommand] + "`"
+	i.mark(ctx, inc, run.RequestedBy, incident.KindRun, text, data)
 }
 
 // setRecorded remembers, for the sweep, that a run's end is on its

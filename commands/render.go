@@ -141,6 +141,8 @@ func decidedCard(run *runbooks.Run, m runbooks.Masker) bot.Message {
 		verdict = "Denied by " + who(run.Denied.By, run.Denied.Name)
 	case run.State == runbooks.StateExpired:
 		verdict = fmt.Sprintf("Expired: nobody approved it before %s. Request it again if it is still needed.", stamp(run.ExpiresAt))
+	case run.Closed():
+		verdict = "Closed: " + run.Reason
 	case run.State == runbooks.StateCancelled:
 		verdict = "Cancelled by " + orNone(run.CancelledBy) + " before it started"
 	default:
@@ -149,8 +151,12 @@ func decidedCard(run *runbooks.Run, m runbooks.Masker) bot.Message {
 			verdict += ": " + run.Reason
 		}
 	}
+	state := stateLabel(run.State)
+	if run.Closed() {
+		state = "closed"
+	}
 	msg := bot.Message{
-		Header: run.Runbook + " — " + stateLabel(run.State),
+		Header: run.Runbook + " — " + state,
 		Level:  bot.LevelDanger,
 		Text:   []string{verdict + "."},
 		Fields: []bot.Field{
@@ -159,7 +165,7 @@ func decidedCard(run *runbooks.Run, m runbooks.Masker) bot.Message {
 		},
 		Context: fmt.Sprintf("run %s · plan %s", run.ID, shortHash(run.PlanHash)),
 	}
-	if run.State == runbooks.StateExpired {
+	if run.State == runbooks.StateExpired || run.Closed() {
 		msg.Level = bot.LevelWarning
 	}
 	if a := approvalsText(run); a != "" {

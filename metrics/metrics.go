@@ -32,7 +32,7 @@ const namespace = "tebura"
 
 // BuildInfo is what tebura_build_info reports.
 type BuildInfo struct {
-	Version string // "v1.2.3" or "dev"
+	Version string // "v1.2.3", or "v0.0.0-dev" for a build not of a release tag
 	Commit  string // VCS revision
 	// GoVersion is the toolchain that built the binary; empty means
 	// runtime.Version().

@@ -41,7 +41,12 @@ func notPending(r *Run) error {
 		return tebura.Errorf(tebura.ECONFLICT, "Already denied by %s.", by)
 	case StateExpired:
 		return expiredError(r)
-	case StateApproved, StateQueued, StateRunning, StateSucceeded, StateFailed, StateTimedOut, StateCancelled, StateInterrupted:
+	case StateCancelled:
+		if r.Closed() {
+			return tebura.Errorf(tebura.ECONFLICT, "Run %s was closed: %s.", r.ID, r.Reason)
+		}
+		fallthrough
+	case StateApproved, StateQueued, StateRunning, StateSucceeded, StateFailed, StateTimedOut, StateInterrupted:
 		if len(r.Approvals) > 0 {
 			return tebura.Errorf(tebura.ECONFLICT, "Already approved by %s.", whoList(r.Approvals))
 		}
@@ -137,6 +142,25 @@ func Deny(ctx context.Context, s Store, runID string, d Decision, now time.Time)
 		return nil, err
 	}
 	return run, refusal
+}
+
+// Close ends a request still waiting for approval because what it was
+// for is over (its incident resolved): it becomes cancelled by nobody,
+// with reason as its Reason, and no later click can approve or deny it.
+// closed is false when the run was no longer pending (decided, expired or
+// withdrawn meanwhile); it is then left as it was.
+func Close(ctx context.Context, s Store, runID, reason string, now time.Time) (run *Run, closed bool, err error) {
+	run, err = s.UpdateRun(ctx, runID, func(r *Run) error {
+		closed = r.State == StatePendingApproval
+		if closed {
+			r.State, r.CancelledBy, r.Reason, r.EndedAt = StateCancelled, "", reason, now
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return run, closed, nil
 }
 
 // ExpirePending marks every pending run whose approval window has passed

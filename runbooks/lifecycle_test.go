@@ -140,6 +140,47 @@ func TestDeny(t *testing.T) {
 	}
 }
 
+// TestClose: a pending request closed because its incident resolved can
+// be neither approved nor denied, and says why; a decided one is left as
+// it was.
+func TestClose(t *testing.T) {
+	ctx := context.Background()
+	s := newFakeStore()
+	r := pendingRun(t, s, 2)
+	if _, _, err := Approve(ctx, s, r.ID, dec("slack:UB", "bob"), false, "hash1", t0); err != nil {
+		t.Fatal(err) // one of two approvals: still pending
+	}
+	const why = "incident #3 resolved — request again if still needed"
+	run, closed, err := Close(ctx, s, r.ID, why, t0.Add(time.Minute))
+	if err != nil || !closed || run.State != StateCancelled || !run.Closed() || run.Reason != why || !run.EndedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Close = %+v, %v, %v", run, closed, err)
+	}
+	want := "Run " + r.ID + " was closed: " + why + "."
+	if _, _, err := Approve(ctx, s, r.ID, dec("slack:UC", "carol"), false, "hash1", t0); tebura.ErrorMessage(err) != want {
+		t.Errorf("approve after close: %v, want %q", err, want)
+	}
+	if _, err := Deny(ctx, s, r.ID, dec("slack:UC", "carol"), t0); tebura.ErrorMessage(err) != want {
+		t.Errorf("deny after close: %v, want %q", err, want)
+	}
+	if _, closed, err := Close(ctx, s, r.ID, "again", t0); err != nil || closed || s.run(r.ID).Reason != why {
+		t.Errorf("Close twice: closed %v, %v, reason %q", closed, err, s.run(r.ID).Reason)
+	}
+	denied := pendingRun(t, s, 1)
+	if _, err := Deny(ctx, s, denied.ID, dec("slack:UB", "bob"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, closed, err := Close(ctx, s, denied.ID, why, t0); err != nil || closed || s.run(denied.ID).State != StateDenied || s.run(denied.ID).Closed() {
+		t.Errorf("Close of a denied run: closed %v, %v, state %s", closed, err, s.run(denied.ID).State)
+	}
+	if _, _, err := Close(ctx, s, "r999", why, t0); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+		t.Errorf("unknown run: %v", err)
+	}
+	cancelled := &Run{Runbook: "x", State: StateCancelled, CancelledBy: "@bob", Reason: "cancelled by @bob before approval"}
+	if cancelled.Closed() {
+		t.Error("a request withdrawn by a person counts as closed")
+	}
+}
+
 func TestExpirePending(t *testing.T) {
 	ctx := context.Background()
 	s := newFakeStore()

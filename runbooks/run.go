@@ -74,8 +74,10 @@ type Run struct {
 	Denied    *Decision  `json:"denied,omitempty"`
 	ExpiresAt time.Time  `json:"expires_at,omitempty"`
 
-	State       State     `json:"state"`
-	Reason      string    `json:"reason,omitempty"` // why it ended: "timeout after 5m", "cancelled by @bob"
+	State  State  `json:"state"`
+	Reason string `json:"reason,omitempty"` // why it ended: "timeout after 5m", "cancelled by @bob"
+	// CancelledBy is who cancelled the run; empty for a request Close
+	// ended because what it was for is over (see Closed).
 	CancelledBy string    `json:"cancelled_by,omitempty"`
 	ExitCode    int       `json:"exit_code"`
 	StartedAt   time.Time `json:"started_at,omitempty"`
@@ -87,6 +89,12 @@ type Run struct {
 	Truncated bool   `json:"truncated,omitempty"`
 
 	Origin Origin `json:"origin,omitempty"`
+}
+
+// Closed reports whether r is a request that Close ended unapproved
+// because what it was for is over: cancelled before it started, by nobody.
+func (r *Run) Closed() bool {
+	return r.State == StateCancelled && r.CancelledBy == "" && r.StartedAt.IsZero() && r.Reason != ""
 }
 
 // ListOptions filters ListRuns. Runs come newest first.

@@ -74,6 +74,7 @@ type App struct {
 	// Mux is the one HTTP listener's router; mount handlers on it before Run.
 	Mux *http.ServeMux
 
+	build    build // which source this binary is
 	ln       net.Listener
 	srv      *http.Server
 	mask     liveMask
@@ -131,7 +132,8 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Store = st
-	a.Metrics = metrics.New(metrics.BuildInfo{Version: version, Commit: commit})
+	a.build = currentBuild()
+	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
 	a.Data = a.Metrics.Store(st)
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)
@@ -248,7 +250,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("start-up: %w", err)
 		}
 	}
-	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", version)
+	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", a.build.Version, "commit", a.build.Commit)
 	failed := make(chan error, len(services)+1)
 	var wg sync.WaitGroup
 	for _, s := range services {
@@ -355,7 +357,7 @@ func (m *liveMask) Mask(s string) string {
 // start records the config load and reconciles runs left by a previous
 // process.
 func (a *App) start(ctx context.Context) error {
-	detail := map[string]string{"runbooks": fmt.Sprint(len(a.Registry.List())), "version": version}
+	detail := map[string]string{"runbooks": fmt.Sprint(len(a.Registry.List())), "version": a.build.Version, "commit": a.build.Commit}
 	if err := a.Audit.Record(ctx, "system", audit.ActionConfigLoad, "config", detail); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}

@@ -112,10 +112,31 @@ func (c *cli) rootCmd() *cobra.Command {
 	return root
 }
 
+// configFile is the configuration file a command reads (see configPath),
+// "" for defaults and environment only. When it names a file that cannot
+// be read, it prints the one line that says so, the path and the cause,
+// and returns the error that stops the command: what loading the
+// defaults alone would add only hides it.
+func (c *cli) configFile() (string, error) {
+	path := configPath(c.configFlag, c.getenv)
+	if path == "" {
+		return "", nil
+	}
+	if _, err := readConfigFile(path); err != nil {
+		fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
+		return "", &exitError{code: 1}
+	}
+	return path, nil
+}
+
 // load reads the configuration and refuses one with problems, printing
 // each on stderr.
 func (c *cli) load() (*loadedConfig, error) {
-	l, ps := loadConfig(configPath(c.configFlag, c.getenv))
+	path, err := c.configFile()
+	if err != nil {
+		return nil, err
+	}
+	l, ps := loadConfig(path)
 	if len(ps) == 0 {
 		ps = l.validate()
 	}
@@ -147,11 +168,11 @@ func newLoggerLevel(format, levelName string, w io.Writer) *slog.Logger {
 func (c *cli) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version and commit",
+		Short: "Print the version, the commit, when it was made and the Go toolchain",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(c.stdout, "tebura %s (commit %s)\n", version, commit)
-			return nil
+			_, err := fmt.Fprintln(c.stdout, currentBuild())
+			return err
 		},
 	}
 }

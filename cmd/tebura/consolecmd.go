@@ -50,7 +50,11 @@ and the runs it started have delivered their final frames. It uses the data
 dir, so it cannot run beside a serve on the same data dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, ps, _ := loadWorld(configPath(c.configFlag, c.getenv))
+			path, err := c.configFile()
+			if err != nil {
+				return err
+			}
+			w, ps, _ := loadWorld(path)
 			if err := c.refuseProblems(ps); err != nil {
 				return err
 			}
@@ -98,9 +102,13 @@ func (c *cli) doctorCmd() *cobra.Command {
 		Short: "Check the configuration, runbooks, store and every enabled chat platform; exit 1 if anything fails",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfgPath, err := c.configFile()
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			w, ps, confN := loadWorld(configPath(c.configFlag, c.getenv))
+			w, ps, confN := loadWorld(cfgPath)
 			failed := 0
 			show := func(ch bot.Check) {
 				mark := "✓"

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,6 +84,9 @@ type loadedConfig struct {
 	Path   string            // the file read, "" when only defaults and environment
 	lines  map[string]int    // dotted key → line in Path
 	envs   map[string]string // dotted key → environment variable that set it
+	// Unreadable is set when Path could not be read: its one problem says
+	// why, and nothing else was loaded.
+	Unreadable bool
 }
 
 // where returns the file and line a dotted key came from, trying the key,
@@ -227,9 +231,10 @@ func loadConfig(path string) (*loadedConfig, []problem) {
 	baseDir := "."
 	if path != "" {
 		baseDir = filepath.Dir(path)
-		data, err := os.ReadFile(path)
+		data, err := readConfigFile(path)
 		if err != nil {
-			return l, []problem{{File: path, Text: fmt.Sprintf("cannot read the config file: %v", errors.Unwrap(err))}}
+			l.Unreadable = true
+			return l, []problem{{File: path, Text: err.Error()}}
 		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -260,6 +265,7 @@ func loadConfig(path string) (*loadedConfig, []problem) {
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
 			stringToSliceHook,
+			boolToWordHook,
 		),
 	})
 	if err != nil {
@@ -271,6 +277,17 @@ func loadConfig(path string) (*loadedConfig, []problem) {
 	resolvePaths(&cfg, baseDir)
 	l.Config = cfg
 	return l, ps
+}
+
+// readConfigFile reads the configuration file. Its error is the cause
+// alone ("no such file or directory"); callers print it after the path.
+func readConfigFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err
+	}
+	return data, err
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)`)
@@ -691,6 +708,18 @@ func stringToSliceHook(from, to reflect.Type, data any) (any, error) {
 		parts[i] = strings.TrimSpace(parts[i])
 	}
 	return parts, nil
+}
+
+// boolToWordHook keeps a YAML boolean as the word it was written as
+// ("true", "false") where a string is expected. Weak typing would make it
+// "1" or "0", which no key that takes true, false or a word
+// (console.enabled: auto) accepts, and no template expects.
+func boolToWordHook(from, to reflect.Type, data any) (any, error) {
+	b, ok := data.(bool)
+	if !ok || to.Kind() != reflect.String {
+		return data, nil
+	}
+	return strconv.FormatBool(b), nil
 }
 
 // durationHook decodes "30s"-style strings into time.Duration and refuses

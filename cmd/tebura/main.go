@@ -12,12 +12,6 @@ import (
 	"syscall"
 )
 
-// Set with -ldflags "-X main.version=… -X main.commit=…".
-var (
-	version = "dev"
-	commit  = "unknown"
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

@@ -34,13 +34,6 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func TestVersion(t *testing.T) {
-	out, _, code := runCLI(t, "", "version")
-	if code != 0 || !strings.HasPrefix(out, "tebura dev (commit ") {
-		t.Fatalf("version: code %d, out %q", code, out)
-	}
-}
-
 func TestUnknownCommandIsUsageError(t *testing.T) {
 	_, errOut, code := runCLI(t, "", "frobnicate")
 	if code != 2 || !strings.Contains(errOut, "unknown command") {

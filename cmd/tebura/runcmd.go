@@ -94,7 +94,11 @@ identity is the OS user ($USER), which nothing authenticates.`,
 }
 
 func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runFlags) error {
-	w, ps, confProblems := loadWorld(configPath(c.configFlag, c.getenv))
+	path, err := c.configFile()
+	if err != nil {
+		return err
+	}
+	w, ps, confProblems := loadWorld(path)
 	sortProblems(ps[:confProblems])
 	if confProblems > 0 {
 		for _, p := range ps[:confProblems] {

@@ -21,7 +21,11 @@ func (c *cli) serveCmd() *cobra.Command {
 		Short: "Run the bot: HTTP endpoints (/healthz, /readyz, webhooks) until SIGINT or SIGTERM",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, ps, _ := loadWorld(configPath(c.configFlag, c.getenv))
+			path, err := c.configFile()
+			if err != nil {
+				return err
+			}
+			w, ps, _ := loadWorld(path)
 			if len(ps) > 0 {
 				sortProblems(ps)
 				for _, p := range ps {

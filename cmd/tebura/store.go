@@ -200,7 +200,11 @@ func (c *cli) configCmd() *cobra.Command {
 		Short: "Print the effective configuration (defaults, file, environment) with secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, ps := loadConfig(configPath(c.configFlag, c.getenv))
+			path, err := c.configFile()
+			if err != nil {
+				return err
+			}
+			l, ps := loadConfig(path)
 			for _, p := range ps {
 				fmt.Fprintln(c.stderr, p)
 			}

@@ -25,6 +25,9 @@ type world struct {
 // when access is broken.
 func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	l, ps := loadConfig(path)
+	if l.Unreadable {
+		return &world{loadedConfig: l, Registry: runbooks.NewRegistry()}, ps, len(ps)
+	}
 	ps = append(ps, l.validate(ps...)...)
 	cfg := l.Config
 	w = &world{loadedConfig: l}
@@ -166,7 +169,11 @@ sorted. It exits 0 when there is none and 1 otherwise, so it fits a CI job of a
 runbook repository.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, ps, _ := loadWorld(configPath(c.configFlag, c.getenv))
+			path, err := c.configFile()
+			if err != nil {
+				return err
+			}
+			w, ps, _ := loadWorld(path)
 			sortProblems(ps)
 			for _, p := range ps {
 				fmt.Fprintln(c.stdout, p)
