@@ -30,7 +30,7 @@ const MaxSignatureAge = 5 * time.Minute
 // Grafana receives Grafana unified alerting webhooks: the Alertmanager
 // shape with version "1" and extra links per alert. Requests are checked
 // with the optional HMAC-SHA256 signature, hex(HMAC(secret, [ts + ":"] +
-// body)), and/or a bearer token.
+// body)), and/or the bearer token or basic auth a contact point sends.
 type Grafana struct {
 	cfg   config.Grafana
 	clock func() time.Time
@@ -47,18 +47,21 @@ func NewGrafana(cfg config.Grafana, clock func() time.Time) *Grafana {
 // Name implements Source.
 func (*Grafana) Name() string { return "grafana" }
 
-// Verify implements Source. With an HMAC secret the signature must match;
-// with a timestamp header configured the timestamp must be present, within
-// MaxSignatureAge, and signed. With a bearer token it must match too.
+// Verify implements Source. With a bearer token or basic auth configured,
+// one of them must match (a contact point sends one or the other). With an
+// HMAC secret the signature must match too; with a timestamp header
+// configured the timestamp must be present, within MaxSignatureAge, and
+// signed.
 func (g *Grafana) Verify(r *http.Request, body []byte) error {
-	if g.cfg.BearerToken != "" {
-		if err := checkBearerOrBasic(r, g.cfg.BearerToken, config.BasicAuth{}); err != nil {
+	login := g.cfg.BearerToken != "" || g.cfg.BasicAuth.Username != ""
+	if login {
+		if err := checkBearerOrBasic(r, g.cfg.BearerToken, g.cfg.BasicAuth); err != nil {
 			return err
 		}
 	}
 	secret := g.cfg.HMACSecret.Value()
 	if secret == "" {
-		if g.cfg.BearerToken == "" && !g.cfg.Insecure {
+		if !login && !g.cfg.Insecure {
 			return unauthorized("no credentials configured")
 		}
 		return nil

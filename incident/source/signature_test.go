@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -301,4 +302,74 @@ func mustGeneric(t *testing.T, name string, cfg config.GenericSource) *source.Ge
 		t.Fatal(err)
 	}
 	return g
+}
+
+// TestAuthSchemes: every source that takes a token accepts the
+// Authorization scheme in any case (RFC 9110 section 11.1; Alertmanager
+// sends its authorization.type as written) and basic auth, the other thing
+// Alertmanager's http_config and Grafana's contact point can send.
+func TestAuthSchemes(t *testing.T) {
+	basic := func(u, p string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p)) }
+	creds := config.BasicAuth{Username: "user", Password: "pw"}
+	am := source.NewAlertmanager(config.Alertmanager{BearerToken: "tok", BasicAuth: creds})
+	amBody := fixture(t, "alertmanager_firing.json")
+	gfTok := source.NewGrafana(config.Grafana{BearerToken: "tok"}, nil)
+	gfBasic := source.NewGrafana(config.Grafana{BasicAuth: creds}, nil)
+	gfBasicHMAC := source.NewGrafana(config.Grafana{BasicAuth: creds, HMACSecret: "gsecret"}, nil)
+	genTok := mustGeneric(t, "api", config.GenericSource{BearerToken: "tok", Key: "{{ .id }}"})
+	genBasic := mustGeneric(t, "api", config.GenericSource{BasicAuth: creds, Key: "{{ .id }}"})
+	genBody := []byte(`{"id":"x"}`)
+	sig := sign("gsecret", grafanaBody)
+	tests := []struct {
+		name   string
+		src    source.Source
+		body   []byte
+		hdr    map[string]string
+		status int
+	}{
+		{"alertmanager Bearer", am, amBody, map[string]string{"Authorization": "Bearer tok"}, 200},
+		{"alertmanager bearer", am, amBody, map[string]string{"Authorization": "bearer tok"}, 200},
+		{"alertmanager BEARER", am, amBody, map[string]string{"Authorization": "BEARER tok"}, 200},
+		{"alertmanager bearer, two spaces", am, amBody, map[string]string{"Authorization": "bearer  tok"}, 200},
+		{"alertmanager basic", am, amBody, map[string]string{"Authorization": basic("user", "pw")}, 200},
+		{"alertmanager basic lower case", am, amBody, map[string]string{"Authorization": "basic " + basic("user", "pw")[len("Basic "):]}, 200},
+		{"alertmanager another scheme", am, amBody, map[string]string{"Authorization": "Token tok"}, 401},
+		{"alertmanager no space", am, amBody, map[string]string{"Authorization": "Bearertok"}, 401},
+		{"alertmanager wrong token", am, amBody, map[string]string{"Authorization": "bearer nope"}, 401},
+		{"grafana bearer", gfTok, []byte(grafanaBody), map[string]string{"Authorization": "bearer tok"}, 200},
+		{"grafana basic", gfBasic, []byte(grafanaBody), map[string]string{"Authorization": basic("user", "pw")}, 200},
+		{"grafana basic wrong", gfBasic, []byte(grafanaBody), map[string]string{"Authorization": basic("user", "no")}, 401},
+		{"grafana basic missing", gfBasic, []byte(grafanaBody), nil, 401},
+		{"grafana basic and signature", gfBasicHMAC, []byte(grafanaBody), map[string]string{
+			"Authorization": basic("user", "pw"), "X-Grafana-Alerting-Signature": sig}, 200},
+		{"grafana signature without basic", gfBasicHMAC, []byte(grafanaBody), map[string]string{"X-Grafana-Alerting-Signature": sig}, 401},
+		{"grafana basic without signature", gfBasicHMAC, []byte(grafanaBody), map[string]string{"Authorization": basic("user", "pw")}, 401},
+		{"generic bearer", genTok, genBody, map[string]string{"Authorization": "bearer tok"}, 200},
+		{"generic basic", genBasic, genBody, map[string]string{"Authorization": basic("user", "pw")}, 200},
+		{"generic basic wrong", genBasic, genBody, map[string]string{"Authorization": basic("other", "pw")}, 401},
+		{"generic basic missing", genBasic, genBody, nil, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			w := post(source.Handler(tt.src, rec.ingest, source.Limits{}, nil), "/", tt.body, tt.hdr)
+			if w.Code != tt.status {
+				t.Errorf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tt.status)
+			}
+			if (w.Code == 200) != (len(rec.batches) == 1) {
+				t.Errorf("answered %d with %d batches ingested", w.Code, len(rec.batches))
+			}
+		})
+	}
+}
+
+// TestMountBasicAuthOnly: basic auth alone is enough to mount Grafana and
+// a generic source.
+func TestMountBasicAuthOnly(t *testing.T) {
+	creds := config.BasicAuth{Username: "user", Password: "pw"}
+	paths, err := source.Mount(http.NewServeMux(), config.Sources{Grafana: config.Grafana{BasicAuth: creds},
+		Generic: map[string]config.GenericSource{"ci": {BasicAuth: creds, Key: "{{ .id }}"}}}, (&recorder{}).ingest, nil)
+	if err != nil || strings.Join(paths, " ") != "/hooks/grafana /hooks/generic/ci" {
+		t.Fatalf("paths %v, err %v", paths, err)
+	}
 }
