@@ -373,3 +373,99 @@ func TestMountBasicAuthOnly(t *testing.T) {
 		t.Fatalf("paths %v, err %v", paths, err)
 	}
 }
+
+// TestGrafanaSignatureReasons: a refused signature says what was expected,
+// so the side that differs can be fixed from Grafana's contact point test:
+// the headers looked at, and whether a signed timestamp was required.
+func TestGrafanaSignatureReasons(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ts := strconv.FormatInt(now.Unix(), 10)
+	const tsHeader = "X-Grafana-Alerting-Signature-Timestamp"
+	plain := config.Grafana{HMACSecret: "gsecret"}
+	custom := config.Grafana{HMACSecret: "gsecret", SignatureHeader: "x-my-sig"}
+	stamped := config.Grafana{HMACSecret: "gsecret", TimestampHeader: tsHeader}
+	tests := []struct {
+		name string
+		cfg  config.Grafana
+		hdr  map[string]string
+		want []string
+	}{
+		{"missing", plain, nil, []string{"missing signature", "in X-Grafana-Alerting-Signature or X-Grafana-Alert-Signature",
+			"no timestamp header"}},
+		{"bad, configured header", custom, map[string]string{"X-My-Sig": sign("other", grafanaBody)}, []string{"bad signature in X-My-Sig",
+			"in X-My-Sig or X-Grafana-Alerting-Signature or X-Grafana-Alert-Signature", "no timestamp header"}},
+		{"signed without the timestamp Tebura requires", stamped, map[string]string{"X-Grafana-Alert-Signature": sign("gsecret", grafanaBody),
+			tsHeader: ts}, []string{"bad signature in X-Grafana-Alert-Signature", `"<timestamp>:<body>"`, "timestamp in header " + tsHeader}},
+		{"signed with a timestamp Tebura does not expect", plain, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", ts, ":", grafanaBody),
+			tsHeader: ts}, []string{"bad signature", "of the body (no timestamp header: timestamp_header is not set)"}},
+		{"timestamp missing", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody)},
+			[]string{"signature timestamp", "Unix seconds in header " + tsHeader}},
+		{"timestamp stale", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", "1", ":", grafanaBody), tsHeader: "1"},
+			[]string{"stale signature timestamp in header " + tsHeader, "5m0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := post(source.Handler(source.NewGrafana(tt.cfg, clock), (&recorder{}).ingest, source.Limits{}, nil), "/hooks/grafana",
+				[]byte(grafanaBody), tt.hdr)
+			body := strings.TrimSpace(w.Body.String())
+			if w.Code != 401 {
+				t.Fatalf("status %d (%s), want 401", w.Code, body)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("reason %q does not say %q", body, s)
+				}
+			}
+			if strings.Contains(body, "gsecret") {
+				t.Errorf("reason leaks the secret: %q", body)
+			}
+		})
+	}
+}
+
+// TestGrafanaCustomPayload: a body written by a custom payload template
+// (Grafana 12) carries Grafana's alerts but no version, group key or
+// top-level org; it is accepted, and a body that is not Grafana's is
+// refused with a reason that says why.
+func TestGrafanaCustomPayload(t *testing.T) {
+	body := fixture(t, "grafana_custom_payload.json")
+	g := source.NewGrafana(config.Grafana{HMACSecret: "gsecret"}, nil)
+	rec := &recorder{}
+	if w := post(source.Handler(g, rec.ingest, source.Limits{}, nil), "/hooks/grafana", body,
+		map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", string(body))}); w.Code != 200 || len(rec.batches) != 1 {
+		t.Fatalf("custom payload: %d %s", w.Code, w.Body)
+	}
+	b := rec.batches[0]
+	if !strings.HasPrefix(b.GroupKey, "1/") || len(b.Alerts) != 1 || b.Alerts[0].Fingerprint != "c6eadffa33fcdf37" ||
+		b.Alerts[0].Status != incident.AlertFiring || b.Labels["team"] != "blue" || len(b.Alerts[0].Links) < 3 {
+		t.Errorf("batch %+v", b)
+	}
+	// The key is stable per group: the same group again, resolved, lands
+	// on the same key.
+	again, err := g.Parse(nil, []byte(strings.ReplaceAll(string(body), `"firing"`, `"resolved"`)))
+	if err != nil || again.GroupKey != b.GroupKey || again.Alerts[0].Status != incident.AlertResolved {
+		t.Errorf("resolved custom payload: key %q (want %q), %v", again.GroupKey, b.GroupKey, err)
+	}
+
+	for body, want := range map[string]string{
+		`{"version":"4","groupKey":"g","alerts":[{"status":"firing","labels":{"a":"b"}}]}`: "Alertmanager webhook; point Alertmanager at /hooks/alertmanager",
+		`{"version":"2","alerts":[{"status":"firing","labels":{"a":"b"}}]}`:                `version "2" is not a Grafana webhook`,
+		`{"ruleName":"CPU","state":"alerting","evalMatches":[]}`:                           `no "version" and no "alerts" list`,
+		`{"alerts":[]}`:                                                    "alerts is empty",
+		`{"alerts":[{"labels":{"a":"b"}}]}`:                                `alerts[0].status "" is neither firing nor resolved`,
+		`{"alerts":[{"status":"firing"}]}`:                                 "alerts[0] has no labels",
+		`[{"status":"firing","labels":{}}]`:                                "malformed JSON",
+		`{"text":"CPU high","alerts":"CPU"} `:                              "malformed JSON",
+		`{"version":"1","alerts":null,"x":1}`:                              "alerts is empty",
+		`{"alerts":[{"status":"firing","labels":{"a":"b"}}],"version":""}`: "",
+	} {
+		_, err := g.Parse(nil, []byte(body))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("Parse(%s) = %v, want it accepted", body, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("Parse(%s) = %v, want %q", body, err, want)
+		}
+	}
+}
