@@ -165,6 +165,10 @@ type Grafana struct {
 	TimestampHeader string `mapstructure:"timestamp_header"`
 	BearerToken     Secret `mapstructure:"bearer_token"`
 	Insecure        bool   `mapstructure:"insecure"`
+
+	// BasicAuth is what a contact point's "HTTP Basic Authentication"
+	// fields send; Grafana sends it or an Authorization header, not both.
+	BasicAuth BasicAuth `mapstructure:"basic_auth"`
 }
 
 // PagerDuty is the PagerDuty webhook source.
@@ -184,6 +188,9 @@ type GenericSource struct {
 	Severity    string            `mapstructure:"severity"`
 	Labels      map[string]string `mapstructure:"labels"`
 	Insecure    bool              `mapstructure:"insecure"`
+
+	// BasicAuth, for tools that can send basic auth but no bearer header.
+	BasicAuth BasicAuth `mapstructure:"basic_auth"`
 }
 
 // Incidents configures incident handling.

@@ -95,6 +95,14 @@ func (p *problems) oneOf(key, v string, allowed []string) {
 // tmpl checks a template's syntax. Function names are not checked: the
 // packages that execute templates (incident, incident/source) add their own
 // functions.
+// basicAuth reports a basic_auth block that sets only one of its keys: a
+// sender cannot log in with half of it.
+func (p *problems) basicAuth(key string, b BasicAuth) {
+	if (b.Username == "") != (b.Password == "") {
+		p.add(key, "needs both username and password")
+	}
+}
+
 func (p *problems) tmpl(key, text string) {
 	t := parse.New(key)
 	t.Mode = parse.SkipFuncCheck
@@ -335,13 +343,17 @@ func (a Alertmanager) Enabled() bool {
 }
 
 // Enabled reports whether the Grafana source accepts webhooks.
-func (g Grafana) Enabled() bool { return g.Insecure || g.HMACSecret != "" || g.BearerToken != "" }
+func (g Grafana) Enabled() bool {
+	return g.Insecure || g.HMACSecret != "" || g.BearerToken != "" || g.BasicAuth != (BasicAuth{})
+}
 
 // Enabled reports whether the PagerDuty source accepts webhooks.
 func (d PagerDuty) Enabled() bool { return d.Insecure || d.WebhookSecret != "" || d.RoutingKey != "" }
 
 // Enabled reports whether the generic source accepts webhooks.
-func (g GenericSource) Enabled() bool { return g.Insecure || g.BearerToken != "" }
+func (g GenericSource) Enabled() bool {
+	return g.Insecure || g.BearerToken != "" || g.BasicAuth != (BasicAuth{})
+}
 
 // AuthProblems returns a *KeyError (joined) for every webhook source that
 // is configured but neither authenticates requests nor says insecure: true.
@@ -359,7 +371,7 @@ func (s Sources) AuthProblems(present map[string]bool) error {
 		p.add("sources.alertmanager", "has no authentication; set bearer_token or basic_auth"+insecure)
 	}
 	if g := s.Grafana; !g.Enabled() && (present["grafana"] || g != (Grafana{})) {
-		p.add("sources.grafana", "has no authentication; set hmac_secret or bearer_token"+insecure)
+		p.add("sources.grafana", "has no authentication; set hmac_secret, bearer_token or basic_auth"+insecure)
 	}
 	if pd := s.PagerDuty; !pd.Enabled() && (present["pagerduty"] || pd != (PagerDuty{})) {
 		p.add("sources.pagerduty", "has no authentication; set webhook_secret or routing_key"+insecure)
@@ -371,7 +383,7 @@ func (s Sources) AuthProblems(present map[string]bool) error {
 	sort.Strings(names)
 	for _, n := range names {
 		if !s.Generic[n].Enabled() {
-			p.add("sources.generic."+n, "has no authentication; set bearer_token"+insecure)
+			p.add("sources.generic."+n, "has no authentication; set bearer_token or basic_auth"+insecure)
 		}
 	}
 	return errors.Join(p...)
@@ -382,16 +394,15 @@ func (c Config) validateSources(p *problems) {
 		*p = append(*p, ke)
 	}
 	am := c.Sources.Alertmanager
-	if am.Insecure && (am.BearerToken != "" || am.BasicAuth.Username != "" || am.BasicAuth.Password != "") {
+	if am.Insecure && (am.BearerToken != "" || am.BasicAuth != (BasicAuth{})) {
 		p.add("sources.alertmanager.insecure", "is true but authentication is configured too; remove one")
 	}
-	if (am.BasicAuth.Username == "") != (am.BasicAuth.Password == "") {
-		p.add("sources.alertmanager.basic_auth", "needs both username and password")
-	}
+	p.basicAuth("sources.alertmanager.basic_auth", am.BasicAuth)
 	gr := c.Sources.Grafana
-	if gr.Insecure && (gr.HMACSecret != "" || gr.BearerToken != "") {
+	if gr.Insecure && (gr.HMACSecret != "" || gr.BearerToken != "" || gr.BasicAuth != (BasicAuth{})) {
 		p.add("sources.grafana.insecure", "is true but authentication is configured too; remove one")
 	}
+	p.basicAuth("sources.grafana.basic_auth", gr.BasicAuth)
 	for key, h := range map[string]string{"sources.grafana.signature_header": gr.SignatureHeader, "sources.grafana.timestamp_header": gr.TimestampHeader} {
 		if h != "" && !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(h) {
 			p.add(key, "is %q; use an HTTP header name", h)
@@ -412,9 +423,10 @@ func (c Config) validateSources(p *problems) {
 		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(n) {
 			p.add(key, "is not a valid source name; use lowercase letters, digits, - and _ (it becomes /hooks/generic/%s)", n)
 		}
-		if g.Insecure && g.BearerToken != "" {
-			p.add(key+".insecure", "is true but bearer_token is set too; remove one")
+		if g.Insecure && (g.BearerToken != "" || g.BasicAuth != (BasicAuth{})) {
+			p.add(key+".insecure", "is true but authentication is configured too; remove one")
 		}
+		p.basicAuth(key+".basic_auth", g.BasicAuth)
 		if !g.Enabled() {
 			continue
 		}

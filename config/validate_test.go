@@ -93,6 +93,16 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		}, "discord.guild_ids[0]", "numeric"},
 		{"insecure and auth", func(c *Config) { c.Sources.Alertmanager.Insecure = true; c.Sources.Alertmanager.BearerToken = "t" }, "sources.alertmanager.insecure", "remove one"},
 		{"basic auth half", func(c *Config) { c.Sources.Alertmanager.BasicAuth.Username = "am" }, "sources.alertmanager.basic_auth", "both"},
+		{"grafana basic auth half", func(c *Config) { c.Sources.Grafana.BasicAuth.Password = "pw" }, "sources.grafana.basic_auth", "both"},
+		{"grafana insecure and basic auth", func(c *Config) {
+			c.Sources.Grafana.Insecure, c.Sources.Grafana.BasicAuth = true, BasicAuth{Username: "g", Password: "pw"}
+		}, "sources.grafana.insecure", "remove one"},
+		{"generic basic auth half", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {Key: "{{ .id }}", BasicAuth: BasicAuth{Username: "ci"}}}
+		}, "sources.generic.ci.basic_auth", "both"},
+		{"generic insecure and basic auth", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {Key: "{{ .id }}", Insecure: true, BasicAuth: BasicAuth{Username: "ci", Password: "pw"}}}
+		}, "sources.generic.ci.insecure", "remove one"},
 		{"generic without key", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Title: "x"}}
 		}, "sources.generic.ci.key", "empty"},
@@ -104,12 +114,12 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		}, "sources.generic.My Source", "source name"},
 		{"generic without auth", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"ci": {Key: "{{ .id }}"}}
-		}, "sources.generic.ci", "no authentication; set bearer_token, or insecure: true"},
+		}, "sources.generic.ci", "no authentication; set bearer_token or basic_auth, or insecure: true"},
 		{"generic empty block", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"foo": {}}
 		}, "sources.generic.foo", "no authentication"},
 		{"grafana header without secret", func(c *Config) { c.Sources.Grafana.SignatureHeader = "X-Sig" },
-			"sources.grafana", "no authentication; set hmac_secret or bearer_token, or insecure: true"},
+			"sources.grafana", "no authentication; set hmac_secret, bearer_token or basic_auth, or insecure: true"},
 		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},
 		{"reopen negative", func(c *Config) { c.Incidents.ReopenWithin = -time.Minute }, "incidents.reopen_within", "negative"},
 		{"automation without matchers", func(c *Config) { c.Automations = []Automation{{Name: "a"}} }, "automations[0].match", "at least one matcher"},
@@ -211,6 +221,10 @@ func TestSourceEnabled(t *testing.T) {
 	if !(Alertmanager{Insecure: true}).Enabled() || !(Alertmanager{BearerToken: "t"}).Enabled() ||
 		!(Grafana{HMACSecret: "s"}).Enabled() || !(PagerDuty{WebhookSecret: "s"}).Enabled() || !(GenericSource{BearerToken: "t"}).Enabled() {
 		t.Fatal("a source with auth or insecure: true must be enabled")
+	}
+	basic := BasicAuth{Username: "u", Password: "p"}
+	if !(Grafana{BasicAuth: basic}).Enabled() || !(GenericSource{BasicAuth: basic}).Enabled() {
+		t.Fatal("basic auth alone must enable Grafana and generic sources")
 	}
 }
 

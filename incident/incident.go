@@ -79,7 +79,8 @@ func (a Alert) Name() string {
 type AlertEntry struct {
 	Alert
 	// Fires counts how often the alert fired in this incident: 1 on first
-	// sight, +1 on every re-fire (a new StartsAt after a resolve).
+	// sight, +1 on every re-fire (a new cycle: firing after a resolve, or
+	// firing with a later start than the cycle it holds).
 	Fires     int       `json:"fires"`
 	FirstSeen time.Time `json:"first_seen"`
 	Updated   time.Time `json:"updated"`

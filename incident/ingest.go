@@ -110,32 +110,72 @@ const (
 	opUpdate
 )
 
-// classify decides what alert a does to the stored entry e. Ingest is
-// idempotent per fingerprint+status+startsAt: the same alert again, or an
-// older one arriving late, changes nothing.
+// classify decides what alert a does to the stored entry e of the same
+// fingerprint. An alert's life is its fingerprint and its status: a moves
+// the entry only when the status differs (or a new cycle began), and the
+// times serve only to tell a stale redelivery from a real change. They are
+// compared as cycles, never for equality: Alertmanager keeps the earliest
+// startsAt of the Prometheus replicas of an HA pair, so a later
+// notification of the same cycle (the resolved one included) may carry an
+// earlier startsAt than the first one did.
+//
+//   - firing over firing: nothing, unless a started after e (a new cycle
+//     whose resolve never came: a re-fire). An earlier start is the same
+//     cycle as seen by the other replica.
+//   - resolved over firing: a resolve, unless a ended at or before e
+//     started: that is the resolve of an older cycle delivered after the
+//     re-fire.
+//   - firing over resolved: a re-fire, unless a started before e ended:
+//     that is the late firing notice of the cycle already resolved. Without
+//     e's end (a source that sends none), a start not after e's means the
+//     same.
+//   - resolved over resolved: nothing, unless a ended later (or, without
+//     ends, started later): a later cycle whose firing was missed; its times
+//     are recorded quietly so that its own late firing notice stays stale.
+//
+// A zero time (generic sources send none, PagerDuty's Events API sends no
+// end) never makes a delivery stale. The same alert again is opNone, so
+// ingest writes nothing for it.
 func classify(e *AlertEntry, ok bool, a Alert) alertOp {
 	if !ok {
 		return opNew
 	}
-	if e.Status == a.Status && e.StartsAt.Equal(a.StartsAt) {
-		return opNone
-	}
-	if !a.StartsAt.IsZero() && a.StartsAt.Before(e.StartsAt) {
-		return opNone // a late delivery of an earlier cycle
-	}
-	newer := a.StartsAt.After(e.StartsAt)
 	switch {
-	case a.Status == AlertFiring && e.Status == AlertResolved:
-		if !newer && !a.StartsAt.IsZero() {
-			return opNone // the firing notice of a cycle we already saw resolve
+	case e.Status == AlertFiring && a.Status == AlertFiring:
+		if a.StartsAt.After(e.StartsAt) {
+			return opRefire
+		}
+		return opNone
+	case e.Status == AlertFiring: // a resolved
+		if !a.EndsAt.IsZero() && !e.StartsAt.IsZero() && !a.EndsAt.After(e.StartsAt) {
+			return opNone
+		}
+		return opResolve
+	case a.Status == AlertFiring: // e resolved
+		if a.StartsAt.IsZero() {
+			return opRefire
+		}
+		if !e.EndsAt.IsZero() {
+			if a.StartsAt.Before(e.EndsAt) {
+				return opNone
+			}
+			return opRefire
+		}
+		if !a.StartsAt.After(e.StartsAt) {
+			return opNone
 		}
 		return opRefire
-	case a.Status == AlertFiring: // firing again with a newer start: a cycle we missed the resolve of
-		return opRefire
-	case e.Status == AlertFiring: // resolved now
-		return opResolve
-	default: // resolved → resolved with a newer start
-		return opUpdate
+	default: // both resolved
+		if !a.EndsAt.IsZero() && !e.EndsAt.IsZero() {
+			if a.EndsAt.After(e.EndsAt) {
+				return opUpdate
+			}
+			return opNone
+		}
+		if a.StartsAt.After(e.StartsAt) {
+			return opUpdate
+		}
+		return opNone
 	}
 }
 

@@ -186,6 +186,125 @@ func TestClassifyIdempotence(t *testing.T) {
 	}
 }
 
+// TestAlertCycles runs deliveries of one alert through the service, in the
+// orders the senders produce, and checks what each one does and that a
+// delivery that changes nothing writes nothing (the read-only fast path
+// agrees with the write path). Alert times are relative to the injected
+// clock: the cycle starts ten minutes before the first delivery.
+func TestAlertCycles(t *testing.T) {
+	type step struct {
+		a      func(t0 time.Time) incident.Alert
+		want   string // opened, joined, resolved, reopened, refired, nothing
+		writes int    // write transactions the delivery takes
+	}
+	firing := func(start time.Duration) func(time.Time) incident.Alert {
+		return func(t0 time.Time) incident.Alert {
+			var s time.Time
+			if start >= 0 {
+				s = t0.Add(start)
+			}
+			return alert("a", incident.AlertFiring, s)
+		}
+	}
+	resolved := func(start, end time.Duration) func(time.Time) incident.Alert {
+		return func(t0 time.Time) incident.Alert {
+			a := alert("a", incident.AlertResolved, time.Time{})
+			if start >= 0 {
+				a.StartsAt = t0.Add(start)
+			}
+			if end >= 0 {
+				a.EndsAt = t0.Add(end)
+			}
+			return a
+		}
+	}
+	const none = -1 // no time: generic sources send none
+	// The HA pair: replica B's startsAt is t0, replica A's 30 s later;
+	// Alertmanager notifies A's first, then keeps B's (the earliest).
+	haA, haB := 30*time.Second, time.Duration(0)
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"same notification again", []step{
+			{firing(haA), "opened", 1},
+			{firing(haA), "nothing", 0},
+			{resolved(haA, 5*time.Minute), "resolved", 1},
+			{resolved(haA, 5*time.Minute), "nothing", 0},
+		}},
+		{"HA: the resolve carries the earlier startsAt", []step{
+			{firing(haA), "opened", 1},
+			{firing(haB), "nothing", 0}, // the repeat with the earliest startsAt
+			{resolved(haB, 5*time.Minute), "resolved", 1},
+			{resolved(haA, 5*time.Minute), "nothing", 0}, // the other replica's start again
+			{firing(haA), "nothing", 0},                  // a late firing of the resolved cycle
+		}},
+		{"stale resolve of the old cycle after the refire", []step{
+			{firing(0), "opened", 1},
+			{resolved(0, 5*time.Minute), "resolved", 1},
+			{firing(8 * time.Minute), "reopened", 1},
+			{resolved(0, 5*time.Minute), "nothing", 0},
+			{resolved(8*time.Minute, 9*time.Minute), "resolved", 1},
+		}},
+		{"refire with a newer startsAt after the resolve", []step{
+			{firing(0), "opened", 1},
+			{resolved(0, 5*time.Minute), "resolved", 1},
+			{firing(6 * time.Minute), "reopened", 1},
+			{firing(6 * time.Minute), "nothing", 0},
+		}},
+		{"late firing of a cycle already resolved", []step{
+			{firing(0), "opened", 1},
+			{resolved(0, 5*time.Minute), "resolved", 1},
+			{firing(0), "nothing", 0},
+		}},
+		{"resolve with zero startsAt (generic sources)", []step{
+			{firing(none), "opened", 1},
+			{firing(none), "nothing", 0},
+			{resolved(none, none), "resolved", 1},
+			{resolved(none, none), "nothing", 0},
+			{firing(none), "reopened", 1},
+		}},
+		{"resolve without times over a dated firing (PagerDuty Events API)", []step{
+			{firing(0), "opened", 1},
+			{resolved(none, none), "resolved", 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := &countingStore{Store: incidenttest.NewStore()}
+			clk := newClock()
+			svc, err := incident.New(cs, defaultCfg, nil, clk.Now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := clk.Now().Add(-10 * time.Minute)
+			for i, st := range tt.steps {
+				clk.Advance(time.Minute)
+				before := cs.count()
+				res := mustIngest(t, svc, batch("g", st.a(t0)))
+				got := "nothing"
+				if len(res.Changes) == 1 {
+					switch c := res.Changes[0]; {
+					case c.Opened:
+						got = "opened"
+					case c.Reopened:
+						got = "reopened"
+					case c.Resolved:
+						got = "resolved"
+					case len(c.Refired) > 0:
+						got = "refired"
+					default:
+						got = "joined"
+					}
+				}
+				if got != st.want || cs.count()-before != st.writes {
+					t.Errorf("step %d: %s with %d writes, want %s with %d", i, got, cs.count()-before, st.want, st.writes)
+				}
+			}
+		})
+	}
+}
+
 func TestResolvedOnlyForUnknownGroupOpensNothing(t *testing.T) {
 	svc, _, clk := newService(t, defaultCfg, nil)
 	res := mustIngest(t, svc, batch("g", alert("a", incident.AlertResolved, clk.Now())))

@@ -283,3 +283,30 @@ func TestConfigPathPrecedence(t *testing.T) {
 		t.Errorf("./tebura.yaml: %q", got)
 	}
 }
+
+// TestLoadSourceBasicAuth: Grafana and generic sources take basic_auth like
+// Alertmanager, from the file (with ${VAR} secrets) and from the
+// environment, and basic auth alone is enough authentication.
+func TestLoadSourceBasicAuth(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("GRAFANA_WEBHOOK_PASSWORD", "g-pass")
+	t.Setenv("TEBURA_SOURCES_GENERIC_CI_BASIC_AUTH_PASSWORD", "ci-pass")
+	p := writeConfig(t, `
+sources:
+  grafana:
+    basic_auth: {username: grafana, password: "${GRAFANA_WEBHOOK_PASSWORD}"}
+  generic:
+    ci:
+      basic_auth: {username: ci}
+      key: '{{ .id }}'
+`)
+	l, ps := loadConfig(p)
+	ps = append(ps, l.validate()...)
+	if len(ps) > 0 {
+		t.Fatalf("problems: %v", ps)
+	}
+	g, ci := l.Config.Sources.Grafana.BasicAuth, l.Config.Sources.Generic["ci"].BasicAuth
+	if g.Username != "grafana" || g.Password.Value() != "g-pass" || ci.Username != "ci" || ci.Password.Value() != "ci-pass" {
+		t.Fatalf("grafana %+v, generic %+v", g, ci)
+	}
+}

@@ -136,11 +136,11 @@ func TestValidateWarnsAndRefuses(t *testing.T) {
 		want    []string
 	}{
 		{"generic without auth", "sources:\n  generic:\n    ci: {key: '{{ .id }}'}\n", 1,
-			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token, or insecure: true"}},
+			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token or basic_auth, or insecure: true"}},
 		{"empty generic block", "sources:\n  generic:\n    foo: {}\n", 1,
 			[]string{"tebura.yaml:13: sources.generic.foo: has no authentication"}},
 		{"grafana header only", "sources:\n  grafana:\n    signature_header: X-Sig\n", 1,
-			[]string{"tebura.yaml:12: sources.grafana: has no authentication; set hmac_secret or bearer_token, or insecure: true"}},
+			[]string{"tebura.yaml:12: sources.grafana: has no authentication; set hmac_secret, bearer_token or basic_auth, or insecure: true"}},
 		{"empty alertmanager block", "sources:\n  alertmanager: {}\n", 1,
 			[]string{"tebura.yaml:12: sources.alertmanager: has no authentication; set bearer_token or basic_auth, or insecure: true"}},
 		{"pagerduty with an empty secret", "sources:\n  pagerduty: {webhook_secret: ''}\n", 1,

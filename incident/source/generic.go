@@ -69,12 +69,13 @@ func NewGeneric(name string, cfg config.GenericSource) (*Generic, error) {
 // Name implements Source.
 func (g *Generic) Name() string { return "generic/" + g.name }
 
-// Verify implements Source.
+// Verify implements Source: the bearer token or the basic auth configured
+// (either one when both are).
 func (g *Generic) Verify(r *http.Request, _ []byte) error {
-	if g.cfg.BearerToken == "" && g.cfg.Insecure {
+	if g.cfg.Insecure && g.cfg.BearerToken == "" && g.cfg.BasicAuth.Username == "" {
 		return nil
 	}
-	return checkBearerOrBasic(r, g.cfg.BearerToken, config.BasicAuth{})
+	return checkBearerOrBasic(r, g.cfg.BearerToken, g.cfg.BasicAuth)
 }
 
 func exec(t *template.Template, data any) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -301,4 +302,170 @@ func mustGeneric(t *testing.T, name string, cfg config.GenericSource) *source.Ge
 		t.Fatal(err)
 	}
 	return g
+}
+
+// TestAuthSchemes: every source that takes a token accepts the
+// Authorization scheme in any case (RFC 9110 section 11.1; Alertmanager
+// sends its authorization.type as written) and basic auth, the other thing
+// Alertmanager's http_config and Grafana's contact point can send.
+func TestAuthSchemes(t *testing.T) {
+	basic := func(u, p string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p)) }
+	creds := config.BasicAuth{Username: "user", Password: "pw"}
+	am := source.NewAlertmanager(config.Alertmanager{BearerToken: "tok", BasicAuth: creds})
+	amBody := fixture(t, "alertmanager_firing.json")
+	gfTok := source.NewGrafana(config.Grafana{BearerToken: "tok"}, nil)
+	gfBasic := source.NewGrafana(config.Grafana{BasicAuth: creds}, nil)
+	gfBasicHMAC := source.NewGrafana(config.Grafana{BasicAuth: creds, HMACSecret: "gsecret"}, nil)
+	genTok := mustGeneric(t, "api", config.GenericSource{BearerToken: "tok", Key: "{{ .id }}"})
+	genBasic := mustGeneric(t, "api", config.GenericSource{BasicAuth: creds, Key: "{{ .id }}"})
+	genBody := []byte(`{"id":"x"}`)
+	sig := sign("gsecret", grafanaBody)
+	tests := []struct {
+		name   string
+		src    source.Source
+		body   []byte
+		hdr    map[string]string
+		status int
+	}{
+		{"alertmanager Bearer", am, amBody, map[string]string{"Authorization": "Bearer tok"}, 200},
+		{"alertmanager bearer", am, amBody, map[string]string{"Authorization": "bearer tok"}, 200},
+		{"alertmanager BEARER", am, amBody, map[string]string{"Authorization": "BEARER tok"}, 200},
+		{"alertmanager bearer, two spaces", am, amBody, map[string]string{"Authorization": "bearer  tok"}, 200},
+		{"alertmanager basic", am, amBody, map[string]string{"Authorization": basic("user", "pw")}, 200},
+		{"alertmanager basic lower case", am, amBody, map[string]string{"Authorization": "basic " + basic("user", "pw")[len("Basic "):]}, 200},
+		{"alertmanager another scheme", am, amBody, map[string]string{"Authorization": "Token tok"}, 401},
+		{"alertmanager no space", am, amBody, map[string]string{"Authorization": "Bearertok"}, 401},
+		{"alertmanager wrong token", am, amBody, map[string]string{"Authorization": "bearer nope"}, 401},
+		{"grafana bearer", gfTok, []byte(grafanaBody), map[string]string{"Authorization": "bearer tok"}, 200},
+		{"grafana basic", gfBasic, []byte(grafanaBody), map[string]string{"Authorization": basic("user", "pw")}, 200},
+		{"grafana basic wrong", gfBasic, []byte(grafanaBody), map[string]string{"Authorization": basic("user", "no")}, 401},
+		{"grafana basic missing", gfBasic, []byte(grafanaBody), nil, 401},
+		{"grafana basic and signature", gfBasicHMAC, []byte(grafanaBody), map[string]string{
+			"Authorization": basic("user", "pw"), "X-Grafana-Alerting-Signature": sig}, 200},
+		{"grafana signature without basic", gfBasicHMAC, []byte(grafanaBody), map[string]string{"X-Grafana-Alerting-Signature": sig}, 401},
+		{"grafana basic without signature", gfBasicHMAC, []byte(grafanaBody), map[string]string{"Authorization": basic("user", "pw")}, 401},
+		{"generic bearer", genTok, genBody, map[string]string{"Authorization": "bearer tok"}, 200},
+		{"generic basic", genBasic, genBody, map[string]string{"Authorization": basic("user", "pw")}, 200},
+		{"generic basic wrong", genBasic, genBody, map[string]string{"Authorization": basic("other", "pw")}, 401},
+		{"generic basic missing", genBasic, genBody, nil, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			w := post(source.Handler(tt.src, rec.ingest, source.Limits{}, nil), "/", tt.body, tt.hdr)
+			if w.Code != tt.status {
+				t.Errorf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tt.status)
+			}
+			if (w.Code == 200) != (len(rec.batches) == 1) {
+				t.Errorf("answered %d with %d batches ingested", w.Code, len(rec.batches))
+			}
+		})
+	}
+}
+
+// TestMountBasicAuthOnly: basic auth alone is enough to mount Grafana and
+// a generic source.
+func TestMountBasicAuthOnly(t *testing.T) {
+	creds := config.BasicAuth{Username: "user", Password: "pw"}
+	paths, err := source.Mount(http.NewServeMux(), config.Sources{Grafana: config.Grafana{BasicAuth: creds},
+		Generic: map[string]config.GenericSource{"ci": {BasicAuth: creds, Key: "{{ .id }}"}}}, (&recorder{}).ingest, nil)
+	if err != nil || strings.Join(paths, " ") != "/hooks/grafana /hooks/generic/ci" {
+		t.Fatalf("paths %v, err %v", paths, err)
+	}
+}
+
+// TestGrafanaSignatureReasons: a refused signature says what was expected,
+// so the side that differs can be fixed from Grafana's contact point test:
+// the headers looked at, and whether a signed timestamp was required.
+func TestGrafanaSignatureReasons(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ts := strconv.FormatInt(now.Unix(), 10)
+	const tsHeader = "X-Grafana-Alerting-Signature-Timestamp"
+	plain := config.Grafana{HMACSecret: "gsecret"}
+	custom := config.Grafana{HMACSecret: "gsecret", SignatureHeader: "x-my-sig"}
+	stamped := config.Grafana{HMACSecret: "gsecret", TimestampHeader: tsHeader}
+	tests := []struct {
+		name string
+		cfg  config.Grafana
+		hdr  map[string]string
+		want []string
+	}{
+		{"missing", plain, nil, []string{"missing signature", "in X-Grafana-Alerting-Signature or X-Grafana-Alert-Signature",
+			"no timestamp header"}},
+		{"bad, configured header", custom, map[string]string{"X-My-Sig": sign("other", grafanaBody)}, []string{"bad signature in X-My-Sig",
+			"in X-My-Sig or X-Grafana-Alerting-Signature or X-Grafana-Alert-Signature", "no timestamp header"}},
+		{"signed without the timestamp Tebura requires", stamped, map[string]string{"X-Grafana-Alert-Signature": sign("gsecret", grafanaBody),
+			tsHeader: ts}, []string{"bad signature in X-Grafana-Alert-Signature", `"<timestamp>:<body>"`, "timestamp in header " + tsHeader}},
+		{"signed with a timestamp Tebura does not expect", plain, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", ts, ":", grafanaBody),
+			tsHeader: ts}, []string{"bad signature", "of the body (no timestamp header: timestamp_header is not set)"}},
+		{"timestamp missing", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", grafanaBody)},
+			[]string{"signature timestamp", "Unix seconds in header " + tsHeader}},
+		{"timestamp stale", stamped, map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", "1", ":", grafanaBody), tsHeader: "1"},
+			[]string{"stale signature timestamp in header " + tsHeader, "5m0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := post(source.Handler(source.NewGrafana(tt.cfg, clock), (&recorder{}).ingest, source.Limits{}, nil), "/hooks/grafana",
+				[]byte(grafanaBody), tt.hdr)
+			body := strings.TrimSpace(w.Body.String())
+			if w.Code != 401 {
+				t.Fatalf("status %d (%s), want 401", w.Code, body)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("reason %q does not say %q", body, s)
+				}
+			}
+			if strings.Contains(body, "gsecret") {
+				t.Errorf("reason leaks the secret: %q", body)
+			}
+		})
+	}
+}
+
+// TestGrafanaCustomPayload: a body written by a custom payload template
+// (Grafana 12) carries Grafana's alerts but no version, group key or
+// top-level org; it is accepted, and a body that is not Grafana's is
+// refused with a reason that says why.
+func TestGrafanaCustomPayload(t *testing.T) {
+	body := fixture(t, "grafana_custom_payload.json")
+	g := source.NewGrafana(config.Grafana{HMACSecret: "gsecret"}, nil)
+	rec := &recorder{}
+	if w := post(source.Handler(g, rec.ingest, source.Limits{}, nil), "/hooks/grafana", body,
+		map[string]string{"X-Grafana-Alerting-Signature": sign("gsecret", string(body))}); w.Code != 200 || len(rec.batches) != 1 {
+		t.Fatalf("custom payload: %d %s", w.Code, w.Body)
+	}
+	b := rec.batches[0]
+	if !strings.HasPrefix(b.GroupKey, "1/") || len(b.Alerts) != 1 || b.Alerts[0].Fingerprint != "c6eadffa33fcdf37" ||
+		b.Alerts[0].Status != incident.AlertFiring || b.Labels["team"] != "blue" || len(b.Alerts[0].Links) < 3 {
+		t.Errorf("batch %+v", b)
+	}
+	// The key is stable per group: the same group again, resolved, lands
+	// on the same key.
+	again, err := g.Parse(nil, []byte(strings.ReplaceAll(string(body), `"firing"`, `"resolved"`)))
+	if err != nil || again.GroupKey != b.GroupKey || again.Alerts[0].Status != incident.AlertResolved {
+		t.Errorf("resolved custom payload: key %q (want %q), %v", again.GroupKey, b.GroupKey, err)
+	}
+
+	for body, want := range map[string]string{
+		`{"version":"4","groupKey":"g","alerts":[{"status":"firing","labels":{"a":"b"}}]}`: "Alertmanager webhook; point Alertmanager at /hooks/alertmanager",
+		`{"version":"2","alerts":[{"status":"firing","labels":{"a":"b"}}]}`:                `version "2" is not a Grafana webhook`,
+		`{"ruleName":"CPU","state":"alerting","evalMatches":[]}`:                           `no "version" and no "alerts" list`,
+		`{"alerts":[]}`:                                                    "alerts is empty",
+		`{"alerts":[{"labels":{"a":"b"}}]}`:                                `alerts[0].status "" is neither firing nor resolved`,
+		`{"alerts":[{"status":"firing"}]}`:                                 "alerts[0] has no labels",
+		`[{"status":"firing","labels":{}}]`:                                "malformed JSON",
+		`{"text":"CPU high","alerts":"CPU"} `:                              "malformed JSON",
+		`{"version":"1","alerts":null,"x":1}`:                              "alerts is empty",
+		`{"alerts":[{"status":"firing","labels":{"a":"b"}}],"version":""}`: "",
+	} {
+		_, err := g.Parse(nil, []byte(body))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("Parse(%s) = %v, want it accepted", body, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("Parse(%s) = %v, want %q", body, err, want)
+		}
+	}
 }

@@ -170,14 +170,18 @@ func secretEqual(got, want string) bool {
 
 // checkBearerOrBasic accepts the request if it carries the configured
 // bearer token or the configured basic auth (either one when both are
-// set), as Alertmanager's http_config sends them.
+// set), as Alertmanager's http_config and Grafana's contact point send
+// them. The scheme is matched case-insensitively (RFC 9110 section 11.1):
+// Alertmanager sends its `authorization.type` as written, `bearer` included.
 func checkBearerOrBasic(r *http.Request, token config.Secret, basic config.BasicAuth) error {
 	if token.Value() != "" {
-		if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && secretEqual(strings.TrimSpace(got), token.Value()) {
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if strings.EqualFold(scheme, "Bearer") && secretEqual(strings.TrimSpace(cred), token.Value()) {
 			return nil
 		}
 	}
 	if basic.Username != "" {
+		// net/http matches the Basic scheme case-insensitively already.
 		if u, p, ok := r.BasicAuth(); ok && secretEqual(u, basic.Username) && secretEqual(p, basic.Password.Value()) {
 			return nil
 		}
@@ -215,7 +219,7 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 		add("/hooks/alertmanager", NewAlertmanager(am))
 	}
 	g := cfg.Grafana
-	if g.Insecure || g.HMACSecret != "" || g.BearerToken != "" {
+	if g.Insecure || g.HMACSecret != "" || g.BearerToken != "" || g.BasicAuth.Username != "" {
 		add("/hooks/grafana", NewGrafana(g, nil))
 	}
 	pd := cfg.PagerDuty
@@ -225,8 +229,8 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 	var errs []error
 	for _, name := range sortedNames(cfg.Generic) {
 		gc := cfg.Generic[name]
-		if !gc.Insecure && gc.BearerToken == "" {
-			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token, or insecure: true to accept unauthenticated requests", name))
+		if !gc.Insecure && gc.BearerToken == "" && gc.BasicAuth.Username == "" {
+			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token or basic_auth, or insecure: true to accept unauthenticated requests", name))
 			continue
 		}
 		src, err := NewGeneric(name, gc)

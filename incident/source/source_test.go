@@ -95,6 +95,9 @@ func TestAlertmanagerFixtures(t *testing.T) {
 		{"alertmanager_resolved.json", key, "79a867af62fa774d:resolved 7b656f01f8af5690:resolved", ""},
 		{"alertmanager_other_group.json", `{}:{alertname="DiskFull", service="db"}`, "f025fc0a32958c17:firing", ""},
 		{"alertmanager_refire.json", key, "055f8b388da2667a:firing", "2026-11-26T15:00:49Z"},
+		{"alertmanager_ha_firing.json", key, "055f8b388da2667a:firing", "2026-11-26T14:59:49Z"},
+		{"alertmanager_ha_firing_earliest.json", key, "055f8b388da2667a:firing", "2026-11-26T14:59:19Z"},
+		{"alertmanager_ha_resolved.json", key, "055f8b388da2667a:resolved", "2026-11-26T14:59:19Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -163,6 +166,47 @@ func TestAlertmanagerSequence(t *testing.T) {
 		if got := describe(results[len(results)-1]); got != st.want {
 			t.Errorf("step %d %s: %s, want %s", i, st.file, got, st.want)
 		}
+	}
+}
+
+// TestAlertmanagerHASequence replays what a real Alertmanager v0.31.1 sent
+// for one alert of an HA pair of Prometheus: replica A's alert first
+// (startsAt 14:59:49), then replica B's (14:59:19, earlier: Alertmanager
+// keeps it from then on), then A's resolve, which Alertmanager sends with
+// B's earlier startsAt. The incident must resolve, and nothing after that
+// may change it.
+func TestAlertmanagerHASequence(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	clk := func() time.Time { return now }
+	svc, err := incident.New(incidenttest.NewStore(), config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []incident.Result
+	h := source.Handler(source.NewAlertmanager(config.Alertmanager{BearerToken: "s3cret-token"}),
+		source.Ingester(svc.Ingest, func(_ context.Context, r incident.Result) { results = append(results, r) }), source.Limits{}, nil)
+	steps := []struct {
+		file string
+		want string
+	}{
+		{"alertmanager_ha_firing.json", "opened #1 new=1"},
+		{"alertmanager_ha_firing_earliest.json", "nothing"}, // the repeat with B's startsAt
+		{"alertmanager_ha_resolved.json", "resolved #1 resolved=1"},
+		{"alertmanager_ha_resolved.json", "nothing"},
+		{"alertmanager_ha_firing.json", "nothing"}, // a late retry of the first notification
+	}
+	for i, st := range steps {
+		now = now.Add(10 * time.Second)
+		w := post(h, "/hooks/alertmanager", fixture(t, st.file), bearer)
+		if w.Code != http.StatusOK {
+			t.Fatalf("step %d %s: %d %s", i, st.file, w.Code, w.Body)
+		}
+		if got := describe(results[len(results)-1]); got != st.want {
+			t.Errorf("step %d %s: %s, want %s", i, st.file, got, st.want)
+		}
+	}
+	if inc, err := svc.Get(t.Context(), "#1"); err != nil || inc.Status != incident.StatusResolved {
+		t.Errorf("incident after the sequence: %+v %v", inc, err)
 	}
 }
 
@@ -324,7 +368,7 @@ func TestMount(t *testing.T) {
 			},
 		}, "/hooks/alertmanager /hooks/grafana /hooks/pagerduty /hooks/generic/datadog /hooks/generic/uptime", ""},
 		{"insecure only", config.Sources{Alertmanager: config.Alertmanager{Insecure: true}}, "/hooks/alertmanager", ""},
-		{"generic without auth", config.Sources{Generic: map[string]config.GenericSource{"x": {Key: "{{ .id }}"}}}, "", "sources.generic.x: set bearer_token"},
+		{"generic without auth", config.Sources{Generic: map[string]config.GenericSource{"x": {Key: "{{ .id }}"}}}, "", "sources.generic.x: set bearer_token or basic_auth"},
 		{"generic without key", config.Sources{Generic: map[string]config.GenericSource{"x": {Insecure: true}}}, "", "sources.generic.x.key"},
 	}
 	for _, tt := range tests {
