@@ -48,6 +48,7 @@ func TestClassify(t *testing.T) {
 		{"stale resolve of the old cycle after the refire", new(firing(s2)), resolved(s1, e1), opNone},
 		{"stale resolve ending as the new cycle began", new(firing(s2)), resolved(s1, s2), opNone},
 		{"resolve of the new cycle", new(firing(s2)), resolved(s2, e2), opResolve},
+		{"resolve of the same cycle within the second it fired", new(firing(s2)), resolved(s2, s2), opResolve},
 		{"firing with a later start: a cycle whose resolve was missed", new(firing(s1)), firing(s2), opRefire},
 		{"resolve of a later cycle whose firing was missed", new(resolved(s1, e1)), resolved(s2, e2), opUpdate},
 		{"resolve of the old cycle after the new one resolved", new(resolved(s2, e2)), resolved(s1, e1), opNone},

@@ -124,7 +124,9 @@ const (
 //     cycle as seen by the other replica.
 //   - resolved over firing: a resolve, unless a ended at or before e
 //     started: that is the resolve of an older cycle delivered after the
-//     re-fire.
+//     re-fire. A resolve of e's own cycle (same start) always resolves,
+//     even one ending in the second it started: senders stamp in whole
+//     seconds.
 //   - firing over resolved: a re-fire, unless a started before e ended:
 //     that is the late firing notice of the cycle already resolved. Without
 //     e's end (a source that sends none), a start not after e's means the
@@ -147,7 +149,7 @@ func classify(e *AlertEntry, ok bool, a Alert) alertOp {
 		}
 		return opNone
 	case e.Status == AlertFiring: // a resolved
-		if !a.EndsAt.IsZero() && !e.StartsAt.IsZero() && !a.EndsAt.After(e.StartsAt) {
+		if !a.EndsAt.IsZero() && !e.StartsAt.IsZero() && !a.EndsAt.After(e.StartsAt) && !a.StartsAt.Equal(e.StartsAt) {
 			return opNone
 		}
 		return opResolve
