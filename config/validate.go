@@ -340,8 +340,15 @@ func (g Grafana) Enabled() bool { return g.Insecure || g.HMACSecret != "" || g.B
 // Enabled reports whether the PagerDuty source accepts webhooks.
 func (d PagerDuty) Enabled() bool { return d.Insecure || d.WebhookSecret != "" || d.RoutingKey != "" }
 
+// Authenticated reports whether the generic source checks credentials:
+// a bearer token or an HMAC signature secret.
+// (basic_auth, once generic sources have it, counts here too.)
+func (g GenericSource) Authenticated() bool {
+	return g.BearerToken != "" || g.HMACSecret != ""
+}
+
 // Enabled reports whether the generic source accepts webhooks.
-func (g GenericSource) Enabled() bool { return g.Insecure || g.BearerToken != "" }
+func (g GenericSource) Enabled() bool { return g.Insecure || g.Authenticated() }
 
 // AuthProblems returns a *KeyError (joined) for every webhook source that
 // is configured but neither authenticates requests nor says insecure: true.
@@ -371,7 +378,7 @@ func (s Sources) AuthProblems(present map[string]bool) error {
 	sort.Strings(names)
 	for _, n := range names {
 		if !s.Generic[n].Enabled() {
-			p.add("sources.generic."+n, "has no authentication; set bearer_token"+insecure)
+			p.add("sources.generic."+n, "has no authentication; set bearer_token or hmac_secret"+insecure)
 		}
 	}
 	return errors.Join(p...)
@@ -412,22 +419,54 @@ func (c Config) validateSources(p *problems) {
 		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(n) {
 			p.add(key, "is not a valid source name; use lowercase letters, digits, - and _ (it becomes /hooks/generic/%s)", n)
 		}
-		if g.Insecure && g.BearerToken != "" {
-			p.add(key+".insecure", "is true but bearer_token is set too; remove one")
+		if g.Insecure && g.Authenticated() {
+			p.add(key+".insecure", "is true but authentication is configured too; remove one")
+		}
+		if g.SignatureHeader != "" && g.HMACSecret == "" {
+			p.add(key+".signature_header", "is set but hmac_secret is empty; set the secret the sender signs with")
 		}
 		if !g.Enabled() {
 			continue
 		}
-		if g.Key == "" {
-			p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
-		}
-		for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
-			if t != "" {
-				p.tmpl(key+"."+field, t)
+		if g.Preset != "" {
+			r, err := g.WithPreset()
+			if err != nil {
+				p.add(key+".preset", "%v", err)
+				continue
 			}
+			g = r
 		}
-		for l, t := range g.Labels {
-			p.tmpl(key+".labels."+l, t)
+		validateGeneric(p, key, g)
+	}
+}
+
+// validateGeneric checks the mapping of generic source key, its preset
+// applied.
+func validateGeneric(p *problems, key string, g GenericSource) {
+	if g.Key == "" {
+		p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
+	}
+	for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
+		if t != "" {
+			p.tmpl(key+"."+field, t)
+		}
+	}
+	for l, t := range g.Labels {
+		p.tmpl(key+".labels."+l, t)
+	}
+	for k, v := range g.StatusMap {
+		if !ValidMappedStatus(v) {
+			p.add(key+".status_map."+k, "is %q; use %s", v, strings.Join(mappedStatuses, ", "))
+		}
+	}
+	if len(g.StatusMap) > 0 && g.Status == "" {
+		p.add(key+".status", "is empty but status_map is set; set a template whose text status_map maps, such as {{ .state }}")
+	}
+	if g.HMACSecret != "" {
+		if g.SignatureHeader == "" {
+			p.add(key+".signature_header", "is empty; name the header that carries the hex HMAC-SHA256 of the body (Sentry: Sentry-Hook-Signature)")
+		} else if !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(g.SignatureHeader) {
+			p.add(key+".signature_header", "is %q; use an HTTP header name", g.SignatureHeader)
 		}
 	}
 }

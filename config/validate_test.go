@@ -104,10 +104,34 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		}, "sources.generic.My Source", "source name"},
 		{"generic without auth", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"ci": {Key: "{{ .id }}"}}
-		}, "sources.generic.ci", "no authentication; set bearer_token, or insecure: true"},
+		}, "sources.generic.ci", "no authentication; set bearer_token or hmac_secret, or insecure: true"},
 		{"generic empty block", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"foo": {}}
 		}, "sources.generic.foo", "no authentication"},
+		{"generic unknown preset", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"dd": {BearerToken: "t", Preset: "datdog"}}
+		}, "sources.generic.dd.preset", `is "datdog", which is not a preset; use one of datadog, healthchecks, sentry, uptime-kuma, zabbix`},
+		{"generic status_map value", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Key: "k", Status: "{{ .s }}", StatusMap: map[string]string{"0": "down"}}}
+		}, "sources.generic.ci.status_map.0", `is "down"; use firing, resolved, ignored`},
+		{"generic status_map without status", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Key: "k", StatusMap: map[string]string{"0": "firing"}}}
+		}, "sources.generic.ci.status", "status_map is set"},
+		{"generic hmac without header", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {HMACSecret: "s", Key: "k"}}
+		}, "sources.generic.ci.signature_header", "Sentry-Hook-Signature"},
+		{"generic bad header", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {HMACSecret: "s", SignatureHeader: "X Sig", Key: "k"}}
+		}, "sources.generic.ci.signature_header", "header name"},
+		{"generic header without secret", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", SignatureHeader: "X-Sig", Key: "k"}}
+		}, "sources.generic.ci.signature_header", "hmac_secret is empty"},
+		{"generic insecure and hmac", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {Insecure: true, HMACSecret: "s", SignatureHeader: "X-Sig", Key: "k"}}
+		}, "sources.generic.ci.insecure", "remove one"},
+		{"generic preset, bad override", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"kuma": {BearerToken: "t", Preset: "uptime-kuma", Title: "{{ .monitor.name"}}
+		}, "sources.generic.kuma.title", "template"},
 		{"grafana header without secret", func(c *Config) { c.Sources.Grafana.SignatureHeader = "X-Sig" },
 			"sources.grafana", "no authentication; set hmac_secret or bearer_token, or insecure: true"},
 		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},
@@ -232,5 +256,47 @@ func TestKeyErrorsKeepsForeignErrors(t *testing.T) {
 	got := KeyErrors(errors.Join(&KeyError{Key: "a", Msg: "x"}, errors.New("plain")))
 	if len(got) != 2 || got[0].Key != "a" || got[1].Msg != "plain" {
 		t.Fatalf("KeyErrors = %v", got)
+	}
+}
+
+// TestGenericPresetsValid: every preset, with only credentials added, is a
+// valid generic source, and an hmac_secret alone authenticates a source.
+func TestGenericPresetsValid(t *testing.T) {
+	names := GenericPresetNames()
+	if len(names) != 5 {
+		t.Errorf("presets %v, want the five documented ones", names)
+	}
+	for _, n := range names {
+		c := Default()
+		c.Sources.Generic = map[string]GenericSource{"src": {Preset: n, HMACSecret: "s", SignatureHeader: "X-Sig"}}
+		if err := c.Validate(); err != nil {
+			t.Errorf("preset %s: %v", n, err)
+		}
+	}
+}
+
+// TestGenericWithPreset: the preset fills the keys left empty; explicit
+// keys win, and labels and status_map merge entry by entry.
+func TestGenericWithPreset(t *testing.T) {
+	g, err := GenericSource{Preset: "datadog", BearerToken: "t", Title: "{{ .event_title }}",
+		Labels: map[string]string{"team": "web", "scope": ""}, StatusMap: map[string]string{"Renotify": "ignored"}}.WithPreset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd := GenericPresets()["datadog"]
+	if g.Key != dd.Key || g.Status != dd.Status || g.Severity != dd.Severity || g.Title != "{{ .event_title }}" || g.BearerToken != "t" {
+		t.Errorf("merged %+v", g)
+	}
+	if g.Labels["team"] != "web" || g.Labels["scope"] != "" || g.Labels["host"] != dd.Labels["host"] {
+		t.Errorf("labels %v", g.Labels)
+	}
+	if g.StatusMap["Renotify"] != "ignored" || g.StatusMap["Recovered"] != "resolved" {
+		t.Errorf("status_map %v", g.StatusMap)
+	}
+	if GenericPresets()["datadog"].StatusMap["Renotify"] != "firing" {
+		t.Error("WithPreset changed the registry")
+	}
+	if g, err := (GenericSource{Key: "k"}).WithPreset(); err != nil || g.Key != "k" || g.Labels != nil {
+		t.Errorf("no preset: %+v %v", g, err)
 	}
 }

@@ -371,7 +371,7 @@ func (w *walker) walk(key string, v any, t reflect.Type) any {
 		}
 		return m
 	case reflect.Map:
-		m, ok := v.(map[string]any)
+		m, ok := stringKeys(v)
 		if !ok {
 			return v
 		}
@@ -393,6 +393,35 @@ func (w *walker) walk(key string, v any, t reflect.Type) any {
 	default:
 		return w.expand(key, v)
 	}
+}
+
+// stringKeys returns a YAML mapping with string keys. A mapping with a key
+// that YAML reads as a number or a boolean (status_map: {0: firing}) comes
+// as map[any]any; its keys become their text ("0", "2.5", "true"), which
+// the decoder would otherwise turn into "1" for true and lose a key.
+func stringKeys(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			switch k := k.(type) {
+			case string:
+				out[k] = x
+			case bool:
+				out[strconv.FormatBool(k)] = x
+			case int:
+				out[strconv.Itoa(k)] = x
+			case float64:
+				out[strconv.FormatFloat(k, 'f', -1, 64)] = x
+			default:
+				out[fmt.Sprint(k)] = x
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // expand replaces ${NAME} references in a string value.

@@ -136,7 +136,7 @@ func TestValidateWarnsAndRefuses(t *testing.T) {
 		want    []string
 	}{
 		{"generic without auth", "sources:\n  generic:\n    ci: {key: '{{ .id }}'}\n", 1,
-			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token, or insecure: true"}},
+			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token or hmac_secret, or insecure: true"}},
 		{"empty generic block", "sources:\n  generic:\n    foo: {}\n", 1,
 			[]string{"tebura.yaml:13: sources.generic.foo: has no authentication"}},
 		{"grafana header only", "sources:\n  grafana:\n    signature_header: X-Sig\n", 1,

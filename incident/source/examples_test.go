@@ -1,9 +1,6 @@
 package source_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,11 +22,6 @@ func TestExamples(t *testing.T) {
 		Labels: map[string]string{"service": "{{ .check.service }}"}})
 	if err != nil {
 		t.Fatal(err)
-	}
-	hexMAC := func(secret string, body []byte) string {
-		m := hmac.New(sha256.New, []byte(secret))
-		m.Write(body)
-		return hex.EncodeToString(m.Sum(nil))
 	}
 	tests := []struct {
 		file   string
