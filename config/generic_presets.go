@@ -111,9 +111,8 @@ func GenericPresets() map[string]GenericSource {
 				`{{ else }}{{ $l := get . "data" "event" "level" | default (get . "data" "issue" "level") }}` +
 				`{{ if eq $l "fatal" }}critical{{ else }}{{ $l }}{{ end }}{{ end }}`,
 			Labels: map[string]string{
-				"sentry_resource": `{{ header "Sentry-Hook-Resource" }}`,
-				"rule":            `{{ get . "data" "triggered_rule" }}`,
-				"project":         `{{ get . "data" "issue" "project" "slug" }}`,
+				"project_id": `{{ get . "data" "event" "project" | default (get . "data" "issue" "project" "id") }}`,
+				"rule":       `{{ get . "data" "triggered_rule" | default (get . "data" "metric_alert" "alert_rule" "name") }}`,
 			},
 		},
 		// Healthchecks.io's webhook integration with the request body of
