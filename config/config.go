@@ -178,7 +178,8 @@ type PagerDuty struct {
 // GenericSource maps any JSON to an alert with templates. Preset fills the
 // mapping keys (key, title, status, status_map, severity, labels,
 // signature_header) left empty with those of a shipped preset
-// (GenericPresets), so pointing a known tool at Tebura takes one line.
+// (incident/source GenericPresets), so pointing a known tool at Tebura
+// takes one line.
 type GenericSource struct {
 	Preset      string `mapstructure:"preset"`
 	BearerToken Secret `mapstructure:"bearer_token"`

@@ -340,6 +340,20 @@ func (g Grafana) Enabled() bool { return g.Insecure || g.HMACSecret != "" || g.B
 // Enabled reports whether the PagerDuty source accepts webhooks.
 func (d PagerDuty) Enabled() bool { return d.Insecure || d.WebhookSecret != "" || d.RoutingKey != "" }
 
+// Mapped statuses a status_map value may name.
+var mappedStatuses = []string{"firing", "resolved", "ignored"}
+
+// ValidMappedStatus reports whether v is a status_map value: firing,
+// resolved or ignored, in any case.
+func ValidMappedStatus(v string) bool {
+	for _, s := range mappedStatuses {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // Authenticated reports whether the generic source checks credentials:
 // a bearer token or an HMAC signature secret.
 // (basic_auth, once generic sources have it, counts here too.)
@@ -428,22 +442,16 @@ func (c Config) validateSources(p *problems) {
 		if !g.Enabled() {
 			continue
 		}
-		if g.Preset != "" {
-			r, err := g.WithPreset()
-			if err != nil {
-				p.add(key+".preset", "%v", err)
-				continue
-			}
-			g = r
-		}
 		validateGeneric(p, key, g)
 	}
 }
 
-// validateGeneric checks the mapping of generic source key, its preset
-// applied.
+// validateGeneric checks the mapping of generic source key as written. A
+// preset fills keys left empty; the presets live beside the generic source
+// (incident/source), which checks the merged mapping (source.NewGeneric;
+// the loader in cmd/tebura runs it for every generic source).
 func validateGeneric(p *problems, key string, g GenericSource) {
-	if g.Key == "" {
+	if g.Key == "" && g.Preset == "" {
 		p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
 	}
 	for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
@@ -459,13 +467,13 @@ func validateGeneric(p *problems, key string, g GenericSource) {
 			p.add(key+".status_map."+k, "is %q; use %s", v, strings.Join(mappedStatuses, ", "))
 		}
 	}
-	if len(g.StatusMap) > 0 && g.Status == "" {
+	if len(g.StatusMap) > 0 && g.Status == "" && g.Preset == "" {
 		p.add(key+".status", "is empty but status_map is set; set a template whose text status_map maps, such as {{ .state }}")
 	}
 	if g.HMACSecret != "" {
-		if g.SignatureHeader == "" {
+		if g.SignatureHeader == "" && g.Preset == "" {
 			p.add(key+".signature_header", "is empty; name the header that carries the hex HMAC-SHA256 of the body (Sentry: Sentry-Hook-Signature)")
-		} else if !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(g.SignatureHeader) {
+		} else if g.SignatureHeader != "" && !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(g.SignatureHeader) {
 			p.add(key+".signature_header", "is %q; use an HTTP header name", g.SignatureHeader)
 		}
 	}

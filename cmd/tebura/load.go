@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident/source"
 )
 
 // Configuration loading.
@@ -156,6 +157,7 @@ func (l *loadedConfig) validate(known ...problem) []problem {
 			errs = append(errs, ke)
 		}
 	}
+	errs = append(errs, genericProblems(l.Config.Sources.Generic, errs)...)
 next:
 	for _, ke := range errs {
 		for _, k := range known {
@@ -166,6 +168,32 @@ next:
 		ps = append(ps, l.problemAt(ke.Key, ke.Msg))
 	}
 	return ps
+}
+
+// genericProblems builds each generic source the way serve mounts it, its
+// preset applied and its templates compiled with the server's helpers, and
+// returns what fails (an unknown preset lists the known ones). Sources with
+// a problem in errs already are left out.
+func genericProblems(generic map[string]config.GenericSource, errs []*config.KeyError) []*config.KeyError {
+	var out []*config.KeyError
+	names := make([]string, 0, len(generic))
+	for n := range generic {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+next:
+	for _, n := range names {
+		key := "sources.generic." + n
+		for _, ke := range errs {
+			if ke.Key == key || strings.HasPrefix(ke.Key, key+".") {
+				continue next
+			}
+		}
+		if _, err := source.NewGeneric(n, generic[n]); err != nil {
+			out = append(out, config.KeyErrors(err)...)
+		}
+	}
+	return out
 }
 
 // presentSources names the built-in webhook sources the file or the

@@ -42,28 +42,29 @@ var (
 )
 
 // NewGeneric applies the preset of generic source name and compiles its
-// templates.
+// templates. Its errors are *config.KeyError, so the configuration loader,
+// which runs it for every generic source, can point at the key.
 func NewGeneric(name string, cfg config.GenericSource) (*Generic, error) {
 	where := "sources.generic." + name
-	cfg, err := cfg.WithPreset()
+	cfg, err := ApplyPreset(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s.preset: %w", where, err)
+		return nil, &config.KeyError{Key: where + ".preset", Msg: err.Error()}
 	}
 	if strings.TrimSpace(cfg.Key) == "" {
-		return nil, fmt.Errorf("%s.key: set a template for the alert key, like {{ .id }}", where)
+		return nil, &config.KeyError{Key: where + ".key", Msg: "set a template for the alert key, like {{ .id }}"}
 	}
 	if cfg.HMACSecret != "" && cfg.SignatureHeader == "" {
-		return nil, fmt.Errorf("%s.signature_header: name the header that carries the signature", where)
+		return nil, &config.KeyError{Key: where + ".signature_header", Msg: "name the header that carries the signature"}
 	}
 	g := &Generic{name: name, cfg: cfg, has: map[string]bool{}, labels: sortedNames(cfg.Labels), statusMap: map[string]string{}}
 	for k, v := range cfg.StatusMap {
 		if !config.ValidMappedStatus(v) {
-			return nil, fmt.Errorf("%s.status_map.%s: is %q; use firing, resolved or ignored", where, k, v)
+			return nil, &config.KeyError{Key: where + ".status_map." + k, Msg: fmt.Sprintf("is %q; use firing, resolved or ignored", v)}
 		}
 		g.statusMap[k] = strings.ToLower(v)
 	}
 	if len(g.statusMap) > 0 && cfg.Status == "" {
-		return nil, fmt.Errorf("%s.status: set a template whose text status_map maps", where)
+		return nil, &config.KeyError{Key: where + ".status", Msg: "set a template whose text status_map maps"}
 	}
 	g.set = template.New(where).Option("missingkey=error").Funcs(mappingFuncs())
 	fields := map[string]string{"key": cfg.Key, "title": cfg.Title, "status": cfg.Status, "severity": cfg.Severity}
@@ -76,7 +77,7 @@ func NewGeneric(name string, cfg config.GenericSource) (*Generic, error) {
 		}
 		t, err := g.set.New(field).Parse(fields[field])
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", where, field, err)
+			return nil, &config.KeyError{Key: where + "." + field, Msg: err.Error()}
 		}
 		rewriteTree(t.Tree)
 		g.has[field] = true

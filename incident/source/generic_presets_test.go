@@ -430,3 +430,46 @@ func TestPresetHealthchecks(t *testing.T) {
 		t.Errorf("an unnamed check: title %q, want its slug: %v", b.Title, err)
 	}
 }
+
+// TestGenericPresetRegistry: the five presets, each a working source with
+// only credentials added; a preset fills the keys left empty, explicit keys
+// win, labels and status_map merge entry by entry; an unknown preset names
+// the known ones.
+func TestGenericPresetRegistry(t *testing.T) {
+	names := source.GenericPresetNames()
+	if want := []string{"datadog", "healthchecks", "sentry", "uptime-kuma", "zabbix"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("presets %v, want %v", names, want)
+	}
+	for _, n := range names {
+		if _, err := source.NewGeneric("p", config.GenericSource{Preset: n, HMACSecret: "s", SignatureHeader: "X-Sig"}); err != nil {
+			t.Errorf("preset %s: %v", n, err)
+		}
+	}
+	g, err := source.ApplyPreset(config.GenericSource{Preset: "datadog", BearerToken: "t", Title: "{{ .event_title }}",
+		Labels: map[string]string{"team": "web", "scope": ""}, StatusMap: map[string]string{"Renotify": "ignored"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd := source.GenericPresets()["datadog"]
+	if g.Key != dd.Key || g.Status != dd.Status || g.Severity != dd.Severity || g.Title != "{{ .event_title }}" || g.BearerToken != "t" {
+		t.Errorf("merged %+v", g)
+	}
+	if g.Labels["team"] != "web" || g.Labels["scope"] != "" || g.Labels["host"] != dd.Labels["host"] {
+		t.Errorf("labels %v", g.Labels)
+	}
+	if g.StatusMap["Renotify"] != "ignored" || g.StatusMap["Recovered"] != "resolved" {
+		t.Errorf("status_map %v", g.StatusMap)
+	}
+	if source.GenericPresets()["datadog"].StatusMap["Renotify"] != "firing" {
+		t.Error("ApplyPreset changed the registry")
+	}
+	b, err := mustGeneric(t, "dd", config.GenericSource{Preset: "datadog", Insecure: true, StatusMap: map[string]string{"Renotify": "ignored"}}).
+		Parse(nil, fillDatadog(t, example(t, "datadog-payload.json"), datadogVars, map[string]string{"ALERT_TRANSITION": "Renotify"}))
+	if err != source.ErrIgnored {
+		t.Errorf("an overridden status_map entry: %+v %v, want ErrIgnored", b, err)
+	}
+	_, err = source.NewGeneric("dd", config.GenericSource{Preset: "datdog", BearerToken: "t"})
+	if err == nil || err.Error() != `sources.generic.dd.preset: is "datdog", which is not a preset; use one of datadog, healthchecks, sentry, uptime-kuma, zabbix` {
+		t.Errorf("unknown preset: %v", err)
+	}
+}

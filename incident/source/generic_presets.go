@@ -1,25 +1,29 @@
-package config
+package source
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tebura/tebura/config"
 )
 
 // Generic source presets: the mapping of a tool that users point at a
 // generic webhook, so that `preset: datadog` is the whole mapping. Each
 // preset is built against the payload the tool really sends (its source or
-// its documentation; the samples are in incident/source/testdata), and for
+// its documentation; the samples are in testdata/generic_*), and for
 // tools whose body is whatever the user types (Datadog, Zabbix,
 // Healthchecks.io) against the sender-side template shipped in
-// examples/generic and docs/sources/generic.md. The tests in
-// incident/source check each one.
+// examples/generic and docs/sources/generic.md; generic_presets_test.go
+// checks each one. NewGeneric applies them, and the configuration loader
+// runs NewGeneric for every generic source, so an unknown preset is a
+// configuration problem.
 
 // GenericPresets returns the shipped presets by name. Only mapping keys are
 // set; credentials are always the user's. It builds a new map on each call,
 // so callers may keep or change what they get.
-func GenericPresets() map[string]GenericSource {
-	return map[string]GenericSource{
+func GenericPresets() map[string]config.GenericSource {
+	return map[string]config.GenericSource{
 		// Uptime Kuma's webhook notification (JSON body): {heartbeat,
 		// monitor, msg}; heartbeat.status is a number, 0 down, 1 up,
 		// 2 pending, 3 maintenance. Its [Test] button and its certificate
@@ -142,11 +146,11 @@ func GenericPresetNames() []string {
 	return names
 }
 
-// WithPreset returns g with its preset applied: every mapping key g leaves
+// ApplyPreset returns g with its preset applied: every mapping key g leaves
 // empty takes the preset's value, and labels and status_map are merged
 // entry by entry, g's entries winning (a label set to "" is dropped). An
 // unknown preset is an error listing the known ones.
-func (g GenericSource) WithPreset() (GenericSource, error) {
+func ApplyPreset(g config.GenericSource) (config.GenericSource, error) {
 	if g.Preset == "" {
 		return g, nil
 	}
@@ -181,18 +185,4 @@ func mergeStrings(base, over map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// Mapped statuses a status_map value may name.
-var mappedStatuses = []string{"firing", "resolved", "ignored"}
-
-// ValidMappedStatus reports whether v is a status_map value: firing,
-// resolved or ignored, in any case.
-func ValidMappedStatus(v string) bool {
-	for _, s := range mappedStatuses {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }
