@@ -179,15 +179,29 @@ type PagerDuty struct {
 	Insecure   bool   `mapstructure:"insecure"`
 }
 
-// GenericSource maps any JSON to an alert with templates.
+// GenericSource maps any JSON to an alert with templates. Preset fills the
+// mapping keys (key, title, status, status_map, severity, labels,
+// signature_header) left empty with those of a shipped preset
+// (incident/source GenericPresets), so pointing a known tool at Tebura
+// takes one line.
 type GenericSource struct {
-	BearerToken Secret            `mapstructure:"bearer_token"`
-	Key         string            `mapstructure:"key"`
-	Title       string            `mapstructure:"title"`
-	Status      string            `mapstructure:"status"`
-	Severity    string            `mapstructure:"severity"`
-	Labels      map[string]string `mapstructure:"labels"`
-	Insecure    bool              `mapstructure:"insecure"`
+	Preset      string `mapstructure:"preset"`
+	BearerToken Secret `mapstructure:"bearer_token"`
+	// HMACSecret authenticates senders that sign instead of sending a
+	// token (Sentry): SignatureHeader carries the hex HMAC-SHA256 of the
+	// raw body.
+	HMACSecret      Secret            `mapstructure:"hmac_secret"`
+	SignatureHeader string            `mapstructure:"signature_header"`
+	Key             string            `mapstructure:"key"`
+	Title           string            `mapstructure:"title"`
+	Status          string            `mapstructure:"status"`
+	Severity        string            `mapstructure:"severity"`
+	Labels          map[string]string `mapstructure:"labels"`
+	// StatusMap maps the rendered status text to firing, resolved or
+	// ignored, before the built-in words; the key "*" matches any other
+	// text. Senders report state in their own words (0/1, "Re-Triggered").
+	StatusMap map[string]string `mapstructure:"status_map"`
+	Insecure  bool              `mapstructure:"insecure"`
 
 	// BasicAuth, for tools that can send basic auth but no bearer header.
 	BasicAuth BasicAuth `mapstructure:"basic_auth"`

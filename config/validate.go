@@ -350,10 +350,28 @@ func (g Grafana) Enabled() bool {
 // Enabled reports whether the PagerDuty source accepts webhooks.
 func (d PagerDuty) Enabled() bool { return d.Insecure || d.WebhookSecret != "" || d.RoutingKey != "" }
 
-// Enabled reports whether the generic source accepts webhooks.
-func (g GenericSource) Enabled() bool {
-	return g.Insecure || g.BearerToken != "" || g.BasicAuth != (BasicAuth{})
+// Mapped statuses a status_map value may name.
+var mappedStatuses = []string{"firing", "resolved", "ignored"}
+
+// ValidMappedStatus reports whether v is a status_map value: firing,
+// resolved or ignored, in any case.
+func ValidMappedStatus(v string) bool {
+	for _, s := range mappedStatuses {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }
+
+// Authenticated reports whether the generic source checks credentials:
+// a bearer token, basic auth or an HMAC signature secret.
+func (g GenericSource) Authenticated() bool {
+	return g.BearerToken != "" || g.BasicAuth != (BasicAuth{}) || g.HMACSecret != ""
+}
+
+// Enabled reports whether the generic source accepts webhooks.
+func (g GenericSource) Enabled() bool { return g.Insecure || g.Authenticated() }
 
 // AuthProblems returns a *KeyError (joined) for every webhook source that
 // is configured but neither authenticates requests nor says insecure: true.
@@ -383,7 +401,7 @@ func (s Sources) AuthProblems(present map[string]bool) error {
 	sort.Strings(names)
 	for _, n := range names {
 		if !s.Generic[n].Enabled() {
-			p.add("sources.generic."+n, "has no authentication; set bearer_token or basic_auth"+insecure)
+			p.add("sources.generic."+n, "has no authentication; set bearer_token, basic_auth or hmac_secret"+insecure)
 		}
 	}
 	return errors.Join(p...)
@@ -423,23 +441,49 @@ func (c Config) validateSources(p *problems) {
 		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(n) {
 			p.add(key, "is not a valid source name; use lowercase letters, digits, - and _ (it becomes /hooks/generic/%s)", n)
 		}
-		if g.Insecure && (g.BearerToken != "" || g.BasicAuth != (BasicAuth{})) {
+		if g.Insecure && g.Authenticated() {
 			p.add(key+".insecure", "is true but authentication is configured too; remove one")
+		}
+		if g.SignatureHeader != "" && g.HMACSecret == "" {
+			p.add(key+".signature_header", "is set but hmac_secret is empty; set the secret the sender signs with")
 		}
 		p.basicAuth(key+".basic_auth", g.BasicAuth)
 		if !g.Enabled() {
 			continue
 		}
-		if g.Key == "" {
-			p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
+		validateGeneric(p, key, g)
+	}
+}
+
+// validateGeneric checks the mapping of generic source key as written. A
+// preset fills keys left empty; the presets live beside the generic source
+// (incident/source), which checks the merged mapping (source.NewGeneric;
+// the loader in cmd/tebura runs it for every generic source).
+func validateGeneric(p *problems, key string, g GenericSource) {
+	if g.Key == "" && g.Preset == "" {
+		p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")
+	}
+	for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
+		if t != "" {
+			p.tmpl(key+"."+field, t)
 		}
-		for field, t := range map[string]string{"key": g.Key, "title": g.Title, "status": g.Status, "severity": g.Severity} {
-			if t != "" {
-				p.tmpl(key+"."+field, t)
-			}
+	}
+	for l, t := range g.Labels {
+		p.tmpl(key+".labels."+l, t)
+	}
+	for k, v := range g.StatusMap {
+		if !ValidMappedStatus(v) {
+			p.add(key+".status_map."+k, "is %q; use %s", v, strings.Join(mappedStatuses, ", "))
 		}
-		for l, t := range g.Labels {
-			p.tmpl(key+".labels."+l, t)
+	}
+	if len(g.StatusMap) > 0 && g.Status == "" && g.Preset == "" {
+		p.add(key+".status", "is empty but status_map is set; set a template whose text status_map maps, such as {{ .state }}")
+	}
+	if g.HMACSecret != "" {
+		if g.SignatureHeader == "" && g.Preset == "" {
+			p.add(key+".signature_header", "is empty; name the header that carries the hex HMAC-SHA256 of the body (Sentry: Sentry-Hook-Signature)")
+		} else if g.SignatureHeader != "" && !regexp.MustCompile(`^[A-Za-z0-9-]+$`).MatchString(g.SignatureHeader) {
+			p.add(key+".signature_header", "is %q; use an HTTP header name", g.SignatureHeader)
 		}
 	}
 }

@@ -114,10 +114,34 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		}, "sources.generic.My Source", "source name"},
 		{"generic without auth", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"ci": {Key: "{{ .id }}"}}
-		}, "sources.generic.ci", "no authentication; set bearer_token or basic_auth, or insecure: true"},
+		}, "sources.generic.ci", "no authentication; set bearer_token, basic_auth or hmac_secret, or insecure: true"},
 		{"generic empty block", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"foo": {}}
 		}, "sources.generic.foo", "no authentication"},
+		{"generic status_map value", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Key: "k", Status: "{{ .s }}", StatusMap: map[string]string{"0": "down"}}}
+		}, "sources.generic.ci.status_map.0", `is "down"; use firing, resolved, ignored`},
+		{"generic status_map without status", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Key: "k", StatusMap: map[string]string{"0": "firing"}}}
+		}, "sources.generic.ci.status", "status_map is set"},
+		{"generic hmac without header", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {HMACSecret: "s", Key: "k"}}
+		}, "sources.generic.ci.signature_header", "Sentry-Hook-Signature"},
+		{"generic bad header", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {HMACSecret: "s", SignatureHeader: "X Sig", Key: "k"}}
+		}, "sources.generic.ci.signature_header", "header name"},
+		{"generic header without secret", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", SignatureHeader: "X-Sig", Key: "k"}}
+		}, "sources.generic.ci.signature_header", "hmac_secret is empty"},
+		{"generic insecure and hmac", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {Insecure: true, HMACSecret: "s", SignatureHeader: "X-Sig", Key: "k"}}
+		}, "sources.generic.ci.insecure", "remove one"},
+		{"generic with a preset, bad status_map value", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"kuma": {BearerToken: "t", Preset: "uptime-kuma", StatusMap: map[string]string{"2": "pending"}}}
+		}, "sources.generic.kuma.status_map.2", `is "pending"`},
+		{"generic preset, bad override", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"kuma": {BearerToken: "t", Preset: "uptime-kuma", Title: "{{ .monitor.name"}}
+		}, "sources.generic.kuma.title", "template"},
 		{"grafana header without secret", func(c *Config) { c.Sources.Grafana.SignatureHeader = "X-Sig" },
 			"sources.grafana", "no authentication; set hmac_secret, bearer_token or basic_auth, or insecure: true"},
 		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},
@@ -246,5 +270,22 @@ func TestKeyErrorsKeepsForeignErrors(t *testing.T) {
 	got := KeyErrors(errors.Join(&KeyError{Key: "a", Msg: "x"}, errors.New("plain")))
 	if len(got) != 2 || got[0].Key != "a" || got[1].Msg != "plain" {
 		t.Fatalf("KeyErrors = %v", got)
+	}
+}
+
+// TestGenericPresetKeysLeftToTheSource: with a preset, key, status and
+// signature_header may be empty here (the preset, in incident/source,
+// fills them; the loader checks the merged mapping there).
+func TestGenericPresetKeysLeftToTheSource(t *testing.T) {
+	c := Default()
+	c.Sources.Generic = map[string]GenericSource{
+		"kuma":   {Preset: "uptime-kuma", BearerToken: "t", StatusMap: map[string]string{"2": "ignored"}},
+		"sentry": {Preset: "sentry", HMACSecret: "s"},
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if !(GenericSource{HMACSecret: "s"}).Authenticated() || (GenericSource{Insecure: true}).Authenticated() {
+		t.Error("Authenticated: an HMAC secret authenticates, insecure does not")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident/source"
 )
 
 // Configuration loading.
@@ -160,6 +161,7 @@ func (l *loadedConfig) validate(known ...problem) []problem {
 			errs = append(errs, ke)
 		}
 	}
+	errs = append(errs, genericProblems(l.Config.Sources.Generic, errs)...)
 next:
 	for _, ke := range errs {
 		for _, k := range known {
@@ -170,6 +172,32 @@ next:
 		ps = append(ps, l.problemAt(ke.Key, ke.Msg))
 	}
 	return ps
+}
+
+// genericProblems builds each generic source the way serve mounts it, its
+// preset applied and its templates compiled with the server's helpers, and
+// returns what fails (an unknown preset lists the known ones). Sources with
+// a problem in errs already are left out.
+func genericProblems(generic map[string]config.GenericSource, errs []*config.KeyError) []*config.KeyError {
+	var out []*config.KeyError
+	names := make([]string, 0, len(generic))
+	for n := range generic {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+next:
+	for _, n := range names {
+		key := "sources.generic." + n
+		for _, ke := range errs {
+			if ke.Key == key || strings.HasPrefix(ke.Key, key+".") {
+				continue next
+			}
+		}
+		if _, err := source.NewGeneric(n, generic[n]); err != nil {
+			out = append(out, config.KeyErrors(err)...)
+		}
+	}
+	return out
 }
 
 // presentSources names the built-in webhook sources the file or the
@@ -388,7 +416,7 @@ func (w *walker) walk(key string, v any, t reflect.Type) any {
 		}
 		return m
 	case reflect.Map:
-		m, ok := v.(map[string]any)
+		m, ok := stringKeys(v)
 		if !ok {
 			return v
 		}
@@ -410,6 +438,35 @@ func (w *walker) walk(key string, v any, t reflect.Type) any {
 	default:
 		return w.expand(key, v)
 	}
+}
+
+// stringKeys returns a YAML mapping with string keys. A mapping with a key
+// that YAML reads as a number or a boolean (status_map: {0: firing}) comes
+// as map[any]any; its keys become their text ("0", "2.5", "true"), which
+// the decoder would otherwise turn into "1" for true and lose a key.
+func stringKeys(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			switch k := k.(type) {
+			case string:
+				out[k] = x
+			case bool:
+				out[strconv.FormatBool(k)] = x
+			case int:
+				out[strconv.Itoa(k)] = x
+			case float64:
+				out[strconv.FormatFloat(k, 'f', -1, 64)] = x
+			default:
+				out[fmt.Sprint(k)] = x
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // expand replaces ${NAME} references in a string value.

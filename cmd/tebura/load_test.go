@@ -310,3 +310,39 @@ sources:
 		t.Fatalf("grafana %+v, generic %+v", g, ci)
 	}
 }
+
+// TestLoadStatusMapIntKeys: status_map keys are whatever the sender sends,
+// numbers included; YAML reads `0:` as an int key, which must land as the
+// text "0" (with its line known), not be refused or lost.
+func TestLoadStatusMapIntKeys(t *testing.T) {
+	cleanEnv(t)
+	p := writeConfig(t, `sources:
+  generic:
+    kuma:
+      bearer_token: t
+      key: '{{ .monitor.id }}'
+      status: '{{ .heartbeat.status }}'
+      status_map: {0: firing, 1: resolved, "Re-Triggered": firing, Recovered: resolved, "No Data": firing, 2.5: ignored, true: ignored}
+`)
+	l, ps := loadConfig(p)
+	if len(ps) > 0 {
+		t.Fatalf("problems: %v", ps)
+	}
+	want := map[string]string{"0": "firing", "1": "resolved", "Re-Triggered": "firing", "Recovered": "resolved", "No Data": "firing",
+		"2.5": "ignored", "true": "ignored"}
+	if got := l.Config.Sources.Generic["kuma"].StatusMap; !reflect.DeepEqual(got, want) {
+		t.Errorf("status_map = %v, want %v", got, want)
+	}
+	if ps := l.validate(); len(ps) > 0 {
+		t.Errorf("validate: %v", ps)
+	}
+	if _, line := l.where("sources.generic.kuma.status_map.0"); line != 7 {
+		t.Errorf("status_map.0 is at line %d, want 7", line)
+	}
+	bad := writeConfig(t, "sources:\n  generic:\n    kuma:\n      bearer_token: t\n      key: k\n      status: s\n      status_map:\n        0: fire\n")
+	l, ps = loadConfig(bad)
+	ps = append(ps, l.validate()...)
+	if len(ps) != 1 || ps[0].Line != 8 || !strings.Contains(ps[0].Text, `sources.generic.kuma.status_map.0: is "fire"; use firing, resolved, ignored`) {
+		t.Errorf("a bad status_map value: %v, want one problem at line 8", ps)
+	}
+}

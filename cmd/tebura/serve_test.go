@@ -136,7 +136,7 @@ func TestValidateWarnsAndRefuses(t *testing.T) {
 		want    []string
 	}{
 		{"generic without auth", "sources:\n  generic:\n    ci: {key: '{{ .id }}'}\n", 1,
-			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token or basic_auth, or insecure: true"}},
+			[]string{"tebura.yaml:13: sources.generic.ci: has no authentication; set bearer_token, basic_auth or hmac_secret, or insecure: true"}},
 		{"empty generic block", "sources:\n  generic:\n    foo: {}\n", 1,
 			[]string{"tebura.yaml:13: sources.generic.foo: has no authentication"}},
 		{"grafana header only", "sources:\n  grafana:\n    signature_header: X-Sig\n", 1,
@@ -148,6 +148,12 @@ func TestValidateWarnsAndRefuses(t *testing.T) {
 		{"insecure is a warning", "sources:\n  alertmanager: {insecure: true}\n  generic:\n    ci: {insecure: true, key: '{{ .id }}'}\n", 0,
 			[]string{"warning: ", "sources.alertmanager.insecure is true: /hooks/alertmanager accepts unauthenticated requests",
 				"sources.generic.ci.insecure is true: /hooks/generic/ci accepts unauthenticated requests", "ok: "}},
+		{"unknown preset", "sources:\n  generic:\n    dd: {preset: datdog, bearer_token: t}\n", 1,
+			[]string{`tebura.yaml:13: sources.generic.dd.preset: is "datdog", which is not a preset; use one of datadog, healthchecks, sentry, uptime-kuma, zabbix`}},
+		{"unknown template function", "sources:\n  generic:\n    ci: {bearer_token: t, key: '{{ .id | upper }}'}\n", 1,
+			[]string{`tebura.yaml:13: sources.generic.ci.key: template: key:1: function "upper" not defined`}},
+		{"presets", "sources:\n  generic:\n    kuma: {preset: uptime-kuma, bearer_token: t}\n    sentry: {preset: sentry, hmac_secret: s}\n", 0,
+			[]string{"ok: "}},
 		{"absent sources are off", "", 0, []string{"ok: "}},
 	}
 	for _, tt := range tests {

@@ -1,9 +1,6 @@
 package source_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,16 +17,9 @@ import (
 func TestExamples(t *testing.T) {
 	pd := source.NewPagerDuty(config.PagerDuty{WebhookSecret: "pd-secret", RoutingKey: "R0UT1NGKEY0000000000000000000000"},
 		func() time.Time { return time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC) }) // an hour after the example event
-	uptime, err := source.NewGeneric("uptime", config.GenericSource{BearerToken: "uptime-token", Key: "{{ .check.id }}",
-		Title: "{{ .check.name }} is {{ .state }}", Status: "{{ .state }}", Severity: "{{ .level }}",
-		Labels: map[string]string{"service": "{{ .check.service }}"}})
+	uptime, err := source.NewGeneric("uptime", config.GenericSource{BearerToken: "uptime-token", Preset: "uptime-kuma"})
 	if err != nil {
 		t.Fatal(err)
-	}
-	hexMAC := func(secret string, body []byte) string {
-		m := hmac.New(sha256.New, []byte(secret))
-		m.Write(body)
-		return hex.EncodeToString(m.Sum(nil))
 	}
 	tests := []struct {
 		file   string
@@ -53,6 +43,9 @@ func TestExamples(t *testing.T) {
 		{"generic/uptime-down.json", uptime, func([]byte) map[string]string {
 			return map[string]string{"Authorization": "Bearer uptime-token"}
 		}, incident.AlertFiring},
+		{"generic/uptime-up.json", uptime, func([]byte) map[string]string {
+			return map[string]string{"Authorization": "Bearer uptime-token"}
+		}, incident.AlertResolved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

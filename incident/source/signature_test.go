@@ -259,7 +259,7 @@ func TestGeneric(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"SIDEWAYS","level":"critical"}`))
-	if err == nil || !strings.Contains(err.Error(), `"SIDEWAYS" is neither firing nor resolved`) {
+	if err == nil || !strings.Contains(err.Error(), `status: "SIDEWAYS" is neither firing nor resolved; accepted: firing words firing, triggered`) {
 		t.Fatalf("unknown status word: %v", err)
 	}
 	b, err = g.Parse(nil, []byte(`{"check":{"id":"c-17","name":"Homepage","service":"www"},"state":"alerting","level":"critical"}`))

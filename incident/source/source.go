@@ -229,8 +229,8 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 	var errs []error
 	for _, name := range sortedNames(cfg.Generic) {
 		gc := cfg.Generic[name]
-		if !gc.Insecure && gc.BearerToken == "" && gc.BasicAuth.Username == "" {
-			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token or basic_auth, or insecure: true to accept unauthenticated requests", name))
+		if !gc.Enabled() {
+			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token, basic_auth or hmac_secret, or insecure: true to accept unauthenticated requests", name))
 			continue
 		}
 		src, err := NewGeneric(name, gc)

@@ -368,7 +368,7 @@ func TestMount(t *testing.T) {
 			},
 		}, "/hooks/alertmanager /hooks/grafana /hooks/pagerduty /hooks/generic/datadog /hooks/generic/uptime", ""},
 		{"insecure only", config.Sources{Alertmanager: config.Alertmanager{Insecure: true}}, "/hooks/alertmanager", ""},
-		{"generic without auth", config.Sources{Generic: map[string]config.GenericSource{"x": {Key: "{{ .id }}"}}}, "", "sources.generic.x: set bearer_token or basic_auth"},
+		{"generic without auth", config.Sources{Generic: map[string]config.GenericSource{"x": {Key: "{{ .id }}"}}}, "", "sources.generic.x: set bearer_token, basic_auth or hmac_secret"},
 		{"generic without key", config.Sources{Generic: map[string]config.GenericSource{"x": {Insecure: true}}}, "", "sources.generic.x.key"},
 	}
 	for _, tt := range tests {
