@@ -478,11 +478,12 @@ func (p *PagerDuty) eventBatch(action, key string, tr pdTrigger, details json.Ra
 		return b, nil
 	}
 	if m, ok := alertmanagerDetails(details, clientURL); ok {
+		m.GroupKey = b.GroupKey
 		ab, err := m.batch(p.Name())
 		if err != nil {
 			return incident.Batch{}, err
 		}
-		ab.GroupKey, ab.StatusOnly = b.GroupKey, true
+		ab.StatusOnly = true
 		// The severity is the alerts' (their common label, else the first
 		// alert's), as for the Alertmanager webhook; the config's severity
 		// (Alertmanager's default "error") only when no alert has one.

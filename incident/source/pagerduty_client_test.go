@@ -1,15 +1,18 @@
 package source_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
 	"github.com/tebura/tebura/metrics"
+	"github.com/tebura/tebura/store/bolt"
 )
 
 // pdRoutingKey is the integration key of the PagerDuty client tests.
@@ -24,21 +28,41 @@ const pdRoutingKey = "R0UT1NGKEY0000000000000000000000"
 
 // pdServer serves the webhook routes as cmd/tebura wires them (Mount on a
 // mux behind the metrics middleware, one Admission) over the real
-// incident service and a bolt store.
+// incident service and a bolt store, and keeps what it was sent.
 type pdServer struct {
 	*httptest.Server
 	svc     *incident.Service
 	metrics *metrics.Metrics
 	adm     *source.Admission
 
-	mu      sync.Mutex
-	changes []incident.Change
+	mu       sync.Mutex
+	changes  []incident.Change
+	requests []capture
 }
 
-func newPDServer(t *testing.T, cfg config.PagerDuty) *pdServer {
+// capture is one request the server answered.
+type capture struct {
+	path   string
+	body   []byte
+	status int
+	answer string
+}
+
+func newPDServer(t *testing.T, cfg config.PagerDuty, autos ...config.Automation) *pdServer {
 	t.Helper()
-	store, svc := openService(t, filepath.Join(t.TempDir(), "tebura.db"))
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "tebura.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { store.Close() })
+	rules, err := incident.CompileRules(autos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, rules, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &pdServer{svc: svc, metrics: metrics.New(metrics.BuildInfo{}), adm: source.NewAdmission(source.AdmitOptions{}, nil)}
 	hooks := http.NewServeMux()
 	react := func(_ context.Context, r incident.Result) {
@@ -53,9 +77,33 @@ func newPDServer(t *testing.T, cfg config.PagerDuty) *pdServer {
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", s.metrics.Webhooks(hooks))
 	mux.Handle("GET /metrics", s.metrics.Handler())
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		s.mu.Lock()
+		s.requests = append(s.requests, capture{path: r.URL.Path, body: body, status: rec.Code, answer: rec.Body.String()})
+		s.mu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// captured returns the webhook requests answered so far.
+func (s *pdServer) captured() []capture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []capture
+	for _, c := range s.requests {
+		if strings.HasPrefix(c.path, "/hooks/") {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // takeChanges returns the changes reacted to since the last call.
