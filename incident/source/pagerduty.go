@@ -29,6 +29,15 @@ const (
 // is young enough to be accepted is also still remembered if seen before.
 const MaxPagerDutyEventAge = 48 * time.Hour
 
+// PagerDuty's paths besides /hooks/pagerduty (see Mount): the Events API v2
+// clients post to <endpoint>/v2/enqueue (go-pagerduty's
+// WithV2EventsAPIEndpoint), the Events API v1 ones to
+// <endpoint>/generic/2010-04-15/create_event.json.
+const (
+	PagerDutyEventsV2Path = "/hooks/pagerduty/v2/enqueue"
+	PagerDutyEventsV1Path = "/hooks/pagerduty/generic/2010-04-15/create_event.json"
+)
+
 // maxDedupKey is the Events API's limit on dedup_key
 // (https://github.com/PagerDuty/developer-docs/blob/main/docs/events-API-v2/02-Trigger-Events.md).
 const maxDedupKey = 255

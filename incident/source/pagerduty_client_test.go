@@ -3,12 +3,14 @@ package source_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -291,4 +293,84 @@ func hasEntry(tl []incident.TimelineEntry, kind, text string) bool {
 		}
 	}
 	return false
+}
+
+// TestPagerDutyAnswers: Events API bodies (and what cannot be told apart
+// from one) are answered in PagerDuty's JSON, v3 webhooks in the handler's
+// text, with the handler's status (202 instead of 200 for v2).
+func TestPagerDutyAnswers(t *testing.T) {
+	rec := &recorder{}
+	h := source.Handler(source.NewPagerDuty(config.PagerDuty{RoutingKey: "RK", WebhookSecret: "pdsecret"}, nil),
+		rec.ingest, source.Limits{MaxBody: 300}, nil)
+	trigger := `{"routing_key":"RK","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}`
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		json                     string // the answer's fields that matter, as JSON; "" for a text answer
+	}{
+		{"v2 trigger", "POST", source.PagerDutyEventsV2Path, trigger, 202,
+			`{"status":"success","message":"Event processed","dedup_key":"` + mustKey(t, h, trigger) + `"}`},
+		{"v1 trigger", "POST", source.PagerDutyEventsV1Path, `{"service_key":"RK","event_type":"trigger","incident_key":"k1","description":"d"}`, 200,
+			`{"status":"success","message":"Event processed","incident_key":"k1"}`},
+		{"v1 refused", "POST", "/hooks/pagerduty", `{"service_key":"RK","event_type":"resolve"}`, 400,
+			`{"status":"invalid event","message":"Event object is invalid","errors":["incident_key is missing; resolve needs the key of the triggered event"],` +
+				`"error":{"message":"Event object is invalid","errors":["incident_key is missing; resolve needs the key of the triggered event"]}}`},
+		{"v2 bad key", "POST", source.PagerDutyEventsV2Path, `{"routing_key":"nope","event_action":"resolve","dedup_key":"k"}`, 401,
+			`{"status":"invalid event","message":"Unauthorized","errors":["bad routing_key"],"error":{"message":"Unauthorized","errors":["bad routing_key"]}}`},
+		{"too large", "POST", source.PagerDutyEventsV2Path, `{"routing_key":"RK","event_action":"trigger","dedup_key":"` + strings.Repeat("k", 300) + `"}`, 413,
+			`{"status":"invalid event","message":"Request Entity Too Large","errors":["body larger than 300 bytes"],"error":{"message":"Request Entity Too Large","errors":["body larger than 300 bytes"]}}`},
+		{"GET", "GET", source.PagerDutyEventsV2Path, "", 405,
+			`{"status":"invalid event","message":"Method Not Allowed","errors":["method not allowed; send POST"],"error":{"message":"Method Not Allowed","errors":["method not allowed; send POST"]}}`},
+		{"v3 unsigned", "POST", "/hooks/pagerduty", `{"event":{"id":"E1","event_type":"incident.triggered"}}`, 401, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != tt.status {
+				t.Errorf("status %d, want %d (%s)", w.Code, tt.status, w.Body)
+			}
+			ct := w.Header().Get("Content-Type")
+			if tt.json == "" {
+				if !strings.HasPrefix(ct, "text/plain") {
+					t.Errorf("Content-Type %q, want the handler's text", ct)
+				}
+				return
+			}
+			if ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+			var got, want map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatalf("answer %q: %v", w.Body, err)
+			}
+			_ = json.Unmarshal([]byte(tt.json), &want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("answer %s\nwant   %s", w.Body, tt.json)
+			}
+		})
+	}
+	if allow := func() string {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", source.PagerDutyEventsV2Path, nil))
+		return w.Header().Get("Allow")
+	}(); allow != "POST" {
+		t.Errorf("Allow %q, want POST", allow)
+	}
+}
+
+// mustKey is the dedup key Tebura makes for a trigger without one: what it
+// answers once, so the table can say the answer repeats it.
+func mustKey(t *testing.T, h http.Handler, body string) string {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", source.PagerDutyEventsV2Path, strings.NewReader(body)))
+	var ans struct {
+		DedupKey string `json:"dedup_key"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || ans.DedupKey == "" {
+		t.Fatalf("no dedup_key in %q", w.Body)
+	}
+	return ans.DedupKey
 }

@@ -236,6 +236,10 @@ func TestPagerDutyEventsInvalid(t *testing.T) {
 		`{"routing_key":"RK","event_action":"resolve"}`:                                             "dedup_key is missing",
 		`{"routing_key":"RK","event_action":"explode","dedup_key":"k"}`:                             "is not trigger, acknowledge or resolve",
 		`{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}`:       "routing_key is missing",
+		`{"service_key":"RK","event_type":"trigger"}`:                                               "description is missing",
+		`{"event_type":"trigger","description":"d"}`:                                                "service_key is missing",
+		`{"service_key":"RK","event_type":"resolve","event_action":""}`:                             "incident_key is missing; resolve needs the key",
+		`{"service_key":"RK","event_type":"snooze","incident_key":"k"}`:                             `event_type "snooze" is not trigger, acknowledge or resolve`,
 		`{"event":{"event_type":"incident.triggered","resource_type":"incident","data":{}}}`:        "event.data.id is missing",
 	}
 	for body, want := range tests {

@@ -236,14 +236,6 @@ func checkBearerOrBasic(r *http.Request, token config.Secret, basic config.Basic
 	return unauthorized("bad credentials")
 }
 
-// PagerDuty's paths besides /hooks/pagerduty: the Events API v2 clients
-// post to <endpoint>/v2/enqueue (go-pagerduty's WithV2EventsAPIEndpoint),
-// the Events API v1 ones to <endpoint>/generic/2010-04-15/create_event.json.
-const (
-	PagerDutyEventsV2Path = "/hooks/pagerduty/v2/enqueue"
-	PagerDutyEventsV1Path = "/hooks/pagerduty/generic/2010-04-15/create_event.json"
-)
-
 // Mount adds the handlers of the configured sources to mux:
 // POST /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty (and the
 // PagerDuty Events API's own paths under it, PagerDutyEventsV2Path and
