@@ -190,8 +190,15 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 	case ch.Reopened:
 		i.say(ctx, st, bot.Message{Level: bot.LevelDanger, Text: []string{fmt.Sprintf("Incident %s reopened: its alerts fired again.", inc.Ref())}})
 	case ch.Resolved:
-		i.bot.record(ctx, incident.ActorTebura, "incident.resolve", inc.ID, map[string]string{"auto": "true"})
-		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, "Every alert resolved; incident "+inc.Ref()+" resolved automatically.", st)}})
+		// The source may say who resolved it (a PagerDuty webhook's agent);
+		// otherwise every alert resolved and Tebura resolved it.
+		by := ch.Incident.ResolvedBy
+		text := "Every alert resolved; incident " + inc.Ref() + " resolved automatically."
+		if by != incident.ActorTebura {
+			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + by + "."
+		}
+		i.bot.record(ctx, by, "incident.resolve", inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
+		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, text, st)}})
 	case ch.Acknowledged:
 		i.bot.record(ctx, inc.AckedBy, "incident.ack", inc.ID, map[string]string{"source": inc.Source})
 	}

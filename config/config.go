@@ -4,7 +4,10 @@
 // in cmd/tebura only; this package never touches them.
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Config is the whole configuration. mapstructure tags are the YAML keys.
 type Config struct {
@@ -137,6 +140,21 @@ type DiscordChannels struct {
 	Incidents string `mapstructure:"incidents"` // announcement channel ID
 }
 
+// Severities returns the incident severities Tebura knows, most severe
+// first: the PagerDuty Events API's set
+// (https://github.com/PagerDuty/developer-docs/blob/main/docs/events-API-v2/02-Trigger-Events.md),
+// which Prometheus alerting rules conventionally use too. A source that
+// sends another value (Alertmanager sends whatever the severity label
+// holds, such as "page") gets its default_severity instead, noted on the
+// incident's timeline; the alert's labels keep the value as sent.
+func Severities() []string { return []string{"critical", "error", "warning", "info"} }
+
+// KnownSeverity reports whether s is one of Severities.
+func KnownSeverity(s string) bool { return slices.Contains(Severities(), s) }
+
+// DefaultSeverity is sources.<source>.default_severity when it is not set.
+const DefaultSeverity = "warning"
+
 // Sources configures the alert webhooks.
 type Sources struct {
 	Alertmanager Alertmanager             `mapstructure:"alertmanager"`
@@ -156,6 +174,9 @@ type Alertmanager struct {
 	BearerToken Secret    `mapstructure:"bearer_token"`
 	BasicAuth   BasicAuth `mapstructure:"basic_auth"`
 	Insecure    bool      `mapstructure:"insecure"`
+	// DefaultSeverity is the severity an incident gets when the source
+	// sends one outside Severities; empty means DefaultSeverity.
+	DefaultSeverity string `mapstructure:"default_severity"`
 }
 
 // Grafana is the Grafana webhook source.
@@ -169,14 +190,19 @@ type Grafana struct {
 	// BasicAuth is what a contact point's "HTTP Basic Authentication"
 	// fields send; Grafana sends it or an Authorization header, not both.
 	BasicAuth BasicAuth `mapstructure:"basic_auth"`
+	// DefaultSeverity: see Alertmanager.DefaultSeverity.
+	DefaultSeverity string `mapstructure:"default_severity"`
 }
 
 // PagerDuty is the PagerDuty webhook source.
 type PagerDuty struct {
 	WebhookSecret Secret `mapstructure:"webhook_secret"`
-	// RoutingKey, when set, authenticates Events API v2 bodies by their routing_key.
+	// RoutingKey, when set, authenticates Events API v2 bodies by their
+	// routing_key and Events API v1 bodies by their service_key.
 	RoutingKey Secret `mapstructure:"routing_key"`
 	Insecure   bool   `mapstructure:"insecure"`
+	// DefaultSeverity: see Alertmanager.DefaultSeverity.
+	DefaultSeverity string `mapstructure:"default_severity"`
 }
 
 // GenericSource maps any JSON to an alert with templates. Preset fills the
@@ -205,6 +231,8 @@ type GenericSource struct {
 
 	// BasicAuth, for tools that can send basic auth but no bearer header.
 	BasicAuth BasicAuth `mapstructure:"basic_auth"`
+	// DefaultSeverity: see Alertmanager.DefaultSeverity.
+	DefaultSeverity string `mapstructure:"default_severity"`
 }
 
 // Incidents configures incident handling.

@@ -50,7 +50,12 @@ func Default() Config {
 			Mode:           "gateway",
 			StreamInterval: 1500 * time.Millisecond,
 		},
-		Sources: Sources{Generic: map[string]GenericSource{}},
+		Sources: Sources{
+			Alertmanager: Alertmanager{DefaultSeverity: DefaultSeverity},
+			Grafana:      Grafana{DefaultSeverity: DefaultSeverity},
+			PagerDuty:    PagerDuty{DefaultSeverity: DefaultSeverity},
+			Generic:      map[string]GenericSource{},
+		},
 		Incidents: Incidents{
 			ChannelTemplate: DefaultChannelTemplate,
 			AutoResolve:     true,

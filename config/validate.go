@@ -111,6 +111,14 @@ func (p *problems) tmpl(key, text string) {
 	}
 }
 
+// severity checks a default_severity: empty (DefaultSeverity) or one of
+// Severities.
+func (p *problems) severity(key, v string) {
+	if v != "" && !KnownSeverity(v) {
+		p.add(key, "is %q; use one of %s", v, strings.Join(Severities(), ", "))
+	}
+}
+
 func (p *problems) url(key, v string) {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
@@ -385,13 +393,15 @@ func (g GenericSource) Enabled() bool { return g.Insecure || g.Authenticated() }
 func (s Sources) AuthProblems(present map[string]bool) error {
 	var p problems
 	const insecure = ", or insecure: true to accept unauthenticated requests (leave the source out of the configuration to keep it off)"
-	if am := s.Alertmanager; !am.Enabled() && (present["alertmanager"] || am != (Alertmanager{})) {
+	// default_severity has a default, so it alone does not make a source
+	// configured.
+	if am := s.Alertmanager; !am.Enabled() && (present["alertmanager"] || am != (Alertmanager{DefaultSeverity: am.DefaultSeverity})) {
 		p.add("sources.alertmanager", "has no authentication; set bearer_token or basic_auth"+insecure)
 	}
-	if g := s.Grafana; !g.Enabled() && (present["grafana"] || g != (Grafana{})) {
+	if g := s.Grafana; !g.Enabled() && (present["grafana"] || g != (Grafana{DefaultSeverity: g.DefaultSeverity})) {
 		p.add("sources.grafana", "has no authentication; set hmac_secret, bearer_token or basic_auth"+insecure)
 	}
-	if pd := s.PagerDuty; !pd.Enabled() && (present["pagerduty"] || pd != (PagerDuty{})) {
+	if pd := s.PagerDuty; !pd.Enabled() && (present["pagerduty"] || pd != (PagerDuty{DefaultSeverity: pd.DefaultSeverity})) {
 		p.add("sources.pagerduty", "has no authentication; set webhook_secret or routing_key"+insecure)
 	}
 	names := make([]string, 0, len(s.Generic))
@@ -430,6 +440,9 @@ func (c Config) validateSources(p *problems) {
 	if pd.Insecure && (pd.WebhookSecret != "" || pd.RoutingKey != "") {
 		p.add("sources.pagerduty.insecure", "is true but authentication is configured too; remove one")
 	}
+	for key, sev := range map[string]string{"sources.alertmanager": am.DefaultSeverity, "sources.grafana": gr.DefaultSeverity, "sources.pagerduty": pd.DefaultSeverity} {
+		p.severity(key+".default_severity", sev)
+	}
 	names := make([]string, 0, len(c.Sources.Generic))
 	for n := range c.Sources.Generic {
 		names = append(names, n)
@@ -438,6 +451,7 @@ func (c Config) validateSources(p *problems) {
 	for _, n := range names {
 		g := c.Sources.Generic[n]
 		key := "sources.generic." + n
+		p.severity(key+".default_severity", g.DefaultSeverity)
 		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(n) {
 			p.add(key, "is not a valid source name; use lowercase letters, digits, - and _ (it becomes /hooks/generic/%s)", n)
 		}

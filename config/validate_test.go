@@ -32,6 +32,9 @@ func TestDefaultValues(t *testing.T) {
 		{"incidents.reopen_within", d.Incidents.ReopenWithin, 30 * time.Minute},
 		{"shutdown_grace", d.ShutdownGrace, 30 * time.Second},
 		{"slack.enabled", d.Slack.Enabled, false},
+		{"sources.alertmanager.default_severity", d.Sources.Alertmanager.DefaultSeverity, "warning"},
+		{"sources.grafana.default_severity", d.Sources.Grafana.DefaultSeverity, "warning"},
+		{"sources.pagerduty.default_severity", d.Sources.PagerDuty.DefaultSeverity, "warning"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -142,6 +145,15 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"generic preset, bad override", func(c *Config) {
 			c.Sources.Generic = map[string]GenericSource{"kuma": {BearerToken: "t", Preset: "uptime-kuma", Title: "{{ .monitor.name"}}
 		}, "sources.generic.kuma.title", "template"},
+		{"alertmanager default severity", func(c *Config) { c.Sources.Alertmanager.DefaultSeverity = "page" },
+			"sources.alertmanager.default_severity", `is "page"; use one of critical, error, warning, info`},
+		{"grafana default severity", func(c *Config) { c.Sources.Grafana.DefaultSeverity = "Critical" },
+			"sources.grafana.default_severity", "use one of critical, error, warning, info"},
+		{"pagerduty default severity", func(c *Config) { c.Sources.PagerDuty.DefaultSeverity = "high" },
+			"sources.pagerduty.default_severity", "use one of critical, error, warning, info"},
+		{"generic default severity", func(c *Config) {
+			c.Sources.Generic = map[string]GenericSource{"ci": {BearerToken: "t", Key: "{{ .id }}", DefaultSeverity: "sev1"}}
+		}, "sources.generic.ci.default_severity", "use one of critical, error, warning, info"},
 		{"grafana header without secret", func(c *Config) { c.Sources.Grafana.SignatureHeader = "X-Sig" },
 			"sources.grafana", "no authentication; set hmac_secret, bearer_token or basic_auth, or insecure: true"},
 		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},

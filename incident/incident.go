@@ -190,6 +190,7 @@ const (
 	KindReopened      = "incident.reopened"
 	KindAcknowledged  = "incident.acknowledged"
 	KindResolved      = "incident.resolved"
+	KindSeverity      = "incident.severity"
 	KindAlertsFired   = "alerts.fired"
 	KindAlertsRefired = "alerts.refired"
 	KindAlertsResolve = "alerts.resolved"

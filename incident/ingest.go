@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/config"
 )
 
 // Batch is the normalized content of one webhook delivery: the alerts of
@@ -28,7 +29,22 @@ type Batch struct {
 	// AckedBy is set when the source reports the incident acknowledged
 	// (PagerDuty); an open, unacknowledged incident is then acknowledged.
 	AckedBy string
-	Alerts  []Alert
+	// ResolvedBy is set when the source reports who resolved the incident
+	// (a PagerDuty webhook's agent): once no alert fires, the incident is
+	// resolved and credited to them, whether or not auto_resolve is on.
+	ResolvedBy string
+	// StatusOnly marks a source that reports each alert's current state
+	// rather than its firing cycles (PagerDuty: an alert is triggered until
+	// it is resolved, and its times are those of the event): an alert is
+	// resolved or fired again by its status alone, and an alert reported in
+	// the status it already has changes nothing, whatever its times say.
+	StatusOnly bool
+	// DefaultSeverity is the severity an incident opened by this batch gets
+	// when the batch's severity is not one of config.Severities (the
+	// source's default_severity); the change is noted on the timeline.
+	// Empty keeps any severity as sent.
+	DefaultSeverity string
+	Alerts          []Alert
 }
 
 func (b *Batch) validate() error {
@@ -90,7 +106,7 @@ type Change struct {
 	Incident     *Incident // after the change
 	Opened       bool
 	Reopened     bool
-	Resolved     bool // resolved by this batch (every alert resolved, auto_resolve on)
+	Resolved     bool // resolved by this batch: every alert resolved with auto_resolve on (Incident.ResolvedBy is ActorTebura), or the source said who resolved it (Batch.ResolvedBy)
 	Acknowledged bool // acknowledged by the source (PagerDuty)
 	// NewAlerts were first seen, Refired fired again after a resolve,
 	// ResolvedAlerts turned resolved.
@@ -178,6 +194,21 @@ func classify(e *AlertEntry, ok bool, a Alert) alertOp {
 			return opUpdate
 		}
 		return opNone
+	}
+}
+
+// classifyStatus decides what alert a does to the stored entry e for a
+// source that reports state (Batch.StatusOnly): only the status counts.
+func classifyStatus(ok bool, e *AlertEntry, a Alert) alertOp {
+	switch {
+	case !ok:
+		return opNew
+	case e.Status == a.Status:
+		return opNone
+	case a.Status == AlertFiring:
+		return opRefire
+	default:
+		return opResolve
 	}
 }
 
@@ -271,6 +302,11 @@ func (dryTx) AppendTimeline(int64, TimelineEntry) error   { return errWouldWrite
 func (dryTx) SetMark(string, time.Time) error             { return errWouldWrite }
 func (dryTx) PruneMarks(string, time.Time) (int, error)   { return 0, errWouldWrite }
 
+// fires reports whether any of alerts is firing.
+func fires(alerts []Alert) bool {
+	return slices.ContainsFunc(alerts, func(a Alert) bool { return a.Status == AlertFiring })
+}
+
 // dedupe keeps the last alert per fingerprint, in first-seen order.
 func dedupe(alerts []Alert) []Alert {
 	idx := make(map[string]int, len(alerts))
@@ -315,7 +351,12 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 			if err != nil {
 				return nil, err
 			}
-			items[i].e, op = e, classify(e, ok, a)
+			items[i].e = e
+			if b.StatusOnly {
+				op = classifyStatus(ok, e, a)
+			} else {
+				op = classify(e, ok, a)
+			}
 		}
 		items[i].op = op
 		if a.Status == AlertFiring && (op == opNew || op == opRefire) {
@@ -364,6 +405,15 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 			Data: map[string]string{"source": b.Source, "key": b.GroupKey}}); err != nil {
 			return nil, err
 		}
+		if sent := inc.Severity; b.DefaultSeverity != "" && sent != "" && !config.KnownSeverity(sent) {
+			inc.Severity = b.DefaultSeverity
+			if err := tx.AppendTimeline(n, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindSeverity,
+				Text: fmt.Sprintf("Severity %q from %s is not one of %s; the incident is %s, the source's default_severity",
+					sent, b.Source, strings.Join(config.Severities(), ", "), inc.Severity),
+				Data: map[string]string{"sent": sent, "severity": inc.Severity}}); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	changed := ch.Opened || ch.Reopened
@@ -372,6 +422,12 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 		// a first notification with one alert carries all its labels.
 		changed = intersect(inc.Labels, b.Labels) || changed
 		changed = intersect(inc.Annotations, b.Annotations) || changed
+		// A title the source words itself follows its latest firing
+		// notification (a PagerDuty event's summary), so it is not frozen at
+		// the first one's.
+		if b.Title != "" && b.Title != inc.Title && inc.Status.Open() && fires(alerts) {
+			inc.Title, changed = b.Title, true
+		}
 	}
 	for _, it := range items {
 		a, e := it.a, it.e
@@ -425,6 +481,14 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 	}
 	if !changed {
 		return nil, nil
+	}
+	if b.ResolvedBy != "" && inc.Status.Open() && inc.FiringCount == 0 {
+		resolve(inc, b.ResolvedBy, now)
+		ch.Resolved = true
+		if err := tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: b.ResolvedBy, Kind: KindResolved,
+			Text: fmt.Sprintf("Resolved in %s by %s", b.Source, b.ResolvedBy)}); err != nil {
+			return nil, err
+		}
 	}
 	if s.cfg.AutoResolve && inc.Status.Open() && inc.AlertCount > 0 && inc.FiringCount == 0 {
 		resolve(inc, ActorTebura, now)

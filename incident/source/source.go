@@ -7,6 +7,7 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -78,11 +79,40 @@ type Limits struct {
 	Admission *Admission
 }
 
+// Answer is what the handler decided about one request, handed to a Source
+// that words its own answers (see Answerer).
+type Answer struct {
+	// Status is the HTTP status the handler chose: 200 once the batch is
+	// stored or the delivery ignored, else the refusal's 4xx or 5xx.
+	Status int
+	// Reason is a refusal's one-line reason, safe to send back; empty on
+	// success.
+	Reason string
+	// Ignored marks a valid delivery that carried nothing to ingest.
+	Ignored bool
+	// Batch is what was stored: set when Status is 200 and not Ignored.
+	Batch incident.Batch
+}
+
+// Answerer is an optional capability of a Source whose senders read the
+// answer: the PagerDuty Events API's clients (go-pagerduty, Alertmanager's
+// pagerduty_configs) decode a JSON body and expect 202, where the other
+// senders only look at the status of the handler's one-line text. The
+// handler still decides what happened; the Answerer only words it, and may
+// choose another status of the same class (202 for 200).
+type Answerer interface {
+	// Answer writes the answer to r, whose body is body (nil when it was
+	// not read), and reports whether it did; false leaves the answer to the
+	// handler's plain text.
+	Answer(w http.ResponseWriter, r *http.Request, body []byte, a Answer) bool
+}
+
 // Handler returns the HTTP handler for src: POST (and PUT for Grafana) only;
 // body over the limit → 413; bad credentials → 401; malformed body → 400
 // with a one-line reason; ingest failure → 503 for transient errors (the
 // sender retries), 400 for invalid batches, 500 otherwise; 200 once ingest
-// returned. It never logs payloads or secrets.
+// returned. The answer is one line of text ("ok", "ignored" or the reason),
+// unless src is an Answerer. It never logs payloads or secrets.
 func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) http.Handler {
 	max := limits.MaxBody
 	if max <= 0 {
@@ -92,37 +122,53 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	log := logger.With("source", src.Name())
+	answerer, _ := src.(Answerer)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		var body []byte
+		reply := func(a Answer) {
+			if answerer != nil && answerer.Answer(w, r, body, a) {
+				return
+			}
+			switch {
+			case a.Status >= 300:
+				http.Error(w, oneLine(a.Reason), a.Status)
+			case a.Ignored:
+				_, _ = fmt.Fprintln(w, "ignored")
+			default:
+				_, _ = fmt.Fprintln(w, "ok")
+			}
+		}
 		if r.Method != http.MethodPost && (r.Method != http.MethodPut || src.Name() != "grafana") {
 			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed; send POST", http.StatusMethodNotAllowed)
+			reply(Answer{Status: http.StatusMethodNotAllowed, Reason: "method not allowed; send POST"})
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 		if err != nil {
+			body = nil
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				log.Warn("webhook refused", "status", http.StatusRequestEntityTooLarge, "limit_bytes", max)
-				http.Error(w, fmt.Sprintf("body larger than %d bytes", max), http.StatusRequestEntityTooLarge)
+				reply(Answer{Status: http.StatusRequestEntityTooLarge, Reason: fmt.Sprintf("body larger than %d bytes", max)})
 				return
 			}
 			log.Warn("webhook body unreadable", "err", err)
-			http.Error(w, "could not read the body", http.StatusBadRequest)
+			reply(Answer{Status: http.StatusBadRequest, Reason: "could not read the body"})
 			return
 		}
 		if err := src.Verify(r, body); err != nil {
-			refuse(w, log, err, http.StatusUnauthorized)
+			reply(refusal(log, err, http.StatusUnauthorized))
 			return
 		}
 		b, err := src.Parse(r.Header, body)
 		if errors.Is(err, ErrIgnored) {
 			log.Debug("webhook ignored")
-			_, _ = fmt.Fprintln(w, "ignored")
+			reply(Answer{Status: http.StatusOK, Ignored: true})
 			return
 		}
 		if err != nil {
-			refuse(w, log, err, http.StatusBadRequest)
+			reply(refusal(log, err, http.StatusBadRequest))
 			return
 		}
 		if err := ingest(r.Context(), b); err != nil {
@@ -135,22 +181,24 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 				status = http.StatusServiceUnavailable
 			}
 			log.Error("webhook ingest failed", "status", status, "group_key", b.GroupKey, "err", err)
-			http.Error(w, oneLine(reason), status)
+			reply(Answer{Status: status, Reason: oneLine(reason)})
 			return
 		}
 		log.Debug("webhook ingested", "group_key", b.GroupKey, "alerts", len(b.Alerts), "duration", time.Since(start))
-		_, _ = fmt.Fprintln(w, "ok")
+		reply(Answer{Status: http.StatusOK, Batch: b})
 	})
 }
 
-func refuse(w http.ResponseWriter, log *slog.Logger, err error, fallback int) {
+// refusal logs a refusal and turns it into an Answer: the status and reason
+// of an *Error, else fallback.
+func refusal(log *slog.Logger, err error, fallback int) Answer {
 	status, reason := fallback, http.StatusText(fallback)
 	var e *Error
 	if errors.As(err, &e) {
 		status, reason = e.Status, e.Reason
 	}
 	log.Warn("webhook refused", "status", status, "reason", reason)
-	http.Error(w, oneLine(reason), status)
+	return Answer{Status: status, Reason: oneLine(reason)}
 }
 
 func oneLine(s string) string {
@@ -193,13 +241,16 @@ func checkBearerOrBasic(r *http.Request, token config.Secret, basic config.Basic
 }
 
 // Mount adds the handlers of the configured sources to mux:
-// POST /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty and
-// /hooks/generic/{name}. A source is mounted when it has credentials or
-// insecure: true; a generic source with neither is an error. limits is
-// optional (at most one; the zero Limits means DefaultMaxBody). Every route
-// sits behind one Admission (limits.Admission, or a default one): when too
-// many webhook requests are in flight, the rest get 503 with Retry-After
-// before their body is read. It returns the mounted paths.
+// POST /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty (and the
+// PagerDuty Events API's own paths under it, PagerDutyEventsV2Path and
+// PagerDutyEventsV1Path) and /hooks/generic/{name}. A source is mounted
+// when it has credentials or insecure: true; a generic source with neither
+// is an error. Each source's batches carry its default_severity (see
+// incident.Batch.DefaultSeverity). limits is optional (at most one; the
+// zero Limits means DefaultMaxBody). Every route sits behind one Admission
+// (limits.Admission, or a default one): when too many webhook requests are
+// in flight, the rest get 503 with Retry-After before their body is read.
+// It returns the mounted paths.
 func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *slog.Logger, limits ...Limits) ([]string, error) {
 	var lim Limits
 	if len(limits) > 0 {
@@ -210,21 +261,24 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 		adm = NewAdmission(AdmitOptions{}, logger)
 	}
 	var paths []string
-	add := func(path string, src Source) {
-		mux.Handle(path, adm.Wrap(Handler(src, ingest, lim, logger)))
-		paths = append(paths, path)
+	add := func(src Source, defaultSeverity string, path ...string) {
+		h := adm.Wrap(Handler(src, withDefaultSeverity(ingest, defaultSeverity), lim, logger))
+		for _, p := range path {
+			mux.Handle(p, h)
+		}
+		paths = append(paths, path...)
 	}
 	am := cfg.Alertmanager
-	if am.Insecure || am.BearerToken != "" || am.BasicAuth.Username != "" {
-		add("/hooks/alertmanager", NewAlertmanager(am))
+	if am.Enabled() {
+		add(NewAlertmanager(am), am.DefaultSeverity, "/hooks/alertmanager")
 	}
 	g := cfg.Grafana
-	if g.Insecure || g.HMACSecret != "" || g.BearerToken != "" || g.BasicAuth.Username != "" {
-		add("/hooks/grafana", NewGrafana(g, nil))
+	if g.Enabled() {
+		add(NewGrafana(g, nil), g.DefaultSeverity, "/hooks/grafana")
 	}
 	pd := cfg.PagerDuty
-	if pd.Insecure || pd.WebhookSecret != "" || pd.RoutingKey != "" {
-		add("/hooks/pagerduty", NewPagerDuty(pd, nil))
+	if pd.Enabled() {
+		add(NewPagerDuty(pd, nil), pd.DefaultSeverity, "/hooks/pagerduty", PagerDutyEventsV2Path, PagerDutyEventsV1Path)
 	}
 	var errs []error
 	for _, name := range sortedNames(cfg.Generic) {
@@ -238,9 +292,20 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 			errs = append(errs, err)
 			continue
 		}
-		add("/hooks/generic/"+name, src)
+		add(src, gc.DefaultSeverity, "/hooks/generic/"+name)
 	}
 	return paths, errors.Join(errs...)
+}
+
+// withDefaultSeverity hands ingest the batches with the source's
+// default_severity (config.DefaultSeverity when empty): the incident
+// service maps a severity outside config.Severities to it.
+func withDefaultSeverity(ingest IngestFunc, severity string) IngestFunc {
+	severity = cmp.Or(severity, config.DefaultSeverity)
+	return func(ctx context.Context, b incident.Batch) error {
+		b.DefaultSeverity = severity
+		return ingest(ctx, b)
+	}
 }
 
 // Ingester adapts (*incident.Service).Ingest to an IngestFunc, handing each

@@ -366,7 +366,7 @@ func TestMount(t *testing.T) {
 				"datadog": {BearerToken: "t", Key: "{{ .id }}"},
 				"uptime":  {Insecure: true, Key: "{{ .check }}"},
 			},
-		}, "/hooks/alertmanager /hooks/grafana /hooks/pagerduty /hooks/generic/datadog /hooks/generic/uptime", ""},
+		}, "/hooks/alertmanager /hooks/grafana /hooks/pagerduty /hooks/pagerduty/v2/enqueue /hooks/pagerduty/generic/2010-04-15/create_event.json /hooks/generic/datadog /hooks/generic/uptime", ""},
 		{"insecure only", config.Sources{Alertmanager: config.Alertmanager{Insecure: true}}, "/hooks/alertmanager", ""},
 		{"generic without auth", config.Sources{Generic: map[string]config.GenericSource{"x": {Key: "{{ .id }}"}}}, "", "sources.generic.x: set bearer_token, basic_auth or hmac_secret"},
 		{"generic without key", config.Sources{Generic: map[string]config.GenericSource{"x": {Insecure: true}}}, "", "sources.generic.x.key"},
