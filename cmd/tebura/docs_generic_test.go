@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,28 +17,31 @@ import (
 // server gives them, so what users copy works.
 func TestDocsGenericSnippets(t *testing.T) {
 	cleanEnv(t)
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sources", "generic.md"))
-	if err != nil {
-		t.Fatal(err)
+	var blocks []string
+	for _, b := range yamlBlocks(t, "docs/sources/generic.md") {
+		if strings.HasPrefix(b, "sources:\n") {
+			blocks = append(blocks, b)
+		}
 	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(sources:\n.*?)```").FindAllStringSubmatch(string(doc), -1)
 	if len(blocks) < 6 {
 		t.Fatalf("found %d configuration snippets, want the overview and one per preset", len(blocks))
 	}
-	for _, name := range regexp.MustCompile(`\$\{([A-Z_]+)\}`).FindAllStringSubmatch(string(doc), -1) {
-		t.Setenv(name[1], "value-of-"+strings.ToLower(name[1]))
+	for _, b := range blocks {
+		for _, name := range regexp.MustCompile(`\$\{([A-Z_]+)\}`).FindAllStringSubmatch(b, -1) {
+			t.Setenv(name[1], "value-of-"+strings.ToLower(name[1]))
+		}
 	}
 	for i, b := range blocks {
-		l, ps := loadConfig(writeConfig(t, b[1]))
+		l, ps := loadConfig(writeConfig(t, b))
 		ps = append(ps, l.validate(ps...)...)
 		if len(ps) > 0 {
-			t.Errorf("snippet %d: %v\n%s", i, ps, b[1])
+			t.Errorf("snippet %d: %v\n%s", i, ps, b)
 			continue
 		}
 		ingest := func(context.Context, incident.Batch) error { return nil }
 		paths, err := source.Mount(http.NewServeMux(), l.Config.Sources, ingest, nil)
 		if err != nil || len(paths) == 0 {
-			t.Errorf("snippet %d mounts %v: %v\n%s", i, paths, err, b[1])
+			t.Errorf("snippet %d mounts %v: %v\n%s", i, paths, err, b)
 		}
 	}
 }

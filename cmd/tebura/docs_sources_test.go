@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,17 +9,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// yamlBlocks returns the bodies of the ```yaml blocks of a Markdown file,
-// whatever their mark.
-func yamlBlocks(t *testing.T, path string) []string {
+// yamlBlocks returns the bodies of the ```yaml blocks of the Markdown file
+// rel (relative to the repository root), whatever their mark.
+func yamlBlocks(t *testing.T, rel string) []string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fences, _ := readFences(t, rel)
 	var blocks []string
-	for _, m := range regexp.MustCompile("(?s)```yaml[^\n]*\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
-		blocks = append(blocks, m[1])
+	for _, f := range fences {
+		if f.Lang == "yaml" {
+			blocks = append(blocks, f.Body)
+		}
 	}
 	return blocks
 }
@@ -38,7 +35,7 @@ func TestSourceDocsConfig(t *testing.T) {
 		t.Run(page, func(t *testing.T) {
 			var tebura []string
 			var grafana string
-			for _, block := range yamlBlocks(t, filepath.Join("..", "..", "docs", "sources", page)) {
+			for _, block := range yamlBlocks(t, "docs/sources/"+page) {
 				switch {
 				case strings.HasPrefix(block, "sources:"):
 					tebura = append(tebura, block)
