@@ -213,48 +213,53 @@ func TestStreamThrottle(t *testing.T) {
 }
 
 // TestStreamCloseWaitsForInflightEdit: Close must not send the final frame
-// while an intermediate edit is still in flight.
+// while an intermediate edit is still in flight. In a synctest bubble,
+// synctest.Wait returns once Close is as far as it gets while the edit is
+// held, so the check does not depend on how long the test waits.
 func TestStreamCloseWaitsForInflightEdit(t *testing.T) {
-	started := make(chan struct{}, 10)
-	release := make(chan struct{})
-	var calls int
-	var mu sync.Mutex
-	chat := &fakeChat{edit: func(context.Context, Message) error {
-		mu.Lock()
-		calls++
-		n := calls
-		mu.Unlock()
-		started <- struct{}{}
-		if n == 1 {
-			<-release
-		}
-		return nil
-	}}
-	s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: time.Hour})
-	s.Update(frame(1))
-	<-started
-	s.Update(frame(2)) // pending, will be dropped by Close
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{}, 10)
+		release := make(chan struct{})
+		var calls int
+		var mu sync.Mutex
+		chat := &fakeChat{edit: func(context.Context, Message) error {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			started <- struct{}{}
+			if n == 1 {
+				<-release
+			}
+			return nil
+		}}
+		s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: time.Hour})
+		s.Update(frame(1))
+		<-started
+		s.Update(frame(2)) // pending, will be dropped by Close
 
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close(context.Background(), frame(3)) }()
-	select {
-	case <-started:
-		t.Fatal("final edit started while the first was in flight")
-	case err := <-closed:
-		t.Fatalf("Close returned %v while an edit was in flight", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(release)
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
-	edits, _, overlaps := chat.snapshot()
-	if len(edits) != 2 || !reflect.DeepEqual(edits[1], frame(3)) || overlaps != 0 {
-		t.Errorf("edits %+v overlaps %d: want frame 1 then the final frame", edits, overlaps)
-	}
-	if st := s.Stats(); st != (StreamStats{Sent: 2, Dropped: 1}) {
-		t.Errorf("stats %+v", st)
-	}
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close(context.Background(), frame(3)) }()
+		synctest.Wait()
+		select {
+		case <-started:
+			t.Fatal("final edit started while the first was in flight")
+		case err := <-closed:
+			t.Fatalf("Close returned %v while an edit was in flight", err)
+		default:
+		}
+		close(release)
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		edits, _, overlaps := chat.snapshot()
+		if len(edits) != 2 || !reflect.DeepEqual(edits[1], frame(3)) || overlaps != 0 {
+			t.Errorf("edits %+v overlaps %d: want frame 1 then the final frame", edits, overlaps)
+		}
+		if st := s.Stats(); st != (StreamStats{Sent: 2, Dropped: 1}) {
+			t.Errorf("stats %+v", st)
+		}
+	})
 }
 
 func TestStreamFinalRetry(t *testing.T) {
