@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tebura/tebura"
@@ -97,68 +98,72 @@ func frame(i int) Message {
 // TestStreamSlowChatNeverSlowsProducer: the chat takes 200 ms per edit, the
 // producer pushes 10,000 frames over about a second; no Update may wait for
 // the chat, the chat sees about one edit per interval, and the last edit is
-// the final frame.
+// the final frame. It runs in a synctest bubble: its time moves only while
+// every goroutine waits, so an Update that waited for an edit would take
+// exactly the edit's 200 ms, and none of it is spent in real time.
 func TestStreamSlowChatNeverSlowsProducer(t *testing.T) {
-	const (
-		frames   = 10000
-		interval = 100 * time.Millisecond
-		editTime = 200 * time.Millisecond
-	)
-	chat := &fakeChat{edit: func(ctx context.Context, _ Message) error {
-		select {
-		case <-time.After(editTime):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			frames   = 10000
+			interval = 100 * time.Millisecond
+			editTime = 200 * time.Millisecond
+		)
+		chat := &fakeChat{edit: func(ctx context.Context, _ Message) error {
+			select {
+			case <-time.After(editTime):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
+		start := time.Now()
+		s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: interval})
+
+		var inUpdate, slowest time.Duration
+		for i := range frames {
+			t0 := time.Now()
+			s.Update(frame(i))
+			d := time.Since(t0)
+			inUpdate += d
+			slowest = max(slowest, d)
+			if i%1000 == 999 {
+				time.Sleep(100 * time.Millisecond) // the runbook keeps printing for ~1 s
+			}
 		}
-	}}
-	start := time.Now()
-	s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: interval})
+		produced := time.Since(start)
 
-	var inUpdate, slowest time.Duration
-	for i := range frames {
-		t0 := time.Now()
-		s.Update(frame(i))
-		d := time.Since(t0)
-		inUpdate += d
-		slowest = max(slowest, d)
-		if i%1000 == 999 {
-			time.Sleep(100 * time.Millisecond) // the runbook keeps printing for ~1 s
+		final := Message{Header: "job — succeeded", Level: LevelSuccess, Code: &Code{Text: "line 9999\ndone", Tail: true}}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Close(ctx, final); err != nil {
+			t.Fatalf("Close: %v", err)
 		}
-	}
-	produced := time.Since(start)
+		elapsed := time.Since(start)
 
-	final := Message{Header: "job — succeeded", Level: LevelSuccess, Code: &Code{Text: "line 9999\ndone", Tail: true}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Close(ctx, final); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	elapsed := time.Since(start)
+		edits, _, overlaps := chat.snapshot()
+		st := s.Stats()
+		t.Logf("producer %v (%v inside Update, slowest call %v); total %v; %d edits; stats %+v",
+			produced, inUpdate, slowest, elapsed, len(edits), st)
 
-	edits, _, overlaps := chat.snapshot()
-	st := s.Stats()
-	t.Logf("producer %v (%v inside Update, slowest call %v); total %v; %d edits; stats %+v",
-		produced, inUpdate, slowest, elapsed, len(edits), st)
-
-	if slowest >= editTime/4 {
-		t.Errorf("an Update call took %v: the producer waited for the chat", slowest)
-	}
-	if limit := int(elapsed/interval) + 2; len(edits) > limit {
-		t.Errorf("chat saw %d edits in %v, want ≤ %d", len(edits), elapsed, limit)
-	}
-	if len(edits) < 3 {
-		t.Errorf("chat saw only %d edits: intermediate frames were never shown", len(edits))
-	}
-	if !reflect.DeepEqual(edits[len(edits)-1], final) {
-		t.Errorf("last edit = %+v, want the final frame", edits[len(edits)-1])
-	}
-	if overlaps != 0 {
-		t.Errorf("%d overlapping edits", overlaps)
-	}
-	if st.Sent != len(edits) || st.Failed != 0 || st.Sent+st.Dropped != frames+1 {
-		t.Errorf("stats %+v: want sent=%d and sent+dropped=%d", st, len(edits), frames+1)
-	}
+		if slowest >= editTime/4 {
+			t.Errorf("an Update call took %v: the producer waited for the chat", slowest)
+		}
+		if limit := int(elapsed/interval) + 2; len(edits) > limit {
+			t.Errorf("chat saw %d edits in %v, want ≤ %d", len(edits), elapsed, limit)
+		}
+		if len(edits) < 3 {
+			t.Errorf("chat saw only %d edits: intermediate frames were never shown", len(edits))
+		}
+		if !reflect.DeepEqual(edits[len(edits)-1], final) {
+			t.Errorf("last edit = %+v, want the final frame", edits[len(edits)-1])
+		}
+		if overlaps != 0 {
+			t.Errorf("%d overlapping edits", overlaps)
+		}
+		if st.Sent != len(edits) || st.Failed != 0 || st.Sent+st.Dropped != frames+1 {
+			t.Errorf("stats %+v: want sent=%d and sent+dropped=%d", st, len(edits), frames+1)
+		}
+	})
 }
 
 // TestStreamThrottle drives the Stream with a virtual clock: each edit takes
@@ -208,48 +213,53 @@ func TestStreamThrottle(t *testing.T) {
 }
 
 // TestStreamCloseWaitsForInflightEdit: Close must not send the final frame
-// while an intermediate edit is still in flight.
+// while an intermediate edit is still in flight. In a synctest bubble,
+// synctest.Wait returns once Close is as far as it gets while the edit is
+// held, so the check does not depend on how long the test waits.
 func TestStreamCloseWaitsForInflightEdit(t *testing.T) {
-	started := make(chan struct{}, 10)
-	release := make(chan struct{})
-	var calls int
-	var mu sync.Mutex
-	chat := &fakeChat{edit: func(context.Context, Message) error {
-		mu.Lock()
-		calls++
-		n := calls
-		mu.Unlock()
-		started <- struct{}{}
-		if n == 1 {
-			<-release
-		}
-		return nil
-	}}
-	s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: time.Hour})
-	s.Update(frame(1))
-	<-started
-	s.Update(frame(2)) // pending, will be dropped by Close
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{}, 10)
+		release := make(chan struct{})
+		var calls int
+		var mu sync.Mutex
+		chat := &fakeChat{edit: func(context.Context, Message) error {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			started <- struct{}{}
+			if n == 1 {
+				<-release
+			}
+			return nil
+		}}
+		s := NewStream(chat, MessageRef{ID: "m1"}, StreamOptions{Interval: time.Hour})
+		s.Update(frame(1))
+		<-started
+		s.Update(frame(2)) // pending, will be dropped by Close
 
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close(context.Background(), frame(3)) }()
-	select {
-	case <-started:
-		t.Fatal("final edit started while the first was in flight")
-	case err := <-closed:
-		t.Fatalf("Close returned %v while an edit was in flight", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(release)
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
-	edits, _, overlaps := chat.snapshot()
-	if len(edits) != 2 || !reflect.DeepEqual(edits[1], frame(3)) || overlaps != 0 {
-		t.Errorf("edits %+v overlaps %d: want frame 1 then the final frame", edits, overlaps)
-	}
-	if st := s.Stats(); st != (StreamStats{Sent: 2, Dropped: 1}) {
-		t.Errorf("stats %+v", st)
-	}
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close(context.Background(), frame(3)) }()
+		synctest.Wait()
+		select {
+		case <-started:
+			t.Fatal("final edit started while the first was in flight")
+		case err := <-closed:
+			t.Fatalf("Close returned %v while an edit was in flight", err)
+		default:
+		}
+		close(release)
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		edits, _, overlaps := chat.snapshot()
+		if len(edits) != 2 || !reflect.DeepEqual(edits[1], frame(3)) || overlaps != 0 {
+			t.Errorf("edits %+v overlaps %d: want frame 1 then the final frame", edits, overlaps)
+		}
+		if st := s.Stats(); st != (StreamStats{Sent: 2, Dropped: 1}) {
+			t.Errorf("stats %+v", st)
+		}
+	})
 }
 
 func TestStreamFinalRetry(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/incident/incidenttest"
 	"github.com/tebura/tebura/incident/source"
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
@@ -254,9 +255,11 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 	if code := post("/hooks/grafana", []byte("{}"), nil); code != http.StatusNotFound {
 		t.Fatalf("unconfigured source: HTTP %d", code)
 	}
-	// 2. PagerDuty delivers the same webhook twice.
+	// 2. PagerDuty delivers the same webhook twice (stamped now: it refuses
+	// events older than 48 h).
+	pd := incidenttest.Restamp(fixture("pagerduty/webhook-triggered.json"), time.Now())
 	for range 2 {
-		if code := post("/hooks/pagerduty", fixture("pagerduty/webhook-triggered.json"),
+		if code := post("/hooks/pagerduty", pd,
 			http.Header{source.HeaderWebhookID: {"W1"}}); code != http.StatusOK {
 			t.Fatalf("pagerduty: HTTP %d", code)
 		}

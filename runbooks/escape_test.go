@@ -56,6 +56,7 @@ func pidIn(s Snapshot) int {
 // signals; timeout and cancel must still kill it by its pid, and the run
 // must end within KillGrace and a small bound.
 func TestMainProcessLeavesGroup(t *testing.T) {
+	t.Parallel()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -142,9 +143,10 @@ func (f *flakyWake) pipe() (r, w *os.File, wake func() error, err error) {
 
 // TestStepEndsWhenWakeFails: a process that escaped the group (setsid)
 // holds the output pipe, and waking the reader fails. The wake is retried;
-// when it never works the reader is left behind after readerWait, and the
+// when it never works the reader is left behind after the reader wait, and the
 // step ends all the same, saying which process was left running.
 func TestStepEndsWhenWakeFails(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid")
 	}
@@ -162,6 +164,7 @@ func TestStepEndsWhenWakeFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, ExecutorConfig{})
+			h.exec.waits = shortWaits
 			flag := filepath.Join(t.TempDir(), "escaped")
 			hold := ""
 			if tc.hold {
@@ -192,7 +195,7 @@ echo started
 			var res stepResult
 			select {
 			case res = <-ended:
-			case <-time.After(step.Timeout + h.exec.cfg.KillGrace + pipeDrainWait + readerWait + slack):
+			case <-time.After(step.Timeout + h.exec.cfg.KillGrace + shortWaits.pipeDrain + shortWaits.reader + slack):
 				t.Fatalf("step still running after %s; tail=%q", time.Since(start), handle.Snapshot().Tail)
 			}
 			t.Logf("step ended after %s, %d wakes: %+v", time.Since(start), wake.calls.Load(), res)

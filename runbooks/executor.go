@@ -48,6 +48,7 @@ type Executor struct {
 	cfg    ExecutorConfig
 	log    *slog.Logger
 	client *stepClient
+	waits  stepWaits
 
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -88,7 +89,7 @@ func NewExecutor(s Store, cfg ExecutorConfig, logger *slog.Logger) *Executor {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Executor{store: s, cfg: cfg, log: logger, handles: map[string]*Handle{},
-		client: newStepClient()}
+		client: newStepClient(), waits: defaultStepWaits}
 }
 
 // stepClient is the HTTP client of http steps. Its errors name only the

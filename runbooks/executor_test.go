@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,20 @@ import (
 	"github.com/tebura/tebura"
 )
 
+// TestMain lets more tests run at once than -parallel's default (the CPU
+// count) unless -parallel was given: the parallel tests here wait for real
+// timeouts, kill grace and pipe drains of sleeping processes, and waiting
+// side by side costs no CPU.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
+	}
+	os.Exit(m.Run())
+}
+
 type harness struct {
 	t     *testing.T
 	store *fakeStore
@@ -27,6 +43,11 @@ type harness struct {
 	dir   string
 	red   *Redactor
 }
+
+// shortWaits are stepWaits for tests of escaped processes: long enough for
+// a step's output to drain on a loaded machine, short enough that waiting
+// them out (which those tests must) takes a second, not five.
+var shortWaits = stepWaits{pipeDrain: 300 * time.Millisecond, reader: time.Second, wake: 50 * time.Millisecond, reap: reapWait}
 
 func newHarness(t *testing.T, cfg ExecutorConfig) *harness {
 	t.Helper()
@@ -315,6 +336,7 @@ steps:
 `
 
 func TestTimeoutKillsGrandchildren(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, runTimeout, stepTimeout string
 		reason                        string
@@ -324,6 +346,7 @@ func TestTimeoutKillsGrandchildren(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, ExecutorConfig{KillGrace: 100 * time.Millisecond})
 			rb := h.load(fmt.Sprintf(grandchildScript, tt.runTimeout, tt.stepTimeout))
 			handle, run, _ := h.start(rb, "console:alice")
@@ -344,6 +367,7 @@ func TestTimeoutKillsGrandchildren(t *testing.T) {
 }
 
 func TestCancelKillsGrandchildren(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ExecutorConfig{KillGrace: 100 * time.Millisecond})
 	rb := h.load(fmt.Sprintf(grandchildScript, "1m", "1m"))
 	handle, run, _ := h.start(rb, "console:alice")
@@ -378,14 +402,16 @@ func TestLeftoverBackgroundProcessesDie(t *testing.T) {
 }
 
 // TestEscapedHolderOfThePipe: a process that left the step's group (setsid)
-// and keeps the output pipe open cannot hold the step: after pipeDrainWait
+// and keeps the output pipe open cannot hold the step: after the pipe drain wait
 // the reader is stopped (blocked in read(2), it is woken through /proc)
 // and the run ends with the output it had.
 func TestEscapedHolderOfThePipe(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid")
 	}
+	t.Parallel()
 	h := newHarness(t, ExecutorConfig{})
+	h.exec.waits = shortWaits
 	// The step ends only once the escaped process has its own session, so
 	// that the group kill misses it.
 	flag := filepath.Join(t.TempDir(), "escaped")
@@ -403,12 +429,12 @@ steps:
 	select {
 	case <-handle.Done():
 		snap = handle.Snapshot()
-	case <-time.After(pipeDrainWait + 10*time.Second):
+	case <-time.After(shortWaits.pipeDrain + 10*time.Second):
 		t.Fatal("the step waits for the escaped process")
 	}
 	pid, _ := pidsFrom(t, snap)
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if took := time.Since(start); snap.State != StateSucceeded || took < pipeDrainWait {
+	if took := time.Since(start); snap.State != StateSucceeded || took < shortWaits.pipeDrain {
 		t.Fatalf("after %s: snapshot = %+v", took, snap)
 	}
 	if log := h.logOf(run.ID); !strings.Contains(log, "pid=") || !strings.Contains(log, "==> succeeded") {
@@ -704,6 +730,7 @@ func TestSecretMaskingExample(t *testing.T) {
 // Timeout (as a caller building a Job by hand might): the executor applies
 // its default instead of letting the run go on forever.
 func TestStartWithoutTimeoutIsBounded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ExecutorConfig{KillGrace: 100 * time.Millisecond, DefaultTimeout: 300 * time.Millisecond})
 	rb := h.load("name: slow\nkind: diagnostic\nsteps:\n  - run: [sleep, \"30\"]\n")
 	steps, err := rb.Render(Values{})

@@ -37,6 +37,15 @@ const (
 	maxHoldersNamed = 5
 )
 
+// stepWaits are the bounds drainOutput and stopProcess wait for: the
+// constants above, kept per Executor so that tests of this package can
+// shorten them instead of waiting seconds for each escaped process.
+type stepWaits struct {
+	pipeDrain, reader, wake, reap time.Duration
+}
+
+var defaultStepWaits = stepWaits{pipeDrain: pipeDrainWait, reader: readerWait, wake: wakeEvery, reap: reapWait}
+
 // pipeFunc makes a step's output pipe: its read end, its write end for the
 // process, and wake, which interrupts a read blocked on the read end.
 type pipeFunc func() (r, w *os.File, wake func() error, err error)
@@ -194,7 +203,7 @@ func (e *Executor) stopProcess(cmd *exec.Cmd, waited <-chan error, out *output) 
 	}
 	syscall.Kill(-pid, syscall.SIGKILL)
 	cmd.Process.Signal(syscall.SIGKILL)
-	bound := time.NewTimer(reapWait)
+	bound := time.NewTimer(e.waits.reap)
 	defer bound.Stop()
 	select {
 	case werr = <-waited:
@@ -202,8 +211,8 @@ func (e *Executor) stopProcess(cmd *exec.Cmd, waited <-chan error, out *output) 
 	case <-bound.C:
 	}
 	e.log.Error("step process still not ended after SIGKILL; the run ends without waiting for it",
-		"run_id", runID, "pid", pid, "waited", reapWait)
-	out.note("process %d did not end %s after SIGKILL; tebura stopped waiting for it", pid, shortDuration(reapWait))
+		"run_id", runID, "pid", pid, "waited", e.waits.reap)
+	out.note("process %d did not end %s after SIGKILL; tebura stopped waiting for it", pid, shortDuration(e.waits.reap))
 	return nil, false
 }
 
@@ -215,7 +224,7 @@ func (e *Executor) stopProcess(cmd *exec.Cmd, waited <-chan error, out *output) 
 // Blocked in read(2), it returns once the holder closes the pipe, and
 // writes nothing more. pid is the step's main process.
 func (e *Executor) drainOutput(pr *os.File, copied <-chan struct{}, stop *atomic.Bool, wake func() error, out *output, pid int) {
-	drain := time.NewTimer(pipeDrainWait)
+	drain := time.NewTimer(e.waits.pipeDrain)
 	defer drain.Stop()
 	select {
 	case <-copied:
@@ -225,9 +234,9 @@ func (e *Executor) drainOutput(pr *os.File, copied <-chan struct{}, stop *atomic
 	stop.Store(true)
 	runID := out.h.RunID()
 	holders := pipeHolders(pr, pid, maxHoldersNamed) // before a wake that may close pr
-	every := time.NewTicker(wakeEvery)
+	every := time.NewTicker(e.waits.wake)
 	defer every.Stop()
-	giveUp := time.NewTimer(readerWait)
+	giveUp := time.NewTimer(e.waits.reader)
 	defer giveUp.Stop()
 	stopped, warned := false, false
 waking:
@@ -246,7 +255,7 @@ waking:
 		}
 	}
 	if !stopped {
-		e.log.Error("step output reader did not stop; leaving it behind", "run_id", runID, "waited", readerWait)
+		e.log.Error("step output reader did not stop; leaving it behind", "run_id", runID, "waited", e.waits.reader)
 	}
 	if len(holders) == 0 {
 		e.log.Warn("a process that left the step's process group holds its output open and was not killed", "run_id", runID)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestSlug(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"INC-42 DB down!", "inc-42-db-down"},
 		{"  --Äpfel  & Birnen__ ", "pfel-birnen__"},
@@ -33,6 +34,7 @@ func TestSlug(t *testing.T) {
 }
 
 func TestCreateChannelCollisionSafeAndSerialized(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP)
 	e.fake.AddChannel(discordtest.Channel{ID: "300000000000000010", GuildID: guildID, Name: "inc-42-db-down", Type: 0})
 	ctx := context.Background()
@@ -72,6 +74,7 @@ func TestCreateChannelCollisionSafeAndSerialized(t *testing.T) {
 }
 
 func TestPrivateChannelInviteTopicArchive(t *testing.T) {
+	t.Parallel()
 	for _, archive := range []string{archiveID, ""} {
 		t.Run("archive="+archive, func(t *testing.T) {
 			e := newEnv(t, ModeHTTP, func(c *config.Discord, _ *Deps) { c.ArchiveCategory = archive })
@@ -129,6 +132,7 @@ func TestPrivateChannelInviteTopicArchive(t *testing.T) {
 }
 
 func TestUpload(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP)
 	ctx := context.Background()
 	small := []byte("line 1\nline 2\n")
@@ -165,6 +169,7 @@ func TestUpload(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("healthy", func(t *testing.T) {
 		e := newEnv(t, ModeHTTP, func(c *config.Discord, _ *Deps) { c.ArchiveCategory = archiveID })
@@ -216,6 +221,7 @@ func TestDoctor(t *testing.T) {
 }
 
 func TestInviteURL(t *testing.T) {
+	t.Parallel()
 	got := InviteURL("123")
 	want := fmt.Sprintf("https://discord.com/oauth2/authorize?client_id=123&scope=bot+applications.commands&permissions=%d", PermissionsInteger())
 	if got != want || PermissionsInteger() != 268487696 {

@@ -16,6 +16,7 @@ import (
 // TestCommandText: every subcommand becomes the text the command grammar
 // reads, free text quoted for the tokenizer.
 func TestCommandText(t *testing.T) {
+	t.Parallel()
 	f := discordtest.New(t)
 	tests := []struct {
 		command, sub string
@@ -60,6 +61,7 @@ func TestCommandText(t *testing.T) {
 // TestDefinitionsCoverGrammar: the registered definitions hold every
 // subcommand, and the fake (Discord's naming rules) accepts them.
 func TestDefinitionsCoverGrammar(t *testing.T) {
+	t.Parallel()
 	defs := commandDefinitions(newRoots(botCommands("", "", "")))
 	want := map[string][]string{
 		"runbook":  {"list", "describe", "run", "status", "cancel", "logs"},
@@ -90,6 +92,7 @@ func TestDefinitionsCoverGrammar(t *testing.T) {
 // the message it created stays editable with the bot token, so runs longer
 // than that keep updating.
 func TestTokenLifetime(t *testing.T) {
+	t.Parallel()
 	base := time.Now()
 	e := newEnv(t, ModeHTTP)
 	clock := make(chan time.Duration, 1)
@@ -130,6 +133,7 @@ func TestTokenLifetime(t *testing.T) {
 // installation registered before it existed registers again (the hash
 // changed), and its answer is private (deferred ephemeral).
 func TestReloadRegisteredAndPrivate(t *testing.T) {
+	t.Parallel()
 	defs := commandDefinitions(newRoots(botCommands("", "", "")))
 	var found bool
 	for _, d := range defs {

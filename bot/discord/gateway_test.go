@@ -13,6 +13,7 @@ import (
 )
 
 func TestGatewayReconnects(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	e.start(e.collect())
 	if st := e.fake.Gateway(); st.Identifies != 1 || !st.Connected {
@@ -35,11 +36,14 @@ func TestGatewayReconnects(t *testing.T) {
 		t.Fatal("no command after resume")
 	}
 
-	// A dropped connection: not ready while down, then back.
+	// A dropped connection: not ready while down (the fake holds the
+	// reconnect until the test has seen it), then back.
+	release := e.fake.HoldSessions()
 	e.fake.Drop()
-	if !waitFor(5*time.Second, func() bool { return e.a.Ready() != nil }) && e.fake.Gateway().Resumes < 2 {
+	if !waitFor(5*time.Second, func() bool { return e.a.Ready() != nil }) {
 		t.Error("Ready() never reported the gateway down")
 	}
+	release()
 	if !e.fake.WaitGateway(10*time.Second, func(s discordtest.GatewayStats) bool { return s.Resumes >= 2 && s.Connected }) {
 		t.Fatalf("no reconnect after a drop: %+v", e.fake.Gateway())
 	}
@@ -55,6 +59,7 @@ func TestGatewayReconnects(t *testing.T) {
 }
 
 func TestGatewayNotReadyBeforeRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	if err := e.a.Ready(); err == nil {
 		t.Error("Ready() is nil before Run")
@@ -62,6 +67,7 @@ func TestGatewayNotReadyBeforeRun(t *testing.T) {
 }
 
 func TestInvalidTokenIsFatal(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		setup func(e *env)
@@ -90,6 +96,7 @@ func TestInvalidTokenIsFatal(t *testing.T) {
 }
 
 func TestGatewayFatalCloseCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	e.fake.RejectSessions(4014)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -101,6 +108,7 @@ func TestGatewayFatalCloseCodes(t *testing.T) {
 }
 
 func TestGatewayRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	// The gateway URL points nowhere at first: Run keeps trying, not ready.
 	var attempts []int

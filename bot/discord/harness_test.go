@@ -5,9 +5,13 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +39,20 @@ var (
 	alice = discordtest.Invoker{GuildID: guildID, ChannelID: channelID, UserID: aliceID, Name: "alice"}
 	bob   = discordtest.Invoker{GuildID: guildID, ChannelID: channelID, UserID: bobID, Name: "bob", Roles: []string{approverRID}}
 )
+
+// TestMain lets more tests run at once than -parallel's default (the CPU
+// count) unless -parallel was given: every gateway test ends in discordgo's
+// Session.Close, which sleeps one second for Discord to close the socket,
+// so these tests mostly wait, and waiting side by side costs no CPU.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
+	}
+	os.Exit(m.Run())
+}
 
 // memMeta is an in-memory MetaStore.
 type memMeta struct {

@@ -29,6 +29,7 @@ func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.I
 }
 
 func TestHTTPRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP)
 	e.start(e.collect())
 	_, otherKey, _ := ed25519.GenerateKey(nil)
@@ -111,8 +112,10 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 // TestDeferBeforeSlowStore: the deferral reaches Discord while the dedupe
 // store is still blocked, and the command reaches the handler afterwards.
 func TestDeferBeforeSlowStore(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{ModeHTTP, ModeGateway} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, mode)
 			e.dedupe.gate = make(chan struct{})
 			e.dedupe.entered = make(chan string, 4)
@@ -157,8 +160,10 @@ func TestDeferBeforeSlowStore(t *testing.T) {
 // TestLateAckDetected: the fake's clock says four seconds passed between
 // the interaction's creation and its acknowledgement.
 func TestLateAckDetected(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{ModeHTTP, ModeGateway} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			base := time.Now()
 			var offset atomic.Int64
 			e := newEnv(t, mode)
@@ -191,6 +196,7 @@ func TestLateAckDetected(t *testing.T) {
 }
 
 func TestRedeliveryHandledOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	e.start(e.collect())
 	it := runCommand(e.fake, bob)
@@ -208,6 +214,7 @@ func TestRedeliveryHandledOnce(t *testing.T) {
 }
 
 func TestRegistrationSkippedWhenUnchanged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP)
 	ctx := context.Background()
 	if err := e.a.Register(ctx); err != nil {
@@ -252,6 +259,7 @@ func TestRegistrationSkippedWhenUnchanged(t *testing.T) {
 
 // TestReplies covers how answers reach Discord for each deferral.
 func TestReplies(t *testing.T) {
+	t.Parallel()
 	msg := bot.Message{Header: "hello"}
 	tests := []struct {
 		name string
@@ -328,6 +336,7 @@ func TestReplies(t *testing.T) {
 }
 
 func TestDirectMessage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	e.start(e.collect())
 	dm := discordtest.Invoker{ChannelID: "600000000000000001", UserID: aliceID, Name: "alice"}
@@ -343,6 +352,7 @@ func TestDirectMessage(t *testing.T) {
 }
 
 func TestAutocomplete(t *testing.T) {
+	t.Parallel()
 	var gotActor bot.Actor
 	var gotRoot string
 	e := newEnv(t, ModeGateway, func(_ *config.Discord, d *Deps) {
@@ -390,6 +400,7 @@ func TestAutocomplete(t *testing.T) {
 // Developer Portal checks it when the URL is saved); other interactions
 // wait for Run.
 func TestHTTPBeforeRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP)
 	resp, err := e.fake.Post(e.srv.URL+InteractionsPath, e.key, e.fake.NewPing())
 	if err != nil {
@@ -405,6 +416,7 @@ func TestHTTPBeforeRun(t *testing.T) {
 }
 
 func TestGatewayModeMountsNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	mux := http.NewServeMux()
 	e.a.Mount(mux)
@@ -416,6 +428,7 @@ func TestGatewayModeMountsNothing(t *testing.T) {
 }
 
 func TestScrubHidesInteractionToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP, func(c *config.Discord, _ *Deps) { c.APIURL = "http://127.0.0.1:1/api/v10" })
 	it := e.fake.NewCommand(alice, "runbook", "list")
 	var i discordgo.Interaction

@@ -113,6 +113,7 @@ var renderCases = []struct {
 }
 
 func TestRenderGolden(t *testing.T) {
+	t.Parallel()
 	for _, tc := range renderCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := json.MarshalIndent(build(tc.msg), "", "  ")
@@ -173,6 +174,7 @@ func unescape(t *testing.T, b []byte) string {
 }
 
 func TestRenderWithinLimitsForLargeInputs(t *testing.T) {
+	t.Parallel()
 	// Every combination of oversized parts stays within Discord's limits.
 	big := strings.Repeat("é", 5000)
 	for i := range 32 {
@@ -203,6 +205,7 @@ func TestRenderWithinLimitsForLargeInputs(t *testing.T) {
 }
 
 func TestCustomID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		action, cb string
 		want       string

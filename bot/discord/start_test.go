@@ -86,6 +86,7 @@ func runAsync(t *testing.T, e *env) (<-chan error, context.CancelFunc) {
 // 5xx when tebura starts is retried with the reconnect backoff, not ready
 // meanwhile and logged, until it recovers.
 func TestStartRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
 	const failures = 3
 	tests := []struct {
 		name  string
@@ -104,6 +105,7 @@ func TestStartRetriesTransientFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var tweaks []func(*config.Discord, *Deps)
 			if tc.tweak != nil {
 				tweaks = append(tweaks, tc.tweak)
@@ -155,6 +157,7 @@ func TestStartRetriesTransientFailures(t *testing.T) {
 // TestStartRetryStopsWithContext: Run gives up quietly when ctx ends
 // while Discord is still unreachable.
 func TestStartRetryStopsWithContext(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	e.fake.FailNext(http.MethodGet, "/users/@me", http.StatusServiceUnavailable, 1<<30, 0, false)
 	retried := make(chan struct{}, 1)
@@ -190,6 +193,7 @@ func TestStartRetryStopsWithContext(t *testing.T) {
 // TestStartBadTokenIsFatal: a 401 at start ends Run at once with the
 // message naming discord.bot_token, also after transient failures.
 func TestStartBadTokenIsFatal(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		before  int // 503s before the 401
@@ -229,6 +233,7 @@ func TestStartBadTokenIsFatal(t *testing.T) {
 // TestRegistrationRetriesInBackground: a transient failure to register the
 // commands does not hold up the gateway; registration is retried and lands.
 func TestRegistrationRetriesInBackground(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeGateway)
 	e.fake.FailNext(http.MethodPut, "/applications/", http.StatusServiceUnavailable, 2, 0, false)
 	e.start(e.collect())

@@ -15,12 +15,14 @@ import (
 )
 
 func TestRateLimitRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		global bool
 	}{{"bucket", false}, {"global", true}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, ModeHTTP)
 			e.fake.RateLimitNext("POST", "/channels/"+channelID+"/messages", 0.25, tc.global)
 			ref, err := e.a.Post(context.Background(), bot.Target{Channel: channelID}, bot.Message{Header: "after a 429"})
@@ -45,6 +47,7 @@ func TestRateLimitRetryAfterHonoured(t *testing.T) {
 }
 
 func TestRateLimitGivesUpAfterRetries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, ModeHTTP)
 	e.fake.FailNext("POST", "/channels/", 429, 10, 0.01, false)
 	_, err := e.a.Post(context.Background(), bot.Target{Channel: channelID}, bot.Message{Header: "x"})
@@ -71,6 +74,7 @@ func (s *stubRT) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestInvalidRequestsPauseCalls(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -116,6 +120,7 @@ func TestInvalidRequestsPauseCalls(t *testing.T) {
 }
 
 func TestSharedScope429NotCounted(t *testing.T) {
+	t.Parallel()
 	stub := &stubRT{status: http.StatusTooManyRequests}
 	tr, _ := newTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		resp, _ := stub.RoundTrip(r)
@@ -141,6 +146,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestRouteOfHidesTokens(t *testing.T) {
+	t.Parallel()
 	got := routeOf("/api/v10/webhooks/100000000000000001/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTA6c2VjcmV0/messages/@original")
 	if strings.Contains(got, "aW50") || strings.Contains(got, "1000") {
 		t.Errorf("routeOf leaks IDs or tokens: %s", got)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tebura/tebura"
@@ -308,143 +309,163 @@ func TestDuplicatesAcrossRestart(t *testing.T) {
 
 // TestUpdateStorm429 streams over chat.update while Slack answers 429 on and
 // off: the final frame arrives, nothing is sent before its Retry-After, and
-// waiting frames coalesce.
+// waiting frames coalesce. It runs in a synctest bubble, so the 4 s of
+// Retry-After pass in virtual time, and a producer that waited for them
+// would be seen waiting exactly that long.
 func TestUpdateStorm429(t *testing.T) {
-	h := newHarness(t, ModeSocket)
-	ctx := context.Background()
-	ref, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "run — starting"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.fake.Force429("chat.update", 1, 1, 2)
-	st := bot.NewStream(h.a, ref, bot.StreamOptions{Interval: 10 * time.Millisecond})
-	start := time.Now()
-	for i := 1; i <= 200; i++ {
-		st.Update(bot.Message{Header: "run — running", Code: &bot.Code{Text: fmt.Sprintf("line %d", i), Tail: true}})
-		if i%20 == 0 {
-			time.Sleep(5 * time.Millisecond) // the producer's pace, not a synchronisation
+	fake := newFake(t)
+	synctest.Test(t, func(t *testing.T) {
+		a := newBubbleAdapter(t, fake)
+		ctx := context.Background()
+		ref, err := a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "run — starting"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	producer := time.Since(start)
-	if err := st.Close(ctx, bot.Message{Header: "run — succeeded", Level: bot.LevelSuccess, Code: &bot.Code{Text: "done"}}); err != nil {
-		t.Fatal(err)
-	}
-	m, _ := h.fake.Message("C1", ref.ID)
-	if !strings.Contains(m.Text, "succeeded") || !strings.Contains(string(m.Blocks), "done") {
-		t.Fatalf("final frame missing: %s", m.Text)
-	}
-	if early := h.fake.Early(); len(early) > 0 {
-		t.Fatalf("requests before Retry-After:\n%s", fmtCalls(early))
-	}
-	calls := h.fake.Calls("chat.update")
-	if len(calls) >= 200 {
-		t.Fatalf("%d chat.update calls for 201 frames: nothing coalesced", len(calls))
-	}
-	limited := 0
-	for _, c := range calls {
-		if c.Status == http.StatusTooManyRequests {
-			limited++
+		fake.Force429("chat.update", 1, 1, 2)
+		st := bot.NewStream(a, ref, bot.StreamOptions{Interval: 10 * time.Millisecond})
+		start := time.Now()
+		for i := 1; i <= 200; i++ {
+			st.Update(bot.Message{Header: "run — running", Code: &bot.Code{Text: fmt.Sprintf("line %d", i), Tail: true}})
+			if i%20 == 0 {
+				time.Sleep(5 * time.Millisecond) // the producer's pace, not a synchronisation
+			}
 		}
-	}
-	if limited != 3 {
-		t.Fatalf("%d 429s, want 3:\n%s", limited, fmtCalls(calls))
-	}
-	if producer > time.Second {
-		t.Fatalf("producer slowed down to %v", producer)
-	}
+		producer := time.Since(start)
+		if err := st.Close(ctx, bot.Message{Header: "run — succeeded", Level: bot.LevelSuccess, Code: &bot.Code{Text: "done"}}); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := fake.Message("C1", ref.ID)
+		if !strings.Contains(m.Text, "succeeded") || !strings.Contains(string(m.Blocks), "done") {
+			t.Fatalf("final frame missing: %s", m.Text)
+		}
+		if early := fake.Early(); len(early) > 0 {
+			t.Fatalf("requests before Retry-After:\n%s", fmtCalls(early))
+		}
+		calls := fake.Calls("chat.update")
+		if len(calls) >= 200 {
+			t.Fatalf("%d chat.update calls for 201 frames: nothing coalesced", len(calls))
+		}
+		limited := 0
+		for _, c := range calls {
+			if c.Status == http.StatusTooManyRequests {
+				limited++
+			}
+		}
+		if limited != 3 {
+			t.Fatalf("%d 429s, want 3:\n%s", limited, fmtCalls(calls))
+		}
+		if producer != 10*5*time.Millisecond {
+			t.Fatalf("producer took %v, want its own 50ms: it waited for Slack", producer)
+		}
+	})
 }
 
 // TestEditCoalescesWhileWaiting checks the adapter's own latest-wins queue:
-// edits that arrive while one waits for Retry-After replace it.
+// edits that arrive while one waits for Retry-After replace it. In a
+// synctest bubble, synctest.Wait shows each state once every goroutine
+// waits, and the Retry-After second passes in virtual time.
 func TestEditCoalescesWhileWaiting(t *testing.T) {
-	h := newHarness(t, ModeHTTP)
-	ctx := context.Background()
-	ref, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "frame 0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.fake.Force429("chat.update", 1)
-	errs := make(chan error, 3)
-	go func() { errs <- h.a.Edit(ctx, ref, bot.Message{Header: "frame 1"}) }()
-	eventually(t, "first update refused", func() bool { return len(h.fake.Calls("chat.update")) == 1 })
-	for _, f := range []string{"frame 2", "frame 3"} {
-		go func() { errs <- h.a.Edit(ctx, ref, bot.Message{Header: f}) }()
-		eventually(t, f+" queued", func() bool {
-			h.a.out.mu.Lock()
-			defer h.a.out.mu.Unlock()
-			q := h.a.out.queues[queueKey(opUpdate, "C1")]
-			return len(q) == 1 && q[0].msg.Text == f
-		})
-	}
-	// A post to the same channel is not held up by the waiting update.
-	t0 := time.Now()
-	if _, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "meanwhile"}); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(t0); d > 500*time.Millisecond {
-		t.Fatalf("post waited %v behind a rate-limited update", d)
-	}
-	for i := 0; i < 3; i++ {
-		if err := <-errs; err != nil {
+	fake := newFake(t)
+	synctest.Test(t, func(t *testing.T) {
+		a := newBubbleAdapter(t, fake)
+		ctx := context.Background()
+		ref, err := a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "frame 0"})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	calls := h.fake.Calls("chat.update")
-	if len(calls) != 2 || calls[1].Form.Get("text") != "frame 3" {
-		t.Fatalf("updates:\n%s", fmtCalls(calls))
-	}
-	if d := calls[1].At.Sub(calls[0].At); d < time.Second {
-		t.Fatalf("retried after %v, before Retry-After 1s", d)
-	}
+		fake.Force429("chat.update", 1)
+		errs := make(chan error, 3)
+		go func() { errs <- a.Edit(ctx, ref, bot.Message{Header: "frame 1"}) }()
+		synctest.Wait()
+		if n := len(fake.Calls("chat.update")); n != 1 {
+			t.Fatalf("%d updates sent, want the first one, refused", n)
+		}
+		for _, f := range []string{"frame 2", "frame 3"} {
+			go func() { errs <- a.Edit(ctx, ref, bot.Message{Header: f}) }()
+			synctest.Wait()
+			a.out.mu.Lock()
+			q := a.out.queues[queueKey(opUpdate, "C1")]
+			queued := len(q) == 1 && q[0].msg.Text == f
+			a.out.mu.Unlock()
+			if !queued {
+				t.Fatalf("%s did not replace the waiting update", f)
+			}
+		}
+		// A post to the same channel is not held up by the waiting update.
+		t0 := time.Now()
+		if _, err := a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "meanwhile"}); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); d != 0 {
+			t.Fatalf("post waited %v behind a rate-limited update", d)
+		}
+		for i := 0; i < 3; i++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		calls := fake.Calls("chat.update")
+		if len(calls) != 2 || calls[1].Form.Get("text") != "frame 3" {
+			t.Fatalf("updates:\n%s", fmtCalls(calls))
+		}
+		if d := calls[1].At.Sub(calls[0].At); d < time.Second {
+			t.Fatalf("retried after %v, before Retry-After 1s", d)
+		}
+	})
 }
 
 // TestPostOrderAndPerKeyLimits: a 429 on one channel's posts delays that
-// channel only, and its posts keep their order.
+// channel only, and its posts keep their order (in a synctest bubble, as
+// TestEditCoalescesWhileWaiting).
 func TestPostOrderAndPerKeyLimits(t *testing.T) {
-	h := newHarness(t, ModeHTTP)
-	ctx := context.Background()
-	h.fake.SetBudget("chat.postMessage:C1", slacktest.Budget{N: 1, Window: time.Second})
-	if _, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "m0"}); err != nil {
-		t.Fatal(err)
-	}
-	// The adapter's bucket allows a burst of 3; the fake allows 1/s: m1 gets
-	// a 429 and waits.
-	done := make(chan error, 2)
-	go func() { _, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "m1"}); done <- err }()
-	eventually(t, "m1 queued", func() bool {
-		h.a.out.mu.Lock()
-		defer h.a.out.mu.Unlock()
-		return len(h.a.out.queues[queueKey(opPost, "C1")]) == 1
-	})
-	go func() { _, err := h.a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "m2"}); done <- err }()
-	eventually(t, "m2 queued", func() bool {
-		h.a.out.mu.Lock()
-		defer h.a.out.mu.Unlock()
-		return len(h.a.out.queues[queueKey(opPost, "C1")]) == 2
-	})
-	// Another channel is not held up.
-	t0 := time.Now()
-	if _, err := h.a.Post(ctx, bot.Target{Channel: "C2"}, bot.Message{Header: "elsewhere"}); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(t0); d > 500*time.Millisecond {
-		t.Fatalf("post to C2 took %v behind C1's rate limit", d)
-	}
-	for i := 0; i < 2; i++ {
-		if err := <-done; err != nil {
+	fake := newFake(t)
+	synctest.Test(t, func(t *testing.T) {
+		a := newBubbleAdapter(t, fake)
+		ctx := context.Background()
+		fake.SetBudget("chat.postMessage:C1", slacktest.Budget{N: 1, Window: time.Second})
+		if _, err := a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: "m0"}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	var order []string
-	for _, m := range h.fake.Messages("C1") {
-		order = append(order, m.Text)
-	}
-	if strings.Join(order, ",") != "m0,m1,m2" {
-		t.Fatalf("order = %v", order)
-	}
-	if early := h.fake.Early(); len(early) > 0 {
-		t.Fatalf("early:\n%s", fmtCalls(early))
-	}
+		// The adapter's bucket allows a burst of 3; the fake allows 1/s: m1
+		// gets a 429 and waits, m2 queues behind it.
+		done := make(chan error, 2)
+		for i, m := range []string{"m1", "m2"} {
+			go func() { _, err := a.Post(ctx, bot.Target{Channel: "C1"}, bot.Message{Header: m}); done <- err }()
+			synctest.Wait()
+			a.out.mu.Lock()
+			n := len(a.out.queues[queueKey(opPost, "C1")])
+			a.out.mu.Unlock()
+			if n != i+1 {
+				t.Fatalf("after %s: %d posts queued for C1, want %d", m, n, i+1)
+			}
+		}
+		if n := len(fake.Calls("chat.postMessage")); n != 2 {
+			t.Fatalf("%d posts sent, want m0 and m1's refused try", n)
+		}
+		// Another channel is not held up.
+		t0 := time.Now()
+		if _, err := a.Post(ctx, bot.Target{Channel: "C2"}, bot.Message{Header: "elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); d != 0 {
+			t.Fatalf("post to C2 took %v behind C1's rate limit", d)
+		}
+		for i := 0; i < 2; i++ {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		var order []string
+		for _, m := range fake.Messages("C1") {
+			order = append(order, m.Text)
+		}
+		if strings.Join(order, ",") != "m0,m1,m2" {
+			t.Fatalf("order = %v", order)
+		}
+		if early := fake.Early(); len(early) > 0 {
+			t.Fatalf("early:\n%s", fmtCalls(early))
+		}
+	})
 }
 
 func TestCreateChannelNameTaken(t *testing.T) {

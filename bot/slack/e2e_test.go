@@ -2,6 +2,8 @@ package slack
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,13 +11,12 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/slack/slacktest"
-	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/store/bolt"
 )
 
 // restartRunbook is a remediation that needs one approval from sre and
-// prints more than a message can hold.
+// prints more than a message can hold, then waits for the test's gate.
 const restartRunbook = `
 name: restart-api
 description: Restart the API and print a long rollout log
@@ -27,40 +28,63 @@ approval: {required: 1, approvers: [sre], allow_self: false, expires: 15m}
 timeout: 1m
 steps:
   - name: rollout
-    run: [seq, 1, 3000]
+    script: |
+      seq 1 3000
+      until [ -e '{gate}' ]; do sleep 0.01; done
 `
 
-// slowRunbook is a diagnostic that prints for about a second and a half.
+// slowRunbook is a diagnostic that prints a tick, waits for the test's
+// gate, and prints 29 more.
 const slowRunbook = `
 name: slow-diag
-description: Print a tick every 50ms
+description: Print ticks around a wait
 kind: diagnostic
 allow: [dev, sre]
 timeout: 1m
 steps:
   - name: tick
     script: |
-      i=0
-      while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done
+      echo "tick 1"
+      until [ -e '{gate}' ]; do sleep 0.01; done
+      i=1
+      while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; done
 `
 
-// startRealBot wires the real commands.Bot (bolt store, executor, audit,
-// access through Slack user groups) behind the harness's adapter.
-func startRealBot(t *testing.T, h *harness) *commands.Bot {
+// gate is a file the runbooks above wait for: the test opens it once it
+// has seen what it wants of the running run, so a run cannot end before a
+// frame was streamed, however late the stream's worker gets the CPU (a
+// Stream drops a frame still pending at Close: the final frame supersedes
+// it).
+type gate string
+
+// open lets the waiting runs go on.
+func (g gate) open(t *testing.T) {
 	t.Helper()
+	if err := os.WriteFile(string(g), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startRealBot wires the real commands.Bot (bolt store, executor, audit,
+// access through Slack user groups) behind the harness's adapter, with the
+// runbooks above waiting for the returned gate.
+func startRealBot(t *testing.T, h *harness) gate {
+	t.Helper()
+	g := gate(filepath.Join(t.TempDir(), "gate"))
+	books := []string{strings.ReplaceAll(restartRunbook, "{gate}", string(g)), strings.ReplaceAll(slowRunbook, "{gate}", string(g))}
 	// Roles granted to Slack user groups: alice is in S2 (dev), bob in S1
 	// (sre). Alice is also an approver in her own name, so that only the
 	// four-eyes rule stops her approving her own request.
 	b := bottest.New(t, bottest.Options{
 		Roles:    map[string][]string{"sre": {"slack-group:S1", "slack:UALICE"}, "dev": {"slack-group:S2"}},
-		Runbooks: []string{restartRunbook, slowRunbook},
+		Runbooks: books,
 		Bot:      config.Bot{StreamInterval: 50 * time.Millisecond},
 		Chat:     func(*bolt.Store) bot.Chat { return h.a },
 	}).Bot
 	h.ev.mu.Lock()
 	h.ev.then = b.HandleEvent
 	h.ev.mu.Unlock()
-	return b
+	return g
 }
 
 // button finds a button by action_id in a message's blocks.
@@ -86,13 +110,13 @@ func button(m slacktest.Message, actionID string) (value string, ok bool) {
 // TestEndToEnd drives the real bot over Socket Mode and over HTTP mode:
 // alice asks for a remediation, the approval card appears, her own Approve
 // is refused privately, bob's Approve starts the run, the card is edited
-// with output, the final frame shows success and the long output arrives
-// as an uploaded file.
+// with output while the run waits, the final frame shows success and the
+// long output arrives as an uploaded file.
 func TestEndToEnd(t *testing.T) {
 	for _, mode := range []string{ModeSocket, ModeHTTP} {
 		t.Run(mode, func(t *testing.T) {
 			h := newHarness(t, mode)
-			startRealBot(t, h)
+			g := startRealBot(t, h)
 
 			h.command("/runbook", "run restart-api env=prod", "UALICE", "C1")
 			var card slacktest.Message
@@ -127,8 +151,14 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("self-approval started the run: %q", m.Text)
 			}
 
-			// Bob approves: the card becomes the live run and ends in success.
+			// Bob approves: the card becomes the live run, streams the
+			// output, and ends in success once the gate opens.
 			h.click("UBOB", ref, "approve", approve)
+			eventually(t, "the card streaming the run's output", func() bool {
+				m, _ := h.fake.Message("C1", card.TS)
+				return strings.Contains(m.Text, "running") && strings.Contains(string(m.Blocks), "3000")
+			})
+			g.open(t)
 			eventually(t, "final frame", func() bool {
 				m, _ := h.fake.Message("C1", card.TS)
 				return strings.Contains(m.Text, "succeeded")
@@ -165,7 +195,7 @@ func TestEndToEnd(t *testing.T) {
 // the run's message keeps being edited to its final frame.
 func TestEndToEndReconnectMidRun(t *testing.T) {
 	h := newHarness(t, ModeSocket)
-	startRealBot(t, h)
+	g := startRealBot(t, h)
 	h.command("/runbook", "run slow-diag", "UALICE", "C1")
 	var live slacktest.Message
 	eventually(t, "run streaming", func() bool {
@@ -185,6 +215,7 @@ func TestEndToEndReconnectMidRun(t *testing.T) {
 	if acks := h.fake.Acks(); acks[len(acks)-1].Conn != 2 {
 		t.Fatalf("command acked on connection %d, want 2", acks[len(acks)-1].Conn)
 	}
+	g.open(t)
 	eventually(t, "final frame", func() bool {
 		m, _ := h.fake.Message("C1", live.TS)
 		return strings.Contains(m.Text, "succeeded")

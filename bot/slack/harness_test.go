@@ -86,7 +86,9 @@ type harness struct {
 
 type option func(*config.Slack, *Deps)
 
-func newHarness(t testing.TB, mode string, opts ...option) *harness {
+// newFake starts the fake Slack of the tests: channels C1 and C2 with the
+// bot, CNOBOT without, user groups S1 (bob, carol) and S2 (alice).
+func newFake(t testing.TB) *slacktest.Server {
 	t.Helper()
 	fake := slacktest.New()
 	t.Cleanup(fake.Close)
@@ -95,6 +97,29 @@ func newHarness(t testing.TB, mode string, opts ...option) *harness {
 	fake.AddChannel("CNOBOT", "private-stuff", false)
 	fake.AddGroup("S1", "UBOB", "UCAROL")
 	fake.AddGroup("S2", "UALICE")
+	return fake
+}
+
+// newBubbleAdapter builds an HTTP-mode adapter that reaches fake in
+// process (slacktest.Server.Client), for a test inside a testing/synctest
+// bubble: call it in the bubble, with fake made outside it. Rate-limit
+// waits then cost virtual time only. The adapter is not Run: Post and Edit
+// need no connection.
+func newBubbleAdapter(t *testing.T, fake *slacktest.Server) *Adapter {
+	t.Helper()
+	a, err := New(config.Slack{
+		Enabled: true, Mode: ModeHTTP, BotToken: slacktest.BotToken, SigningSecret: testSecret,
+		APIURL: fake.URL, Channels: config.SlackChannels{Incidents: "C1"},
+	}, Deps{Deduper: newMapDeduper(), HTTPClient: fake.Client()}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func newHarness(t testing.TB, mode string, opts ...option) *harness {
+	t.Helper()
+	fake := newFake(t)
 	h := &harness{t: t, fake: fake, ev: newEvents(), clock: &clock{}, logs: &logSink{}}
 	h.cfg = config.Slack{
 		Enabled:       true,

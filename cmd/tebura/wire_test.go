@@ -24,6 +24,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/slack/slacktest"
+	"github.com/tebura/tebura/incident/incidenttest"
 )
 
 // outEvent is one JSON line the console writes.
@@ -504,7 +505,8 @@ steps:
 	if code := post(t, ts.base+"/hooks/grafana", gf, "X-Grafana-Alerting-Signature", hexMAC("wrong-"+grafanaHMAC, string(gf))); code != http.StatusUnauthorized {
 		t.Errorf("badly signed Grafana webhook answered %d", code)
 	}
-	pd := read("pagerduty/webhook-triggered.json")
+	// PagerDuty refuses events older than 48 h: the example is stamped now.
+	pd := incidenttest.Restamp(read("pagerduty/webhook-triggered.json"), time.Now())
 	if code := post(t, ts.base+"/hooks/pagerduty", pd, "X-PagerDuty-Signature", "v1="+hexMAC(pdSecret, string(pd)), "X-Webhook-Id", "wh-1"); code/100 != 2 {
 		t.Errorf("signed PagerDuty webhook answered %d", code)
 	}

@@ -28,7 +28,8 @@ type gateway struct {
 	identifies int
 	resumes    int
 	heartbeats int
-	closeCode  int // when set, close new sessions with it after IDENTIFY
+	closeCode  int           // when set, close new sessions with it after IDENTIFY
+	hold       chan struct{} // when set, new connections wait until it is closed
 	changed    chan struct{}
 }
 
@@ -67,6 +68,16 @@ func (g *gateway) notifyLocked() {
 }
 
 func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	hold := g.hold
+	g.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	ws, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
@@ -166,6 +177,10 @@ func (g *gateway) resume(c *gwConn, d json.RawMessage) {
 func (g *gateway) closeAll() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.hold != nil {
+		close(g.hold)
+		g.hold = nil
+	}
 	for _, c := range g.conns {
 		c.ws.Close()
 	}
@@ -213,6 +228,28 @@ func (s *Server) RejectSessions(code int) {
 	s.gw.mu.Lock()
 	defer s.gw.mu.Unlock()
 	s.gw.closeCode = code
+}
+
+// HoldSessions makes new gateway connections wait, before the WebSocket
+// handshake, until release is called (or the server closes): a test sees
+// the client while it is really disconnected, instead of polling for a
+// moment its reconnect may already have ended.
+func (s *Server) HoldSessions() (release func()) {
+	g := s.gw
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.hold == nil {
+		g.hold = make(chan struct{})
+	}
+	hold := g.hold
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.hold == hold {
+			close(hold)
+			g.hold = nil
+		}
+	}
 }
 
 // ErrNotConnected is returned when no client session is connected.

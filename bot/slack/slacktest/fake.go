@@ -101,6 +101,7 @@ type Server struct {
 	URL string
 
 	srv *httptest.Server
+	mux *http.ServeMux
 	// Clock drives budgets and Retry-After bookkeeping; time.Now by default.
 	Clock func() time.Time
 
@@ -145,9 +146,40 @@ func New() *Server {
 	mux.HandleFunc("/upload/", s.serveUpload)
 	mux.HandleFunc("/response/", s.serveResponse)
 	mux.HandleFunc("/socket", s.sock.serve)
+	s.mux = mux
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/api/"
 	return s
+}
+
+// Client returns an HTTP client that answers every request with the fake's
+// handlers in the calling goroutine, without a network (Socket Mode's
+// websocket is not served). An adapter using it can run inside a
+// testing/synctest bubble, whose clock jumps over Retry-After waits and
+// budget windows instead of spending them; the fake's Clock (time.Now)
+// then reads the bubble's time too. Create the Server outside the bubble:
+// its listener is real.
+func (s *Server) Client() *http.Client {
+	return &http.Client{Transport: inProcess{s.mux}}
+}
+
+// inProcess is an http.RoundTripper that serves requests with a handler.
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	in := r.Clone(r.Context())
+	in.RequestURI, in.RemoteAddr = r.URL.RequestURI(), "192.0.2.1:4321"
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	w := httptest.NewRecorder()
+	p.h.ServeHTTP(w, in)
+	resp := w.Result()
+	resp.Request = r
+	return resp, nil
 }
 
 // Close stops the server and its websockets.
