@@ -87,21 +87,10 @@ func readFences(t *testing.T, rel string) (fences []fence, prose []string) {
 func userDocs(t *testing.T) []string {
 	t.Helper()
 	files := []string{"README.md"}
-	err := filepath.WalkDir(filepath.Join(repoRoot, "docs"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, f := range markdownFiles(t) {
+		if strings.HasPrefix(f, "docs/") {
+			files = append(files, f)
 		}
-		if !d.IsDir() && strings.HasSuffix(p, ".md") {
-			rel, err := filepath.Rel(repoRoot, p)
-			if err != nil {
-				return err
-			}
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return files
 }

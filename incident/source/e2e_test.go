@@ -170,20 +170,7 @@ func TestRealAlertmanager(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	amURL := startAlertmanager(t, bin, fmt.Sprintf(`route:
-  receiver: tebura
-  group_by: [alertname, service]
-  group_wait: 200ms
-  group_interval: 1s
-  repeat_interval: 2s
-receivers:
-  - name: tebura
-    webhook_configs:
-      - url: %s/hooks/alertmanager
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: e2e-token}
-`, srv.URL))
+	amURL := startAlertmanager(t, bin, webhookConfig(srv.URL, "Bearer"))
 
 	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
 	mk := func(inst string, ends time.Time) amPostAlert {
@@ -318,20 +305,7 @@ func teburaServer(t *testing.T, cfg config.Sources) (*incident.Service, *httptes
 func TestRealAlertmanagerHA(t *testing.T) {
 	bin := alertmanagerBinary(t)
 	svc, srv, log := teburaServer(t, config.Sources{Alertmanager: config.Alertmanager{BearerToken: "e2e-token"}})
-	amURL := startAlertmanager(t, bin, fmt.Sprintf(`route:
-  receiver: tebura
-  group_by: [alertname, service]
-  group_wait: 200ms
-  group_interval: 1s
-  repeat_interval: 2s
-receivers:
-  - name: tebura
-    webhook_configs:
-      - url: %s/hooks/alertmanager
-        send_resolved: true
-        http_config:
-          authorization: {type: bearer, credentials: e2e-token}
-`, srv.URL))
+	amURL := startAlertmanager(t, bin, webhookConfig(srv.URL, "bearer"))
 
 	now := time.Now().UTC().Truncate(time.Second)
 	startA, startB := now.Add(-time.Minute), now.Add(-2*time.Minute)
@@ -469,4 +443,25 @@ func TestRealAlertmanagerDocsConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// webhookConfig is an Alertmanager configuration that sends every alert,
+// grouped by alertname and service with short waits, to Tebura's
+// Alertmanager route at base, with the bearer token e2e-token under the
+// authorization scheme written as scheme.
+func webhookConfig(base, scheme string) string {
+	return fmt.Sprintf(`route:
+  receiver: tebura
+  group_by: [alertname, service]
+  group_wait: 200ms
+  group_interval: 1s
+  repeat_interval: 2s
+receivers:
+  - name: tebura
+    webhook_configs:
+      - url: %s/hooks/alertmanager
+        send_resolved: true
+        http_config:
+          authorization: {type: %s, credentials: e2e-token}
+`, base, scheme)
 }
