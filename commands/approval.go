@@ -65,7 +65,7 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	return b.start(ctx, updated, rb, vals, ref, c.Actor.ID)
+	return b.start(ctx, updated, rb, vals, ref, nil, c.Actor.ID)
 }
 
 // redrawPending redraws an approval card after a partial approval; the

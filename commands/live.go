@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +23,14 @@ const finalDeliveryTimeout = 2 * time.Minute
 // elapsed time moves.
 const elapsedRefresh = 10 * time.Second
 
-// start hands a stored run to the executor and follows it in ref (the
-// message already posted for it: the first frame or the approval card).
-// by is the identity that caused the start, for the audit chain.
-func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, vals runbooks.Values, ref bot.MessageRef, by string) error {
+// start hands a stored run to the executor and follows it in ref: the
+// message already posted for it (the approval card), or, with post, the
+// message post makes (ref then has no ID and says where). Either way the
+// message is a bot.Stream holding its first send for bot.DefaultStreamHold,
+// so a run that ends by then is one message carrying its final frame; with
+// post, start returns once the message is posted. by is the identity that
+// caused the start, for the audit chain.
+func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, vals runbooks.Values, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), by string) error {
 	m := b.masker(rb, vals)
 	if !ref.IsZero() && ref.ID != run.Origin.Message {
 		if updated, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
@@ -38,14 +43,25 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 	// The run is followed from before it can end, so that WaitRun and
 	// Wait cover its last message even when it fails at once.
 	release := b.track(run.ID)
+	st := b.runStream(ctx, run, ref, post)
+	if st != nil && post != nil {
+		// The command's answer is this message: wait for it, as a handler
+		// bound to its event's lifetime must.
+		defer func() {
+			select {
+			case <-st.Posted():
+			case <-ctx.Done():
+			}
+		}()
+	}
 	steps, err := rb.Render(vals)
 	if err != nil {
 		defer release()
-		return b.abort(ctx, run, ref, m, err)
+		return b.abort(ctx, run, st, m, err)
 	}
 	if b.d.Executor == nil {
 		defer release()
-		return b.abort(ctx, run, ref, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
+		return b.abort(ctx, run, st, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
 	}
 	h, err := b.d.Executor.Start(context.WithoutCancel(ctx), run, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: m})
 	if err != nil {
@@ -56,11 +72,11 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 			if merr != nil {
 				return merr
 			}
-			b.show(ctx, run.ID, ref, msg)
+			b.showFinal(ctx, run.ID, st, msg)
 			b.record(ctx, by, "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "lock held by " + locked.Lock.RunID})
 			return nil
 		}
-		return b.abort(ctx, run, ref, m, err)
+		return b.abort(ctx, run, st, m, err)
 	}
 	for _, fn := range b.onRunStart {
 		started := *run
@@ -71,15 +87,49 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 	if err != nil {
 		b.log.Error("cancel button not stored", "run_id", run.ID, "err", err)
 	}
-	chat := b.chat(ref.Platform)
-	if chat == nil || ref.IsZero() {
-		b.log.Warn("run has no live message", "run_id", run.ID, "platform", ref.Platform)
-	}
 	go func() {
 		defer release()
-		b.follow(context.WithoutCancel(ctx), h, run, m, chat, ref, cancelCB)
+		b.follow(context.WithoutCancel(ctx), h, run, m, st, ref, cancelCB)
 	}()
 	return nil
+}
+
+// runStream is the live message of run (see start), or nil when there is
+// no chat to show it on. A message it posts is stored as the run's origin.
+func (b *Bot) runStream(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error)) *bot.Stream {
+	chat := b.chat(ref.Platform)
+	if chat == nil || (ref.IsZero() && post == nil) {
+		b.log.Warn("run has no live message", "run_id", run.ID, "platform", ref.Platform)
+		return nil
+	}
+	opt := bot.StreamOptions{Interval: b.d.Config.StreamInterval, Hold: bot.DefaultStreamHold, Budget: b.budget[ref.Platform],
+		Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver}
+	if ref.IsZero() {
+		opt.Post = post
+		opt.OnPost = func(posted bot.MessageRef) {
+			posted.Platform = cmp.Or(posted.Platform, ref.Platform)
+			if _, err := b.d.Store.UpdateRun(context.WithoutCancel(ctx), run.ID, func(r *runbooks.Run) error {
+				r.Origin = originOf(posted, r.Origin)
+				return nil
+			}); err != nil {
+				b.log.Error("store run message failed", "run_id", run.ID, "err", err)
+			}
+		}
+	}
+	return bot.NewStream(chat, ref, opt)
+}
+
+// showFinal delivers msg as the one last frame of a run's message st
+// (nil: none), logging a failure.
+func (b *Bot) showFinal(ctx context.Context, runID string, st *bot.Stream, msg bot.Message) {
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, finalDeliveryTimeout)
+	defer cancel()
+	if err := st.Close(ctx, msg); err != nil {
+		b.log.Error("run message not delivered", "run_id", runID, "err", err)
+	}
 }
 
 // track registers that the bot is about to follow run id; the returned
@@ -104,8 +154,9 @@ func (b *Bot) track(id string) (release func()) {
 	}
 }
 
-// abort marks a run that could not be started as failed and shows why.
-func (b *Bot) abort(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, m runbooks.Masker, cause error) error {
+// abort marks a run that could not be started as failed and shows why in
+// its message st.
+func (b *Bot) abort(ctx context.Context, run *runbooks.Run, st *bot.Stream, m runbooks.Masker, cause error) error {
 	failed, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
 		if r.State.Final() {
 			return nil
@@ -113,10 +164,12 @@ func (b *Bot) abort(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, 
 		r.State, r.Reason, r.EndedAt = runbooks.StateFailed, "it could not be started: "+errorText(cause), b.now()
 		return nil
 	})
-	if err == nil {
-		b.show(ctx, run.ID, ref, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
-		b.record(ctx, "system", "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
+	if err != nil {
+		b.showFinal(ctx, run.ID, st, frame(run, runbooks.Snapshot{}, m, b.now(), "", ""))
+		return cause
 	}
+	b.showFinal(ctx, run.ID, st, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
+	b.record(ctx, "system", "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
 	return cause
 }
 
@@ -134,12 +187,13 @@ func (b *Bot) show(ctx context.Context, runID string, ref bot.MessageRef, msg bo
 // follow drives the live message of a started run until its final frame is
 // delivered, then attaches (or points to) the full log when the message
 // could not hold all of it.
-func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run, m runbooks.Masker, chat bot.Chat, ref bot.MessageRef, cancelCB string) {
+func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run, m runbooks.Masker, st *bot.Stream, ref bot.MessageRef, cancelCB string) {
 	sub := h.Subscribe()
 	defer sub.Close()
-	var st *bot.Stream
-	if chat != nil && !ref.IsZero() {
-		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver})
+	chat := b.chat(ref.Platform)
+	if st != nil {
+		// The frame the hold ends on if nothing changes by then.
+		st.Update(frame(run, sub.Snapshot(), m, b.now(), cancelCB, ""))
 	}
 	// Frames follow the run's changes, and a quiet run still gets its
 	// elapsed time refreshed now and then.
@@ -185,6 +239,9 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 	if st != nil {
 		if err := st.Close(ctx, frame(run, snap, m, b.now(), "", note)); err != nil {
 			b.log.Error("final frame not delivered", "run_id", run.ID, "err", err)
+		}
+		if shown := st.Ref(); !shown.IsZero() {
+			ref = shown
 		}
 	}
 	if uploader != nil {
@@ -268,14 +325,14 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 	m := b.masker(rb, vals)
 	b.record(ctx, req.By, "run.request", run.ID, requestDetail(run, m))
 	var ref bot.MessageRef
+	var post func(context.Context, bot.Message) (bot.MessageRef, error)
 	if chat := b.chat(req.Platform); chat != nil {
-		ref, err = chat.Post(ctx, req.Target, bot.Fit(frame(run, runbooks.Snapshot{}, m, b.now(), "", ""), bot.LimitsOf(chat)))
-		if err != nil {
-			b.log.Error("post run message failed", "run_id", run.ID, "err", err)
+		ref = bot.MessageRef{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread}
+		post = func(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
+			return chat.Post(ctx, req.Target, msg)
 		}
-		ref.Platform = req.Platform
 	}
-	if err := b.start(ctx, run, rb, vals, ref, req.By); err != nil {
+	if err := b.start(ctx, run, rb, vals, ref, post, req.By); err != nil {
 		return nil, err
 	}
 	return b.d.Store.GetRun(ctx, run.ID)

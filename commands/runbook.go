@@ -259,22 +259,13 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 	}
 	m := b.masker(rb, vals)
 	if !rb.NeedsApproval() {
-		// The first frame goes out before any disk write, so the requester
-		// sees an answer at once; the run is stored with its message.
-		ref, perr := c.Reply.Reply(ctx, frame(run, runbooks.Snapshot{}, m, now, "", ""))
-		run.Origin = originOf(ref, run.Origin)
 		if err := b.d.Store.CreateRun(ctx, run); err != nil {
-			if perr != nil {
-				b.log.Error("post run message failed", "runbook", rb.Name, "err", perr)
-			}
-			b.show(ctx, "", ref, bot.Message{Header: rb.Name + " — not started", Level: bot.LevelDanger, Text: []string{errorText(err)}})
 			return err
 		}
-		if perr != nil { // logged once the run has its ID
-			b.log.Error("post run message failed", "run_id", run.ID, "runbook", rb.Name, "err", perr)
-		}
 		b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
-		return b.start(ctx, run, rb, vals, ref, c.Actor.ID)
+		// The answer is the run's message, posted by its stream within
+		// bot.DefaultStreamHold: the final frame of a run that ended by then.
+		return b.start(ctx, run, rb, vals, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply, c.Actor.ID)
 	}
 	if err := b.d.Store.CreateRun(ctx, run); err != nil {
 		return err
