@@ -162,7 +162,7 @@ func runFloor(e *env) ([]row, error) {
 	if _, err := os.Stat(cfgPath); err != nil {
 		return nil, errors.New("run after bigOutput, whose config has the noop runbook")
 	}
-	var runs, versions []time.Duration
+	var runs, versions, diffs []time.Duration
 	for range pairs + 1 { // the first pair warms the page cache
 		cmd := exec.Command(e.binary, "run", "--config", cfgPath, "--yes", "noop")
 		cmd.Dir = filepath.Dir(cfgPath)
@@ -175,12 +175,12 @@ func runFloor(e *env) ([]row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tebura version: %w", err)
 		}
-		runs, versions = append(runs, r), append(versions, v)
+		runs, versions, diffs = append(runs, r), append(versions, v), append(diffs, r-v)
 	}
-	runs, versions = runs[1:], versions[1:]
-	mr, mv := median(runs), median(versions)
+	runs, versions, diffs = runs[1:], versions[1:], diffs[1:]
+	mr, mv, md := median(runs), median(versions), median(diffs)
 	return []row{
 		{fmt.Sprintf("tebura run no-op / tebura version (medians of %d, alternated)", pairs), ms(mr) + " / " + ms(mv), "", ""},
-		{"tebura run no-op minus tebura version", ms(mr - mv), "<= 5 ms", met(mr-mv <= 5*time.Millisecond)},
+		{"tebura run no-op minus tebura version (median of pairs)", ms(md), "<= 5 ms", met(md <= 5*time.Millisecond)},
 	}, nil
 }

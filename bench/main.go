@@ -266,8 +266,9 @@ access:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	const rounds = 5
+	const rounds = 11
 	var engine, direct, piped []time.Duration
+	var catRatios []float64 // pair by pair, so that the machine's drift cancels
 	var peak int64
 	for i := 0; i < rounds; i++ {
 		d, err := timed(exec.Command("/bin/sh", "-c", bigScript))
@@ -288,17 +289,19 @@ access:
 			return nil, fmt.Errorf("tebura run: %w", err)
 		}
 		engine = append(engine, d)
+		catRatios = append(catRatios, float64(d)/float64(piped[len(piped)-1]))
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > peak {
 			peak = ru.Maxrss // KiB on Linux
 		}
 	}
 	me, md, mc := median(engine), median(direct), median(piped)
-	ratio, catRatio, peakMB := float64(me)/float64(md), float64(me)/float64(mc), float64(peak)/1024
+	slices.Sort(catRatios)
+	ratio, catRatio, peakMB := float64(me)/float64(md), catRatios[len(catRatios)/2], float64(peak)/1024
 	return []row{
 		{fmt.Sprintf("100 MiB run: tebura run wall time (median of %d)", rounds), ms(me), "", ""},
 		{"100 MiB run: same script to /dev/null / piped through cat", ms(md) + " / " + ms(mc), "", ""},
 		{"100 MiB run: engine overhead ratio (tebura run)", fmt.Sprintf("%.2fx", ratio), "<= 1.3x", met(ratio <= 1.3)},
-		{"100 MiB run: tebura run vs same script | cat", fmt.Sprintf("%.2fx", catRatio), "<= 1.15x", met(catRatio <= 1.15)},
+		{"100 MiB run: tebura run vs same script | cat (median ratio of pairs)", fmt.Sprintf("%.2fx", catRatio), "<= 1.15x", met(catRatio <= 1.15)},
 		{"100 MiB run: peak RSS of tebura run", fmt.Sprintf("%.1f MB", peakMB), "<= 60 MB", met(peakMB <= 60)},
 	}, nil
 }
