@@ -70,6 +70,7 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 		if errors.As(err, &locked) {
 			msg, merr := b.lockMessage(ctx, run.Runbook, locked.Lock)
 			if merr != nil {
+				b.showFinal(ctx, run.ID, st, frame(run, runbooks.Snapshot{}, m, b.now(), "", ""))
 				return merr
 			}
 			b.showFinal(ctx, run.ID, st, msg)
