@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -40,7 +42,7 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	if err == nil {
 		w.Policy = pol
 	} else if !hasKeyPrefix(ps, "access") {
-		for _, e := range splitErrors(err) {
+		for _, e := range tebura.Unjoin(err) {
 			ps = append(ps, l.problemAt("access", e.Error()))
 		}
 	}
@@ -67,16 +69,13 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	}
 	ps = append(ps, w.crossCheck(rps)...)
 	if len(ps) == 0 {
-		// The incident package's own check, as the server applies it; the
-		// checks above place the same problems at their config line.
-		for _, err := range incident.ValidateRules(cfg.Automations, func(name string) (bool, bool) {
-			rb, ok := reg.Get(name)
-			if !ok {
-				return false, false
+		// The rules compiled as the server compiles them (template
+		// functions, params without a runbook); config.Validate has
+		// placed the rest at their lines already.
+		if _, err := incident.CompileRules(cfg.Automations); err != nil {
+			for _, e := range tebura.Unjoin(err) {
+				ps = append(ps, l.problemAt("automations", e.Error()))
 			}
-			return rb.NeedsApproval() || rb.Kind == runbooks.KindRemediation, true
-		}) {
-			ps = append(ps, l.problemAt("automations", err.Error()))
 		}
 	}
 	return w, ps, confProblems
@@ -109,36 +108,33 @@ func (l *loadedConfig) source() string {
 	return "config"
 }
 
-// crossCheck checks what links the config to the runbooks: automation
-// rules must name runbooks that exist, and a diagnostic that runs by itself
-// must be one that needs no approval (a remediation never runs without its
-// approvals).
+// crossCheck checks what links the config to the runbooks
+// (incident.ValidateRules: automation rules must name runbooks that exist,
+// and a diagnostic that runs by itself must need no approval), placing
+// each problem at its line. A runbook that failed to load has its own
+// problem already.
 func (w *world) crossCheck(rps []runbooks.Problem) []problem {
 	broken := map[string]bool{}
 	for _, p := range rps {
 		broken[p.Runbook] = true
 	}
-	var ps []problem
-	check := func(key, name string, auto bool) {
+	status := func(name string) incident.RunbookStatus {
 		rb, ok := w.Registry.Get(name)
 		switch {
 		case !ok && broken[name]:
-			// already reported by the runbook loader
+			return incident.RunbookBroken
 		case !ok:
-			ps = append(ps, w.problemAt(key, fmt.Sprintf("names runbook %q, which does not exist", name)))
-		case auto && rb.NeedsApproval():
-			ps = append(ps, w.problemAt(key, fmt.Sprintf("runbook %q needs approval, so it cannot run by itself; list it under suggest instead", name)))
-		case auto && rb.Kind == runbooks.KindRemediation:
-			ps = append(ps, w.problemAt(key, fmt.Sprintf("runbook %q is a remediation; only diagnostics run by themselves, list it under suggest instead", name)))
+			return incident.RunbookMissing
+		case rb.NeedsApproval():
+			return incident.RunbookNeedsApproval
+		case rb.Kind == runbooks.KindRemediation:
+			return incident.RunbookRemediation
 		}
+		return incident.RunbookUnattended
 	}
-	for i, a := range w.Config.Automations {
-		for j, n := range a.Diagnostics {
-			check(fmt.Sprintf("automations[%d].diagnostics[%d]", i, j), n, true)
-		}
-		for j, n := range a.Suggest {
-			check(fmt.Sprintf("automations[%d].suggest[%d]", i, j), n, false)
-		}
+	var ps []problem
+	for _, ke := range config.KeyErrors(incident.ValidateRules(w.Config.Automations, status)) {
+		ps = append(ps, w.problemAt(ke.Key, ke.Msg))
 	}
 	return ps
 }
@@ -150,13 +146,6 @@ func hasKeyPrefix(ps []problem, prefix string) bool {
 		}
 	}
 	return false
-}
-
-func splitErrors(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 func (c *cli) validateCmd() *cobra.Command {
