@@ -168,7 +168,7 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
 
-	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	red, err := runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func (c *cli) runsCmd() *cobra.Command {
 // configRedactor is the redactor the configuration asks for: every secret
 // of the configuration, redact.values and redact.patterns.
 func configRedactor(cfg config.Config) (*runbooks.Redactor, error) {
-	return runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	return runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 }
 
 // runSecrets returns the values of r's secret params.

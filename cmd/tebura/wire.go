@@ -380,7 +380,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 		return nil, tebura.Wrap(tebura.EINVALID, errors.New(strings.Join(lines, "; ")),
 			fmt.Sprintf("The new configuration has %d problem(s), so it was not loaded; the running one stays. Run `tebura validate` to see them.", len(ps)))
 	}
-	red, err := runbooks.NewRedactor(configSecrets(w.Config), w.Config.Redact.Patterns)
+	red, err := runbooks.NewRedactor(w.Config.Secrets(), w.Config.Redact.Patterns)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; the running configuration stays.")
 	}
