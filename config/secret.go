@@ -1,7 +1,5 @@
 package config
 
-import "sort"
-
 // Secret is a configuration value that must never be printed: its String and
 // MarshalText methods redact it. Value returns the real value.
 type Secret string
@@ -40,12 +38,7 @@ func (c Config) Secrets() []string {
 	add(src.Alertmanager.BearerToken, src.Alertmanager.BasicAuth.Password)
 	add(src.Grafana.HMACSecret, src.Grafana.BearerToken, src.Grafana.BasicAuth.Password)
 	add(src.PagerDuty.WebhookSecret, src.PagerDuty.RoutingKey)
-	names := make([]string, 0, len(src.Generic))
-	for n := range src.Generic {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(src.Generic) {
 		g := src.Generic[n]
 		add(g.BearerToken, g.HMACSecret, g.BasicAuth.Password)
 	}

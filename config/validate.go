@@ -461,8 +461,8 @@ func (c Config) validateSources(p *problems) {
 
 // validateGeneric checks the mapping of generic source key as written. A
 // preset fills keys left empty; the presets live beside the generic source
-// (incident/source), which checks the merged mapping (source.NewGeneric;
-// the loader in cmd/tebura runs it for every generic source).
+// (incident/source), which checks the merged mapping (source.NewGeneric,
+// which Load runs for every generic source as Options.CheckGeneric).
 func validateGeneric(p *problems, key string, g GenericSource) {
 	if g.Key == "" && g.Preset == "" {
 		p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")

@@ -17,7 +17,7 @@ import (
 )
 
 // openStore opens the configured store for a one-shot command.
-func (c *cli) openStore() (*loadedConfig, *bolt.Store, error) {
+func (c *cli) openStore() (*config.Loaded, *bolt.Store, error) {
 	l, err := c.load()
 	if err != nil {
 		return nil, nil, err
@@ -204,11 +204,11 @@ func (c *cli) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, ps := loadConfig(path)
+			l, ps := config.Read(path)
 			for _, p := range ps {
 				fmt.Fprintln(c.stderr, p)
 			}
-			out, err := yaml.Marshal(toMapRedacted(l))
+			out, err := yaml.Marshal(l.Config.Redacted())
 			if err != nil {
 				return err
 			}
