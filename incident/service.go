@@ -35,11 +35,11 @@ type Service struct {
 }
 
 // GuardDiagnostics makes Ingest check every diagnostics runbook at the
-// moment it would start, with the same lookup as ValidateRules (usually a
-// closure over the current runbook registry): a runbook that became a
-// remediation or needs approval is moved to Actions.Suggest (so it waits
-// for its approvals), an unknown one is dropped; both are noted on the
-// timeline. Call it once while wiring, before the first Ingest.
+// moment it would start, with isRemediation (usually a closure over the
+// current runbook registry; ValidateRules makes the same check at load):
+// a runbook that became a remediation or needs approval is moved to
+// Actions.Suggest (so it waits for its approvals), an unknown one is
+// dropped; both are noted on the timeline. Call it once while wiring, before the first Ingest.
 func (s *Service) GuardDiagnostics(isRemediation func(name string) (remediation, known bool)) {
 	s.guard = isRemediation
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -121,7 +120,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 			fmt.Sprintf("%d runbook problem(s); run `tebura validate` to see them.", len(ps)))
 	}
 	a.Registry = reg
-	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	red, err := runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; run `tebura validate`.")
 	}
@@ -402,37 +401,4 @@ func (a *App) Close() error {
 		err = a.Store.Close()
 	})
 	return err
-}
-
-// configSecrets returns every non-empty Secret of the configuration, so that
-// tokens and passwords are masked in run output and audit entries too.
-func configSecrets(cfg config.Config) []string {
-	var out []string
-	secretT := reflect.TypeOf(config.Secret(""))
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch {
-		case v.Type() == secretT:
-			if s := v.String(); s != "" {
-				out = append(out, s)
-			}
-		case v.Kind() == reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		case v.Kind() == reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		case v.Kind() == reflect.Map:
-			iter := v.MapRange()
-			for iter.Next() {
-				walk(iter.Value())
-			}
-		}
-	}
-	walk(reflect.ValueOf(cfg))
-	return out
 }

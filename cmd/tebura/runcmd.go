@@ -18,6 +18,7 @@ import (
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -99,7 +100,7 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 		return err
 	}
 	w, ps, confProblems := loadWorld(path)
-	sortProblems(ps[:confProblems])
+	config.SortProblems(ps[:confProblems])
 	if confProblems > 0 {
 		for _, p := range ps[:confProblems] {
 			fmt.Fprintln(c.stderr, p)
@@ -168,7 +169,7 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
 
-	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	red, err := runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 	if err != nil {
 		return err
 	}

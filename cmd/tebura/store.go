@@ -17,7 +17,7 @@ import (
 )
 
 // openStore opens the configured store for a one-shot command.
-func (c *cli) openStore() (*loadedConfig, *bolt.Store, error) {
+func (c *cli) openStore() (*config.Loaded, *bolt.Store, error) {
 	l, err := c.load()
 	if err != nil {
 		return nil, nil, err
@@ -79,7 +79,7 @@ func (c *cli) runsCmd() *cobra.Command {
 // configRedactor is the redactor the configuration asks for: every secret
 // of the configuration, redact.values and redact.patterns.
 func configRedactor(cfg config.Config) (*runbooks.Redactor, error) {
-	return runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	return runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 }
 
 // runSecrets returns the values of r's secret params.
@@ -204,11 +204,11 @@ func (c *cli) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, ps := loadConfig(path)
+			l, ps := config.Read(path)
 			for _, p := range ps {
 				fmt.Fprintln(c.stderr, p)
 			}
-			out, err := yaml.Marshal(toMapRedacted(l))
+			out, err := yaml.Marshal(l.Config.Redacted())
 			if err != nil {
 				return err
 			}

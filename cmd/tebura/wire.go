@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -371,7 +370,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 	defer s.reloadMu.Unlock()
 	w, ps, _ := loadWorld(s.opts.ConfigPath)
 	if len(ps) > 0 {
-		sortProblems(ps)
+		config.SortProblems(ps)
 		lines := make([]string, 0, len(ps))
 		for _, p := range ps {
 			lines = append(lines, p.String())
@@ -380,7 +379,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 		return nil, tebura.Wrap(tebura.EINVALID, errors.New(strings.Join(lines, "; ")),
 			fmt.Sprintf("The new configuration has %d problem(s), so it was not loaded; the running one stays. Run `tebura validate` to see them.", len(ps)))
 	}
-	red, err := runbooks.NewRedactor(configSecrets(w.Config), w.Config.Redact.Patterns)
+	red, err := runbooks.NewRedactor(w.Config.Secrets(), w.Config.Redact.Patterns)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; the running configuration stays.")
 	}
@@ -399,8 +398,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 
 // changedKeys lists the restart-only keys whose value differs.
 func changedKeys(a, b config.Config) []string {
-	am := toMap(reflect.ValueOf(a), false).(map[string]any)
-	bm := toMap(reflect.ValueOf(b), false).(map[string]any)
+	am, bm := a.Map(), b.Map()
 	var out []string
 	for _, k := range restartKeys {
 		if fmt.Sprint(lookup(am, k)) != fmt.Sprint(lookup(bm, k)) {
