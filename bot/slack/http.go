@@ -47,7 +47,7 @@ func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bo
 		return nil, false
 	}
 	if err := verify(a.cfg.SigningSecret.Value(), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, a.now()); err != nil {
-		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", "signature")
+		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", refusal(err))
 		w.WriteHeader(http.StatusUnauthorized)
 		return nil, false
 	}
