@@ -12,10 +12,11 @@ import (
 // cancels the handlers' contexts and waits up to stopWait for the handlers
 // to return and the queued messages to go out; then it cancels what is
 // still queued (a message held by a Retry-After) and waits up to
-// cancelWait for the drains, which honour their context, to end. So Run
-// returns at most stopWait+cancelWait (6 s) after its context ends: it
-// runs after the runs' shutdown_grace (30 s by default) and the final
-// frames, and must not add much to them. A handler that ignores its
+// cancelWait for the drains, which honour their context, to end. So the
+// wait adds at most stopWait+cancelWait (6 s) to Run's return (closing the
+// Socket Mode connection takes at most one second more). It comes after
+// the runs' shutdown_grace (30 s by default) and their final frames, and
+// must not add much to them. A handler that ignores its
 // context is left behind after stopWait, with an error in the log, rather
 // than holding shutdown forever.
 const (
