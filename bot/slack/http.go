@@ -47,7 +47,7 @@ func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bo
 		return nil, false
 	}
 	if err := verify(a.cfg.SigningSecret.Value(), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, a.now()); err != nil {
-		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", "signature")
+		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", refusal(err))
 		w.WriteHeader(http.StatusUnauthorized)
 		return nil, false
 	}
@@ -109,9 +109,7 @@ func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
 // nothing. The key is recorded after the ack because Mark may touch the
 // disk. A failing Deduper is logged and the delivery handled, as events are.
 func (a *Adapter) afterAck(parent context.Context, key string, handle func(context.Context)) {
-	ctx, cancel := a.handlerCtx(parent)
-	go func() {
-		defer cancel()
+	a.spawn(parent, func(ctx context.Context) {
 		first, err := a.dedupe.Mark(ctx, scopeTrigger, key, dedupeTTL)
 		if err != nil {
 			a.log.Error("slack dedupe failed", "scope", scopeTrigger, "err", scrub(err))
@@ -120,7 +118,7 @@ func (a *Adapter) afterAck(parent context.Context, key string, handle func(conte
 			return
 		}
 		handle(ctx)
-	}()
+	})
 }
 
 func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -146,11 +144,7 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		// Dedupe after the ack: Mark may touch the disk, and Slack retries
 		// only deliveries that were not acknowledged in time.
-		ctx, cancel := a.handlerCtx(r.Context())
-		go func() {
-			defer cancel()
-			a.onEvent(ctx, ev)
-		}()
+		a.spawn(r.Context(), func(ctx context.Context) { a.onEvent(ctx, ev) })
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
