@@ -515,7 +515,7 @@ func (s *Service) channelName(t *template.Template, inc *Incident, ls, ann map[s
 		s.log.Warn("channel template failed", "incident", inc.Number, "err", err)
 		name = "inc-" + strconv.FormatInt(inc.Number, 10)
 	}
-	return Slugify(name, maxChannelName)
+	return tebura.Slug(name, maxChannelName)
 }
 
 func templateData(inc *Incident, ls, ann map[string]string) TemplateData {
