@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"text/template"
@@ -521,13 +520,4 @@ func (s *Service) channelName(t *template.Template, inc *Incident, ls, ann map[s
 func templateData(inc *Incident, ls, ann map[string]string) TemplateData {
 	return TemplateData{Number: inc.Number, Slug: inc.Slug(), Title: inc.Title, Severity: inc.Severity,
 		Labels: ls, Annotations: ann, Incident: inc}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

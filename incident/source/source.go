@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -283,7 +285,7 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 		add(NewPagerDuty(pd, nil), pd.DefaultSeverity, "/hooks/pagerduty", PagerDutyEventsV2Path, PagerDutyEventsV1Path)
 	}
 	var errs []error
-	for _, name := range sortedNames(cfg.Generic) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Generic)) {
 		gc := cfg.Generic[name]
 		if !gc.Enabled() {
 			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token, basic_auth or hmac_secret, or insecure: true to accept unauthenticated requests", name))
