@@ -62,6 +62,11 @@ func unauthorized(reason string) error {
 	return tebura.Errorf(tebura.EUNAUTHENTICATED, "%s", reason)
 }
 
+// errMethod refuses a request of another method than POST (PUT too for
+// Grafana). It is not logged: a scanner's GETs are not the operators'
+// concern.
+var errMethod = tebura.Errorf(tebura.EMETHOD, "method not allowed; send POST")
+
 // IngestFunc stores a batch; it returns only after the batch is durable.
 // (*incident.Service).Ingest fits once its Result is handed on, see
 // Ingester.
@@ -137,7 +142,7 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 		}
 		if r.Method != http.MethodPost && (r.Method != http.MethodPut || src.Name() != "grafana") {
 			w.Header().Set("Allow", http.MethodPost)
-			reply(refusal(log, tebura.Errorf(tebura.EMETHOD, "method not allowed; send POST"), tebura.EMETHOD))
+			reply(answer(errMethod))
 			return
 		}
 		body, err := tebura.ReadBody(w, r, max)
