@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/config"
 )
 
@@ -53,7 +54,7 @@ func templateFuncs() template.FuncMap {
 		"upper":   strings.ToUpper,
 		"trim":    strings.TrimSpace,
 		"replace": strings.ReplaceAll,
-		"slug":    func(s string) string { return Slugify(s, 80) },
+		"slug":    func(s string) string { return tebura.Slug(s, 80) },
 		"default": func(def, v string) string {
 			if v == "" {
 				return def

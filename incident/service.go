@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"text/template"
@@ -515,19 +514,10 @@ func (s *Service) channelName(t *template.Template, inc *Incident, ls, ann map[s
 		s.log.Warn("channel template failed", "incident", inc.Number, "err", err)
 		name = "inc-" + strconv.FormatInt(inc.Number, 10)
 	}
-	return Slugify(name, maxChannelName)
+	return tebura.Slug(name, maxChannelName)
 }
 
 func templateData(inc *Incident, ls, ann map[string]string) TemplateData {
 	return TemplateData{Number: inc.Number, Slug: inc.Slug(), Title: inc.Title, Severity: inc.Severity,
 		Labels: ls, Annotations: ann, Incident: inc}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

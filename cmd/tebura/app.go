@@ -218,12 +218,11 @@ func (a *App) Ready(ctx context.Context) []string {
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if bad := a.Ready(ctx); len(bad) > 0 {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "not ready: "+strings.Join(bad, "; "))
+		tebura.HTTPError(w, tebura.Errorf(tebura.ETRANSIENT, "not ready: %s", strings.Join(bad, "; ")))
 		return
 	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ok")
 }
 
