@@ -7,6 +7,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -45,7 +46,7 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 		}
 		return err
 	}
-	b.record(ctx, c.Actor.ID, "run.approve", run.ID, map[string]string{
+	b.record(ctx, c.Actor.ID, audit.ActionRunApprove, run.ID, map[string]string{
 		"runbook": run.Runbook, "plan_hash": hash, "approvals": fmt.Sprintf("%d/%d", len(updated.Approvals), updated.Required)})
 	vals, err := rb.Bind(updated.Params)
 	if err != nil {
@@ -109,7 +110,7 @@ func (b *Bot) deny(ctx context.Context, c *bot.Click, runID string) error {
 	if err != nil {
 		return err
 	}
-	b.record(ctx, c.Actor.ID, "run.deny", run.ID, map[string]string{"runbook": run.Runbook})
+	b.record(ctx, c.Actor.ID, audit.ActionRunDeny, run.ID, map[string]string{"runbook": run.Runbook})
 	ref := refOf(denied.Origin)
 	if ref.IsZero() {
 		ref = c.Message

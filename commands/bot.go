@@ -316,7 +316,7 @@ func (b *Bot) newCallback(ctx context.Context, action, runID string, expires tim
 	return cb.ID, nil
 }
 
-func (b *Bot) record(ctx context.Context, actor, action, subj string, detail map[string]string) {
+func (b *Bot) record(ctx context.Context, actor string, action audit.Action, subj string, detail map[string]string) {
 	if b.d.Audit == nil {
 		return
 	}

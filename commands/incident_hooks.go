@@ -6,6 +6,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -90,7 +91,7 @@ func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*r
 	if asker != nil {
 		detail["suggested_by"] = suggestedBy
 	}
-	b.record(ctx, run.RequestedBy, "run.request", run.ID, detail)
+	b.record(ctx, run.RequestedBy, audit.ActionRunRequest, run.ID, detail)
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return nil, err
@@ -117,7 +118,7 @@ func (b *Bot) closeRequest(ctx context.Context, runID, reason, incident string) 
 	if err != nil || !closed {
 		return err
 	}
-	b.record(ctx, "system", "run.close", run.ID, map[string]string{"runbook": run.Runbook, "incident": incident, "reason": reason})
+	b.record(ctx, "system", audit.ActionRunClose, run.ID, map[string]string{"runbook": run.Runbook, "incident": incident, "reason": reason})
 	b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -177,7 +178,7 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		return
 	}
 	if ch.Opened || ch.Reopened {
-		i.bot.record(ctx, incident.ActorTebura, "incident.open", inc.ID, map[string]string{"title": inc.Title, "source": inc.Source,
+		i.bot.record(ctx, incident.ActorTebura, audit.ActionIncidentOpen, inc.ID, map[string]string{"title": inc.Title, "source": inc.Source,
 			"reopened": fmt.Sprint(ch.Reopened)})
 	}
 	if alerts := slices.Concat(ch.NewAlerts, ch.Refired); len(alerts) > 0 && st.alert == nil {
@@ -197,10 +198,10 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		if by != incident.ActorTebura {
 			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + by + "."
 		}
-		i.bot.record(ctx, by, "incident.resolve", inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
+		i.bot.record(ctx, by, audit.ActionIncidentResolve, inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
 		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, text, st)}})
 	case ch.Acknowledged:
-		i.bot.record(ctx, inc.AckedBy, "incident.ack", inc.ID, map[string]string{"source": inc.Source})
+		i.bot.record(ctx, inc.AckedBy, audit.ActionIncidentAck, inc.ID, map[string]string{"source": inc.Source})
 	}
 }
 
@@ -425,7 +426,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	st.channel, st.mode = inc.Channel, channelCreated
 	i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Channel "+orNone(inc.Channel.Name)+" created",
 		map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "url": inc.Channel.URL, "mode": channelCreated})
-	i.bot.record(ctx, incident.ActorTebura, "incident.channel", inc.ID, map[string]string{"channel": inc.Channel.ID, "name": inc.Channel.Name})
+	i.bot.record(ctx, incident.ActorTebura, audit.ActionIncidentChannel, inc.ID, map[string]string{"channel": inc.Channel.ID, "name": inc.Channel.Name})
 	invite := derived.Invite
 	if hint != nil {
 		invite = append(hint.Invite, invite...)
@@ -567,7 +568,7 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 		st.started[key] = ""
 		data["refused"] = "true"
 		i.log.Warn("diagnostic refused", "incident", inc.Number, "rule", ra.Rule, "runbook", ra.Runbook, "reason", why)
-		i.bot.record(ctx, actor, "incident.diagnostic_refused", inc.ID, map[string]string{"runbook": ra.Runbook, "reason": why})
+		i.bot.record(ctx, actor, audit.ActionIncidentDiagnosticRefused, inc.ID, map[string]string{"runbook": ra.Runbook, "reason": why})
 		i.mark(ctx, inc, actor, incident.KindAutomation, "Diagnostic "+ra.Runbook+" not started: "+why, data)
 	}
 	if ra.Err != "" {
@@ -920,7 +921,7 @@ func (i *Incidents) archive(ctx context.Context, n int64) {
 		return
 	}
 	st.archived = true
-	i.bot.record(ctx, incident.ActorTebura, "incident.archive", inc.ID, map[string]string{"channel": inc.Channel.ID})
+	i.bot.record(ctx, incident.ActorTebura, audit.ActionIncidentArchive, inc.ID, map[string]string{"channel": inc.Channel.ID})
 	i.mark(ctx, inc, incident.ActorTebura, kindArchived, "Channel "+orNone(inc.Channel.Name)+" archived", map[string]string{"channel": inc.Channel.ID})
 }
 

@@ -468,7 +468,7 @@ func TestIncidentCommands(t *testing.T) {
 	}
 	var actions []string
 	_ = s.Store.AuditEntries(context.Background(), func(e audit.Entry) error {
-		actions = append(actions, e.Action)
+		actions = append(actions, string(e.Action))
 		return nil
 	})
 	for _, want := range []string{"incident.open", "incident.ack", "incident.note", "incident.commander", "incident.resolve"} {

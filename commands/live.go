@@ -10,6 +10,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -57,7 +58,7 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 				return merr
 			}
 			b.show(ctx, run.ID, ref, msg)
-			b.record(ctx, by, "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "lock held by " + locked.Lock.RunID})
+			b.record(ctx, by, audit.ActionRunEnd, run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "lock held by " + locked.Lock.RunID})
 			return nil
 		}
 		return b.abort(ctx, run, ref, m, err)
@@ -66,7 +67,7 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 		started := *run
 		fn(ctx, &started)
 	}
-	b.record(ctx, by, "run.start", run.ID, map[string]string{"runbook": run.Runbook, "params": paramsText(run.Params, run.Secret, m)})
+	b.record(ctx, by, audit.ActionRunStart, run.ID, map[string]string{"runbook": run.Runbook, "params": paramsText(run.Params, run.Secret, m)})
 	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
 	if err != nil {
 		b.log.Error("cancel button not stored", "run_id", run.ID, "err", err)
@@ -115,7 +116,7 @@ func (b *Bot) abort(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, 
 	})
 	if err == nil {
 		b.show(ctx, run.ID, ref, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
-		b.record(ctx, "system", "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
+		b.record(ctx, "system", audit.ActionRunEnd, run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
 	}
 	return cause
 }
@@ -196,7 +197,7 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 			}
 		}
 	}
-	b.record(ctx, "system", "run.end", run.ID, map[string]string{
+	b.record(ctx, "system", audit.ActionRunEnd, run.ID, map[string]string{
 		"runbook": run.Runbook, "state": string(snap.State), "exit_code": fmt.Sprint(snap.ExitCode), "reason": snap.Reason,
 	})
 }
@@ -266,7 +267,7 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 		return nil, err
 	}
 	m := b.masker(rb, vals)
-	b.record(ctx, req.By, "run.request", run.ID, requestDetail(run, m))
+	b.record(ctx, req.By, audit.ActionRunRequest, run.ID, requestDetail(run, m))
 	var ref bot.MessageRef
 	if chat := b.chat(req.Platform); chat != nil {
 		ref, err = chat.Post(ctx, req.Target, bot.Fit(frame(run, runbooks.Snapshot{}, m, b.now(), "", ""), bot.LimitsOf(chat)))
@@ -319,7 +320,7 @@ func (b *Bot) Recover(ctx context.Context) error {
 		return err
 	}
 	for _, run := range interrupted {
-		b.record(ctx, "system", "run.interrupt", run.ID, map[string]string{"runbook": run.Runbook})
+		b.record(ctx, "system", audit.ActionRunInterrupt, run.ID, map[string]string{"runbook": run.Runbook})
 	}
 	b.ShowInterrupted(ctx, interrupted)
 	if err := b.ExpireNow(ctx); err != nil {
@@ -373,7 +374,7 @@ func (b *Bot) ExpireNow(ctx context.Context) error {
 		return err
 	}
 	for _, run := range expired {
-		b.record(ctx, "system", "run.expire", run.ID, map[string]string{"runbook": run.Runbook})
+		b.record(ctx, "system", audit.ActionRunExpire, run.ID, map[string]string{"runbook": run.Runbook})
 		b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -273,13 +274,13 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 		if perr != nil { // logged once the run has its ID
 			b.log.Error("post run message failed", "run_id", run.ID, "runbook", rb.Name, "err", perr)
 		}
-		b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
+		b.record(ctx, c.Actor.ID, audit.ActionRunRequest, run.ID, requestDetail(run, m))
 		return b.start(ctx, run, rb, vals, ref, c.Actor.ID)
 	}
 	if err := b.d.Store.CreateRun(ctx, run); err != nil {
 		return err
 	}
-	b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
+	b.record(ctx, c.Actor.ID, audit.ActionRunRequest, run.ID, requestDetail(run, m))
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -129,7 +130,7 @@ func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string)
 		if err != nil {
 			return err
 		}
-		b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StatePendingApproval)})
+		b.record(ctx, a.ID, audit.ActionRunCancel, run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StatePendingApproval)})
 		b.show(ctx, cancelled.ID, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
 		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", run.ID)}})
 	}
@@ -139,7 +140,7 @@ func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string)
 	if err := b.d.Executor.Cancel(ctx, run.ID, a.Mention()); err != nil {
 		return err
 	}
-	b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(run.State)})
+	b.record(ctx, a.ID, audit.ActionRunCancel, run.ID, map[string]string{"runbook": run.Runbook, "state": string(run.State)})
 	return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Cancelling %s: its processes are being stopped.", run.ID)}})
 }
 
