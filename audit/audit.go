@@ -109,44 +109,68 @@ func New(s Store, m interface{ Mask(string) string }, clock func() time.Time) *L
 	return &Log{s: s, m: m, clock: clock}
 }
 
+// Note is what an entry says, before the chain places it: who did what to
+// which subject, with what detail.
+type Note struct {
+	Actor   string
+	Action  Action
+	Subject string
+	Detail  map[string]string
+}
+
 // Record appends one entry. Detail values and the subject pass through the
 // masker first; the caller's map is not kept.
 func (l *Log) Record(ctx context.Context, actor string, action Action, subject string, detail map[string]string) error {
-	if actor == "" || action == "" {
-		return tebura.Errorf(tebura.EINTERNAL, "An audit entry needs an actor and an action.")
+	n := Note{Actor: actor, Action: action, Subject: subject, Detail: detail}
+	if err := n.check(); err != nil {
+		return err
 	}
-	mask := func(s string) string { return s }
-	if l.m != nil {
-		mask = l.m.Mask
-	}
-	var d map[string]string
-	if len(detail) > 0 {
-		d = make(map[string]string, len(detail))
-		for k, v := range detail {
-			d[k] = mask(v)
-		}
-	}
-	subject = mask(subject)
 	_, err := l.s.AppendAudit(ctx, func(last *Entry) (Entry, error) {
-		e := Entry{
-			Seq:     1,
-			Time:    l.clock().UTC().Round(0),
-			Actor:   actor,
-			Action:  action,
-			Subject: subject,
-			Detail:  d,
-		}
-		if last != nil {
-			e.Seq = last.Seq + 1
-			e.Prev = last.Hash
-		}
-		e.Hash = Hash(e)
-		return e, nil
+		return l.Next(last, n), nil
 	})
 	if err != nil {
 		return fmt.Errorf("audit: record %s: %w", action, err)
 	}
 	return nil
+}
+
+func (n Note) check() error {
+	if n.Actor == "" || n.Action == "" {
+		return tebura.Errorf(tebura.EINTERNAL, "An audit entry needs an actor and an action.")
+	}
+	return nil
+}
+
+// Next is the entry that records n after last (nil: the chain is empty):
+// masked, stamped with the clock, linked and hashed. It is for a store
+// that appends the entry in the same transaction as the change it records
+// (a run created with its request); Record is the usual way.
+func (l *Log) Next(last *Entry, n Note) Entry {
+	mask := func(s string) string { return s }
+	if l.m != nil {
+		mask = l.m.Mask
+	}
+	var d map[string]string
+	if len(n.Detail) > 0 {
+		d = make(map[string]string, len(n.Detail))
+		for k, v := range n.Detail {
+			d[k] = mask(v)
+		}
+	}
+	e := Entry{
+		Seq:     1,
+		Time:    l.clock().UTC().Round(0),
+		Actor:   n.Actor,
+		Action:  n.Action,
+		Subject: mask(n.Subject),
+		Detail:  d,
+	}
+	if last != nil {
+		e.Seq = last.Seq + 1
+		e.Prev = last.Hash
+	}
+	e.Hash = Hash(e)
+	return e
 }
 
 // Hash returns the hex SHA-256 of e's canonical encoding: a version tag, then

@@ -5,7 +5,10 @@
 // leaves the engine.
 package runbooks
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
 // Kind says whether a runbook only looks (diagnostic) or changes things
 // (remediation).
@@ -152,4 +155,10 @@ type Job struct {
 	Steps   []RenderedStep
 	Timeout time.Duration
 	Masker  Masker
+	// Echo, when set, gets every masked line of output as the log does,
+	// past the log cap too: the log cap bounds what is stored, not what a
+	// person watching at a terminal sees. Writes to it are made while the
+	// output is taken, so a slow Echo slows the run (a terminal does, as
+	// with any program); an Echo that fails is dropped and the run goes on.
+	Echo io.Writer
 }
