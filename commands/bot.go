@@ -53,6 +53,10 @@ type Deps struct {
 	Access   func() *access.Policy
 	Audit    *audit.Log
 	Executor *runbooks.Executor
+	// Runs is the run service every run request, decision and start goes
+	// through. Nil: New builds one from Store, Executor, Audit and
+	// Redactor (tests that build a Bot alone).
+	Runs *runbooks.Service
 	// Redactor masks configured secrets; nil or returning nil masks nothing
 	// beyond secret params.
 	Redactor func() *runbooks.Redactor
@@ -109,8 +113,6 @@ type Bot struct {
 	mu        sync.Mutex
 	expiring  bool                     // the expiry loop runs
 	following map[string]chan struct{} // run ID → closed when its final frame is out
-
-	onRunStart []func(context.Context, *runbooks.Run) // set before events flow; read without the lock
 }
 
 var _ bot.Handler = (*Bot)(nil)
@@ -126,6 +128,10 @@ func New(d Deps) *Bot {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	if b.d.Runs == nil {
+		b.d.Runs = runbooks.NewService(runbooks.ServiceConfig{Store: d.Store, Executor: d.Executor, Audit: d.Audit,
+			Redactor: d.Redactor, Clock: b.now, Logger: b.log})
+	}
 	if d.Config.EditBudget > 0 {
 		for name := range d.Chats {
 			b.budget[name] = bot.NewEditBudget(d.Config.EditBudget, max(1, int(d.Config.EditBudget)))
@@ -134,20 +140,9 @@ func New(d Deps) *Bot {
 	return b
 }
 
-// OnRunStart registers fn to be called each time the Bot hands a run to the
-// executor and the executor accepts it (running or queued): a /runbook run,
-// an approval that reached the quorum, an automation's StartRun. From that
-// moment RunDone can follow the run. It is not called for runs that never
-// start (denied, expired, refused for a held lock, failed to start).
-//
-// fn runs on the goroutine that started the run, which may be answering a
-// click: it must return quickly and must not modify run (a copy of the run
-// as handed to the executor). Register hooks while wiring, before the chats
-// deliver events or Recover starts the loops; OnRunStart is not safe to
-// call concurrently with them.
-func (b *Bot) OnRunStart(fn func(ctx context.Context, run *runbooks.Run)) {
-	b.onRunStart = append(b.onRunStart, fn)
-}
+// Runs is the run service the bot is a client of: the incident layer
+// subscribes to its transitions.
+func (b *Bot) Runs() *runbooks.Service { return b.d.Runs }
 
 // HandleEvent routes a command or a click. Every error becomes one private
 // reply through fail.

@@ -605,7 +605,6 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 		text += ", asked by " + by
 	}
 	i.mark(ctx, inc, actor, incident.KindAutomation, text, data)
-	i.watch(run.ID)
 }
 
 // propose posts a remediation's approval card in the incident channel,
@@ -684,36 +683,22 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 	return nil
 }
 
-// watch records the run's result on the timeline when it ends. A run is
-// watched once, however many hooks report it.
-func (i *Incidents) watch(runID string) {
-	i.mu.Lock()
-	if i.watching[runID] || i.recorded[runID] {
-		i.mu.Unlock()
+// onTransition is the incident layer's subscription to the run service:
+// a run that starts in a channel an incident owns is linked to it, and an
+// approval or an end of a run of an incident goes on its timeline. It runs
+// on the subscription's goroutine, so it may wait for the incident's lock
+// (the Bot may be acting under it when the transition is published).
+func (i *Incidents) onTransition(t runbooks.Transition) {
+	if t.Refused {
 		return
 	}
-	i.watching[runID] = true
-	i.mu.Unlock()
-	done, ok := i.bot.RunDone(runID)
-	i.watchers.Add(1)
-	go func() {
-		defer i.watchers.Done()
-		defer func() { i.mu.Lock(); delete(i.watching, runID); i.mu.Unlock() }()
-		if ok {
-			<-done
-		}
-		i.recordRun(context.Background(), runID)
-	}()
-}
-
-// runStarted implements runEvents: an approved remediation (or any run of
-// an incident) was handed to the executor; its result is recorded when it
-// ends.
-func (i *Incidents) runStarted(ctx context.Context, run *runbooks.Run) {
-	if i.link(context.WithoutCancel(ctx), run).Origin.Incident == "" {
-		return
+	ctx := context.Background()
+	switch {
+	case t.To.Final() || t.Approved():
+		i.recordRun(ctx, t.Run.ID)
+	case t.To == runbooks.StateRunning || t.To == runbooks.StateQueued:
+		i.link(ctx, t.Run)
 	}
-	i.watch(run.ID)
 }
 
 // link returns run with its incident: Origin.Incident when it has one, or,
@@ -740,17 +725,6 @@ func (i *Incidents) link(ctx context.Context, run *runbooks.Run) *runbooks.Run {
 		return run
 	}
 	return linked
-}
-
-// runChanged implements runEvents: an approval, a denial or an expiry goes
-// on the timeline now, on its own goroutine (the Bot may be acting under
-// this incident's lock).
-func (i *Incidents) runChanged(runID string) {
-	i.watchers.Add(1)
-	go func() {
-		defer i.watchers.Done()
-		i.recordRun(context.Background(), runID)
-	}()
 }
 
 // recordRun writes a run of an incident on its timeline: each approval
@@ -842,7 +816,7 @@ func (i *Incidents) recordEnd(ctx context.Context, inc *incident.Incident, run *
 	i.mark(ctx, inc, run.RequestedBy, incident.KindRun, text, data)
 }
 
-// setRecorded remembers, for the sweep, that a run's end is on its
+// setRecorded remembers, for the start-up catch-up, that a run's end is on its
 // incident's timeline.
 func (i *Incidents) setRecorded(id string) {
 	i.mu.Lock()
@@ -850,14 +824,15 @@ func (i *Incidents) setRecorded(id string) {
 	i.mu.Unlock()
 }
 
-// sweepLimit is how many of the newest runs a sweep looks at.
-const sweepLimit = 500
+// catchUpLimit is how many of the newest runs the start-up catch-up
+// looks at.
+const catchUpLimit = 500
 
-// sweepRuns records the ended runs of incidents that no hook recorded:
-// runs of a previous process, runs whose end a crash or a failed write
-// lost.
-func (i *Incidents) sweepRuns(ctx context.Context) error {
-	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: sweepLimit})
+// catchUpRuns records, once at start-up, the ended runs of incidents whose
+// transition a previous process published but did not get onto the
+// timeline before it stopped (or whose timeline write failed).
+func (i *Incidents) catchUpRuns(ctx context.Context) error {
+	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: catchUpLimit})
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,10 @@ type Request struct {
 	Authorize func(rb *Runbook) error
 	Gate      Gate
 	Origin    Origin
+	// RefuseWhenLocked refuses (*LockedError) a request whose lock another
+	// run holds now, storing nothing: chat answers "locked" at once. Other
+	// doors store the run, which fails at start if the lock is still held.
+	RefuseWhenLocked bool
 	// SuggestedBy is the automation that suggested a request a person
 	// made (the incident card's [Propose X]), for the audit entry.
 	SuggestedBy string
@@ -203,8 +207,8 @@ func (r *Run) SecretValues() []string {
 }
 
 // Prepare checks a request and builds its run, storing nothing: bind the
-// params, authorize, apply the approval rule, plan, and refuse when the
-// run's lock is held (*LockedError). A door that answers before the first
+// params, authorize, apply the approval rule, plan, and (when asked)
+// refuse when the run's lock is held (*LockedError). A door that answers before the first
 // write (chat posts the first frame at once) calls Prepare, then Create.
 func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) {
 	rb := req.Runbook
@@ -234,10 +238,12 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) 
 	if err != nil {
 		return nil, err
 	}
-	if held, ok, err := s.heldLock(ctx, lockKey); err != nil {
-		return nil, err
-	} else if ok {
-		return nil, &LockedError{Lock: held}
+	if req.RefuseWhenLocked {
+		if held, ok, err := s.heldLock(ctx, lockKey); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, &LockedError{Lock: held}
+		}
 	}
 	now := s.now()
 	run := &Run{
@@ -424,9 +430,10 @@ func (s *Service) fail(ctx context.Context, run *Run, m Masker, cause error) err
 	return cause
 }
 
-// Cancel stops a queued or running run of this process; by is audited
-// and the executor ends the run cancelled.
-func (s *Service) Cancel(ctx context.Context, runID, by, via string) error {
+// Cancel stops a queued or running run of this process: the executor
+// ends it cancelled "by" d (its Name when it has one, as chat mentions
+// people), and d.By is audited.
+func (s *Service) Cancel(ctx context.Context, runID string, d Decision, via Via) error {
 	if s.exec == nil {
 		return tebura.Errorf(tebura.ENOTFOUND, "Run %s is not running; it may have finished already.", runID)
 	}
@@ -434,25 +441,27 @@ func (s *Service) Cancel(ctx context.Context, runID, by, via string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.exec.Cancel(ctx, runID, by); err != nil {
+	if err := s.exec.Cancel(ctx, runID, cmpOr(d.Name, d.By)); err != nil {
 		return err
 	}
 	detail := map[string]string{"runbook": run.Runbook, "state": string(run.State)}
 	if via != "" {
-		detail["via"] = via
+		detail["via"] = string(via)
 	}
-	s.record(ctx, audit.Note{Actor: by, Action: audit.ActionRunCancel, Subject: runID, Detail: detail})
+	s.record(ctx, audit.Note{Actor: d.By, Action: audit.ActionRunCancel, Subject: runID, Detail: detail})
 	return nil
 }
 
-// Withdraw ends a request still waiting for approval on its requester's
-// (or an approver's) word: it becomes cancelled by by.
-func (s *Service) Withdraw(ctx context.Context, runID, by, reason string) (*Run, error) {
-	return s.write(ctx, runID, by, func(r *Run) (audit.Action, map[string]string, error) {
+// Withdraw ends a request still waiting for approval on the word of d
+// (its requester, an approver, an admin: the door checked): it becomes
+// cancelled by d. A run no longer pending is refused with refuse(run).
+func (s *Service) Withdraw(ctx context.Context, runID string, d Decision, refuse func(*Run) error) (*Run, error) {
+	by := cmpOr(d.Name, d.By)
+	return s.write(ctx, runID, d.By, func(r *Run) (audit.Action, map[string]string, error) {
 		if r.State != StatePendingApproval {
-			return "", nil, notPending(r)
+			return "", nil, refuse(r)
 		}
-		r.State, r.CancelledBy, r.Reason, r.EndedAt = StateCancelled, by, reason, s.now()
+		r.State, r.CancelledBy, r.Reason, r.EndedAt = StateCancelled, by, "cancelled by "+by+" before approval", s.now()
 		return audit.ActionRunCancel, map[string]string{"runbook": r.Runbook, "state": string(StatePendingApproval)}, nil
 	})
 }

@@ -280,7 +280,7 @@ func (c *cli) wait(ctx context.Context, svc *runbooks.Service, h *runbooks.Handl
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(c.stderr, "cancelling…")
-	if err := svc.Cancel(context.WithoutCancel(ctx), h.RunID(), actor, string(runbooks.ViaCLI)); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
+	if err := svc.Cancel(context.WithoutCancel(ctx), h.RunID(), runbooks.Decision{By: actor}, runbooks.ViaCLI); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		return err
 	}
 	<-h.Done()

@@ -149,7 +149,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 	s.bot = commands.New(commands.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
-		Audit: app.Audit, Executor: app.Executor, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
+		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
 		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
 		Reload: s.reloadSummary,
 	})
