@@ -12,7 +12,8 @@ import (
 // The hooks in this file are what the incident reaction layer needs from
 // the Bot beyond StartRun: registering the /incident handler after both
 // exist, proposing a remediation behind its approval card on behalf of an
-// automation, and learning when a run of this process ends.
+// automation, and closing a request whose incident resolved. What happens
+// to runs it learns from the run service's transitions, not from the Bot.
 
 // SetIncidents installs the /incident handler. The Bot and the handler need
 // each other, so the handler is set after New; call it before the chats
@@ -101,19 +102,4 @@ func (b *Bot) closeRequest(ctx context.Context, runID, reason, incident string) 
 	}
 	b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
 	return nil
-}
-
-// RunDone returns a channel that is closed when run runID, executing in
-// this process, has ended (its final state is stored). ok is false when the
-// run is not executing here (not started yet, ended before, or started by
-// another process): callers then read the stored run.
-func (b *Bot) RunDone(runID string) (done <-chan struct{}, ok bool) {
-	if b.d.Executor == nil {
-		return nil, false
-	}
-	h, ok := b.d.Executor.Handle(runID)
-	if !ok {
-		return nil, false
-	}
-	return h.Done(), true
 }

@@ -292,7 +292,7 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 // later click. A request is the incident's when it carries the incident
 // (suggestions, [Propose X]) or was typed in a channel the incident owns
 // (see link). Each card then says why it closed; the timeline learns of
-// it like of a denial (observeRuns, recordRun).
+// it like of a denial (onTransition, recordRun).
 func (i *Incidents) closeApprovals(ctx context.Context, inc *incident.Incident) {
 	pending, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
 	if err != nil {
