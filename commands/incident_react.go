@@ -714,12 +714,7 @@ func (i *Incidents) link(ctx context.Context, run *runbooks.Run) *runbooks.Run {
 	if err != nil {
 		return run
 	}
-	linked, err := i.bot.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-		if r.Origin.Incident == "" {
-			r.Origin.Incident = inc.ID
-		}
-		return nil
-	})
+	linked, err := i.bot.Runs().Link(ctx, run.ID, inc.ID)
 	if err != nil {
 		i.log.Error("run not linked to its incident", "run_id", run.ID, "incident", inc.Number, "err", err)
 		return run

@@ -364,6 +364,17 @@ func (s *Service) SetOrigin(ctx context.Context, runID string, o Origin) (*Run, 
 	})
 }
 
+// Link records that a run serves incident (a run typed in a channel the
+// incident owns), unless it already names one. It changes no state.
+func (s *Service) Link(ctx context.Context, runID, incident string) (*Run, error) {
+	return s.store.UpdateRun(ctx, runID, func(r *Run) error {
+		if r.Origin.Incident == "" {
+			r.Origin.Incident = incident
+		}
+		return nil
+	})
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
