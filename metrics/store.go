@@ -25,6 +25,9 @@ const (
 // delivery dedupe and incidents. *bolt.Store implements it.
 type Store interface {
 	runbooks.Store
+	// AuditedStore: the run service creates a run with its request entry
+	// in one transaction through the instrumented store too.
+	runbooks.AuditedStore
 	audit.Store
 	incident.Store
 	bot.Deduper
