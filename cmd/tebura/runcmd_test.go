@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -494,3 +495,49 @@ func TestRunsAndLogsNeverPrintSecrets(t *testing.T) {
 // lines the tail printed already are skipped, a line longer than the read
 // buffer comes out whole, and the truncation marker is printed but not
 // counted.
+
+// TestRunAuditsLikeChat: `tebura run` writes the same run.request entry as
+// chat does (the run service writes both): params as one masked "params"
+// text with the plan hash and lock, the door in "via" — not a key per
+// param — and the start, end, in the one vocabulary.
+func TestRunAuditsLikeChat(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("USER", "bob")
+	cfg := runConfig(t)
+	if out, errOut, code := runCLI(t, "", "run", "--config", cfg, "--yes", "hello", "who=tebura"); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	export, _, _ := runCLI(t, "", "audit", "export", "--config", cfg)
+	var actions []string
+	var request map[string]string
+	for _, line := range strings.Split(strings.TrimSpace(export), "\n") {
+		var e struct {
+			Action string            `json:"action"`
+			Detail map[string]string `json:"detail"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		actions = append(actions, e.Action)
+		if e.Action == "run.request" {
+			request = e.Detail
+		}
+	}
+	if got := strings.Join(actions, " "); got != "run.request run.start run.end" {
+		t.Errorf("actions = %s", got)
+	}
+	want := map[string]string{"runbook": "hello", "params": "token=•••••• who=tebura", "lock": "", "via": "cli"}
+	for k, v := range want {
+		if request[k] != v {
+			t.Errorf("run.request %s = %q, want %q", k, request[k], v)
+		}
+	}
+	for k := range request {
+		if strings.HasPrefix(k, "param.") {
+			t.Errorf("run.request has a key per param (%s), unlike chat's", k)
+		}
+	}
+	if request["plan_hash"] == "" {
+		t.Error("run.request lacks the plan hash")
+	}
+}
