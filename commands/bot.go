@@ -1,8 +1,9 @@
 // Package commands is what the bot does with an input: it parses commands,
 // answers /runbook and /tebura, posts approval cards and resolves their
-// buttons, starts runs through the executor and streams their output into
-// the conversation. Everything that can go wrong ends as one private reply
-// sentence, chosen in one place (reply.go).
+// buttons, has the run service (runbooks.Service) request, decide and
+// start runs, and streams their output into the conversation. Everything
+// that can go wrong ends as one private reply sentence, chosen in one
+// place (reply.go).
 //
 // The package is platform-neutral: it speaks bot.Event and bot.Message, and
 // the adapters (bot/slack, bot/discord, bot/console) render them.

@@ -126,9 +126,6 @@ func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string)
 		b.show(ctx, cancelled.ID, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
 		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", run.ID)}})
 	}
-	if b.d.Executor == nil {
-		return tebura.Errorf(tebura.EINTERNAL, "no executor to cancel %s", run.ID)
-	}
 	if err := b.d.Runs.Cancel(ctx, run.ID, runbooks.Decision{By: a.ID, Name: a.Mention()}, ""); err != nil {
 		return err
 	}

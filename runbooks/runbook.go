@@ -2,7 +2,9 @@
 // a runbook plus parameter values into a plan whose hash approvals bind to,
 // and runs plans safely: each run in its own process group, with timeouts,
 // cancel, named locks, bounded memory and secrets masked in everything that
-// leaves the engine.
+// leaves the engine. Service owns each run's life, from request to end,
+// for every door (chat, the CLI, automation rules): it builds the run
+// record, writes its audit entries and publishes its transitions.
 package runbooks
 
 import (
