@@ -8,6 +8,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
 )
 
 // Typographic quotes that chat clients substitute for straight ones (macOS
@@ -122,36 +123,9 @@ func unterminated(q rune, rest string) error {
 }
 
 // Quote returns s written so that Tokenize gives back exactly s as one
-// token. Plain words are returned as they are.
-func Quote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	if !strings.ContainsFunc(s, needsQuote) {
-		return s
-	}
-	if !strings.ContainsRune(s, '\'') {
-		return "'" + s + "'"
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-func needsQuote(r rune) bool {
-	switch r {
-	case '\'', '"', leftDouble, rightDouble, leftSingle, utf8.RuneError:
-		return true
-	}
-	return unicode.IsSpace(r)
-}
+// token. Plain words are returned as they are. The grammar's quoting lives
+// in runbooks, where run params are shown for audit entries too.
+func Quote(s string) string { return runbooks.QuoteValue(s) }
 
 // ParseArgs turns k=v words into a map. Each word is split on its first
 // '=': the key must be a parameter name, the value may be empty and may

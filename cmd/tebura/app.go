@@ -64,6 +64,10 @@ type App struct {
 	Redactor *runbooks.Redactor
 	Audit    *audit.Log
 	Executor *runbooks.Executor
+	// Runs is the run service: every run's request, decisions, start and
+	// end go through it, and it publishes their transitions (the metrics
+	// count them; the incident layer subscribes when wired).
+	Runs *runbooks.Service
 	// Metrics are the Prometheus families served on GET /metrics.
 	Metrics *metrics.Metrics
 	// Data is Store behind the metrics decorator: hand it (not Store) to
@@ -140,6 +144,10 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
 	}, logger)
+	a.Runs = runbooks.NewService(runbooks.ServiceConfig{
+		Store: a.Data, Executor: a.Executor, Audit: a.Audit, Redactor: a.mask.p.Load, Logger: logger,
+		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun},
+	})
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -319,7 +327,7 @@ func (a *App) AddService(s Service) {
 
 // AddStartup adds a step Run takes after the start-up reconciliation and
 // before the services start, such as redrawing interrupted runs' messages
-// (interrupted are the runs runbooks.Recover just marked). ctx lives until
+// (interrupted are the runs the run service's Recover just marked). ctx lives until
 // the services stop, so a step may start loops on it.
 func (a *App) AddStartup(f func(ctx context.Context, interrupted []*runbooks.Run) error) {
 	a.mu.Lock()
@@ -367,16 +375,13 @@ func (a *App) start(ctx context.Context) error {
 	} else {
 		a.Logger.Info("audit chain verified", "entries", n, "head", head.String())
 	}
-	interrupted, err := runbooks.Recover(ctx, a.Data, time.Now())
+	interrupted, err := a.Runs.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("recover runs: %w", err)
 	}
 	a.interrupted = interrupted
 	for _, r := range interrupted {
 		a.Logger.Warn("run interrupted by a previous stop", "run_id", r.ID, "runbook", r.Runbook)
-		if err := a.Audit.Record(ctx, "system", audit.ActionRunInterrupt, r.ID, map[string]string{"runbook": r.Runbook, "reason": r.Reason}); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
 	}
 	return nil
 }
@@ -397,6 +402,7 @@ func (a *App) Close() error {
 	a.closed.Do(func() {
 		a.closing.Store(true)
 		a.ln.Close()
+		a.Runs.Stop() // the subscribers get what is queued
 		err = a.Store.Close()
 	})
 	return err

@@ -82,23 +82,12 @@ func configRedactor(cfg config.Config) (*runbooks.Redactor, error) {
 	return runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 }
 
-// runSecrets returns the values of r's secret params.
-func runSecrets(r *runbooks.Run) []string {
-	var out []string
-	for _, name := range r.Secret {
-		if v := r.Params[name]; v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // redactRun returns a copy of r fit to print: the secret params are "***"
 // and every other text passes through red, which also masks the secret
 // values wherever they appear. The store keeps the values (a run after a
 // restart needs them); nothing that prints a run may print them.
 func redactRun(r *runbooks.Run, red *runbooks.Redactor) *runbooks.Run {
-	m := red.With(runSecrets(r)...)
+	m := red.With(r.SecretValues()...)
 	out := *r
 	out.Params = make(map[string]string, len(r.Params))
 	for k, v := range r.Params {

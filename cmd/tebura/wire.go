@@ -16,6 +16,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/console"
 	"github.com/tebura/tebura/bot/discord"
@@ -147,7 +148,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 	s.bot = commands.New(commands.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
-		Audit: app.Audit, Executor: app.Executor, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
+		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
 		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
 		Reload: s.reloadSummary,
 	})
@@ -389,7 +390,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 	s.cur.Store(next)
 	s.app.SetRedactor(red)
 	detail := map[string]string{"runbooks": fmt.Sprint(len(w.Registry.List())), "restart_needed": strings.Join(restart, ",")}
-	if err := s.app.Audit.Record(ctx, by, "config.reload", "config", detail); err != nil {
+	if err := s.app.Audit.Record(ctx, by, audit.ActionConfigReload, "config", detail); err != nil {
 		s.log.Error("audit record failed", "action", "config.reload", "err", err)
 	}
 	s.log.Info("configuration reloaded", "by", by, "runbooks", len(w.Registry.List()), "restart_needed", strings.Join(restart, ","))
