@@ -388,41 +388,11 @@ func Suggest(word string, candidates []string) string {
 	limit := max(2, utf8.RuneCountInString(word)/3)
 	best, bestD := "", limit+1
 	for _, c := range sorted {
-		if d := distance(strings.ToLower(word), strings.ToLower(c)); d < bestD {
+		if d := tebura.EditDistance(strings.ToLower(word), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// distance is the optimal string alignment distance (Levenshtein with
-// adjacent transpositions, so "lsit" is one edit from "list").
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 128 || len(rb) > 128 {
-		return max(len(ra), len(rb))
-	}
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 func verbStrings(vs []Verb) []string {

@@ -634,7 +634,7 @@ func tagName(f reflect.StructField) string {
 func suggest(k string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for name := range fields {
-		d := editDistance(k, name)
+		d := tebura.EditDistance(k, name)
 		if len(name) >= 4 && (strings.HasPrefix(k, name) || strings.HasPrefix(name, k)) {
 			d = min(d, 2)
 		}
@@ -646,26 +646,6 @@ func suggest(k string, fields map[string]reflect.Type) string {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %s?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // envKeys lists every dotted key an environment variable may set: each leaf

@@ -16,6 +16,7 @@ import (
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -328,18 +329,16 @@ func confirm(in io.Reader, out io.Writer) bool {
 	return false
 }
 
-// nearestRunbook suggests a runbook name close to name.
+// nearestRunbook suggests a runbook name close to name, as chat does.
 func nearestRunbook(reg *runbooks.Registry, name string) string {
-	best, bestD := "", 4
+	var names []string
 	for _, rb := range reg.List() {
-		if d := editDistance(name, rb.Name); d < bestD {
-			best, bestD = rb.Name, d
-		}
+		names = append(names, rb.Name)
 	}
-	if best == "" {
-		return ""
+	if best := commands.Suggest(name, names); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
+	return ""
 }
 
 func (c *cli) logsCmd() *cobra.Command {
