@@ -25,22 +25,40 @@ import (
 	"github.com/tebura/tebura"
 )
 
-// Actions recorded by the packages that call Record. Other packages may add
-// their own "noun.verb" actions.
+// Action is what an audit entry says was done, "noun.verb". It is a named
+// type so that every action recorded is one of the constants below: the
+// vocabulary is read in one place, and a new action is added here, never
+// spelled at a call site.
+type Action string
+
+// The audit vocabulary. Entries written by earlier releases used the same
+// strings (and CLI requests a different detail shape); Hash covers the
+// strings, so those chains still verify.
 const (
-	ActionRunRequest      = "run.request"
-	ActionRunApprove      = "run.approve"
-	ActionRunDeny         = "run.deny"
-	ActionRunExpire       = "run.expire"
-	ActionRunStart        = "run.start"
-	ActionRunEnd          = "run.end"
-	ActionRunCancel       = "run.cancel"
-	ActionRunInterrupt    = "run.interrupt"
-	ActionConfigLoad      = "config.load"
-	ActionIncidentOpen    = "incident.open"
-	ActionIncidentAck     = "incident.ack"
-	ActionIncidentResolve = "incident.resolve"
-	ActionIncidentNote    = "incident.note"
+	ActionRunRequest   Action = "run.request"
+	ActionRunApprove   Action = "run.approve"
+	ActionRunDeny      Action = "run.deny"
+	ActionRunExpire    Action = "run.expire"
+	ActionRunClose     Action = "run.close"
+	ActionRunStart     Action = "run.start"
+	ActionRunEnd       Action = "run.end"
+	ActionRunCancel    Action = "run.cancel"
+	ActionRunInterrupt Action = "run.interrupt"
+
+	ActionConfigLoad   Action = "config.load"
+	ActionConfigReload Action = "config.reload"
+
+	ActionIncidentOpen              Action = "incident.open"
+	ActionIncidentAck               Action = "incident.ack"
+	ActionIncidentResolve           Action = "incident.resolve"
+	ActionIncidentNote              Action = "incident.note"
+	ActionIncidentCommander         Action = "incident.commander"
+	ActionIncidentChannel           Action = "incident.channel"
+	ActionIncidentArchive           Action = "incident.archive"
+	ActionIncidentPostmortem        Action = "incident.postmortem"
+	ActionIncidentDiagnostics       Action = "incident.diagnostics"
+	ActionIncidentDiagnosticRefused Action = "incident.diagnostic_refused"
+	ActionIncidentPropose           Action = "incident.propose"
 )
 
 // Entry is one audit record. Seq starts at 1 and has no gaps; Prev is the
@@ -49,7 +67,7 @@ type Entry struct {
 	Seq     uint64            `json:"seq"`
 	Time    time.Time         `json:"time"`
 	Actor   string            `json:"actor"`             // identity: "slack:U1", "automation:disk-full", "system"
-	Action  string            `json:"action"`            // "run.approve"
+	Action  Action            `json:"action"`            // "run.approve"
 	Subject string            `json:"subject,omitempty"` // what it was done to: "r42", "inc-7"
 	Detail  map[string]string `json:"detail,omitempty"`
 	Prev    string            `json:"prev"`
@@ -91,44 +109,68 @@ func New(s Store, m interface{ Mask(string) string }, clock func() time.Time) *L
 	return &Log{s: s, m: m, clock: clock}
 }
 
+// Note is what an entry says, before the chain places it: who did what to
+// which subject, with what detail.
+type Note struct {
+	Actor   string
+	Action  Action
+	Subject string
+	Detail  map[string]string
+}
+
 // Record appends one entry. Detail values and the subject pass through the
 // masker first; the caller's map is not kept.
-func (l *Log) Record(ctx context.Context, actor, action, subject string, detail map[string]string) error {
-	if actor == "" || action == "" {
-		return tebura.Errorf(tebura.EINTERNAL, "An audit entry needs an actor and an action.")
+func (l *Log) Record(ctx context.Context, actor string, action Action, subject string, detail map[string]string) error {
+	n := Note{Actor: actor, Action: action, Subject: subject, Detail: detail}
+	if err := n.check(); err != nil {
+		return err
 	}
-	mask := func(s string) string { return s }
-	if l.m != nil {
-		mask = l.m.Mask
-	}
-	var d map[string]string
-	if len(detail) > 0 {
-		d = make(map[string]string, len(detail))
-		for k, v := range detail {
-			d[k] = mask(v)
-		}
-	}
-	subject = mask(subject)
 	_, err := l.s.AppendAudit(ctx, func(last *Entry) (Entry, error) {
-		e := Entry{
-			Seq:     1,
-			Time:    l.clock().UTC().Round(0),
-			Actor:   actor,
-			Action:  action,
-			Subject: subject,
-			Detail:  d,
-		}
-		if last != nil {
-			e.Seq = last.Seq + 1
-			e.Prev = last.Hash
-		}
-		e.Hash = Hash(e)
-		return e, nil
+		return l.Next(last, n), nil
 	})
 	if err != nil {
 		return fmt.Errorf("audit: record %s: %w", action, err)
 	}
 	return nil
+}
+
+func (n Note) check() error {
+	if n.Actor == "" || n.Action == "" {
+		return tebura.Errorf(tebura.EINTERNAL, "An audit entry needs an actor and an action.")
+	}
+	return nil
+}
+
+// Next is the entry that records n after last (nil: the chain is empty):
+// masked, stamped with the clock, linked and hashed. It is for a store
+// that appends the entry in the same transaction as the change it records
+// (a run created with its request); Record is the usual way.
+func (l *Log) Next(last *Entry, n Note) Entry {
+	mask := func(s string) string { return s }
+	if l.m != nil {
+		mask = l.m.Mask
+	}
+	var d map[string]string
+	if len(n.Detail) > 0 {
+		d = make(map[string]string, len(n.Detail))
+		for k, v := range n.Detail {
+			d[k] = mask(v)
+		}
+	}
+	e := Entry{
+		Seq:     1,
+		Time:    l.clock().UTC().Round(0),
+		Actor:   n.Actor,
+		Action:  n.Action,
+		Subject: mask(n.Subject),
+		Detail:  d,
+	}
+	if last != nil {
+		e.Seq = last.Seq + 1
+		e.Prev = last.Hash
+	}
+	e.Hash = Hash(e)
+	return e
 }
 
 // Hash returns the hex SHA-256 of e's canonical encoding: a version tag, then
@@ -147,7 +189,7 @@ func Hash(e Entry) string {
 	field(strconv.FormatUint(e.Seq, 10))
 	field(e.Time.UTC().Format(time.RFC3339Nano))
 	field(e.Actor)
-	field(e.Action)
+	field(string(e.Action))
 	field(e.Subject)
 	field(strconv.Itoa(len(e.Detail)))
 	for _, k := range slices.Sorted(maps.Keys(e.Detail)) {

@@ -62,7 +62,7 @@ func filled(t *testing.T) *memStore {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CET", 3600))
 	clock := func() time.Time { now = now.Add(time.Second); return now }
 	l := New(s, nil, clock)
-	for i, a := range []string{ActionConfigLoad, ActionRunRequest, ActionRunApprove, ActionRunStart, ActionRunEnd} {
+	for i, a := range []Action{ActionConfigLoad, ActionRunRequest, ActionRunApprove, ActionRunStart, ActionRunEnd} {
 		detail := map[string]string{"runbook": "restart-api", "i": string(rune('a' + i))}
 		if err := l.Record(t.Context(), "slack:U1", a, "r1", detail); err != nil {
 			t.Fatal(err)

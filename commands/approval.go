@@ -36,17 +36,14 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 			hash = plan.Hash
 		}
 	}
-	now := b.now()
-	updated, approvedNow, err := runbooks.Approve(ctx, b.d.Store, run.ID,
-		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: now}, rb.Approval.AllowSelf, hash, now)
+	updated, approvedNow, err := b.d.Runs.Approve(ctx, run.ID,
+		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, rb.Approval.AllowSelf, hash)
 	if err != nil {
 		if updated != nil && updated.State == runbooks.StateExpired {
 			b.show(ctx, updated.ID, refOf(updated.Origin), decidedCard(updated, b.storedMasker(updated)))
 		}
 		return err
 	}
-	b.record(ctx, c.Actor.ID, "run.approve", run.ID, map[string]string{
-		"runbook": run.Runbook, "plan_hash": hash, "approvals": fmt.Sprintf("%d/%d", len(updated.Approvals), updated.Required)})
 	vals, err := rb.Bind(updated.Params)
 	if err != nil {
 		return err
@@ -65,7 +62,7 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	return b.start(ctx, updated, rb, vals, ref, nil, c.Actor.ID)
+	return b.start(ctx, updated, rb, ref, nil, c.Actor.ID)
 }
 
 // redrawPending redraws an approval card after a partial approval; the
@@ -83,7 +80,7 @@ func (b *Bot) redrawPending(ctx context.Context, c *bot.Click, run *runbooks.Run
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	b.show(ctx, run.ID, ref, approvalCard(run, rb, plan.String(), b.masker(rb, vals), approveCB, denyCB))
+	b.show(ctx, run.ID, ref, approvalCard(run, rb, plan.String(), b.d.Runs.Masker(run), approveCB, denyCB))
 	return nil
 }
 
@@ -105,11 +102,10 @@ func (b *Bot) deny(ctx context.Context, c *bot.Click, runID string) error {
 		}
 		return tebura.Errorf(tebura.EFORBIDDEN, "You may not deny this request: that needs one of the roles %s, or being the requester. Nothing was changed.", roles)
 	}
-	denied, err := runbooks.Deny(ctx, b.d.Store, run.ID, runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, b.now())
+	denied, err := b.d.Runs.Deny(ctx, run.ID, runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()})
 	if err != nil {
 		return err
 	}
-	b.record(ctx, c.Actor.ID, "run.deny", run.ID, map[string]string{"runbook": run.Runbook})
 	ref := refOf(denied.Origin)
 	if ref.IsZero() {
 		ref = c.Message

@@ -82,7 +82,7 @@ func TestApproveThenRunSucceeds(t *testing.T) {
 	}
 	var actions []string
 	for _, e := range h.AuditEntries() {
-		actions = append(actions, e.Actor+" "+e.Action)
+		actions = append(actions, e.Actor+" "+string(e.Action))
 	}
 	got := strings.Join(actions, ", ")
 	for _, want := range []string{"console:alice run.request", "console:bob run.approve", "console:bob run.start", "system run.end"} {

@@ -1,8 +1,9 @@
 // Package commands is what the bot does with an input: it parses commands,
 // answers /runbook and /tebura, posts approval cards and resolves their
-// buttons, starts runs through the executor and streams their output into
-// the conversation. Everything that can go wrong ends as one private reply
-// sentence, chosen in one place (reply.go).
+// buttons, has the run service (runbooks.Service) request, decide and
+// start runs, and streams their output into the conversation. Everything
+// that can go wrong ends as one private reply sentence, chosen in one
+// place (reply.go).
 //
 // The package is platform-neutral: it speaks bot.Event and bot.Message, and
 // the adapters (bot/slack, bot/discord, bot/console) render them.
@@ -53,6 +54,10 @@ type Deps struct {
 	Access   func() *access.Policy
 	Audit    *audit.Log
 	Executor *runbooks.Executor
+	// Runs is the run service every run request, decision and start goes
+	// through. Nil: New builds one from Store, Executor, Audit and
+	// Redactor (tests that build a Bot alone).
+	Runs *runbooks.Service
 	// Redactor masks configured secrets; nil or returning nil masks nothing
 	// beyond secret params.
 	Redactor func() *runbooks.Redactor
@@ -109,8 +114,6 @@ type Bot struct {
 	mu        sync.Mutex
 	expiring  bool                     // the expiry loop runs
 	following map[string]chan struct{} // run ID → closed when its final frame is out
-
-	onRunStart []func(context.Context, *runbooks.Run) // set before events flow; read without the lock
 }
 
 var _ bot.Handler = (*Bot)(nil)
@@ -126,6 +129,10 @@ func New(d Deps) *Bot {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	if b.d.Runs == nil {
+		b.d.Runs = runbooks.NewService(runbooks.ServiceConfig{Store: d.Store, Executor: d.Executor, Audit: d.Audit,
+			Redactor: d.Redactor, Clock: b.now, Logger: b.log})
+	}
 	if d.Config.EditBudget > 0 {
 		for name, chat := range d.Chats {
 			if bot.IsEditLimited(chat) {
@@ -136,20 +143,9 @@ func New(d Deps) *Bot {
 	return b
 }
 
-// OnRunStart registers fn to be called each time the Bot hands a run to the
-// executor and the executor accepts it (running or queued): a /runbook run,
-// an approval that reached the quorum, an automation's StartRun. From that
-// moment RunDone can follow the run. It is not called for runs that never
-// start (denied, expired, refused for a held lock, failed to start).
-//
-// fn runs on the goroutine that started the run, which may be answering a
-// click: it must return quickly and must not modify run (a copy of the run
-// as handed to the executor). Register hooks while wiring, before the chats
-// deliver events or Recover starts the loops; OnRunStart is not safe to
-// call concurrently with them.
-func (b *Bot) OnRunStart(fn func(ctx context.Context, run *runbooks.Run)) {
-	b.onRunStart = append(b.onRunStart, fn)
-}
+// Runs is the run service the bot is a client of: the incident layer
+// subscribes to its transitions.
+func (b *Bot) Runs() *runbooks.Service { return b.d.Runs }
 
 // HandleEvent routes a command or a click. Every error becomes one private
 // reply through fail.
@@ -318,7 +314,7 @@ func (b *Bot) newCallback(ctx context.Context, action, runID string, expires tim
 	return cb.ID, nil
 }
 
-func (b *Bot) record(ctx context.Context, actor, action, subj string, detail map[string]string) {
+func (b *Bot) record(ctx context.Context, actor string, action audit.Action, subj string, detail map[string]string) {
 	if b.d.Audit == nil {
 		return
 	}

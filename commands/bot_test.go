@@ -1,7 +1,6 @@
 package commands_test
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -287,22 +286,28 @@ func TestRecoverInterruptsApprovedRunsThatNeverStarted(t *testing.T) {
 	mustContain(t, "status", h.Say(alice, "/runbook status "+run.ID).PrivateText(), "interrupted")
 }
 
-// TestOnRunStart: the hook hears every run the executor accepted — typed,
-// approved, started by an automation — once, with its ID, and none that
-// never started.
-func TestOnRunStart(t *testing.T) {
+// TestRunTransitions: a subscriber of the run service hears every run the
+// executor accepted — typed, approved, started by an automation — start
+// once, with its ID, and none that never started; and it hears the denial.
+func TestRunTransitions(t *testing.T) {
 	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
 	var (
 		mu      sync.Mutex
 		started []string
 	)
-	h.Bot.OnRunStart(func(_ context.Context, run *runbooks.Run) {
+	var denials []string
+	h.Bot.Runs().Subscribe(func(tr runbooks.Transition) {
 		mu.Lock()
 		defer mu.Unlock()
-		if run.State != runbooks.StateApproved {
-			t.Errorf("hook saw run %s %s, want it as handed to the executor (approved)", run.ID, run.State)
+		switch tr.To {
+		case runbooks.StateRunning:
+			if tr.From != runbooks.StateApproved {
+				t.Errorf("run %s started from %s, want approved", tr.Run.ID, tr.From)
+			}
+			started = append(started, tr.Run.ID)
+		case runbooks.StateDenied:
+			denials = append(denials, tr.Run.ID+" by "+tr.Actor)
 		}
-		started = append(started, run.ID)
 	})
 	typed := h.Say(alice, "/runbook run quick").Posted()
 	if len(typed) != 1 {
@@ -322,10 +327,16 @@ func TestOnRunStart(t *testing.T) {
 	for _, id := range []string{typedRun, approved, auto.ID} {
 		h.WaitFinal(id)
 	}
+	if err := h.Bot.Runs().Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if want := []string{typedRun, approved, auto.ID}; !slices.Equal(started, want) {
-		t.Errorf("OnRunStart heard %v, want %v (not the denied one)", started, want)
+		t.Errorf("started %v, want %v (not the denied one)", started, want)
+	}
+	if len(denials) != 1 || !strings.HasSuffix(denials[0], " by "+bob.ID) {
+		t.Errorf("denials %v, want one by %s", denials, bob.ID)
 	}
 }
 

@@ -71,13 +71,14 @@ type IncidentsDeps struct {
 //     a fired rule's runbook without such an entry since the incident
 //     (re)opened is started now. A crash between a start and its entry can
 //     repeat a diagnostic (at least once); a suggestion may be proposed twice.
-//   - run results: runs carry the incident in Run.Origin. The Bot reports
-//     to this layer (observeRuns) each approval, denial and expiry as it is
-//     stored, and each run it hands to the executor, whose end is then
-//     awaited (RunDone): all land on the timeline as they happen. The sweep
-//     of the loop is the net for what a crash lost: an ended run without a
-//     "run" entry on the timeline gets one. Entries carry run_end (and
-//     approved_by for approvals), so nothing is written twice;
+//   - run results: runs carry the incident in Run.Origin. The run service
+//     publishes every transition (an approval, a denial, an expiry, a
+//     close, a start, an end, whoever made it) and this layer subscribes:
+//     all land on the timeline as they happen. What a crash lost (a
+//     transition published but not yet written here) is caught once, at
+//     start-up (Recover): an ended run without a "run" entry on the
+//     timeline gets one. Entries carry run_end (and approved_by for
+//     approvals), so nothing is written twice;
 //   - approvals: a resolved incident's pending approval requests are
 //     closed when the resolve reaches the chat (ensure); the loop closes
 //     those of any incident no longer open that a crash left pending;
@@ -101,14 +102,12 @@ type Incidents struct {
 	locks  map[int64]*sync.Mutex
 	states map[int64]*incState
 	// recorded are the runs whose end is on their incident's timeline, so
-	// that the sweep skips them without taking the incident's lock.
+	// that the start-up catch-up skips them without taking the incident's
+	// lock.
 	recorded map[string]bool
-	// watching are the runs a goroutine waits on to record their end.
-	watching map[string]bool
 	running  bool
 
 	reactions sync.WaitGroup // React's goroutines
-	watchers  sync.WaitGroup // goroutines recording run results
 }
 
 var _ IncidentCommands = (*Incidents)(nil)
@@ -122,7 +121,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 	i := &Incidents{svc: d.Service, bot: d.Bot, chats: d.Chats, platform: d.Platform, cfg: d.Config,
 		announces: d.AnnounceChannels, private: d.PrivateChannels,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
-		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, watching: map[string]bool{}}
+		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}}
 	if i.now == nil {
 		i.now = time.Now
 	}
@@ -139,7 +138,7 @@ func NewIncidents(d IncidentsDeps) (*Incidents, error) {
 		i.platform = defaultPlatform(i.chats)
 	}
 	d.Bot.SetIncidents(i)
-	d.Bot.observeRuns(i)
+	d.Bot.Runs().Subscribe(i.onTransition)
 	return i, nil
 }
 
@@ -177,11 +176,15 @@ func (i *Incidents) lock(n int64) func() {
 }
 
 // Recover reconciles every open incident (channels, cards, diagnostics and
-// suggestions lost in a crash), records runs that ended while nobody
-// watched, archives due channels, and then starts a loop that does the
-// same every Interval until ctx ends. Call it once at start-up, after the
-// Bot's Recover and before the webhooks are served.
+// suggestions lost in a crash), records the ends of runs that a previous
+// process did not get onto their timeline, archives due channels, and
+// then starts a loop that does the same, except the run catch-up, every
+// Interval until ctx ends. Call it once at start-up, after the Bot's
+// Recover and before the webhooks are served.
 func (i *Incidents) Recover(ctx context.Context) error {
+	if err := i.catchUpRuns(ctx); err != nil {
+		i.log.Error("incident run catch-up failed", "err", err)
+	}
 	if err := i.Tick(ctx); err != nil {
 		return err
 	}
@@ -211,9 +214,9 @@ func (i *Incidents) loop(ctx context.Context) {
 	}
 }
 
-// Tick does one round of the loop: reconcile open incidents, record ended
-// runs, close the approvals of resolved ones, archive due channels. Tests
-// with an injected clock call it.
+// Tick does one round of the loop: reconcile open incidents, close the
+// approvals of resolved ones, archive due channels. Run results need no
+// round: they come as transitions. Tests with an injected clock call it.
 func (i *Incidents) Tick(ctx context.Context) error {
 	open, err := i.svc.List(ctx, incident.ListOptions{OpenOnly: true})
 	if err != nil {
@@ -222,27 +225,24 @@ func (i *Incidents) Tick(ctx context.Context) error {
 	for _, inc := range open {
 		i.reconcile(ctx, inc.Number)
 	}
-	if err := i.sweepRuns(ctx); err != nil {
-		i.log.Error("incident run sweep failed", "err", err)
-	}
 	if err := i.sweepApprovals(ctx); err != nil {
 		i.log.Error("incident approval sweep failed", "err", err)
 	}
 	return i.archiveDue(ctx)
 }
 
-// Wait blocks until React's reactions are done and the goroutines that
-// record run results have finished (they wait for their runs), or ctx
-// ends. Call it after the HTTP server stopped and the executor's Shutdown.
+// Wait blocks until React's reactions are done and the run transitions
+// published so far are on the timelines, or ctx ends. Call it after the
+// HTTP server stopped and the executor's Shutdown.
 func (i *Incidents) Wait(ctx context.Context) error {
 	done := make(chan struct{})
-	go func() { i.reactions.Wait(); i.watchers.Wait(); close(done) }()
+	go func() { i.reactions.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return i.bot.Runs().Flush(ctx)
 }
 
 // mayAct reports whether a may declare, acknowledge, resolve and annotate

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -152,7 +153,7 @@ func (i *Incidents) declare(ctx context.Context, c *bot.Command, args []string) 
 		return err
 	}
 	inc := ch.Incident
-	i.bot.record(ctx, c.Actor.ID, "incident.open", inc.ID, map[string]string{"title": inc.Title, "severity": inc.Severity, "source": "declared"})
+	i.bot.record(ctx, c.Actor.ID, audit.ActionIncidentOpen, inc.ID, map[string]string{"title": inc.Title, "severity": inc.Severity, "source": "declared"})
 	i.reactChange(ctx, ch, c.Platform, c.Channel)
 	inc, err = i.svc.ByNumber(ctx, inc.Number)
 	if err != nil {
@@ -190,7 +191,7 @@ func (i *Incidents) ack(ctx context.Context, a bot.Actor, r bot.Replier, inc *in
 	if err != nil {
 		return err
 	}
-	i.bot.record(ctx, a.ID, "incident.ack", inc.ID, nil)
+	i.bot.record(ctx, a.ID, audit.ActionIncidentAck, inc.ID, nil)
 	i.refresh(ctx, inc.Number)
 	_, err = r.Reply(ctx, bot.Message{Level: bot.LevelWarning, Text: []string{fmt.Sprintf("%s acknowledged incident %s.", a.Mention(), inc.Ref())}})
 	return err
@@ -201,7 +202,7 @@ func (i *Incidents) resolve(ctx context.Context, a bot.Actor, r bot.Replier, inc
 	if err != nil {
 		return err
 	}
-	i.bot.record(ctx, a.ID, "incident.resolve", inc.ID, map[string]string{"note": note})
+	i.bot.record(ctx, a.ID, audit.ActionIncidentResolve, inc.ID, map[string]string{"note": note})
 	st := i.refresh(ctx, inc.Number)
 	text := fmt.Sprintf("%s resolved incident %s.", a.Mention(), inc.Ref())
 	if st != nil {
@@ -215,7 +216,7 @@ func (i *Incidents) note(ctx context.Context, c *bot.Command, inc *incident.Inci
 	if err := i.svc.Note(ctx, inc.ID, c.Actor.ID, text); err != nil {
 		return err
 	}
-	i.bot.record(ctx, c.Actor.ID, "incident.note", inc.ID, map[string]string{"text": text})
+	i.bot.record(ctx, c.Actor.ID, audit.ActionIncidentNote, inc.ID, map[string]string{"text": text})
 	return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{"Noted on the timeline of " + inc.Ref() + "."}})
 }
 
@@ -244,7 +245,7 @@ func (i *Incidents) commander(ctx context.Context, c *bot.Command, inc *incident
 	if err != nil {
 		return err
 	}
-	i.bot.record(ctx, c.Actor.ID, "incident.commander", inc.ID, map[string]string{"commander": who})
+	i.bot.record(ctx, c.Actor.ID, audit.ActionIncidentCommander, inc.ID, map[string]string{"commander": who})
 	i.refresh(ctx, inc.Number)
 	_, err = c.Reply.Reply(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("%s is the commander of incident %s.", who, inc.Ref())}})
 	return err
@@ -349,7 +350,7 @@ func (i *Incidents) postmortem(ctx context.Context, c *bot.Command, inc *inciden
 	if err := i.svc.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: c.Actor.ID, Kind: incident.KindCommand, Text: "Postmortem draft generated"}); err != nil {
 		i.log.Error("timeline entry not written", "incident", inc.Number, "err", err)
 	}
-	i.bot.record(ctx, c.Actor.ID, "incident.postmortem", inc.ID, nil)
+	i.bot.record(ctx, c.Actor.ID, audit.ActionIncidentPostmortem, inc.ID, nil)
 	if up, ok := i.chats[c.Platform].(bot.FileUploader); ok {
 		if err := up.Upload(ctx, bot.Target{Channel: c.Channel, Thread: c.Thread}, bot.File{Name: name, Title: "Postmortem draft of " + inc.Ref(), Content: []byte(md)}); err == nil {
 			_, err = c.Reply.Reply(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Postmortem draft of %s attached as %s.", inc.Ref(), name)}})
@@ -514,7 +515,7 @@ func (i *Incidents) rerunDiagnostics(ctx context.Context, c *bot.Click, inc *inc
 	if started == 0 {
 		return tebura.Errorf(tebura.EFORBIDDEN, "You may not run the diagnostics of %s (%s): their runbooks' allow lists leave you out. Ask someone who may run them, or an admin.", inc.Ref(), strings.Join(skipped, ", "))
 	}
-	i.bot.record(ctx, c.Actor.ID, "incident.diagnostics", inc.ID, nil)
+	i.bot.record(ctx, c.Actor.ID, audit.ActionIncidentDiagnostics, inc.ID, nil)
 	text := []string{fmt.Sprintf("Started %d diagnostic(s) for %s.", started, inc.Ref())}
 	if len(skipped) > 0 {
 		text = append(text, fmt.Sprintf("Skipped %s: you may not run them.", strings.Join(skipped, ", ")))
@@ -549,7 +550,7 @@ func (i *Incidents) reproposal(ctx context.Context, c *bot.Click, inc *incident.
 				return err
 			}
 			i.card(ctx, inc, st, true)
-			i.bot.record(ctx, c.Actor.ID, "incident.propose", inc.ID, map[string]string{"runbook": runbook})
+			i.bot.record(ctx, c.Actor.ID, audit.ActionIncidentPropose, inc.ID, map[string]string{"runbook": runbook})
 			return nil
 		}
 	}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"strings"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
@@ -13,7 +12,8 @@ import (
 // The hooks in this file are what the incident reaction layer needs from
 // the Bot beyond StartRun: registering the /incident handler after both
 // exist, proposing a remediation behind its approval card on behalf of an
-// automation, and learning when a run of this process ends.
+// automation, and closing a request whose incident resolved. What happens
+// to runs it learns from the run service's transitions, not from the Bot.
 
 // SetIncidents installs the /incident handler. The Bot and the handler need
 // each other, so the handler is set after New; call it before the chats
@@ -58,121 +58,48 @@ func (b *Bot) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (*r
 	if !ok {
 		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
 	}
-	if asker != nil && !allowed(b.policy(), subject(*asker), access.ActionRun, rb) {
-		return nil, tebura.Errorf(tebura.EFORBIDDEN, "You may not run `%s`: it needs one of the roles %s. Ask an admin for one, or ask someone who has it.",
-			rb.Name, orNone(strings.Join(rb.Allow, ", ")))
+	r := runbooks.Request{Runbook: rb, Params: req.Params, By: req.By, Name: req.Name, Via: runbooks.ViaAutomation,
+		Gate: runbooks.ProposeOnly, Origin: req.origin()}
+	if asker != nil {
+		s := subject(*asker)
+		r.By, r.Name, r.Via, r.SuggestedBy = asker.ID, asker.Name, runbooks.ViaChat, req.By
+		r.Authorize = func(rb *runbooks.Runbook) error { return b.mayRun(s, rb) }
 	}
-	if !rb.NeedsApproval() {
-		return nil, tebura.Errorf(tebura.EINVALID, "The runbook `%s` needs no approval, so there is nothing to propose; list it under diagnostics instead.", rb.Name)
+	p, err := b.d.Runs.Prepare(ctx, r)
+	if err != nil {
+		return nil, err
 	}
 	chat := b.chat(req.Platform)
 	if chat == nil {
 		return nil, tebura.Errorf(tebura.EINVALID, "There is no chat %q to post the approval card of `%s` in.", req.Platform, rb.Name)
 	}
-	suggestedBy := req.By
-	if asker != nil {
-		req.By, req.Name = asker.ID, asker.Name
-	}
-	run, vals, plan, err := b.planRun(rb, req)
-	if err != nil {
+	if err := b.d.Runs.Create(ctx, p); err != nil {
 		return nil, err
 	}
-	exp := rb.Approval.Expires
-	if exp <= 0 {
-		exp = defaultApprovalExpiry
-	}
-	run.State, run.Required, run.ExpiresAt = runbooks.StatePendingApproval, rb.Approval.Required, run.RequestedAt.Add(exp)
-	if err := b.d.Store.CreateRun(ctx, run); err != nil {
-		return nil, err
-	}
-	m := b.masker(rb, vals)
-	detail := requestDetail(run, m)
-	if asker != nil {
-		detail["suggested_by"] = suggestedBy
-	}
-	b.record(ctx, run.RequestedBy, "run.request", run.ID, detail)
+	run := p.Run
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return nil, err
 	}
-	ref, err := chat.Post(ctx, req.Target, bot.Fit(approvalCard(run, rb, plan.String(), m, approveCB, denyCB), bot.LimitsOf(chat)))
+	ref, err := chat.Post(ctx, req.Target, bot.Fit(approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB), bot.LimitsOf(chat)))
 	if err != nil {
 		return nil, err
 	}
 	ref.Platform = req.Platform
-	return b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-		r.Origin = originOf(ref, r.Origin)
-		return nil
-	})
+	return b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin))
 }
 
 // closeRequest ends the pending request runID because what it was for is
 // over (reason says what; incident is the incident that resolved): no
-// click can start it any more. It is audited like the other endings of a
-// request and its card is redrawn without buttons, saying why. The
-// incident layer learns of it through observeRuns, like of a denial. A
-// request decided meanwhile is left as it is.
+// click can start it any more. The run service audits it and publishes
+// the transition (the incident layer records it, like a denial); its card
+// is redrawn without buttons, saying why. A request decided meanwhile is
+// left as it is.
 func (b *Bot) closeRequest(ctx context.Context, runID, reason, incident string) error {
-	run, closed, err := runbooks.Close(ctx, b.d.Store, runID, reason, b.now())
+	run, closed, err := b.d.Runs.Close(ctx, runID, reason, incident)
 	if err != nil || !closed {
 		return err
 	}
-	b.record(ctx, "system", "run.close", run.ID, map[string]string{"runbook": run.Runbook, "incident": incident, "reason": reason})
 	b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
 	return nil
-}
-
-// RunDone returns a channel that is closed when run runID, executing in
-// this process, has ended (its final state is stored). ok is false when the
-// run is not executing here (not started yet, ended before, or started by
-// another process): callers then read the stored run.
-func (b *Bot) RunDone(runID string) (done <-chan struct{}, ok bool) {
-	if b.d.Executor == nil {
-		return nil, false
-	}
-	h, ok := b.d.Executor.Handle(runID)
-	if !ok {
-		return nil, false
-	}
-	return h.Done(), true
-}
-
-// runEvents is what the incident layer learns of runs as the Bot changes
-// them (see observeRuns).
-type runEvents interface {
-	// runChanged: the Bot stored a change of run id that carries a
-	// decision or an end (an approval, a denial, an expiry, a start that
-	// failed). It must return at once.
-	runChanged(id string)
-	// runStarted: the Bot handed run to the executor, so RunDone can
-	// follow it (an OnRunStart hook). It must return quickly.
-	runStarted(ctx context.Context, run *runbooks.Run)
-}
-
-// observeRuns routes the Bot's run writes past ev and registers ev's
-// runStarted with OnRunStart, so that the incident timeline shows an
-// approval, a denial, an expiry when it happens and the result of an
-// approved run when it ends, not on the next sweep. The executor's own
-// writes do not pass here; the sweep stays as the net for what a crash
-// loses. Call it while wiring, before the Bot handles events or starts its
-// loops (NewIncidents does).
-func (b *Bot) observeRuns(ev runEvents) {
-	b.d.Store = &observedStore{Store: b.d.Store, ev: ev}
-	b.OnRunStart(ev.runStarted)
-}
-
-// observedStore is the Bot's Store with runEvents hooks.
-type observedStore struct {
-	Store
-	ev runEvents
-}
-
-// UpdateRun is where the Bot's decisions on runs are stored: Approve, Deny,
-// ExpirePending, a failed start.
-func (s *observedStore) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
-	run, err := s.Store.UpdateRun(ctx, id, fn)
-	if err == nil && run != nil && (len(run.Approvals) > 0 || run.State.Final()) {
-		s.ev.runChanged(run.ID)
-	}
-	return run, err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -177,7 +178,7 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		return
 	}
 	if ch.Opened || ch.Reopened {
-		i.bot.record(ctx, incident.ActorTebura, "incident.open", inc.ID, map[string]string{"title": inc.Title, "source": inc.Source,
+		i.bot.record(ctx, incident.ActorTebura, audit.ActionIncidentOpen, inc.ID, map[string]string{"title": inc.Title, "source": inc.Source,
 			"reopened": fmt.Sprint(ch.Reopened)})
 	}
 	if alerts := slices.Concat(ch.NewAlerts, ch.Refired); len(alerts) > 0 && st.alert == nil {
@@ -197,10 +198,10 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		if by != incident.ActorTebura {
 			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + by + "."
 		}
-		i.bot.record(ctx, by, "incident.resolve", inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
+		i.bot.record(ctx, by, audit.ActionIncidentResolve, inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
 		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, text, st)}})
 	case ch.Acknowledged:
-		i.bot.record(ctx, inc.AckedBy, "incident.ack", inc.ID, map[string]string{"source": inc.Source})
+		i.bot.record(ctx, inc.AckedBy, audit.ActionIncidentAck, inc.ID, map[string]string{"source": inc.Source})
 	}
 }
 
@@ -291,7 +292,7 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 // later click. A request is the incident's when it carries the incident
 // (suggestions, [Propose X]) or was typed in a channel the incident owns
 // (see link). Each card then says why it closed; the timeline learns of
-// it like of a denial (observeRuns, recordRun).
+// it like of a denial (onTransition, recordRun).
 func (i *Incidents) closeApprovals(ctx context.Context, inc *incident.Incident) {
 	pending, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
 	if err != nil {
@@ -425,7 +426,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	st.channel, st.mode = inc.Channel, channelCreated
 	i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Channel "+orNone(inc.Channel.Name)+" created",
 		map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "url": inc.Channel.URL, "mode": channelCreated})
-	i.bot.record(ctx, incident.ActorTebura, "incident.channel", inc.ID, map[string]string{"channel": inc.Channel.ID, "name": inc.Channel.Name})
+	i.bot.record(ctx, incident.ActorTebura, audit.ActionIncidentChannel, inc.ID, map[string]string{"channel": inc.Channel.ID, "name": inc.Channel.Name})
 	invite := derived.Invite
 	if hint != nil {
 		invite = append(hint.Invite, invite...)
@@ -567,7 +568,7 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 		st.started[key] = ""
 		data["refused"] = "true"
 		i.log.Warn("diagnostic refused", "incident", inc.Number, "rule", ra.Rule, "runbook", ra.Runbook, "reason", why)
-		i.bot.record(ctx, actor, "incident.diagnostic_refused", inc.ID, map[string]string{"runbook": ra.Runbook, "reason": why})
+		i.bot.record(ctx, actor, audit.ActionIncidentDiagnosticRefused, inc.ID, map[string]string{"runbook": ra.Runbook, "reason": why})
 		i.mark(ctx, inc, actor, incident.KindAutomation, "Diagnostic "+ra.Runbook+" not started: "+why, data)
 	}
 	if ra.Err != "" {
@@ -604,7 +605,6 @@ func (i *Incidents) diagnose(ctx context.Context, inc *incident.Incident, st *in
 		text += ", asked by " + by
 	}
 	i.mark(ctx, inc, actor, incident.KindAutomation, text, data)
-	i.watch(run.ID)
 }
 
 // propose posts a remediation's approval card in the incident channel,
@@ -683,36 +683,22 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 	return nil
 }
 
-// watch records the run's result on the timeline when it ends. A run is
-// watched once, however many hooks report it.
-func (i *Incidents) watch(runID string) {
-	i.mu.Lock()
-	if i.watching[runID] || i.recorded[runID] {
-		i.mu.Unlock()
+// onTransition is the incident layer's subscription to the run service:
+// a run that starts in a channel an incident owns is linked to it, and an
+// approval or an end of a run of an incident goes on its timeline. It runs
+// on the subscription's goroutine, so it may wait for the incident's lock
+// (the Bot may be acting under it when the transition is published).
+func (i *Incidents) onTransition(t runbooks.Transition) {
+	if t.Refused {
 		return
 	}
-	i.watching[runID] = true
-	i.mu.Unlock()
-	done, ok := i.bot.RunDone(runID)
-	i.watchers.Add(1)
-	go func() {
-		defer i.watchers.Done()
-		defer func() { i.mu.Lock(); delete(i.watching, runID); i.mu.Unlock() }()
-		if ok {
-			<-done
-		}
-		i.recordRun(context.Background(), runID)
-	}()
-}
-
-// runStarted implements runEvents: an approved remediation (or any run of
-// an incident) was handed to the executor; its result is recorded when it
-// ends.
-func (i *Incidents) runStarted(ctx context.Context, run *runbooks.Run) {
-	if i.link(context.WithoutCancel(ctx), run).Origin.Incident == "" {
-		return
+	ctx := context.Background()
+	switch {
+	case t.To.Final() || t.Approved():
+		i.recordRun(ctx, t.Run.ID)
+	case t.To == runbooks.StateRunning || t.To == runbooks.StateQueued:
+		i.link(ctx, t.Run)
 	}
-	i.watch(run.ID)
 }
 
 // link returns run with its incident: Origin.Incident when it has one, or,
@@ -728,28 +714,12 @@ func (i *Incidents) link(ctx context.Context, run *runbooks.Run) *runbooks.Run {
 	if err != nil {
 		return run
 	}
-	linked, err := i.bot.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-		if r.Origin.Incident == "" {
-			r.Origin.Incident = inc.ID
-		}
-		return nil
-	})
+	linked, err := i.bot.Runs().Link(ctx, run.ID, inc.ID)
 	if err != nil {
 		i.log.Error("run not linked to its incident", "run_id", run.ID, "incident", inc.Number, "err", err)
 		return run
 	}
 	return linked
-}
-
-// runChanged implements runEvents: an approval, a denial or an expiry goes
-// on the timeline now, on its own goroutine (the Bot may be acting under
-// this incident's lock).
-func (i *Incidents) runChanged(runID string) {
-	i.watchers.Add(1)
-	go func() {
-		defer i.watchers.Done()
-		i.recordRun(context.Background(), runID)
-	}()
 }
 
 // recordRun writes a run of an incident on its timeline: each approval
@@ -841,7 +811,7 @@ func (i *Incidents) recordEnd(ctx context.Context, inc *incident.Incident, run *
 	i.mark(ctx, inc, run.RequestedBy, incident.KindRun, text, data)
 }
 
-// setRecorded remembers, for the sweep, that a run's end is on its
+// setRecorded remembers, for the start-up catch-up, that a run's end is on its
 // incident's timeline.
 func (i *Incidents) setRecorded(id string) {
 	i.mu.Lock()
@@ -849,14 +819,15 @@ func (i *Incidents) setRecorded(id string) {
 	i.mu.Unlock()
 }
 
-// sweepLimit is how many of the newest runs a sweep looks at.
-const sweepLimit = 500
+// catchUpLimit is how many of the newest runs the start-up catch-up
+// looks at.
+const catchUpLimit = 500
 
-// sweepRuns records the ended runs of incidents that no hook recorded:
-// runs of a previous process, runs whose end a crash or a failed write
-// lost.
-func (i *Incidents) sweepRuns(ctx context.Context) error {
-	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: sweepLimit})
+// catchUpRuns records, once at start-up, the ended runs of incidents whose
+// transition a previous process published but did not get onto the
+// timeline before it stopped (or whose timeline write failed).
+func (i *Incidents) catchUpRuns(ctx context.Context) error {
+	runs, err := i.bot.d.Store.ListRuns(ctx, runbooks.ListOptions{Limit: catchUpLimit})
 	if err != nil {
 		return err
 	}
@@ -920,7 +891,7 @@ func (i *Incidents) archive(ctx context.Context, n int64) {
 		return
 	}
 	st.archived = true
-	i.bot.record(ctx, incident.ActorTebura, "incident.archive", inc.ID, map[string]string{"channel": inc.Channel.ID})
+	i.bot.record(ctx, incident.ActorTebura, audit.ActionIncidentArchive, inc.ID, map[string]string{"channel": inc.Channel.ID})
 	i.mark(ctx, inc, incident.ActorTebura, kindArchived, "Channel "+orNone(inc.Channel.Name)+" archived", map[string]string{"channel": inc.Channel.ID})
 }
 

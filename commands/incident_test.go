@@ -468,7 +468,7 @@ func TestIncidentCommands(t *testing.T) {
 	}
 	var actions []string
 	_ = s.Store.AuditEntries(context.Background(), func(e audit.Entry) error {
-		actions = append(actions, e.Action)
+		actions = append(actions, string(e.Action))
 		return nil
 	})
 	for _, want := range []string{"incident.open", "incident.ack", "incident.note", "incident.commander", "incident.resolve"} {
@@ -837,4 +837,46 @@ func TestProposeFromCardChecksAccess(t *testing.T) {
 	if n := len(slices.DeleteFunc(s.Runs(), func(r *runbooks.Run) bool { return r.Runbook != "restart-api" })); n != 1 {
 		t.Errorf("proposals after alice's refused click = %d, want 1", n)
 	}
+}
+
+// TestRunEndsComeAsTransitionsNotSweeps: the reconcile loop no longer
+// sweeps runs into timelines (transitions bring them as they happen); a
+// run's end that a previous process stored but never got onto the
+// timeline is written once, at start-up.
+func TestRunEndsComeAsTransitionsNotSweeps(t *testing.T) {
+	chat := newCMChat()
+	dir := t.TempDir()
+	s := newStack(t, dir, stackOptions{Chat: chat})
+	s.deliver(alertBatch("g1", "api", 0, 1, time.Now().Add(-time.Minute).UTC()))
+	s.waitRuns(byRunbook("check-api"))
+	s.settle()
+	inc, err := s.Svc.ByNumber(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := countKind(s.timeline(1), incident.KindRun)
+	// A run of the incident that ended in a previous process, whose
+	// transition never reached the timeline: written to the store alone.
+	lost := &runbooks.Run{Runbook: "check-api", Kind: runbooks.KindDiagnostic, RequestedBy: "automation:api", RequestedAt: time.Now(),
+		State: runbooks.StateFailed, Reason: "step check exited with code 2", ExitCode: 2, EndedAt: time.Now(),
+		Origin: runbooks.Origin{Incident: inc.ID}}
+	if err := s.Store.CreateRun(context.Background(), lost); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.Inc.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := countKind(s.timeline(1), incident.KindRun); got != before {
+		t.Fatalf("a reconcile swept %d run(s) onto the timeline; runs come as transitions", got-before)
+	}
+	s.Close()
+	s = newStack(t, dir, stackOptions{Chat: chat})
+	s.settle()
+	tl := s.timeline(1)
+	if got := countKind(tl, incident.KindRun); got != before+1 {
+		t.Fatalf("after a restart the timeline has %d run entries, want %d:\n%s", got, before+1, dumpTimeline(tl))
+	}
+	mustContain(t, "timeline", dumpTimeline(tl), "Run "+lost.ID+" (check-api) failed")
 }

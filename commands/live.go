@@ -23,20 +23,17 @@ const finalDeliveryTimeout = 2 * time.Minute
 // elapsed time moves.
 const elapsedRefresh = 10 * time.Second
 
-// start hands a stored run to the executor and follows it in ref: the
+// start has the run service start a stored run and follows it in ref: the
 // message already posted for it (the approval card), or, with post, the
 // message post makes (ref then has no ID and says where). Either way the
 // message is a bot.Stream holding its first send for bot.DefaultStreamHold,
 // so a run that ends by then is one message carrying its final frame; with
 // post, start returns once the message is posted. by is the identity that
 // caused the start, for the audit chain.
-func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, vals runbooks.Values, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), by string) error {
-	m := b.masker(rb, vals)
+func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), by string) error {
+	m := b.d.Runs.Masker(run)
 	if !ref.IsZero() && ref.ID != run.Origin.Message {
-		if updated, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-			r.Origin = originOf(ref, r.Origin)
-			return nil
-		}); err == nil {
+		if updated, err := b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin)); err == nil {
 			run = updated
 		}
 	}
@@ -54,16 +51,7 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 			}
 		}()
 	}
-	steps, err := rb.Render(vals)
-	if err != nil {
-		defer release()
-		return b.abort(ctx, run, st, m, err)
-	}
-	if b.d.Executor == nil {
-		defer release()
-		return b.abort(ctx, run, st, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
-	}
-	h, err := b.d.Executor.Start(context.WithoutCancel(ctx), run, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: m})
+	h, err := b.d.Runs.Start(ctx, run, rb, by)
 	if err != nil {
 		defer release()
 		var locked *runbooks.LockedError
@@ -74,16 +62,17 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 				return merr
 			}
 			b.showFinal(ctx, run.ID, st, msg)
-			b.record(ctx, by, "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "lock held by " + locked.Lock.RunID})
 			return nil
 		}
-		return b.abort(ctx, run, st, m, err)
+		// The service ended the run failed with the reason; show it as
+		// stored, or as it was when the store cannot be read.
+		shown := run
+		if failed, gerr := b.d.Store.GetRun(ctx, run.ID); gerr == nil && failed.State.Final() {
+			shown = failed
+		}
+		b.showFinal(ctx, run.ID, st, frame(shown, runbooks.Snapshot{}, m, b.now(), "", ""))
+		return err
 	}
-	for _, fn := range b.onRunStart {
-		started := *run
-		fn(ctx, &started)
-	}
-	b.record(ctx, by, "run.start", run.ID, map[string]string{"runbook": run.Runbook, "params": paramsText(run.Params, run.Secret, m)})
 	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
 	if err != nil {
 		b.log.Error("cancel button not stored", "run_id", run.ID, "err", err)
@@ -109,10 +98,7 @@ func (b *Bot) runStream(ctx context.Context, run *runbooks.Run, ref bot.MessageR
 		opt.Post = post
 		opt.OnPost = func(posted bot.MessageRef) {
 			posted.Platform = cmp.Or(posted.Platform, ref.Platform)
-			if _, err := b.d.Store.UpdateRun(context.WithoutCancel(ctx), run.ID, func(r *runbooks.Run) error {
-				r.Origin = originOf(posted, r.Origin)
-				return nil
-			}); err != nil {
+			if _, err := b.d.Runs.SetOrigin(context.WithoutCancel(ctx), run.ID, originOf(posted, run.Origin)); err != nil {
 				b.log.Error("store run message failed", "run_id", run.ID, "err", err)
 			}
 		}
@@ -153,25 +139,6 @@ func (b *Bot) track(id string) (release func()) {
 			b.streams.Done()
 		})
 	}
-}
-
-// abort marks a run that could not be started as failed and shows why in
-// its message st.
-func (b *Bot) abort(ctx context.Context, run *runbooks.Run, st *bot.Stream, m runbooks.Masker, cause error) error {
-	failed, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-		if r.State.Final() {
-			return nil
-		}
-		r.State, r.Reason, r.EndedAt = runbooks.StateFailed, "it could not be started: "+errorText(cause), b.now()
-		return nil
-	})
-	if err != nil {
-		b.showFinal(ctx, run.ID, st, frame(run, runbooks.Snapshot{}, m, b.now(), "", ""))
-		return cause
-	}
-	b.showFinal(ctx, run.ID, st, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
-	b.record(ctx, "system", "run.end", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StateFailed), "reason": "start failed"})
-	return cause
 }
 
 // show edits the message of run runID once, logging a failure.
@@ -254,9 +221,6 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 			}
 		}
 	}
-	b.record(ctx, "system", "run.end", run.ID, map[string]string{
-		"runbook": run.Runbook, "state": string(snap.State), "exit_code": fmt.Sprint(snap.ExitCode), "reason": snap.Reason,
-	})
 }
 
 func logName(run *runbooks.Run) string { return run.Runbook + "-" + run.ID + ".log" }
@@ -312,19 +276,14 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 	if !ok {
 		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
 	}
-	if rb.NeedsApproval() {
-		return nil, tebura.Errorf(tebura.EFORBIDDEN, "The runbook `%s` needs approval, so an automation cannot start it; propose it to people instead.", rb.Name)
-	}
-	run, vals, _, err := b.planRun(rb, req)
+	p, err := b.d.Runs.Request(ctx, runbooks.Request{
+		Runbook: rb, Params: req.Params, By: req.By, Name: req.Name, Via: runbooks.ViaAutomation, Gate: runbooks.NoApproval,
+		Origin: req.origin(),
+	})
 	if err != nil {
 		return nil, err
 	}
-	run.State = runbooks.StateApproved
-	if err := b.d.Store.CreateRun(ctx, run); err != nil {
-		return nil, err
-	}
-	m := b.masker(rb, vals)
-	b.record(ctx, req.By, "run.request", run.ID, requestDetail(run, m))
+	run := p.Run
 	var ref bot.MessageRef
 	var post func(context.Context, bot.Message) (bot.MessageRef, error)
 	if chat := b.chat(req.Platform); chat != nil {
@@ -333,51 +292,28 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 			return chat.Post(ctx, req.Target, msg)
 		}
 	}
-	if err := b.start(ctx, run, rb, vals, ref, post, req.By); err != nil {
+	if err := b.start(ctx, run, rb, ref, post, req.By); err != nil {
 		return nil, err
 	}
 	return b.d.Store.GetRun(ctx, run.ID)
 }
 
-// planRun validates req's params against rb like user input (rb.Bind) and
-// returns the run to store, requested by req.By now, with its plan hash,
-// lock key and origin; its State is for the caller to set. It is what
-// StartRun and ProposeRun share.
-func (b *Bot) planRun(rb *runbooks.Runbook, req RunRequest) (*runbooks.Run, runbooks.Values, *runbooks.Plan, error) {
-	vals, err := rb.Bind(req.Params)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	plan, err := rb.Plan(vals)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	lockKey, err := rb.LockKey(vals)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return &runbooks.Run{
-		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
-		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: b.now(),
-		Origin: runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident},
-	}, vals, plan, nil
+// origin is where req's run is requested and shown.
+func (req RunRequest) origin() runbooks.Origin {
+	return runbooks.Origin{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread, Incident: req.Incident}
 }
 
 // Recover reconciles after a restart and starts the approval expiry loop,
 // which runs until ctx ends. Call it once, before the chats deliver
-// events: it marks every run still running or queued, or stored approved
-// but never started, as interrupted (through runbooks.Recover, which
-// releases their locks; a second call finds nothing), audits and redraws
-// them, and expires approvals that ran
-// out while the bot was down. A caller that ran runbooks.Recover itself
-// passes what it returned to ShowInterrupted as well.
+// events: the run service marks every run still running or queued, or
+// stored approved but never started, as interrupted (releasing their locks
+// and auditing each; a second call finds nothing), and they are redrawn;
+// approvals that ran out while the bot was down expire. A caller that had
+// the service recover already passes what it returned to ShowInterrupted.
 func (b *Bot) Recover(ctx context.Context) error {
-	interrupted, err := runbooks.Recover(ctx, b.d.Store, b.now())
+	interrupted, err := b.d.Runs.Recover(ctx)
 	if err != nil {
 		return err
-	}
-	for _, run := range interrupted {
-		b.record(ctx, "system", "run.interrupt", run.ID, map[string]string{"runbook": run.Runbook})
 	}
 	b.ShowInterrupted(ctx, interrupted)
 	if err := b.ExpireNow(ctx); err != nil {
@@ -393,9 +329,8 @@ func (b *Bot) Recover(ctx context.Context) error {
 	return nil
 }
 
-// ShowInterrupted redraws the live messages of runs that runbooks.Recover
-// marked interrupted, so nobody keeps watching a run that is gone. It
-// records nothing: whoever called runbooks.Recover audits.
+// ShowInterrupted redraws the live messages of runs the run service's
+// Recover marked interrupted, so nobody keeps watching a run that is gone.
 func (b *Bot) ShowInterrupted(ctx context.Context, runs []*runbooks.Run) {
 	for _, run := range runs {
 		b.show(ctx, run.ID, refOf(run.Origin), frame(run, runbooks.Snapshot{}, b.storedMasker(run), b.now(), "", ""))
@@ -426,24 +361,12 @@ func (b *Bot) expiryLoop(ctx context.Context) {
 // their cards as expired. The expiry loop calls it; tests with an injected
 // clock call it directly.
 func (b *Bot) ExpireNow(ctx context.Context) error {
-	expired, err := runbooks.ExpirePending(ctx, b.d.Store, b.now())
-	if err != nil {
-		return err
-	}
+	expired, err := b.d.Runs.Expire(ctx)
 	for _, run := range expired {
-		b.record(ctx, "system", "run.expire", run.ID, map[string]string{"runbook": run.Runbook})
 		b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
 	}
-	return nil
+	return err
 }
 
 // storedMasker masks a stored run's secrets when its runbook may be gone.
-func (b *Bot) storedMasker(run *runbooks.Run) runbooks.Masker {
-	var secrets []string
-	for _, name := range run.Secret {
-		if v := run.Params[name]; v != "" {
-			secrets = append(secrets, v)
-		}
-	}
-	return b.maskerWith(secrets)
-}
+func (b *Bot) storedMasker(run *runbooks.Run) runbooks.Masker { return b.d.Runs.Masker(run) }

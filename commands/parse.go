@@ -8,6 +8,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
 )
 
 // Typographic quotes that chat clients substitute for straight ones (macOS
@@ -122,36 +123,9 @@ func unterminated(q rune, rest string) error {
 }
 
 // Quote returns s written so that Tokenize gives back exactly s as one
-// token. Plain words are returned as they are.
-func Quote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	if !strings.ContainsFunc(s, needsQuote) {
-		return s
-	}
-	if !strings.ContainsRune(s, '\'') {
-		return "'" + s + "'"
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-func needsQuote(r rune) bool {
-	switch r {
-	case '\'', '"', leftDouble, rightDouble, leftSingle, utf8.RuneError:
-		return true
-	}
-	return unicode.IsSpace(r)
-}
+// token. Plain words are returned as they are. The grammar's quoting lives
+// in runbooks, where run params are shown for audit entries too.
+func Quote(s string) string { return runbooks.QuoteValue(s) }
 
 // ParseArgs turns k=v words into a map. Each word is split on its first
 // '=': the key must be a parameter name, the value may be empty and may
@@ -414,41 +388,11 @@ func Suggest(word string, candidates []string) string {
 	limit := max(2, utf8.RuneCountInString(word)/3)
 	best, bestD := "", limit+1
 	for _, c := range sorted {
-		if d := distance(strings.ToLower(word), strings.ToLower(c)); d < bestD {
+		if d := tebura.EditDistance(strings.ToLower(word), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// distance is the optimal string alignment distance (Levenshtein with
-// adjacent transpositions, so "lsit" is one edit from "list").
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 128 || len(rb) > 128 {
-		return max(len(ra), len(rb))
-	}
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 func verbStrings(vs []Verb) []string {

@@ -2,8 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,7 +10,7 @@ import (
 )
 
 // secretMask replaces a secret param's value wherever it is shown.
-const secretMask = "••••••"
+const secretMask = runbooks.SecretMask
 
 // Button labels, also what tests click.
 const (
@@ -60,23 +58,7 @@ func human(d time.Duration) string {
 // paramsText shows params as k=v in name order, secret values masked, then
 // configured secrets masked by m.
 func paramsText(params map[string]string, secret []string, m runbooks.Masker) string {
-	if len(params) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		v := params[k]
-		if slices.Contains(secret, k) {
-			v = secretMask
-		}
-		parts[i] = k + "=" + Quote(v)
-	}
-	return mask(m, strings.Join(parts, " "))
+	return runbooks.ParamsText(params, secret, m)
 }
 
 func mask(m runbooks.Masker, s string) string {

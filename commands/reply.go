@@ -2,47 +2,16 @@ package commands
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/bot"
 )
 
-// genericFailure is what people see for internal errors; the detail goes to
-// the log only.
-const genericFailure = "Something went wrong on our side and nothing was changed. The operators can find the details in the bot's log; try again in a minute."
-
-// transientFailure is the fallback for ETRANSIENT errors without a message.
-const transientFailure = "The chat platform or the disk is busy right now. Try again in a minute."
-
-// errorText is the one place where an error becomes what a person reads.
-// Only user-safe messages of tebura errors pass through; everything else is
-// a generic sentence.
-func errorText(err error) string {
-	switch tebura.ErrorCode(err) {
-	case tebura.EINTERNAL:
-		return genericFailure
-	case tebura.ETRANSIENT:
-		if msg := userMessage(err); msg != "" {
-			return msg
-		}
-		return transientFailure
-	default:
-		if msg := userMessage(err); msg != "" {
-			return msg
-		}
-		return genericFailure
-	}
-}
-
-// userMessage returns the Message of a tebura error, or "" when it has none.
-func userMessage(err error) string {
-	var e *tebura.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return ""
-}
+// errorText is what a person in chat reads for err: tebura's public
+// sentence, so that chat, the console and the HTTP edges word an error
+// alike. An internal error's own message is for the operators and stays in
+// the log; the person gets the generic sentence.
+func errorText(err error) string { return tebura.PublicMessage(err) }
 
 // fail answers the actor privately with the sentence for err, and logs
 // what the operators need.

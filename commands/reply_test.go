@@ -13,6 +13,12 @@ import (
 	"github.com/tebura/tebura/runbooks"
 )
 
+// The sentences chat shows for errors that carry none a person may read.
+const (
+	genericFailure   = "Something went wrong on our side. The operators can find the details in the bot's log; try again in a minute."
+	transientFailure = "The chat platform or the disk is busy right now. Try again in a minute."
+)
+
 func TestErrorText(t *testing.T) {
 	tests := []struct {
 		name string

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -200,8 +201,8 @@ func (b *Bot) whoami(ctx context.Context, c *bot.Command) error {
 	})
 }
 
-// request handles /runbook run: validate, check access, plan, store the
-// run, then either ask for approval or start it.
+// request handles /runbook run: the run service checks and plans it;
+// then it either asks for approval or starts.
 func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 	s := subject(c.Actor)
 	rb, err := b.lookup(req.Name, s)
@@ -211,88 +212,48 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 		}
 		return err
 	}
-	vals, err := rb.Bind(req.Args)
-	if err != nil {
-		return err
-	}
-	if !allowed(b.policy(), s, access.ActionRun, rb) {
-		return tebura.Errorf(tebura.EFORBIDDEN, "You may not run `%s`: it needs one of the roles %s. Ask an admin for one, or ask someone who has it.",
-			rb.Name, orNone(strings.Join(rb.Allow, ", ")))
-	}
-	plan, err := rb.Plan(vals)
-	if err != nil {
-		return err
-	}
-	lockKey, err := rb.LockKey(vals)
-	if err != nil {
-		return err
-	}
-	if held, ok, err := b.heldLock(ctx, lockKey); err != nil {
-		return err
-	} else if ok {
-		msg, err := b.lockMessage(ctx, rb.Name, held)
+	p, err := b.d.Runs.Request(ctx, runbooks.Request{
+		Runbook: rb, Params: req.Args, By: c.Actor.ID, Name: c.Actor.Name, Via: runbooks.ViaChat,
+		Origin:           runbooks.Origin{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread},
+		Authorize:        func(rb *runbooks.Runbook) error { return b.mayRun(s, rb) },
+		RefuseWhenLocked: true,
+	})
+	var locked *runbooks.LockedError
+	if errors.As(err, &locked) {
+		msg, err := b.lockMessage(ctx, rb.Name, locked.Lock)
 		if err != nil {
 			return err
 		}
 		return c.Reply.Private(ctx, msg)
 	}
-	now := b.now()
-	run := &runbooks.Run{
-		Runbook:       rb.Name,
-		Kind:          rb.Kind,
-		Params:        vals,
-		Secret:        rb.SecretNames(),
-		PlanHash:      plan.Hash,
-		LockKey:       lockKey,
-		RequestedBy:   c.Actor.ID,
-		RequestedName: c.Actor.Name,
-		RequestedAt:   now,
-		State:         runbooks.StateApproved,
-		Origin:        runbooks.Origin{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread},
-	}
-	if rb.NeedsApproval() {
-		exp := rb.Approval.Expires
-		if exp <= 0 {
-			exp = defaultApprovalExpiry
-		}
-		run.State, run.Required, run.ExpiresAt = runbooks.StatePendingApproval, rb.Approval.Required, now.Add(exp)
-	}
-	m := b.masker(rb, vals)
-	if !rb.NeedsApproval() {
-		if err := b.d.Store.CreateRun(ctx, run); err != nil {
-			return err
-		}
-		b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
-		// The answer is the run's message, posted by its stream within
-		// bot.DefaultStreamHold: the final frame of a run that ended by then.
-		return b.start(ctx, run, rb, vals, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply, c.Actor.ID)
-	}
-	if err := b.d.Store.CreateRun(ctx, run); err != nil {
+	if err != nil {
 		return err
 	}
-	b.record(ctx, c.Actor.ID, "run.request", run.ID, requestDetail(run, m))
+	run := p.Run
+	if !rb.NeedsApproval() {
+		// The answer is the run's message, posted by its stream within
+		// bot.DefaultStreamHold: the final frame of a run that ended by then.
+		return b.start(ctx, run, rb, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply, c.Actor.ID)
+	}
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return err
 	}
-	ref, err := c.Reply.Reply(ctx, approvalCard(run, rb, plan.String(), m, approveCB, denyCB))
+	ref, err := c.Reply.Reply(ctx, approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB))
 	if err != nil {
 		return err
 	}
-	_, err = b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-		r.Origin = originOf(ref, r.Origin)
-		return nil
-	})
+	_, err = b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin))
 	return err
 }
 
-func requestDetail(run *runbooks.Run, m runbooks.Masker) map[string]string {
-	return map[string]string{
-		"runbook":   run.Runbook,
-		"params":    paramsText(run.Params, run.Secret, m),
-		"plan_hash": run.PlanHash,
-		"lock":      run.LockKey,
+// mayRun is the allow-list check of a person in chat's words.
+func (b *Bot) mayRun(s access.Subject, rb *runbooks.Runbook) error {
+	if allowed(b.policy(), s, access.ActionRun, rb) {
+		return nil
 	}
+	return tebura.Errorf(tebura.EFORBIDDEN, "You may not run `%s`: it needs one of the roles %s. Ask an admin for one, or ask someone who has it.",
+		rb.Name, orNone(strings.Join(rb.Allow, ", ")))
 }
 
 // originOf records where the run's message lives.
@@ -309,11 +270,6 @@ func refOf(o runbooks.Origin) bot.MessageRef {
 	return bot.MessageRef{Platform: o.Platform, Channel: o.Channel, ID: o.Message, Thread: o.Thread}
 }
 
-// masker masks a run's secret params and the configured secrets.
-func (b *Bot) masker(rb *runbooks.Runbook, vals runbooks.Values) runbooks.Masker {
-	return b.maskerWith(rb.Secrets(vals))
-}
-
 // maskerWith masks secrets and the configured secrets.
 func (b *Bot) maskerWith(secrets []string) runbooks.Masker {
 	r := b.redactor()
@@ -324,23 +280,6 @@ func (b *Bot) maskerWith(secrets []string) runbooks.Masker {
 		}
 	}
 	return r.With(secrets...)
-}
-
-// heldLock reports who holds key, if anyone.
-func (b *Bot) heldLock(ctx context.Context, key string) (runbooks.Lock, bool, error) {
-	if key == "" {
-		return runbooks.Lock{}, false, nil
-	}
-	locks, err := b.d.Store.Locks(ctx)
-	if err != nil {
-		return runbooks.Lock{}, false, err
-	}
-	for _, l := range locks {
-		if l.Key == key {
-			return l, true, nil
-		}
-	}
-	return runbooks.Lock{}, false, nil
 }
 
 // viewButtonTTL is how long a [View] button of a lock-held answer works.

@@ -119,27 +119,16 @@ func (b *Bot) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id string)
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s already ended: it %s.", run.ID, stateLabel(run.State))
 	}
 	if run.State == runbooks.StatePendingApproval {
-		cancelled, err := b.d.Store.UpdateRun(ctx, run.ID, func(r *runbooks.Run) error {
-			if r.State != runbooks.StatePendingApproval {
-				return decidedError(r)
-			}
-			r.State, r.CancelledBy, r.Reason, r.EndedAt = runbooks.StateCancelled, a.Mention(), "cancelled by "+a.Mention()+" before approval", b.now()
-			return nil
-		})
+		cancelled, err := b.d.Runs.Withdraw(ctx, run.ID, runbooks.Decision{By: a.ID, Name: a.Mention()}, decidedError)
 		if err != nil {
 			return err
 		}
-		b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(runbooks.StatePendingApproval)})
 		b.show(ctx, cancelled.ID, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
 		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", run.ID)}})
 	}
-	if b.d.Executor == nil {
-		return tebura.Errorf(tebura.EINTERNAL, "no executor to cancel %s", run.ID)
-	}
-	if err := b.d.Executor.Cancel(ctx, run.ID, a.Mention()); err != nil {
+	if err := b.d.Runs.Cancel(ctx, run.ID, runbooks.Decision{By: a.ID, Name: a.Mention()}, ""); err != nil {
 		return err
 	}
-	b.record(ctx, a.ID, "run.cancel", run.ID, map[string]string{"runbook": run.Runbook, "state": string(run.State)})
 	return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Cancelling %s: its processes are being stopped.", run.ID)}})
 }
 

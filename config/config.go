@@ -1,7 +1,9 @@
 // Package config is Tebura's typed configuration: the struct every key of
-// the YAML file lands in, its defaults, and Validate, which reports every
-// problem at once. Reading files and environment variables (viper) happens
-// in cmd/tebura only; this package never touches them.
+// the YAML file lands in, its defaults, Validate, which reports every
+// problem at once, and Load, which reads the file (yaml.v3, with line
+// numbers), applies the TEBURA_* environment overrides (viper), refuses
+// unknown keys and places every problem at the line that set its key, as
+// Alertmanager's config.LoadFile does: main only calls it.
 package config
 
 import (

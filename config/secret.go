@@ -17,3 +17,30 @@ func (s Secret) String() string {
 
 // MarshalText redacts the secret in any encoding of the config.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Secrets returns every non-empty Secret of the configuration (tokens,
+// passwords, webhook secrets, redact.values), so that they are masked in
+// run output, chat and audit entries too. A Secret field added to Config
+// must be listed here; a test walks the type to make sure.
+func (c Config) Secrets() []string {
+	var out []string
+	add := func(ss ...Secret) {
+		for _, s := range ss {
+			if s != "" {
+				out = append(out, s.Value())
+			}
+		}
+	}
+	add(c.Redact.Values...)
+	add(c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret)
+	add(c.Discord.BotToken)
+	src := c.Sources
+	add(src.Alertmanager.BearerToken, src.Alertmanager.BasicAuth.Password)
+	add(src.Grafana.HMACSecret, src.Grafana.BearerToken, src.Grafana.BasicAuth.Password)
+	add(src.PagerDuty.WebhookSecret, src.PagerDuty.RoutingKey)
+	for _, n := range sortedKeys(src.Generic) {
+		g := src.Generic[n]
+		add(g.BearerToken, g.HMACSecret, g.BasicAuth.Password)
+	}
+	return out
+}

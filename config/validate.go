@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+
+	"github.com/tebura/tebura"
 )
 
 // KeyError is one configuration problem, tied to the dotted key it concerns
@@ -31,26 +33,14 @@ func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 // errors.Join returned by Validate. Errors of other types are returned as
 // KeyErrors with an empty Key.
 func KeyErrors(err error) []*KeyError {
-	if err == nil {
-		return nil
-	}
 	var out []*KeyError
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
+	for _, e := range tebura.Unjoin(err) {
 		var ke *KeyError
-		if errors.As(e, &ke) {
-			out = append(out, ke)
-			return
+		if !errors.As(e, &ke) {
+			ke = &KeyError{Msg: e.Error()}
 		}
-		out = append(out, &KeyError{Msg: e.Error()})
+		out = append(out, ke)
 	}
-	walk(err)
 	return out
 }
 
@@ -471,8 +461,8 @@ func (c Config) validateSources(p *problems) {
 
 // validateGeneric checks the mapping of generic source key as written. A
 // preset fills keys left empty; the presets live beside the generic source
-// (incident/source), which checks the merged mapping (source.NewGeneric;
-// the loader in cmd/tebura runs it for every generic source).
+// (incident/source), which checks the merged mapping (source.NewGeneric,
+// which Load runs for every generic source as Options.CheckGeneric).
 func validateGeneric(p *problems, key string, g GenericSource) {
 	if g.Key == "" && g.Preset == "" {
 		p.add(key+".key", "is empty; a template giving the alert's dedup key, such as {{ .id }}")

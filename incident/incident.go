@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tebura/tebura"
 )
 
 // Status is where an incident is in its life.
@@ -167,7 +169,7 @@ func (inc *Incident) Ref() string { return "#" + strconv.FormatInt(inc.Number, 1
 
 // Slug is the title reduced to lowercase letters, digits and hyphens, at
 // most 40 characters, for channel names.
-func (inc *Incident) Slug() string { return Slugify(inc.Title, 40) }
+func (inc *Incident) Slug() string { return tebura.Slug(inc.Title, 40) }
 
 // Clone returns a deep copy, so callers never share maps with the store.
 func (inc *Incident) Clone() *Incident {
@@ -287,37 +289,6 @@ type Tx interface {
 	// PruneMarks deletes the marks whose name starts with prefix and whose
 	// time is before before, and returns how many it deleted.
 	PruneMarks(prefix string, before time.Time) (int, error)
-}
-
-// Slugify lowercases s and keeps letters a-z, digits, '-' and '_', turning
-// every other run of characters into one '-', trimmed to max bytes. It
-// returns "incident" for an empty result.
-func Slugify(s string, max int) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
-			b.WriteRune(r)
-			dash = false
-		default:
-			if !dash && b.Len() > 0 {
-				b.WriteByte('-')
-				dash = true
-			}
-		}
-		if b.Len() >= max {
-			break
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if len(out) > max {
-		out = strings.Trim(out[:max], "-")
-	}
-	if out == "" {
-		return "incident"
-	}
-	return out
 }
 
 func cloneMap(m map[string]string) map[string]string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -648,12 +649,8 @@ func intersect(have, want map[string]string) bool {
 
 func merge(base, over map[string]string) map[string]string {
 	m := make(map[string]string, len(base)+len(over))
-	for k, v := range base {
-		m[k] = v
-	}
-	for k, v := range over {
-		m[k] = v
-	}
+	maps.Copy(m, base)
+	maps.Copy(m, over)
 	return m
 }
 

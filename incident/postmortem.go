@@ -3,6 +3,8 @@ package incident
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,7 +79,7 @@ func Postmortem(inc *Incident, timeline []TimelineEntry, runs []RunSummary) stri
 		p("Opened from %s at %s, %s after the first alert started.\n", inc.Source, fmtTime(inc.StartedAt), fmtDur(inc.StartedAt.Sub(inc.DetectedAt)))
 		if len(inc.Labels) > 0 {
 			var ls []string
-			for _, k := range sortedKeys(inc.Labels) {
+			for _, k := range slices.Sorted(maps.Keys(inc.Labels)) {
 				ls = append(ls, k+"="+inc.Labels[k])
 			}
 			p("Alert labels: `%s`.\n", strings.Join(ls, ", "))
@@ -244,4 +246,4 @@ func (s *Service) Stats(ctx context.Context, since time.Time) (Stats, error) {
 }
 
 // Keys returns the map's keys sorted, for stable rendering of Stats.
-func Keys(m map[string]Figures) []string { return sortedKeys(m) }
+func Keys(m map[string]Figures) []string { return slices.Sorted(maps.Keys(m)) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/config"
 )
 
@@ -53,7 +54,7 @@ func templateFuncs() template.FuncMap {
 		"upper":   strings.ToUpper,
 		"trim":    strings.TrimSpace,
 		"replace": strings.ReplaceAll,
-		"slug":    func(s string) string { return Slugify(s, 80) },
+		"slug":    func(s string) string { return tebura.Slug(s, 80) },
 		"default": func(def, v string) string {
 			if v == "" {
 				return def
@@ -138,45 +139,61 @@ func CompileRules(cfg []config.Automation) ([]Rule, error) {
 	return rules, errors.Join(errs...)
 }
 
-// ValidateRules compiles the rules and checks them against the runbooks.
-// lookup reports for a runbook name whether it may not run unattended (it
-// is a remediation or needs approval) and whether it exists at all. A
-// runbook listed under diagnostics that may not run unattended is refused:
-// a remediation never runs without its approvals. Unknown runbooks are
-// refused under diagnostics and suggest alike.
-func ValidateRules(cfg []config.Automation, isRemediation func(name string) (remediation, known bool)) []error {
+// RunbookStatus is what ValidateRules needs to know of a runbook a rule
+// names. The zero value is RunbookMissing.
+type RunbookStatus int
+
+const (
+	// RunbookMissing: no runbook has the name.
+	RunbookMissing RunbookStatus = iota
+	// RunbookBroken: a runbook of that name is defined but did not load;
+	// its loader reports why, so the rules that name it add nothing.
+	RunbookBroken
+	// RunbookUnattended: a diagnostic that needs no approval; it may run
+	// by itself.
+	RunbookUnattended
+	// RunbookNeedsApproval: it waits for approvals, so a rule may only
+	// suggest it.
+	RunbookNeedsApproval
+	// RunbookRemediation: it changes things, so a rule may only suggest
+	// it.
+	RunbookRemediation
+)
+
+// ValidateRules checks the runbooks the rules name against those loaded,
+// as lookup reports them. A runbook under diagnostics must exist and may
+// run by itself: a remediation, or one that needs approval, never runs
+// without its approvals, so it belongs under suggest. A runbook under
+// suggest must exist. It returns every problem at once (errors.Join of
+// *config.KeyError, each naming the list entry, such as
+// automations[0].diagnostics[1], so that a caller holding the YAML
+// document can point at its line), nil when there is none. The syntax of
+// the rules is CompileRules'.
+func ValidateRules(cfg []config.Automation, lookup func(name string) RunbookStatus) error {
 	var errs []error
-	if _, err := CompileRules(cfg); err != nil {
-		errs = append(errs, unjoin(err)...)
+	check := func(key, name string, unattended bool) {
+		var msg string
+		switch st := lookup(name); {
+		case st == RunbookMissing:
+			msg = fmt.Sprintf("names runbook %q, which does not exist", name)
+		case !unattended || st == RunbookBroken || st == RunbookUnattended:
+			return
+		case st == RunbookNeedsApproval:
+			msg = fmt.Sprintf("runbook %q needs approval, so it cannot run by itself; list it under suggest instead", name)
+		case st == RunbookRemediation:
+			msg = fmt.Sprintf("runbook %q is a remediation; only diagnostics run by themselves, list it under suggest instead", name)
+		}
+		errs = append(errs, &config.KeyError{Key: key, Msg: msg})
 	}
 	for i, a := range cfg {
-		where := fmt.Sprintf("automations[%d]", i)
-		if a.Name != "" {
-			where = fmt.Sprintf("automation %q", a.Name)
+		for j, name := range a.Diagnostics {
+			check(fmt.Sprintf("automations[%d].diagnostics[%d]", i, j), name, true)
 		}
-		for _, name := range a.Diagnostics {
-			rem, ok := isRemediation(name)
-			switch {
-			case !ok:
-				errs = append(errs, fmt.Errorf("%s: diagnostics: runbook %q does not exist; check the name or load the runbook", where, name))
-			case rem:
-				errs = append(errs, fmt.Errorf("%s: diagnostics: runbook %q is a remediation or needs approval, so it cannot run by itself; move it to suggest", where, name))
-			}
-		}
-		for _, name := range a.Suggest {
-			if _, ok := isRemediation(name); !ok {
-				errs = append(errs, fmt.Errorf("%s: suggest: runbook %q does not exist; check the name or load the runbook", where, name))
-			}
+		for j, name := range a.Suggest {
+			check(fmt.Sprintf("automations[%d].suggest[%d]", i, j), name, false)
 		}
 	}
-	return errs
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	return errors.Join(errs...)
 }
 
 // Matches reports whether every matcher of the rule matches ls.

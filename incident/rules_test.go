@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 )
@@ -19,21 +20,53 @@ func lookup(name string) (bool, bool) {
 	return rem, ok
 }
 
+// runbookStatus is the runbooks TestValidateRules knows.
+var runbookStatus = map[string]incident.RunbookStatus{
+	"api-health": incident.RunbookUnattended, "restart-api": incident.RunbookRemediation,
+	"approve-me": incident.RunbookNeedsApproval, "broken": incident.RunbookBroken,
+}
+
 func TestValidateRules(t *testing.T) {
 	good := config.Automation{Name: "ok", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`},
-		Diagnostics: []string{"api-health"}, Suggest: []string{"restart-api"}, Params: map[string]string{"service": "{{ .Labels.service }}"}}
+		Diagnostics: []string{"api-health"}, Suggest: []string{"restart-api", "approve-me"}, Params: map[string]string{"service": "{{ .Labels.service }}"}}
+	rule := func(diag, suggest []string) config.Automation {
+		return config.Automation{Name: "r", Match: []string{`a="b"`}, Diagnostics: diag, Suggest: suggest}
+	}
+	tests := []struct {
+		name string
+		cfg  []config.Automation
+		want []string // the errors, "key: message"
+	}{
+		{"good", []config.Automation{good}, nil},
+		{"remediation under diagnostics", []config.Automation{good, rule([]string{"restart-api"}, nil)},
+			[]string{`automations[1].diagnostics[0]: runbook "restart-api" is a remediation; only diagnostics run by themselves, list it under suggest instead`}},
+		{"approval under diagnostics", []config.Automation{rule([]string{"api-health", "approve-me"}, nil)},
+			[]string{`automations[0].diagnostics[1]: runbook "approve-me" needs approval, so it cannot run by itself; list it under suggest instead`}},
+		{"unknown runbooks", []config.Automation{rule([]string{"nope"}, []string{"api-health", "nada"})},
+			[]string{`automations[0].diagnostics[0]: names runbook "nope", which does not exist`, `automations[0].suggest[1]: names runbook "nada", which does not exist`}},
+		{"a runbook that failed to load is its loader's problem", []config.Automation{rule([]string{"broken"}, []string{"broken"})}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, ke := range config.KeyErrors(incident.ValidateRules(tt.cfg, func(name string) incident.RunbookStatus { return runbookStatus[name] })) {
+				got = append(got, ke.Error())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("errors\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompileRules(t *testing.T) {
+	good := config.Automation{Name: "ok", Match: []string{`alertname="HighLatency"`}, Diagnostics: []string{"api-health"}}
 	tests := []struct {
 		name string
 		cfg  []config.Automation
 		want []string // substrings, one per expected error
 	}{
 		{"good", []config.Automation{good}, nil},
-		{"remediation under diagnostics", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Diagnostics: []string{"restart-api"}}},
-			[]string{`automation "r": diagnostics: runbook "restart-api" is a remediation or needs approval`}},
-		{"approval under diagnostics", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Diagnostics: []string{"approve-me"}}},
-			[]string{`"approve-me" is a remediation or needs approval`}},
-		{"unknown runbooks", []config.Automation{{Name: "r", Match: []string{`a="b"`}, Diagnostics: []string{"nope"}, Suggest: []string{"nada"}}},
-			[]string{`diagnostics: runbook "nope" does not exist`, `suggest: runbook "nada" does not exist`}},
 		{"bad matcher", []config.Automation{{Name: "r", Match: []string{`a=~"("`}}}, []string{`matcher "a=~\"(\""`}},
 		{"no match", []config.Automation{{Name: "r"}}, []string{"match is empty"}},
 		{"no name and duplicate", []config.Automation{{Match: []string{`a="b"`}}, good, good}, []string{"give the rule a name", "names must be unique"}},
@@ -42,7 +75,8 @@ func TestValidateRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs := incident.ValidateRules(tt.cfg, lookup)
+			_, err := incident.CompileRules(tt.cfg)
+			errs := tebura.Unjoin(err)
 			if len(errs) != len(tt.want) {
 				t.Fatalf("got %d errors %v, want %d", len(errs), errs, len(tt.want))
 			}

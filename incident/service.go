@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"text/template"
@@ -35,11 +34,11 @@ type Service struct {
 }
 
 // GuardDiagnostics makes Ingest check every diagnostics runbook at the
-// moment it would start, with the same lookup as ValidateRules (usually a
-// closure over the current runbook registry): a runbook that became a
-// remediation or needs approval is moved to Actions.Suggest (so it waits
-// for its approvals), an unknown one is dropped; both are noted on the
-// timeline. Call it once while wiring, before the first Ingest.
+// moment it would start, with isRemediation (usually a closure over the
+// current runbook registry; ValidateRules makes the same check at load):
+// a runbook that became a remediation or needs approval is moved to
+// Actions.Suggest (so it waits for its approvals), an unknown one is
+// dropped; both are noted on the timeline. Call it once while wiring, before the first Ingest.
 func (s *Service) GuardDiagnostics(isRemediation func(name string) (remediation, known bool)) {
 	s.guard = isRemediation
 }
@@ -515,19 +514,10 @@ func (s *Service) channelName(t *template.Template, inc *Incident, ls, ann map[s
 		s.log.Warn("channel template failed", "incident", inc.Number, "err", err)
 		name = "inc-" + strconv.FormatInt(inc.Number, 10)
 	}
-	return Slugify(name, maxChannelName)
+	return tebura.Slug(name, maxChannelName)
 }
 
 func templateData(inc *Incident, ls, ann map[string]string) TemplateData {
 	return TemplateData{Number: inc.Number, Slug: inc.Slug(), Title: inc.Title, Severity: inc.Severity,
 		Labels: ls, Annotations: ann, Incident: inc}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

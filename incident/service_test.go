@@ -518,20 +518,6 @@ func TestStats(t *testing.T) {
 	}
 }
 
-func TestSlugify(t *testing.T) {
-	tests := map[string]string{
-		"HighLatency on api":        "highlatency-on-api",
-		"  --Disk FULL!! db_1 --  ": "disk-full-db_1",
-		"日本語":                       "incident",
-		strings.Repeat("ab ", 40):   "ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-a", // cut at 40 bytes
-	}
-	for in, want := range tests {
-		if got := incident.Slugify(in, 40); got != want {
-			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestArchiveDue(t *testing.T) {
 	cfg := defaultCfg
 	cfg.ArchiveAfter = time.Hour

@@ -142,9 +142,14 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	chats := map[string]bot.Chat{chat.Name(): chat}
+	auditLog := audit.New(ist, red, nil)
+	runs := runbooks.NewService(runbooks.ServiceConfig{Store: ist, Executor: exec, Audit: auditLog,
+		Redactor: func() *runbooks.Redactor { return red }, Logger: logger,
+		Subscribers: []func(runbooks.Transition){m.ObserveRun}})
+	t.Cleanup(runs.Stop)
 	b := commands.New(commands.Deps{
 		Store: ist, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
-		Audit: audit.New(ist, red, nil), Executor: exec, Redactor: func() *runbooks.Redactor { return red },
+		Audit: auditLog, Executor: exec, Runs: runs, Redactor: func() *runbooks.Redactor { return red },
 		Chats: chats, Config: config.Bot{StreamInterval: 10 * time.Millisecond}, DataDir: dir, Logger: logger,
 		ExpiryInterval: time.Hour,
 	})
@@ -314,11 +319,10 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		return diag > 0 && pending > 0
 	})
 	proposals, _ := ist.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
-	now := time.Now()
-	if _, _, err := runbooks.Approve(ctx, ist, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, "stale", now); err == nil {
+	if _, _, err := runs.Approve(ctx, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, "stale"); err == nil {
 		t.Fatal("stale plan approved")
 	}
-	if _, _, err := runbooks.Approve(ctx, ist, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, proposals[0].PlanHash, now); err != nil {
+	if _, _, err := runs.Approve(ctx, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, proposals[0].PlanHash); err != nil {
 		t.Fatal(err)
 	}
 
@@ -360,6 +364,9 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		hold = append(hold, h)
 	}
 
+	if err := runs.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	fams := scrape(t, srv.URL+"/metrics")
 	for _, h := range hold {
 		_ = exec.Cancel(ctx, h.RunID(), "slack:UBOB")

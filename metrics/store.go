@@ -25,6 +25,9 @@ const (
 // delivery dedupe and incidents. *bolt.Store implements it.
 type Store interface {
 	runbooks.Store
+	// AuditedStore: the run service creates a run with its request entry
+	// in one transaction through the instrumented store too.
+	runbooks.AuditedStore
 	audit.Store
 	incident.Store
 	bot.Deduper
@@ -34,27 +37,22 @@ type Store interface {
 	PutMeta(ctx context.Context, key string, v []byte) error
 }
 
-// InstrumentedStore is a Store whose run, incident and dedupe operations
-// feed the metrics; everything else passes straight through. It satisfies
+// InstrumentedStore is a Store whose incident and dedupe operations feed
+// the metrics; everything else passes straight through. Runs are counted
+// from the run service's transitions (ObserveRun), not here. It satisfies
 // every interface *bolt.Store is handed to (runbooks.Store,
 // commands.Store, incident.Store, audit.Store, bot.Deduper, discord's
 // MetaStore), so the composition root can hand it out instead.
 type InstrumentedStore struct {
 	Store
-	runs      runbooks.Store
 	incidents incident.Store
 	dedupe    bot.Deduper
 }
 
-// Store wraps s so that its transactions feed the metrics: see RunStore,
+// Store wraps s so that its transactions feed the metrics: see
 // IncidentStore and Deduper for what is counted.
 func (m *Metrics) Store(s Store) *InstrumentedStore {
-	return &InstrumentedStore{Store: s, runs: m.RunStore(s), incidents: m.IncidentStore(s), dedupe: m.Deduper(s)}
-}
-
-// UpdateRun implements runbooks.Store, counting what the update changed.
-func (s *InstrumentedStore) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
-	return s.runs.UpdateRun(ctx, id, fn)
+	return &InstrumentedStore{Store: s, incidents: m.IncidentStore(s), dedupe: m.Deduper(s)}
 }
 
 // UpdateIncidents implements incident.Store, counting what the
@@ -68,72 +66,35 @@ func (s *InstrumentedStore) Mark(ctx context.Context, scope, key string, ttl tim
 	return s.dedupe.Mark(ctx, scope, key, ttl)
 }
 
-// runStore counts run outcomes as UpdateRun commits them.
-type runStore struct {
-	runbooks.Store
-	m *Metrics
-}
-
-// RunStore wraps s so that every committed UpdateRun is compared with the
-// run it started from:
+// ObserveRun counts a run transition published by the run service (a
+// subscriber: wire it with runbooks.ServiceConfig.Subscribers):
 //   - a run entering a final state counts in tebura_runs_total{runbook,
 //     state} and, if it had started, its EndedAt-StartedAt goes to
 //     tebura_run_duration_seconds;
-//   - new approvals count as approved (one per approver), a denial as
+//   - an approval counts as approved (one per approver), a denial as
 //     denied, a pending run turning expired as expired;
-//   - an update of a pending run that the update function refused (an
-//     error: self-approval, the same approver twice, a changed plan) counts
-//     as refused.
+//   - a decision refused on a pending run (self-approval, the same
+//     approver twice, a changed plan) counts as refused.
 //
-// These are exact: every state change of a run goes through UpdateRun, in
-// one transaction, whoever makes it (commands, the executor, expiry,
-// recovery at start-up).
-func (m *Metrics) RunStore(s runbooks.Store) runbooks.Store {
-	return &runStore{Store: s, m: m}
-}
-
-// runBefore is what UpdateRun remembers of the run before the change.
-type runBefore struct {
-	state     runbooks.State
-	approvals int
-	denied    bool
-}
-
-// UpdateRun implements runbooks.Store.
-func (s *runStore) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
-	var before runBefore
-	var fnErr error
-	called := false
-	run, err := s.Store.UpdateRun(ctx, id, func(r *runbooks.Run) error {
-		called = true
-		before = runBefore{state: r.State, approvals: len(r.Approvals), denied: r.Denied != nil}
-		fnErr = fn(r)
-		return fnErr
-	})
+// These are exact: the service publishes every change of a run, whoever
+// makes it (chat, the CLI, automations, the executor, expiry, recovery).
+func (m *Metrics) ObserveRun(t runbooks.Transition) {
 	switch {
-	case err == nil && run != nil:
-		s.m.observeRun(before, run)
-	case called && fnErr != nil && before.state == runbooks.StatePendingApproval:
-		s.m.approvals.WithLabelValues(outcomeRefused).Inc()
-	}
-	return run, err
-}
-
-// observeRun counts what changed between before and the stored run.
-func (m *Metrics) observeRun(before runBefore, run *runbooks.Run) {
-	if n := len(run.Approvals) - before.approvals; n > 0 {
-		m.approvals.WithLabelValues(outcomeApproved).Add(float64(n))
-	}
-	if run.Denied != nil && !before.denied {
+	case t.Refused:
+		m.approvals.WithLabelValues(outcomeRefused).Inc()
+		return
+	case t.Approved():
+		m.approvals.WithLabelValues(outcomeApproved).Inc()
+	case t.To == runbooks.StateDenied && t.From != runbooks.StateDenied:
 		m.approvals.WithLabelValues(outcomeDenied).Inc()
-	}
-	if run.State == runbooks.StateExpired && before.state != runbooks.StateExpired {
+	case t.To == runbooks.StateExpired && t.From != runbooks.StateExpired:
 		m.approvals.WithLabelValues(outcomeExpired).Inc()
 	}
-	if before.state.Final() || !run.State.Final() {
+	if t.From.Final() || !t.To.Final() {
 		return
 	}
-	m.runs.WithLabelValues(run.Runbook, string(run.State)).Inc()
+	run := t.Run
+	m.runs.WithLabelValues(run.Runbook, string(t.To)).Inc()
 	if !run.StartedAt.IsZero() && !run.EndedAt.IsZero() {
 		m.runDuration.WithLabelValues(run.Runbook).Observe(max(0, run.EndedAt.Sub(run.StartedAt).Seconds()))
 	}

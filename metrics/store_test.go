@@ -18,7 +18,10 @@ import (
 var (
 	_ metrics.Store  = (*metrics.InstrumentedStore)(nil)
 	_ runbooks.Store = (*metrics.InstrumentedStore)(nil)
-	_ bot.Deduper    = (*metrics.InstrumentedStore)(nil)
+	// The run service creates a run and its request entry in one
+	// transaction only through a store that can.
+	_ runbooks.AuditedStore = (*metrics.InstrumentedStore)(nil)
+	_ bot.Deduper           = (*metrics.InstrumentedStore)(nil)
 )
 
 // pending stores a run waiting for required approvals until expires.
@@ -33,68 +36,60 @@ func pending(t *testing.T, s runbooks.Store, runbook string, required int, expir
 	return r
 }
 
-func TestRunStoreApprovalsAndFinalStates(t *testing.T) {
+// TestRunMetricsApprovals: approvals, refusals, a denial and an expiry
+// are counted from the run service's transitions, each once.
+func TestRunMetricsApprovals(t *testing.T) {
 	ctx := context.Background()
 	m := metrics.New(metrics.BuildInfo{})
 	s := m.Store(openStore(t))
 	now := time.Now()
 	later := now.Add(time.Hour)
+	svc := runbooks.NewService(runbooks.ServiceConfig{Store: s, Clock: func() time.Time { return now },
+		Subscribers: []func(runbooks.Transition){m.ObserveRun}})
+	t.Cleanup(svc.Stop)
 	dec := func(by string) runbooks.Decision { return runbooks.Decision{By: by, At: now} }
 
 	// Two approvals needed; bob twice and alice herself are refused.
 	r1 := pending(t, s, "restart-api", 2, later)
-	if _, _, err := runbooks.Approve(ctx, s, r1.ID, dec("console:bob"), false, "h1", now); err != nil {
+	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:bob"), false, "h1"); err != nil {
 		t.Fatal(err)
 	}
 	for _, by := range []string{"console:bob", "console:alice"} {
-		if _, _, err := runbooks.Approve(ctx, s, r1.ID, dec(by), false, "h1", now); err == nil {
+		if _, _, err := svc.Approve(ctx, r1.ID, dec(by), false, "h1"); err == nil {
 			t.Fatalf("approval by %s accepted", by)
 		}
 	}
-	if _, _, err := runbooks.Approve(ctx, s, r1.ID, dec("console:carol"), false, "other-plan", now); err == nil {
+	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:carol"), false, "other-plan"); err == nil {
 		t.Fatal("approval of a changed plan accepted")
 	}
-	_, approvedNow, err := runbooks.Approve(ctx, s, r1.ID, dec("console:carol"), false, "h1", now)
+	_, approvedNow, err := svc.Approve(ctx, r1.ID, dec("console:carol"), false, "h1")
 	if err != nil || !approvedNow {
 		t.Fatalf("second approval: %v, approvedNow %v", err, approvedNow)
 	}
-	// Late approval of an approved run: refused by the function, but the run
-	// was not pending, so it is not an approval refusal of a pending run.
-	if _, _, err := runbooks.Approve(ctx, s, r1.ID, dec("console:dave"), false, "h1", now); err == nil {
+	// Late approval of an approved run: refused, but the run was not
+	// pending, so it is not an approval refusal of a pending run.
+	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:dave"), false, "h1"); err == nil {
 		t.Fatal("approval of an approved run accepted")
 	}
 
-	// A denial, an expiry, a run that ends with timestamps, and an update
-	// that changes nothing countable.
+	// A denial, an expiry, and a close of a run no longer pending (which
+	// changes nothing, so counts nothing).
 	r2 := pending(t, s, "restart-api", 1, later)
-	if _, err := runbooks.Deny(ctx, s, r2.ID, dec("console:bob"), now); err != nil {
+	if _, err := svc.Deny(ctx, r2.ID, dec("console:bob")); err != nil {
 		t.Fatal(err)
 	}
-	r3 := pending(t, s, "drain-node", 1, now.Add(-time.Minute))
-	if got, err := runbooks.ExpirePending(ctx, s, now); err != nil || len(got) != 1 {
-		t.Fatalf("ExpirePending = %v, %v", got, err)
+	pending(t, s, "drain-node", 1, now.Add(-time.Minute))
+	if got, err := svc.Expire(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("Expire = %v, %v", got, err)
 	}
-	start := now.Add(-90 * time.Second)
-	for _, fn := range []func(*runbooks.Run) error{
-		func(r *runbooks.Run) error { r.Origin.Message = "m1"; return nil },
-		func(r *runbooks.Run) error { r.State, r.StartedAt = runbooks.StateRunning, start; return nil },
-		func(r *runbooks.Run) error {
-			r.State, r.EndedAt = runbooks.StateSucceeded, start.Add(90*time.Second)
-			return nil
-		},
-		func(r *runbooks.Run) error { r.Reason = "again"; return nil }, // already final: not counted twice
-	} {
-		if _, err := s.UpdateRun(ctx, r1.ID, fn); err != nil {
-			t.Fatal(err)
-		}
+	if _, closed, err := svc.Close(ctx, r2.ID, "incident resolved", "inc-1"); err != nil || closed {
+		t.Fatalf("Close of a denied run: closed %v, %v", closed, err)
 	}
-	// A failing update counts nothing.
-	boom := errors.New("boom")
-	if _, err := s.UpdateRun(ctx, r3.ID, func(*runbooks.Run) error { return boom }); !errors.Is(err, boom) {
-		t.Fatalf("UpdateRun error = %v", err)
+	if _, _, err := svc.Approve(ctx, "r999", dec("console:bob"), false, "h1"); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+		t.Fatalf("approval of a missing run = %v", err)
 	}
-	if _, err := s.UpdateRun(ctx, "r999", func(*runbooks.Run) error { return nil }); tebura.ErrorCode(err) != tebura.ENOTFOUND {
-		t.Fatalf("UpdateRun of a missing run = %v", err)
+	if err := svc.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 
 	wantApprovals := map[string]sample{
@@ -105,30 +100,29 @@ func TestRunStoreApprovalsAndFinalStates(t *testing.T) {
 		t.Errorf("approvals = %v, want %v", got, wantApprovals)
 	}
 	wantRuns := map[string]sample{
-		"runbook=restart-api,state=succeeded": {Value: 1},
-		"runbook=restart-api,state=denied":    {Value: 1},
-		"runbook=drain-node,state=expired":    {Value: 1},
+		"runbook=restart-api,state=denied": {Value: 1},
+		"runbook=drain-node,state=expired": {Value: 1},
 	}
 	if got := series(t, m, "tebura_runs_total"); !reflect.DeepEqual(got, wantRuns) {
 		t.Errorf("runs = %v, want %v", got, wantRuns)
 	}
-	// Only the run that started has a duration.
-	wantDur := map[string]sample{"runbook=restart-api": {Count: 1, Sum: 90}}
-	if got := series(t, m, "tebura_run_duration_seconds"); !reflect.DeepEqual(got, wantDur) {
-		t.Errorf("durations = %v, want %v", got, wantDur)
+	if got := series(t, m, "tebura_run_duration_seconds"); len(got) != 0 {
+		t.Errorf("durations = %v, want none: no run started", got)
 	}
 }
 
-// TestRunStoreExecutorAndRecover: the executor's own updates (a lock
-// conflict, a real run) and start-up recovery are counted too, through
-// the plain runbooks.Store decorator.
-func TestRunStoreExecutorAndRecover(t *testing.T) {
+// TestRunMetricsExecutorAndRecover: the executor's own writes (a lock
+// conflict, a real run) and start-up recovery are counted too: the
+// service publishes them like every other transition.
+func TestRunMetricsExecutorAndRecover(t *testing.T) {
 	ctx := context.Background()
 	m := metrics.New(metrics.BuildInfo{})
-	st := openStore(t)
-	s := m.RunStore(st)
+	s := openStore(t)
 	exec := runbooks.NewExecutor(s, runbooks.ExecutorConfig{DataDir: t.TempDir()}, nil)
 	t.Cleanup(func() { _ = exec.Shutdown(ctx) })
+	svc := runbooks.NewService(runbooks.ServiceConfig{Store: s, Executor: exec,
+		Subscribers: []func(runbooks.Transition){m.ObserveRun}})
+	t.Cleanup(svc.Stop)
 
 	approved := func(rb, lock string) *runbooks.Run {
 		r := &runbooks.Run{Runbook: rb, Kind: runbooks.KindDiagnostic, Params: map[string]string{}, LockKey: lock,
@@ -155,8 +149,11 @@ func TestRunStoreExecutorAndRecover(t *testing.T) {
 	if _, err := s.UpdateRun(ctx, stale.ID, func(r *runbooks.Run) error { r.State = runbooks.StateRunning; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := runbooks.Recover(ctx, s, time.Now()); err != nil || len(got) != 1 {
+	if got, err := svc.Recover(ctx); err != nil || len(got) != 1 {
 		t.Fatalf("Recover = %v, %v", got, err)
+	}
+	if err := svc.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 
 	wantRuns := map[string]sample{

@@ -220,7 +220,7 @@ func BenchmarkOutputWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 				h := newHandle(nil, "r1", bc.m, DefaultTailLines)
-				o := newOutput(h, bc.m, f, DefaultLogCapBytes)
+				o := newOutput(h, bc.m, f, DefaultLogCapBytes, nil)
 				for n := 0; n < 100000000; n += len(bc.chunk) {
 					o.Write(bc.chunk)
 				}

@@ -187,7 +187,7 @@ echo started
 				}
 			})
 			handle := newHandle(h.exec, "run-wake", nil, 20)
-			out := newOutput(handle, nil, nil, 0)
+			out := newOutput(handle, nil, nil, 0, nil)
 			wake := &flakyWake{fails: tc.fails}
 			start := time.Now()
 			ended := make(chan stepResult, 1)

@@ -44,11 +44,14 @@ type ExecutorConfig struct {
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own
 // process group, with named locks, timeouts, cancel and bounded output.
 type Executor struct {
-	store  Store
-	cfg    ExecutorConfig
-	log    *slog.Logger
-	client *stepClient
-	waits  stepWaits
+	store Store
+	cfg   ExecutorConfig
+	// journal stores the executor's state writes; the Service replaces it
+	// with itself so that they are audited and published.
+	journal journal
+	log     *slog.Logger
+	client  *stepClient
+	waits   stepWaits
 
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -88,8 +91,21 @@ func NewExecutor(s Store, cfg ExecutorConfig, logger *slog.Logger) *Executor {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{store: s, cfg: cfg, log: logger, handles: map[string]*Handle{},
+	return &Executor{store: s, journal: storeJournal{s}, cfg: cfg, log: logger, handles: map[string]*Handle{},
 		client: newStepClient(), waits: defaultStepWaits}
+}
+
+// journal is where the executor writes a run's state.
+type journal interface {
+	update(ctx context.Context, id string, fn func(*Run) error) (*Run, error)
+}
+
+// storeJournal writes straight to the store: an executor without a
+// Service (tests of the executor alone).
+type storeJournal struct{ s Store }
+
+func (j storeJournal) update(ctx context.Context, id string, fn func(*Run) error) (*Run, error) {
+	return j.s.UpdateRun(ctx, id, fn)
 }
 
 // stepClient is the HTTP client of http steps. Its errors name only the
@@ -246,7 +262,7 @@ func (e *Executor) Start(ctx context.Context, run *Run, job Job) (*Handle, error
 	e.mu.Unlock()
 	h.update(func(h *Handle) { h.state = StateQueued })
 	reason := e.queueText(pos)
-	if _, err := e.store.UpdateRun(ctx, run.ID, func(r *Run) error {
+	if _, err := e.journal.update(ctx, run.ID, func(r *Run) error {
 		r.State, r.Reason = StateQueued, reason
 		return nil
 	}); err != nil {
@@ -371,9 +387,9 @@ func (e *Executor) execute(h *Handle, run *Run, job Job) {
 		e.log.Error("run log not opened", "run_id", run.ID, "err", err)
 		logRel = ""
 	}
-	out := newOutput(h, job.Masker, file, e.cfg.LogCapBytes)
+	out := newOutput(h, job.Masker, file, e.cfg.LogCapBytes, job.Echo)
 	h.update(func(h *Handle) { h.started = started })
-	if _, err := e.store.UpdateRun(context.Background(), run.ID, func(r *Run) error {
+	if _, err := e.journal.update(context.Background(), run.ID, func(r *Run) error {
 		r.State, r.StartedAt, r.LogPath, r.Reason = StateRunning, started, logRel, ""
 		return nil
 	}); err != nil {
@@ -470,7 +486,7 @@ func (e *Executor) end(h *Handle, run *Run, hadSlot bool, state State, code int,
 	if out != nil {
 		written = out.written
 	}
-	if _, err := e.store.UpdateRun(ctx, run.ID, func(r *Run) error {
+	if _, err := e.journal.update(ctx, run.ID, func(r *Run) error {
 		r.State, r.ExitCode, r.Reason, r.EndedAt = state, code, reason, ended
 		r.CancelledBy, r.LogBytes, r.Truncated = by, written, truncated
 		return nil

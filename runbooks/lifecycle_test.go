@@ -26,6 +26,31 @@ func pendingRun(t *testing.T, s *fakeStore, required int) *Run {
 
 func dec(by, name string) Decision { return Decision{By: by, Name: name} }
 
+// svcAt is the run service on s with its clock stopped at now.
+func svcAt(s Store, now time.Time) *Service {
+	return NewService(ServiceConfig{Store: s, Clock: func() time.Time { return now }})
+}
+
+func approveAt(ctx context.Context, s Store, id string, d Decision, allowSelf bool, hash string, now time.Time) (*Run, bool, error) {
+	return svcAt(s, now).Approve(ctx, id, d, allowSelf, hash)
+}
+
+func denyAt(ctx context.Context, s Store, id string, d Decision, now time.Time) (*Run, error) {
+	return svcAt(s, now).Deny(ctx, id, d)
+}
+
+func closeAt(ctx context.Context, s Store, id, why string, now time.Time) (*Run, bool, error) {
+	return svcAt(s, now).Close(ctx, id, why, "")
+}
+
+func expireAt(ctx context.Context, s Store, now time.Time) ([]*Run, error) {
+	return svcAt(s, now).Expire(ctx)
+}
+
+func recoverAt(ctx context.Context, s Store, now time.Time) ([]*Run, error) {
+	return svcAt(s, now).Recover(ctx)
+}
+
 func TestApprove(t *testing.T) {
 	ctx := context.Background()
 	type step struct {
@@ -72,7 +97,7 @@ func TestApprove(t *testing.T) {
 			s := newFakeStore()
 			r := pendingRun(t, s, tt.required)
 			for i, st := range tt.steps {
-				run, now, err := Approve(ctx, s, r.ID, st.d, st.allowSelf, st.hash, t0.Add(st.at))
+				run, now, err := approveAt(ctx, s, r.ID, st.d, st.allowSelf, st.hash, t0.Add(st.at))
 				if tebura.ErrorCode(err) != st.code || (st.msg != "" && !strings.Contains(tebura.ErrorMessage(err), st.msg)) {
 					t.Errorf("step %d: err = %v, want %s %q", i, err, st.code, st.msg)
 				}
@@ -100,7 +125,7 @@ func TestApproveConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, now, _ := Approve(context.Background(), s, r.ID, Decision{By: "slack:U" + string(rune('A'+i))}, false, "hash1", t0)
+			_, now, _ := approveAt(context.Background(), s, r.ID, Decision{By: "slack:U" + string(rune('A'+i))}, false, "hash1", t0)
 			if now {
 				mu.Lock()
 				winners++
@@ -121,21 +146,21 @@ func TestDeny(t *testing.T) {
 	ctx := context.Background()
 	s := newFakeStore()
 	r := pendingRun(t, s, 1)
-	run, err := Deny(ctx, s, r.ID, dec("slack:UB", "bob"), t0)
+	run, err := denyAt(ctx, s, r.ID, dec("slack:UB", "bob"), t0)
 	if err != nil || run.State != StateDenied || run.Reason != "denied by @bob" || run.Denied.By != "slack:UB" {
 		t.Fatalf("Deny = %+v, %v", run, err)
 	}
-	if _, _, err := Approve(ctx, s, r.ID, dec("slack:UC", "carol"), false, "hash1", t0); tebura.ErrorMessage(err) != "Already denied by @bob." {
+	if _, _, err := approveAt(ctx, s, r.ID, dec("slack:UC", "carol"), false, "hash1", t0); tebura.ErrorMessage(err) != "Already denied by @bob." {
 		t.Errorf("approve after deny: %v", err)
 	}
-	if _, err := Deny(ctx, s, r.ID, dec("slack:UC", ""), t0); tebura.ErrorCode(err) != tebura.ECONFLICT {
+	if _, err := denyAt(ctx, s, r.ID, dec("slack:UC", ""), t0); tebura.ErrorCode(err) != tebura.ECONFLICT {
 		t.Errorf("deny twice: %v", err)
 	}
 	r2 := pendingRun(t, s, 1)
-	if _, err := Deny(ctx, s, r2.ID, dec("slack:UC", ""), t0.Add(time.Hour)); !strings.Contains(tebura.ErrorMessage(err), "expired") || s.run(r2.ID).State != StateExpired {
+	if _, err := denyAt(ctx, s, r2.ID, dec("slack:UC", ""), t0.Add(time.Hour)); !strings.Contains(tebura.ErrorMessage(err), "expired") || s.run(r2.ID).State != StateExpired {
 		t.Errorf("deny after expiry: %v, %s", err, s.run(r2.ID).State)
 	}
-	if _, err := Deny(ctx, s, "r999", dec("x", ""), t0); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+	if _, err := denyAt(ctx, s, "r999", dec("x", ""), t0); tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		t.Errorf("unknown run: %v", err)
 	}
 }
@@ -147,32 +172,32 @@ func TestClose(t *testing.T) {
 	ctx := context.Background()
 	s := newFakeStore()
 	r := pendingRun(t, s, 2)
-	if _, _, err := Approve(ctx, s, r.ID, dec("slack:UB", "bob"), false, "hash1", t0); err != nil {
+	if _, _, err := approveAt(ctx, s, r.ID, dec("slack:UB", "bob"), false, "hash1", t0); err != nil {
 		t.Fatal(err) // one of two approvals: still pending
 	}
 	const why = "incident #3 resolved — request again if still needed"
-	run, closed, err := Close(ctx, s, r.ID, why, t0.Add(time.Minute))
+	run, closed, err := closeAt(ctx, s, r.ID, why, t0.Add(time.Minute))
 	if err != nil || !closed || run.State != StateCancelled || !run.Closed() || run.Reason != why || !run.EndedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("Close = %+v, %v, %v", run, closed, err)
 	}
 	want := "Run " + r.ID + " was closed: " + why + "."
-	if _, _, err := Approve(ctx, s, r.ID, dec("slack:UC", "carol"), false, "hash1", t0); tebura.ErrorMessage(err) != want {
+	if _, _, err := approveAt(ctx, s, r.ID, dec("slack:UC", "carol"), false, "hash1", t0); tebura.ErrorMessage(err) != want {
 		t.Errorf("approve after close: %v, want %q", err, want)
 	}
-	if _, err := Deny(ctx, s, r.ID, dec("slack:UC", "carol"), t0); tebura.ErrorMessage(err) != want {
+	if _, err := denyAt(ctx, s, r.ID, dec("slack:UC", "carol"), t0); tebura.ErrorMessage(err) != want {
 		t.Errorf("deny after close: %v, want %q", err, want)
 	}
-	if _, closed, err := Close(ctx, s, r.ID, "again", t0); err != nil || closed || s.run(r.ID).Reason != why {
+	if _, closed, err := closeAt(ctx, s, r.ID, "again", t0); err != nil || closed || s.run(r.ID).Reason != why {
 		t.Errorf("Close twice: closed %v, %v, reason %q", closed, err, s.run(r.ID).Reason)
 	}
 	denied := pendingRun(t, s, 1)
-	if _, err := Deny(ctx, s, denied.ID, dec("slack:UB", "bob"), t0); err != nil {
+	if _, err := denyAt(ctx, s, denied.ID, dec("slack:UB", "bob"), t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, closed, err := Close(ctx, s, denied.ID, why, t0); err != nil || closed || s.run(denied.ID).State != StateDenied || s.run(denied.ID).Closed() {
+	if _, closed, err := closeAt(ctx, s, denied.ID, why, t0); err != nil || closed || s.run(denied.ID).State != StateDenied || s.run(denied.ID).Closed() {
 		t.Errorf("Close of a denied run: closed %v, %v, state %s", closed, err, s.run(denied.ID).State)
 	}
-	if _, _, err := Close(ctx, s, "r999", why, t0); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+	if _, _, err := closeAt(ctx, s, "r999", why, t0); tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		t.Errorf("unknown run: %v", err)
 	}
 	cancelled := &Run{Runbook: "x", State: StateCancelled, CancelledBy: "@bob", Reason: "cancelled by @bob before approval"}
@@ -189,7 +214,7 @@ func TestExpirePending(t *testing.T) {
 	s.CreateRun(ctx, fresh)
 	done := &Run{Runbook: "x", ExpiresAt: t0, State: StateSucceeded}
 	s.CreateRun(ctx, done)
-	got, err := ExpirePending(ctx, s, t0.Add(20*time.Minute))
+	got, err := expireAt(ctx, s, t0.Add(20*time.Minute))
 	if err != nil || len(got) != 1 || got[0].ID != old.ID || got[0].State != StateExpired {
 		t.Fatalf("ExpirePending = %+v, %v", got, err)
 	}
@@ -211,7 +236,7 @@ func TestRecover(t *testing.T) {
 			s.AcquireLock(ctx, Lock{Key: r.LockKey, RunID: r.ID})
 		}
 	}
-	got, err := Recover(ctx, s, t0)
+	got, err := recoverAt(ctx, s, t0)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("Recover = %+v, %v", got, err)
 	}
@@ -246,7 +271,7 @@ func TestRecoverApprovedNeverStarted(t *testing.T) {
 	if _, err := s.AcquireLock(ctx, Lock{Key: approved.LockKey, RunID: approved.ID}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Recover(ctx, s, t0)
+	got, err := recoverAt(ctx, s, t0)
 	if err != nil || len(got) != 1 || got[0].ID != approved.ID {
 		t.Fatalf("Recover = %+v, %v; want only %s", got, err, approved.ID)
 	}
@@ -264,7 +289,7 @@ func TestRecoverApprovedNeverStarted(t *testing.T) {
 	if locks, _ := s.Locks(ctx); len(locks) != 0 {
 		t.Errorf("locks left: %v", locks)
 	}
-	if again, err := Recover(ctx, s, t0.Add(time.Minute)); err != nil || len(again) != 0 {
+	if again, err := recoverAt(ctx, s, t0.Add(time.Minute)); err != nil || len(again) != 0 {
 		t.Errorf("second Recover = %+v, %v; want nothing", again, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ type output struct {
 	scratch  []byte // reused by the redactor for masked copies of batch
 	tailSkip int    // lines of the current Write that need not enter the tail
 
+	echo io.Writer // every masked line, past the cap too; nil once a write failed
+
 	file    *os.File
 	w       *bufio.Writer
 	cap     int64
@@ -46,11 +49,11 @@ type output struct {
 	logErr  error
 }
 
-func newOutput(h *Handle, m Masker, file *os.File, capBytes int64) *output {
+func newOutput(h *Handle, m Masker, file *os.File, capBytes int64, echo io.Writer) *output {
 	if r, ok := m.(*Redactor); ok && r.Empty() {
 		m = nil
 	}
-	o := &output{h: h, masker: m, file: file, cap: capBytes, pending: make([]byte, 0, 4096)}
+	o := &output{h: h, masker: m, file: file, cap: capBytes, echo: echo, pending: make([]byte, 0, 4096)}
 	if file != nil {
 		o.w = bufio.NewWriterSize(file, 64<<10)
 	}
@@ -124,11 +127,7 @@ func (o *output) addBlockLocked(b []byte) {
 		o.h.pushTailLocked(t[:i])
 		t = t[i+1:]
 	}
-	if o.w == nil || o.logErr != nil {
-		return
-	}
-	if o.h.truncated {
-		o.dropped += int64(len(b))
+	if !o.keep(int64(len(b))) {
 		return
 	}
 	o.batch = append(o.batch, b...)
@@ -217,19 +216,27 @@ func (o *output) emitLocked(line []byte) {
 	} else {
 		o.h.pushTailLocked(line)
 	}
-	if o.w == nil || o.logErr != nil {
-		return
-	}
-	if o.h.truncated {
-		o.dropped += int64(len(line)) + 1
+	if !o.keep(int64(len(line)) + 1) {
 		return
 	}
 	o.batch = append(o.batch, line...)
 	o.batch = append(o.batch, '\n')
 }
 
-// flushLocked masks the batched lines and writes them to the log, whole
-// lines only, up to the cap.
+// keep reports whether n bytes of complete lines go into the batch: for the
+// log while it is under its cap, for the echo always. Bytes the log no
+// longer takes are counted as dropped.
+func (o *output) keep(n int64) bool {
+	logging := o.w != nil && o.logErr == nil
+	if logging && o.h.truncated {
+		o.dropped += n
+		logging = false
+	}
+	return logging || o.echo != nil
+}
+
+// flushLocked masks the batched lines, hands them all to the echo and
+// writes them to the log, whole lines only, up to the cap.
 func (o *output) flushLocked() {
 	if len(o.batch) == 0 {
 		return
@@ -244,6 +251,14 @@ func (o *output) flushLocked() {
 		data = []byte(o.masker.Mask(string(data)))
 	}
 	o.batch = o.batch[:0]
+	if o.echo != nil {
+		if _, err := o.echo.Write(data); err != nil {
+			o.echo = nil // the run goes on; its log is complete
+		}
+	}
+	if o.w == nil || o.logErr != nil || o.h.truncated {
+		return
+	}
 	if room := o.cap - o.written; int64(len(data)) > room {
 		cut := bytes.LastIndexByte(data[:max(room, 0)], '\n') + 1
 		o.dropped += int64(len(data) - cut)

@@ -53,7 +53,7 @@ func TestOutputChunkingInvariant(t *testing.T) {
 		}
 		tailN := []int{3, 1, 40, 100}[trial%4]
 		h := newHandle(nil, "r1", nil, tailN)
-		o := newOutput(h, nil, f, 1<<30)
+		o := newOutput(h, nil, f, 1<<30, nil)
 		rest := data
 		for len(rest) > 0 {
 			n := min(len(rest), 1+rng.IntN(70000))
@@ -90,7 +90,7 @@ func TestOutputCapWholeLines(t *testing.T) {
 	f, _ := os.Create(filepath.Join(dir, "log"))
 	red, _ := NewRedactor([]string{"SECRET"}, nil)
 	h := newHandle(nil, "r1", red, 2)
-	o := newOutput(h, red, f, 25)
+	o := newOutput(h, red, f, 25, nil)
 	o.Write([]byte("line SECRET one\nline two\nline three\n"))
 	o.close()
 	got, _ := os.ReadFile(filepath.Join(dir, "log"))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tebura/tebura"
@@ -259,4 +260,41 @@ func (rb *Runbook) SecretNames() []string {
 		}
 	}
 	return out
+}
+
+// SecretMask stands for a secret param's value wherever params are shown.
+const SecretMask = "••••••"
+
+// QuoteValue writes s so that the command grammar (commands.Tokenize)
+// reads it back as exactly s, one token: the form params take in run
+// messages and audit entries. Plain words are returned as they are.
+func QuoteValue(s string) string {
+	if s == "" {
+		return "''"
+	}
+	if !strings.ContainsFunc(s, needsQuote) {
+		return s
+	}
+	if !strings.ContainsRune(s, '\'') {
+		return "'" + s + "'"
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// needsQuote: spaces, quotes (straight and typographic) and broken UTF-8.
+func needsQuote(r rune) bool {
+	switch r {
+	case '\'', '"', '\u201c', '\u201d', '\u2018', utf8.RuneError:
+		return true
+	}
+	return unicode.IsSpace(r)
 }

@@ -2,10 +2,15 @@
 // a runbook plus parameter values into a plan whose hash approvals bind to,
 // and runs plans safely: each run in its own process group, with timeouts,
 // cancel, named locks, bounded memory and secrets masked in everything that
-// leaves the engine.
+// leaves the engine. Service owns each run's life, from request to end,
+// for every door (chat, the CLI, automation rules): it builds the run
+// record, writes its audit entries and publishes its transitions.
 package runbooks
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
 // Kind says whether a runbook only looks (diagnostic) or changes things
 // (remediation).
@@ -152,4 +157,10 @@ type Job struct {
 	Steps   []RenderedStep
 	Timeout time.Duration
 	Masker  Masker
+	// Echo, when set, gets every masked line of output as the log does,
+	// past the log cap too: the log cap bounds what is stored, not what a
+	// person watching at a terminal sees. Writes to it are made while the
+	// output is taken, so a slow Echo slows the run (a terminal does, as
+	// with any program); an Echo that fails is dropped and the run goes on.
+	Echo io.Writer
 }

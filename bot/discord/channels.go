@@ -27,7 +27,7 @@ const (
 
 // Slug returns a valid Discord text channel name for s: lowercase, only
 // a-z, 0-9, "-" and "_", at most 100 characters, never empty.
-func Slug(s string) string { return bot.Slug(s, MaxChannelName) }
+func Slug(s string) string { return tebura.Slug(s, MaxChannelName) }
 
 // withSuffix returns name with "-n", cut so the whole fits 100 characters.
 func withSuffix(name string, n int) string {

@@ -5,12 +5,13 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/tebura/tebura"
 )
 
 // InteractionsPath is where Discord posts interactions in HTTP mode; set it
@@ -19,6 +20,15 @@ const InteractionsPath = "/discord/interactions"
 
 // maxInteractionBody bounds what the endpoint reads before verifying.
 const maxInteractionBody = 1 << 20
+
+// Refusals of the interactions endpoint, answered through tebura.HTTPError:
+// Discord needs the status (401 for a bad signature); the one-line text is
+// for whoever looks at the exchange, and never says why a signature failed.
+var (
+	errSignature  = tebura.Errorf(tebura.EUNAUTHENTICATED, "invalid request signature")
+	errUnreadable = tebura.Errorf(tebura.EINVALID, "unreadable interaction")
+	errNotReady   = tebura.Errorf(tebura.ETRANSIENT, "not ready")
+)
 
 // Mount implements bot.Mounter: in HTTP mode it adds POST
 // /discord/interactions to mux. In gateway mode it adds nothing, since
@@ -36,20 +46,20 @@ func (a *Adapter) Mount(mux *http.ServeMux) {
 // See https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers
 func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	received := a.clock()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInteractionBody))
+	body, err := tebura.ReadBody(w, r, maxInteractionBody)
 	if err != nil {
-		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		tebura.HTTPError(w, err)
 		return
 	}
 	if reason := a.verify(r.Header, body, received); reason != "" {
 		a.logger.Warn("discord interaction refused", "reason", reason, "remote", r.RemoteAddr)
-		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		tebura.HTTPError(w, errSignature)
 		return
 	}
 	var i discordgo.Interaction
 	if err := json.Unmarshal(body, &i); err != nil {
 		a.logger.Warn("discord interaction unreadable", "err", err)
-		http.Error(w, "unreadable interaction", http.StatusBadRequest)
+		tebura.HTTPError(w, errUnreadable)
 		return
 	}
 	if i.Type == discordgo.InteractionPing {
@@ -58,7 +68,7 @@ func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.Ready(); err != nil {
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		tebura.HTTPError(w, errNotReady)
 		return
 	}
 	a.interaction(r.Context(), &i, received)

@@ -109,6 +109,41 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 	})
 }
 
+// TestHTTPRefusalReasons: every refusal is one line that says what was
+// wrong, with the status of its kind (tebura.HTTPStatus).
+func TestHTTPRefusalReasons(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ModeHTTP)
+	e.start(e.collect())
+	ts := strconv.FormatInt(e.fake.Clock().Unix(), 10)
+	big := bytes.Repeat([]byte(" "), maxInteractionBody+1)
+	notJSON := []byte("not json")
+	tests := []struct {
+		name   string
+		body   []byte
+		sig    string
+		status int
+		reason string
+	}{
+		{"too large", big, discordtest.Sign(e.key, ts, big), http.StatusRequestEntityTooLarge, "body larger than 1048576 bytes"},
+		{"bad signature", notJSON, "00", http.StatusUnauthorized, "invalid request signature"},
+		{"signed but not JSON", notJSON, discordtest.Sign(e.key, ts, notJSON), http.StatusBadRequest, "unreadable interaction"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := discordtest.PostSigned(e.srv.URL+InteractionsPath, ts, tc.sig, tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || string(body) != tc.reason+"\n" {
+				t.Errorf("got %d %q, want %d %q on one line", resp.StatusCode, body, tc.status, tc.reason)
+			}
+		})
+	}
+}
+
 // TestDeferBeforeSlowStore: the deferral reaches Discord while the dedupe
 // store is still blocked, and the command reaches the handler afterwards.
 func TestDeferBeforeSlowStore(t *testing.T) {

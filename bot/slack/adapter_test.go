@@ -58,50 +58,53 @@ func TestNewValidates(t *testing.T) {
 func TestHTTPSignatureRefusals(t *testing.T) {
 	h := newHarness(t, ModeHTTP)
 	body := form(slacktest.SlashCommand("/runbook", "list", "UALICE", "C1", h.fake.ResponseURL()))
+	// The logged reason tells the operator what to fix: a wrong
+	// slack.signing_secret (signature_mismatch), a clock (stale_timestamp),
+	// or a sender that is not Slack (unsigned).
 	cases := []struct {
 		name   string
 		mutate func(r *http.Request)
+		reason string
 	}{
-		{"forged signature", func(r *http.Request) { r.Header.Set(HeaderSignature, Sign("wrong-secret", h.clock.Now().Unix(), body)) }},
+		{"forged signature", func(r *http.Request) { r.Header.Set(HeaderSignature, Sign("wrong-secret", h.clock.Now().Unix(), body)) }, "signature_mismatch"},
 		{"stale timestamp", func(r *http.Request) {
 			ts := h.clock.Now().Add(-6 * time.Minute).Unix()
 			r.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 			r.Header.Set(HeaderSignature, Sign(testSecret, ts, body))
-		}},
+		}, "stale_timestamp"},
 		{"future timestamp", func(r *http.Request) {
 			ts := h.clock.Now().Add(6 * time.Minute).Unix()
 			r.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 			r.Header.Set(HeaderSignature, Sign(testSecret, ts, body))
-		}},
-		{"missing signature", func(r *http.Request) { r.Header.Del(HeaderSignature) }},
-		{"missing timestamp", func(r *http.Request) { r.Header.Del(HeaderTimestamp) }},
-		{"missing both", func(r *http.Request) { r.Header.Del(HeaderSignature); r.Header.Del(HeaderTimestamp) }},
-		{"garbage timestamp", func(r *http.Request) { r.Header.Set(HeaderTimestamp, "yesterday") }},
+		}, "stale_timestamp"},
+		{"missing signature", func(r *http.Request) { r.Header.Del(HeaderSignature) }, "unsigned"},
+		{"missing timestamp", func(r *http.Request) { r.Header.Del(HeaderTimestamp) }, "unsigned"},
+		{"missing both", func(r *http.Request) { r.Header.Del(HeaderSignature); r.Header.Del(HeaderTimestamp) }, "unsigned"},
+		{"garbage timestamp", func(r *http.Request) { r.Header.Set(HeaderTimestamp, "yesterday") }, "unsigned"},
 		{"signature without v0", func(r *http.Request) {
 			r.Header.Set(HeaderSignature, strings.TrimPrefix(r.Header.Get(HeaderSignature), "v0="))
-		}},
+		}, "unsigned"},
+		{"body changed after signing", func(r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			tampered := strings.Replace(string(b), "list", "run+restart-api", 1)
+			r.Body = io.NopCloser(strings.NewReader(tampered))
+			r.ContentLength = int64(len(tampered))
+		}, "signature_mismatch"},
 	}
 	for _, path := range []string{PathCommands, PathInteractions, PathEvents} {
 		for _, c := range cases {
 			t.Run(path+"/"+c.name, func(t *testing.T) {
+				line := "slack request refused path=" + path + " reason=" + c.reason
+				before := h.logs.count(line)
 				code, respBody := h.signed(path, "application/x-www-form-urlencoded", body, c.mutate)
 				if code != http.StatusUnauthorized || respBody != "" {
 					t.Fatalf("got %d %q, want 401 with no body", code, respBody)
 				}
+				if h.logs.count(line) != before+1 {
+					t.Fatalf("no log line %q:\n%s", line, h.logs.text())
+				}
 			})
 		}
-		t.Run(path+"/body changed after signing", func(t *testing.T) {
-			ts := h.clock.Now().Unix()
-			sig := Sign(testSecret, ts, body)
-			tampered := []byte(strings.Replace(string(body), "list", "run+restart-api", 1))
-			code, _ := h.signed(path, "application/x-www-form-urlencoded", tampered, func(r *http.Request) {
-				r.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-				r.Header.Set(HeaderSignature, sig)
-			})
-			if code != http.StatusUnauthorized {
-				t.Fatalf("got %d, want 401", code)
-			}
-		})
 	}
 	t.Run("too big", func(t *testing.T) {
 		big := make([]byte, defaultMaxBody+1)
@@ -714,6 +717,54 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("channel check = %+v", c)
 		}
 	})
+}
+
+// TestDoctorSigningSecret: doctor cannot prove the signing secret is the
+// app's (Slack sends no request on demand), so it says so, and fails the
+// values that can never be right: a token in its place, or what a copy
+// added to it. It never shows the secret.
+func TestDoctorSigningSecret(t *testing.T) {
+	fake := newFake(t)
+	cases := []struct {
+		name   string
+		secret string
+		ok     bool
+		detail string
+	}{
+		{"plausible", testSecret, true, "cannot tell"},
+		{"bot token", slacktest.BotToken, false, "holds a Slack token"},
+		{"app token", slacktest.AppToken, false, "holds a Slack token"},
+		{"user token", "xoxp-1-2-3-abcdef", false, "holds a Slack token"},
+		{"trailing newline", testSecret + "\n", false, "line breaks"},
+		{"surrounding spaces", " " + testSecret + " ", false, "spaces"},
+		{"kept quotes", `"` + testSecret + `"`, false, "quotes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := New(config.Slack{
+				Enabled: true, Mode: ModeHTTP, BotToken: slacktest.BotToken, SigningSecret: config.Secret(c.secret),
+				APIURL: fake.URL,
+			}, Deps{Deduper: newMapDeduper(), HTTPClient: fake.Client()}, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *bot.Check
+			for _, ch := range a.Doctor(context.Background()) {
+				if ch.Name == "slack signing secret" {
+					got = &ch
+				}
+			}
+			if got == nil {
+				t.Fatal("no signing secret check")
+			}
+			if got.OK != c.ok || !strings.Contains(got.Detail, c.detail) {
+				t.Fatalf("check = %+v, want ok=%v and %q", *got, c.ok, c.detail)
+			}
+			if strings.Contains(got.Detail, strings.TrimSpace(strings.Trim(c.secret, `"`))) {
+				t.Fatalf("the detail shows the secret: %s", got.Detail)
+			}
+		})
+	}
 }
 
 func TestGroupFailureIsRemembered(t *testing.T) {

@@ -25,7 +25,7 @@ const MaxInviteUsers = 1000
 
 // Slug turns a name into a valid Slack channel name: lowercase, runs of
 // other characters replaced by one hyphen, at most 80 characters.
-func Slug(name string) string { return bot.Slug(name, MaxChannelName) }
+func Slug(name string) string { return tebura.Slug(name, MaxChannelName) }
 
 // CreateChannel creates a channel named after spec.Name (slugified). Creates
 // are serialized: Slack does not make two concurrent creates of one name

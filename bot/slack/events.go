@@ -239,24 +239,16 @@ var unescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 // unescape reverses Slack's escaping of message text.
 func unescape(s string) string { return unescaper.Replace(s) }
 
-// deliverLazy builds the event on the handler goroutine (group lookups may
+// deliverLazy builds the event on a handler goroutine (group lookups may
 // be slow) and hands it to the handler.
 func (a *Adapter) deliverLazy(parent context.Context, build func(context.Context) bot.Event) bool {
 	hb := a.handler.Load()
 	if hb == nil {
 		return false
 	}
-	go func() {
-		ctx, cancel := a.handlerCtx(parent)
-		defer cancel()
-		defer func() {
-			if r := recover(); r != nil {
-				a.log.Error("slack handler panicked", "panic", r)
-			}
-		}()
+	return a.spawn(parent, func(ctx context.Context) {
 		hb.h.HandleEvent(ctx, build(ctx))
-	}()
-	return true
+	})
 }
 
 // decodeJSON is json.Unmarshal returning ok.

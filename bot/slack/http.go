@@ -3,10 +3,10 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/tebura/tebura"
 )
 
 // Routes added by Mount (HTTP mode).
@@ -33,22 +33,22 @@ func (a *Adapter) Mount(mux *http.ServeMux) {
 // interactions, keyed by team and trigger_id.
 const scopeTrigger = "slack-trigger"
 
+// refuse answers a refused request with the status of code (the one table,
+// tebura.HTTPStatus) and no body, so that whoever forged a request learns
+// nothing from the answer.
+func refuse(w http.ResponseWriter, code string) { w.WriteHeader(tebura.HTTPStatus(code)) }
+
 // readSigned reads and verifies the body. On failure it has already
 // answered (401 with no detail, 413 when too big) and returns false.
 func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	body, err := tebura.ReadBody(w, r, a.maxBody)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			return nil, false
-		}
-		w.WriteHeader(http.StatusBadRequest)
+		refuse(w, tebura.ErrorCode(err))
 		return nil, false
 	}
 	if err := verify(a.cfg.SigningSecret.Value(), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, a.now()); err != nil {
-		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", "signature")
-		w.WriteHeader(http.StatusUnauthorized)
+		a.log.Warn("slack request refused", "path", r.URL.Path, "reason", refusal(err))
+		refuse(w, tebura.EUNAUTHENTICATED)
 		return nil, false
 	}
 	return body, true
@@ -56,7 +56,7 @@ func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bo
 
 // notReady answers 503 so that Slack retries (events) or the user sees a
 // failure (commands) while Run has not started.
-func notReady(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) }
+func notReady(w http.ResponseWriter) { refuse(w, tebura.ETRANSIENT) }
 
 func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readSigned(w, r)
@@ -65,7 +65,7 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil || form.Get("command") == "" || form.Get("user_id") == "" {
-		w.WriteHeader(http.StatusBadRequest)
+		refuse(w, tebura.EINVALID)
 		return
 	}
 	if a.handler.Load() == nil {
@@ -89,7 +89,7 @@ func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
 	form, err := url.ParseQuery(string(body))
 	var ic interaction
 	if err != nil || !decodeJSON([]byte(form.Get("payload")), &ic) {
-		w.WriteHeader(http.StatusBadRequest)
+		refuse(w, tebura.EINVALID)
 		return
 	}
 	if a.handler.Load() == nil {
@@ -109,9 +109,7 @@ func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
 // nothing. The key is recorded after the ack because Mark may touch the
 // disk. A failing Deduper is logged and the delivery handled, as events are.
 func (a *Adapter) afterAck(parent context.Context, key string, handle func(context.Context)) {
-	ctx, cancel := a.handlerCtx(parent)
-	go func() {
-		defer cancel()
+	a.spawn(parent, func(ctx context.Context) {
 		first, err := a.dedupe.Mark(ctx, scopeTrigger, key, dedupeTTL)
 		if err != nil {
 			a.log.Error("slack dedupe failed", "scope", scopeTrigger, "err", scrub(err))
@@ -120,7 +118,7 @@ func (a *Adapter) afterAck(parent context.Context, key string, handle func(conte
 			return
 		}
 		handle(ctx)
-	}()
+	})
 }
 
 func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +128,7 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	var ev eventCallback
 	if !decodeJSON(body, &ev) {
-		w.WriteHeader(http.StatusBadRequest)
+		refuse(w, tebura.EINVALID)
 		return
 	}
 	switch ev.Type {
@@ -146,11 +144,7 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		// Dedupe after the ack: Mark may touch the disk, and Slack retries
 		// only deliveries that were not acknowledged in time.
-		ctx, cancel := a.handlerCtx(r.Context())
-		go func() {
-			defer cancel()
-			a.onEvent(ctx, ev)
-		}()
+		a.spawn(r.Context(), func(ctx context.Context) { a.onEvent(ctx, ev) })
 	default:
 		w.WriteHeader(http.StatusOK)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
+
+	"github.com/tebura/tebura"
 )
 
 // Rate-limit tiers, per method, per app, per workspace, in calls per minute.
@@ -165,10 +167,16 @@ type op struct {
 // outbox keeps one FIFO queue per (channel, kind of call) so that posts
 // arrive in order and a rate-limited chat.update never holds up a post, and
 // coalesces edits of a message that are still waiting.
+//
+// Each queue with work has one drain goroutine, counted in drains; Run
+// waits for them when it stops (see stop), and ending life cancels them.
 type outbox struct {
 	a      *Adapter
 	mu     sync.Mutex
 	queues map[string][]*op // queueKey → ops, the head in flight
+	drains *group
+	life   context.Context // parent of the drains' contexts
+	end    context.CancelFunc
 }
 
 // queueKey names the queue of an operation kind on a channel.
@@ -176,7 +184,13 @@ func queueKey(kind int, channel string) string {
 	return strconv.Itoa(kind) + "/" + channel
 }
 
-func newOutbox(a *Adapter) *outbox { return &outbox{a: a, queues: map[string][]*op{}} }
+func newOutbox(a *Adapter) *outbox {
+	life, end := context.WithCancel(context.Background())
+	return &outbox{a: a, queues: map[string][]*op{}, drains: newGroup(), life: life, end: end}
+}
+
+// errStopped is the answer to a message submitted after Run returned.
+var errStopped = tebura.Errorf(tebura.ETRANSIENT, "The Slack adapter has stopped; the message was not sent.")
 
 // submit queues o on channel and waits for its result (or for the result of
 // the newer edit that superseded it).
@@ -195,10 +209,23 @@ func (b *outbox) submit(ctx context.Context, channel string, o *op) (string, err
 		}
 	}
 	if target == o {
+		if !running && !b.drains.add() {
+			b.mu.Unlock()
+			return "", errStopped
+		}
 		o.done = make(chan struct{})
 		b.queues[key] = append(q, o)
 		if !running {
-			go b.drain(context.WithoutCancel(ctx), key, channel)
+			// The drain outlives the caller's context (a superseded
+			// caller's frame may be the one sent) but not the adapter.
+			dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			unhook := context.AfterFunc(b.life, cancel)
+			go func() {
+				defer b.drains.done()
+				defer cancel()
+				defer unhook()
+				b.drain(dctx, key, channel)
+			}()
 		}
 	}
 	b.mu.Unlock()
@@ -232,6 +259,33 @@ func (b *outbox) drain(ctx context.Context, key, channel string) {
 		b.queues[key] = b.queues[key][1:]
 		b.mu.Unlock()
 		close(o.done)
+	}
+}
+
+// stop waits for the drains until ctx ends, then cancels what is still
+// queued (its callers get an error) and waits up to cancelWait for the
+// drains to notice. No queue starts after stop.
+func (b *outbox) stop(ctx context.Context) {
+	idle := b.drains.close()
+	select {
+	case <-idle:
+		return
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	queued := 0
+	for _, q := range b.queues {
+		queued += len(q)
+	}
+	b.mu.Unlock()
+	b.a.log.Warn("slack messages dropped at stop", "queued", queued, "waited", stopWait)
+	b.end()
+	t := time.NewTimer(cancelWait)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		b.a.log.Error("slack send queues still running at stop", "running", b.drains.running())
 	}
 }
 

@@ -7,7 +7,9 @@
 // drops redelivered events and replayed HTTP-mode requests (by trigger_id)
 // through the persistent bot.Deduper, and keeps
 // inside Slack's rate limits with one limiter per Web API method, one queue
-// per channel and latest-wins coalescing of message edits.
+// per channel and latest-wins coalescing of message edits. Run owns every
+// goroutine the adapter starts and waits for them, within a bound, when it
+// stops (stop.go).
 //
 // slack-go (github.com/slack-go/slack) is used only in this package.
 package slack
@@ -102,10 +104,14 @@ type Adapter struct {
 
 	createMu sync.Mutex // serializes conversations.create
 
-	handler atomic.Pointer[handlerBox]
-	stop    chan struct{} // closed when Run returns; cancels handler goroutines
-	stopMu  sync.Mutex
-	stopped bool
+	handler  atomic.Pointer[handlerBox]
+	started  atomic.Bool // Run was called: it runs once
+	handlers *group      // handler goroutines, waited for when Run stops
+
+	// life ends (endLife) when Run stops; it cancels the handlers' contexts.
+	life    context.Context
+	endLife context.CancelFunc
+
 	authOK  atomic.Bool
 	botUser atomic.Pointer[string] // the bot's own user ID, from auth.test
 	scopes  atomic.Pointer[string] // X-OAuth-Scopes of the last Web API answer
@@ -210,9 +216,10 @@ func New(cfg config.Slack, deps Deps, logger *slog.Logger) (*Adapter, error) {
 		limits:   newLimiter(),
 		watchdog: deps.WatchdogTimeout,
 		backoff:  deps.ReconnectBackoff,
-		stop:     make(chan struct{}),
 		sock:     &socketState{},
+		handlers: newGroup(),
 	}
+	a.life, a.endLife = context.WithCancel(context.Background())
 	a.api = slack.New(cfg.BotToken.Value(),
 		slack.OptionAPIURL(cfg.APIURL),
 		slack.OptionHTTPClient(deps.HTTPClient),
@@ -245,9 +252,17 @@ func (a *Adapter) sawHeaders(_ string, h http.Header) {
 // it keeps a websocket open; in HTTP mode the routes added by Mount deliver
 // and Run only checks the token and waits. An invalid token is a fatal
 // error, returned at once.
+//
+// Run owns the goroutines the adapter starts: it returns only after the
+// handler goroutines and the send queues have ended, or after the bounds
+// of stopWait and cancelWait (see stop.go). An adapter runs once; messages
+// posted after Run returned are refused.
 func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	if h == nil {
 		return tebura.Errorf(tebura.EINVALID, "Slack adapter started without a handler.")
+	}
+	if !a.started.CompareAndSwap(false, true) {
+		return tebura.Errorf(tebura.ECONFLICT, "The Slack adapter runs once; build a new one to run it again.")
 	}
 	a.handler.Store(&handlerBox{h})
 	defer a.shutdown()
@@ -261,16 +276,6 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 		return nil
 	}
 	return a.runSocket(ctx)
-}
-
-func (a *Adapter) shutdown() {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if !a.stopped {
-		a.stopped = true
-		close(a.stop)
-	}
-	a.handler.Store(nil)
 }
 
 // checkAuth calls auth.test, retrying transient failures, and turns a bad
@@ -361,6 +366,10 @@ func wrapAPI(err error, what string) error {
 	if err == nil {
 		return nil
 	}
+	var te *tebura.Error
+	if errors.As(err, &te) {
+		return err // already says what happened (errStopped)
+	}
 	err = scrub(err) // an upload URL is a capability
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return tebura.Wrap(tebura.ETRANSIENT, err, fmt.Sprintf("Slack did not answer in time to %s; try again.", what))
@@ -377,20 +386,6 @@ func wrapAPI(err error, what string) error {
 	default:
 		return tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("Slack could not %s (%s).", what, code))
 	}
-}
-
-// handlerCtx returns a context for a handler goroutine: it keeps the
-// request's values, outlives the HTTP request, and ends when Run returns.
-func (a *Adapter) handlerCtx(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	go func() {
-		select {
-		case <-a.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
 }
 
 // memDeduper is the fallback bot.Deduper when none is given: it forgets on

@@ -60,7 +60,6 @@ func (a *Adapter) runSocket(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			a.closeConn(cur)
-			<-cur.dead
 			return nil
 		case reason := <-cur.refresh:
 			a.log.Info("slack socket refresh", "reason", reason)
@@ -202,7 +201,7 @@ func (a *Adapter) read(c *sockConn) {
 			if err := a.ack(c, f.EnvelopeID); err != nil {
 				a.log.Warn("slack socket ack failed", "envelope_id", f.EnvelopeID, "err", scrub(err))
 			}
-			go a.onEnvelope(f)
+			a.envelope(f)
 		}
 	}
 }
@@ -218,17 +217,24 @@ func (a *Adapter) ack(c *sockConn, envelopeID string) error {
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
+// closeConn says goodbye, closes the connection and waits for its reader,
+// which the closed socket ends at once.
 func (a *Adapter) closeConn(c *sockConn) {
 	c.writeMu.Lock()
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	c.writeMu.Unlock()
 	_ = c.ws.Close()
+	<-c.dead
+}
+
+// envelope handles an acknowledged envelope on a handler goroutine, so
+// that the reader goes on reading.
+func (a *Adapter) envelope(f frame) {
+	a.spawn(context.Background(), func(ctx context.Context) { a.onEnvelope(ctx, f) })
 }
 
 // onEnvelope handles an acknowledged envelope once per envelope_id.
-func (a *Adapter) onEnvelope(f frame) {
-	ctx, cancel := a.handlerCtx(context.Background())
-	defer cancel()
+func (a *Adapter) onEnvelope(ctx context.Context, f frame) {
 	first, err := a.dedupe.Mark(ctx, "slack-envelope", f.EnvelopeID, dedupeTTL)
 	if err != nil {
 		a.log.Error("slack dedupe failed", "envelope_id", f.EnvelopeID, "err", scrub(err))

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -65,6 +64,10 @@ type App struct {
 	Redactor *runbooks.Redactor
 	Audit    *audit.Log
 	Executor *runbooks.Executor
+	// Runs is the run service: every run's request, decisions, start and
+	// end go through it, and it publishes their transitions (the metrics
+	// count them; the incident layer subscribes when wired).
+	Runs *runbooks.Service
 	// Metrics are the Prometheus families served on GET /metrics.
 	Metrics *metrics.Metrics
 	// Data is Store behind the metrics decorator: hand it (not Store) to
@@ -121,7 +124,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 			fmt.Sprintf("%d runbook problem(s); run `tebura validate` to see them.", len(ps)))
 	}
 	a.Registry = reg
-	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
+	red, err := runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; run `tebura validate`.")
 	}
@@ -141,6 +144,10 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
 	}, logger)
+	a.Runs = runbooks.NewService(runbooks.ServiceConfig{
+		Store: a.Data, Executor: a.Executor, Audit: a.Audit, Redactor: a.mask.p.Load, Logger: logger,
+		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun},
+	})
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -219,12 +226,11 @@ func (a *App) Ready(ctx context.Context) []string {
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if bad := a.Ready(ctx); len(bad) > 0 {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "not ready: "+strings.Join(bad, "; "))
+		tebura.HTTPError(w, tebura.Errorf(tebura.ETRANSIENT, "not ready: %s", strings.Join(bad, "; ")))
 		return
 	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ok")
 }
 
@@ -321,7 +327,7 @@ func (a *App) AddService(s Service) {
 
 // AddStartup adds a step Run takes after the start-up reconciliation and
 // before the services start, such as redrawing interrupted runs' messages
-// (interrupted are the runs runbooks.Recover just marked). ctx lives until
+// (interrupted are the runs the run service's Recover just marked). ctx lives until
 // the services stop, so a step may start loops on it.
 func (a *App) AddStartup(f func(ctx context.Context, interrupted []*runbooks.Run) error) {
 	a.mu.Lock()
@@ -369,16 +375,13 @@ func (a *App) start(ctx context.Context) error {
 	} else {
 		a.Logger.Info("audit chain verified", "entries", n, "head", head.String())
 	}
-	interrupted, err := runbooks.Recover(ctx, a.Data, time.Now())
+	interrupted, err := a.Runs.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("recover runs: %w", err)
 	}
 	a.interrupted = interrupted
 	for _, r := range interrupted {
 		a.Logger.Warn("run interrupted by a previous stop", "run_id", r.ID, "runbook", r.Runbook)
-		if err := a.Audit.Record(ctx, "system", audit.ActionRunInterrupt, r.ID, map[string]string{"runbook": r.Runbook, "reason": r.Reason}); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
 	}
 	return nil
 }
@@ -399,40 +402,8 @@ func (a *App) Close() error {
 	a.closed.Do(func() {
 		a.closing.Store(true)
 		a.ln.Close()
+		a.Runs.Stop() // the subscribers get what is queued
 		err = a.Store.Close()
 	})
 	return err
-}
-
-// configSecrets returns every non-empty Secret of the configuration, so that
-// tokens and passwords are masked in run output and audit entries too.
-func configSecrets(cfg config.Config) []string {
-	var out []string
-	secretT := reflect.TypeOf(config.Secret(""))
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch {
-		case v.Type() == secretT:
-			if s := v.String(); s != "" {
-				out = append(out, s)
-			}
-		case v.Kind() == reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		case v.Kind() == reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		case v.Kind() == reflect.Map:
-			iter := v.MapRange()
-			for iter.Next() {
-				walk(iter.Value())
-			}
-		}
-	}
-	walk(reflect.ValueOf(cfg))
-	return out
 }

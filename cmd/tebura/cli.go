@@ -112,18 +112,15 @@ func (c *cli) rootCmd() *cobra.Command {
 	return root
 }
 
-// configFile is the configuration file a command reads (see configPath),
+// configFile is the configuration file a command reads (config.File),
 // "" for defaults and environment only. When it names a file that cannot
 // be read, it prints the one line that says so, the path and the cause,
 // and returns the error that stops the command: what loading the
 // defaults alone would add only hides it.
 func (c *cli) configFile() (string, error) {
-	path := configPath(c.configFlag, c.getenv)
-	if path == "" {
-		return "", nil
-	}
-	if _, err := readConfigFile(path); err != nil {
-		fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
+	path, err := config.File(c.configFlag, c.getenv)
+	if err != nil {
+		fmt.Fprintln(c.stderr, err)
 		return "", &exitError{code: 1}
 	}
 	return path, nil
@@ -131,17 +128,14 @@ func (c *cli) configFile() (string, error) {
 
 // load reads the configuration and refuses one with problems, printing
 // each on stderr.
-func (c *cli) load() (*loadedConfig, error) {
+func (c *cli) load() (*config.Loaded, error) {
 	path, err := c.configFile()
 	if err != nil {
 		return nil, err
 	}
-	l, ps := loadConfig(path)
-	if len(ps) == 0 {
-		ps = l.validate()
-	}
+	l, ps := config.Load(path, loadOptions())
 	if len(ps) > 0 {
-		sortProblems(ps)
+		config.SortProblems(ps)
 		for _, p := range ps {
 			fmt.Fprintln(c.stderr, p)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,5 +62,38 @@ func TestReloadOfVanishedConfigFile(t *testing.T) {
 	}
 	if w.Registry == nil {
 		t.Fatal("no registry: callers would crash on it")
+	}
+}
+
+// TestConfigPrintRedacts: `tebura config print` shows the effective
+// configuration with every secret, from ${ENV}, a _file sibling or a
+// TEBURA_*_FILE variable, printed as [redacted].
+func TestConfigPrintRedacts(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app-token"), []byte("xapp-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signing"), []byte("sign-from-env-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MY_BOT_TOKEN", "xoxb-from-env")
+	t.Setenv("TEBURA_SLACK_SIGNING_SECRET_FILE", filepath.Join(dir, "signing"))
+	p := filepath.Join(dir, "tebura.yaml")
+	body := "slack:\n  enabled: true\n  bot_token: \"${MY_BOT_TOKEN}\"\n  app_token_file: app-token\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "", "config", "print", "--config", p)
+	if code != 0 {
+		t.Fatalf("config print exit %d: %s", code, errOut)
+	}
+	for _, secret := range []string{"xoxb-from-env", "xapp-from-file", "sign-from-env-file"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("config print shows secret %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "bot_token: '[redacted]'") || !strings.Contains(out, "app_token: '[redacted]'") {
+		t.Errorf("config print should show [redacted]:\n%s", out)
 	}
 }

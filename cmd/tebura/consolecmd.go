@@ -18,6 +18,7 @@ import (
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/slack"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -25,11 +26,11 @@ import (
 
 // refuseProblems prints ps on stderr and returns the error that refuses to
 // start; nil when there is none.
-func (c *cli) refuseProblems(ps []problem) error {
+func (c *cli) refuseProblems(ps []config.Problem) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	sortProblems(ps)
+	config.SortProblems(ps)
 	for _, p := range ps {
 		fmt.Fprintln(c.stderr, p)
 	}
@@ -122,8 +123,8 @@ func (c *cli) doctorCmd() *cobra.Command {
 				}
 				fmt.Fprintln(c.stdout, line)
 			}
-			sortProblems(ps)
-			conf := bot.Check{Name: "config", OK: confN == 0, Detail: w.source()}
+			config.SortProblems(ps)
+			conf := bot.Check{Name: "config", OK: confN == 0, Detail: w.Name()}
 			if confN > 0 {
 				conf.Detail = fmt.Sprintf("%d problem(s); run `tebura validate`", confN)
 			}
@@ -133,7 +134,7 @@ func (c *cli) doctorCmd() *cobra.Command {
 				rbs.Detail = fmt.Sprintf("%d problem(s); run `tebura validate`", len(ps)-confN)
 			}
 			show(rbs)
-			for _, warn := range sourceWarnings(w.loadedConfig) {
+			for _, warn := range w.SourceWarnings() {
 				fmt.Fprintln(c.stdout, "! "+warn)
 			}
 			if confN > 0 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
 )
@@ -32,8 +33,7 @@ func TestDocsGenericSnippets(t *testing.T) {
 		}
 	}
 	for i, b := range blocks {
-		l, ps := loadConfig(writeConfig(t, b))
-		ps = append(ps, l.validate(ps...)...)
+		l, ps := config.Load(writeConfig(t, b), loadOptions())
 		if len(ps) > 0 {
 			t.Errorf("snippet %d: %v\n%s", i, ps, b)
 			continue

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tebura/tebura/config"
 )
 
 // docYAML returns the YAML code blocks of a page under docs/ that begin
@@ -39,8 +41,7 @@ func TestDocsPagerDutyConfig(t *testing.T) {
 		t.Fatalf("%d configuration snippets in docs/sources/pagerduty.md, want 2", len(snippets))
 	}
 	for i, s := range snippets {
-		l, ps := loadConfig(writeConfig(t, s))
-		ps = append(ps, l.validate(ps...)...)
+		l, ps := config.Load(writeConfig(t, s), loadOptions())
 		if len(ps) != 0 {
 			t.Errorf("snippet %d: %v\n%s", i, ps, s)
 		}
@@ -53,8 +54,7 @@ func TestDocsPagerDutyConfig(t *testing.T) {
 		}
 	}
 	bad := strings.Replace(snippets[0], "default_severity: warning", "default_severity: page", 1)
-	l, ps := loadConfig(writeConfig(t, bad))
-	ps = append(ps, l.validate(ps...)...)
+	_, ps := config.Load(writeConfig(t, bad), loadOptions())
 	if len(ps) != 1 || ps[0].Line != 5 || !strings.Contains(ps[0].Text, `sources.pagerduty.default_severity: is "page"; use one of critical, error, warning, info`) {
 		t.Errorf("problems %v, want one at line 5 naming the key and the known severities", ps)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tebura/tebura/config"
 )
 
 // yamlBlocks returns the bodies of the ```yaml blocks of the Markdown file
@@ -51,8 +53,7 @@ func TestSourceDocsConfig(t *testing.T) {
 				for _, m := range vars.FindAllStringSubmatch(block, -1) {
 					t.Setenv(m[1], "secret-of-"+m[1])
 				}
-				l, ps := loadConfig(writeConfig(t, block))
-				ps = append(ps, l.validate()...)
+				l, ps := config.Load(writeConfig(t, block), loadOptions())
 				if len(ps) > 0 {
 					t.Errorf("snippet\n%s\nproblems: %v", block, ps)
 				}

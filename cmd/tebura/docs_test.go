@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
@@ -217,17 +218,48 @@ func TestDocsRunbookSnippets(t *testing.T) {
 	}
 }
 
+// envRef is a ${NAME} reference in a snippet, which the reader is told to
+// set.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// deepMerge overlays src on dst as a snippet added to a file does: maps
+// merge key by key, anything else replaces.
+func deepMerge(dst, src map[string]any) map[string]any {
+	for k, sv := range src {
+		if sm, ok := sv.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = deepMerge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = sv
+	}
+	return dst
+}
+
+// tagName is the key a field of config.Config has in YAML.
+func tagName(f reflect.StructField) string {
+	tag, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+	if !f.IsExported() || tag == "-" {
+		return ""
+	}
+	if tag == "" {
+		return strings.ToLower(f.Name)
+	}
+	return tag
+}
+
 // configKeys lists every key of t as the docs name it: dotted, with <name>
 // for an entry of a map of blocks and [] for an item of a list of blocks.
 func configKeys(prefix string, t reflect.Type) []string {
 	switch {
-	case t == durationType:
+	case t == reflect.TypeOf(time.Duration(0)):
 		return []string{prefix}
 	case t.Kind() == reflect.Struct:
 		var keys []string
 		for i := 0; i < t.NumField(); i++ {
 			if tag := tagName(t.Field(i)); tag != "" {
-				keys = append(keys, configKeys(join(prefix, tag), t.Field(i).Type)...)
+				keys = append(keys, configKeys(strings.TrimPrefix(prefix+"."+tag, "."), t.Field(i).Type)...)
 			}
 		}
 		return keys

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/tebura/tebura/config"
 )
 
 // TestBoolOrWordKeys: a key that takes true, false or a word (today
@@ -48,10 +50,7 @@ func TestBoolOrWordKeys(t *testing.T) {
 			if tt.env != "" {
 				t.Setenv("TEBURA_CONSOLE_ENABLED", tt.env)
 			}
-			l, ps := loadConfig(writeConfig(t, body))
-			if len(ps) == 0 {
-				ps = l.validate()
-			}
+			l, ps := config.Load(writeConfig(t, body), loadOptions())
 			if tt.problem != "" {
 				if len(ps) != 1 || !strings.Contains(ps[0].String(), tt.problem) {
 					t.Fatalf("problems %v, want one containing %q", ps, tt.problem)
@@ -72,7 +71,7 @@ func TestBoolOrWordKeys(t *testing.T) {
 
 	t.Run("booleans keep their spelling in string values", func(t *testing.T) {
 		cleanEnv(t)
-		l, ps := loadConfig(writeConfig(t, "automations:\n  - name: x\n    match: ['a=\"b\"']\n    params: {dry_run: true, force: false}\n"))
+		l, ps := config.Read(writeConfig(t, "automations:\n  - name: x\n    match: ['a=\"b\"']\n    params: {dry_run: true, force: false}\n"))
 		if len(ps) > 0 {
 			t.Fatalf("problems: %v", ps)
 		}

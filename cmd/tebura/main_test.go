@@ -18,11 +18,22 @@ func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, envPrefix+"_") {
+		if strings.HasPrefix(name, "TEBURA_") {
 			t.Setenv(name, "") // restores the value after the test
 			os.Unsetenv(name)
 		}
 	}
+}
+
+// writeConfig writes body as a configuration file in a new temporary
+// directory and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tebura.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // runCLI runs the program in-process and returns stdout, stderr and the

@@ -2,22 +2,22 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"log/slog"
 	"os/user"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
+	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -93,21 +93,15 @@ identity is the OS user ($USER), which nothing authenticates.`,
 	return cmd
 }
 
+// runRunbook is `tebura run`: a client of the run service, as chat is. It
+// loads the runbook, asks the service to prepare the request (bind,
+// authorize, plan, lock), shows the plan and asks, has the service create
+// and start the run, prints every line of its output, and exits with its
+// exit code.
 func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runFlags) error {
-	path, err := c.configFile()
+	w, err := c.loadRunWorld()
 	if err != nil {
 		return err
-	}
-	w, ps, confProblems := loadWorld(path)
-	sortProblems(ps[:confProblems])
-	if confProblems > 0 {
-		for _, p := range ps[:confProblems] {
-			fmt.Fprintln(c.stderr, p)
-		}
-		return &exitError{code: 1, err: fmt.Errorf("the configuration has %d problem(s); fix them first (`tebura validate`)", confProblems)}
-	}
-	for _, p := range ps { // runbook problems do not stop other runbooks
-		fmt.Fprintln(c.stderr, "warning:", p)
 	}
 	cfg := w.Config
 	rb, ok := w.Registry.Get(name)
@@ -115,167 +109,202 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 		return tebura.Errorf(tebura.ENOTFOUND, "There is no runbook named %q%s; `tebura validate` lists problems, and the runbooks live in %s.",
 			name, nearestRunbook(w.Registry, name), strings.Join(cfg.Runbooks.Dirs, ", "))
 	}
-	values, err := rb.ParseArgs(args)
+	raw, err := rb.ParseArgs(args)
 	if err != nil {
 		return err
 	}
 	actor := consoleIdentity(c.getenv)
-	subject := access.Subject{ID: actor}
-	if !w.Policy.Allowed(subject, access.ActionRun, rb) {
-		return tebura.Errorf(tebura.EFORBIDDEN, "%s may not run %s: it needs one of the roles %s. Add %s to the members of one of them under access.roles.",
-			actor, rb.Name, strings.Join(rb.AllowedRoles(), ", "), actor)
-	}
-	breakGlass := false
-	if rb.NeedsApproval() {
-		switch {
-		case f.breakGlass && !cfg.Runbooks.BreakGlass:
-			return tebura.Errorf(tebura.EFORBIDDEN, "--break-glass is off on this machine, so %s runs only with %d approval(s) from %s: request it in chat (/%s run %s …). An operator who accepts that anyone able to run tebura here as an approver's user may bypass approval can set runbooks.break_glass: true.",
-				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
-		case !f.breakGlass && !cfg.Runbooks.BreakGlass:
-			return tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …).",
-				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
-		case !f.breakGlass:
-			return tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …), or, in an emergency and if you are an approver or admin, rerun with --break-glass (recorded in the audit log).",
-				rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
-		}
-		if !w.Policy.Allowed(subject, access.ActionApprove, rb) {
-			return tebura.Errorf(tebura.EFORBIDDEN, "--break-glass is for approvers of %s (%s) and admins; %s is neither.",
-				rb.Name, strings.Join(rb.ApproverRoles(), ", "), actor)
-		}
-		breakGlass = true
-	}
-	plan, err := rb.Plan(values)
+	gate, err := cliGate(w, rb, actor, f.breakGlass)
 	if err != nil {
 		return err
 	}
-	steps, err := rb.Render(values)
+	red, err := runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 	if err != nil {
-		return err
-	}
-	lockKey, err := rb.LockKey(values)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(c.stdout, plan.String())
-	if !strings.HasSuffix(plan.String(), "\n") {
-		fmt.Fprintln(c.stdout)
-	}
-	if breakGlass {
-		fmt.Fprintf(c.stdout, "APPROVAL BYPASSED: %s needs %d approval(s) from %s; --break-glass by %s runs it without them. This is recorded in the audit log.\n",
-			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), actor)
-	}
-	if !f.yes && !confirm(c.stdin, c.stdout) {
-		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
-	}
-
-	red, err := runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
-	if err != nil {
-		return err
-	}
-	masker := red.With(rb.Secrets(values)...)
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	auditLog := audit.New(st, masker, nil)
-	// Holding the database means no other tebura is running: runs it says
-	// are running were left by a process that died, so free their locks.
-	if err := recoverRuns(ctx, st, auditLog); err != nil {
 		return err
 	}
 	logger := newLogger(cfg.Log, c.stderr)
 	if cfg.Log.Level == "info" {
 		logger = newLoggerLevel(cfg.Log.Format, "warn", c.stderr) // the terminal shows the run; logs only for trouble
 	}
-	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{
-		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
-		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
-	}, logger)
-
-	now := time.Now()
-	var secretNames []string
-	for _, p := range rb.Params {
-		if p.Secret {
-			secretNames = append(secretNames, p.Name)
-		}
+	svc, closeStore, err := openRunService(ctx, &cfg, red, logger)
+	if err != nil {
+		return err
 	}
-	run := &runbooks.Run{
-		Runbook: rb.Name, Kind: rb.Kind, Params: values, Secret: secretNames, PlanHash: plan.Hash, LockKey: lockKey,
-		RequestedBy: actor, RequestedAt: now, Required: rb.Approval.Required, State: runbooks.StatePendingApproval,
-		Origin: runbooks.Origin{Platform: "cli"},
+	defer closeStore()
+	p, err := svc.Prepare(ctx, runbooks.Request{
+		Runbook: rb, Params: raw, By: actor, Via: runbooks.ViaCLI, Gate: gate,
+		Origin:    runbooks.Origin{Platform: "cli"},
+		Authorize: func(rb *runbooks.Runbook) error { return cliAuthorize(w, rb, actor) },
+	})
+	if err != nil {
+		return err
 	}
-	if breakGlass {
-		run.State = runbooks.StateApproved
-		run.Approvals = []runbooks.Decision{{By: actor, Name: "break-glass", At: now}}
+	c.printPlan(p, actor)
+	if !f.yes && !confirm(c.stdin, c.stdout) {
+		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
-	// Audit and state writes must land even after Ctrl-C.
+	// The run's writes must land even after Ctrl-C.
 	bg := context.WithoutCancel(ctx)
-	if err := st.CreateRun(bg, run); err != nil {
+	if err := svc.Create(bg, p); err != nil {
 		return err
 	}
-	detail := map[string]string{"runbook": rb.Name, "plan_hash": plan.Hash, "via": "cli"}
-	for k, v := range values {
-		detail["param."+k] = v
-	}
-	if err := auditLog.Record(bg, actor, audit.ActionRunRequest, run.ID, detail); err != nil {
-		return err
-	}
-	if breakGlass {
-		if err := auditLog.Record(bg, actor, audit.ActionRunApprove, run.ID, map[string]string{
-			"break_glass": "true", "reason": "approval bypassed locally with tebura run --break-glass",
-			"required": fmt.Sprint(rb.Approval.Required), "approvers": strings.Join(rb.ApproverRoles(), ","),
-		}); err != nil {
-			return err
-		}
-	}
-	h, err := exec.Start(bg, run, runbooks.Job{Steps: steps, Timeout: rb.Timeout, Masker: masker})
-	if err != nil {
-		_ = auditLog.Record(bg, "system", audit.ActionRunEnd, run.ID, map[string]string{"state": string(runbooks.StateFailed), "reason": tebura.ErrorMessage(err)})
-		return err
-	}
-	if err := auditLog.Record(bg, actor, audit.ActionRunStart, run.ID, map[string]string{"runbook": rb.Name}); err != nil {
-		logger.Warn("audit entry not recorded", "run_id", run.ID, "err", err)
-	}
-	fmt.Fprintf(c.stderr, "run %s started (Ctrl-C cancels it)\n", run.ID)
-
-	streamErr := c.stream(ctx, exec, h, filepath.Join(cfg.DataDir, "logs", run.ID+".log"), actor)
-
-	final, err := st.GetRun(bg, run.ID)
+	out := &echo{w: c.stdout}
+	h, err := svc.StartEcho(bg, p.Run, rb, actor, out)
 	if err != nil {
 		return err
 	}
-	if final.State == runbooks.StateCancelled {
-		_ = auditLog.Record(bg, actor, audit.ActionRunCancel, run.ID, map[string]string{"via": "cli"})
+	fmt.Fprintf(c.stderr, "run %s started (Ctrl-C cancels it)\n", p.Run.ID)
+	if err := c.wait(ctx, svc, h, actor); err != nil {
+		return err
 	}
-	if err := auditLog.Record(bg, "system", audit.ActionRunEnd, run.ID, map[string]string{
-		"state": string(final.State), "exit_code": fmt.Sprint(final.ExitCode), "reason": final.Reason,
-	}); err != nil {
-		logger.Warn("audit entry not recorded", "run_id", run.ID, "err", err)
+	final, err := svc.Store().GetRun(bg, p.Run.ID)
+	if err != nil {
+		return err
 	}
-	if streamErr != nil {
-		fmt.Fprintf(c.stderr, "output incomplete: %v\n", streamErr)
+	if out.err != nil {
+		fmt.Fprintf(c.stderr, "output incomplete: %v\n", out.err)
 	}
-	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, masker.Mask(reasonSuffix(final)))
+	if final.Truncated {
+		fmt.Fprintf(c.stderr, "the stored log was cut at runbooks.log_cap_bytes (%d bytes); every line was printed above\n", final.LogBytes)
+	}
+	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, p.Masker.Mask(reasonSuffix(final)))
 	if code := runExitCode(final); code != 0 {
 		return &exitError{code: code}
 	}
 	return nil
 }
 
-// recoverRuns marks runs left running or queued by a dead process as
-// interrupted (releasing their locks) and audits each.
-func recoverRuns(ctx context.Context, st runbooks.Store, log *audit.Log) error {
-	interrupted, err := runbooks.Recover(ctx, st, time.Now())
+// loadRunWorld loads the configuration and the runbooks; problems of the
+// configuration stop the run, a broken runbook only warns (the others run).
+func (c *cli) loadRunWorld() (*world, error) {
+	path, err := c.configFile()
 	if err != nil {
+		return nil, err
+	}
+	w, ps, confProblems := loadWorld(path)
+	config.SortProblems(ps[:confProblems])
+	if confProblems > 0 {
+		for _, p := range ps[:confProblems] {
+			fmt.Fprintln(c.stderr, p)
+		}
+		return nil, &exitError{code: 1, err: fmt.Errorf("the configuration has %d problem(s); fix them first (`tebura validate`)", confProblems)}
+	}
+	for _, p := range ps {
+		fmt.Fprintln(c.stderr, "warning:", p)
+	}
+	return w, nil
+}
+
+// cliAuthorize is the allow-list check in the words of the terminal.
+func cliAuthorize(w *world, rb *runbooks.Runbook, actor string) error {
+	if w.Policy.Allowed(access.Subject{ID: actor}, access.ActionRun, rb) {
+		return nil
+	}
+	return tebura.Errorf(tebura.EFORBIDDEN, "%s may not run %s: it needs one of the roles %s. Add %s to the members of one of them under access.roles.",
+		actor, rb.Name, strings.Join(rb.AllowedRoles(), ", "), actor)
+}
+
+// cliGate decides what `tebura run` does with a runbook that needs
+// approval, which a terminal cannot collect: refuse, or, when the
+// configuration allows break-glass and the user is an approver who asked
+// for it, run it approved in their name.
+func cliGate(w *world, rb *runbooks.Runbook, actor string, breakGlass bool) (runbooks.Gate, error) {
+	if !rb.NeedsApproval() {
+		return runbooks.NoApproval, nil
+	}
+	cfg := w.Config
+	if err := cliAuthorize(w, rb, actor); err != nil {
+		return 0, err
+	}
+	switch {
+	case breakGlass && !cfg.Runbooks.BreakGlass:
+		return 0, tebura.Errorf(tebura.EFORBIDDEN, "--break-glass is off on this machine, so %s runs only with %d approval(s) from %s: request it in chat (/%s run %s …). An operator who accepts that anyone able to run tebura here as an approver's user may bypass approval can set runbooks.break_glass: true.",
+			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
+	case !breakGlass && !cfg.Runbooks.BreakGlass:
+		return 0, tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …).",
+			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
+	case !breakGlass:
+		return 0, tebura.Errorf(tebura.EFORBIDDEN, "%s needs %d approval(s) from %s, which `tebura run` cannot collect. Request it in chat (/%s run %s …), or, in an emergency and if you are an approver or admin, rerun with --break-glass (recorded in the audit log).",
+			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), cfg.Bot.Commands.Runbook, rb.Name)
+	}
+	if !w.Policy.Allowed(access.Subject{ID: actor}, access.ActionApprove, rb) {
+		return 0, tebura.Errorf(tebura.EFORBIDDEN, "--break-glass is for approvers of %s (%s) and admins; %s is neither.",
+			rb.Name, strings.Join(rb.ApproverRoles(), ", "), actor)
+	}
+	return runbooks.BreakGlass, nil
+}
+
+// printPlan shows what will run, and says so when approval is bypassed.
+func (c *cli) printPlan(p *runbooks.Requested, actor string) {
+	text := p.Plan.String()
+	fmt.Fprint(c.stdout, text)
+	if !strings.HasSuffix(text, "\n") {
+		fmt.Fprintln(c.stdout)
+	}
+	if rb := p.Runbook; rb.NeedsApproval() {
+		fmt.Fprintf(c.stdout, "APPROVAL BYPASSED: %s needs %d approval(s) from %s; --break-glass by %s runs it without them. This is recorded in the audit log.\n",
+			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), actor)
+	}
+}
+
+// openRunService opens the store and builds the run service `tebura run`
+// uses. Holding the database means no other tebura is running: runs it says
+// are running were left by a process that died, so the service recovers
+// them (interrupted, locks freed, audited) first.
+func openRunService(ctx context.Context, cfg *config.Config, red *runbooks.Redactor, logger *slog.Logger) (*runbooks.Service, func(), error) {
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{
+		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
+		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
+	}, logger)
+	svc := runbooks.NewService(runbooks.ServiceConfig{
+		Store: st, Executor: exec, Audit: audit.New(st, red, nil),
+		Redactor: func() *runbooks.Redactor { return red }, Logger: logger,
+	})
+	closeAll := func() { svc.Stop(); st.Close() }
+	if _, err := svc.Recover(ctx); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return svc, closeAll, nil
+}
+
+// wait waits for the run to end. On ctx's end (Ctrl-C) it cancels the run
+// and waits on until the run ends.
+func (c *cli) wait(ctx context.Context, svc *runbooks.Service, h *runbooks.Handle, actor string) error {
+	select {
+	case <-h.Done():
+		return nil
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(c.stderr, "cancelling…")
+	if err := svc.Cancel(context.WithoutCancel(ctx), h.RunID(), runbooks.Decision{By: actor}, runbooks.ViaCLI); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		return err
 	}
-	for _, r := range interrupted {
-		if err := log.Record(ctx, "system", audit.ActionRunInterrupt, r.ID, map[string]string{"runbook": r.Runbook, "reason": r.Reason}); err != nil {
-			return err
-		}
-	}
+	<-h.Done()
 	return nil
+}
+
+// echo is the terminal as a run's echo: each batch of complete masked
+// lines the engine takes is one write, as cat does. A failed write (a
+// closed pipe) is kept and reported once the run ended; the run goes on and
+// its log is complete.
+type echo struct {
+	w   io.Writer
+	err error
+}
+
+// Write implements io.Writer for the executor.
+func (e *echo) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 func reasonSuffix(r *runbooks.Run) string {
@@ -300,225 +329,16 @@ func confirm(in io.Reader, out io.Writer) bool {
 	return false
 }
 
-// stream prints the run's output as it comes, every line once and in
-// order. Two sources hold the same sequence of (redacted) lines: the
-// handle's tail (the last TailLines, always current) and the log file
-// (complete up to log_cap_bytes, but written through a buffer). Each wake-up
-// prints what the file already holds and then, when the rest is within the
-// tail, the rest from the tail; when neither covers a gap yet (fast output
-// still in the file's buffer), it waits for the next wake-up. Only output
-// beyond the log cap can be skipped, and then a marker says how much. On
-// ctx's end (Ctrl-C) it cancels the run and streams on until the run ends.
-func (c *cli) stream(ctx context.Context, exec *runbooks.Executor, h *runbooks.Handle, path, actor string) error {
-	sub := h.Subscribe()
-	defer sub.Close()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	out := bufio.NewWriterSize(c.stdout, 64<<10)
-	ls := &lineStreamer{path: path, out: out}
-	defer ls.close()
-
-	cancelled := false
-	done := ctx.Done()
-	wake := sub.C()
-	for {
-		final := false
-		select {
-		case <-h.Done():
-			final = true
-		case _, ok := <-wake:
-			if !ok {
-				wake = nil // closed at the end; Done follows
-			}
-		case <-tick.C:
-		case <-done:
-			if !cancelled {
-				cancelled = true
-				done = nil
-				fmt.Fprintln(c.stderr, "cancelling…")
-				if err := exec.Cancel(context.WithoutCancel(ctx), h.RunID(), actor); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
-					return err
-				}
-			}
-		}
-		if err := ls.catchUp(h.Snapshot(), final); err != nil {
-			return err
-		}
-		if err := out.Flush(); err != nil {
-			return err
-		}
-		if final {
-			return nil
-		}
-	}
-}
-
-// truncationMarker starts the line the engine appends to a capped log.
-const truncationMarker = "[tebura: log truncated"
-
-// lineStreamer tracks how many of a run's lines were printed.
-type lineStreamer struct {
-	path      string
-	out       io.Writer
-	f         *os.File
-	buf       []byte // read from the file, not yet printed: a partial line at most, between calls
-	printed   int64  // lines printed
-	fileLines int64  // complete lines taken from the file
-}
-
-// streamReadBytes is the log file's read size: the lines of a read are
-// printed with one write.
-const streamReadBytes = 256 << 10
-
-func (ls *lineStreamer) close() {
-	if ls.f != nil {
-		ls.f.Close()
-	}
-}
-
-func (ls *lineStreamer) catchUp(snap runbooks.Snapshot, final bool) error {
-	if err := ls.fromFile(snap.Lines, snap.Truncated); err != nil {
-		return err
-	}
-	first := snap.Lines - int64(len(snap.Tail)) // index of Tail[0]
-	gap := ls.printed < first
-	if gap && (final || snap.Truncated) {
-		// Lines past the log cap that have left the tail: say so, go on.
-		fmt.Fprintf(ls.out, "[tebura: %d lines not shown: they are over the log cap and out of the live tail]\n", first-ls.printed)
-		ls.printed = first
-		gap = false
-	}
-	if !gap {
-		for _, line := range snap.Tail[ls.printed-first:] {
-			if _, err := io.WriteString(ls.out, line+"\n"); err != nil {
-				return err
-			}
-		}
-		if snap.Lines > ls.printed {
-			ls.printed = snap.Lines
-		}
-	}
-	return nil
-}
-
-// fromFile prints complete lines of the log file that were not printed yet,
-// up to upto lines. It reads big pieces of the file and prints each
-// piece's run of complete lines with one write; only the lines that the
-// tail already printed (skipped) and the line limit are found one by one.
-func (ls *lineStreamer) fromFile(upto int64, truncated bool) error {
-	if ls.f == nil {
-		f, err := os.Open(ls.path)
-		if os.IsNotExist(err) {
-			return nil // queued: the log does not exist yet
-		}
-		if err != nil {
-			return err
-		}
-		ls.f, ls.buf = f, make([]byte, 0, streamReadBytes)
-	}
-	for ls.fileLines < upto {
-		end := bytes.LastIndexByte(ls.buf, '\n') + 1
-		if end == 0 {
-			more, err := ls.fill()
-			if err != nil {
-				return err
-			}
-			if !more {
-				return nil // the rest is still in the engine's buffer
-			}
-			continue
-		}
-		block := ls.buf[:end]
-		if truncated {
-			if i := markerAt(block); i >= 0 {
-				// Lines before the marker, then the marker, which is not
-				// one of the run's lines.
-				block = block[:i]
-				if len(block) == 0 {
-					n := bytes.IndexByte(ls.buf, '\n') + 1
-					if _, err := ls.out.Write(ls.buf[:n]); err != nil {
-						return err
-					}
-					ls.consume(n)
-					continue
-				}
-			}
-		}
-		n := int64(bytes.Count(block, []byte{'\n'}))
-		if n > upto-ls.fileLines { // the file is ahead of the snapshot
-			n = upto - ls.fileLines
-			block = firstLines(block, n)
-		}
-		show := block
-		if skip := ls.printed - ls.fileLines; skip > 0 {
-			show = block[len(firstLines(block, skip)):] // printed from the tail already
-		}
-		if _, err := ls.out.Write(show); err != nil {
-			return err
-		}
-		ls.fileLines += n
-		ls.printed = max(ls.printed, ls.fileLines)
-		ls.consume(len(block))
-	}
-	return nil
-}
-
-// fill reads more of the file after what buf holds; false at its end.
-func (ls *lineStreamer) fill() (bool, error) {
-	if len(ls.buf) == cap(ls.buf) {
-		ls.buf = append(ls.buf, make([]byte, cap(ls.buf))...)[:len(ls.buf)] // a line longer than the buffer
-	}
-	n, err := ls.f.Read(ls.buf[len(ls.buf):cap(ls.buf)])
-	ls.buf = ls.buf[:len(ls.buf)+n]
-	if err == io.EOF {
-		return n > 0, nil
-	}
-	return n > 0 || err == nil, err
-}
-
-// consume drops the first n bytes of buf.
-func (ls *lineStreamer) consume(n int) {
-	ls.buf = ls.buf[:copy(ls.buf, ls.buf[n:])]
-}
-
-// markerAt is where a line starting with the truncation marker begins in
-// block, or -1.
-func markerAt(block []byte) int {
-	if bytes.HasPrefix(block, []byte(truncationMarker)) {
-		return 0
-	}
-	if i := bytes.Index(block, []byte("\n"+truncationMarker)); i >= 0 {
-		return i + 1
-	}
-	return -1
-}
-
-// firstLines is the start of block holding its first n lines (all of it
-// when it holds fewer).
-func firstLines(block []byte, n int64) []byte {
-	end := 0
-	for ; n > 0; n-- {
-		i := bytes.IndexByte(block[end:], '\n')
-		if i < 0 {
-			return block
-		}
-		end += i + 1
-	}
-	return block[:end]
-}
-
-// nearestRunbook suggests a runbook name close to name.
+// nearestRunbook suggests a runbook name close to name, as chat does.
 func nearestRunbook(reg *runbooks.Registry, name string) string {
-	best, bestD := "", 4
+	var names []string
 	for _, rb := range reg.List() {
-		if d := editDistance(name, rb.Name); d < bestD {
-			best, bestD = rb.Name, d
-		}
+		names = append(names, rb.Name)
 	}
-	if best == "" {
-		return ""
+	if best := commands.Suggest(name, names); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
+	return ""
 }
 
 func (c *cli) logsCmd() *cobra.Command {
@@ -547,7 +367,7 @@ func (c *cli) logsCmd() *cobra.Command {
 			defer rc.Close()
 			// The log was masked when written; mask again with today's
 			// configuration, which may name secrets added since.
-			return copyMasked(c.stdout, rc, red.With(runSecrets(r)...))
+			return copyMasked(c.stdout, rc, red.With(r.SecretValues()...))
 		},
 	}
 }

@@ -26,12 +26,8 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			w, ps, _ := loadWorld(path)
-			if len(ps) > 0 {
-				sortProblems(ps)
-				for _, p := range ps {
-					fmt.Fprintln(c.stderr, p)
-				}
-				return &exitError{code: 1, err: fmt.Errorf("refusing to start with %d problem(s) in the configuration or the runbooks", len(ps))}
+			if err := c.refuseProblems(ps); err != nil {
+				return err
 			}
 			logs := newLogOutput(c.stderr)
 			logger := newLogger(w.Config.Log, logs)

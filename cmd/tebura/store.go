@@ -17,7 +17,7 @@ import (
 )
 
 // openStore opens the configured store for a one-shot command.
-func (c *cli) openStore() (*loadedConfig, *bolt.Store, error) {
+func (c *cli) openStore() (*config.Loaded, *bolt.Store, error) {
 	l, err := c.load()
 	if err != nil {
 		return nil, nil, err
@@ -79,18 +79,7 @@ func (c *cli) runsCmd() *cobra.Command {
 // configRedactor is the redactor the configuration asks for: every secret
 // of the configuration, redact.values and redact.patterns.
 func configRedactor(cfg config.Config) (*runbooks.Redactor, error) {
-	return runbooks.NewRedactor(configSecrets(cfg), cfg.Redact.Patterns)
-}
-
-// runSecrets returns the values of r's secret params.
-func runSecrets(r *runbooks.Run) []string {
-	var out []string
-	for _, name := range r.Secret {
-		if v := r.Params[name]; v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
+	return runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 }
 
 // redactRun returns a copy of r fit to print: the secret params are "***"
@@ -98,7 +87,7 @@ func runSecrets(r *runbooks.Run) []string {
 // values wherever they appear. The store keeps the values (a run after a
 // restart needs them); nothing that prints a run may print them.
 func redactRun(r *runbooks.Run, red *runbooks.Redactor) *runbooks.Run {
-	m := red.With(runSecrets(r)...)
+	m := red.With(r.SecretValues()...)
 	out := *r
 	out.Params = make(map[string]string, len(r.Params))
 	for k, v := range r.Params {
@@ -204,11 +193,11 @@ func (c *cli) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, ps := loadConfig(path)
+			l, ps := config.Read(path)
 			for _, p := range ps {
 				fmt.Fprintln(c.stderr, p)
 			}
-			out, err := yaml.Marshal(toMapRedacted(l))
+			out, err := yaml.Marshal(l.Config.Redacted())
 			if err != nil {
 				return err
 			}

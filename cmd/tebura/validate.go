@@ -2,35 +2,46 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/incident/source"
 	"github.com/tebura/tebura/runbooks"
 )
 
 // world is a loaded configuration with its runbooks and access policy.
 type world struct {
-	*loadedConfig
+	*config.Loaded
 	Registry *runbooks.Registry
 	Policy   *access.Policy
+}
+
+// loadOptions are the checks config.Load borrows from packages config may
+// not import: a generic source is built the way serve mounts it, its
+// preset applied and its templates compiled with the server's helpers.
+func loadOptions() config.Options {
+	return config.Options{CheckGeneric: func(name string, g config.GenericSource) error {
+		_, err := source.NewGeneric(name, g)
+		return err
+	}}
 }
 
 // loadWorld loads the configuration, the access policy and the runbooks and
 // returns every problem found, config problems first (confProblems says how
 // many). The registry holds the runbooks without problems; Policy is nil
 // when access is broken.
-func loadWorld(path string) (w *world, ps []problem, confProblems int) {
-	l, ps := loadConfig(path)
+func loadWorld(path string) (w *world, ps []config.Problem, confProblems int) {
+	l, ps := config.Load(path, loadOptions())
 	if l.Unreadable {
-		return &world{loadedConfig: l, Registry: runbooks.NewRegistry()}, ps, len(ps)
+		return &world{Loaded: l, Registry: runbooks.NewRegistry()}, ps, len(ps)
 	}
-	ps = append(ps, l.validate(ps...)...)
 	cfg := l.Config
-	w = &world{loadedConfig: l}
+	w = &world{Loaded: l}
 
 	roles := make(map[string][]string, len(cfg.Access.Roles))
 	for name, r := range cfg.Access.Roles {
@@ -40,8 +51,8 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	if err == nil {
 		w.Policy = pol
 	} else if !hasKeyPrefix(ps, "access") {
-		for _, e := range splitErrors(err) {
-			ps = append(ps, l.problemAt("access", e.Error()))
+		for _, e := range tebura.Unjoin(err) {
+			ps = append(ps, l.ProblemAt("access", e.Error()))
 		}
 	}
 	confProblems = len(ps)
@@ -49,7 +60,7 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	reg, rps := runbooks.Load(runbooks.LoadOptions{
 		Dirs:           cfg.Runbooks.Dirs,
 		Inline:         cfg.Runbooks.Inline,
-		InlineSource:   l.source(),
+		InlineSource:   l.Name(),
 		DefaultTimeout: cfg.Runbooks.DefaultTimeout,
 		MaxTimeout:     cfg.Runbooks.MaxTimeout,
 		KnownRole: func(role string) bool {
@@ -59,24 +70,21 @@ func loadWorld(path string) (w *world, ps []problem, confProblems int) {
 	})
 	w.Registry = reg
 	for _, p := range rps {
-		pr := problem{File: p.File, Line: p.Line, Text: strings.TrimPrefix(p.String(), locationPrefix(p))}
-		if p.Line == 0 && p.File == l.source() {
-			pr.Line = l.inlineLine(p.Runbook)
+		pr := config.Problem{File: p.File, Line: p.Line, Text: strings.TrimPrefix(p.String(), locationPrefix(p))}
+		if p.Line == 0 && p.File == l.Name() {
+			pr.Line = l.InlineLine(p.Runbook)
 		}
 		ps = append(ps, pr)
 	}
 	ps = append(ps, w.crossCheck(rps)...)
 	if len(ps) == 0 {
-		// The incident package's own check, as the server applies it; the
-		// checks above place the same problems at their config line.
-		for _, err := range incident.ValidateRules(cfg.Automations, func(name string) (bool, bool) {
-			rb, ok := reg.Get(name)
-			if !ok {
-				return false, false
+		// The rules compiled as the server compiles them (template
+		// functions, params without a runbook); config.Validate has
+		// placed the rest at their lines already.
+		if _, err := incident.CompileRules(cfg.Automations); err != nil {
+			for _, e := range tebura.Unjoin(err) {
+				ps = append(ps, l.ProblemAt("automations", e.Error()))
 			}
-			return rb.NeedsApproval() || rb.Kind == runbooks.KindRemediation, true
-		}) {
-			ps = append(ps, l.problemAt("automations", err.Error()))
 		}
 	}
 	return w, ps, confProblems
@@ -90,73 +98,44 @@ func locationPrefix(p runbooks.Problem) string {
 	return p.File + ": "
 }
 
-// inlineLine is the config line of the inline runbook called name, 0 if
-// unknown.
-func (l *loadedConfig) inlineLine(name string) int {
-	for i, rb := range l.Config.Runbooks.Inline {
-		if n, _ := rb["name"].(string); n == name && name != "" {
-			return l.lines[fmt.Sprintf("runbooks.inline[%d]", i)]
-		}
-	}
-	return 0
-}
-
-// source names the config for problems about inline runbooks.
-func (l *loadedConfig) source() string {
-	if l.Path != "" {
-		return l.Path
-	}
-	return "config"
-}
-
-// crossCheck checks what links the config to the runbooks: automation
-// rules must name runbooks that exist, and a diagnostic that runs by itself
-// must be one that needs no approval (a remediation never runs without its
-// approvals).
-func (w *world) crossCheck(rps []runbooks.Problem) []problem {
+// crossCheck checks what links the config to the runbooks
+// (incident.ValidateRules: automation rules must name runbooks that exist,
+// and a diagnostic that runs by itself must need no approval), placing
+// each problem at its line. A runbook that failed to load has its own
+// problem already.
+func (w *world) crossCheck(rps []runbooks.Problem) []config.Problem {
 	broken := map[string]bool{}
 	for _, p := range rps {
 		broken[p.Runbook] = true
 	}
-	var ps []problem
-	check := func(key, name string, auto bool) {
+	status := func(name string) incident.RunbookStatus {
 		rb, ok := w.Registry.Get(name)
 		switch {
 		case !ok && broken[name]:
-			// already reported by the runbook loader
+			return incident.RunbookBroken
 		case !ok:
-			ps = append(ps, w.problemAt(key, fmt.Sprintf("names runbook %q, which does not exist", name)))
-		case auto && rb.NeedsApproval():
-			ps = append(ps, w.problemAt(key, fmt.Sprintf("runbook %q needs approval, so it cannot run by itself; list it under suggest instead", name)))
-		case auto && rb.Kind == runbooks.KindRemediation:
-			ps = append(ps, w.problemAt(key, fmt.Sprintf("runbook %q is a remediation; only diagnostics run by themselves, list it under suggest instead", name)))
+			return incident.RunbookMissing
+		case rb.NeedsApproval():
+			return incident.RunbookNeedsApproval
+		case rb.Kind == runbooks.KindRemediation:
+			return incident.RunbookRemediation
 		}
+		return incident.RunbookUnattended
 	}
-	for i, a := range w.Config.Automations {
-		for j, n := range a.Diagnostics {
-			check(fmt.Sprintf("automations[%d].diagnostics[%d]", i, j), n, true)
-		}
-		for j, n := range a.Suggest {
-			check(fmt.Sprintf("automations[%d].suggest[%d]", i, j), n, false)
-		}
+	var ps []config.Problem
+	for _, ke := range config.KeyErrors(incident.ValidateRules(w.Config.Automations, status)) {
+		ps = append(ps, w.ProblemAt(ke.Key, ke.Msg))
 	}
 	return ps
 }
 
-func hasKeyPrefix(ps []problem, prefix string) bool {
+func hasKeyPrefix(ps []config.Problem, prefix string) bool {
 	for _, p := range ps {
 		if p.Key == prefix || strings.HasPrefix(p.Key, prefix+".") {
 			return true
 		}
 	}
 	return false
-}
-
-func splitErrors(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 func (c *cli) validateCmd() *cobra.Command {
@@ -174,63 +153,22 @@ runbook repository.`,
 				return err
 			}
 			w, ps, _ := loadWorld(path)
-			sortProblems(ps)
+			config.SortProblems(ps)
 			for _, p := range ps {
 				fmt.Fprintln(c.stdout, p)
 			}
-			for _, warn := range sourceWarnings(w.loadedConfig) {
+			for _, warn := range w.SourceWarnings() {
 				fmt.Fprintln(c.stdout, "warning: "+warn)
 			}
 			if w.Config.Runbooks.BreakGlass {
-				fmt.Fprintf(c.stdout, "warning: %s: runbooks.break_glass is true: an approver or admin may run an approval-gated runbook alone with `tebura run --break-glass`, and the CLI identity is the OS user, which nothing authenticates\n", w.whereText("runbooks.break_glass"))
+				fmt.Fprintf(c.stdout, "warning: %s: runbooks.break_glass is true: an approver or admin may run an approval-gated runbook alone with `tebura run --break-glass`, and the CLI identity is the OS user, which nothing authenticates\n", w.Where("runbooks.break_glass"))
 			}
 			if len(ps) > 0 {
 				fmt.Fprintf(c.stdout, "%d problem(s) found\n", len(ps))
 				return &exitError{code: 1}
 			}
-			fmt.Fprintf(c.stdout, "ok: %s, %d runbook(s), %d role(s)\n", w.source(), len(w.Registry.List()), len(w.Config.Access.Roles))
+			fmt.Fprintf(c.stdout, "ok: %s, %d runbook(s), %d role(s)\n", w.Name(), len(w.Registry.List()), len(w.Config.Access.Roles))
 			return nil
 		},
 	}
-}
-
-// sourceWarnings names the webhook sources that accept unauthenticated
-// requests (insecure: true). They are warnings, not problems: the server
-// starts. A source present without authentication is a problem instead
-// (config.Sources.AuthProblems).
-func sourceWarnings(l *loadedConfig) []string {
-	src := l.Config.Sources
-	var out []string
-	insecure := func(key, path string) {
-		out = append(out, fmt.Sprintf("%s: %s.insecure is true: %s accepts unauthenticated requests from anyone who can reach it", l.whereText(key+".insecure"), key, path))
-	}
-	if src.Alertmanager.Insecure {
-		insecure("sources.alertmanager", "/hooks/alertmanager")
-	}
-	if src.Grafana.Insecure {
-		insecure("sources.grafana", "/hooks/grafana")
-	}
-	if src.PagerDuty.Insecure {
-		insecure("sources.pagerduty", "/hooks/pagerduty")
-	}
-	names := make([]string, 0, len(src.Generic))
-	for n := range src.Generic {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if src.Generic[n].Insecure {
-			insecure("sources.generic."+n, "/hooks/generic/"+n)
-		}
-	}
-	return out
-}
-
-// whereText is "file:line" (or the file, or $ENV) a dotted key came from.
-func (l *loadedConfig) whereText(key string) string {
-	file, line := l.where(key)
-	if line > 0 {
-		return fmt.Sprintf("%s:%d", file, line)
-	}
-	return file
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/console"
 	"github.com/tebura/tebura/bot/discord"
@@ -148,7 +148,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 	s.bot = commands.New(commands.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
-		Audit: app.Audit, Executor: app.Executor, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
+		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
 		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
 		Reload: s.reloadSummary,
 	})
@@ -371,7 +371,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 	defer s.reloadMu.Unlock()
 	w, ps, _ := loadWorld(s.opts.ConfigPath)
 	if len(ps) > 0 {
-		sortProblems(ps)
+		config.SortProblems(ps)
 		lines := make([]string, 0, len(ps))
 		for _, p := range ps {
 			lines = append(lines, p.String())
@@ -380,7 +380,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 		return nil, tebura.Wrap(tebura.EINVALID, errors.New(strings.Join(lines, "; ")),
 			fmt.Sprintf("The new configuration has %d problem(s), so it was not loaded; the running one stays. Run `tebura validate` to see them.", len(ps)))
 	}
-	red, err := runbooks.NewRedactor(configSecrets(w.Config), w.Config.Redact.Patterns)
+	red, err := runbooks.NewRedactor(w.Config.Secrets(), w.Config.Redact.Patterns)
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "redact.patterns cannot be compiled; the running configuration stays.")
 	}
@@ -390,7 +390,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 	s.cur.Store(next)
 	s.app.SetRedactor(red)
 	detail := map[string]string{"runbooks": fmt.Sprint(len(w.Registry.List())), "restart_needed": strings.Join(restart, ",")}
-	if err := s.app.Audit.Record(ctx, by, "config.reload", "config", detail); err != nil {
+	if err := s.app.Audit.Record(ctx, by, audit.ActionConfigReload, "config", detail); err != nil {
 		s.log.Error("audit record failed", "action", "config.reload", "err", err)
 	}
 	s.log.Info("configuration reloaded", "by", by, "runbooks", len(w.Registry.List()), "restart_needed", strings.Join(restart, ","))
@@ -399,8 +399,7 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 
 // changedKeys lists the restart-only keys whose value differs.
 func changedKeys(a, b config.Config) []string {
-	am := toMap(reflect.ValueOf(a), false).(map[string]any)
-	bm := toMap(reflect.ValueOf(b), false).(map[string]any)
+	am, bm := a.Map(), b.Map()
 	var out []string
 	for _, k := range restartKeys {
 		if fmt.Sprint(lookup(am, k)) != fmt.Sprint(lookup(bm, k)) {

@@ -6,7 +6,13 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/tebura/tebura"
 )
+
+// errBusy is the refusal of a request the Admission sheds (503, so that the
+// sender retries after Retry-After).
+var errBusy = tebura.Errorf(tebura.ETRANSIENT, "busy; retry later")
 
 // Admission defaults, used when AdmitOptions leaves a field zero. Ingest
 // ends in one bolt write transaction at a time, so a few dozen requests in
@@ -96,11 +102,11 @@ func (a *Admission) Wrap(h http.Handler) http.Handler {
 			n := a.refused.Add(1)
 			// One line per 1,000 refusals: a flood must not flood the log too.
 			if n == 1 || n%1000 == 0 {
-				a.log.Warn("webhook refused, too busy", "status", http.StatusServiceUnavailable, "path", r.URL.Path,
+				a.log.Warn("webhook refused, too busy", "status", tebura.HTTPStatus(errBusy.Code), "path", r.URL.Path,
 					"in_flight", cap(a.slots), "refused_total", n)
 			}
 			w.Header().Set("Retry-After", a.retryAfter)
-			http.Error(w, "busy; retry later", http.StatusServiceUnavailable)
+			tebura.HTTPError(w, errBusy)
 			return
 		}
 		defer func() { <-a.slots }()

@@ -9,8 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -56,7 +57,7 @@ func NewGeneric(name string, cfg config.GenericSource) (*Generic, error) {
 	if cfg.HMACSecret != "" && cfg.SignatureHeader == "" {
 		return nil, &config.KeyError{Key: where + ".signature_header", Msg: "name the header that carries the signature"}
 	}
-	g := &Generic{name: name, cfg: cfg, has: map[string]bool{}, labels: sortedNames(cfg.Labels), statusMap: map[string]string{}}
+	g := &Generic{name: name, cfg: cfg, has: map[string]bool{}, labels: slices.Sorted(maps.Keys(cfg.Labels)), statusMap: map[string]string{}}
 	for k, v := range cfg.StatusMap {
 		if !config.ValidMappedStatus(v) {
 			return nil, &config.KeyError{Key: where + ".status_map." + k, Msg: fmt.Sprintf("is %q; use firing, resolved or ignored", v)}
@@ -71,7 +72,7 @@ func NewGeneric(name string, cfg config.GenericSource) (*Generic, error) {
 	for _, k := range g.labels {
 		fields["labels."+k] = cfg.Labels[k]
 	}
-	for _, field := range sortedNames(fields) {
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
 		if fields[field] == "" {
 			continue
 		}
@@ -248,7 +249,7 @@ func (g *Generic) classify(s string) string {
 	if v, ok := g.statusMap[s]; ok {
 		return v
 	}
-	for _, k := range sortedNames(g.statusMap) {
+	for _, k := range slices.Sorted(maps.Keys(g.statusMap)) {
 		if strings.EqualFold(k, s) {
 			return g.statusMap[k]
 		}
@@ -271,7 +272,7 @@ func (g *Generic) unknownStatus(s string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status: %q is neither firing nor resolved; accepted: ", s)
 	if len(g.statusMap) > 0 {
-		keys := sortedNames(g.statusMap)
+		keys := slices.Sorted(maps.Keys(g.statusMap))
 		for i, k := range keys {
 			keys[i] = fmt.Sprintf("%q", k)
 		}
@@ -288,13 +289,4 @@ func contains(words []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -173,16 +174,14 @@ func ApplyPreset(g config.GenericSource) (config.GenericSource, error) {
 	return g, nil
 }
 
+// mergeStrings returns base with over on top; over itself (nil stays nil)
+// when both are empty, so a preset adds no empty map to the config.
 func mergeStrings(base, over map[string]string) map[string]string {
 	if len(base) == 0 && len(over) == 0 {
 		return over
 	}
 	out := make(map[string]string, len(base)+len(over))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		out[k] = v
-	}
+	maps.Copy(out, base)
+	maps.Copy(out, over)
 	return out
 }

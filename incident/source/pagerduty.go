@@ -400,8 +400,7 @@ func (p *PagerDuty) parseEventV2(body []byte) (incident.Batch, error) {
 	if pl := e.Payload; pl != nil {
 		details = pl.Custom
 	}
-	switch e.EventAction {
-	case "trigger":
+	if e.EventAction == "trigger" {
 		pl := e.Payload
 		switch {
 		case pl == nil:
@@ -433,15 +432,9 @@ func (p *PagerDuty) parseEventV2(body []byte) (incident.Batch, error) {
 				tr.links = append(tr.links, incident.Link{Title: l.Text, URL: l.Href})
 			}
 		}
-	case "acknowledge", "resolve":
-		if e.DedupKey == "" {
-			return incident.Batch{}, badRequest("dedup_key is missing; %s needs the key of the triggered event", e.EventAction)
-		}
-	default:
-		return incident.Batch{}, badRequest("event_action %q is not trigger, acknowledge or resolve", e.EventAction)
 	}
-	if len(e.DedupKey) > maxDedupKey {
-		return incident.Batch{}, badRequest("dedup_key is longer than %d characters", maxDedupKey)
+	if err := checkEventKey(e.EventAction, e.DedupKey, "event_action", "dedup_key"); err != nil {
+		return incident.Batch{}, err
 	}
 	return p.eventBatch(e.EventAction, e.DedupKey, tr, details, e.ClientURL)
 }
@@ -455,8 +448,7 @@ func (p *PagerDuty) parseEventV1(body []byte) (incident.Batch, error) {
 		return incident.Batch{}, badRequest("service_key is missing")
 	}
 	var tr pdTrigger
-	switch e.EventType {
-	case "trigger":
+	if e.EventType == "trigger" {
 		if e.Description == "" {
 			return incident.Batch{}, badRequest("description is missing")
 		}
@@ -464,17 +456,33 @@ func (p *PagerDuty) parseEventV1(body []byte) (incident.Batch, error) {
 			e.IncidentKey = fingerprint(map[string]string{"summary": e.Description})
 		}
 		tr = pdTrigger{summary: e.Description, clientURL: e.ClientURL}
-	case "acknowledge", "resolve":
-		if e.IncidentKey == "" {
-			return incident.Batch{}, badRequest("incident_key is missing; %s needs the key of the triggered event", e.EventType)
-		}
-	default:
-		return incident.Batch{}, badRequest("event_type %q is not trigger, acknowledge or resolve", e.EventType)
 	}
-	if len(e.IncidentKey) > maxDedupKey {
-		return incident.Batch{}, badRequest("incident_key is longer than %d characters", maxDedupKey)
+	if err := checkEventKey(e.EventType, e.IncidentKey, "event_type", "incident_key"); err != nil {
+		return incident.Batch{}, err
 	}
 	return p.eventBatch(e.EventType, e.IncidentKey, tr, e.Details, e.ClientURL)
+}
+
+// checkEventKey refuses what Events API v2 and v1 both refuse once a
+// trigger's own fields are checked and its key defaulted: an action other
+// than trigger, acknowledge and resolve, an acknowledge or resolve without
+// the key of its trigger, and a key over maxDedupKey. actionField and
+// keyField name the fields as the version spells them (event_action and
+// dedup_key in v2, event_type and incident_key in v1).
+func checkEventKey(action, key, actionField, keyField string) error {
+	switch action {
+	case "trigger":
+	case "acknowledge", "resolve":
+		if key == "" {
+			return badRequest("%s is missing; %s needs the key of the triggered event", keyField, action)
+		}
+	default:
+		return badRequest("%s %q is not trigger, acknowledge or resolve", actionField, action)
+	}
+	if len(key) > maxDedupKey {
+		return badRequest("%s is longer than %d characters", keyField, maxDedupKey)
+	}
+	return nil
 }
 
 // eventBatch builds the batch of an Events API event (v2 or v1) whose

@@ -243,6 +243,9 @@ func TestPagerDutyEventsInvalid(t *testing.T) {
 		`{"service_key":"RK","event_type":"snooze","incident_key":"k"}`:                             `event_type "snooze" is not trigger, acknowledge or resolve`,
 		`{"event":{"event_type":"incident.triggered","resource_type":"incident","data":{}}}`:        "event.data.id is missing",
 	}
+	long := strings.Repeat("k", 256)
+	tests[`{"routing_key":"RK","event_action":"acknowledge","dedup_key":"`+long+`"}`] = "dedup_key is longer than 255 characters"
+	tests[`{"service_key":"RK","event_type":"trigger","description":"d","incident_key":"`+long+`"}`] = "incident_key is longer than 255 characters"
 	for body, want := range tests {
 		_, err := p.Parse(http.Header{}, []byte(body))
 		if err == nil || !strings.Contains(err.Error(), want) {

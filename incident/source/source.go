@@ -13,9 +13,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,12 +37,12 @@ type Source interface {
 	// "grafana", "pagerduty", "generic/<name>".
 	Name() string
 	// Verify authenticates the request from its headers and raw body. It
-	// returns an *Error with status 401 (or 400 when the body cannot even be
-	// read for the credentials it carries).
+	// returns a *tebura.Error: EUNAUTHENTICATED (401), or EINVALID (400)
+	// when the body cannot even be read for the credentials it carries.
 	Verify(r *http.Request, body []byte) error
-	// Parse normalizes the body. It returns an *Error with status 400 and a
-	// one-line reason, or ErrIgnored for valid deliveries that carry no
-	// alert (a PagerDuty service event).
+	// Parse normalizes the body. It returns a *tebura.Error, EINVALID (400)
+	// with a one-line reason, or ErrIgnored for valid deliveries that carry
+	// no alert (a PagerDuty service event).
 	Parse(h http.Header, body []byte) (incident.Batch, error)
 }
 
@@ -49,22 +50,22 @@ type Source interface {
 // to ingest; the handler answers 200.
 var ErrIgnored = errors.New("source: nothing to ingest")
 
-// Error is a refusal with its HTTP status and a one-line reason that is safe
-// to send back (it never contains secrets or payload).
-type Error struct {
-	Status int
-	Reason string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Reason) }
-
+// badRequest is a Parse refusal: EINVALID with a reason that is safe to
+// send back (it never contains secrets or payload).
 func badRequest(format string, args ...any) error {
-	return &Error{Status: http.StatusBadRequest, Reason: fmt.Sprintf(format, args...)}
+	return tebura.Errorf(tebura.EINVALID, format, args...)
 }
 
+// unauthorized is a Verify refusal: EUNAUTHENTICATED with a reason that
+// names what is missing or wrong, never the secret.
 func unauthorized(reason string) error {
-	return &Error{Status: http.StatusUnauthorized, Reason: reason}
+	return tebura.Errorf(tebura.EUNAUTHENTICATED, "%s", reason)
 }
+
+// errMethod refuses a request of another method than POST (PUT too for
+// Grafana). It is not logged: a scanner's GETs are not the operators'
+// concern.
+var errMethod = tebura.Errorf(tebura.EMETHOD, "method not allowed; send POST")
 
 // IngestFunc stores a batch; it returns only after the batch is durable.
 // (*incident.Service).Ingest fits once its Result is handed on, see
@@ -132,7 +133,7 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 			}
 			switch {
 			case a.Status >= 300:
-				http.Error(w, oneLine(a.Reason), a.Status)
+				http.Error(w, a.Reason, a.Status)
 			case a.Ignored:
 				_, _ = fmt.Fprintln(w, "ignored")
 			default:
@@ -141,24 +142,17 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 		}
 		if r.Method != http.MethodPost && (r.Method != http.MethodPut || src.Name() != "grafana") {
 			w.Header().Set("Allow", http.MethodPost)
-			reply(Answer{Status: http.StatusMethodNotAllowed, Reason: "method not allowed; send POST"})
+			reply(answer(errMethod))
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		body, err := tebura.ReadBody(w, r, max)
 		if err != nil {
 			body = nil
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				log.Warn("webhook refused", "status", http.StatusRequestEntityTooLarge, "limit_bytes", max)
-				reply(Answer{Status: http.StatusRequestEntityTooLarge, Reason: fmt.Sprintf("body larger than %d bytes", max)})
-				return
-			}
-			log.Warn("webhook body unreadable", "err", err)
-			reply(Answer{Status: http.StatusBadRequest, Reason: "could not read the body"})
+			reply(refusal(log.With("limit_bytes", max), err, tebura.EINVALID))
 			return
 		}
 		if err := src.Verify(r, body); err != nil {
-			reply(refusal(log, err, http.StatusUnauthorized))
+			reply(refusal(log, err, tebura.EUNAUTHENTICATED))
 			return
 		}
 		b, err := src.Parse(r.Header, body)
@@ -168,20 +162,22 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 			return
 		}
 		if err != nil {
-			reply(refusal(log, err, http.StatusBadRequest))
+			reply(refusal(log, err, tebura.EINVALID))
 			return
 		}
 		if err := ingest(r.Context(), b); err != nil {
-			status := http.StatusInternalServerError
-			reason := "could not store the alerts; retry later"
-			switch tebura.ErrorCode(err) {
-			case tebura.EINVALID:
-				status, reason = http.StatusBadRequest, tebura.ErrorMessage(err)
-			case tebura.ETRANSIENT:
-				status = http.StatusServiceUnavailable
+			// An invalid batch says why; anything else is said in the
+			// source's words, keeping transient (503: the sender retries)
+			// apart from the rest (500).
+			if code := tebura.ErrorCode(err); code != tebura.EINVALID {
+				if code != tebura.ETRANSIENT {
+					code = tebura.EINTERNAL
+				}
+				err = tebura.Wrap(code, err, "could not store the alerts; retry later")
 			}
-			log.Error("webhook ingest failed", "status", status, "group_key", b.GroupKey, "err", err)
-			reply(Answer{Status: status, Reason: oneLine(reason)})
+			a := answer(err)
+			log.Error("webhook ingest failed", "status", a.Status, "group_key", b.GroupKey, "err", err)
+			reply(a)
 			return
 		}
 		log.Debug("webhook ingested", "group_key", b.GroupKey, "alerts", len(b.Alerts), "duration", time.Since(start))
@@ -189,20 +185,33 @@ func Handler(src Source, ingest IngestFunc, limits Limits, logger *slog.Logger) 
 	})
 }
 
-// refusal logs a refusal and turns it into an Answer: the status and reason
-// of an *Error, else fallback.
-func refusal(log *slog.Logger, err error, fallback int) Answer {
-	status, reason := fallback, http.StatusText(fallback)
-	var e *Error
-	if errors.As(err, &e) {
-		status, reason = e.Status, e.Reason
+// refusal logs a refusal and turns it into an Answer. An error that is not
+// a *tebura.Error gets the fallback code and the status's text as reason.
+func refusal(log *slog.Logger, err error, fallback string) Answer {
+	var te *tebura.Error
+	if !errors.As(err, &te) {
+		te = tebura.Wrap(fallback, err, http.StatusText(tebura.HTTPStatus(fallback)))
 	}
-	log.Warn("webhook refused", "status", status, "reason", reason)
-	return Answer{Status: status, Reason: oneLine(reason)}
+	a := answer(te)
+	if te.Err != nil {
+		log = log.With("err", te.Err)
+	}
+	log.Warn("webhook refused", "status", a.Status, "reason", a.Reason)
+	return a
 }
 
+// answer is the Answer for a refusal: the status of its code, from the one
+// table (tebura.HTTPStatus), and its message as a one-line reason. Every
+// error that reaches it was worded by the handler or a Source for the
+// sender, so the message is sent even for a 5xx.
+func answer(err error) Answer {
+	return Answer{Status: tebura.HTTPStatus(tebura.ErrorCode(err)), Reason: oneLine(tebura.ErrorMessage(err))}
+}
+
+// oneLine keeps a reason to one line of at most 300 bytes: a template's
+// error can quote much of what it was given.
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = tebura.OneLine(s)
 	if len(s) > 300 {
 		s = s[:300]
 	}
@@ -281,7 +290,7 @@ func Mount(mux *http.ServeMux, cfg config.Sources, ingest IngestFunc, logger *sl
 		add(NewPagerDuty(pd, nil), pd.DefaultSeverity, "/hooks/pagerduty", PagerDutyEventsV2Path, PagerDutyEventsV1Path)
 	}
 	var errs []error
-	for _, name := range sortedNames(cfg.Generic) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Generic)) {
 		gc := cfg.Generic[name]
 		if !gc.Enabled() {
 			errs = append(errs, fmt.Errorf("sources.generic.%s: set bearer_token, basic_auth or hmac_secret, or insecure: true to accept unauthenticated requests", name))

@@ -294,20 +294,25 @@ func TestHandlerEdges(t *testing.T) {
 }
 
 func TestHandlerIngestFailures(t *testing.T) {
+	const retry = "could not store the alerts; retry later\n"
 	tests := []struct {
 		err    error
 		status int
+		reason string
 	}{
-		{tebura.Errorf(tebura.ETRANSIENT, "disk full"), 503},
-		{tebura.Errorf(tebura.EINVALID, "The alert batch has no source or group key."), 400},
-		{errors.New("boom"), 500},
+		{tebura.Errorf(tebura.ETRANSIENT, "disk full"), 503, retry},
+		{tebura.Errorf(tebura.EINVALID, "The alert batch has no source or group key."), 400, "The alert batch has no source or group key.\n"},
+		// Only invalid batches are the sender's fault: a conflict in the
+		// store is ours (500), not a 409 the sender would not retry.
+		{tebura.Errorf(tebura.ECONFLICT, "Incident #4 is already resolved."), 500, retry},
+		{errors.New("boom"), 500, retry},
 	}
 	for _, tt := range tests {
 		rec := &recorder{err: tt.err}
 		h := source.Handler(source.NewAlertmanager(config.Alertmanager{Insecure: true}), rec.ingest, source.Limits{}, nil)
 		w := post(h, "/", fixture(t, "alertmanager_firing.json"), nil)
-		if w.Code != tt.status {
-			t.Errorf("ingest error %v: status %d, want %d", tt.err, w.Code, tt.status)
+		if w.Code != tt.status || w.Body.String() != tt.reason {
+			t.Errorf("ingest error %v: %d %q, want %d %q", tt.err, w.Code, w.Body, tt.status, tt.reason)
 		}
 		if strings.Contains(w.Body.String(), "boom") {
 			t.Errorf("internal detail leaked: %q", w.Body)

@@ -18,34 +18,50 @@ var _ audit.Store = (*Store)(nil)
 func (s *Store) AppendAudit(ctx context.Context, fn func(last *audit.Entry) (audit.Entry, error)) (audit.Entry, error) {
 	var out audit.Entry
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketAudit))
-		var last *audit.Entry
-		want := uint64(1)
-		if _, v := b.Cursor().Last(); v != nil {
-			last = new(audit.Entry)
-			if err := unmarshal(v, last); err != nil {
-				return err
-			}
-			want = last.Seq + 1
+		last, err := lastAudit(tx)
+		if err != nil {
+			return err
 		}
 		e, err := fn(last)
 		if err != nil {
 			return err
 		}
-		if e.Seq != want {
-			return tebura.Errorf(tebura.EINTERNAL, "Audit entry %d does not follow entry %d.", e.Seq, want-1)
-		}
-		v, err := marshal(&e)
-		if err != nil {
-			return err
-		}
 		out = e
-		return b.Put(seqKey(e.Seq), v)
+		return putAudit(tx, last, e)
 	})
 	if err != nil {
 		return audit.Entry{}, storageError(err, "append audit")
 	}
 	return out, nil
+}
+
+// lastAudit is the chain's last entry, nil when it is empty.
+func lastAudit(tx *bbolt.Tx) (*audit.Entry, error) {
+	_, v := tx.Bucket([]byte(bucketAudit)).Cursor().Last()
+	if v == nil {
+		return nil, nil
+	}
+	last := new(audit.Entry)
+	if err := unmarshal(v, last); err != nil {
+		return nil, err
+	}
+	return last, nil
+}
+
+// putAudit stores e after last, refusing an entry that does not follow it.
+func putAudit(tx *bbolt.Tx, last *audit.Entry, e audit.Entry) error {
+	want := uint64(1)
+	if last != nil {
+		want = last.Seq + 1
+	}
+	if e.Seq != want {
+		return tebura.Errorf(tebura.EINTERNAL, "Audit entry %d does not follow entry %d.", e.Seq, want-1)
+	}
+	v, err := marshal(&e)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(bucketAudit)).Put(seqKey(e.Seq), v)
 }
 
 // auditPage is how many entries AuditEntries reads per read transaction.

@@ -10,6 +10,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -36,6 +37,15 @@ func notFoundRun(id string) error {
 
 // CreateRun assigns run.ID ("r" + the next sequence number) and stores it.
 func (s *Store) CreateRun(ctx context.Context, run *runbooks.Run) error {
+	return s.CreateRunAudited(ctx, run, nil)
+}
+
+// CreateRunAudited implements runbooks.AuditedStore: the run and the audit
+// entries that record its request are written in one transaction, so one
+// fsync makes both durable and neither exists without the other. entries
+// gets the run with its ID and the chain's last entry; nil entries stores
+// the run alone.
+func (s *Store) CreateRunAudited(ctx context.Context, run *runbooks.Run, entries func(run *runbooks.Run, last *audit.Entry) ([]audit.Entry, error)) error {
 	if run == nil {
 		return tebura.Errorf(tebura.EINTERNAL, "CreateRun needs a run.")
 	}
@@ -53,6 +63,22 @@ func (s *Store) CreateRun(ctx context.Context, run *runbooks.Run) error {
 		}
 		if err := b.Put(seqKey(seq), v); err != nil {
 			return err
+		}
+		if entries != nil {
+			last, err := lastAudit(tx)
+			if err != nil {
+				return err
+			}
+			es, err := entries(&r, last)
+			if err != nil {
+				return err
+			}
+			for _, e := range es {
+				if err := putAudit(tx, last, e); err != nil {
+					return err
+				}
+				last = &e
+			}
 		}
 		run.ID = r.ID // only once the transaction's work succeeded
 		return nil

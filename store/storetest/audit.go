@@ -26,7 +26,7 @@ func testAudit(t *testing.T, open func(t *testing.T) Stores) {
 		t.Fatalf("Verify on an empty chain = %d, %v", n, err)
 	}
 	log := audit.New(st.Audit, nil, st.Clock.Now)
-	actions := []string{audit.ActionRunRequest, audit.ActionRunApprove, audit.ActionRunStart}
+	actions := []audit.Action{audit.ActionRunRequest, audit.ActionRunApprove, audit.ActionRunStart}
 	for _, a := range actions {
 		if err := log.Record(ctx, "slack:U1", a, "r1", map[string]string{"runbook": "restart"}); err != nil {
 			t.Fatalf("Record: %v", err)

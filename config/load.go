@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -17,11 +17,11 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tebura/tebura/config"
-	"github.com/tebura/tebura/incident/source"
+	"github.com/tebura/tebura"
 )
 
-// Configuration loading.
+// Loading: Load reads the YAML file, applies the environment and validates,
+// as Alertmanager's config.LoadFile does, so that main only calls it.
 //
 // The file is parsed with yaml.v3 rather than through viper's own reader:
 // viper lower-cases every key, which would corrupt case-sensitive map keys
@@ -29,14 +29,14 @@ import (
 // no line numbers. viper provides the TEBURA_* environment overrides (one
 // BindEnv per dotted key, found by walking Config's mapstructure tags), and
 // go-viper/mapstructure, viper's own decoder, turns the merged map into
-// config.Config with unknown keys rejected.
+// Config with unknown keys rejected.
 //
-// Precedence, lowest first: config.Default(), the YAML file, TEBURA_*
-// variables. In file values, ${NAME} is replaced by the environment variable
-// NAME (outside runbooks.inline, whose scripts keep their $ syntax), and a
+// Precedence, lowest first: Default(), the YAML file, TEBURA_* variables.
+// In file values, ${NAME} is replaced by the environment variable NAME
+// (outside runbooks.inline, whose scripts keep their $ syntax), and a
 // sibling key "<key>_file: path" sets <key> to the file's content without
 // its trailing newline. Relative paths resolve against the config file's
-// directory.
+// directory. The environment is the process's: viper reads nothing else.
 
 // envPrefix prefixes every environment override.
 const envPrefix = "TEBURA"
@@ -44,16 +44,18 @@ const envPrefix = "TEBURA"
 // defaultConfigFile is read when --config is not given and it exists.
 const defaultConfigFile = "tebura.yaml"
 
-// problem is one thing wrong with the configuration or the runbooks, with
-// the place it comes from when known.
-type problem struct {
+// Problem is one thing wrong with the configuration (or, in a caller's list,
+// with a runbook), with the place it comes from when known, so that a
+// person can go and fix it.
+type Problem struct {
 	File string // config file, runbook file, or "$TEBURA_X" for an environment override
 	Line int
 	Key  string // the dotted config key, when the problem is about one
 	Text string // "key: message" or "runbook x: message"
 }
 
-func (p problem) String() string {
+// String is "file:line: text", the form editors and CI logs link.
+func (p Problem) String() string {
 	switch {
 	case p.File == "":
 		return p.Text
@@ -64,8 +66,9 @@ func (p problem) String() string {
 	}
 }
 
-// sortProblems orders problems by file, line and text.
-func sortProblems(ps []problem) {
+// SortProblems orders problems by file, line and text, so that a list reads
+// top to bottom like the files.
+func SortProblems(ps []Problem) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := ps[i], ps[j]
 		if a.File != b.File {
@@ -78,10 +81,11 @@ func sortProblems(ps []problem) {
 	})
 }
 
-// loadedConfig is a decoded configuration and what is needed to point at
-// the origin of a key.
-type loadedConfig struct {
-	Config config.Config
+// Loaded is a decoded configuration and what is needed to point at the
+// origin of a key: a problem found later (by the runbook loader, by a
+// cross-check) is placed at the line that set the key.
+type Loaded struct {
+	Config Config
 	Path   string            // the file read, "" when only defaults and environment
 	lines  map[string]int    // dotted key → line in Path
 	envs   map[string]string // dotted key → environment variable that set it
@@ -90,10 +94,181 @@ type loadedConfig struct {
 	Unreadable bool
 }
 
+// Options is what Load needs from packages config may not import.
+type Options struct {
+	// CheckGeneric builds a generic webhook source the way the server
+	// mounts it (incident/source: its preset applied, its templates
+	// compiled with the server's helpers) and returns why it cannot; nil
+	// checks only what Validate does.
+	CheckGeneric func(name string, g GenericSource) error
+}
+
+// File picks the configuration file: the flag, then $TEBURA_CONFIG, then
+// ./tebura.yaml when it exists; "" means defaults and environment only. It
+// checks that the file can be read, so that a wrong path stops a command
+// with one line ("path: no such file or directory") instead of the
+// problems of the defaults it would load instead.
+func File(flag string, getenv func(string) string) (string, error) {
+	path := flag
+	if path == "" {
+		path = getenv(envPrefix + "_CONFIG")
+	}
+	if path == "" {
+		if _, err := os.Stat(defaultConfigFile); err != nil {
+			return "", nil
+		}
+		path = defaultConfigFile
+	}
+	if _, err := readConfigFile(path); err != nil {
+		return path, fmt.Errorf("%s: %v", path, err)
+	}
+	return path, nil
+}
+
+// Load reads path ("" for defaults and environment only), applies the
+// environment and validates, returning every problem at once: unknown keys,
+// wrong types and unset ${ENV} references, then what Validate finds in keys
+// that have no problem yet. A nil *Loaded is never returned, so callers can
+// still place problems of their own (runbooks, cross-checks).
+func Load(path string, opts Options) (*Loaded, []Problem) {
+	l, ps := Read(path)
+	if l.Unreadable {
+		return l, ps
+	}
+	return l, append(ps, l.validate(opts, ps...)...)
+}
+
+// Read is Load without validation: the configuration as written, for
+// printing it (`tebura config print`) even when a value is wrong. Its
+// problems are those of reading and decoding alone.
+func Read(path string) (*Loaded, []Problem) {
+	l := &Loaded{Path: path, lines: map[string]int{}, envs: map[string]string{}}
+	var ps []Problem
+	fileMap := map[string]any{}
+	baseDir := "."
+	if path != "" {
+		baseDir = filepath.Dir(path)
+		data, err := readConfigFile(path)
+		if err != nil {
+			l.Unreadable = true
+			return l, []Problem{{File: path, Text: err.Error()}}
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return l, []Problem{yamlProblem(path, err)}
+		}
+		if len(doc.Content) > 0 {
+			indexLines(doc.Content[0], "", l.lines)
+			if err := doc.Content[0].Decode(&fileMap); err != nil {
+				return l, []Problem{yamlProblem(path, err)}
+			}
+		}
+		if fileMap == nil {
+			fileMap = map[string]any{}
+		}
+		w := &walker{l: l, baseDir: baseDir}
+		w.walk("", fileMap, reflect.TypeOf(Config{}))
+		ps = append(ps, w.problems...)
+	}
+
+	merged := Default().Map()
+	deepMerge(merged, fileMap)
+	ps = append(ps, l.applyEnv(merged, baseDir)...)
+
+	var cfg Config
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           &cfg,
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationHook,
+			stringToSliceHook,
+			boolToWordHook,
+		),
+	})
+	if err != nil {
+		return l, append(ps, Problem{Text: err.Error()})
+	}
+	if err := dec.Decode(merged); err != nil {
+		ps = append(ps, l.decodeProblems(err)...)
+	}
+	resolvePaths(&cfg, baseDir)
+	l.Config = cfg
+	return l, ps
+}
+
+// Name names the configuration in messages: its path, or "config" when
+// only defaults and environment were read.
+func (l *Loaded) Name() string {
+	if l.Path != "" {
+		return l.Path
+	}
+	return "config"
+}
+
+// ProblemAt returns a problem about key, placed where key was set.
+func (l *Loaded) ProblemAt(key, msg string) Problem {
+	file, line := l.where(key)
+	text := msg
+	if key != "" {
+		text = key + ": " + msg
+	}
+	return Problem{File: file, Line: line, Key: key, Text: text}
+}
+
+// Where is "file:line" (or the file, or $ENV) a dotted key came from, for
+// a warning that points at it.
+func (l *Loaded) Where(key string) string {
+	file, line := l.where(key)
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
+}
+
+// InlineLine is the line of the inline runbook called name
+// (runbooks.inline), 0 if unknown: the runbook loader knows the runbook,
+// not where the configuration file holds it.
+func (l *Loaded) InlineLine(name string) int {
+	for i, rb := range l.Config.Runbooks.Inline {
+		if n, _ := rb["name"].(string); n == name && name != "" {
+			return l.lines[fmt.Sprintf("runbooks.inline[%d]", i)]
+		}
+	}
+	return 0
+}
+
+// SourceWarnings names the webhook sources that accept unauthenticated
+// requests (insecure: true), each with where it is set. They are warnings,
+// not problems: the server starts. A source present without
+// authentication is a problem instead (Sources.AuthProblems).
+func (l *Loaded) SourceWarnings() []string {
+	src := l.Config.Sources
+	var out []string
+	insecure := func(key, path string) {
+		out = append(out, fmt.Sprintf("%s: %s.insecure is true: %s accepts unauthenticated requests from anyone who can reach it", l.Where(key+".insecure"), key, path))
+	}
+	if src.Alertmanager.Insecure {
+		insecure("sources.alertmanager", "/hooks/alertmanager")
+	}
+	if src.Grafana.Insecure {
+		insecure("sources.grafana", "/hooks/grafana")
+	}
+	if src.PagerDuty.Insecure {
+		insecure("sources.pagerduty", "/hooks/pagerduty")
+	}
+	for _, n := range sortedKeys(src.Generic) {
+		if src.Generic[n].Insecure {
+			insecure("sources.generic."+n, "/hooks/generic/"+n)
+		}
+	}
+	return out
+}
+
 // where returns the file and line a dotted key came from, trying the key,
 // then its children (a block set only through one of its keys), then its
 // parents.
-func (l *loadedConfig) where(key string) (string, int) {
+func (l *Loaded) where(key string) (string, int) {
 	if _, ok := l.lines[key]; !ok && l.envs[key] == "" {
 		if file, line, ok := l.whereChild(key); ok {
 			return file, line
@@ -115,7 +290,7 @@ func (l *loadedConfig) where(key string) (string, int) {
 
 // whereChild is where the first child of key came from: an environment
 // variable, else the lowest line in the file.
-func (l *loadedConfig) whereChild(key string) (string, int, bool) {
+func (l *Loaded) whereChild(key string) (string, int, bool) {
 	var envs []string
 	for k, env := range l.envs {
 		if strings.HasPrefix(k, key+".") {
@@ -135,33 +310,25 @@ func (l *loadedConfig) whereChild(key string) (string, int, bool) {
 	return l.Path, best, best > 0
 }
 
-// problemAt returns a problem about key.
-func (l *loadedConfig) problemAt(key, msg string) problem {
-	file, line := l.where(key)
-	text := msg
-	if key != "" {
-		text = key + ": " + msg
-	}
-	return problem{File: file, Line: line, Key: key, Text: text}
-}
-
-// validate runs config.Validate, and the webhook-source check with what
-// only the file knows (an empty source block is present too), and places
-// each problem, leaving out keys (and their children) that already have a
+// validate runs Validate, and the webhook-source check with what only the
+// file knows (an empty source block is present too), and places each
+// problem, leaving out keys (and their children) that already have a
 // problem in known.
-func (l *loadedConfig) validate(known ...problem) []problem {
-	var ps []problem
-	errs := config.KeyErrors(l.Config.Validate())
+func (l *Loaded) validate(opts Options, known ...Problem) []Problem {
+	var ps []Problem
+	errs := KeyErrors(l.Config.Validate())
 	reported := map[string]bool{}
 	for _, ke := range errs {
 		reported[ke.Key] = true
 	}
-	for _, ke := range config.KeyErrors(l.Config.Sources.AuthProblems(l.presentSources())) {
+	for _, ke := range KeyErrors(l.Config.Sources.AuthProblems(l.presentSources())) {
 		if !reported[ke.Key] {
 			errs = append(errs, ke)
 		}
 	}
-	errs = append(errs, genericProblems(l.Config.Sources.Generic, errs)...)
+	if opts.CheckGeneric != nil {
+		errs = append(errs, genericProblems(opts.CheckGeneric, l.Config.Sources.Generic, errs)...)
+	}
 next:
 	for _, ke := range errs {
 		for _, k := range known {
@@ -169,40 +336,44 @@ next:
 				continue next
 			}
 		}
-		ps = append(ps, l.problemAt(ke.Key, ke.Msg))
+		ps = append(ps, l.ProblemAt(ke.Key, ke.Msg))
 	}
 	return ps
 }
 
-// genericProblems builds each generic source the way serve mounts it, its
-// preset applied and its templates compiled with the server's helpers, and
-// returns what fails (an unknown preset lists the known ones). Sources with
-// a problem in errs already are left out.
-func genericProblems(generic map[string]config.GenericSource, errs []*config.KeyError) []*config.KeyError {
-	var out []*config.KeyError
-	names := make([]string, 0, len(generic))
-	for n := range generic {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+// genericProblems runs check on each generic source and returns what
+// fails (an unknown preset lists the known ones). Sources with a problem
+// in errs already are left out.
+func genericProblems(check func(string, GenericSource) error, generic map[string]GenericSource, errs []*KeyError) []*KeyError {
+	var out []*KeyError
 next:
-	for _, n := range names {
+	for _, n := range sortedKeys(generic) {
 		key := "sources.generic." + n
 		for _, ke := range errs {
 			if ke.Key == key || strings.HasPrefix(ke.Key, key+".") {
 				continue next
 			}
 		}
-		if _, err := source.NewGeneric(n, generic[n]); err != nil {
-			out = append(out, config.KeyErrors(err)...)
+		if err := check(n, generic[n]); err != nil {
+			out = append(out, KeyErrors(err)...)
 		}
 	}
 	return out
 }
 
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // presentSources names the built-in webhook sources the file or the
 // environment mentions, even as an empty block.
-func (l *loadedConfig) presentSources() map[string]bool {
+func (l *Loaded) presentSources() map[string]bool {
 	present := map[string]bool{}
 	for _, name := range []string{"alertmanager", "grafana", "pagerduty"} {
 		key := "sources." + name
@@ -217,7 +388,7 @@ func (l *loadedConfig) presentSources() map[string]bool {
 	return present
 }
 
-// envLines is the set of keys of envs, shaped like loadedConfig.lines.
+// envLines is the set of keys of envs, shaped like Loaded.lines.
 func envLines(envs map[string]string) map[string]int {
 	out := make(map[string]int, len(envs))
 	for k := range envs {
@@ -234,79 +405,6 @@ func parentKey(k string) string {
 	return k[:i]
 }
 
-// configPath picks the configuration file: the flag, then $TEBURA_CONFIG,
-// then ./tebura.yaml when it exists. "" means defaults and environment only.
-func configPath(flag string, getenv func(string) string) string {
-	if flag != "" {
-		return flag
-	}
-	if p := getenv(envPrefix + "_CONFIG"); p != "" {
-		return p
-	}
-	if _, err := os.Stat(defaultConfigFile); err == nil {
-		return defaultConfigFile
-	}
-	return ""
-}
-
-// loadConfig reads path (may be ""), applies environment overrides and
-// decodes. Problems in the file are returned together; a nil *loadedConfig
-// is never returned, so callers can still place problems.
-func loadConfig(path string) (*loadedConfig, []problem) {
-	l := &loadedConfig{Path: path, lines: map[string]int{}, envs: map[string]string{}}
-	var ps []problem
-	fileMap := map[string]any{}
-	baseDir := "."
-	if path != "" {
-		baseDir = filepath.Dir(path)
-		data, err := readConfigFile(path)
-		if err != nil {
-			l.Unreadable = true
-			return l, []problem{{File: path, Text: err.Error()}}
-		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return l, []problem{yamlProblem(path, err)}
-		}
-		if len(doc.Content) > 0 {
-			indexLines(doc.Content[0], "", l.lines)
-			if err := doc.Content[0].Decode(&fileMap); err != nil {
-				return l, []problem{yamlProblem(path, err)}
-			}
-		}
-		if fileMap == nil {
-			fileMap = map[string]any{}
-		}
-		w := &walker{l: l, baseDir: baseDir}
-		w.walk("", fileMap, reflect.TypeOf(config.Config{}))
-		ps = append(ps, w.problems...)
-	}
-
-	merged := deepMerge(toMap(reflect.ValueOf(config.Default()), false).(map[string]any), fileMap)
-	ps = append(ps, l.applyEnv(merged, baseDir)...)
-
-	var cfg config.Config
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:           &cfg,
-		ErrorUnused:      true,
-		WeaklyTypedInput: true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			durationHook,
-			stringToSliceHook,
-			boolToWordHook,
-		),
-	})
-	if err != nil {
-		return l, append(ps, problem{Text: err.Error()})
-	}
-	if err := dec.Decode(merged); err != nil {
-		ps = append(ps, l.decodeProblems(err)...)
-	}
-	resolvePaths(&cfg, baseDir)
-	l.Config = cfg
-	return l, ps
-}
-
 // readConfigFile reads the configuration file. Its error is the cause
 // alone ("no such file or directory"); callers print it after the path.
 func readConfigFile(path string) ([]byte, error) {
@@ -320,12 +418,12 @@ func readConfigFile(path string) ([]byte, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)`)
 
-func yamlProblem(path string, err error) problem {
+func yamlProblem(path string, err error) Problem {
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return problem{File: path, Line: n, Text: "not valid YAML: " + m[2]}
+		return Problem{File: path, Line: n, Text: "not valid YAML: " + m[2]}
 	}
-	return problem{File: path, Text: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	return Problem{File: path, Text: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // indexLines records the line of every key of the document, as dotted keys
@@ -358,18 +456,18 @@ func indexLines(n *yaml.Node, prefix string, lines map[string]int) {
 // walker checks a file map against the Config type: unknown keys, ${ENV}
 // references and <key>_file siblings.
 type walker struct {
-	l        *loadedConfig
+	l        *Loaded
 	baseDir  string
-	problems []problem
+	problems []Problem
 }
 
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
-	secretType   = reflect.TypeOf(config.Secret(""))
+	secretType   = reflect.TypeOf(Secret(""))
 	envRef       = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 )
 
-func (w *walker) add(key, msg string) { w.problems = append(w.problems, w.l.problemAt(key, msg)) }
+func (w *walker) add(key, msg string) { w.problems = append(w.problems, w.l.ProblemAt(key, msg)) }
 
 func (w *walker) walk(key string, v any, t reflect.Type) any {
 	switch t.Kind() {
@@ -536,7 +634,7 @@ func tagName(f reflect.StructField) string {
 func suggest(k string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for name := range fields {
-		d := editDistance(k, name)
+		d := tebura.EditDistance(k, name)
 		if len(name) >= 4 && (strings.HasPrefix(k, name) || strings.HasPrefix(name, k)) {
 			d = min(d, 2)
 		}
@@ -548,26 +646,6 @@ func suggest(k string, fields map[string]reflect.Type) string {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %s?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // envKeys lists every dotted key an environment variable may set: each leaf
@@ -620,12 +698,12 @@ func envName(key string) string {
 
 // applyEnv sets every key whose TEBURA_* variable is set, through viper's
 // environment binding. Secret keys also accept TEBURA_<KEY>_FILE.
-func (l *loadedConfig) applyEnv(merged map[string]any, baseDir string) []problem {
+func (l *Loaded) applyEnv(merged map[string]any, baseDir string) []Problem {
 	v := viper.New()
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
-	var ps []problem
-	t := reflect.TypeOf(config.Config{})
+	var ps []Problem
+	t := reflect.TypeOf(Config{})
 	for _, key := range envKeys("", t, merged) {
 		isSecret := fieldType(t, key) == secretType
 		if isSecret {
@@ -633,7 +711,7 @@ func (l *loadedConfig) applyEnv(merged map[string]any, baseDir string) []problem
 			if err := v.BindEnv(fileKey); err == nil && v.IsSet(fileKey) {
 				content, err := readSecretFile(v.GetString(fileKey), ".")
 				if err != nil {
-					ps = append(ps, problem{File: "$" + envName(fileKey), Text: key + ": " + err.Error()})
+					ps = append(ps, Problem{File: "$" + envName(fileKey), Text: key + ": " + err.Error()})
 					continue
 				}
 				setPath(merged, key, content)
@@ -708,7 +786,7 @@ func toMap(v reflect.Value, redact bool) any {
 		return time.Duration(v.Int()).String()
 	case secretType:
 		if redact {
-			return config.Secret(v.String()).String()
+			return Secret(v.String()).String()
 		}
 		return v.String()
 	}
@@ -751,7 +829,7 @@ func toMap(v reflect.Value, redact bool) any {
 }
 
 // stringToSliceHook splits "a,b" (an environment variable) into a list
-// for any list of strings, including []config.Secret.
+// for any list of strings, including []Secret.
 func stringToSliceHook(from, to reflect.Type, data any) (any, error) {
 	s, ok := data.(string)
 	if !ok || to.Kind() != reflect.Slice || to.Elem().Kind() != reflect.String {
@@ -809,24 +887,13 @@ var (
 )
 
 // decodeProblems turns the decoder's errors into placed problems.
-func (l *loadedConfig) decodeProblems(err error) []problem {
-	var ps []problem
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		de, ok := e.(*mapstructure.DecodeError)
-		if !ok {
-			if u := errors.Unwrap(e); u != nil {
-				walk(u)
-				return
-			}
-			ps = append(ps, problem{File: l.Path, Text: e.Error()})
-			return
+func (l *Loaded) decodeProblems(err error) []Problem {
+	var ps []Problem
+	for _, e := range tebura.Unjoin(err) {
+		var de *mapstructure.DecodeError
+		if !errors.As(e, &de) {
+			ps = append(ps, Problem{File: l.Path, Text: e.Error()})
+			continue
 		}
 		key := mapIndex.ReplaceAllString(de.Name(), ".$1")
 		msg := de.Unwrap().Error()
@@ -836,13 +903,12 @@ func (l *loadedConfig) decodeProblems(err error) []problem {
 			msg = fmt.Sprintf("has the wrong type: want %s", friendlyType(m[1]))
 		} else if m := invalidKeysMsg.FindStringSubmatch(msg); m != nil {
 			for _, k := range strings.Split(m[1], ", ") {
-				ps = append(ps, l.problemAt(join(key, k), "unknown key"))
+				ps = append(ps, l.ProblemAt(join(key, k), "unknown key"))
 			}
-			return
+			continue
 		}
-		ps = append(ps, l.problemAt(key, msg))
+		ps = append(ps, l.ProblemAt(key, msg))
 	}
-	walk(err)
 	return ps
 }
 
@@ -854,7 +920,7 @@ func friendlyType(t string) string {
 		return "a mapping"
 	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
 		return "a number"
-	case t == "string" || t == "config.Secret":
+	case t == "string" || t == "Secret":
 		return "a string"
 	case t == "bool":
 		return "true or false"
@@ -865,7 +931,7 @@ func friendlyType(t string) string {
 }
 
 // resolvePaths makes relative paths relative to the config file's directory.
-func resolvePaths(c *config.Config, baseDir string) {
+func resolvePaths(c *Config, baseDir string) {
 	if baseDir == "." || baseDir == "" {
 		return
 	}
@@ -883,8 +949,14 @@ func resolvePaths(c *config.Config, baseDir string) {
 	c.HTTP.TLSKey = abs(c.HTTP.TLSKey)
 }
 
-// toMapRedacted is the loaded configuration as plain data with every
-// Secret redacted, for printing.
-func toMapRedacted(l *loadedConfig) any {
-	return toMap(reflect.ValueOf(l.Config), true)
+// Map is the configuration as plain maps, lists and scalars keyed by the
+// YAML keys, secrets in clear: what a reload compares key by key.
+func (c Config) Map() map[string]any {
+	return toMap(reflect.ValueOf(c), false).(map[string]any)
+}
+
+// Redacted is Map with every Secret printed as [redacted], for showing the
+// effective configuration (`tebura config print`).
+func (c Config) Redacted() map[string]any {
+	return toMap(reflect.ValueOf(c), true).(map[string]any)
 }

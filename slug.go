@@ -1,11 +1,16 @@
-package bot
+package tebura
 
 import "strings"
 
 // Slug turns s into a channel name Slack and Discord both accept:
 // lowercase a-z, 0-9 and "_" kept, every run of other characters made one
 // "-", no leading or trailing "-", at most max bytes, never empty
-// ("incident"). Each adapter passes its platform's length limit.
+// ("incident").
+//
+// It lives here because two sides need the same rule and may not import
+// each other: the incident domain names channels with it (channel_template,
+// {{ .Slug }}, the rules' slug function), and each chat adapter applies it
+// again with its platform's length limit to whatever name it is handed.
 func Slug(s string, max int) string {
 	var b strings.Builder
 	dash := false

@@ -1,0 +1,220 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
+)
+
+// The decisions on a stored run that the service owns besides its
+// request and start: approve, deny, close, expire and recover after a
+// crash. Each goes through Service.write: stored, audited, published.
+
+// Approve records d's approval of a pending run, checked against
+// planHash (the plan as rendered now) and allowSelf. approvedNow is true
+// for exactly one caller: the one whose approval reached the quorum, who
+// then starts the run. An approval window that passed expires the run and
+// refuses.
+func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSelf bool, planHash string) (run *Run, approvedNow bool, err error) {
+	now := s.now()
+	if d.At.IsZero() {
+		d.At = now
+	}
+	var refusal error
+	run, err = s.write(ctx, runID, d.By, func(r *Run) (audit.Action, map[string]string, error) {
+		approvedNow, refusal = false, nil
+		if r.State != StatePendingApproval {
+			return "", nil, notPending(r)
+		}
+		if expired(r, now) {
+			markExpired(r, now)
+			refusal = expiredError(r)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+		}
+		if err := approvable(r, d, allowSelf, planHash); err != nil {
+			return "", nil, err
+		}
+		r.Approvals = append(r.Approvals, d)
+		if len(r.Approvals) >= max(r.Required, 1) {
+			r.State = StateApproved
+			approvedNow = true
+		}
+		return audit.ActionRunApprove, map[string]string{
+			"runbook": r.Runbook, "plan_hash": planHash, "approvals": fmt.Sprintf("%d/%d", len(r.Approvals), r.Required)}, nil
+	})
+	if err != nil {
+		if tebura.ErrorCode(err) == tebura.EFORBIDDEN || tebura.ErrorCode(err) == tebura.ECONFLICT {
+			s.refused(ctx, runID, d.By)
+		}
+		return nil, false, err
+	}
+	if refusal != nil {
+		return run, false, refusal
+	}
+	return run, approvedNow, nil
+}
+
+// approvable checks d against a pending run that has not expired.
+func approvable(r *Run, d Decision, allowSelf bool, planHash string) error {
+	if d.By == r.RequestedBy && !allowSelf {
+		return tebura.Errorf(tebura.EFORBIDDEN, "You requested this run; this runbook needs someone else to approve it.")
+	}
+	for _, a := range r.Approvals {
+		if a.By == d.By {
+			return tebura.Errorf(tebura.ECONFLICT, "You already approved this run; it needs %d more approval(s) from someone else.", r.Required-len(r.Approvals))
+		}
+	}
+	if planHash != r.PlanHash {
+		return tebura.Errorf(tebura.ECONFLICT, "The runbook or its parameters changed since the request, so this approval no longer matches the plan. Request the run again.")
+	}
+	return nil
+}
+
+// refused publishes a refused decision on a run that is still pending.
+func (s *Service) refused(ctx context.Context, runID, by string) {
+	r, err := s.store.GetRun(ctx, runID)
+	if err != nil || r.State != StatePendingApproval {
+		return
+	}
+	s.publish(Transition{Run: r, From: r.State, To: r.State, Actor: by, At: s.now(), Refused: true})
+}
+
+// Deny records d's denial of a pending run. The requester may deny (that
+// is, withdraw) their own request; who else may is the door's check.
+func (s *Service) Deny(ctx context.Context, runID string, d Decision) (*Run, error) {
+	now := s.now()
+	if d.At.IsZero() {
+		d.At = now
+	}
+	var refusal error
+	run, err := s.write(ctx, runID, d.By, func(r *Run) (audit.Action, map[string]string, error) {
+		refusal = nil
+		if r.State != StatePendingApproval {
+			return "", nil, notPending(r)
+		}
+		if expired(r, now) {
+			markExpired(r, now)
+			refusal = expiredError(r)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+		}
+		r.State, r.Denied, r.EndedAt = StateDenied, &d, now
+		r.Reason = "denied by " + who(d)
+		return audit.ActionRunDeny, map[string]string{"runbook": r.Runbook}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, refusal
+}
+
+// Close ends a request still waiting for approval because what it was for
+// is over (incident says which incident resolved): it becomes cancelled by
+// nobody, with reason as its Reason, and no later click can approve or
+// deny it. closed is false when the run was no longer pending.
+func (s *Service) Close(ctx context.Context, runID, reason, incident string) (run *Run, closed bool, err error) {
+	now := s.now()
+	run, err = s.write(ctx, runID, "system", func(r *Run) (audit.Action, map[string]string, error) {
+		if r.State != StatePendingApproval {
+			return "", nil, errUnchanged
+		}
+		r.State, r.CancelledBy, r.Reason, r.EndedAt = StateCancelled, "", reason, now
+		return audit.ActionRunClose, map[string]string{"runbook": r.Runbook, "incident": incident, "reason": reason}, nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return run, true, nil
+}
+
+// Expire marks every pending run whose approval window has passed as
+// expired, and returns them (to redraw their cards).
+func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
+	pending, err := s.store.ListRuns(ctx, ListOptions{States: []State{StatePendingApproval}})
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []*Run
+	for _, p := range pending {
+		if !expired(p, now) {
+			continue
+		}
+		r, err := s.write(ctx, p.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
+			if r.State != StatePendingApproval || !expired(r, now) {
+				return "", nil, errUnchanged
+			}
+			markExpired(r, now)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+		})
+		if errors.Is(err, errUnchanged) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Recover runs at start-up, before the executor takes work: runs left
+// running or queued by a previous process, and runs stored approved that
+// never started, become interrupted (a person should decide again), and
+// every lock whose run is not active is freed. It returns the
+// interrupted runs (to redraw their messages).
+func (s *Service) Recover(ctx context.Context) ([]*Run, error) {
+	stale, err := s.store.ListRuns(ctx, ListOptions{States: []State{StateRunning, StateQueued, StateApproved}})
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []*Run
+	for _, st := range stale {
+		r, err := s.write(ctx, st.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
+			switch {
+			case r.State == StateRunning || r.State == StateQueued:
+				r.Reason = fmt.Sprintf("interrupted: tebura stopped while the run was %s", r.State)
+			case r.State == StateApproved && r.StartedAt.IsZero():
+				r.Reason = neverStarted
+			default:
+				return "", nil, errUnchanged
+			}
+			r.State, r.EndedAt, r.ExitCode = StateInterrupted, now, -1
+			return audit.ActionRunInterrupt, map[string]string{"runbook": r.Runbook, "reason": r.Reason}, nil
+		})
+		if errors.Is(err, errUnchanged) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, freeLocks(ctx, s.store)
+}
+
+// freeLocks frees every lock whose run is gone or ended.
+func freeLocks(ctx context.Context, st Store) error {
+	locks, err := st.Locks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range locks {
+		r, err := st.GetRun(ctx, l.RunID)
+		if err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
+			return err
+		}
+		if err != nil || r.State.Final() {
+			if err := st.ReleaseLock(ctx, l.Key, l.RunID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,582 @@
+package runbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
+)
+
+// Via says which door a request came in by; it is recorded in the audit
+// entry of the request.
+type Via string
+
+// The doors of the run service.
+const (
+	ViaChat       Via = "chat"
+	ViaCLI        Via = "cli"
+	ViaAutomation Via = "automation"
+)
+
+// Gate says what a request does with a runbook that needs approval.
+type Gate int
+
+const (
+	// AskApproval stores a runbook that needs approval as pending (the
+	// caller posts its card); one that needs none is approved at once.
+	AskApproval Gate = iota
+	// NoApproval refuses a runbook that needs approval: an automation may
+	// only start what nobody has to approve.
+	NoApproval
+	// ProposeOnly refuses a runbook that needs no approval: a suggestion is
+	// always decided by people.
+	ProposeOnly
+	// BreakGlass approves a runbook that needs approval in the requester's
+	// name, recorded as such (tebura run --break-glass). The caller checked
+	// that the requester may.
+	BreakGlass
+)
+
+// Request is one ask to run a runbook, from whichever door.
+type Request struct {
+	Runbook *Runbook
+	// Params are the values as given (k=v); Bind validates them and adds
+	// defaults, like any user input.
+	Params map[string]string
+	// By is the requester's identity; Name how chat shows it.
+	By, Name string
+	Via      Via
+	// Authorize is asked after the params are bound, before anything is
+	// planned: it returns the refusal a requester who may not run the
+	// runbook sees, in the words of the door. Nil: the door has no allow
+	// list to apply (an automation rule's author chose the runbook).
+	Authorize func(rb *Runbook) error
+	Gate      Gate
+	Origin    Origin
+	// RefuseWhenLocked refuses (*LockedError) a request whose lock another
+	// run holds now, storing nothing: chat answers "locked" at once. Other
+	// doors store the run, which fails at start if the lock is still held.
+	RefuseWhenLocked bool
+	// SuggestedBy is the automation that suggested a request a person
+	// made (the incident card's [Propose X]), for the audit entry.
+	SuggestedBy string
+}
+
+// Requested is a request that passed every check: the run to store (State
+// set, ID empty until Create), with what its door needs to show it.
+type Requested struct {
+	Run     *Run
+	Runbook *Runbook
+	Values  Values
+	Plan    *Plan
+	Masker  Masker
+	via     Via
+	suggest string
+}
+
+// Transition is one change of a run's state, published by the service to
+// every subscriber in the order it was stored. Run is the run as stored
+// after the change (a copy of the stored record, shared by the subscribers:
+// read it, never change it). A decision that was
+// refused without changing the state (an approval by the requester, a
+// stale plan) is published with From == To and Refused set, so that
+// counters of refusals need no store decorator.
+type Transition struct {
+	Run      *Run
+	From, To State
+	Actor    string
+	At       time.Time
+	Refused  bool
+}
+
+// Approved reports whether t recorded an approval (one more approver),
+// whether or not it reached the quorum.
+func (t Transition) Approved() bool {
+	return !t.Refused && t.To != StateDenied && (t.From == StatePendingApproval && (t.To == StatePendingApproval || t.To == StateApproved))
+}
+
+// ServiceConfig is what the service is built from.
+type ServiceConfig struct {
+	Store    Store
+	Executor *Executor
+	// Audit records each transition; nil records nothing (tests).
+	Audit *audit.Log
+	// Redactor returns the configured secrets and patterns, read at each
+	// use so that a reload applies; nil or a nil result masks only the
+	// runs' secret params.
+	Redactor func() *Redactor
+	Clock    func() time.Time
+	Logger   *slog.Logger
+	// Subscribers get every transition; more can be added with Subscribe.
+	Subscribers []func(Transition)
+}
+
+// Service is the single owner of a run's life: request (bind, authorize,
+// plan, lock, create, audit), approve, deny, expire, close, start, cancel,
+// end and recover. Chat, the CLI and automation rules are its clients:
+// each run record is built here, each audit entry of a run is written
+// here, and each change of state is published as a Transition.
+type Service struct {
+	store Store
+	exec  *Executor
+	audit *audit.Log
+	red   func() *Redactor
+	now   func() time.Time
+	log   *slog.Logger
+
+	stripes [64]sync.Mutex // per run (hashed): a store write and its publication in one order
+	pub     publisher
+}
+
+// NewService builds the service and takes over cfg.Executor's state
+// writes, so that the executor's queued, running and ended states are
+// published and audited like every other transition.
+func NewService(cfg ServiceConfig) *Service {
+	s := &Service{store: cfg.Store, exec: cfg.Executor, audit: cfg.Audit, red: cfg.Redactor, now: cfg.Clock, log: cfg.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, fn := range cfg.Subscribers {
+		s.Subscribe(fn)
+	}
+	if s.exec != nil {
+		s.exec.journal = s
+	}
+	return s
+}
+
+// Store is the store the service writes runs to.
+func (s *Service) Store() Store { return s.store }
+
+// Executor is the executor that runs the service's runs.
+func (s *Service) Executor() *Executor { return s.exec }
+
+// Subscribe adds fn, which gets every transition published from now on,
+// in order, on a goroutine of its own: a slow subscriber delays only
+// itself, and nothing is dropped (its queue grows). Subscribe before
+// events flow; Stop stops the goroutines.
+func (s *Service) Subscribe(fn func(Transition)) { s.pub.add(fn) }
+
+// Flush waits until every transition published so far has been handed to
+// every subscriber and they returned, or ctx ends.
+func (s *Service) Flush(ctx context.Context) error { return s.pub.flush(ctx) }
+
+// Stop delivers what is queued and stops the subscribers' goroutines.
+func (s *Service) Stop() { s.pub.close() }
+
+// Masker masks run's secret params and the configured secrets.
+func (s *Service) Masker(run *Run) Masker { return s.maskerWith(run.SecretValues()) }
+
+func (s *Service) maskerWith(secrets []string) Masker {
+	var r *Redactor
+	if s.red != nil {
+		r = s.red()
+	}
+	if r == nil {
+		var err error
+		if r, err = NewRedactor(nil, nil); err != nil {
+			return nil
+		}
+	}
+	return r.With(secrets...)
+}
+
+// SecretValues are the values of the run's secret params: what every
+// masker of the run hides besides the configured secrets.
+func (r *Run) SecretValues() []string {
+	var out []string
+	for _, name := range r.Secret {
+		if v := r.Params[name]; v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Prepare checks a request and builds its run, storing nothing: bind the
+// params, authorize, apply the approval rule, plan, and (when asked)
+// refuse when the run's lock is held (*LockedError). A door that must act
+// between the checks and the first write calls Prepare, then Create.
+func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) {
+	rb := req.Runbook
+	if rb == nil {
+		return nil, tebura.Errorf(tebura.EINTERNAL, "A run request needs a runbook.")
+	}
+	vals, err := rb.Bind(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	if req.Authorize != nil {
+		if err := req.Authorize(rb); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case req.Gate == NoApproval && rb.NeedsApproval():
+		return nil, tebura.Errorf(tebura.EFORBIDDEN, "The runbook `%s` needs approval, so an automation cannot start it; propose it to people instead.", rb.Name)
+	case req.Gate == ProposeOnly && !rb.NeedsApproval():
+		return nil, tebura.Errorf(tebura.EINVALID, "The runbook `%s` needs no approval, so there is nothing to propose; list it under diagnostics instead.", rb.Name)
+	}
+	plan, err := rb.Plan(vals)
+	if err != nil {
+		return nil, err
+	}
+	lockKey, err := rb.LockKey(vals)
+	if err != nil {
+		return nil, err
+	}
+	if req.RefuseWhenLocked {
+		if held, ok, err := s.heldLock(ctx, lockKey); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, &LockedError{Lock: held}
+		}
+	}
+	now := s.now()
+	run := &Run{
+		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
+		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: now,
+		State: StateApproved, Origin: req.Origin,
+	}
+	if rb.NeedsApproval() {
+		switch req.Gate {
+		case BreakGlass:
+			run.Required = rb.Approval.Required
+			run.Approvals = []Decision{{By: req.By, Name: "break-glass", At: now}}
+		default:
+			exp := rb.Approval.Expires
+			if exp <= 0 {
+				exp = DefaultApprovalExpiry
+			}
+			run.State, run.Required, run.ExpiresAt = StatePendingApproval, rb.Approval.Required, now.Add(exp)
+		}
+	}
+	return &Requested{Run: run, Runbook: rb, Values: vals, Plan: plan, Masker: s.maskerWith(rb.Secrets(vals)), via: req.Via, suggest: req.SuggestedBy}, nil
+}
+
+// heldLock reports who holds key, if anyone.
+func (s *Service) heldLock(ctx context.Context, key string) (Lock, bool, error) {
+	if key == "" {
+		return Lock{}, false, nil
+	}
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return Lock{}, false, err
+	}
+	for _, l := range locks {
+		if l.Key == key {
+			return l, true, nil
+		}
+	}
+	return Lock{}, false, nil
+}
+
+// AuditedStore is a Store that can create a run together with the audit
+// entries of its request in one transaction (store/bolt keeps both in one
+// file): one fsync, and never a run without its request on the chain.
+type AuditedStore interface {
+	CreateRunAudited(ctx context.Context, run *Run, entries func(run *Run, last *audit.Entry) ([]audit.Entry, error)) error
+}
+
+// Create stores p's run (assigning its ID) with the audit entries of its
+// request, in one transaction where the store allows it, and publishes its
+// first state.
+func (s *Service) Create(ctx context.Context, p *Requested) error {
+	run := p.Run
+	notes := func(run *Run) []audit.Note {
+		detail := map[string]string{
+			"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, p.Masker),
+			"plan_hash": run.PlanHash, "lock": run.LockKey, "via": string(p.via),
+		}
+		if p.suggest != "" {
+			detail["suggested_by"] = p.suggest
+		}
+		out := []audit.Note{{Actor: run.RequestedBy, Action: audit.ActionRunRequest, Subject: run.ID, Detail: detail}}
+		if len(run.Approvals) > 0 && run.Approvals[0].Name == "break-glass" {
+			out = append(out, audit.Note{Actor: run.RequestedBy, Action: audit.ActionRunApprove, Subject: run.ID, Detail: map[string]string{
+				"break_glass": "true", "reason": "approval bypassed locally with tebura run --break-glass",
+				"required": fmt.Sprint(p.Runbook.Approval.Required), "approvers": strings.Join(p.Runbook.ApproverRoles(), ","),
+			}})
+		}
+		return out
+	}
+	as, atomic := s.store.(AuditedStore)
+	var err error
+	switch {
+	case s.audit == nil:
+		err = s.store.CreateRun(ctx, run)
+	case atomic:
+		err = as.CreateRunAudited(ctx, run, func(r *Run, last *audit.Entry) ([]audit.Entry, error) {
+			var es []audit.Entry
+			for _, n := range notes(r) {
+				e := s.audit.Next(last, n)
+				es = append(es, e)
+				last = &e
+			}
+			return es, nil
+		})
+	default:
+		if err = s.store.CreateRun(ctx, run); err == nil {
+			for _, n := range notes(run) {
+				s.record(ctx, n)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.publish(Transition{Run: copyRun(run), From: "", To: run.State, Actor: run.RequestedBy, At: run.RequestedAt})
+	return nil
+}
+
+// Request is Prepare then Create.
+func (s *Service) Request(ctx context.Context, req Request) (*Requested, error) {
+	p, err := s.Prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Create(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// SetOrigin records where a run's message lives (a door learns it after
+// posting). It changes no state and publishes nothing.
+func (s *Service) SetOrigin(ctx context.Context, runID string, o Origin) (*Run, error) {
+	return s.store.UpdateRun(ctx, runID, func(r *Run) error {
+		o.Incident = cmpOr(o.Incident, r.Origin.Incident)
+		r.Origin = o
+		return nil
+	})
+}
+
+// Link records that a run serves incident (a run typed in a channel the
+// incident owns), unless it already names one. It changes no state.
+func (s *Service) Link(ctx context.Context, runID, incident string) (*Run, error) {
+	return s.store.UpdateRun(ctx, runID, func(r *Run) error {
+		if r.Origin.Incident == "" {
+			r.Origin.Incident = incident
+		}
+		return nil
+	})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Start hands a stored approved run to the executor with rb's steps as
+// rendered from the run's params now; by (who caused the start) is
+// audited. A held lock ends the run failed (a *LockedError is returned); a
+// run that cannot be rendered or started ends failed with the reason.
+func (s *Service) Start(ctx context.Context, run *Run, rb *Runbook, by string) (*Handle, error) {
+	return s.start(ctx, run, rb, by, nil)
+}
+
+// StartEcho is Start with every masked line of output also written to
+// echo, beyond the log cap too: what `tebura run` prints.
+func (s *Service) StartEcho(ctx context.Context, run *Run, rb *Runbook, by string, echo io.Writer) (*Handle, error) {
+	return s.start(ctx, run, rb, by, echo)
+}
+
+func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, echo io.Writer) (*Handle, error) {
+	m := s.Masker(run)
+	if s.exec == nil {
+		return nil, s.fail(ctx, run, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
+	}
+	vals, err := rb.Bind(run.Params)
+	if err != nil {
+		return nil, s.fail(ctx, run, m, err)
+	}
+	steps, err := rb.Render(vals)
+	if err != nil {
+		return nil, s.fail(ctx, run, m, err)
+	}
+	h, err := s.exec.Start(context.WithoutCancel(ctx), run, Job{Steps: steps, Timeout: rb.Timeout, Masker: m, Echo: echo})
+	if err != nil {
+		var locked *LockedError
+		if !errors.As(err, &locked) {
+			return nil, s.fail(ctx, run, m, err)
+		}
+		return nil, err // the executor ended it failed
+	}
+	s.record(ctx, audit.Note{Actor: by, Action: audit.ActionRunStart, Subject: run.ID, Detail: map[string]string{
+		"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, m)}})
+	return h, nil
+}
+
+// fail ends a run that could not be started and returns cause.
+func (s *Service) fail(ctx context.Context, run *Run, m Masker, cause error) error {
+	reason := "it could not be started: " + tebura.ErrorMessage(cause)
+	if m != nil {
+		reason = m.Mask(reason)
+	}
+	_, err := s.write(ctx, run.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
+		if r.State.Final() {
+			return "", nil, errUnchanged
+		}
+		r.State, r.Reason, r.EndedAt = StateFailed, reason, s.now()
+		return audit.ActionRunEnd, map[string]string{"runbook": r.Runbook, "state": string(StateFailed), "reason": "start failed"}, nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		s.log.Error("run state not stored", "run_id", run.ID, "state", StateFailed, "err", err)
+	}
+	return cause
+}
+
+// Cancel stops a queued or running run of this process: the executor
+// ends it cancelled "by" d (its Name when it has one, as chat mentions
+// people), and d.By is audited.
+func (s *Service) Cancel(ctx context.Context, runID string, d Decision, via Via) error {
+	if s.exec == nil {
+		return tebura.Errorf(tebura.ENOTFOUND, "Run %s is not running; it may have finished already.", runID)
+	}
+	run, err := s.store.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if err := s.exec.Cancel(ctx, runID, cmpOr(d.Name, d.By)); err != nil {
+		return err
+	}
+	detail := map[string]string{"runbook": run.Runbook, "state": string(run.State)}
+	if via != "" {
+		detail["via"] = string(via)
+	}
+	s.record(ctx, audit.Note{Actor: d.By, Action: audit.ActionRunCancel, Subject: runID, Detail: detail})
+	return nil
+}
+
+// Withdraw ends a request still waiting for approval on the word of d
+// (its requester, an approver, an admin: the door checked): it becomes
+// cancelled by d. A run no longer pending is refused with refuse(run).
+func (s *Service) Withdraw(ctx context.Context, runID string, d Decision, refuse func(*Run) error) (*Run, error) {
+	by := cmpOr(d.Name, d.By)
+	return s.write(ctx, runID, d.By, func(r *Run) (audit.Action, map[string]string, error) {
+		if r.State != StatePendingApproval {
+			return "", nil, refuse(r)
+		}
+		r.State, r.CancelledBy, r.Reason, r.EndedAt = StateCancelled, by, "cancelled by "+by+" before approval", s.now()
+		return audit.ActionRunCancel, map[string]string{"runbook": r.Runbook, "state": string(StatePendingApproval)}, nil
+	})
+}
+
+// errUnchanged ends a write that found nothing to change.
+var errUnchanged = errors.New("unchanged")
+
+// write is every state change of a stored run: fn changes the run and
+// names the audit action that records it (none: no entry); the change is
+// stored, audited and published, in that order, and the writes of one run
+// are published in the order they were stored.
+func (s *Service) write(ctx context.Context, id, actor string, fn func(r *Run) (audit.Action, map[string]string, error)) (*Run, error) {
+	mu := &s.stripes[stripe(id)]
+	mu.Lock()
+	defer mu.Unlock()
+	var from State
+	var action audit.Action
+	var detail map[string]string
+	run, err := s.store.UpdateRun(ctx, id, func(r *Run) error {
+		from, action, detail = r.State, "", nil
+		var err error
+		action, detail, err = fn(r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if action != "" {
+		s.record(ctx, audit.Note{Actor: actor, Action: action, Subject: id, Detail: detail})
+	}
+	s.publish(Transition{Run: copyRun(run), From: from, To: run.State, Actor: actor, At: s.now()})
+	return run, nil
+}
+
+// update implements the executor's journal: its queued, running and end
+// writes go through write.
+func (s *Service) update(ctx context.Context, id string, fn func(r *Run) error) (*Run, error) {
+	return s.write(ctx, id, "system", func(r *Run) (audit.Action, map[string]string, error) {
+		if err := fn(r); err != nil {
+			return "", nil, err
+		}
+		if !r.State.Final() {
+			return "", nil, nil
+		}
+		return audit.ActionRunEnd, map[string]string{
+			"runbook": r.Runbook, "state": string(r.State), "exit_code": fmt.Sprint(r.ExitCode), "reason": r.Reason,
+		}, nil
+	})
+}
+
+func stripe(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % 64)
+}
+
+// record appends an audit entry; a failure is logged, never hides the
+// change it records (the change is stored already).
+func (s *Service) record(ctx context.Context, n audit.Note) {
+	if s.audit == nil {
+		return
+	}
+	if err := s.audit.Record(context.WithoutCancel(ctx), n.Actor, n.Action, n.Subject, n.Detail); err != nil {
+		s.log.Error("audit entry not recorded", "action", n.Action, "subject", n.Subject, "err", err)
+	}
+}
+
+func copyRun(r *Run) *Run {
+	c := *r
+	c.Params = make(map[string]string, len(r.Params))
+	for k, v := range r.Params {
+		c.Params[k] = v
+	}
+	c.Secret = slices.Clone(r.Secret)
+	c.Approvals = slices.Clone(r.Approvals)
+	if r.Denied != nil {
+		d := *r.Denied
+		c.Denied = &d
+	}
+	return &c
+}
+
+// ParamsText is how a run's params read in its audit entries and messages:
+// k="v" sorted by key, secret params as ***, everything through m.
+func ParamsText(params map[string]string, secret []string, m Masker) string {
+	if len(params) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := params[k]
+		if slices.Contains(secret, k) {
+			v = SecretMask
+		}
+		parts[i] = k + "=" + QuoteValue(v)
+	}
+	out := strings.Join(parts, " ")
+	if m != nil {
+		out = m.Mask(out)
+	}
+	return out
+}

@@ -1,0 +1,262 @@
+package runbooks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura/audit"
+)
+
+// memAudit is an audit.Store in memory.
+type memAudit struct {
+	mu      sync.Mutex
+	entries []audit.Entry
+}
+
+func (m *memAudit) AppendAudit(_ context.Context, fn func(last *audit.Entry) (audit.Entry, error)) (audit.Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var last *audit.Entry
+	if len(m.entries) > 0 {
+		last = &m.entries[len(m.entries)-1]
+	}
+	e, err := fn(last)
+	if err == nil {
+		m.entries = append(m.entries, e)
+	}
+	return e, err
+}
+
+func (m *memAudit) AuditEntries(_ context.Context, fn func(audit.Entry) error) error {
+	m.mu.Lock()
+	es := append([]audit.Entry(nil), m.entries...)
+	m.mu.Unlock()
+	for _, e := range es {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memAudit) actions() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, e := range m.entries {
+		out = append(out, e.Actor+" "+string(e.Action)+" "+e.Subject)
+	}
+	return out
+}
+
+// atomicStore is a fakeStore that creates a run and its audit entries in
+// one call, counting the calls, as store/bolt does in one transaction.
+type atomicStore struct {
+	*fakeStore
+	audit         *memAudit
+	atomicCreates int
+	plainCreates  int
+}
+
+func (s *atomicStore) CreateRun(ctx context.Context, run *Run) error {
+	s.plainCreates++
+	return s.fakeStore.CreateRun(ctx, run)
+}
+
+func (s *atomicStore) CreateRunAudited(ctx context.Context, run *Run, entries func(*Run, *audit.Entry) ([]audit.Entry, error)) error {
+	s.atomicCreates++
+	if err := s.fakeStore.CreateRun(ctx, run); err != nil {
+		return err
+	}
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	var last *audit.Entry
+	if n := len(s.audit.entries); n > 0 {
+		last = &s.audit.entries[n-1]
+	}
+	es, err := entries(run, last)
+	if err != nil {
+		return err
+	}
+	s.audit.entries = append(s.audit.entries, es...)
+	return nil
+}
+
+type svcHarness struct {
+	*harness
+	st    *atomicStore
+	audit *memAudit
+	svc   *Service
+	now   time.Time
+}
+
+func newSvcHarness(t *testing.T, subs ...func(Transition)) *svcHarness {
+	h := newHarness(t, ExecutorConfig{})
+	a := &memAudit{}
+	st := &atomicStore{fakeStore: h.store, audit: a}
+	h.exec = NewExecutor(st, ExecutorConfig{DataDir: h.dir}, nil)
+	sh := &svcHarness{harness: h, st: st, audit: a, now: t0}
+	sh.svc = NewService(ServiceConfig{Store: st, Executor: h.exec, Audit: audit.New(a, nil, func() time.Time { return sh.now }),
+		Clock: func() time.Time { return sh.now }, Subscribers: subs})
+	t.Cleanup(sh.svc.Stop)
+	return sh
+}
+
+const approvalBook = `
+name: restart
+kind: remediation
+allow: [dev]
+approval: {required: 2, approvers: [sre]}
+params:
+  - {name: token, type: string, secret: true, default: hunter2}
+steps:
+  - {name: go, run: [echo, "restarting {{ .Params.token }}"]}
+`
+
+// TestServiceOneRecordOneChain: one request through the service is one
+// atomic create (run and request entry together), its approvals, start and
+// end are audited by the service in one vocabulary, and every change is
+// published, in order, to each subscriber.
+func TestServiceOneRecordOneChain(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	sh := newSvcHarness(t, func(tr Transition) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s %s>%s %s", tr.Run.ID, tr.From, tr.To, tr.Actor))
+	})
+	rb := sh.load(approvalBook)
+	ctx := context.Background()
+	p, err := sh.svc.Request(ctx, Request{Runbook: rb, By: "slack:UREQ", Via: ViaChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh.st.atomicCreates != 1 || sh.st.plainCreates != 0 {
+		t.Fatalf("the request was stored with %d atomic and %d separate creates; want one atomic", sh.st.atomicCreates, sh.st.plainCreates)
+	}
+	run := p.Run
+	if run.State != StatePendingApproval || run.Required != 2 || !run.ExpiresAt.Equal(t0.Add(DefaultApprovalExpiry)) {
+		t.Fatalf("run = %+v", run)
+	}
+	hash := run.PlanHash
+	if _, now, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UB"}, false, hash); err != nil || now {
+		t.Fatalf("first approval: now=%v err=%v", now, err)
+	}
+	if _, _, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UREQ"}, false, hash); err == nil {
+		t.Fatal("the requester approved their own run")
+	}
+	approved, now, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UC"}, false, hash)
+	if err != nil || !now {
+		t.Fatalf("second approval: now=%v err=%v", now, err)
+	}
+	h, err := sh.svc.Start(ctx, approved, rb, "slack:UC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.Done()
+	if err := sh.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"slack:UREQ run.request r1",
+		"slack:UB run.approve r1",
+		"slack:UC run.approve r1",
+		"slack:UC run.start r1",
+		"system run.end r1",
+	}
+	if got := sh.audit.actions(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, e := range sh.audit.entries {
+		for k, v := range e.Detail {
+			if strings.Contains(v, "hunter2") {
+				t.Errorf("%s detail %s shows the secret: %q", e.Action, k, v)
+			}
+		}
+	}
+	if _, err := audit.Verify(ctx, sh.audit); err != nil {
+		t.Errorf("chain: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	wantT := []string{
+		"r1 >pending_approval slack:UREQ",
+		"r1 pending_approval>pending_approval slack:UB",
+		"r1 pending_approval>pending_approval slack:UREQ", // refused
+		"r1 pending_approval>approved slack:UC",
+		"r1 approved>running system",
+		"r1 running>succeeded system",
+	}
+	if strings.Join(seen, "\n") != strings.Join(wantT, "\n") {
+		t.Errorf("transitions:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(wantT, "\n"))
+	}
+}
+
+// TestServiceSlowSubscriber: a subscriber that does not return holds up
+// neither the service nor the other subscribers, and once it returns it
+// gets every transition, in order.
+func TestServiceSlowSubscriber(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var slow, fast []Transition
+	fastDone := make(chan struct{}, 100)
+	sh := newSvcHarness(t,
+		func(tr Transition) {
+			<-release
+			mu.Lock()
+			slow = append(slow, tr)
+			mu.Unlock()
+		},
+		func(tr Transition) {
+			mu.Lock()
+			fast = append(fast, tr)
+			mu.Unlock()
+			fastDone <- struct{}{}
+		})
+	rb := sh.load(`
+name: hello
+kind: diagnostic
+allow: [dev]
+steps:
+  - {name: hi, run: [echo, hi]}
+`)
+	ctx := context.Background()
+	const runs = 20
+	for range runs {
+		p, err := sh.svc.Request(ctx, Request{Runbook: rb, By: "slack:U1", Via: ViaChat, Gate: NoApproval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := sh.svc.Start(ctx, p.Run, rb, "slack:U1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-h.Done() // the executor's end went through while the slow subscriber sleeps
+	}
+	for range runs * 3 { // created, running, succeeded
+		<-fastDone
+	}
+	close(release)
+	if err := sh.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(slow) != runs*3 || len(fast) != runs*3 {
+		t.Fatalf("slow got %d, fast %d transitions; want %d each", len(slow), len(fast), runs*3)
+	}
+	last := map[string]State{}
+	for i, tr := range slow {
+		if tr != fast[i] && (tr.Run.ID != fast[i].Run.ID || tr.To != fast[i].To) {
+			t.Fatalf("transition %d: slow saw %s>%s of %s, fast %s>%s of %s", i, tr.From, tr.To, tr.Run.ID, fast[i].From, fast[i].To, fast[i].Run.ID)
+		}
+		if tr.From != last[tr.Run.ID] {
+			t.Fatalf("run %s: %s>%s after %s", tr.Run.ID, tr.From, tr.To, last[tr.Run.ID])
+		}
+		last[tr.Run.ID] = tr.To
+	}
+}
