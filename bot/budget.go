@@ -17,6 +17,20 @@ type EditBudget struct {
 	lim *rate.Limiter
 }
 
+// EditLimited is an optional capability: a chat says whether its platform
+// limits how often messages may be edited, so that the wiring knows whether
+// its Streams share an EditBudget. Chats that do not implement it are
+// limited (Slack, Discord); a terminal is not.
+type EditLimited interface {
+	EditLimited() bool
+}
+
+// IsEditLimited reports whether the edits of c should spend an EditBudget.
+func IsEditLimited(c Chat) bool {
+	l, ok := c.(EditLimited)
+	return !ok || l.EditLimited()
+}
+
 // NewEditBudget returns a budget of perSecond edits a second with bursts of
 // up to burst edits. perSecond <= 0 means no limit.
 func NewEditBudget(perSecond float64, burst int) *EditBudget {

@@ -62,7 +62,7 @@ func (b *Bot) approve(ctx context.Context, c *bot.Click, runID string) error {
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	return b.start(ctx, updated, rb, ref, c.Actor.ID)
+	return b.start(ctx, updated, rb, ref, nil, c.Actor.ID)
 }
 
 // redrawPending redraws an approval card after a partial approval; the

@@ -134,8 +134,10 @@ func New(d Deps) *Bot {
 			Redactor: d.Redactor, Clock: b.now, Logger: b.log})
 	}
 	if d.Config.EditBudget > 0 {
-		for name := range d.Chats {
-			b.budget[name] = bot.NewEditBudget(d.Config.EditBudget, max(1, int(d.Config.EditBudget)))
+		for name, chat := range d.Chats {
+			if bot.IsEditLimited(chat) {
+				b.budget[name] = bot.NewEditBudget(d.Config.EditBudget, max(1, int(d.Config.EditBudget)))
+			}
 		}
 	}
 	return b

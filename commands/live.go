@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +23,14 @@ const finalDeliveryTimeout = 2 * time.Minute
 // elapsed time moves.
 const elapsedRefresh = 10 * time.Second
 
-// start has the run service start a stored run and follows it in ref
-// (the message already posted for it: the first frame or the approval
-// card). by is the identity that caused the start, for the audit chain.
-func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, ref bot.MessageRef, by string) error {
+// start has the run service start a stored run and follows it in ref: the
+// message already posted for it (the approval card), or, with post, the
+// message post makes (ref then has no ID and says where). Either way the
+// message is a bot.Stream holding its first send for bot.DefaultStreamHold,
+// so a run that ends by then is one message carrying its final frame; with
+// post, start returns once the message is posted. by is the identity that
+// caused the start, for the audit chain.
+func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), by string) error {
 	m := b.d.Runs.Masker(run)
 	if !ref.IsZero() && ref.ID != run.Origin.Message {
 		if updated, err := b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin)); err == nil {
@@ -35,6 +40,17 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 	// The run is followed from before it can end, so that WaitRun and
 	// Wait cover its last message even when it fails at once.
 	release := b.track(run.ID)
+	st := b.runStream(ctx, run, ref, post)
+	if st != nil && post != nil {
+		// The command's answer is this message: wait for it, as a handler
+		// bound to its event's lifetime must.
+		defer func() {
+			select {
+			case <-st.Posted():
+			case <-ctx.Done():
+			}
+		}()
+	}
 	h, err := b.d.Runs.Start(ctx, run, rb, by)
 	if err != nil {
 		defer release()
@@ -42,29 +58,65 @@ func (b *Bot) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook
 		if errors.As(err, &locked) {
 			msg, merr := b.lockMessage(ctx, run.Runbook, locked.Lock)
 			if merr != nil {
+				b.showFinal(ctx, run.ID, st, frame(run, runbooks.Snapshot{}, m, b.now(), "", ""))
 				return merr
 			}
-			b.show(ctx, run.ID, ref, msg)
+			b.showFinal(ctx, run.ID, st, msg)
 			return nil
 		}
+		// The service ended the run failed with the reason; show it as
+		// stored, or as it was when the store cannot be read.
+		shown := run
 		if failed, gerr := b.d.Store.GetRun(ctx, run.ID); gerr == nil && failed.State.Final() {
-			b.show(ctx, run.ID, ref, frame(failed, runbooks.Snapshot{}, m, b.now(), "", ""))
+			shown = failed
 		}
+		b.showFinal(ctx, run.ID, st, frame(shown, runbooks.Snapshot{}, m, b.now(), "", ""))
 		return err
 	}
 	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
 	if err != nil {
 		b.log.Error("cancel button not stored", "run_id", run.ID, "err", err)
 	}
-	chat := b.chat(ref.Platform)
-	if chat == nil || ref.IsZero() {
-		b.log.Warn("run has no live message", "run_id", run.ID, "platform", ref.Platform)
-	}
 	go func() {
 		defer release()
-		b.follow(context.WithoutCancel(ctx), h, run, m, chat, ref, cancelCB)
+		b.follow(context.WithoutCancel(ctx), h, run, m, st, ref, cancelCB)
 	}()
 	return nil
+}
+
+// runStream is the live message of run (see start), or nil when there is
+// no chat to show it on. A message it posts is stored as the run's origin.
+func (b *Bot) runStream(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error)) *bot.Stream {
+	chat := b.chat(ref.Platform)
+	if chat == nil || (ref.IsZero() && post == nil) {
+		b.log.Warn("run has no live message", "run_id", run.ID, "platform", ref.Platform)
+		return nil
+	}
+	opt := bot.StreamOptions{Interval: b.d.Config.StreamInterval, Hold: bot.DefaultStreamHold, Budget: b.budget[ref.Platform],
+		Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver}
+	if ref.IsZero() {
+		opt.Post = post
+		opt.OnPost = func(posted bot.MessageRef) {
+			posted.Platform = cmp.Or(posted.Platform, ref.Platform)
+			if _, err := b.d.Runs.SetOrigin(context.WithoutCancel(ctx), run.ID, originOf(posted, run.Origin)); err != nil {
+				b.log.Error("store run message failed", "run_id", run.ID, "err", err)
+			}
+		}
+	}
+	return bot.NewStream(chat, ref, opt)
+}
+
+// showFinal delivers msg as the one last frame of a run's message st
+// (nil: none), logging a failure.
+func (b *Bot) showFinal(ctx context.Context, runID string, st *bot.Stream, msg bot.Message) {
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, finalDeliveryTimeout)
+	defer cancel()
+	if err := st.Close(ctx, msg); err != nil {
+		b.log.Error("run message not delivered", "run_id", runID, "err", err)
+	}
 }
 
 // track registers that the bot is about to follow run id; the returned
@@ -103,12 +155,13 @@ func (b *Bot) show(ctx context.Context, runID string, ref bot.MessageRef, msg bo
 // follow drives the live message of a started run until its final frame is
 // delivered, then attaches (or points to) the full log when the message
 // could not hold all of it.
-func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run, m runbooks.Masker, chat bot.Chat, ref bot.MessageRef, cancelCB string) {
+func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run, m runbooks.Masker, st *bot.Stream, ref bot.MessageRef, cancelCB string) {
 	sub := h.Subscribe()
 	defer sub.Close()
-	var st *bot.Stream
-	if chat != nil && !ref.IsZero() {
-		st = bot.NewStream(chat, ref, bot.StreamOptions{Interval: b.d.Config.StreamInterval, Budget: b.budget[ref.Platform], Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver})
+	chat := b.chat(ref.Platform)
+	if st != nil {
+		// The frame the hold ends on if nothing changes by then.
+		st.Update(frame(run, sub.Snapshot(), m, b.now(), cancelCB, ""))
 	}
 	// Frames follow the run's changes, and a quiet run still gets its
 	// elapsed time refreshed now and then.
@@ -154,6 +207,9 @@ func (b *Bot) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Run,
 	if st != nil {
 		if err := st.Close(ctx, frame(run, snap, m, b.now(), "", note)); err != nil {
 			b.log.Error("final frame not delivered", "run_id", run.ID, "err", err)
+		}
+		if shown := st.Ref(); !shown.IsZero() {
+			ref = shown
 		}
 	}
 	if uploader != nil {
@@ -229,14 +285,14 @@ func (b *Bot) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, erro
 	}
 	run := p.Run
 	var ref bot.MessageRef
+	var post func(context.Context, bot.Message) (bot.MessageRef, error)
 	if chat := b.chat(req.Platform); chat != nil {
-		ref, err = chat.Post(ctx, req.Target, bot.Fit(frame(run, runbooks.Snapshot{}, p.Masker, b.now(), "", ""), bot.LimitsOf(chat)))
-		if err != nil {
-			b.log.Error("post run message failed", "run_id", run.ID, "err", err)
+		ref = bot.MessageRef{Platform: req.Platform, Channel: req.Target.Channel, Thread: req.Target.Thread}
+		post = func(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
+			return chat.Post(ctx, req.Target, msg)
 		}
-		ref.Platform = req.Platform
 	}
-	if err := b.start(ctx, run, rb, ref, req.By); err != nil {
+	if err := b.start(ctx, run, rb, ref, post, req.By); err != nil {
 		return nil, err
 	}
 	return b.d.Store.GetRun(ctx, run.ID)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,21 +37,45 @@ func (s *lockedLog) String() string {
 	return s.b.String()
 }
 
+// tickingUntilGate prints a line every 10 ms until the test creates the
+// gate file.
+const tickingUntilGate = `
+name: ticking
+description: Print a tick every 10 ms until a gate opens
+kind: diagnostic
+allow: [dev]
+timeout: 1m
+steps:
+  - name: tick
+    script: |
+      until [ -e '{gate}' ]; do echo tick; sleep 0.01; done
+`
+
 // TestFailedEditLogCarriesRunID makes the chat refuse the first edits of a
 // run's live message: every log line about those edits names the run with
 // run_id, so an operator can tell which run's message is stale.
 func TestFailedEditLogCarriesRunID(t *testing.T) {
 	var logs lockedLog
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := newHarness(t, bottest.Options{Runbooks: []string{flood}, Bot: config.Bot{StreamInterval: 10 * time.Millisecond}, Logger: logger})
+	// The run prints until the chat has refused two edits, so it outlives
+	// the stream's hold and its message is edited, however slow the machine.
+	gate := filepath.Join(t.TempDir(), "gate")
+	h := newHarness(t, bottest.Options{Runbooks: []string{strings.ReplaceAll(tickingUntilGate, "{gate}", gate)},
+		Bot: config.Bot{StreamInterval: 10 * time.Millisecond}, Logger: logger})
 	var failed atomic.Int32
 	h.Chat.SetEditHook(func(context.Context, bot.MessageRef, bot.Message) error {
-		if failed.Add(1) <= 2 {
+		n := failed.Add(1)
+		if n == 2 {
+			if err := os.WriteFile(gate, nil, 0o600); err != nil {
+				t.Error(err)
+			}
+		}
+		if n <= 2 {
 			return errors.New("chat refused the edit")
 		}
 		return nil
 	})
-	h.Say(alice, "/runbook run flood")
+	h.Say(alice, "/runbook run ticking")
 	id := h.LastRun().ID
 	h.WaitFinal(id)
 	if failed.Load() < 2 {

@@ -212,7 +212,7 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 		}
 		return err
 	}
-	p, err := b.d.Runs.Prepare(ctx, runbooks.Request{
+	p, err := b.d.Runs.Request(ctx, runbooks.Request{
 		Runbook: rb, Params: req.Args, By: c.Actor.ID, Name: c.Actor.Name, Via: runbooks.ViaChat,
 		Origin:           runbooks.Origin{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread},
 		Authorize:        func(rb *runbooks.Runbook) error { return b.mayRun(s, rb) },
@@ -231,24 +231,9 @@ func (b *Bot) request(ctx context.Context, c *bot.Command, req Request) error {
 	}
 	run := p.Run
 	if !rb.NeedsApproval() {
-		// The first frame goes out before any disk write, so the requester
-		// sees an answer at once; the run is stored with its message.
-		ref, perr := c.Reply.Reply(ctx, frame(run, runbooks.Snapshot{}, p.Masker, run.RequestedAt, "", ""))
-		run.Origin = originOf(ref, run.Origin)
-		if err := b.d.Runs.Create(ctx, p); err != nil {
-			if perr != nil {
-				b.log.Error("post run message failed", "runbook", rb.Name, "err", perr)
-			}
-			b.show(ctx, "", ref, bot.Message{Header: rb.Name + " — not started", Level: bot.LevelDanger, Text: []string{errorText(err)}})
-			return err
-		}
-		if perr != nil { // logged once the run has its ID
-			b.log.Error("post run message failed", "run_id", run.ID, "runbook", rb.Name, "err", perr)
-		}
-		return b.start(ctx, run, rb, ref, c.Actor.ID)
-	}
-	if err := b.d.Runs.Create(ctx, p); err != nil {
-		return err
+		// The answer is the run's message, posted by its stream within
+		// bot.DefaultStreamHold: the final frame of a run that ended by then.
+		return b.start(ctx, run, rb, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply, c.Actor.ID)
 	}
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {

@@ -208,8 +208,8 @@ func (r *Run) SecretValues() []string {
 
 // Prepare checks a request and builds its run, storing nothing: bind the
 // params, authorize, apply the approval rule, plan, and (when asked)
-// refuse when the run's lock is held (*LockedError). A door that answers before the first
-// write (chat posts the first frame at once) calls Prepare, then Create.
+// refuse when the run's lock is held (*LockedError). A door that must act
+// between the checks and the first write calls Prepare, then Create.
 func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) {
 	rb := req.Runbook
 	if rb == nil {

@@ -80,8 +80,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Adapter is the console chat. It implements bot.Chat, bot.Limited and
-// bot.FileUploader. Ephemeral replies are printed with an
+// Adapter is the console chat. It implements bot.Chat, bot.Limited,
+// bot.EditLimited (it is not: a terminal) and bot.FileUploader. Ephemeral replies are printed with an
 // "(only you see this)" marker.
 type Adapter struct {
 	in      io.Reader
@@ -116,6 +116,7 @@ var (
 	_ bot.Chat         = (*Adapter)(nil)
 	_ bot.Limited      = (*Adapter)(nil)
 	_ bot.FileUploader = (*Adapter)(nil)
+	_ bot.EditLimited  = (*Adapter)(nil)
 )
 
 // New returns a console adapter.
@@ -156,6 +157,10 @@ func New(o Options) *Adapter {
 
 // Name returns "console".
 func (a *Adapter) Name() string { return Platform }
+
+// EditLimited reports false: a terminal redraws as often as asked, so the
+// platform edit budget meant for Slack and Discord does not apply.
+func (a *Adapter) EditLimited() bool { return false }
 
 // Limits are generous: a terminal has no hard limit, but a stream's tail
 // should still fit on a screen.
