@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -55,7 +56,7 @@ func commandFirstFrame(e *env) ([]row, error) {
 	const n = 300
 	var lat []time.Duration
 	err := inTB("command to first frame", func(tb testing.TB) {
-		h := bottest.New(tb, bottest.Options{Roles: map[string][]string{"dev": {"console:alice"}}, Runbooks: []string{quick}})
+		h := commandstest.New(tb, commandstest.Options{Roles: map[string][]string{"dev": {"console:alice"}}, Runbooks: []string{quick}})
 		alice := bottest.User("alice")
 		for range n {
 			lat = append(lat, h.FirstPost(alice, "/runbook run quick"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -43,7 +44,7 @@ func roles() map[string][]string {
 	}
 }
 
-func newHarness(t *testing.T, o bottest.Options) *bottest.Harness {
+func newHarness(t *testing.T, o commandstest.Options) *commandstest.Harness {
 	t.Helper()
 	if o.Roles == nil {
 		o.Roles = roles()
@@ -51,7 +52,7 @@ func newHarness(t *testing.T, o bottest.Options) *bottest.Harness {
 	if o.Runbooks == nil {
 		o.Runbooks = []string{restartAPI}
 	}
-	return bottest.New(t, o)
+	return commandstest.New(t, o)
 }
 
 func mustContain(t *testing.T, what, got, want string) {
@@ -62,7 +63,7 @@ func mustContain(t *testing.T, what, got, want string) {
 }
 
 func TestApproveThenRunSucceeds(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	first := card.Last()
 	mustContain(t, "card", bottest.Text(first), "Approval needed: restart-api")
@@ -91,7 +92,7 @@ func TestApproveThenRunSucceeds(t *testing.T) {
 }
 
 func TestSelfApprovalRefused(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(bob, "/runbook run restart-api env=prod").Card(t)
 	before := card.Versions()
 	turn := h.Click(bob, card, "Approve")
@@ -105,7 +106,7 @@ func TestSelfApprovalRefused(t *testing.T) {
 }
 
 func TestNonApproverRefused(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	for _, who := range []bot.Actor{dave, alice} {
 		turn := h.Click(who, card, "Approve")
@@ -124,7 +125,7 @@ func TestNonApproverRefused(t *testing.T) {
 
 func TestQuorumOfTwoNeedsTwoPeople(t *testing.T) {
 	quorum := strings.Replace(restartAPI, "required: 1", "required: 2", 1)
-	h := newHarness(t, bottest.Options{Runbooks: []string{quorum}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{quorum}})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	mustContain(t, "first approval", h.Click(bob, card, "Approve").PrivateText(), "1 of 2")
 	if got := h.LastRun(); got.State != runbooks.StatePendingApproval {
@@ -145,8 +146,8 @@ func TestQuorumOfTwoNeedsTwoPeople(t *testing.T) {
 }
 
 func TestApprovalExpires(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	h := newHarness(t, bottest.Options{Clock: clock})
+	clock := commandstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := newHarness(t, commandstest.Options{Clock: clock})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	clock.Advance(14 * time.Minute)
 	if err := h.Bot.ExpireNow(t.Context()); err != nil {
@@ -176,7 +177,7 @@ func TestApprovalExpires(t *testing.T) {
 }
 
 func TestApprovalRefusedWhenPlanChanged(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	// A config reload changes what the runbook would run.
 	h.SetRunbooks(strings.Replace(restartAPI, `run: [echo, "restarting`, `run: [echo, "RESTARTING`, 1))
@@ -192,7 +193,7 @@ func TestApprovalRefusedWhenPlanChanged(t *testing.T) {
 }
 
 func TestDeny(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	approve := h.Button(card, "Approve")
 	h.Click(bob, card, "Deny")
@@ -220,11 +221,11 @@ func TestConcurrentApprovalsStartOneRun(t *testing.T) {
 	for i := range approvers {
 		approvers[i] = fmt.Sprintf("console:sre%d", i)
 	}
-	h := newHarness(t, bottest.Options{Roles: map[string][]string{"dev": {"console:alice"}, "sre": approvers}})
+	h := newHarness(t, commandstest.Options{Roles: map[string][]string{"dev": {"console:alice"}, "sre": approvers}})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	approve := h.Button(card, "Approve")
 	var wg sync.WaitGroup
-	turns := make([]*bottest.Turn, len(approvers))
+	turns := make([]*commandstest.Turn, len(approvers))
 	start := make(chan struct{})
 	for i := range approvers {
 		wg.Add(1)
@@ -274,7 +275,7 @@ steps:
   - name: sleep
     script: "echo started; sleep 30"
 `
-	h := newHarness(t, bottest.Options{Runbooks: []string{slow}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{slow}})
 	msg := h.Say(alice, "/runbook run sleepy").Card(t)
 	id := h.LastRun().ID
 	// Wait for the first output so the process is surely running.
@@ -303,7 +304,7 @@ steps:
   - name: sleep
     script: "echo migrating; sleep 30"
 `
-	h := newHarness(t, bottest.Options{Runbooks: []string{slow}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{slow}})
 	msg := h.Say(alice, "/runbook run migrate").Card(t)
 	first := h.LastRun().ID
 	turn := h.Say(alice, "/runbook run migrate")
@@ -322,8 +323,8 @@ steps:
 }
 
 func TestExpiryLoopRedrawsCards(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	h := newHarness(t, bottest.Options{Clock: clock, ExpiryInterval: 5 * time.Millisecond})
+	clock := commandstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := newHarness(t, commandstest.Options{Clock: clock, ExpiryInterval: 5 * time.Millisecond})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	clock.Advance(16 * time.Minute)
 	h.WaitText(card, "Expired")

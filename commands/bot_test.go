@@ -13,6 +13,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -41,7 +42,7 @@ steps:
 `
 
 func TestHelpAndListShowOnlyWhatCallerMayRun(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, sreOnly, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, sreOnly, quick}})
 	tests := []struct {
 		who         bot.Actor
 		want, unwan []string
@@ -66,7 +67,7 @@ func TestHelpAndListShowOnlyWhatCallerMayRun(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, sreOnly, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, sreOnly, quick}})
 	got := h.Say(alice, "/runbook describe restart-api").PrivateText()
 	for _, want := range []string{"Kind: remediation", "env (enum, required) one of staging | prod", "service (string) default api matching [a-z][a-z0-9-]{0,40}",
 		"Approval: 1 from sre; not the requester; expires after 15m", "Lock: restart-{{ .Params.service }}", "Timeout: 1m"} {
@@ -83,7 +84,7 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestCommandErrorsAnswerPrivately(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, quick}})
 	tests := []struct {
 		who        bot.Actor
 		line, want string
@@ -113,7 +114,7 @@ func TestCommandErrorsAnswerPrivately(t *testing.T) {
 }
 
 func TestRunWithoutApprovalMasksSecrets(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{quick}})
 	msg := h.Say(alice, "/runbook quick who=“the team” password=s3cret-pass").Card(t)
 	run := h.WaitFinal(h.LastRun().ID)
 	if run.State != runbooks.StateSucceeded {
@@ -140,7 +141,7 @@ func TestRunWithoutApprovalMasksSecrets(t *testing.T) {
 }
 
 func TestWhoami(t *testing.T) {
-	h := newHarness(t, bottest.Options{Admins: []string{"console:carol"}})
+	h := newHarness(t, commandstest.Options{Admins: []string{"console:carol"}})
 	got := h.Say(bottest.User("carol", "slack-group:S1"), "/tebura whoami").PrivateText()
 	for _, want := range []string{"Identity: console:carol", "Groups: slack-group:S1", "Roles: sre", "Admin: yes"} {
 		mustContain(t, "whoami", got, want)
@@ -149,7 +150,7 @@ func TestWhoami(t *testing.T) {
 }
 
 func TestStatusListsMineAndRunning(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, quick}})
 	h.Say(alice, "/runbook run quick")
 	h.WaitFinal(h.LastRun().ID)
 	h.Say(alice, "/runbook run restart-api env=staging")
@@ -166,7 +167,7 @@ func TestStatusListsMineAndRunning(t *testing.T) {
 }
 
 func TestCancelPendingByRequesterAndRefusals(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	id := h.LastRun().ID
 	mustContain(t, "dave", h.Say(dave, "/runbook cancel "+id).PrivateText(), "There is no run")
@@ -185,7 +186,7 @@ func TestCancelPendingByRequesterAndRefusals(t *testing.T) {
 }
 
 func TestStartRunForAutomation(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, quick}})
 	ctx := t.Context()
 	run, err := h.Bot.StartRun(ctx, commands.RunRequest{Runbook: "quick", Params: map[string]string{"who": "pager"},
 		By: "automation:disk-full", Platform: bottest.Platform, Target: bot.Target{Channel: "C9"}, Incident: "inc-1"})
@@ -215,7 +216,7 @@ func TestStartRunForAutomation(t *testing.T) {
 // afterRestart posts a card saying header, stores run with that card as its
 // message, as a previous process left it, runs the bot's Recover as a
 // restart does, and returns the run as stored afterwards.
-func afterRestart(t *testing.T, h *bottest.Harness, header string, run *runbooks.Run) (*runbooks.Run, error) {
+func afterRestart(t *testing.T, h *commandstest.Harness, header string, run *runbooks.Run) (*runbooks.Run, error) {
 	t.Helper()
 	ctx := t.Context()
 	ref, err := h.Chat.Post(ctx, bot.Target{Channel: bottest.Channel}, bot.Message{Header: header})
@@ -233,7 +234,7 @@ func afterRestart(t *testing.T, h *bottest.Harness, header string, run *runbooks
 }
 
 func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{quick}})
 	// A run the previous process was running when it died.
 	run := &runbooks.Run{Runbook: "quick", Kind: runbooks.KindDiagnostic, Params: map[string]string{"who": "x"}, RequestedBy: alice.ID, RequestedName: "alice",
 		RequestedAt: time.Now(), State: runbooks.StateRunning, StartedAt: time.Now()}
@@ -258,7 +259,7 @@ func TestRecoverRedrawsInterruptedRuns(t *testing.T) {
 // its card no longer says "starting": it is interrupted, and says to
 // request it again.
 func TestRecoverInterruptsApprovedRunsThatNeverStarted(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI}})
 	run := &runbooks.Run{Runbook: "restart-api", Kind: runbooks.KindRemediation, Params: map[string]string{"env": "prod", "service": "api"},
 		RequestedBy: alice.ID, RequestedName: "alice", RequestedAt: time.Now(), Required: 1,
 		Approvals: []runbooks.Decision{{By: bob.ID, Name: "bob", At: time.Now()}}, State: runbooks.StateApproved}
@@ -290,7 +291,7 @@ func TestRecoverInterruptsApprovedRunsThatNeverStarted(t *testing.T) {
 // executor accepted — typed, approved, started by an automation — start
 // once, with its ID, and none that never started; and it hears the denial.
 func TestRunTransitions(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, quick}})
 	var (
 		mu      sync.Mutex
 		started []string
@@ -345,7 +346,7 @@ func TestRunTransitions(t *testing.T) {
 // stored values (defaults filled), secret names, plan hash and lock key —
 // so an approval of either is bound to the plan a person would have seen.
 func TestAutomationRunsPlanLikeTypedRuns(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{restartAPI, quick}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{restartAPI, quick}})
 	ctx := t.Context()
 	to := bot.Target{Channel: bottest.Channel}
 	same := func(what string, got, want *runbooks.Run) {
@@ -389,7 +390,7 @@ func TestAutomationRunsPlanLikeTypedRuns(t *testing.T) {
 }
 
 func TestStaleButton(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	msg := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	turn := h.Press(bob, msg, bot.Button{Label: "Approve", ActionID: "approve", CallbackID: "cb_forged"})
 	mustContain(t, "forged", turn.PrivateText(), "This button no longer works")
@@ -399,7 +400,7 @@ func TestStaleButton(t *testing.T) {
 }
 
 func TestConfiguredSecretsMaskedOnCard(t *testing.T) {
-	h := newHarness(t, bottest.Options{Redact: []string{"topsecret"}})
+	h := newHarness(t, commandstest.Options{Redact: []string{"topsecret"}})
 	card := h.Say(alice, "/runbook run restart-api env=prod service=topsecret").Card(t)
 	text := bottest.Text(card.Last())
 	if strings.Contains(text, "topsecret") {
@@ -417,7 +418,7 @@ timeout: 1m
 steps:
   - {name: sleep, script: "echo up; sleep 30"}
 `
-	h := newHarness(t, bottest.Options{Runbooks: []string{sleepy}, Executor: runbooks.ExecutorConfig{MaxConcurrent: 1}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{sleepy}, Executor: runbooks.ExecutorConfig{MaxConcurrent: 1}})
 	first := h.Say(alice, "/runbook run sleepy").Card(t)
 	h.WaitText(first, "up")
 	second := h.Say(alice, "/runbook run sleepy").Card(t)
@@ -455,7 +456,7 @@ timeout: 1m
 steps:
   - {name: dump, script: "echo dumping; sleep 30"}
 `
-	h := newHarness(t, bottest.Options{Runbooks: []string{migrate, backup}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{migrate, backup}})
 	card := h.Say(alice, "/runbook run migrate").Card(t)
 	migrateID := h.LastRun().ID
 	holder := h.Say(alice, "/runbook run backup").Card(t)
@@ -481,7 +482,7 @@ steps:
 }
 
 func TestDenyRefusedForOutsidersAllowedForRequester(t *testing.T) {
-	h := newHarness(t, bottest.Options{})
+	h := newHarness(t, commandstest.Options{})
 	card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 	mustContain(t, "dave denies", h.Click(dave, card, "Deny").PrivateText(), "You may not deny this request")
 	if got := h.LastRun(); got.State != runbooks.StatePendingApproval {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -18,8 +19,8 @@ import (
 func TestExpiredButtonDoesNothing(t *testing.T) {
 	for _, action := range []string{"approve", "deny", "cancel", "view"} {
 		t.Run(action, func(t *testing.T) {
-			clk := bottest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
-			h := newHarness(t, bottest.Options{Clock: clk})
+			clk := commandstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+			h := newHarness(t, commandstest.Options{Clock: clk})
 			card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
 			run := h.LastRun()
 			if run.State != runbooks.StatePendingApproval || !run.ExpiresAt.After(clk.Now().Add(time.Minute)) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 	"github.com/tebura/tebura/store/storetest"
@@ -25,7 +26,7 @@ func TestDiskFullDrill(t *testing.T) {
 
 func diskFullDrill(t *testing.T, disk string) {
 	var logs bottest.SyncBuffer
-	h := bottest.New(t, bottest.Options{
+	h := commandstest.New(t, commandstest.Options{
 		Roles:    map[string][]string{"sre": {"console:alice"}},
 		Runbooks: []string{"name: quick\ndescription: Ends at once\nkind: diagnostic\nallow: [sre]\nparams:\n  - {name: note, type: string, default: x}\nsteps:\n  - {name: hello, run: [echo, hello]}\n"},
 		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/console"
+	"github.com/tebura/tebura/commands/commandstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -89,9 +89,9 @@ steps:
       sleep 30
 `}
 
-func goldenHarness(t *testing.T) *bottest.Harness {
-	clock := bottest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	return newHarness(t, bottest.Options{Clock: clock, Runbooks: goldenBooks})
+func goldenHarness(t *testing.T) *commandstest.Harness {
+	clock := commandstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	return newHarness(t, commandstest.Options{Clock: clock, Runbooks: goldenBooks})
 }
 
 func TestGoldenApprovalCard(t *testing.T) {

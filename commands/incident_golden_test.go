@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 )
 
@@ -13,7 +13,7 @@ import (
 // as it opens (with its suggestion's button), once acknowledged, and once
 // resolved (no buttons).
 func TestIncidentCardGolden(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	clock := commandstest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 	chat := newCMChat()
 	s := newStack(t, t.TempDir(), stackOptions{Chat: chat, Clock: clock, Incidents: config.Incidents{ArchiveAfter: 24 * time.Hour}})
 	s.deliver(alertBatch("g", "api", 0, 3, clock.Now().Add(-5*time.Minute)))

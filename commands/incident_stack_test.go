@@ -16,6 +16,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -129,7 +130,7 @@ type stackOptions struct {
 	Incidents   config.Incidents
 	Runbooks    []string
 	Chat        bot.Chat // the one chat
-	Clock       *bottest.Clock
+	Clock       *commandstest.Clock
 	// StreamInterval of the bot; zero means 10ms.
 	StreamInterval time.Duration
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -143,7 +144,7 @@ func (s *stack) Runs() []*runbooks.Run {
 // TestOnceWithinAcrossReopen: a rule with once_within does not start its
 // diagnostic again when the incident reopens inside the window.
 func TestOnceWithinAcrossReopen(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	clock := commandstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	chat := newCMChat()
 	s := newStack(t, t.TempDir(), stackOptions{Chat: chat, Clock: clock,
 		Incidents: config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}})
@@ -298,7 +299,7 @@ func dumpTimeline(tl []incident.TimelineEntry) string {
 // TestArchiveAfterResolve: the channel is archived archive_after after the
 // resolve, once, and the schedule survives a restart.
 func TestArchiveAfterResolve(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	clock := commandstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	chat := newCMChat()
 	dir := t.TempDir()
 	o := stackOptions{Chat: chat, Clock: clock, Incidents: config.Incidents{ArchiveAfter: time.Hour}}

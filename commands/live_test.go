@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 )
 
@@ -60,7 +60,7 @@ func TestFailedEditLogCarriesRunID(t *testing.T) {
 	// The run prints until the chat has refused two edits, so it outlives
 	// the stream's hold and its message is edited, however slow the machine.
 	gate := filepath.Join(t.TempDir(), "gate")
-	h := newHarness(t, bottest.Options{Runbooks: []string{strings.ReplaceAll(tickingUntilGate, "{gate}", gate)},
+	h := newHarness(t, commandstest.Options{Runbooks: []string{strings.ReplaceAll(tickingUntilGate, "{gate}", gate)},
 		Bot: config.Bot{StreamInterval: 10 * time.Millisecond}, Logger: logger})
 	var failed atomic.Int32
 	h.Chat.SetEditHook(func(context.Context, bot.MessageRef, bot.Message) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 )
 
 // privateFiles is a replier that can attach a file for its actor only, as
@@ -46,7 +47,7 @@ func (r *privateFiles) UploadPrivate(_ context.Context, f bot.File) error {
 // everyone, so without a private upload the answer is the log's end and
 // where to get the rest; with one, the whole file goes to the asker only.
 func TestLogsNeverUploadToTheChannel(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{flood}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{flood}})
 	h.Say(alice, "/runbook run flood").Card(t)
 	id := h.LastRun().ID
 	h.WaitFinal(id)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -50,7 +51,7 @@ steps:
 // one holds the final state and the last lines; the full log is attached.
 func TestStreamSlowChatDoesNotSlowRun(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	h := newHarness(t, bottest.Options{Runbooks: []string{strings.ReplaceAll(gatedFlood, "{gate}", gate)},
+	h := newHarness(t, commandstest.Options{Runbooks: []string{strings.ReplaceAll(gatedFlood, "{gate}", gate)},
 		Bot: config.Bot{StreamInterval: 100 * time.Millisecond}})
 	held, release := make(chan struct{}, 1), make(chan struct{})
 	h.Chat.SetEditHook(func(ctx context.Context, _ bot.MessageRef, _ bot.Message) error {
@@ -121,7 +122,7 @@ func TestStreamSlowChatDoesNotSlowRun(t *testing.T) {
 
 // Without the upload capability the final frame says where the full log is.
 func TestStreamWithoutFilesPointsToLogs(t *testing.T) {
-	h := newHarness(t, bottest.Options{Runbooks: []string{flood}, NoFiles: true})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{flood}, NoFiles: true})
 	msg := h.Say(alice, "/runbook run flood").Card(t)
 	id := h.LastRun().ID
 	h.WaitFinal(id)
@@ -144,7 +145,7 @@ steps:
       i=0
       while [ $i -lt 40 ]; do echo "tick $i"; i=$((i+1)); sleep 0.01; done
 `
-	h := newHarness(t, bottest.Options{Runbooks: []string{ticker}, Bot: config.Bot{StreamInterval: interval}})
+	h := newHarness(t, commandstest.Options{Runbooks: []string{ticker}, Bot: config.Bot{StreamInterval: interval}})
 	var mu sync.Mutex
 	var starts []time.Time
 	h.Chat.SetEditHook(func(context.Context, bot.MessageRef, bot.Message) error {
@@ -192,7 +193,7 @@ steps:
   - name: hi
     run: [echo, hi]
 `
-	h := bottest.New(b, bottest.Options{Roles: roles(), Runbooks: []string{quick}})
+	h := commandstest.New(b, commandstest.Options{Roles: roles(), Runbooks: []string{quick}})
 	lat := make([]time.Duration, 0, b.N)
 	for b.Loop() {
 		lat = append(lat, h.FirstPost(alice, "/runbook run quick"))

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/slack/slacktest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -75,7 +75,7 @@ func startRealBot(t *testing.T, h *harness) gate {
 	// Roles granted to Slack user groups: alice is in S2 (dev), bob in S1
 	// (sre). Alice is also an approver in her own name, so that only the
 	// four-eyes rule stops her approving her own request.
-	b := bottest.New(t, bottest.Options{
+	b := commandstest.New(t, commandstest.Options{
 		Roles:    map[string][]string{"sre": {"slack-group:S1", "slack:UALICE"}, "dev": {"slack-group:S2"}},
 		Runbooks: books,
 		Bot:      config.Bot{StreamInterval: 50 * time.Millisecond},

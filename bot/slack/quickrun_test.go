@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/store/bolt"
 )
 
@@ -43,7 +43,7 @@ func TestQuickRunIsOneSlackCall(t *testing.T) {
 	fake := newFake(t)
 	synctest.Test(t, func(t *testing.T) {
 		a := newBubbleAdapter(t, fake)
-		h := bottest.New(t, bottest.Options{
+		h := commandstest.New(t, commandstest.Options{
 			Roles:    map[string][]string{"dev": {"slack:UALICE"}, "sre": {"slack:UBOB"}},
 			Runbooks: quickRunbooks,
 			Chat:     func(*bolt.Store) bot.Chat { return a },

@@ -1,15 +1,16 @@
-// Package bottest builds the whole bot — commands, a temp bolt store, the
-// runbook executor, the audit chain and an access policy — around a
-// recording fake chat, so that a test reads like a conversation:
+// Package commandstest builds the whole bot — the command router, the
+// runbook chat flows, a temp bolt store, the runbook executor, the audit
+// chain and an access policy — around the recording fake chat of
+// bot/bottest, so that a test reads like a conversation:
 //
-//	h := bottest.New(t, bottest.Options{Roles: ..., Runbooks: ...})
+//	h := commandstest.New(t, commandstest.Options{Roles: ..., Runbooks: ...})
 //	card := h.Say(alice, "/runbook run restart-api env=prod").Card()
 //	h.Click(bob, card, "Approve")
 //	run := h.WaitFinal(h.LastRun().ID)
 //
 // It is for tests only, but a normal package so that tests of other
 // packages (adapters, cmd/tebura) can drive the same bot.
-package bottest
+package commandstest
 
 import (
 	"context"
@@ -26,6 +27,7 @@ import (
 	"github.com/tebura/tebura/access"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
@@ -71,7 +73,7 @@ type Options struct {
 type Harness struct {
 	T        testing.TB
 	Bot      *commands.Bot
-	Chat     *Chat // nil when Options.Chat built the chat
+	Chat     *bottest.Chat // nil when Options.Chat built the chat
 	Store    *bolt.Store
 	Executor *runbooks.Executor
 	Audit    *audit.Log
@@ -83,18 +85,6 @@ type Harness struct {
 	reg atomic.Pointer[runbooks.Registry]
 	red *runbooks.Redactor
 }
-
-// IdentityPrefix is the prefix of the fake chat's identities. It borrows the
-// console's, since access only accepts identities of known platforms.
-const IdentityPrefix = "console:"
-
-// User is a person of the fake chat: identity "console:<name>".
-func User(name string, groups ...string) bot.Actor {
-	return bot.Actor{ID: IdentityPrefix + name, Name: name, Groups: groups}
-}
-
-// Channel is the one channel of the fake chat.
-const Channel = "C1"
 
 // New builds and starts the bot; everything is shut down when the test
 // ends.
@@ -140,11 +130,11 @@ func New(t testing.TB, o Options) *Harness {
 	case o.Chat != nil:
 		chat = o.Chat(st)
 	case o.NoFiles:
-		h.Chat = NewChat(o.Limits)
+		h.Chat = bottest.NewChat(o.Limits)
 		chat = h.Chat
 	default:
-		h.Chat = NewChat(o.Limits)
-		chat = FileChat{h.Chat}
+		h.Chat = bottest.NewChat(o.Limits)
+		chat = bottest.FileChat{Chat: h.Chat}
 	}
 	cfg := o.Bot
 	if cfg.StreamInterval == 0 {
@@ -220,11 +210,11 @@ func (h *Harness) SetRunbooks(docs ...string) {
 // Turn is what the bot said in answer to one event.
 type Turn struct {
 	mu      sync.Mutex
-	posted  []*Msg
+	posted  []*bottest.Msg
 	private []bot.Message
 }
 
-func (t *Turn) add(m *Msg, p *bot.Message) {
+func (t *Turn) add(m *bottest.Msg, p *bot.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if m != nil {
@@ -236,10 +226,10 @@ func (t *Turn) add(m *Msg, p *bot.Message) {
 }
 
 // Posted returns the channel messages posted in answer.
-func (t *Turn) Posted() []*Msg {
+func (t *Turn) Posted() []*bottest.Msg {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]*Msg(nil), t.posted...)
+	return append([]*bottest.Msg(nil), t.posted...)
 }
 
 // Private returns the private replies.
@@ -253,7 +243,7 @@ func (t *Turn) Private() []bot.Message {
 func (t *Turn) PrivateText() string {
 	var b strings.Builder
 	for _, m := range t.Private() {
-		b.WriteString(Text(m))
+		b.WriteString(bottest.Text(m))
 		b.WriteString("\n")
 	}
 	return b.String()
@@ -261,7 +251,7 @@ func (t *Turn) PrivateText() string {
 
 // Card returns the last message posted in answer, failing the test if
 // there is none.
-func (t *Turn) Card(tb testing.TB) *Msg {
+func (t *Turn) Card(tb testing.TB) *bottest.Msg {
 	tb.Helper()
 	p := t.Posted()
 	if len(p) == 0 {
@@ -270,33 +260,15 @@ func (t *Turn) Card(tb testing.TB) *Msg {
 	return p[len(p)-1]
 }
 
-// Text flattens a message into one string: header, text, fields, code,
-// context and button labels, for Contains checks.
-func Text(m bot.Message) string {
-	parts := []string{m.Header}
-	parts = append(parts, m.Text...)
-	for _, f := range m.Fields {
-		parts = append(parts, f.Label+": "+f.Value)
-	}
-	if m.Code != nil {
-		parts = append(parts, m.Code.Title, m.Code.Text)
-	}
-	parts = append(parts, m.Context)
-	for _, b := range m.Buttons {
-		parts = append(parts, "["+b.Label+"]")
-	}
-	return strings.Join(parts, "\n")
-}
-
 // Say sends a command line ("/runbook run x env=prod") as a and waits until
 // the bot has handled it.
 func (h *Harness) Say(a bot.Actor, line string) *Turn {
 	root, text, _ := strings.Cut(strings.TrimSpace(line), " ")
 	turn := &Turn{}
 	h.Bot.HandleEvent(context.Background(), &bot.Command{
-		Platform: Platform, Actor: a, Channel: Channel,
+		Platform: bottest.Platform, Actor: a, Channel: bottest.Channel,
 		Name: strings.TrimPrefix(root, "/"), Text: text,
-		Reply:    &replier{chat: h.Chat, actor: a, channel: Channel, turn: turn},
+		Reply:    h.Chat.Replier(a, bottest.Channel, turn.add),
 		Received: time.Now(),
 	})
 	return turn
@@ -330,7 +302,7 @@ func (h *Harness) FirstPost(a bot.Actor, line string) time.Duration {
 
 // Button finds the button labelled label on m as it is shown now, failing
 // the test if there is none.
-func (h *Harness) Button(m *Msg, label string) bot.Button {
+func (h *Harness) Button(m *bottest.Msg, label string) bot.Button {
 	h.T.Helper()
 	last := m.Last()
 	for _, b := range last.Buttons {
@@ -338,24 +310,24 @@ func (h *Harness) Button(m *Msg, label string) bot.Button {
 			return b
 		}
 	}
-	h.T.Fatalf("message %s has no button %q; it shows:\n%s", m.Ref.ID, label, Text(last))
+	h.T.Fatalf("message %s has no button %q; it shows:\n%s", m.Ref.ID, label, bottest.Text(last))
 	return bot.Button{}
 }
 
 // Click presses the button labelled label on m as a and waits until the
 // bot has handled it.
-func (h *Harness) Click(a bot.Actor, m *Msg, label string) *Turn {
+func (h *Harness) Click(a bot.Actor, m *bottest.Msg, label string) *Turn {
 	h.T.Helper()
 	return h.Press(a, m, h.Button(m, label))
 }
 
 // Press presses b on m as a. Unlike Click it never fails the test, so it
 // may be called from many goroutines at once.
-func (h *Harness) Press(a bot.Actor, m *Msg, b bot.Button) *Turn {
+func (h *Harness) Press(a bot.Actor, m *bottest.Msg, b bot.Button) *Turn {
 	turn := &Turn{}
 	h.Bot.HandleEvent(context.Background(), &bot.Click{
-		Platform: Platform, Actor: a, ActionID: b.ActionID, CallbackID: b.CallbackID, Message: m.Ref,
-		Reply:    &replier{chat: h.Chat, actor: a, channel: Channel, turn: turn},
+		Platform: bottest.Platform, Actor: a, ActionID: b.ActionID, CallbackID: b.CallbackID, Message: m.Ref,
+		Reply:    h.Chat.Replier(a, bottest.Channel, turn.add),
 		Received: time.Now(),
 	})
 	return turn
@@ -363,7 +335,7 @@ func (h *Harness) Press(a bot.Actor, m *Msg, b bot.Button) *Turn {
 
 // WaitFor waits (up to 10s) until m, as shown now, satisfies ok, and
 // returns that version; it fails the test with the last version otherwise.
-func (h *Harness) WaitFor(m *Msg, what string, ok func(bot.Message) bool) bot.Message {
+func (h *Harness) WaitFor(m *bottest.Msg, what string, ok func(bot.Message) bool) bot.Message {
 	h.T.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -372,16 +344,16 @@ func (h *Harness) WaitFor(m *Msg, what string, ok func(bot.Message) bool) bot.Me
 			return last
 		}
 		if time.Now().After(deadline) {
-			h.T.Fatalf("message %s never showed %s; it shows:\n%s", m.Ref.ID, what, Text(last))
+			h.T.Fatalf("message %s never showed %s; it shows:\n%s", m.Ref.ID, what, bottest.Text(last))
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 }
 
-// WaitText waits until m shows text (see Text).
-func (h *Harness) WaitText(m *Msg, text string) bot.Message {
+// WaitText waits until m shows text (see bottest.Text).
+func (h *Harness) WaitText(m *bottest.Msg, text string) bot.Message {
 	h.T.Helper()
-	return h.WaitFor(m, fmt.Sprintf("%q", text), func(last bot.Message) bool { return strings.Contains(Text(last), text) })
+	return h.WaitFor(m, fmt.Sprintf("%q", text), func(last bot.Message) bool { return strings.Contains(bottest.Text(last), text) })
 }
 
 // LastRun returns the newest run, failing the test if there is none.
