@@ -16,7 +16,7 @@ import (
 )
 
 // inTB runs f once with a testing.TB, so that the packages' test harnesses
-// (bot/bottest, the slack and incident fakes) serve this program as they
+// (commands/commandstest, bot/bottest, the slack and incident fakes) serve this program as they
 // serve tests. testing.Benchmark supplies a *testing.B; its later calls,
 // which only calibrate b.N, do nothing. Cleanups registered by f run when
 // f returns. A harness that fails (t.Fatal) makes inTB return an error.
@@ -47,7 +47,7 @@ func pct(lat []time.Duration, q float64) time.Duration {
 
 // commandFirstFrame measures issue 3's command to first frame: from a
 // `/runbook run` of a no-approval runbook handed to the bot to the first
-// message the fake chat receives (bottest: real commands, bolt store,
+// message the fake chat receives (commandstest: real commands, bolt store,
 // executor, audit chain). Since issue 11 a run that ends within the
 // stream's hold is one message, posted once its end is committed, so for
 // this quick runbook the first frame is the final one.
@@ -68,7 +68,7 @@ func commandFirstFrame(e *env) ([]row, error) {
 	}
 	p50, p99 := pct(lat, 0.50), pct(lat, 0.99)
 	return []row{
-		{fmt.Sprintf("command to first frame (a quick run's one message) p50 (%d runs, bottest)", n), ms(p50), "", ""},
+		{fmt.Sprintf("command to first frame (a quick run's one message) p50 (%d runs, commandstest)", n), ms(p50), "", ""},
 		{"command to first frame p99", ms(p99), "<= 5 ms", met(p99 <= 5*time.Millisecond)},
 	}, nil
 }

@@ -65,9 +65,9 @@ func (g gate) open(t *testing.T) {
 	}
 }
 
-// startRealBot wires the real commands.Bot (bolt store, executor, audit,
-// access through Slack user groups) behind the harness's adapter, with the
-// runbooks above waiting for the returned gate.
+// startRealBot wires the real bot (router, runbook flows, bolt store,
+// executor, audit, access through Slack user groups) behind the harness's
+// adapter, with the runbooks above waiting for the returned gate.
 func startRealBot(t *testing.T, h *harness) gate {
 	t.Helper()
 	g := gate(filepath.Join(t.TempDir(), "gate"))

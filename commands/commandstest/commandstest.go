@@ -29,6 +29,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -65,14 +66,18 @@ type Options struct {
 	// Logger, nil for a discarding one.
 	Logger *slog.Logger
 	// ExpiryInterval is how often the bot's expiry loop runs; zero means
-	// an hour, so tests expire explicitly with Bot.ExpireNow.
+	// an hour, so tests expire explicitly with Runbooks.ExpireNow.
 	ExpiryInterval time.Duration
 }
 
 // Harness is a running bot with its parts exposed for assertions.
 type Harness struct {
-	T        testing.TB
-	Bot      *commands.Bot
+	T testing.TB
+	// Bot is the router every event enters by, as the chats deliver them.
+	Bot *commands.Router
+	// Runbooks are the runbook chat flows behind it (StartRun, ExpireNow,
+	// WaitRun...).
+	Runbooks *runbookchat.Flows
 	Chat     *bottest.Chat // nil when Options.Chat built the chat
 	Store    *bolt.Store
 	Executor *runbooks.Executor
@@ -144,7 +149,7 @@ func New(t testing.TB, o Options) *Harness {
 	if expiry == 0 {
 		expiry = time.Hour
 	}
-	h.Bot = commands.New(commands.Deps{
+	h.Runbooks = runbookchat.New(runbookchat.Deps{
 		Store:          st,
 		Registry:       h.reg.Load,
 		Access:         func() *access.Policy { return h.Policy },
@@ -158,8 +163,17 @@ func New(t testing.TB, o Options) *Harness {
 		Logger:         logger,
 		ExpiryInterval: expiry,
 	})
+	h.Bot = commands.New(commands.Deps{
+		Callbacks: st,
+		Registry:  h.reg.Load,
+		Access:    func() *access.Policy { return h.Policy },
+		Commands:  cfg.Commands,
+		Runbooks:  h.Runbooks,
+		Clock:     now,
+		Logger:    logger,
+	})
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := h.Bot.Recover(ctx); err != nil {
+	if err := h.Runbooks.Recover(ctx); err != nil {
 		t.Fatalf("recover: %v", err)
 	}
 	t.Cleanup(func() {
@@ -171,7 +185,7 @@ func New(t testing.TB, o Options) *Harness {
 		_ = h.Executor.Shutdown(now)
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()
-		if err := h.Bot.Wait(sctx); err != nil {
+		if err := h.Runbooks.Wait(sctx); err != nil {
 			t.Errorf("bot wait: %v", err)
 		}
 		if err := st.Close(); err != nil {
@@ -388,7 +402,7 @@ func (h *Harness) WaitFinal(id string) *runbooks.Run {
 			h.T.Fatalf("get run %s: %v", id, err)
 		}
 		if run.State.Final() {
-			if err := h.Bot.WaitRun(ctx, id); err != nil {
+			if err := h.Runbooks.WaitRun(ctx, id); err != nil {
 				h.T.Fatalf("run %s ended but its message was not finished: %v", id, err)
 			}
 			return run

@@ -152,10 +152,10 @@ func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.I
 		discordtest.Option{Name: "args", Value: "env=prod"})
 }
 
-// realBot builds the real commands.Bot (bolt store, access policy, runbook
+// realBot builds the real bot (router and runbook flows, bolt store, access policy, runbook
 // registry, executor, audit chain) with the Discord adapter that chat
 // builds over the bot's store as its chat.
-func realBot(t *testing.T, chat func(*bolt.Store) bot.Chat) *commands.Bot {
+func realBot(t *testing.T, chat func(*bolt.Store) bot.Chat) *commands.Router {
 	t.Helper()
 	return commandstest.New(t, commandstest.Options{
 		Roles: map[string][]string{
