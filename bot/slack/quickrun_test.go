@@ -32,7 +32,7 @@ steps:
   - {name: hi, run: [echo, hi]}
 `}
 
-// TestQuickRunIsOneSlackCall drives the real bot (bottest: commands, bolt,
+// TestQuickRunIsOneSlackCall drives the real bot (commandstest: commands, bolt,
 // executor) on the real adapter against the fake Slack: a run that ends
 // within the stream's hold costs one chat.postMessage carrying its final
 // frame and no chat.update (it cost a post and two updates of the

@@ -149,7 +149,12 @@ func New(t testing.TB, o Options) *Harness {
 	if expiry == 0 {
 		expiry = time.Hour
 	}
+	// The run service is built here, as tebura serve builds it, so that
+	// the harness stops its subscribers when the test ends.
+	runs := runbooks.NewService(runbooks.ServiceConfig{Store: st, Executor: h.Executor, Audit: h.Audit,
+		Redactor: func() *runbooks.Redactor { return h.red }, Clock: now, Logger: logger})
 	h.Runbooks = runbookchat.New(runbookchat.Deps{
+		Runs:           runs,
 		Store:          st,
 		Registry:       h.reg.Load,
 		Access:         func() *access.Policy { return h.Policy },
@@ -188,6 +193,7 @@ func New(t testing.TB, o Options) *Harness {
 		if err := h.Runbooks.Wait(sctx); err != nil {
 			t.Errorf("bot wait: %v", err)
 		}
+		runs.Stop()
 		if err := st.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
@@ -274,8 +280,22 @@ func (t *Turn) Card(tb testing.TB) *bottest.Msg {
 	return p[len(p)-1]
 }
 
+// Settle waits until every run transition published so far has reached
+// its subscribers: the cards redrawn from transitions (a denial, an expiry,
+// a withdrawal) are drawn when it returns. Say and Press settle before they
+// return; call it after driving the run flows directly (Runbooks.ExpireNow).
+// It never fails the test, so it may be called from many goroutines; a
+// subscriber stuck for 10s is reported as an error.
+func (h *Harness) Settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Runbooks.Runs().Flush(ctx); err != nil {
+		h.T.Errorf("run transitions not delivered within 10s: %v", err)
+	}
+}
+
 // Say sends a command line ("/runbook run x env=prod") as a and waits until
-// the bot has handled it.
+// the bot has handled it, the transitions it caused included (Settle).
 func (h *Harness) Say(a bot.Actor, line string) *Turn {
 	root, text, _ := strings.Cut(strings.TrimSpace(line), " ")
 	turn := &Turn{}
@@ -285,6 +305,7 @@ func (h *Harness) Say(a bot.Actor, line string) *Turn {
 		Reply:    h.Chat.Replier(a, bottest.Channel, turn.add),
 		Received: time.Now(),
 	})
+	h.Settle()
 	return turn
 }
 
@@ -329,7 +350,7 @@ func (h *Harness) Button(m *bottest.Msg, label string) bot.Button {
 }
 
 // Click presses the button labelled label on m as a and waits until the
-// bot has handled it.
+// bot has handled it, the transitions it caused included (Settle).
 func (h *Harness) Click(a bot.Actor, m *bottest.Msg, label string) *Turn {
 	h.T.Helper()
 	return h.Press(a, m, h.Button(m, label))
@@ -344,6 +365,7 @@ func (h *Harness) Press(a bot.Actor, m *bottest.Msg, b bot.Button) *Turn {
 		Reply:    h.Chat.Replier(a, bottest.Channel, turn.add),
 		Received: time.Now(),
 	})
+	h.Settle()
 	return turn
 }
 

@@ -19,14 +19,15 @@ import (
 )
 
 // Runbooks is what the incident flows use of the runbook chat flows:
-// starting a diagnostic, proposing a remediation behind its approval card
-// (for an automation, or for the person who asked), and closing a request
-// whose incident resolved. runbookchat.Flows implements it.
+// starting a diagnostic with its live message, and proposing a remediation
+// behind its approval card (for an automation, or for the person who
+// asked). Closing a request whose incident resolved needs no card work
+// here: the run service closes it and the runbook flows redraw its card
+// from the transition. runbookchat.Flows implements it.
 type Runbooks interface {
 	StartRun(ctx context.Context, req runbookchat.RunRequest) (*runbooks.Run, error)
 	ProposeRun(ctx context.Context, req runbookchat.RunRequest) (*runbooks.Run, error)
 	ProposeFor(ctx context.Context, asker bot.Actor, req runbookchat.RunRequest) (*runbooks.Run, error)
-	CloseRequest(ctx context.Context, runID, reason, incident string) error
 }
 
 // Store is the storage the incident flows read runs from and keep the
@@ -40,7 +41,8 @@ type Store interface {
 type Deps struct {
 	Service *incident.Service
 	// Runs is the run service: the flows follow its transitions onto the
-	// timelines and link runs to their incident.
+	// timelines, link runs to their incident and close the requests of a
+	// resolved incident.
 	Runs *runbooks.Service
 	// Runbooks start and propose runs and close requests.
 	Runbooks Runbooks

@@ -293,8 +293,10 @@ func (i *Incidents) ensure(ctx context.Context, inc *incident.Incident, st *incS
 // a remediation asked for a problem that is over must not start on a
 // later click. A request is the incident's when it carries the incident
 // (suggestions, [Propose X]) or was typed in a channel the incident owns
-// (see link). Each card then says why it closed; the timeline learns of
-// it like of a denial (onTransition, recordRun).
+// (see link). The run service closes each (a request decided meanwhile is
+// left as it is) and publishes the transition: the runbook flows redraw the
+// card saying why it closed, and the timeline learns of it like of a denial
+// (onTransition, recordRun).
 func (i *Incidents) closeApprovals(ctx context.Context, inc *incident.Incident) {
 	pending, err := i.store.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
 	if err != nil {
@@ -307,7 +309,7 @@ func (i *Incidents) closeApprovals(ctx context.Context, inc *incident.Incident) 
 		if !belongsTo(run, inc) {
 			continue
 		}
-		if err := i.runbooks.CloseRequest(ctx, run.ID, reason, inc.ID); err != nil {
+		if _, _, err := i.runs.Close(ctx, run.ID, reason, inc.ID); err != nil {
 			i.log.Error("approval request not closed", "incident", inc.Number, "run_id", run.ID, "err", err)
 		}
 	}

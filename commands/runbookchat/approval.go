@@ -40,9 +40,7 @@ func (b *Flows) approve(ctx context.Context, c *bot.Click, runID string) error {
 	updated, approvedNow, err := b.d.Runs.Approve(ctx, run.ID,
 		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, rb.Approval.AllowSelf, hash)
 	if err != nil {
-		if updated != nil && updated.State == runbooks.StateExpired {
-			b.show(ctx, updated.ID, refOf(updated.Origin), decidedCard(updated, b.storedMasker(updated)))
-		}
+		// A request found expired is redrawn by onTransition.
 		return err
 	}
 	vals, err := rb.Bind(updated.Params)
@@ -85,8 +83,9 @@ func (b *Flows) redrawPending(ctx context.Context, c *bot.Click, run *runbooks.R
 	return nil
 }
 
-// deny handles a click on [Deny]: an approver refuses, the card is redrawn
-// without buttons, saying who denied it.
+// deny handles a click on [Deny]: an approver refuses; the card is redrawn
+// without buttons, saying who denied it, from the transition
+// (onTransition).
 func (b *Flows) deny(ctx context.Context, c *bot.Click, runID string) error {
 	run, err := b.pendingRun(ctx, runID)
 	if err != nil {
@@ -107,11 +106,11 @@ func (b *Flows) deny(ctx context.Context, c *bot.Click, runID string) error {
 	if err != nil {
 		return err
 	}
-	ref := refOf(denied.Origin)
-	if ref.IsZero() {
-		ref = c.Message
+	if refOf(denied.Origin).IsZero() {
+		// A card whose message was never stored on the run: onTransition
+		// cannot find it, so the click that has it redraws it.
+		b.show(ctx, denied.ID, c.Message, decidedCard(denied, b.storedMasker(denied)))
 	}
-	b.show(ctx, denied.ID, ref, decidedCard(denied, b.storedMasker(denied)))
 	return nil
 }
 

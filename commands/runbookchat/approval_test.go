@@ -1,6 +1,7 @@
 package runbookchat_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -163,6 +164,7 @@ func TestApprovalExpires(t *testing.T) {
 	if got := h.LastRun(); got.State != runbooks.StateExpired {
 		t.Fatalf("after 16m run is %s, want expired", got.State)
 	}
+	h.Settle() // the card is redrawn from the expiry's transition
 	last := card.Last()
 	if len(last.Buttons) != 0 {
 		t.Errorf("expired card still has buttons")
@@ -337,5 +339,47 @@ func TestExpiryLoopRedrawsCards(t *testing.T) {
 	}
 	if !expired {
 		t.Errorf("no run.expire audit entry")
+	}
+}
+
+// TestCardsRedrawnFromTransitions: a request decided by any client of the
+// run service, not only by a click on its card, has its card redrawn
+// without buttons, saying how it ended: the runbook flows draw it from the
+// service's transitions.
+func TestCardsRedrawnFromTransitions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		decide func(ctx context.Context, runs *runbooks.Service, id string) error
+		want   string
+	}{
+		{"deny", func(ctx context.Context, runs *runbooks.Service, id string) error {
+			_, err := runs.Deny(ctx, id, runbooks.Decision{By: bob.ID, Name: bob.Name})
+			return err
+		}, "Denied by @bob"},
+		{"close", func(ctx context.Context, runs *runbooks.Service, id string) error {
+			_, _, err := runs.Close(ctx, id, "maintenance over", "")
+			return err
+		}, "Closed: maintenance over"},
+		{"withdraw", func(ctx context.Context, runs *runbooks.Service, id string) error {
+			_, err := runs.Withdraw(ctx, id, runbooks.Decision{By: alice.ID, Name: alice.Mention()}, nil)
+			return err
+		}, "Cancelled by " + alice.Mention() + " before it started"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, commandstest.Options{})
+			card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+			if len(card.Last().Buttons) == 0 {
+				t.Fatal("the approval card has no buttons")
+			}
+			if err := tc.decide(t.Context(), h.Runbooks.Runs(), h.LastRun().ID); err != nil {
+				t.Fatal(err)
+			}
+			h.Settle()
+			last := card.Last()
+			if len(last.Buttons) != 0 {
+				t.Errorf("decided card still has buttons:\n%s", bottest.Text(last))
+			}
+			mustContain(t, "decided card", bottest.Text(last), tc.want)
+		})
 	}
 }

@@ -117,7 +117,39 @@ func New(d Deps) *Flows {
 			}
 		}
 	}
+	b.d.Runs.Subscribe(b.onTransition)
 	return b
+}
+
+// redrawTimeout bounds one card redraw made from a transition.
+const redrawTimeout = 30 * time.Second
+
+// onTransition redraws the card of a request that ended without starting:
+// denied, expired, withdrawn or closed, whoever decided it (a click, the
+// expiry loop, an incident that resolved, another client of the run
+// service). The card is drawn from the transition's run, the state it
+// was stored in, so the subscriber needs no read. The person who clicked
+// gets their own answer from the click handler, at once; the card follows
+// from here. It runs on the subscription's goroutine, one transition at a
+// time, in the order they were stored.
+//
+// A run's start and end are not redrawn here: the live message is the
+// executor's stream, which holds a quick run's first post until its end is
+// committed so that it is one message (see start), and Recover's
+// interrupted runs are redrawn by ShowInterrupted because the service
+// recovers before these flows subscribe.
+func (b *Flows) onTransition(t runbooks.Transition) {
+	if t.Refused || t.From != runbooks.StatePendingApproval {
+		return
+	}
+	switch t.To {
+	case runbooks.StateDenied, runbooks.StateExpired, runbooks.StateCancelled:
+	default:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redrawTimeout)
+	defer cancel()
+	b.show(ctx, t.Run.ID, refOf(t.Run.Origin), decidedCard(t.Run, b.storedMasker(t.Run)))
 }
 
 // Runs is the run service these flows are a client of: the incident flows
@@ -247,16 +279,17 @@ func (b *Flows) WaitRun(ctx context.Context, id string) error {
 	}
 }
 
-// Wait blocks until every live message the bot is updating has received its
-// final frame, or ctx ends. Serve calls it after the executor's Shutdown;
-// tests call it before they read the chat.
+// Wait blocks until every live message the flows are updating has
+// received its final frame and the cards of the transitions published so
+// far are redrawn, or ctx ends. Serve calls it after the executor's
+// Shutdown; tests call it before they read the chat.
 func (b *Flows) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { b.streams.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return b.d.Runs.Flush(ctx)
 }

@@ -358,14 +358,11 @@ func (b *Flows) expiryLoop(ctx context.Context) {
 	}
 }
 
-// ExpireNow expires the pending approvals whose time ran out and redraws
-// their cards as expired. The expiry loop calls it; tests with an injected
-// clock call it directly.
+// ExpireNow expires the pending approvals whose time ran out; their cards
+// are redrawn as expired from the transitions (onTransition). The expiry
+// loop calls it; tests with an injected clock call it directly.
 func (b *Flows) ExpireNow(ctx context.Context) error {
-	expired, err := b.d.Runs.Expire(ctx)
-	for _, run := range expired {
-		b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
-	}
+	_, err := b.d.Runs.Expire(ctx)
 	return err
 }
 

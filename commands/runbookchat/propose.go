@@ -83,18 +83,3 @@ func (b *Flows) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (
 	ref.Platform = req.Platform
 	return b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin))
 }
-
-// CloseRequest ends the pending request runID because what it was for is
-// over (reason says what; incident is the incident that resolved): no
-// click can start it any more. The run service audits it and publishes
-// the transition (the incident layer records it, like a denial); its card
-// is redrawn without buttons, saying why. A request decided meanwhile is
-// left as it is.
-func (b *Flows) CloseRequest(ctx context.Context, runID, reason, incident string) error {
-	run, closed, err := b.d.Runs.Close(ctx, runID, reason, incident)
-	if err != nil || !closed {
-		return err
-	}
-	b.show(ctx, run.ID, refOf(run.Origin), decidedCard(run, b.storedMasker(run)))
-	return nil
-}

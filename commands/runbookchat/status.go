@@ -124,8 +124,8 @@ func (b *Flows) cancel(ctx context.Context, r bot.Replier, a bot.Actor, id strin
 		if err != nil {
 			return err
 		}
-		b.show(ctx, cancelled.ID, refOf(cancelled.Origin), decidedCard(cancelled, b.storedMasker(cancelled)))
-		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", run.ID)}})
+		// The card is redrawn from the transition (onTransition).
+		return r.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("Request %s withdrawn.", cancelled.ID)}})
 	}
 	if err := b.d.Runs.Cancel(ctx, run.ID, runbooks.Decision{By: a.ID, Name: a.Mention()}, ""); err != nil {
 		return err
