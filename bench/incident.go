@@ -19,7 +19,8 @@ import (
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
-	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/incidentchat"
+	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
@@ -206,9 +207,10 @@ func alertFirstFrame(e *env) ([]row, error) {
 		}
 		chat := &channelChat{FileChat: bottest.FileChat{Chat: bottest.NewChat(bot.Limits{})}, shown: shown}
 		chats := map[string]bot.Chat{chat.Name(): chat}
-		b := commands.New(commands.Deps{
+		al := audit.New(st, nil, time.Now)
+		b := runbookchat.New(runbookchat.Deps{
 			Store: st, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
-			Audit: audit.New(st, nil, time.Now), Executor: ex, Chats: chats,
+			Audit: al, Executor: ex, Chats: chats,
 			Config: config.Bot{StreamInterval: 10 * time.Millisecond}, DataDir: dir, ExpiryInterval: time.Hour,
 		})
 		automations := []config.Automation{{Name: "api", Match: []string{`service=~"api.*"`}, Diagnostics: []string{"check-api"},
@@ -221,7 +223,8 @@ func alertFirstFrame(e *env) ([]row, error) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		inc, err := commands.NewIncidents(commands.IncidentsDeps{Service: svc, Bot: b, Chats: chats,
+		inc, err := incidentchat.New(incidentchat.Deps{Service: svc, Runs: b.Runs(), Runbooks: b, Store: st,
+			Registry: func() *runbooks.Registry { return reg }, Audit: al, Chats: chats,
 			Access: func() *access.Policy { return pol }, Interval: time.Hour})
 		if err != nil {
 			tb.Fatal(err)

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
 
 // inTB runs f once with a testing.TB, so that the packages' test harnesses
-// (bot/bottest, the slack and incident fakes) serve this program as they
+// (commands/commandstest, bot/bottest, the slack and incident fakes) serve this program as they
 // serve tests. testing.Benchmark supplies a *testing.B; its later calls,
 // which only calibrate b.N, do nothing. Cleanups registered by f run when
 // f returns. A harness that fails (t.Fatal) makes inTB return an error.
@@ -46,7 +47,7 @@ func pct(lat []time.Duration, q float64) time.Duration {
 
 // commandFirstFrame measures issue 3's command to first frame: from a
 // `/runbook run` of a no-approval runbook handed to the bot to the first
-// message the fake chat receives (bottest: real commands, bolt store,
+// message the fake chat receives (commandstest: real commands, bolt store,
 // executor, audit chain). Since issue 11 a run that ends within the
 // stream's hold is one message, posted once its end is committed, so for
 // this quick runbook the first frame is the final one.
@@ -55,7 +56,7 @@ func commandFirstFrame(e *env) ([]row, error) {
 	const n = 300
 	var lat []time.Duration
 	err := inTB("command to first frame", func(tb testing.TB) {
-		h := bottest.New(tb, bottest.Options{Roles: map[string][]string{"dev": {"console:alice"}}, Runbooks: []string{quick}})
+		h := commandstest.New(tb, commandstest.Options{Roles: map[string][]string{"dev": {"console:alice"}}, Runbooks: []string{quick}})
 		alice := bottest.User("alice")
 		for range n {
 			lat = append(lat, h.FirstPost(alice, "/runbook run quick"))
@@ -67,7 +68,7 @@ func commandFirstFrame(e *env) ([]row, error) {
 	}
 	p50, p99 := pct(lat, 0.50), pct(lat, 0.99)
 	return []row{
-		{fmt.Sprintf("command to first frame (a quick run's one message) p50 (%d runs, bottest)", n), ms(p50), "", ""},
+		{fmt.Sprintf("command to first frame (a quick run's one message) p50 (%d runs, commandstest)", n), ms(p50), "", ""},
 		{"command to first frame p99", ms(p99), "<= 5 ms", met(p99 <= 5*time.Millisecond)},
 	}, nil
 }

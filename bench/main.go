@@ -8,8 +8,8 @@
 // ./bench` (or `make bench`); it takes about two minutes.
 //
 // The in-process figures drive the real packages with their test fakes
-// (bot/bottest, bot/slack/slacktest) on loopback. Each measurement is a
-// function returning rows.
+// (commands/commandstest, bot/bottest, bot/slack/slacktest) on loopback.
+// Each measurement is a function returning rows.
 package main
 
 import (

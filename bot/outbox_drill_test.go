@@ -13,6 +13,7 @@ import (
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -79,7 +80,7 @@ func TestChatOutageDrill(t *testing.T) {
 	// The fault switch sits between the outbox and the recording chat.
 	chat := bot.NewOutbox(faultyFiles{fake}, bot.OutboxOptions{Clock: clock, Logger: logger})
 	ob, _ := bot.OutboxOf(chat)
-	h := bottest.New(t, bottest.Options{
+	h := commandstest.New(t, commandstest.Options{
 		Roles:    map[string][]string{"sre": {"console:alice", "console:bob"}},
 		Runbooks: []string{fmt.Sprintf(drillRunbooks, gate)},
 		Bot:      config.Bot{StreamInterval: 10 * time.Millisecond},

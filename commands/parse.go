@@ -240,8 +240,8 @@ func (n Names) root(name string) string {
 	return ""
 }
 
-// typed returns the root as people type it, with its slash.
-func (n Names) typed(root string) string {
+// Typed returns the root as people type it, with its slash.
+func (n Names) Typed(root string) string {
 	switch root {
 	case RootRunbook:
 		return "/" + n.Runbook
@@ -280,21 +280,21 @@ func (n Names) Parse(root, text string, runbookNames []string) (Request, error) 
 		case VerbReload:
 			req.Verb = VerbReload
 		default:
-			return req, n.unknown(neutral, words[0], verbStrings(teburaVerbs))
+			return req, n.Unknown(neutral, words[0], verbStrings(teburaVerbs))
 		}
 		if len(words) > 1 {
-			return req, tebura.Errorf(tebura.EINVALID, "`%s %s` takes no arguments.", n.typed(neutral), words[0])
+			return req, tebura.Errorf(tebura.EINVALID, "`%s %s` takes no arguments.", n.Typed(neutral), words[0])
 		}
 		return req, nil
 	case RootRunbook:
 		return n.parseRunbook(req, words, runbookNames)
 	}
 	return req, tebura.Errorf(tebura.EINVALID, "There is no command `/%s`. Type `%s help` for everything you can do.",
-		strings.TrimPrefix(root, "/"), n.typed(RootTebura))
+		strings.TrimPrefix(root, "/"), n.Typed(RootTebura))
 }
 
 func (n Names) parseRunbook(req Request, words, runbookNames []string) (Request, error) {
-	rb := n.typed(RootRunbook)
+	rb := n.Typed(RootRunbook)
 	if len(words) == 0 {
 		req.Verb = VerbList
 		return req, nil
@@ -347,7 +347,7 @@ func (n Names) parseRunbook(req Request, words, runbookNames []string) (Request,
 		// /runbook NAME k=v ...: a runbook named directly. A word that is
 		// neither a verb nor a runbook is answered with the nearest of both.
 		if !contains(runbookNames, words[0]) {
-			return req, n.unknown(RootRunbook, words[0], append(verbStrings(runbookVerbs), runbookNames...))
+			return req, n.Unknown(RootRunbook, words[0], append(verbStrings(runbookVerbs), runbookNames...))
 		}
 		args, err := ParseArgs(words[1:])
 		if err != nil {
@@ -368,14 +368,14 @@ func example(what string) string {
 	return ""
 }
 
-// unknown is the answer to a subcommand that does not exist: the nearest
+// Unknown is the answer to a subcommand that does not exist: the nearest
 // valid one, if any is close, and where to find the rest.
-func (n Names) unknown(root, word string, candidates []string) error {
-	msg := "There is no `" + n.typed(root) + " " + word + "`."
+func (n Names) Unknown(root, word string, candidates []string) error {
+	msg := "There is no `" + n.Typed(root) + " " + word + "`."
 	if s := Suggest(word, candidates); s != "" {
-		msg += " Did you mean `" + n.typed(root) + " " + s + "`?"
+		msg += " Did you mean `" + n.Typed(root) + " " + s + "`?"
 	}
-	msg += " Type `" + n.typed(RootTebura) + " help` for everything you can do."
+	msg += " Type `" + n.Typed(RootTebura) + " help` for everything you can do."
 	return tebura.Errorf(tebura.EINVALID, "%s", msg)
 }
 
@@ -411,3 +411,7 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// RunbookVerbs are the verbs of /runbook, for suggesting the nearest one to
+// a word that is neither a verb nor a runbook.
+func RunbookVerbs() []string { return verbStrings(runbookVerbs) }

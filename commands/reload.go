@@ -12,8 +12,8 @@ import (
 // configuration, the runbooks and the access policy again (Deps.Reload).
 // The answer is private either way: the summary, or why the new
 // configuration was refused (the running one stays).
-func (b *Bot) reload(ctx context.Context, c *bot.Command) error {
-	if !b.policy().IsAdmin(subject(c.Actor)) {
+func (b *Router) reload(ctx context.Context, c *bot.Command) error {
+	if !b.policy().IsAdmin(Subject(c.Actor)) {
 		return tebura.Errorf(tebura.EFORBIDDEN, "Only admins may reload the configuration: the identities and roles under access.admins in the bot's config. Ask one of them, or an operator can send SIGHUP to tebura.")
 	}
 	if b.d.Reload == nil {
@@ -28,6 +28,6 @@ func (b *Bot) reload(ctx context.Context, c *bot.Command) error {
 
 // mayReload reports whether help offers `/tebura reload` to s: an admin,
 // on a bot that can reload.
-func (b *Bot) mayReload(s access.Subject) bool {
+func (b *Router) mayReload(s access.Subject) bool {
 	return b.d.Reload != nil && b.policy().IsAdmin(s)
 }

@@ -14,9 +14,28 @@ import (
 	"github.com/tebura/tebura/commands"
 )
 
+var (
+	bob  = bottest.User("bob")  // sre
+	dave = bottest.User("dave") // nobody
+)
+
+func mustContain(t *testing.T, what, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, want) {
+		t.Errorf("%s = %q, want it to contain %q", what, got, want)
+	}
+}
+
+func roles() map[string][]string {
+	return map[string][]string{
+		"dev": {"console:alice"},
+		"sre": {"console:bob", "console:carol"},
+	}
+}
+
 // reloadBot is a bot whose Deps.Reload records who asked and answers with
 // summary or err. carol is an admin.
-func reloadBot(t *testing.T, summary string, err error, withReload bool) (*commands.Bot, func() []string) {
+func reloadBot(t *testing.T, summary string, err error, withReload bool) (*commands.Router, func() []string) {
 	t.Helper()
 	pol, perr := access.New(roles(), []string{"console:carol"})
 	if perr != nil {
@@ -39,19 +58,23 @@ func reloadBot(t *testing.T, summary string, err error, withReload bool) (*comma
 }
 
 // tell sends line as a and returns the private and the posted answers.
-func tell(b *commands.Bot, a bot.Actor, line string) (private, posted string) {
+func tell(b *commands.Router, a bot.Actor, line string) (private, posted string) {
 	root, text, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
-	r := &testReplier{}
-	b.HandleEvent(context.Background(), &bot.Command{Platform: bottest.Platform, Actor: a, Channel: "ops", Name: root, Text: text, Reply: r, Received: time.Now()})
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var mu sync.Mutex
 	var pv, ps []string
-	for _, m := range r.private {
-		pv = append(pv, bottest.Text(m))
-	}
-	for _, m := range r.posted {
-		ps = append(ps, bottest.Text(m))
-	}
+	r := bottest.NewChat(bot.Limits{}).Replier(a, "ops", func(m *bottest.Msg, p *bot.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m != nil {
+			ps = append(ps, bottest.Text(m.Last()))
+		}
+		if p != nil {
+			pv = append(pv, bottest.Text(*p))
+		}
+	})
+	b.HandleEvent(context.Background(), &bot.Command{Platform: bottest.Platform, Actor: a, Channel: "ops", Name: root, Text: text, Reply: r, Received: time.Now()})
+	mu.Lock()
+	defer mu.Unlock()
 	return strings.Join(pv, "\n"), strings.Join(ps, "\n")
 }
 

@@ -7,15 +7,9 @@ import (
 	"github.com/tebura/tebura/bot"
 )
 
-// errorText is what a person in chat reads for err: tebura's public
-// sentence, so that chat, the console and the HTTP edges word an error
-// alike. An internal error's own message is for the operators and stays in
-// the log; the person gets the generic sentence.
-func errorText(err error) string { return tebura.PublicMessage(err) }
-
 // fail answers the actor privately with the sentence for err, and logs
 // what the operators need.
-func (b *Bot) fail(ctx context.Context, r bot.Replier, a bot.Actor, err error) {
+func (b *Router) fail(ctx context.Context, r bot.Replier, a bot.Actor, err error) {
 	code := tebura.ErrorCode(err)
 	switch code {
 	case tebura.EINTERNAL, tebura.ETRANSIENT:
@@ -30,7 +24,7 @@ func (b *Bot) fail(ctx context.Context, r bot.Replier, a bot.Actor, err error) {
 	if code == tebura.EINTERNAL {
 		level = bot.LevelDanger
 	}
-	if perr := r.Private(ctx, bot.Message{Level: level, Text: []string{errorText(err)}}); perr != nil {
+	if perr := r.Private(ctx, bot.Message{Level: level, Text: []string{ErrorText(err)}}); perr != nil {
 		b.log.Error("private reply failed", "actor", a.ID, "err", perr)
 	}
 }

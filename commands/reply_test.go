@@ -35,8 +35,8 @@ func TestErrorText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := errorText(tt.err); got != tt.want {
-				t.Errorf("errorText(%v) = %q, want %q", tt.err, got, tt.want)
+			if got := ErrorText(tt.err); got != tt.want {
+				t.Errorf("ErrorText(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
 	}
@@ -70,8 +70,8 @@ func TestHuman(t *testing.T) {
 		time.Hour + 5*time.Second: "1h0m5s", 30 * time.Minute: "30m", 10 * time.Minute: "10m",
 	}
 	for d, want := range tests {
-		if got := human(d); got != want {
-			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		if got := Human(d); got != want {
+			t.Errorf("Human(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/tebura/tebura/bot/slack"
 	"github.com/tebura/tebura/bot/slack/slacktest"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/incidentchat"
+	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/incidenttest"
@@ -147,7 +149,7 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		Redactor: func() *runbooks.Redactor { return red }, Logger: logger,
 		Subscribers: []func(runbooks.Transition){m.ObserveRun}})
 	t.Cleanup(runs.Stop)
-	b := commands.New(commands.Deps{
+	books := runbookchat.New(runbookchat.Deps{
 		Store: ist, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
 		Audit: auditLog, Executor: exec, Runs: runs, Redactor: func() *runbooks.Redactor { return red },
 		Chats: chats, Config: config.Bot{StreamInterval: 10 * time.Millisecond}, DataDir: dir, Logger: logger,
@@ -166,15 +168,20 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, err := commands.NewIncidents(commands.IncidentsDeps{
-		Service: svc, Bot: b, Chats: chats, Config: incCfg,
+	inc, err := incidentchat.New(incidentchat.Deps{
+		Service: svc, Runs: runs, Runbooks: books, Store: ist, Registry: func() *runbooks.Registry { return reg },
+		Audit: auditLog, Chats: chats, Config: incCfg,
 		Access: func() *access.Policy { return pol }, Logger: logger, Interval: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := commands.New(commands.Deps{
+		Callbacks: ist, Registry: func() *runbooks.Registry { return reg }, Access: func() *access.Policy { return pol },
+		Runbooks: books, Incidents: inc, Logger: logger,
+	})
 	runCtx, stop := context.WithCancel(ctx)
-	if err := b.Recover(runCtx); err != nil {
+	if err := books.Recover(runCtx); err != nil {
 		t.Fatal(err)
 	}
 	if err := inc.Recover(runCtx); err != nil {
@@ -189,7 +196,7 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		_ = exec.Shutdown(now)
 		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 		defer wcancel()
-		_ = b.Wait(wctx)
+		_ = books.Wait(wctx)
 		_ = inc.Wait(wctx)
 		if err := <-chatDone; err != nil {
 			t.Errorf("slack Run: %v", err)

@@ -214,19 +214,29 @@ func (m *Msg) Times() []time.Time {
 	return append([]time.Time(nil), m.chat.msgs[m.Ref.ID].times...)
 }
 
-// replier answers one event into the fake chat and remembers what it said
-// in the turn.
+// Replier returns the replier of one event from actor in channel: it posts
+// into the fake chat and records private replies, and tells seen (when not
+// nil) about each message it posted or private reply it recorded, so that a
+// harness can gather what the bot said in answer to that event.
+func (c *Chat) Replier(actor bot.Actor, channel string, seen func(posted *Msg, private *bot.Message)) bot.Replier {
+	if seen == nil {
+		seen = func(*Msg, *bot.Message) {}
+	}
+	return &replier{chat: c, actor: actor, channel: channel, seen: seen}
+}
+
+// replier answers one event into the fake chat.
 type replier struct {
 	chat    *Chat
 	actor   bot.Actor
 	channel string
-	turn    *Turn
+	seen    func(posted *Msg, private *bot.Message)
 }
 
 func (r *replier) Reply(ctx context.Context, m bot.Message) (bot.MessageRef, error) {
 	ref, err := r.chat.Post(ctx, bot.Target{Channel: r.channel}, m)
 	if err == nil {
-		r.turn.add(&Msg{Ref: ref, chat: r.chat}, nil)
+		r.seen(&Msg{Ref: ref, chat: r.chat}, nil)
 	}
 	return ref, err
 }
@@ -236,6 +246,6 @@ func (r *replier) Private(ctx context.Context, m bot.Message) error {
 		return err
 	}
 	r.chat.private(r.actor.ID, m)
-	r.turn.add(nil, &m)
+	r.seen(nil, &m)
 	return nil
 }

@@ -63,16 +63,24 @@ func TestFileChatAndReplier(t *testing.T) {
 	if f := c.Files(); len(f) != 1 || f[0].File.Name != "x.log" {
 		t.Errorf("files = %+v", f)
 	}
-	turn := &Turn{}
-	r := &replier{chat: c, actor: User("alice"), channel: Channel, turn: turn}
+	var posted []*Msg
+	var private []bot.Message
+	r := c.Replier(User("alice"), Channel, func(m *Msg, p *bot.Message) {
+		if m != nil {
+			posted = append(posted, m)
+		}
+		if p != nil {
+			private = append(private, *p)
+		}
+	})
 	if _, err := r.Reply(ctx, bot.Message{Header: "public"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Private(ctx, bot.Message{Text: []string{"secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	if len(turn.Posted()) != 1 || len(turn.Private()) != 1 || !strings.Contains(turn.PrivateText(), "secret") {
-		t.Errorf("turn = %d posted, %q private", len(turn.Posted()), turn.PrivateText())
+	if len(posted) != 1 || len(private) != 1 || !strings.Contains(Text(private[0]), "secret") {
+		t.Errorf("seen = %d posted, %d private", len(posted), len(private))
 	}
 	if p := c.Privates(); len(p) != 1 || p[0].To != "console:alice" {
 		t.Errorf("privates = %+v", p)

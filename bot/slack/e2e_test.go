@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/slack/slacktest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -65,9 +65,9 @@ func (g gate) open(t *testing.T) {
 	}
 }
 
-// startRealBot wires the real commands.Bot (bolt store, executor, audit,
-// access through Slack user groups) behind the harness's adapter, with the
-// runbooks above waiting for the returned gate.
+// startRealBot wires the real bot (router, runbook flows, bolt store,
+// executor, audit, access through Slack user groups) behind the harness's
+// adapter, with the runbooks above waiting for the returned gate.
 func startRealBot(t *testing.T, h *harness) gate {
 	t.Helper()
 	g := gate(filepath.Join(t.TempDir(), "gate"))
@@ -75,7 +75,7 @@ func startRealBot(t *testing.T, h *harness) gate {
 	// Roles granted to Slack user groups: alice is in S2 (dev), bob in S1
 	// (sre). Alice is also an approver in her own name, so that only the
 	// four-eyes rule stops her approving her own request.
-	b := bottest.New(t, bottest.Options{
+	b := commandstest.New(t, commandstest.Options{
 		Roles:    map[string][]string{"sre": {"slack-group:S1", "slack:UALICE"}, "dev": {"slack-group:S2"}},
 		Runbooks: books,
 		Bot:      config.Bot{StreamInterval: 50 * time.Millisecond},

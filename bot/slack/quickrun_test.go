@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/store/bolt"
 )
 
@@ -32,7 +32,7 @@ steps:
   - {name: hi, run: [echo, hi]}
 `}
 
-// TestQuickRunIsOneSlackCall drives the real bot (bottest: commands, bolt,
+// TestQuickRunIsOneSlackCall drives the real bot (commandstest: commands, bolt,
 // executor) on the real adapter against the fake Slack: a run that ends
 // within the stream's hold costs one chat.postMessage carrying its final
 // frame and no chat.update (it cost a post and two updates of the
@@ -43,7 +43,7 @@ func TestQuickRunIsOneSlackCall(t *testing.T) {
 	fake := newFake(t)
 	synctest.Test(t, func(t *testing.T) {
 		a := newBubbleAdapter(t, fake)
-		h := bottest.New(t, bottest.Options{
+		h := commandstest.New(t, commandstest.Options{
 			Roles:    map[string][]string{"dev": {"slack:UALICE"}, "sre": {"slack:UBOB"}},
 			Runbooks: quickRunbooks,
 			Chat:     func(*bolt.Store) bot.Chat { return a },

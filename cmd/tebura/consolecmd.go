@@ -12,12 +12,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/slack"
-	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/incidentchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
@@ -84,7 +83,7 @@ dir, so it cannot run beside a serve on the same data dir.`,
 					return
 				}
 				// The input ended: let what it started finish, then stop.
-				_ = srv.bot.Wait(ctx)
+				_ = srv.books.Wait(ctx)
 				_ = srv.inc.Wait(ctx)
 				cancel()
 			}()
@@ -231,7 +230,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			md, err := commands.IncidentPostmortem(cmd.Context(), svc, st, args[0])
+			md, err := incidentchat.Postmortem(cmd.Context(), svc, st, args[0])
 			if err != nil {
 				return err
 			}

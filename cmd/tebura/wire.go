@@ -22,6 +22,8 @@ import (
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/slack"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/incidentchat"
+	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/incident/source"
@@ -88,8 +90,9 @@ type server struct {
 	cur      atomic.Pointer[live]
 	reloadMu sync.Mutex // one reload at a time
 
-	bot     *commands.Bot
-	inc     *commands.Incidents
+	bot     *commands.Router
+	books   *runbookchat.Flows
+	inc     *incidentchat.Incidents
 	svc     *incident.Service
 	chats   map[string]bot.Chat
 	console *console.Adapter
@@ -146,11 +149,13 @@ func wire(app *App, o wireOptions) (*server, error) {
 	if discordA != nil {
 		botCfg.StreamInterval = max(botCfg.StreamInterval, cfg.Discord.StreamInterval)
 	}
-	s.bot = commands.New(commands.Deps{
+	// Built in the order they depend on each other: the run service
+	// (app.Runs), the runbook chat flows, the incident chat flows, and
+	// the router in front of both.
+	s.books = runbookchat.New(runbookchat.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
 		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
-		Reload: s.reloadSummary,
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
@@ -178,14 +183,20 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// one channel.
 		announce[console.Platform] = cmp.Or(cfg.Console.Channel, console.DefaultChannel)
 	}
-	s.inc, err = commands.NewIncidents(commands.IncidentsDeps{
-		Service: s.svc, Bot: s.bot, Chats: s.chats, Config: cfg.Incidents,
+	s.inc, err = incidentchat.New(incidentchat.Deps{
+		Service: s.svc, Runs: app.Runs, Runbooks: s.books, Store: app.Data, Registry: s.registry, Audit: app.Audit,
+		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval,
 	})
 	if err != nil {
 		return nil, err
 	}
+
+	s.bot = commands.New(commands.Deps{
+		Callbacks: app.Data, Registry: s.registry, Access: s.policy, Commands: cfg.Bot.Commands,
+		Runbooks: s.books, Incidents: s.inc, Reload: s.reloadSummary, Logger: s.log,
+	})
 
 	if o.Console != consoleOnly {
 		// Validation refused a source present without authentication, so
@@ -209,8 +220,8 @@ func wire(app *App, o wireOptions) (*server, error) {
 	}
 
 	app.AddStartup(func(ctx context.Context, interrupted []*runbooks.Run) error {
-		s.bot.ShowInterrupted(ctx, interrupted)
-		if err := s.bot.Recover(ctx); err != nil {
+		s.books.ShowInterrupted(ctx, interrupted)
+		if err := s.books.Recover(ctx); err != nil {
 			return fmt.Errorf("bot recover: %w", err)
 		}
 		if err := s.inc.Recover(ctx); err != nil {
@@ -219,7 +230,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		return nil
 	})
 	app.AddStop(func(ctx context.Context) error {
-		return errors.Join(s.bot.Wait(ctx), s.inc.Wait(ctx))
+		return errors.Join(s.books.Wait(ctx), s.inc.Wait(ctx))
 	})
 	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
 	if slackA != nil {

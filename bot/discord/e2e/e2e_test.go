@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/discord/discordtest"
 	"github.com/tebura/tebura/commands"
+	"github.com/tebura/tebura/commands/commandstest"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -152,12 +152,12 @@ func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.I
 		discordtest.Option{Name: "args", Value: "env=prod"})
 }
 
-// realBot builds the real commands.Bot (bolt store, access policy, runbook
+// realBot builds the real bot (router and runbook flows, bolt store, access policy, runbook
 // registry, executor, audit chain) with the Discord adapter that chat
 // builds over the bot's store as its chat.
-func realBot(t *testing.T, chat func(*bolt.Store) bot.Chat) *commands.Bot {
+func realBot(t *testing.T, chat func(*bolt.Store) bot.Chat) *commands.Router {
 	t.Helper()
-	return bottest.New(t, bottest.Options{
+	return commandstest.New(t, commandstest.Options{
 		Roles: map[string][]string{
 			"dev": {"discord:" + aliceID},
 			"sre": {"discord-role:" + approverRID},
