@@ -699,12 +699,23 @@ func envName(key string) string {
 // applyEnv sets every key whose TEBURA_* variable is set, through viper's
 // environment binding. Secret keys also accept TEBURA_<KEY>_FILE.
 func (l *Loaded) applyEnv(merged map[string]any, baseDir string) []Problem {
+	// Most processes set no TEBURA_* variable, or one or two: look only at
+	// the keys whose variable exists (walking every key's type through
+	// reflection was a third of loading a configuration, paid by every
+	// tebura run).
+	set := prefixedEnv()
+	if len(set) == 0 {
+		return nil
+	}
 	v := viper.New()
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	var ps []Problem
 	t := reflect.TypeOf(Config{})
 	for _, key := range envKeys("", t, merged) {
+		if name := envName(key); !set[name] && !set[name+"_FILE"] {
+			continue
+		}
 		isSecret := fieldType(t, key) == secretType
 		if isSecret {
 			fileKey := key + "_file"
@@ -728,6 +739,17 @@ func (l *Loaded) applyEnv(merged map[string]any, baseDir string) []Problem {
 		}
 	}
 	return ps
+}
+
+// prefixedEnv is the set of environment variables named TEBURA_*.
+func prefixedEnv() map[string]bool {
+	set := map[string]bool{}
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, envPrefix+"_") {
+			set[name] = true
+		}
+	}
+	return set
 }
 
 // fieldType returns the type of the field a dotted key names, nil if none.

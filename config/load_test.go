@@ -20,7 +20,7 @@ func writeConfig(t *testing.T, body string) string {
 
 // cleanEnv unsets every TEBURA_* variable for the test, so that the
 // environment of whoever runs the tests does not leak into the loads.
-func cleanEnv(t *testing.T) {
+func cleanEnv(t testing.TB) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -381,5 +381,17 @@ func TestLoadCheckGeneric(t *testing.T) {
 	}
 	if !reflect.DeepEqual(checked, []string{"odd", "ok"}) {
 		t.Errorf("checked %v, want the sources without a problem, in order", checked)
+	}
+}
+
+// BenchmarkLoadExample is what each tebura command pays to read its
+// configuration (config.example.yaml, no TEBURA_* variable set): part of
+// the floor of a one-shot `tebura run`.
+func BenchmarkLoadExample(b *testing.B) {
+	cleanEnv(b)
+	for b.Loop() {
+		if _, ps := Load("../config.example.yaml", Options{}); len(ps) > 0 {
+			b.Fatal(ps)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,7 +189,8 @@ func benchOverhead(b *testing.B, script string) {
 // redactor ("plain"),
 // the benchmark's redactor whose secrets never appear ("redact-absent"),
 // and output in which every 10th line carries a configured secret and a
-// token matched by a pattern ("redact-present").
+// token matched by a pattern ("redact-present"); "-echo" also hands every
+// line to an echo, as tebura run does.
 //
 //	go test -run '^$' -bench OutputWrite ./runbooks
 func BenchmarkOutputWrite(b *testing.B) {
@@ -205,11 +207,16 @@ func BenchmarkOutputWrite(b *testing.B) {
 		name  string
 		m     Masker
 		chunk []byte
+		echo  io.Writer
 	}{
-		{"plain", nil, plain},
-		{"plain-4k", nil, plain[:4000]}, // a pipe read per 4 KiB write of the child
-		{"redact-absent", red, plain},
-		{"redact-present", red, mixed},
+		{"plain", nil, plain, nil},
+		{"plain-4k", nil, plain[:4000], nil}, // a pipe read per 4 KiB write of the child
+		{"redact-absent", red, plain, nil},
+		{"redact-present", red, mixed, nil},
+		// tebura run: every line also goes to the terminal, past the cap.
+		{"plain-echo", nil, plain, io.Discard},
+		{"plain-4k-echo", nil, plain[:4000], io.Discard},
+		{"redact-absent-echo", red, plain, io.Discard},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			dir := b.TempDir()
@@ -220,7 +227,7 @@ func BenchmarkOutputWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 				h := newHandle(nil, "r1", bc.m, DefaultTailLines)
-				o := newOutput(h, bc.m, f, DefaultLogCapBytes, nil)
+				o := newOutput(h, bc.m, f, DefaultLogCapBytes, bc.echo)
 				for n := 0; n < 100000000; n += len(bc.chunk) {
 					o.Write(bc.chunk)
 				}

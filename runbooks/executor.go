@@ -253,8 +253,7 @@ func (e *Executor) Start(ctx context.Context, run *Run, job Job) (*Handle, error
 	if e.running < e.cfg.MaxConcurrent {
 		e.running++
 		e.mu.Unlock()
-		h.update(func(h *Handle) { h.state = StateRunning })
-		go e.execute(h, run, job)
+		e.begin(h, run, job)
 		return h, nil
 	}
 	e.queue = append(e.queue, &queued{h: h, run: run, job: job})
@@ -362,8 +361,34 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// execute runs the steps of a run that has a slot.
-func (e *Executor) execute(h *Handle, run *Run, job Job) {
+// begin stores a run that has a slot as running, with its log, then runs
+// its steps in a goroutine of their own. The running state is written
+// before begin returns (in Start, in the caller's goroutine), so that it
+// and the entry of the start that rides with it precede whatever the
+// caller writes next.
+func (e *Executor) begin(h *Handle, run *Run, job Job) {
+	h.update(func(h *Handle) { h.state = StateRunning })
+	started := e.cfg.Clock()
+	logRel := filepath.Join("logs", run.ID+".log")
+	file, err := e.openLog(logRel)
+	if err != nil {
+		e.log.Error("run log not opened", "run_id", run.ID, "err", err)
+		logRel = ""
+	}
+	h.update(func(h *Handle) { h.started = started })
+	if _, err := e.journal.update(context.Background(), run.ID, func(r *Run) error {
+		r.State, r.StartedAt, r.LogPath, r.Reason = StateRunning, started, logRel, ""
+		return nil
+	}); err != nil {
+		e.log.Warn("run state not stored", "run_id", run.ID, "state", StateRunning, "err", err)
+	}
+	e.log.Info("run started", "run_id", run.ID, "runbook", run.Runbook)
+	go e.execute(h, run, job, started, file)
+}
+
+// execute runs the steps of a run that begin stored running; file is its
+// log (nil when it could not be opened).
+func (e *Executor) execute(h *Handle, run *Run, job Job, started time.Time, file *os.File) {
 	base, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	go func() {
@@ -380,22 +405,7 @@ func (e *Executor) execute(h *Handle, run *Run, job Job) {
 		defer c()
 	}
 
-	started := e.cfg.Clock()
-	logRel := filepath.Join("logs", run.ID+".log")
-	file, err := e.openLog(logRel)
-	if err != nil {
-		e.log.Error("run log not opened", "run_id", run.ID, "err", err)
-		logRel = ""
-	}
 	out := newOutput(h, job.Masker, file, e.cfg.LogCapBytes, job.Echo)
-	h.update(func(h *Handle) { h.started = started })
-	if _, err := e.journal.update(context.Background(), run.ID, func(r *Run) error {
-		r.State, r.StartedAt, r.LogPath, r.Reason = StateRunning, started, logRel, ""
-		return nil
-	}); err != nil {
-		e.log.Warn("run state not stored", "run_id", run.ID, "state", StateRunning, "err", err)
-	}
-	e.log.Info("run started", "run_id", run.ID, "runbook", run.Runbook)
 
 	state, code, reason := StateSucceeded, 0, ""
 	ran := 0
@@ -514,7 +524,6 @@ func (e *Executor) end(h *Handle, run *Run, hadSlot bool, state State, code int,
 	})
 	e.wg.Done()
 	if next != nil {
-		next.h.update(func(h *Handle) { h.state = StateRunning })
-		go e.execute(next.h, next.run, next.job)
+		e.begin(next.h, next.run, next.job)
 	}
 }

@@ -130,6 +130,14 @@ func (o *output) addBlockLocked(b []byte) {
 	if !o.keep(int64(len(b))) {
 		return
 	}
+	if o.masker == nil {
+		// Nothing to mask: the block goes out from the read buffer, after
+		// the lines batched before it, without being copied into the
+		// batch (on a flood that copy was a third of the engine's work).
+		o.flushLocked()
+		o.sendLocked(b)
+		return
+	}
 	o.batch = append(o.batch, b...)
 }
 
@@ -235,8 +243,7 @@ func (o *output) keep(n int64) bool {
 	return logging || o.echo != nil
 }
 
-// flushLocked masks the batched lines, hands them all to the echo and
-// writes them to the log, whole lines only, up to the cap.
+// flushLocked masks the batched lines and sends them (sendLocked).
 func (o *output) flushLocked() {
 	if len(o.batch) == 0 {
 		return
@@ -251,6 +258,12 @@ func (o *output) flushLocked() {
 		data = []byte(o.masker.Mask(string(data)))
 	}
 	o.batch = o.batch[:0]
+	o.sendLocked(data)
+}
+
+// sendLocked hands masked complete lines to the echo, and to the log,
+// whole lines only, up to the cap. It keeps no reference to data.
+func (o *output) sendLocked(data []byte) {
 	if o.echo != nil {
 		if _, err := o.echo.Write(data); err != nil {
 			o.echo = nil // the run goes on; its log is complete

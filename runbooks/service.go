@@ -136,6 +136,7 @@ type Service struct {
 
 	stripes [64]sync.Mutex // per run (hashed): a store write and its publication in one order
 	pub     publisher
+	starts  startNotes
 }
 
 // NewService builds the service and takes over cfg.Executor's state
@@ -284,11 +285,22 @@ func (s *Service) heldLock(ctx context.Context, key string) (Lock, bool, error) 
 	return Lock{}, false, nil
 }
 
-// AuditedStore is a Store that can create a run together with the audit
-// entries of its request in one transaction (store/bolt keeps both in one
-// file): one fsync, and never a run without its request on the chain.
+// AuditEntries computes, inside a store's write transaction, the audit
+// entries that record a change of run: last is the chain's last entry (nil
+// when it is empty), run the run as it will be stored. It must only
+// compute.
+type AuditEntries func(run *Run, last *audit.Entry) ([]audit.Entry, error)
+
+// AuditedStore is a Store that writes a run and the audit entries that
+// record its change in one transaction (store/bolt keeps both in one
+// file): one fsync per transition instead of two, and never a change
+// without its entry on the chain, nor an entry without its change.
 type AuditedStore interface {
-	CreateRunAudited(ctx context.Context, run *Run, entries func(run *Run, last *audit.Entry) ([]audit.Entry, error)) error
+	// CreateRunAudited is CreateRun with the entries of the request.
+	CreateRunAudited(ctx context.Context, run *Run, entries AuditEntries) error
+	// UpdateRunAudited is UpdateRun with the entries of the change; nil
+	// entries (or none returned) writes the run alone.
+	UpdateRunAudited(ctx context.Context, id string, fn func(*Run) error, entries AuditEntries) (*Run, error)
 }
 
 // Create stores p's run (assigning its ID) with the audit entries of its
@@ -319,15 +331,7 @@ func (s *Service) Create(ctx context.Context, p *Requested) error {
 	case s.audit == nil:
 		err = s.store.CreateRun(ctx, run)
 	case atomic:
-		err = as.CreateRunAudited(ctx, run, func(r *Run, last *audit.Entry) ([]audit.Entry, error) {
-			var es []audit.Entry
-			for _, n := range notes(r) {
-				e := s.audit.Next(last, n)
-				es = append(es, e)
-				last = &e
-			}
-			return es, nil
-		})
+		err = as.CreateRunAudited(ctx, run, s.entries(notes))
 	default:
 		if err = s.store.CreateRun(ctx, run); err == nil {
 			for _, n := range notes(run) {
@@ -340,6 +344,19 @@ func (s *Service) Create(ctx context.Context, p *Requested) error {
 	}
 	s.publish(Transition{Run: copyRun(run), From: "", To: run.State, Actor: run.RequestedBy, At: run.RequestedAt})
 	return nil
+}
+
+// entries chains the notes that notes returns for a run after last.
+func (s *Service) entries(notes func(r *Run) []audit.Note) AuditEntries {
+	return func(r *Run, last *audit.Entry) ([]audit.Entry, error) {
+		var es []audit.Entry
+		for _, n := range notes(r) {
+			e := s.audit.Next(last, n)
+			es = append(es, e)
+			last = &e
+		}
+		return es, nil
+	}
 }
 
 // Request is Prepare then Create.
@@ -409,16 +426,19 @@ func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, e
 	if err != nil {
 		return nil, s.fail(ctx, run, m, err)
 	}
+	// The entry of the start is written with the executor's first write of
+	// the run (queued or running), before any step runs: one transaction.
+	s.starts.put(run.ID, audit.Note{Actor: by, Action: audit.ActionRunStart, Subject: run.ID, Detail: map[string]string{
+		"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, m)}})
 	h, err := s.exec.Start(context.WithoutCancel(ctx), run, Job{Steps: steps, Timeout: rb.Timeout, Masker: m, Echo: echo})
 	if err != nil {
+		s.starts.take(run.ID) // it never started
 		var locked *LockedError
 		if !errors.As(err, &locked) {
 			return nil, s.fail(ctx, run, m, err)
 		}
 		return nil, err // the executor ended it failed
 	}
-	s.record(ctx, audit.Note{Actor: by, Action: audit.ActionRunStart, Subject: run.ID, Detail: map[string]string{
-		"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, m)}})
 	return h, nil
 }
 
@@ -485,42 +505,106 @@ var errUnchanged = errors.New("unchanged")
 // stored, audited and published, in that order, and the writes of one run
 // are published in the order they were stored.
 func (s *Service) write(ctx context.Context, id, actor string, fn func(r *Run) (audit.Action, map[string]string, error)) (*Run, error) {
+	return s.writeNotes(ctx, id, actor, func(r *Run) ([]audit.Note, error) {
+		action, detail, err := fn(r)
+		if err != nil || action == "" {
+			return nil, err
+		}
+		return []audit.Note{{Actor: actor, Action: action, Subject: id, Detail: detail}}, nil
+	})
+}
+
+// writeNotes is write with the audit entries given as notes. With an
+// AuditedStore the change and its entries are one transaction (one fsync);
+// otherwise the entries follow the change.
+func (s *Service) writeNotes(ctx context.Context, id, actor string, fn func(r *Run) ([]audit.Note, error)) (*Run, error) {
 	mu := &s.stripes[stripe(id)]
 	mu.Lock()
 	defer mu.Unlock()
 	var from State
-	var action audit.Action
-	var detail map[string]string
-	run, err := s.store.UpdateRun(ctx, id, func(r *Run) error {
-		from, action, detail = r.State, "", nil
+	var notes []audit.Note
+	change := func(r *Run) error {
+		from = r.State
 		var err error
-		action, detail, err = fn(r)
+		notes, err = fn(r)
 		return err
-	})
+	}
+	var run *Run
+	var err error
+	if as, atomic := s.store.(AuditedStore); atomic && s.audit != nil {
+		run, err = as.UpdateRunAudited(ctx, id, change, s.entries(func(*Run) []audit.Note { return notes }))
+	} else if run, err = s.store.UpdateRun(ctx, id, change); err == nil {
+		for _, n := range notes {
+			s.record(ctx, n)
+		}
+	}
 	if err != nil {
 		return nil, err
-	}
-	if action != "" {
-		s.record(ctx, audit.Note{Actor: actor, Action: action, Subject: id, Detail: detail})
 	}
 	s.publish(Transition{Run: copyRun(run), From: from, To: run.State, Actor: actor, At: s.now()})
 	return run, nil
 }
 
 // update implements the executor's journal: its queued, running and end
-// writes go through write.
+// writes go through write. The entry of the run's start rides with the
+// executor's first write of a started run (queued or running), in its
+// transaction; the entry of its end with the end.
 func (s *Service) update(ctx context.Context, id string, fn func(r *Run) error) (*Run, error) {
-	return s.write(ctx, id, "system", func(r *Run) (audit.Action, map[string]string, error) {
+	var start *audit.Note
+	run, err := s.writeNotes(ctx, id, "system", func(r *Run) ([]audit.Note, error) {
+		start = nil
 		if err := fn(r); err != nil {
-			return "", nil, err
+			return nil, err
+		}
+		if r.State == StateQueued || r.State == StateRunning {
+			if n, ok := s.starts.peek(id); ok {
+				start = &n
+				return []audit.Note{n}, nil
+			}
 		}
 		if !r.State.Final() {
-			return "", nil, nil
+			return nil, nil
 		}
-		return audit.ActionRunEnd, map[string]string{
+		return []audit.Note{{Actor: "system", Action: audit.ActionRunEnd, Subject: id, Detail: map[string]string{
 			"runbook": r.Runbook, "state": string(r.State), "exit_code": fmt.Sprint(r.ExitCode), "reason": r.Reason,
-		}, nil
+		}}}, nil
 	})
+	if start != nil {
+		s.starts.take(id)
+		if err != nil { // the entry must not be lost with the write
+			s.record(ctx, *start)
+		}
+	}
+	return run, err
+}
+
+// startNotes holds the audit entry of each run handed to the executor
+// until the executor's first write of it carries the entry.
+type startNotes struct {
+	mu sync.Mutex
+	m  map[string]audit.Note
+}
+
+func (p *startNotes) put(id string, n audit.Note) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]audit.Note{}
+	}
+	p.m[id] = n
+}
+
+func (p *startNotes) peek(id string) (audit.Note, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, ok := p.m[id]
+	return n, ok
+}
+
+func (p *startNotes) take(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, id)
 }
 
 func stripe(id string) int {

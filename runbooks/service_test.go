@@ -3,8 +3,11 @@ package runbooks
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,11 +18,13 @@ import (
 type memAudit struct {
 	mu      sync.Mutex
 	entries []audit.Entry
+	appends int // entries appended alone, each a transaction of its own
 }
 
 func (m *memAudit) AppendAudit(_ context.Context, fn func(last *audit.Entry) (audit.Entry, error)) (audit.Entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.appends++
 	var last *audit.Entry
 	if len(m.entries) > 0 {
 		last = &m.entries[len(m.entries)-1]
@@ -53,13 +58,16 @@ func (m *memAudit) actions() []string {
 	return out
 }
 
-// atomicStore is a fakeStore that creates a run and its audit entries in
+// atomicStore is a fakeStore that writes a run and its audit entries in
 // one call, counting the calls, as store/bolt does in one transaction.
 type atomicStore struct {
 	*fakeStore
 	audit         *memAudit
 	atomicCreates int
 	plainCreates  int
+	// writes counts every write of a run (create, update), each one
+	// transaction of a real store, with or without entries.
+	writes atomic.Int64
 }
 
 func (s *atomicStore) CreateRun(ctx context.Context, run *Run) error {
@@ -67,10 +75,32 @@ func (s *atomicStore) CreateRun(ctx context.Context, run *Run) error {
 	return s.fakeStore.CreateRun(ctx, run)
 }
 
-func (s *atomicStore) CreateRunAudited(ctx context.Context, run *Run, entries func(*Run, *audit.Entry) ([]audit.Entry, error)) error {
+func (s *atomicStore) CreateRunAudited(ctx context.Context, run *Run, entries AuditEntries) error {
 	s.atomicCreates++
+	s.writes.Add(1)
 	if err := s.fakeStore.CreateRun(ctx, run); err != nil {
 		return err
+	}
+	return s.appendEntries(run, entries)
+}
+
+func (s *atomicStore) UpdateRun(ctx context.Context, id string, fn func(*Run) error) (*Run, error) {
+	s.writes.Add(1)
+	return s.fakeStore.UpdateRun(ctx, id, fn)
+}
+
+func (s *atomicStore) UpdateRunAudited(ctx context.Context, id string, fn func(*Run) error, entries AuditEntries) (*Run, error) {
+	s.writes.Add(1)
+	run, err := s.fakeStore.UpdateRun(ctx, id, fn)
+	if err != nil {
+		return nil, err
+	}
+	return run, s.appendEntries(run, entries)
+}
+
+func (s *atomicStore) appendEntries(run *Run, entries AuditEntries) error {
+	if entries == nil {
+		return nil
 	}
 	s.audit.mu.Lock()
 	defer s.audit.mu.Unlock()
@@ -95,10 +125,15 @@ type svcHarness struct {
 }
 
 func newSvcHarness(t *testing.T, subs ...func(Transition)) *svcHarness {
+	return newSvcHarnessCfg(t, ExecutorConfig{}, subs...)
+}
+
+func newSvcHarnessCfg(t *testing.T, cfg ExecutorConfig, subs ...func(Transition)) *svcHarness {
 	h := newHarness(t, ExecutorConfig{})
 	a := &memAudit{}
 	st := &atomicStore{fakeStore: h.store, audit: a}
-	h.exec = NewExecutor(st, ExecutorConfig{DataDir: h.dir}, nil)
+	cfg.DataDir = h.dir
+	h.exec = NewExecutor(st, cfg, nil)
 	sh := &svcHarness{harness: h, st: st, audit: a, now: t0}
 	sh.svc = NewService(ServiceConfig{Store: st, Executor: h.exec, Audit: audit.New(a, nil, func() time.Time { return sh.now }),
 		Clock: func() time.Time { return sh.now }, Subscribers: subs})
@@ -258,5 +293,84 @@ steps:
 			t.Fatalf("run %s: %s>%s after %s", tr.Run.ID, tr.From, tr.To, last[tr.Run.ID])
 		}
 		last[tr.Run.ID] = tr.To
+	}
+}
+
+// TestServiceOneTransactionPerTransition: with a store that writes a run
+// and its audit entries together, a run's life is three transactions, each
+// one fsync in store/bolt: the request with its entry, the start (queued
+// or running) with the run.start entry, the end with the run.end entry. No
+// entry is appended on its own, the chain verifies, and a run that waited
+// in the queue has its run.start entry once, with its queued write.
+func TestServiceOneTransactionPerTransition(t *testing.T) {
+	sh := newSvcHarnessCfg(t, ExecutorConfig{MaxConcurrent: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	block := sh.load(`
+name: block
+kind: diagnostic
+allow: [dev]
+params:
+  - {name: gate, type: string, required: true}
+steps:
+  - {name: wait, script: 'while [ ! -e {{ .Params.gate }} ]; do sleep 0.01; done'}
+`)
+	rb := sh.load(`
+name: hello
+kind: diagnostic
+allow: [dev]
+steps:
+  - {name: hi, run: [echo, hi]}
+`)
+	gate := filepath.Join(t.TempDir(), "open")
+	first, err := sh.svc.Request(ctx, Request{Runbook: block, Params: map[string]string{"gate": gate}, By: "slack:U1", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, err := sh.svc.Start(ctx, first.Run, block, "slack:U1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := sh.svc.Request(ctx, Request{Runbook: rb, By: "slack:U2", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := sh.svc.Start(ctx, second.Run, rb, "slack:U2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := h2.Snapshot().State; st != StateQueued {
+		t.Fatalf("second run is %s; want queued behind the first", st)
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*Handle{h1, h2} {
+		select {
+		case <-h.Done():
+		case <-ctx.Done():
+			t.Fatalf("run %s did not end", h.RunID())
+		}
+	}
+	// first: request, running, end; second: request, queued, running, end.
+	if got := sh.st.writes.Load(); got != 7 {
+		t.Errorf("%d run writes; want 7 (3 for the first run, 4 for the queued one)", got)
+	}
+	if sh.audit.appends != 0 {
+		t.Errorf("%d audit entries were appended in transactions of their own; want each with its run's write", sh.audit.appends)
+	}
+	want := []string{
+		"slack:U1 run.request r1",
+		"slack:U1 run.start r1",
+		"slack:U2 run.request r2",
+		"slack:U2 run.start r2",
+		"system run.end r1",
+		"system run.end r2",
+	}
+	if got := sh.audit.actions(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := audit.Verify(ctx, sh.audit); err != nil {
+		t.Errorf("chain: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/tebura/tebura/audit"
@@ -51,6 +52,51 @@ func TestCreateRunAudited(t *testing.T) {
 		t.Fatalf("audit = %q, want %q", got, want)
 	}
 	if n, err := audit.Verify(ctx, s); err != nil || n != 3 {
+		t.Fatalf("verify: %d %v", n, err)
+	}
+}
+
+// TestUpdateRunAudited: a change of a run and the entries recording it are
+// one transaction: an entry that cannot be made leaves the run as it was,
+// and a change that is refused appends no entry.
+func TestUpdateRunAudited(t *testing.T) {
+	s, _, _ := openTest(t)
+	ctx := context.Background()
+	log := audit.New(s, nil, nil)
+	run := &runbooks.Run{Runbook: "hello", State: runbooks.StateApproved}
+	if err := s.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	toRunning := func(r *runbooks.Run) error { r.State = runbooks.StateRunning; return nil }
+	boom := errors.New("boom")
+	if _, err := s.UpdateRunAudited(ctx, run.ID, toRunning, func(*runbooks.Run, *audit.Entry) ([]audit.Entry, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if got, _ := s.GetRun(ctx, run.ID); got.State != runbooks.StateApproved {
+		t.Fatalf("state after a failed entry = %s, want approved (unchanged)", got.State)
+	}
+	if _, err := s.UpdateRunAudited(ctx, run.ID, func(*runbooks.Run) error { return boom }, func(r *runbooks.Run, last *audit.Entry) ([]audit.Entry, error) {
+		return []audit.Entry{log.Next(last, audit.Note{Actor: "system", Action: audit.ActionRunStart, Subject: r.ID})}, nil
+	}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	started, err := s.UpdateRunAudited(ctx, run.ID, toRunning, func(r *runbooks.Run, last *audit.Entry) ([]audit.Entry, error) {
+		if r.State != runbooks.StateRunning {
+			t.Errorf("entries saw state %s, want the changed run", r.State)
+		}
+		return []audit.Entry{log.Next(last, audit.Note{Actor: "slack:U1", Action: audit.ActionRunStart, Subject: r.ID})}, nil
+	})
+	if err != nil || started.State != runbooks.StateRunning {
+		t.Fatalf("update = %+v, %v", started, err)
+	}
+	var got []string
+	if err := s.AuditEntries(ctx, func(e audit.Entry) error { got = append(got, string(e.Action)+" "+e.Subject); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"run.start " + run.ID}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("audit = %q, want %q", got, want)
+	}
+	if n, err := audit.Verify(ctx, s); err != nil || n != 1 {
 		t.Fatalf("verify: %d %v", n, err)
 	}
 }

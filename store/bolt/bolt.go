@@ -41,6 +41,10 @@ const (
 	bucketCallbacks = "callbacks" // callback ID → bot.Callback
 	bucketDedupe    = "dedupe"    // scope NUL key → expiry
 	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
+	// bucketActive indexes the runs that are not final: be64(seq) → empty.
+	// Its sequence is the runs bucket's sequence it has seen, so that runs
+	// created by a release that did not keep it are noticed at Open (runs.go).
+	bucketActive = "runs_active"
 
 	// Incident buckets, used by incidents*.go (the incident engineer's files).
 	bucketIncidents    = "incidents"     // incident records
@@ -53,7 +57,7 @@ const (
 // allBuckets is the one list of buckets; Open creates them all.
 func allBuckets() []string {
 	return []string{
-		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta,
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 	}
 }
@@ -100,19 +104,43 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be opened; check the file and its permissions.", path))
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	if err := prepare(db); err != nil {
+		db.Close()
+		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be prepared; check the disk and the file's permissions.", path))
+	}
+	return &Store{db: db, path: path, clock: opts.Clock}, nil
+}
+
+// prepare creates the buckets that are missing and rebuilds the index of
+// active runs when it is behind the runs. A database that needs neither
+// (every open after the first) is only read: no write transaction, no
+// fsync, for a one-shot command such as tebura run.
+func prepare(db *bbolt.DB) error {
+	ready := true
+	err := db.View(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets() {
+			if tx.Bucket([]byte(name)) == nil {
+				ready = false
+				return nil
+			}
+		}
+		ready = activeIndexCurrent(tx)
+		return nil
+	})
+	if err != nil || ready {
+		return err
+	}
+	return db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
+		if !activeIndexCurrent(tx) {
+			return rebuildActiveIndex(tx)
+		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be prepared; check the disk and the file's permissions.", path))
-	}
-	return &Store{db: db, path: path, clock: opts.Clock}, nil
 }
 
 // Close closes the database file and releases its lock.

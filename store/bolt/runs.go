@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/tebura/tebura"
-	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -45,7 +45,7 @@ func (s *Store) CreateRun(ctx context.Context, run *runbooks.Run) error {
 // fsync makes both durable and neither exists without the other. entries
 // gets the run with its ID and the chain's last entry; nil entries stores
 // the run alone.
-func (s *Store) CreateRunAudited(ctx context.Context, run *runbooks.Run, entries func(run *runbooks.Run, last *audit.Entry) ([]audit.Entry, error)) error {
+func (s *Store) CreateRunAudited(ctx context.Context, run *runbooks.Run, entries runbooks.AuditEntries) error {
 	if run == nil {
 		return tebura.Errorf(tebura.EINTERNAL, "CreateRun needs a run.")
 	}
@@ -64,21 +64,11 @@ func (s *Store) CreateRunAudited(ctx context.Context, run *runbooks.Run, entries
 		if err := b.Put(seqKey(seq), v); err != nil {
 			return err
 		}
-		if entries != nil {
-			last, err := lastAudit(tx)
-			if err != nil {
-				return err
-			}
-			es, err := entries(&r, last)
-			if err != nil {
-				return err
-			}
-			for _, e := range es {
-				if err := putAudit(tx, last, e); err != nil {
-					return err
-				}
-				last = &e
-			}
+		if err := indexRun(tx, seq, r.State); err != nil {
+			return err
+		}
+		if err := appendEntries(tx, &r, entries); err != nil {
+			return err
 		}
 		run.ID = r.ID // only once the transaction's work succeeded
 		return nil
@@ -116,6 +106,14 @@ func (s *Store) GetRun(ctx context.Context, id string) (*runbooks.Run, error) {
 // error is returned unchanged. fn must not do I/O or call the store; it runs
 // while the database's single writer lock is held. fn cannot change the ID.
 func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run) error) (*runbooks.Run, error) {
+	return s.UpdateRunAudited(ctx, id, fn, nil)
+}
+
+// UpdateRunAudited implements runbooks.AuditedStore: UpdateRun, with the
+// audit entries that record the change (entries gets the changed run and
+// the chain's last entry) written in the same transaction, so one fsync
+// makes both durable and neither exists without the other.
+func (s *Store) UpdateRunAudited(ctx context.Context, id string, fn func(*runbooks.Run) error, entries runbooks.AuditEntries) (*runbooks.Run, error) {
 	seq, ok := parseRunID(id)
 	if !ok {
 		return nil, notFoundRun(id)
@@ -143,6 +141,12 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run)
 		if err := b.Put(key, nv); err != nil {
 			return err
 		}
+		if err := indexRun(tx, seq, r.State); err != nil {
+			return err
+		}
+		if err := appendEntries(tx, r, entries); err != nil {
+			return err
+		}
 		run = r
 		return nil
 	})
@@ -152,15 +156,50 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*runbooks.Run)
 	return run, nil
 }
 
+// appendEntries appends the entries that record a change of run, in the
+// caller's transaction; nil entries appends nothing.
+func appendEntries(tx *bbolt.Tx, run *runbooks.Run, entries runbooks.AuditEntries) error {
+	if entries == nil {
+		return nil
+	}
+	last, err := lastAudit(tx)
+	if err != nil {
+		return err
+	}
+	es, err := entries(run, last)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := putAudit(tx, last, e); err != nil {
+			return err
+		}
+		last = &e
+	}
+	return nil
+}
+
 // ListRuns returns runs newest first, keeping only opt.States when given and
-// at most opt.Limit runs when it is positive.
+// at most opt.Limit runs when it is positive. Asked only for states that are
+// not final (what recovery at start-up and the expiry of approvals ask),
+// it reads the index of active runs: the cost is the number of active runs,
+// not the length of the history.
 func (s *Store) ListRuns(ctx context.Context, opt runbooks.ListOptions) ([]*runbooks.Run, error) {
 	var runs []*runbooks.Run
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		c := tx.Bucket([]byte(bucketRuns)).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		b := tx.Bucket([]byte(bucketRuns))
+		keys, indexed := b.Cursor(), activeOnly(opt.States)
+		if indexed {
+			keys = tx.Bucket([]byte(bucketActive)).Cursor()
+		}
+		for k, v := keys.Last(); k != nil; k, v = keys.Prev() {
 			if opt.Limit > 0 && len(runs) >= opt.Limit {
 				return nil
+			}
+			if indexed {
+				if v = b.Get(k); v == nil {
+					continue
+				}
 			}
 			r := new(runbooks.Run)
 			if err := unmarshal(v, r); err != nil {
@@ -177,6 +216,70 @@ func (s *Store) ListRuns(ctx context.Context, opt runbooks.ListOptions) ([]*runb
 		return nil, storageError(err, "list runs")
 	}
 	return runs, nil
+}
+
+// activeOnly reports whether states is a non-empty list of states that are
+// not final, which the index of active runs answers.
+func activeOnly(states []runbooks.State) bool {
+	for _, st := range states {
+		if st.Final() {
+			return false
+		}
+	}
+	return len(states) > 0
+}
+
+// indexRun keeps run seq in the index of active runs while its state is
+// not final, and records that the index has seen the runs up to the runs
+// bucket's sequence.
+func indexRun(tx *bbolt.Tx, seq uint64, state runbooks.State) error {
+	idx := tx.Bucket([]byte(bucketActive))
+	if state.Final() {
+		if err := idx.Delete(seqKey(seq)); err != nil {
+			return err
+		}
+	} else if err := idx.Put(seqKey(seq), nil); err != nil {
+		return err
+	}
+	return idx.SetSequence(tx.Bucket([]byte(bucketRuns)).Sequence())
+}
+
+// activeIndexCurrent reports whether the index of active runs has seen
+// every run created: false on a database written by a release that did not
+// keep it (it then holds runs the index misses). A run such a release only
+// ended stays in the index until a rebuild, which is harmless: ListRuns
+// checks each run's state.
+func activeIndexCurrent(tx *bbolt.Tx) bool {
+	return tx.Bucket([]byte(bucketActive)).Sequence() == tx.Bucket([]byte(bucketRuns)).Sequence()
+}
+
+// rebuildActiveIndex builds the index of active runs from every run: once,
+// on the first open of a database the index is behind.
+func rebuildActiveIndex(tx *bbolt.Tx) error {
+	if err := tx.DeleteBucket([]byte(bucketActive)); err != nil {
+		return err
+	}
+	idx, err := tx.CreateBucket([]byte(bucketActive))
+	if err != nil {
+		return err
+	}
+	runs := tx.Bucket([]byte(bucketRuns))
+	err = runs.ForEach(func(k, v []byte) error {
+		var r struct {
+			State runbooks.State `json:"state"`
+		}
+		if err := unmarshal(v, &r); err != nil {
+			return err
+		}
+		if r.State.Final() {
+			return nil
+		}
+		return idx.Put(k, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("index active runs: %w", err)
+	}
+	return idx.SetSequence(runs.Sequence())
 }
 
 // AcquireLock takes lock.Key for lock.RunID atomically. Since defaults to

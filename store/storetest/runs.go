@@ -244,6 +244,37 @@ func testListRuns(t *testing.T, open func(t *testing.T) Stores) {
 			}
 		})
 	}
+	// A run that changes state moves between the lists: r2 ends, r6 is
+	// approved, r3 (failed) never comes back.
+	for id, to := range map[string]runbooks.State{"r2": runbooks.StateSucceeded, "r6": runbooks.StateApproved} {
+		if _, err := st.Runs.UpdateRun(ctx, id, func(r *runbooks.Run) error { r.State = to; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	active := []runbooks.State{runbooks.StateRunning, runbooks.StateQueued, runbooks.StateApproved, runbooks.StatePendingApproval}
+	after := []struct {
+		states []runbooks.State
+		want   []string
+	}{
+		{active, []string{"r6", "r5", "r4"}},
+		{[]runbooks.State{runbooks.StateRunning}, []string{"r4"}},
+		{[]runbooks.State{runbooks.StatePendingApproval}, nil},
+		{[]runbooks.State{runbooks.StateSucceeded, runbooks.StateFailed}, []string{"r3", "r2", "r1"}},
+		{[]runbooks.State{runbooks.StateSucceeded, runbooks.StateRunning}, []string{"r4", "r2", "r1"}},
+	}
+	for _, tt := range after {
+		runs, err := st.Runs.ListRuns(ctx, runbooks.ListOptions{States: tt.states})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range runs {
+			ids = append(ids, r.ID)
+		}
+		if !reflect.DeepEqual(ids, tt.want) {
+			t.Errorf("after the changes, ListRuns(%v) = %q, want %q", tt.states, ids, tt.want)
+		}
+	}
 }
 
 func testLocks(t *testing.T, open func(t *testing.T) Stores) {
