@@ -244,6 +244,11 @@ type Incidents struct {
 	AutoResolve     bool          `mapstructure:"auto_resolve"`
 	ReopenWithin    time.Duration `mapstructure:"reopen_within"`
 	ArchiveAfter    time.Duration `mapstructure:"archive_after"`
+	// MaxOpen and MaxNewPerMinute bound what an alert storm opens: a new
+	// alert group beyond either joins the one overflow incident instead of
+	// opening its own channel. 0 turns a limit off.
+	MaxOpen         int `mapstructure:"max_open"`
+	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
 }
 
 // Automation is one rule matched against alert labels.

@@ -501,6 +501,12 @@ func (c Config) validateIncidents(p *problems) {
 	}
 	p.nonNegative("incidents.reopen_within", in.ReopenWithin)
 	p.nonNegative("incidents.archive_after", in.ArchiveAfter)
+	if in.MaxOpen < 0 {
+		p.add("incidents.max_open", "must not be negative (got %d); use 0 to turn the limit off", in.MaxOpen)
+	}
+	if in.MaxNewPerMinute < 0 {
+		p.add("incidents.max_new_per_minute", "must not be negative (got %d); use 0 to turn the limit off", in.MaxNewPerMinute)
+	}
 }
 
 func (c Config) validateAutomations(p *problems) {

@@ -124,7 +124,7 @@ func prepare(db *bbolt.DB) error {
 				return nil
 			}
 		}
-		ready = activeIndexCurrent(tx)
+		ready = activeIndexCurrent(tx) && openIndexCurrent(tx)
 		return nil
 	})
 	if err != nil || ready {
@@ -137,7 +137,12 @@ func prepare(db *bbolt.DB) error {
 			}
 		}
 		if !activeIndexCurrent(tx) {
-			return rebuildActiveIndex(tx)
+			if err := rebuildActiveIndex(tx); err != nil {
+				return err
+			}
+		}
+		if !openIndexCurrent(tx) {
+			return rebuildOpenIndex(tx)
 		}
 		return nil
 	})
