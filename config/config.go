@@ -68,6 +68,25 @@ type Redact struct {
 type Access struct {
 	Roles  map[string]Role `mapstructure:"roles"`
 	Admins []string        `mapstructure:"admins"` // identities or role names
+	// People links the accounts of one person (person name → identities)
+	// so that four-eyes and quorum count people, not accounts. Optional.
+	People map[string]Person `mapstructure:"people"`
+}
+
+// Person lists one person's identities on every platform ("slack:U1",
+// "discord:42", "console:alice"); each identity belongs to one person.
+type Person struct {
+	Identities []string `mapstructure:"identities"`
+}
+
+// PeopleMap returns access.people as person name → identities, the shape
+// access.Policy.WithPeople takes.
+func (a Access) PeopleMap() map[string][]string {
+	out := make(map[string][]string, len(a.People))
+	for name, p := range a.People {
+		out[name] = p.Identities
+	}
+	return out
 }
 
 // Role is a named list of members: identities such as "console:alice",

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,6 +221,7 @@ func (c Config) validateAccess(p *problems) {
 			}
 		}
 	}
+	c.validatePeople(p)
 	for i, a := range c.Access.Admins {
 		key := fmt.Sprintf("access.admins[%d]", i)
 		switch {
@@ -234,6 +236,32 @@ func (c Config) validateAccess(p *problems) {
 		default:
 			if _, ok := c.Access.Roles[a]; !ok {
 				p.add(key, "names role %q, which is not defined under access.roles", a)
+			}
+		}
+	}
+}
+
+// personKinds are the identity kinds that are one person's account.
+var personKinds = []string{"console", "slack", "discord"}
+
+// validatePeople checks access.people: each identity is one person's
+// account (not a group, not an automation) and belongs to one person only.
+func (c Config) validatePeople(p *problems) {
+	owner := map[string]string{}
+	for _, name := range sortedKeys(c.Access.People) {
+		if strings.ContainsAny(name, ": ") || name == "" {
+			p.add("access.people."+name, "is not a valid person name; use letters, digits, - and _")
+		}
+		for i, id := range c.Access.People[name].Identities {
+			key := fmt.Sprintf("access.people.%s.identities[%d]", name, i)
+			kind, _, _ := strings.Cut(id, ":")
+			switch {
+			case !ValidIdentity(id) || !slices.Contains(personKinds, kind):
+				p.add(key, "is %q; use kind:id with kind one of %s (groups and automations are not a person's account)", id, strings.Join(personKinds, ", "))
+			case owner[id] != "" && owner[id] != name:
+				p.add(key, "is %s, which is already %s's; an identity belongs to one person", id, owner[id])
+			default:
+				owner[id] = name
 			}
 		}
 	}
