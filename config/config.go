@@ -56,6 +56,11 @@ type Runbooks struct {
 	// alone with `tebura run --break-glass`. Off by default: the CLI
 	// identity is the OS user, which nothing authenticates.
 	BreakGlass bool `mapstructure:"break_glass"`
+	// LogRetention and LogTotalBytes bound the run logs kept under the
+	// data dir (by age, then oldest first by total size); 0 turns a bound
+	// off. The log of a running run is never pruned.
+	LogRetention  time.Duration `mapstructure:"log_retention"`
+	LogTotalBytes int64         `mapstructure:"log_total_bytes"`
 }
 
 // Redact lists what is masked everywhere besides secret params.

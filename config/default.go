@@ -37,6 +37,8 @@ func Default() Config {
 			LogCapBytes:    10 << 20,
 			KillGrace:      5 * time.Second,
 			BreakGlass:     false,
+			LogRetention:   30 * 24 * time.Hour,
+			LogTotalBytes:  1 << 30,
 		},
 		Access: Access{Roles: map[string]Role{}},
 		Bot: Bot{

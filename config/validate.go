@@ -188,6 +188,10 @@ func (c Config) validateRunbooks(p *problems) {
 		p.add("runbooks.log_cap_bytes", "must be positive (got %d)", c.Runbooks.LogCapBytes)
 	}
 	p.positive("runbooks.kill_grace", c.Runbooks.KillGrace)
+	p.nonNegative("runbooks.log_retention", c.Runbooks.LogRetention)
+	if c.Runbooks.LogTotalBytes < 0 {
+		p.add("runbooks.log_total_bytes", "must not be negative (got %d); use 0 to turn it off", c.Runbooks.LogTotalBytes)
+	}
 }
 
 // ValidIdentity reports whether id looks like "kind:value" with a kind

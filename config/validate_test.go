@@ -57,6 +57,8 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"group as a person's account", func(c *Config) {
 			c.Access.People = map[string]Person{"alice": {Identities: []string{"slack-group:S1"}}}
 		}, "access.people.alice.identities[0]", "not a person's account"},
+		{"negative log_retention", func(c *Config) { c.Runbooks.LogRetention = -time.Hour }, "runbooks.log_retention", "must not be negative"},
+		{"negative log_total_bytes", func(c *Config) { c.Runbooks.LogTotalBytes = -1 }, "runbooks.log_total_bytes", "must not be negative"},
 		{"negative max_open", func(c *Config) { c.Incidents.MaxOpen = -1 }, "incidents.max_open", "must not be negative"},
 		{"negative max_new_per_minute", func(c *Config) { c.Incidents.MaxNewPerMinute = -1 }, "incidents.max_new_per_minute", "must not be negative"},
 		{"zero shutdown grace", func(c *Config) { c.ShutdownGrace = 0 }, "shutdown_grace", "positive duration"},

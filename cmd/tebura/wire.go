@@ -359,12 +359,25 @@ func (s *server) pruneLoop(ctx context.Context) error {
 		} else if err == nil && n > 0 {
 			s.log.Debug("incident marks pruned", "count", n)
 		}
+		s.pruneLogs()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
 	}
+}
+
+// pruneLogs deletes run logs beyond runbooks.log_retention and
+// runbooks.log_total_bytes (as configured now: a reload applies) and
+// counts them.
+func (s *server) pruneLogs() {
+	rb := s.cur.Load().cfg.Runbooks
+	p, err := s.app.Executor.PruneLogs(runbooks.LogRetention{MaxAge: rb.LogRetention, MaxTotalBytes: rb.LogTotalBytes})
+	if err != nil {
+		s.log.Error("run logs prune failed", "err", err)
+	}
+	s.app.Metrics.LogsPruned(p.Files, p.Bytes)
 }
 
 // restartKeys are the top-level configuration keys a reload does not
