@@ -27,6 +27,27 @@ type Config struct {
 	Sources       Sources       `mapstructure:"sources"`
 	Incidents     Incidents     `mapstructure:"incidents"`
 	Automations   []Automation  `mapstructure:"automations"`
+	Watchdog      Watchdog      `mapstructure:"watchdog"`
+}
+
+// Watchdog watches Tebura's own inputs: an always-firing alert (such as
+// Alertmanager's Watchdog) that stops arriving means alerts no longer
+// reach Tebura, and a chat platform that stops answering means nobody
+// hears about them.
+type Watchdog struct {
+	// Source is the source the watchdog alert comes from ("alertmanager",
+	// "grafana", "pagerduty", "generic/<name>"); empty: any.
+	Source string `mapstructure:"source"`
+	// Match are matchers (Alertmanager syntax) that pick the watchdog
+	// alert; empty: no watchdog alert is watched. Matching alerts never
+	// open an incident.
+	Match []string `mapstructure:"match"`
+	// MissingAfter is how long the watchdog alert may stay away before it
+	// is announced as missing.
+	MissingAfter time.Duration `mapstructure:"missing_after"`
+	// ChatUnreachableAfter is how long a chat platform's API may fail
+	// before it counts as unreachable (metric and log line).
+	ChatUnreachableAfter time.Duration `mapstructure:"chat_unreachable_after"`
 }
 
 // HTTP is the one listener.

@@ -72,5 +72,6 @@ func Default() Config {
 			MaxOpen:         DefaultMaxOpen,
 			MaxNewPerMinute: DefaultMaxNewPerMinute,
 		},
+		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
 	}
 }

@@ -149,6 +149,7 @@ func (c Config) Validate() error {
 	c.validateSources(&p)
 	c.validateIncidents(&p)
 	c.validateAutomations(&p)
+	c.validateWatchdog(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
 }
@@ -577,4 +578,24 @@ func (c Config) validateAutomations(p *problems) {
 		}
 		p.nonNegative(key+".once_within", a.OnceWithin)
 	}
+}
+
+func (c Config) validateWatchdog(p *problems) {
+	w := c.Watchdog
+	for i, m := range w.Match {
+		if _, err := labels.ParseMatcher(m); err != nil {
+			p.add(fmt.Sprintf("watchdog.match[%d]", i), "is %q, not a matcher: %v", m, err)
+		}
+	}
+	switch name, generic := strings.CutPrefix(w.Source, "generic/"); {
+	case w.Source == "", w.Source == "alertmanager", w.Source == "grafana", w.Source == "pagerduty":
+	case generic && name != "":
+		if _, ok := c.Sources.Generic[name]; !ok {
+			p.add("watchdog.source", "is %q, but sources.generic has no %q", w.Source, name)
+		}
+	default:
+		p.add("watchdog.source", "is %q; use alertmanager, grafana, pagerduty, generic/<name>, or leave it empty for any", w.Source)
+	}
+	p.positive("watchdog.missing_after", w.MissingAfter)
+	p.positive("watchdog.chat_unreachable_after", w.ChatUnreachableAfter)
 }

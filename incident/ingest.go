@@ -227,6 +227,9 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 		return Result{}, err
 	}
 	now := s.clock().UTC()
+	if s.watchdog != nil && s.watchdog.take(&b, now) && len(b.Alerts) == 0 {
+		return Result{}, nil // a heartbeat only
+	}
 	if b.DeliveryID == "" {
 		// Most deliveries repeat what is stored (Alertmanager re-sends a
 		// group every group_interval; senders retry). Find that out in a
