@@ -17,6 +17,7 @@ import (
 type health struct {
 	logsPrunedFiles prometheus.Counter
 	logsPrunedBytes prometheus.Counter
+	groupsFolded    prometheus.Counter
 
 	unreachableDesc, unreachableOverDesc  *prometheus.Desc
 	watchdogMissingDesc, watchdogSeenDesc *prometheus.Desc
@@ -48,6 +49,10 @@ func newHealth() *health {
 		logsPrunedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "run_logs_pruned_bytes_total",
 			Help: "Bytes of run logs deleted by runbooks.log_retention and runbooks.log_total_bytes.",
+		}),
+		groupsFolded: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "incident_groups_folded_total",
+			Help: "New alert groups folded into the overflow incident by incidents.max_open and incidents.max_new_per_minute (an alert storm).",
 		}),
 		unreachableDesc: prometheus.NewDesc(namespace+"_chat_unreachable_seconds",
 			"Seconds since the first failed chat API call (no answer or 5xx) after the last good one, by platform; 0 while calls get answers.", []string{"platform"}, nil),
@@ -131,6 +136,7 @@ func (h *health) observeCall(platform string, start time.Time, ok bool) {
 func (h *health) Describe(ch chan<- *prometheus.Desc) {
 	h.logsPrunedFiles.Describe(ch)
 	h.logsPrunedBytes.Describe(ch)
+	h.groupsFolded.Describe(ch)
 	ch <- h.unreachableDesc
 	ch <- h.unreachableOverDesc
 	ch <- h.watchdogMissingDesc
@@ -141,6 +147,7 @@ func (h *health) Describe(ch chan<- *prometheus.Desc) {
 func (h *health) Collect(ch chan<- prometheus.Metric) {
 	h.logsPrunedFiles.Collect(ch)
 	h.logsPrunedBytes.Collect(ch)
+	h.groupsFolded.Collect(ch)
 	h.mu.Lock()
 	now := h.now()
 	platforms := make([]string, 0, len(h.reach))
