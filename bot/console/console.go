@@ -517,8 +517,9 @@ func (a *Adapter) Upload(ctx context.Context, to bot.Target, f bot.File) error {
 // writeMessage prints msg as typ ("post", "private", "edit"). a.mu is held.
 func (a *Adapter) writeMessage(typ string, msg *message) error {
 	if a.json {
+		m := unmarked(msg.m)
 		ev := outEvent{Type: typ, Ref: msg.ref.ID, Channel: msg.ref.Channel, Thread: msg.ref.Thread,
-			To: msg.to, Frame: msg.frame, Message: &msg.m, Buttons: outButtons(msg.m.Buttons)}
+			To: msg.to, Frame: msg.frame, Message: &m, Buttons: outButtons(msg.m.Buttons)}
 		if typ == "edit" && msg.to != "" {
 			ev.Private = true
 		}
@@ -539,7 +540,7 @@ func (a *Adapter) writeMessage(typ string, msg *message) error {
 	}
 	rule := "── " + msg.ref.ID
 	if len(notes) > 0 {
-		rule += " (" + strings.Join(notes, ", ") + ")"
+		rule += " (" + clean(strings.Join(notes, ", ")) + ")"
 	}
 	text := rule + " ──\n" + Render(msg.m, 0)
 	if msg.frame > 0 && a.tty && a.lastBlock == msg.ref.ID && a.lastRows > 0 {
@@ -628,5 +629,29 @@ func (a *Adapter) note(s string) {
 		_ = a.writeJSON(outEvent{Type: "error", Error: s})
 		return
 	}
-	_ = a.writeText(s+"\n", "")
+	_ = a.writeText(clean(s)+"\n", "")
+}
+
+// unmarked is m without bot.Verbatim's marks, as a JSON event shows it: a
+// reader of JSON reads no markup.
+func unmarked(m bot.Message) bot.Message {
+	m.Header, m.Context = bot.Unmark(m.Header), bot.Unmark(m.Context)
+	m.Text = append([]string(nil), m.Text...)
+	for i, t := range m.Text {
+		m.Text[i] = bot.Unmark(t)
+	}
+	m.Fields = append([]bot.Field(nil), m.Fields...)
+	for i, f := range m.Fields {
+		m.Fields[i] = bot.Field{Label: bot.Unmark(f.Label), Value: bot.Unmark(f.Value)}
+	}
+	m.Links = append([]bot.Link(nil), m.Links...)
+	for i, l := range m.Links {
+		m.Links[i].Label = bot.Unmark(l.Label)
+	}
+	if m.Code != nil {
+		c := *m.Code
+		c.Title, c.Text = bot.Unmark(c.Title), bot.Unmark(c.Text)
+		m.Code = &c
+	}
+	return m
 }
