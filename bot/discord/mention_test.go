@@ -57,7 +57,7 @@ func TestRenderNeutralizesOutsideText(t *testing.T) {
 		if unescapedMention.MatchString(s) {
 			t.Errorf("a mention reaches Discord unescaped in %q", s)
 		}
-		for _, raw := range []string{"**bold**", " _it_", "~~strike~~", "||spoiler||", " `code`", "\n# heading", "\n- item", "\n> quote"} {
+		for _, raw := range []string{"@everyone", "@here", "**bold**", " _it_", "~~strike~~", "||spoiler||", " `code`", "\n# heading", "\n- item", "\n> quote"} {
 			if strings.Contains(s, raw) {
 				t.Errorf("%q reaches Discord unescaped in %q", raw, s)
 			}
@@ -89,7 +89,7 @@ func TestRenderNeutralizesOutsideText(t *testing.T) {
 
 func TestTopicText(t *testing.T) {
 	got := topicText("Incident #1: [approve](https://evil.example) <@1> @everyone (critical)")
-	want := `Incident #1: \[approve\](https://evil.example) \<@1\> @everyone (critical)`
+	want := "Incident #1: \\[approve\\](https://evil.example) \\<@1\\> @\u200beveryone (critical)"
 	if got != want {
 		t.Errorf("topicText = %q, want %q", got, want)
 	}

@@ -317,10 +317,12 @@ func describe(prose string, c *bot.Code, code string, budget int) string {
 // Discord markdown exactly as it reads: each character that could format,
 // spoil, quote, open a masked link [text](url) or a mention <@id> gets a
 // backslash, Discord's escape; # and - get one at the start of a line,
-// where they open a heading or a list. allowed_mentions already keeps
-// anyone from being pinged; this keeps the text from looking like a
-// mention or a link it is not.
+// where they open a heading or a list; @everyone and @here get a
+// zero-width space after the @ (as discord.py's escape_mentions does).
+// allowed_mentions already keeps anyone from being pinged; this keeps the
+// text from looking like a mention or a link it is not.
 func literal(s string) string {
+	s = massMention.Replace(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	lineStart := true
@@ -344,6 +346,8 @@ func literal(s string) string {
 	}
 	return b.String()
 }
+
+var massMention = strings.NewReplacer("@everyone", "@"+zwsp+"everyone", "@here", "@"+zwsp+"here")
 
 // linkURL makes an http(s) URL safe inside [label](url): characters that
 // would end the URL early are percent-encoded.

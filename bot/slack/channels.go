@@ -116,10 +116,10 @@ func (a *Adapter) Invite(ctx context.Context, channelID string, members []string
 }
 
 // SetTopic sets a channel's topic. The topic is plain text (an incident's
-// title and severity, from an alert); Slack reads mentions and links in
-// topics, so it is escaped here.
+// title and severity, from an alert); Slack reads mentions, links and
+// formatting in topics, so it is made literal here.
 func (a *Adapter) SetTopic(ctx context.Context, channelID, topic string) error {
-	topic = escape(oneLine(bot.Unmark(topic)))
+	topic = literal(oneLine(bot.Unmark(topic)))
 	err := a.call(ctx, "conversations.setTopic", "", func(ctx context.Context) error {
 		_, err := a.api.SetTopicOfConversationContext(ctx, channelID, topic)
 		return err
