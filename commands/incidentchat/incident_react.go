@@ -198,7 +198,7 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		by := ch.Incident.ResolvedBy
 		text := "Every alert resolved; incident " + inc.Ref() + " resolved automatically."
 		if by != incident.ActorTebura {
-			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + by + "."
+			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + bot.Verbatim(by) + "."
 		}
 		i.record(ctx, by, audit.ActionIncidentResolve, inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
 		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, text, st)}})
@@ -441,7 +441,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	if announce := i.announce(platform); !st.announced && announce != "" {
 		where := "#" + commands.OrNone(inc.Channel.Name)
 		msg := bot.Message{Level: bot.LevelDanger, Header: fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title),
-			Text: []string{fmt.Sprintf("Severity %s. Join %s to follow it.", commands.OrNone(inc.Severity), where)}}
+			Text: []string{fmt.Sprintf("Severity %s. Join %s to follow it.", bot.Verbatim(commands.OrNone(inc.Severity)), where)}}
 		if inc.Channel.URL != "" {
 			msg.Links = []bot.Link{{Label: where, URL: inc.Channel.URL}}
 		}
@@ -455,6 +455,8 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	return inc
 }
 
+// topic is the incident channel's topic, as plain text: each adapter
+// escapes it for its platform (title and severity come from an alert).
 func topic(inc *incident.Incident) string {
 	t := fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title)
 	if inc.Severity != "" {

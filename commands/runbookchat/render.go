@@ -240,7 +240,7 @@ func lockHeld(runbook string, lock runbooks.Lock, holder *runbooks.Run, viewCB, 
 		Header: runbook + " is locked",
 		Level:  bot.LevelWarning,
 		Text: []string{fmt.Sprintf("The lock `%s` is held by run %s of %s since %s. Wait for it to finish and ask again, or cancel it with `%s %s`.",
-			lock.Key, lock.RunID, by, commands.Stamp(lock.Since), status, lock.RunID)},
+			bot.Verbatim(lock.Key), lock.RunID, by, commands.Stamp(lock.Since), status, lock.RunID)},
 		Fields: []bot.Field{
 			{Label: "Lock", Value: lock.Key},
 			{Label: "Held by", Value: lock.RunID + " (" + by + ")"},
