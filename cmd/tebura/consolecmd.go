@@ -153,6 +153,7 @@ func (c *cli) doctorCmd() *cobra.Command {
 				st.Close()
 				show(bot.Check{Name: "store", OK: true, Detail: path})
 			}
+			show(bot.Check{Name: "secrets", OK: true, Detail: secretsMode(cfg, w.FileOf("secrets.key"))})
 			quiet := slog.New(slog.DiscardHandler)
 			if consoleEnabled(cfg) {
 				show(bot.Check{Name: "console", OK: true, Detail: "enabled: serve chats on stdin/stdout"})

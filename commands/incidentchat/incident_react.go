@@ -787,7 +787,11 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		}
 		i.mark(ctx, inc, commands.OrNone(actor), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, commands.OrNone(by)), data)
 	case runbooks.StateExpired:
-		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook), data)
+		text := fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook)
+		if run.LostSecrets() {
+			text = fmt.Sprintf("Run %s (%s) expired: %s", run.ID, run.Runbook, run.Reason)
+		}
+		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, text, data)
 	case runbooks.StateCancelled:
 		if !run.Closed() {
 			i.recordEnd(ctx, inc, run, data)

@@ -32,7 +32,11 @@ func (b *Flows) approve(ctx context.Context, c *bot.Click, runID string) error {
 			rb.Name, commands.OrNone(strings.Join(rb.Approval.Approvers, ", ")))
 	}
 	hash := "" // a plan that no longer renders cannot match
-	if vals, err := rb.Bind(run.Params); err == nil {
+	given, err := b.d.Runs.Values(run)
+	if err != nil {
+		given = run.Params // the service expires the request and says why
+	}
+	if vals, err := rb.Bind(given); err == nil {
 		if plan, err := rb.Plan(vals); err == nil {
 			hash = plan.Hash
 		}
@@ -43,11 +47,11 @@ func (b *Flows) approve(ctx context.Context, c *bot.Click, runID string) error {
 		// A request found expired is redrawn by onTransition.
 		return err
 	}
-	vals, err := rb.Bind(updated.Params)
-	if err != nil {
-		return err
-	}
 	if !approvedNow {
+		vals, err := rb.Bind(given)
+		if err != nil {
+			return err
+		}
 		// Quorum not reached yet: redraw the card with who approved, keep
 		// the buttons (same callbacks), and tell the clicker.
 		if err := b.redrawPending(ctx, c, updated, rb, vals); err != nil {
