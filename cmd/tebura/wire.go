@@ -167,6 +167,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The incidents section is not valid; run `tebura validate`.")
 	}
 	s.svc.GuardDiagnostics(s.isRemediation)
+	s.svc.MaskWith(func(v string) string { return s.redactor().Mask(v) })
 	app.Metrics.WatchIncidents(metrics.OpenIncidents(s.svc))
 	announce, private := map[string]string{}, map[string]bool{}
 	if c := cfg.Slack.Channels.Incidents; c != "" && slackA != nil {
