@@ -223,3 +223,34 @@ func TestAlertSecretsNeverAtRest(t *testing.T) {
 		t.Error("the masked label value is not in the store; the alert was not stored as the test expects")
 	}
 }
+
+// TestRuleSecretParamNeverAtRest: a rule that gives a suggested
+// remediation a secret param leaves its value in neither the run record
+// nor the incident's timeline.
+func TestRuleSecretParamNeverAtRest(t *testing.T) {
+	cleanEnv(t)
+	const value = "Sx-Rule-Param-5Yd"
+	files := secretBooks(filepath.Join(t.TempDir(), "go"))
+	files["tebura.yaml"] = baseConfig(`sources:
+  alertmanager: {bearer_token: am-bearer-token-1}
+incidents: {announce_channel: console}
+automations:
+  - name: rotate-on-latency
+    match: ['alertname="HighLatency"']
+    suggest: [rotate]
+    params: {token: ` + value + `}
+`)
+	dir := writeTree(t, files)
+	ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
+	ts.in.Close()
+	payload, err := os.ReadFile(filepath.Join("..", "..", "examples", "alertmanager", "firing.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := post(t, ts.base+"/hooks/alertmanager", payload, "Authorization", "Bearer am-bearer-token-1"); code != http.StatusOK {
+		t.Fatalf("webhook answered %d", code)
+	}
+	waitEvent(t, ts.out, "the suggested remediation", headerIs("Approval needed: rotate"))
+	ts.stop(t)
+	noSecretAtRest(t, filepath.Join(dir, "data"), value, "after a rule proposed a run with it")
+}

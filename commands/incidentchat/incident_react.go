@@ -676,7 +676,9 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 		st.proposals = append(st.proposals, p)
 	}
 	data["run"] = run.ID
-	if b, err := json.Marshal(ra.Params); err == nil {
+	// The run's params as stored: a secret param given by the rule is
+	// left out, as in the run record, so the timeline never holds it.
+	if b, err := json.Marshal(run.Params); err == nil {
 		data["params"] = string(b)
 	}
 	text := fmt.Sprintf("Remediation %s proposed as run %s, waiting for approval", ra.Runbook, run.ID)
