@@ -123,7 +123,7 @@ func TestSecretParamsNeverAtRest(t *testing.T) {
 		ts.srv.bot.HandleEvent(context.Background(), &bot.Click{Platform: console.Platform, Actor: bot.Actor{ID: "console:bob", Name: "bob"},
 			ActionID: "approve", CallbackID: card.callback("approve"), Message: bot.MessageRef{Platform: console.Platform, Channel: "console", ID: card.Ref}, Reply: rep})
 		ts.stop(t)
-		if got := strings.Join(rep.text, " "); !strings.Contains(got, "expired") {
+		if got := strings.Join(rep.text, " "); !strings.Contains(got, "expired: "+runbooks.ReasonSecretsLost) {
 			t.Errorf("approving the expired request answered %q", got)
 		}
 		noSecretAtRest(t, data, memory, "after the restart")
@@ -226,7 +226,8 @@ func TestAlertSecretsNeverAtRest(t *testing.T) {
 
 // TestRuleSecretParamNeverAtRest: a rule that gives a suggested
 // remediation a secret param leaves its value in neither the run record
-// nor the incident's timeline.
+// nor the incident's timeline, and after a restart without secrets.key
+// the timeline says why the proposal expired.
 func TestRuleSecretParamNeverAtRest(t *testing.T) {
 	cleanEnv(t)
 	const value = "Sx-Rule-Param-5Yd"
@@ -253,4 +254,34 @@ automations:
 	waitEvent(t, ts.out, "the suggested remediation", headerIs("Approval needed: rotate"))
 	ts.stop(t)
 	noSecretAtRest(t, filepath.Join(dir, "data"), value, "after a rule proposed a run with it")
+
+	// Without secrets.key the restart expires the proposal, and the
+	// incident's timeline says why.
+	ts = startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
+	ts.in.Close()
+	inc, err := ts.srv.svc.ByNumber(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "expired: " + runbooks.ReasonSecretsLost
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tl, err := ts.srv.svc.Timeline(context.Background(), inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range tl {
+			found = found || strings.Contains(e.Text, want)
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the timeline never said %q: %+v", want, tl)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ts.stop(t)
+	noSecretAtRest(t, filepath.Join(dir, "data"), value, "after the restart")
 }

@@ -136,6 +136,8 @@ func decidedError(run *runbooks.Run) error {
 	switch {
 	case run.State == runbooks.StateDenied && run.Denied != nil:
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s was already denied by %s.", run.ID, commands.Who(run.Denied.By, run.Denied.Name))
+	case run.LostSecrets():
+		return tebura.Errorf(tebura.ECONFLICT, "Run %s expired: %s.", run.ID, run.Reason)
 	case run.State == runbooks.StateExpired:
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s expired before it was approved. Request it again if it is still needed.", run.ID)
 	case run.Closed():
