@@ -233,6 +233,20 @@ func secretsMode(cfg config.Config, file string) string {
 	return "sealed in the store with secrets.key"
 }
 
+// insideDir reports whether path (non-empty) lies under dir.
+func insideDir(path, dir string) bool {
+	if path == "" || dir == "" {
+		return false
+	}
+	ap, err1 := filepath.Abs(path)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 // Addr is the address the listener is bound to (useful with port 0).
 func (a *App) Addr() string { return a.ln.Addr().String() }
 

@@ -146,8 +146,25 @@ func TestSecretParamsNeverAtRest(t *testing.T) {
 		path, data := filepath.Join(dir, "tebura.yaml"), filepath.Join(dir, "data")
 
 		out, _, _ := runCLI(t, "", "doctor", "--config", path)
-		if !strings.Contains(out, "✓ secrets: sealed in the store with the key of "+filepath.Join(dir, "secrets.key")) {
+		if !strings.Contains(out, "✓ secrets: sealed in the store with the key of "+filepath.Join(dir, "secrets.key")) || strings.Contains(out, "inside data_dir") {
 			t.Errorf("doctor with a key file:\n%s", out)
+		}
+		inData := strings.Replace(files["tebura.yaml"], "key_file: secrets.key", "key_file: data/secrets.key", 1)
+		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data", "secrets.key"), []byte(files["secrets.key"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		inCfg := filepath.Join(dir, "in-data.yaml")
+		if err := os.WriteFile(inCfg, []byte(inData), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, _, _ := runCLI(t, "", "doctor", "--config", inCfg); !strings.Contains(out, "! secrets.key_file is inside data_dir") {
+			t.Errorf("doctor with the key file in the data dir does not warn:\n%s", out)
+		}
+		if err := os.Remove(filepath.Join(dir, "data", "secrets.key")); err != nil {
+			t.Fatal(err)
 		}
 		p := startProc(t, "serve", "--console-json", "--config", path)
 		p.waitLog(t, "tebura serving")
