@@ -678,7 +678,9 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 		st.proposals = append(st.proposals, p)
 	}
 	data["run"] = run.ID
-	if b, err := json.Marshal(ra.Params); err == nil {
+	// The run's params as stored: a secret param given by the rule is
+	// left out, as in the run record, so the timeline never holds it.
+	if b, err := json.Marshal(run.Params); err == nil {
 		data["params"] = string(b)
 	}
 	text := fmt.Sprintf("Remediation %s proposed as run %s, waiting for approval", ra.Runbook, run.ID)
@@ -789,7 +791,11 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		}
 		i.mark(ctx, inc, commands.OrNone(actor), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, commands.OrNone(by)), data)
 	case runbooks.StateExpired:
-		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook), data)
+		text := fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook)
+		if run.LostSecrets() {
+			text = fmt.Sprintf("Run %s (%s) expired: %s", run.ID, run.Runbook, run.Reason)
+		}
+		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, text, data)
 	case runbooks.StateCancelled:
 		if !run.Closed() {
 			i.recordEnd(ctx, inc, run, data)

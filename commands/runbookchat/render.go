@@ -87,6 +87,8 @@ func decidedCard(run *runbooks.Run, m runbooks.Masker) bot.Message {
 	switch {
 	case run.State == runbooks.StateDenied && run.Denied != nil:
 		verdict = "Denied by " + commands.Who(run.Denied.By, run.Denied.Name)
+	case run.LostSecrets():
+		verdict = "Expired: " + run.Reason
 	case run.State == runbooks.StateExpired:
 		verdict = fmt.Sprintf("Expired: nobody approved it before %s. Request it again if it is still needed.", commands.Stamp(run.ExpiresAt))
 	case run.Closed():
