@@ -226,6 +226,9 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 	if err := b.validate(); err != nil {
 		return Result{}, err
 	}
+	if s.mask != nil {
+		b = b.masked(s.mask)
+	}
 	now := s.clock().UTC()
 	if s.watchdog != nil && s.watchdog.take(&b, now) && len(b.Alerts) == 0 {
 		return Result{}, nil // a heartbeat only
@@ -965,4 +968,41 @@ func (s *Service) fold(tx Tx, ch *Change, key string, b *Batch, limit string, no
 		return nil, err
 	}
 	return inc, nil
+}
+
+// masked returns b with its title and every value of its and its alerts'
+// labels, annotations and links passed through mask (Service.MaskWith).
+// Keys are names, not values, and stay. b's maps are not changed: the
+// caller's batch is its own.
+func (b Batch) masked(mask func(string) string) Batch {
+	values := func(m map[string]string) map[string]string {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			out[k] = mask(v)
+		}
+		return out
+	}
+	links := func(ls []Link) []Link {
+		if ls == nil {
+			return nil
+		}
+		out := make([]Link, len(ls))
+		for i, l := range ls {
+			out[i] = Link{Title: mask(l.Title), URL: mask(l.URL)}
+		}
+		return out
+	}
+	b.Title = mask(b.Title)
+	b.Labels, b.Annotations, b.Links = values(b.Labels), values(b.Annotations), links(b.Links)
+	alerts := make([]Alert, len(b.Alerts))
+	for i, a := range b.Alerts {
+		a.Labels, a.Annotations, a.Links = values(a.Labels), values(a.Annotations), links(a.Links)
+		a.GeneratorURL = mask(a.GeneratorURL)
+		alerts[i] = a
+	}
+	b.Alerts = alerts
+	return b
 }
