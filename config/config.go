@@ -32,6 +32,27 @@ type Config struct {
 	Sources       Sources       `mapstructure:"sources"`
 	Incidents     Incidents     `mapstructure:"incidents"`
 	Automations   []Automation  `mapstructure:"automations"`
+	Watchdog      Watchdog      `mapstructure:"watchdog"`
+}
+
+// Watchdog watches Tebura's own inputs: an always-firing alert (such as
+// Alertmanager's Watchdog) that stops arriving means alerts no longer
+// reach Tebura, and a chat platform that stops answering means nobody
+// hears about them.
+type Watchdog struct {
+	// Source is the source the watchdog alert comes from ("alertmanager",
+	// "grafana", "pagerduty", "generic/<name>"); empty: any.
+	Source string `mapstructure:"source"`
+	// Match are matchers (Alertmanager syntax) that pick the watchdog
+	// alert; empty: no watchdog alert is watched. Matching alerts never
+	// open an incident.
+	Match []string `mapstructure:"match"`
+	// MissingAfter is how long the watchdog alert may stay away before it
+	// is announced as missing.
+	MissingAfter time.Duration `mapstructure:"missing_after"`
+	// ChatUnreachableAfter is how long a chat platform's API may fail
+	// before it counts as unreachable (metric and log line).
+	ChatUnreachableAfter time.Duration `mapstructure:"chat_unreachable_after"`
 }
 
 // HTTP is the one listener.
@@ -61,6 +82,11 @@ type Runbooks struct {
 	// alone with `tebura run --break-glass`. Off by default: the CLI
 	// identity is the OS user, which nothing authenticates.
 	BreakGlass bool `mapstructure:"break_glass"`
+	// LogRetention and LogTotalBytes bound the run logs kept under the
+	// data dir (by age, then oldest first by total size); 0 turns a bound
+	// off. The log of a running run is never pruned.
+	LogRetention  time.Duration `mapstructure:"log_retention"`
+	LogTotalBytes int64         `mapstructure:"log_total_bytes"`
 }
 
 // Redact lists what is masked everywhere besides secret params.
@@ -108,6 +134,25 @@ const secretsKeySize = 32
 type Access struct {
 	Roles  map[string]Role `mapstructure:"roles"`
 	Admins []string        `mapstructure:"admins"` // identities or role names
+	// People links the accounts of one person (person name → identities)
+	// so that four-eyes and quorum count people, not accounts. Optional.
+	People map[string]Person `mapstructure:"people"`
+}
+
+// Person lists one person's identities on every platform ("slack:U1",
+// "discord:42", "console:alice"); each identity belongs to one person.
+type Person struct {
+	Identities []string `mapstructure:"identities"`
+}
+
+// PeopleMap returns access.people as person name → identities, the shape
+// access.Policy.WithPeople takes.
+func (a Access) PeopleMap() map[string][]string {
+	out := make(map[string][]string, len(a.People))
+	for name, p := range a.People {
+		out[name] = p.Identities
+	}
+	return out
 }
 
 // Role is a named list of members: identities such as "console:alice",
@@ -284,6 +329,11 @@ type Incidents struct {
 	AutoResolve     bool          `mapstructure:"auto_resolve"`
 	ReopenWithin    time.Duration `mapstructure:"reopen_within"`
 	ArchiveAfter    time.Duration `mapstructure:"archive_after"`
+	// MaxOpen and MaxNewPerMinute bound what an alert storm opens: a new
+	// alert group beyond either joins the one overflow incident instead of
+	// opening its own channel. 0 turns a limit off.
+	MaxOpen         int `mapstructure:"max_open"`
+	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
 }
 
 // Automation is one rule matched against alert labels.

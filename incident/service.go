@@ -31,8 +31,18 @@ type Service struct {
 	log         *slog.Logger
 	channelTmpl *template.Template
 	guard       func(name string) (remediation, known bool)
+	watchdog    *Watchdog
 	mask        func(string) string
 }
+
+// Watch makes Ingest take the watchdog alert w matches out of every batch
+// before anything is stored, recording it as a heartbeat: it opens no
+// incident and runs no automation. A nil w watches nothing. Call it once
+// while wiring, before the first Ingest.
+func (s *Service) Watch(w *Watchdog) { s.watchdog = w }
+
+// Watchdog is the watchdog given to Watch, or nil.
+func (s *Service) Watchdog() *Watchdog { return s.watchdog }
 
 // MaskWith makes Ingest pass every value an alert carries (the batch's
 // title, every label and annotation value, links) through mask before

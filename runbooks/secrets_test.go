@@ -144,7 +144,7 @@ func TestSecretValuesNeverStored(t *testing.T) {
 				run, err = tt.decide(svc, id)
 			case tt.wantState == StateApproved:
 				var now bool
-				run, now, err = svc.Approve(ctx, id, Decision{By: "slack:USRE"}, false, p.Plan.Hash)
+				run, now, err = svc.Approve(ctx, id, Decision{By: "slack:USRE"}, false, p.Plan.Hash, nil)
 				if !now {
 					t.Errorf("the approval did not reach the quorum")
 				}
@@ -154,7 +154,7 @@ func TestSecretValuesNeverStored(t *testing.T) {
 				if len(expired) == 1 {
 					run = expired[0]
 				}
-				if _, _, aerr := svc.Approve(ctx, id, Decision{By: "slack:USRE"}, false, p.Plan.Hash); tebura.ErrorCode(aerr) != tebura.ECONFLICT {
+				if _, _, aerr := svc.Approve(ctx, id, Decision{By: "slack:USRE"}, false, p.Plan.Hash, nil); tebura.ErrorCode(aerr) != tebura.ECONFLICT {
 					t.Errorf("approving after the expiry: %v", aerr)
 				}
 			}

@@ -106,6 +106,9 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		roles[name] = r.Members
 	}
 	pol, err := access.New(roles, cfg.Access.Admins)
+	if err == nil {
+		pol, err = pol.WithPeople(cfg.Access.PeopleMap())
+	}
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The access roles are not valid; run `tebura validate` to see every problem.")
 	}

@@ -169,6 +169,9 @@ func wire(app *App, o wireOptions) (*server, error) {
 	s.svc.GuardDiagnostics(s.isRemediation)
 	s.svc.MaskWith(func(v string) string { return s.redactor().Mask(v) })
 	app.Metrics.WatchIncidents(metrics.OpenIncidents(s.svc))
+	if err := s.watch(cfg.Watchdog); err != nil {
+		return nil, err
+	}
 	announce, private := map[string]string{}, map[string]bool{}
 	if c := cfg.Slack.Channels.Incidents; c != "" && slackA != nil {
 		announce[slack.Platform] = c
@@ -360,6 +363,7 @@ func (s *server) pruneLoop(ctx context.Context) error {
 		} else if err == nil && n > 0 {
 			s.log.Debug("incident marks pruned", "count", n)
 		}
+		s.pruneLogs()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -368,12 +372,40 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	}
 }
 
+// watch wires the watchdog section: the watchdog alert taken out of the
+// incident flow and exported, and the chat reachability threshold.
+func (s *server) watch(cfg config.Watchdog) error {
+	s.app.Metrics.WatchChat(cfg.ChatUnreachableAfter, s.log, nil)
+	w, err := incident.NewWatchdog(cfg, time.Now())
+	if err != nil {
+		return tebura.Wrap(tebura.EINVALID, err, "The watchdog section is not valid; run `tebura validate`.")
+	}
+	if w == nil {
+		return nil
+	}
+	s.svc.Watch(w)
+	s.app.Metrics.WatchWatchdog(func() (time.Time, bool) { return w.Status(time.Now()) })
+	return nil
+}
+
+// pruneLogs deletes run logs beyond runbooks.log_retention and
+// runbooks.log_total_bytes (as configured now: a reload applies) and
+// counts them.
+func (s *server) pruneLogs() {
+	rb := s.cur.Load().cfg.Runbooks
+	p, err := s.app.Executor.PruneLogs(runbooks.LogRetention{MaxAge: rb.LogRetention, MaxTotalBytes: rb.LogTotalBytes})
+	if err != nil {
+		s.log.Error("run logs prune failed", "err", err)
+	}
+	s.app.Metrics.LogsPruned(p.Files, p.Bytes)
+}
+
 // restartKeys are the top-level configuration keys a reload does not
 // apply: the listener, the data dir, chat connections and tokens, webhook
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is

@@ -53,6 +53,10 @@ func (i *Incidents) cardMessage(inc *incident.Incident, st *incState) bot.Messag
 		},
 		Context: fmt.Sprintf("incident %s · %s status %s", inc.Ref(), i.names.Typed(commands.RootIncident), inc.Ref()),
 	}
+	if inc.Folded > 0 {
+		msg.Fields = append(msg.Fields, bot.Field{Label: "Folded groups", Value: fmt.Sprintf(
+			"%d new alert group(s) joined this incident instead of opening their own (incidents.max_open, incidents.max_new_per_minute); they open no channel and run no automation", inc.Folded)})
+	}
 	if inc.Commander != "" {
 		msg.Fields = append(msg.Fields, bot.Field{Label: "Commander", Value: inc.Commander})
 	}

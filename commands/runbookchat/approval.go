@@ -42,7 +42,7 @@ func (b *Flows) approve(ctx context.Context, c *bot.Click, runID string) error {
 		}
 	}
 	updated, approvedNow, err := b.d.Runs.Approve(ctx, run.ID,
-		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, rb.Approval.AllowSelf, hash)
+		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, rb.Approval.AllowSelf, hash, b.policy())
 	if err != nil {
 		// A request found expired is redrawn by onTransition.
 		return err

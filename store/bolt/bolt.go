@@ -133,7 +133,7 @@ func prepare(db *bbolt.DB) (int, error) {
 				return nil
 			}
 		}
-		ready = activeIndexCurrent(tx) && scrubbed(tx)
+		ready = activeIndexCurrent(tx) && openIndexCurrent(tx) && scrubbed(tx)
 		return nil
 	})
 	if err != nil || ready {
@@ -148,6 +148,11 @@ func prepare(db *bbolt.DB) (int, error) {
 		}
 		if !activeIndexCurrent(tx) {
 			if err := rebuildActiveIndex(tx); err != nil {
+				return err
+			}
+		}
+		if !openIndexCurrent(tx) {
+			if err := rebuildOpenIndex(tx); err != nil {
 				return err
 			}
 		}
