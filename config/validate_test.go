@@ -52,6 +52,7 @@ func TestValidateReportsEachProblem(t *testing.T) {
 	}{
 		{"empty data dir", func(c *Config) { c.DataDir = " " }, "data_dir", "is empty"},
 		{"zero shutdown grace", func(c *Config) { c.ShutdownGrace = 0 }, "shutdown_grace", "positive duration"},
+		{"zero chat delivery deadline", func(c *Config) { c.Chat.DeliveryDeadline = 0 }, "chat.delivery_deadline", "positive duration"},
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" }, "http.listen", "host:port"},
 		{"listen bad port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:http" }, "http.listen", "port"},
 		{"listen port too big", func(c *Config) { c.HTTP.Listen = ":70000" }, "http.listen", "port"},
