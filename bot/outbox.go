@@ -182,6 +182,7 @@ type outboxOp struct {
 	inflight bool
 	tried    chan struct{}     // closed when the attempt in flight ends
 	kept     bool              // the caller was answered before delivery
+	finished bool              // off the lane: delivered, refused or dropped
 	keptC    chan struct{}     // closed when kept
 	done     chan outboxResult // capacity 1
 }
@@ -353,6 +354,7 @@ func (o *Outbox) enqueue(channel string, op *outboxOp, resumed bool) (outboxResu
 				// stored record when the older one was kept.
 				op.id, op.created = q.id, q.created
 				l.queue[i] = op
+				q.finished = true
 				o.stats.Coalesced++
 				if q.kept {
 					op.kept = true
@@ -406,8 +408,8 @@ func (l *lane) add(edit bool, n int) {
 
 // keep marks op as answered before delivery and stores it. Call with mu held.
 func (o *Outbox) keep(op *outboxOp) {
-	if op.kept {
-		return
+	if op.kept || op.finished {
+		return // a finished op must not be stored: Resume would send it again
 	}
 	op.kept = true
 	o.stats.Kept++
@@ -578,6 +580,7 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 // finish takes op, the lane's head, off the lane with result r. Call with
 // mu held.
 func (o *Outbox) finish(l *lane, op *outboxOp, r outboxResult, delivered bool) {
+	op.finished = true
 	if i := slices.Index(l.queue, op); i >= 0 {
 		l.queue = slices.Delete(l.queue, i, i+1)
 	}
