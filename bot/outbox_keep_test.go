@@ -208,43 +208,84 @@ func (r *failingReplier) Private(ctx context.Context, m bot.Message) error {
 // TestOutboxRepliesSurviveAnOutage: an event's Reply that fails
 // transiently becomes a channel post through the outbox (delivered when
 // the platform is back); a Private that fails is retried as a private
-// answer and never shown in the channel.
+// answer and never shown in the channel. Commands and button clicks alike.
 func TestOutboxRepliesSurviveAnOutage(t *testing.T) {
-	clock := newVirtualClock()
-	clock.Freeze()
-	fc := newFlakyChat(clock)
-	fc.Outage(time.Minute)
-	c := bot.NewOutbox(fc, bot.OutboxOptions{Clock: clock})
+	tests := []struct {
+		name  string
+		event func(bot.Replier) bot.Event
+	}{
+		{"command", func(r bot.Replier) bot.Event {
+			return &bot.Command{Platform: bottest.Platform, Channel: "C1", Reply: r}
+		}},
+		{"click", func(r bot.Replier) bot.Event {
+			return &bot.Click{Platform: bottest.Platform, Message: bot.MessageRef{Platform: bottest.Platform, Channel: "C1", ID: "m0"}, Reply: r}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newVirtualClock()
+			clock.Freeze()
+			fc := newFlakyChat(clock)
+			fc.Outage(time.Minute)
+			c := bot.NewOutbox(fc, bot.OutboxOptions{Clock: clock})
+			o, _ := bot.OutboxOf(c)
+			rep := &failingReplier{err: tebura.Errorf(tebura.ETRANSIENT, "Slack could not post a message right now; try again."),
+				up: make(chan struct{}), privates: make(chan bot.Message, 1)}
+			handled := make(chan error, 1)
+			h := o.Handler(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) {
+				var r bot.Replier
+				switch e := ev.(type) {
+				case *bot.Command:
+					r = e.Reply
+				case *bot.Click:
+					r = e.Reply
+				}
+				if err := r.Private(ctx, text("only for you")); err != nil {
+					handled <- err
+					return
+				}
+				_, err := r.Reply(ctx, text("the run's result"))
+				handled <- err
+			}))
+			h.HandleEvent(context.Background(), tc.event(rep))
+			if err := <-handled; err != nil {
+				t.Fatalf("replies during the outage: %v, want them kept", err)
+			}
+			close(rep.up)
+			clock.Thaw()
+			waitUntil(t, "the reply is posted", func() bool { return len(fc.Messages()) == 1 })
+			if got := strings.TrimSpace(bottest.Text(fc.Messages()[0].Last())); got != "the run's result" {
+				t.Errorf("channel shows %q", got)
+			}
+			if m := <-rep.privates; strings.TrimSpace(bottest.Text(m)) != "only for you" {
+				t.Errorf("private answer %q", bottest.Text(m))
+			}
+			waitUntil(t, "everything is delivered", func() bool { return o.Stats().Delivered == 2 })
+			for _, m := range fc.Messages() {
+				if strings.Contains(bottest.Text(m.Last()), "only for you") {
+					t.Error("the private answer was posted in the channel")
+				}
+			}
+		})
+	}
+}
+
+// TestOutboxReplierPassesPermanentErrors: a reply the platform refuses
+// for good (the bot is not in the channel) reaches the handler as before
+// and is not posted behind its back.
+func TestOutboxReplierPassesPermanentErrors(t *testing.T) {
+	fc := newFlakyChat(newVirtualClock())
+	c := bot.NewOutbox(fc, bot.OutboxOptions{Clock: newVirtualClock()})
 	o, _ := bot.OutboxOf(c)
-	rep := &failingReplier{err: tebura.Errorf(tebura.ETRANSIENT, "Slack could not post a message right now; try again."),
-		up: make(chan struct{}), privates: make(chan bot.Message, 1)}
-	handled := make(chan error, 1)
-	h := o.Handler(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) {
-		cmd := ev.(*bot.Command)
-		if err := cmd.Reply.Private(ctx, text("only for you")); err != nil {
-			handled <- err
-			return
-		}
-		_, err := cmd.Reply.Reply(ctx, text("the run's result"))
-		handled <- err
-	}))
-	h.HandleEvent(context.Background(), &bot.Command{Platform: bottest.Platform, Channel: "C1", Reply: rep})
-	if err := <-handled; err != nil {
-		t.Fatalf("replies during the outage: %v, want them kept", err)
+	rep := &failingReplier{err: tebura.Errorf(tebura.EFORBIDDEN, "Slack refused to post a message (not_in_channel)."), up: make(chan struct{})}
+	var got error
+	o.Handler(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) {
+		_, got = ev.(*bot.Command).Reply.Reply(ctx, text("hello"))
+	})).HandleEvent(context.Background(), &bot.Command{Platform: bottest.Platform, Channel: "C1", Reply: rep})
+	if tebura.ErrorCode(got) != tebura.EFORBIDDEN {
+		t.Errorf("Reply error %v, want the platform's EFORBIDDEN", got)
 	}
-	close(rep.up)
-	clock.Thaw()
-	waitUntil(t, "the reply is posted", func() bool { return len(fc.Messages()) == 1 })
-	if got := strings.TrimSpace(bottest.Text(fc.Messages()[0].Last())); got != "the run's result" {
-		t.Errorf("channel shows %q", got)
-	}
-	if m := <-rep.privates; strings.TrimSpace(bottest.Text(m)) != "only for you" {
-		t.Errorf("private answer %q", bottest.Text(m))
-	}
-	waitUntil(t, "everything is delivered", func() bool { return o.Stats().Delivered == 2 })
-	for _, m := range fc.Messages() {
-		if strings.Contains(bottest.Text(m.Last()), "only for you") {
-			t.Error("the private answer was posted in the channel")
-		}
+	if n := len(fc.Messages()); n != 0 || o.Stats().Kept != 0 {
+		t.Errorf("%d messages posted, stats %+v; want none kept", n, o.Stats())
 	}
 }

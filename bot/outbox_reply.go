@@ -55,7 +55,9 @@ func (r *outboxReplier) Reply(ctx context.Context, m Message) (MessageRef, error
 		// Behind posts still waiting: in order, through the queue.
 		return r.o.Post(ctx, r.to, m)
 	}
-	ref, err := r.inner.Reply(ctx, m)
+	ctx1, cancel := context.WithTimeout(ctx, r.o.timeout) // a hanging platform is a failed attempt
+	ref, err := r.inner.Reply(ctx1, m)
+	cancel()
 	if err == nil || !Transient(err) {
 		return ref, err
 	}
@@ -65,7 +67,9 @@ func (r *outboxReplier) Reply(ctx context.Context, m Message) (MessageRef, error
 
 // Private implements Replier.
 func (r *outboxReplier) Private(ctx context.Context, m Message) error {
-	err := r.inner.Private(ctx, m)
+	ctx1, cancel := context.WithTimeout(ctx, r.o.timeout)
+	err := r.inner.Private(ctx1, m)
+	cancel()
 	if err == nil || !Transient(err) {
 		return err
 	}
