@@ -150,6 +150,7 @@ type Outbox struct {
 	posts   map[string]*outboxOp  // provisional ID → its post, not delivered yet
 	posted  map[string]MessageRef // provisional ID → the message it became
 	seq     uint64
+	failing int // lanes whose head's last attempt failed transiently: the platform is down
 	stopped bool
 	stats   OutboxStats
 }
@@ -165,7 +166,7 @@ type lane struct {
 	queue   []*outboxOp
 	posts   int
 	edits   int
-	failing bool // the head's last attempt failed transiently: later calls are kept at once
+	failing bool // the head's last attempt failed transiently (counted in Outbox.failing)
 	running bool // a drain goroutine works it
 }
 
@@ -381,7 +382,9 @@ func (o *Outbox) enqueue(channel string, op *outboxOp, resumed bool) (outboxResu
 	if !op.edit {
 		o.posts[op.id] = op
 	}
-	if resumed || l.failing || o.stopped {
+	if resumed || o.failing > 0 || o.stopped {
+		// The platform is down (some lane is failing): nobody waits for a
+		// first attempt that would time out too.
 		o.keep(op)
 	}
 	if !l.running && !o.stopped {
@@ -522,7 +525,7 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 		close(op.tried)
 		switch {
 		case r.err == nil:
-			l.failing = false
+			o.setFailing(l, false)
 			wait = o.first
 			if !op.edit {
 				o.posted[op.id] = r.ref
@@ -560,7 +563,7 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 			o.mu.Unlock()
 		default:
 			o.stats.Retries++
-			l.failing = true
+			o.setFailing(l, true)
 			for _, q := range l.queue {
 				o.keep(q)
 			}
@@ -577,12 +580,29 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 	}
 }
 
+// setFailing records whether l's head is failing transiently. Call with
+// mu held.
+func (o *Outbox) setFailing(l *lane, failing bool) {
+	if l.failing == failing {
+		return
+	}
+	l.failing = failing
+	if failing {
+		o.failing++
+	} else {
+		o.failing--
+	}
+}
+
 // finish takes op, the lane's head, off the lane with result r. Call with
 // mu held.
 func (o *Outbox) finish(l *lane, op *outboxOp, r outboxResult, delivered bool) {
 	op.finished = true
 	if i := slices.Index(l.queue, op); i >= 0 {
 		l.queue = slices.Delete(l.queue, i, i+1)
+	}
+	if len(l.queue) == 0 {
+		o.setFailing(l, false) // an empty lane fails nothing
 	}
 	l.add(op.edit, -1)
 	o.stats.Queued--

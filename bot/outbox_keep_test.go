@@ -289,3 +289,45 @@ func TestOutboxReplierPassesPermanentErrors(t *testing.T) {
 		t.Errorf("%d messages posted, stats %+v; want none kept", n, o.Stats())
 	}
 }
+
+// TestOutboxDownPlatformKeepsAtOnce: once a channel's calls fail, the
+// platform is down: a post to another channel is kept at once instead of
+// holding its caller through a first attempt that would hang too (a
+// restart with many incidents to reconcile must not wait 15 s per
+// channel).
+func TestOutboxDownPlatformKeepsAtOnce(t *testing.T) {
+	clock := newVirtualClock()
+	clock.Freeze()
+	fc := newFlakyChat(clock)
+	fc.Outage(time.Minute)
+	hang := make(chan struct{})
+	fc.postHook = func(m bot.Message) {
+		if strings.TrimSpace(bottest.Text(m)) == "elsewhere" {
+			<-hang // Slack does not answer
+		}
+	}
+	c := bot.NewOutbox(fc, bot.OutboxOptions{Clock: clock})
+	o, _ := bot.OutboxOf(c)
+	if _, err := c.Post(context.Background(), bot.Target{Channel: "C1"}, text("first")); err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan bot.MessageRef, 1)
+	go func() {
+		ref, _ := c.Post(context.Background(), bot.Target{Channel: "C2"}, text("elsewhere"))
+		res <- ref
+	}()
+	select {
+	case ref := <-res:
+		if !bot.IsProvisional(ref) {
+			t.Errorf("post to another channel answered %+v, want a provisional ref", ref)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a post to another channel waited for the platform while it was down")
+	}
+	close(hang)
+	clock.Thaw()
+	waitUntil(t, "both are delivered", func() bool { return o.Stats().Delivered == 2 })
+	if s := o.Stats(); s.Kept != 2 {
+		t.Errorf("stats %+v, want both kept", s)
+	}
+}
