@@ -126,7 +126,8 @@ type OutboxStore interface {
 // attempt fails transiently (or the caller's ctx ends first) the call is
 // kept: written to the Store, answered with nil (a Post with a
 // provisional ref, whose edits the Outbox resolves), and delivered by the
-// lane when the platform is back, after a restart too (Resume).
+// lane when the platform is back, after a restart too (Resume). While any
+// channel's calls fail, new calls on every channel are kept at once.
 //
 // Channel management, uploads and group lookups pass straight through:
 // retrying a channel creation after a timeout could create two.
