@@ -48,6 +48,8 @@ func (w outboxFiles) Upload(ctx context.Context, to Target, f File) error {
 		case <-w.o.clock.After(min(wait, left)):
 		case <-ctx.Done():
 			return err
+		case <-w.o.ctx.Done(): // stopped
+			return err
 		}
 		wait = min(2*wait, w.o.most)
 	}
