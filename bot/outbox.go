@@ -497,6 +497,7 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 					// Its post has not gone out: it goes out with this content.
 					p.msg = op.msg
 					o.persist(p)
+					o.unstore(op) // the post's record carries it now
 					o.stats.Coalesced++
 					o.finish(l, op, outboxResult{}, false)
 					o.mu.Unlock()
@@ -510,6 +511,10 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 				}
 				continue
 			} else {
+				o.unstore(op)
+				if op.kept {
+					o.log.Error("chat message not delivered", "channel", key.channel, "kind", kind(op), "err", "its post was never delivered")
+				}
 				o.finish(l, op, outboxResult{err: tebura.Errorf(tebura.ENOTFOUND, "The message to update was never posted: the chat platform did not accept it in time.")}, false)
 				o.mu.Unlock()
 				continue
@@ -528,9 +533,10 @@ func (o *Outbox) drain(key laneKey, l *lane) {
 		case r.err == nil:
 			o.setFailing(l, false)
 			wait = o.first
-			if !op.edit {
+			if !op.edit && op.kept {
+				// Only a kept post's ID was handed out: remember what it became.
 				o.posted[op.id] = r.ref
-				if op.kept && o.store != nil {
+				if o.store != nil {
 					d := Delivery{Platform: o.inner.Name(), ID: op.id, To: op.to, Created: op.created, Posted: r.ref}
 					if err := o.store.PutDelivery(context.Background(), d); err != nil {
 						o.log.Error("chat outbox store failed", "err", err)

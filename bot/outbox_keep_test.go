@@ -331,3 +331,34 @@ func TestOutboxDownPlatformKeepsAtOnce(t *testing.T) {
 		t.Errorf("stats %+v, want both kept", s)
 	}
 }
+
+// TestOutboxForgetsEditsOfLostPosts: a kept edit whose post is gone (it
+// was dropped, or was kept in memory only before a restart) fails once
+// and leaves the store, instead of coming back at every start.
+func TestOutboxForgetsEditsOfLostPosts(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "tebura.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	clock := newVirtualClock()
+	lost := bot.MessageRef{Platform: bottest.Platform, Channel: "C1", ID: "outbox:gone-000000001"}
+	if err := st.PutDelivery(ctx, bot.Delivery{Platform: bottest.Platform, ID: "outbox:gone-000000002", Edit: true,
+		To: bot.Target{Channel: "C1"}, Ref: lost, Message: text("final"), Created: clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	fc := newFlakyChat(clock)
+	c := bot.NewOutbox(fc, bot.OutboxOptions{Clock: clock, Store: st})
+	o, _ := bot.OutboxOf(c)
+	if err := o.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the edit is given up", func() bool { return o.Stats().Failed == 1 })
+	if ds, err := st.Deliveries(ctx, bottest.Platform); err != nil || len(ds) != 0 {
+		t.Errorf("store still holds %+v (%v)", ds, err)
+	}
+	if n := len(fc.Messages()); n != 0 {
+		t.Errorf("%d messages posted", n)
+	}
+}
