@@ -362,3 +362,36 @@ func TestOutboxForgetsEditsOfLostPosts(t *testing.T) {
 		t.Errorf("%d messages posted", n)
 	}
 }
+
+// uploadingReplier is a Replier that can also attach a file privately.
+type uploadingReplier struct {
+	failingReplier
+	files []bot.File
+}
+
+func (r *uploadingReplier) UploadPrivate(_ context.Context, f bot.File) error {
+	r.files = append(r.files, f)
+	return nil
+}
+
+// TestOutboxReplierKeepsPrivateUploads: wrapping an event's Replier keeps
+// its optional private upload, which /runbook logs looks for.
+func TestOutboxReplierKeepsPrivateUploads(t *testing.T) {
+	c := bot.NewOutbox(newFlakyChat(newVirtualClock()), bot.OutboxOptions{})
+	o, _ := bot.OutboxOf(c)
+	rep := &uploadingReplier{}
+	var ok bool
+	o.Handler(bot.HandlerFunc(func(ctx context.Context, ev bot.Event) {
+		var up interface {
+			UploadPrivate(context.Context, bot.File) error
+		}
+		if up, ok = ev.(*bot.Command).Reply.(interface {
+			UploadPrivate(context.Context, bot.File) error
+		}); ok {
+			_ = up.UploadPrivate(ctx, bot.File{Name: "r1.log"})
+		}
+	})).HandleEvent(context.Background(), &bot.Command{Platform: bottest.Platform, Channel: "C1", Reply: rep})
+	if !ok || len(rep.files) != 1 {
+		t.Errorf("the wrapped replier lost UploadPrivate (ok=%v, files=%d)", ok, len(rep.files))
+	}
+}

@@ -28,18 +28,45 @@ func (o *Outbox) Handler(h Handler) Handler {
 		case *Command:
 			if e.Reply != nil && e.Channel != "" {
 				c := *e
-				c.Reply = &outboxReplier{o: o, inner: e.Reply, to: Target{Channel: e.Channel, Thread: e.Thread}}
+				c.Reply = o.replier(e.Reply, Target{Channel: e.Channel, Thread: e.Thread})
 				ev = &c
 			}
 		case *Click:
 			if e.Reply != nil && e.Message.Channel != "" {
 				c := *e
-				c.Reply = &outboxReplier{o: o, inner: e.Reply, to: Target{Channel: e.Message.Channel, Thread: e.Message.Thread}}
+				c.Reply = o.replier(e.Reply, Target{Channel: e.Message.Channel, Thread: e.Message.Thread})
 				ev = &c
 			}
 		}
 		h.HandleEvent(ctx, ev)
 	})
+}
+
+// privateUploader is the optional capability of a Replier to attach a file
+// only the actor sees (commands/runbookchat.PrivateUploader); the wrapper
+// keeps it when the adapter's replier has it.
+type privateUploader interface {
+	UploadPrivate(ctx context.Context, f File) error
+}
+
+// replier wraps rep for events in to, keeping its private uploads.
+func (o *Outbox) replier(rep Replier, to Target) Replier {
+	r := &outboxReplier{o: o, inner: rep, to: to}
+	if up, ok := rep.(privateUploader); ok {
+		return outboxUploadingReplier{r, up}
+	}
+	return r
+}
+
+// outboxUploadingReplier is an outboxReplier that can upload privately.
+type outboxUploadingReplier struct {
+	*outboxReplier
+	up privateUploader
+}
+
+// UploadPrivate passes straight through: a private file is not kept.
+func (r outboxUploadingReplier) UploadPrivate(ctx context.Context, f File) error {
+	return r.up.UploadPrivate(ctx, f)
 }
 
 // outboxReplier is a Replier whose answers survive an outage (see Handler).
