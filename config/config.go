@@ -7,7 +7,11 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,6 +23,7 @@ type Config struct {
 	Log           Log           `mapstructure:"log"`
 	Runbooks      Runbooks      `mapstructure:"runbooks"`
 	Redact        Redact        `mapstructure:"redact"`
+	Sealing       Sealing       `mapstructure:"secrets"`
 	Access        Access        `mapstructure:"access"`
 	Bot           Bot           `mapstructure:"bot"`
 	Chat          Chat          `mapstructure:"chat"`
@@ -64,6 +69,41 @@ type Redact struct {
 	Patterns []string `mapstructure:"patterns"` // regular expressions
 	Values   []Secret `mapstructure:"values"`   // literal secret values
 }
+
+// Sealing (the secrets section) says how the secret params of runs waiting for approval are
+// kept: sealed in the store with Key (XChaCha20-Poly1305), so that an
+// approval survives a restart, or, without a key, in memory only.
+type Sealing struct {
+	// Key is 32 bytes written as 64 hex digits or as base64 (standard or
+	// URL alphabet, padded or not); usually given as key_file or ${ENV}.
+	Key Secret `mapstructure:"key"`
+}
+
+// KeyBytes decodes Key: nil when none is set, an error saying what is
+// wrong when it is not 32 bytes in hex or base64.
+func (s Sealing) KeyBytes() ([]byte, error) {
+	k := strings.TrimSpace(s.Key.Value())
+	if k == "" {
+		return nil, nil
+	}
+	if len(k) == 2*secretsKeySize {
+		if b, err := hex.DecodeString(k); err == nil {
+			return b, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(k); err == nil {
+			if len(b) != secretsKeySize {
+				return nil, fmt.Errorf("decodes to %d bytes; it must be %d (make one with `openssl rand -hex 32`)", len(b), secretsKeySize)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("is neither 64 hex digits nor base64 of %d bytes (make one with `openssl rand -hex 32`)", secretsKeySize)
+}
+
+// secretsKeySize is the XChaCha20-Poly1305 key size.
+const secretsKeySize = 32
 
 // Access maps roles to members.
 type Access struct {

@@ -135,6 +135,9 @@ func (c Config) Validate() error {
 			p.add(fmt.Sprintf("redact.patterns[%d]", i), "does not compile: %v", err)
 		}
 	}
+	if _, err := c.Sealing.KeyBytes(); err != nil {
+		p.add("secrets.key", "%v", err)
+	}
 	for i, v := range c.Redact.Values {
 		if v == "" {
 			p.add(fmt.Sprintf("redact.values[%d]", i), "is empty; remove it (an unset ${ENV} reference?)")

@@ -220,6 +220,9 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 	if err := b.validate(); err != nil {
 		return Result{}, err
 	}
+	if s.mask != nil {
+		b = b.masked(s.mask)
+	}
 	now := s.clock().UTC()
 	if b.DeliveryID == "" {
 		// Most deliveries repeat what is stored (Alertmanager re-sends a
@@ -826,4 +829,41 @@ func (s *Service) rule(name string) *Rule {
 		}
 	}
 	return nil
+}
+
+// masked returns b with its title and every value of its and its alerts'
+// labels, annotations and links passed through mask (Service.MaskWith).
+// Keys are names, not values, and stay. b's maps are not changed: the
+// caller's batch is its own.
+func (b Batch) masked(mask func(string) string) Batch {
+	values := func(m map[string]string) map[string]string {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			out[k] = mask(v)
+		}
+		return out
+	}
+	links := func(ls []Link) []Link {
+		if ls == nil {
+			return nil
+		}
+		out := make([]Link, len(ls))
+		for i, l := range ls {
+			out[i] = Link{Title: mask(l.Title), URL: mask(l.URL)}
+		}
+		return out
+	}
+	b.Title = mask(b.Title)
+	b.Labels, b.Annotations, b.Links = values(b.Labels), values(b.Annotations), links(b.Links)
+	alerts := make([]Alert, len(b.Alerts))
+	for i, a := range b.Alerts {
+		a.Labels, a.Annotations, a.Links = values(a.Labels), values(a.Annotations), links(a.Links)
+		a.GeneratorURL = mask(a.GeneratorURL)
+		alerts[i] = a
+	}
+	b.Alerts = alerts
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/audit"
@@ -33,6 +34,11 @@ func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSe
 			markExpired(r, now)
 			refusal = expiredError(r)
 			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+		}
+		if _, ok := s.secretsOf(r); !ok {
+			reason := s.markLost(r, now)
+			refusal = tebura.Errorf(tebura.ECONFLICT, "This request expired: %s.", reason)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook, "reason": reason}, nil
 		}
 		if err := approvable(r, d, allowSelf, planHash); err != nil {
 			return "", nil, err
@@ -133,7 +139,9 @@ func (s *Service) Close(ctx context.Context, runID, reason, incident string) (ru
 }
 
 // Expire marks every pending run whose approval window has passed as
-// expired, and returns them (to redraw their cards).
+// expired, and every one whose secret values are gone (a restart without
+// secrets.key: ReasonSecretsLost), and returns them (to redraw their
+// cards). The first call after a start-up expires the latter at once.
 func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 	pending, err := s.store.ListRuns(ctx, ListOptions{States: []State{StatePendingApproval}})
 	if err != nil {
@@ -142,15 +150,22 @@ func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 	now := s.now()
 	var out []*Run
 	for _, p := range pending {
-		if !expired(p, now) {
+		if _, held := s.secretsOf(p); held && !expired(p, now) {
 			continue
 		}
 		r, err := s.write(ctx, p.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
-			if r.State != StatePendingApproval || !expired(r, now) {
+			if r.State != StatePendingApproval {
 				return "", nil, errUnchanged
 			}
-			markExpired(r, now)
-			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+			if expired(r, now) {
+				markExpired(r, now)
+				return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+			}
+			if _, held := s.secretsOf(r); held {
+				return "", nil, errUnchanged
+			}
+			reason := s.markLost(r, now)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook, "reason": reason}, nil
 		})
 		if errors.Is(err, errUnchanged) {
 			continue
@@ -161,6 +176,14 @@ func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// markLost expires pending r because its secret values are gone, and
+// returns the reason.
+func (s *Service) markLost(r *Run, now time.Time) string {
+	reason := s.lostReason(r)
+	r.State, r.EndedAt, r.Reason = StateExpired, now, reason
+	return reason
 }
 
 // Recover runs at start-up, before the executor takes work: runs left

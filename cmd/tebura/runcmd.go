@@ -367,7 +367,7 @@ func (c *cli) logsCmd() *cobra.Command {
 			defer rc.Close()
 			// The log was masked when written; mask again with today's
 			// configuration, which may name secrets added since.
-			return copyMasked(c.stdout, rc, red.With(r.SecretValues()...))
+			return copyMasked(c.stdout, rc, red)
 		},
 	}
 }

@@ -167,6 +167,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The incidents section is not valid; run `tebura validate`.")
 	}
 	s.svc.GuardDiagnostics(s.isRemediation)
+	s.svc.MaskWith(func(v string) string { return s.redactor().Mask(v) })
 	app.Metrics.WatchIncidents(metrics.OpenIncidents(s.svc))
 	announce, private := map[string]string{}, map[string]bool{}
 	if c := cfg.Slack.Channels.Incidents; c != "" && slackA != nil {
@@ -370,9 +371,10 @@ func (s *server) pruneLoop(ctx context.Context) error {
 
 // restartKeys are the top-level configuration keys a reload does not
 // apply: the listener, the data dir, chat connections and tokens, webhook
-// sources, incident rules and the executor's limits are fixed at start-up.
+// sources, the secrets key, incident rules and the executor's limits are
+// fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is

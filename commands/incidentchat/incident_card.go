@@ -72,11 +72,13 @@ func (i *Incidents) cardMessage(inc *incident.Incident, st *incState) bot.Messag
 	if len(ann) == 0 && st.alert != nil {
 		ann = st.alert.Annotations
 	}
+	// Annotations come from whoever can write an alert rule: verbatim, so
+	// that no medium reads formatting, mentions or links in them.
 	if s := ann["summary"]; s != "" {
-		msg.Text = append(msg.Text, "*"+s+"*")
+		msg.Text = append(msg.Text, "*"+bot.Verbatim(s)+"*")
 	}
 	if d := ann["description"]; d != "" {
-		msg.Text = append(msg.Text, d)
+		msg.Text = append(msg.Text, bot.Verbatim(d))
 	}
 	if u := ann["runbook_url"]; u != "" {
 		msg.Links = append(msg.Links, bot.Link{Label: "Runbook", URL: u})
