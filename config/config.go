@@ -26,6 +26,7 @@ type Config struct {
 	Sealing       Sealing       `mapstructure:"secrets"`
 	Access        Access        `mapstructure:"access"`
 	Bot           Bot           `mapstructure:"bot"`
+	Chat          Chat          `mapstructure:"chat"`
 	Console       Console       `mapstructure:"console"`
 	Slack         Slack         `mapstructure:"slack"`
 	Discord       Discord       `mapstructure:"discord"`
@@ -168,6 +169,15 @@ type Bot struct {
 	StreamInterval time.Duration `mapstructure:"stream_interval"` // min time between edits of one message
 	EditBudget     float64       `mapstructure:"edit_budget"`     // edits per second shared by all messages of a platform
 	TailLines      int           `mapstructure:"tail_lines"`
+}
+
+// Chat is how messages reach the chat platforms (Slack, Discord) when
+// their API is down.
+type Chat struct {
+	// DeliveryDeadline is how long a message the platform has not accepted
+	// (a run's message, a card, a reply) is kept and retried, across
+	// restarts, before it is dropped with a log line and a metric.
+	DeliveryDeadline time.Duration `mapstructure:"delivery_deadline"`
 }
 
 // BotCommands are the command root names (without the slash).

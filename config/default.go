@@ -47,6 +47,7 @@ func Default() Config {
 			EditBudget:     5,
 			TailLines:      40,
 		},
+		Chat:    Chat{DeliveryDeadline: time.Hour},
 		Console: Console{Enabled: "auto", Channel: "console"},
 		Slack: Slack{
 			Mode:           "socket",

@@ -146,6 +146,7 @@ func (c Config) Validate() error {
 	}
 	c.validateAccess(&p)
 	c.validateBot(&p)
+	p.positive("chat.delivery_deadline", c.Chat.DeliveryDeadline)
 	p.oneOf("console.enabled", c.Console.Enabled, []string{"auto", "true", "false"})
 	c.validateSlack(&p)
 	c.validateDiscord(&p)

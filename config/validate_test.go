@@ -67,6 +67,7 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"negative max_open", func(c *Config) { c.Incidents.MaxOpen = -1 }, "incidents.max_open", "must not be negative"},
 		{"negative max_new_per_minute", func(c *Config) { c.Incidents.MaxNewPerMinute = -1 }, "incidents.max_new_per_minute", "must not be negative"},
 		{"zero shutdown grace", func(c *Config) { c.ShutdownGrace = 0 }, "shutdown_grace", "positive duration"},
+		{"zero chat delivery deadline", func(c *Config) { c.Chat.DeliveryDeadline = 0 }, "chat.delivery_deadline", "positive duration"},
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" }, "http.listen", "host:port"},
 		{"listen bad port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:http" }, "http.listen", "port"},
 		{"listen port too big", func(c *Config) { c.HTTP.Listen = ":70000" }, "http.listen", "port"},

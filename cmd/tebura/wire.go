@@ -238,11 +238,12 @@ func wire(app *App, o wireOptions) (*server, error) {
 	})
 	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
 	if slackA != nil {
-		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return slackA.Run(ctx, s.bot) }})
+		// Through the outbox: replies to events survive an outage too.
+		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return s.chats[slack.Platform].Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "slack", Check: func(context.Context) error { return slackA.Ready() }})
 	}
 	if discordA != nil {
-		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return discordA.Run(ctx, s.bot) }})
+		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return s.chats[discord.Platform].Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "discord", Check: func(context.Context) error { return discordA.Ready() }})
 	}
 	if s.console != nil {
@@ -404,7 +405,7 @@ func (s *server) pruneLogs() {
 // apply: the listener, the data dir, chat connections and tokens, webhook
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
-var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "console", "slack", "discord",
+var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
 	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog"}
 
 // Reload loads the configuration file, the runbooks and the access roles
@@ -492,11 +493,27 @@ func detailOf(err error) string {
 	return err.Error()
 }
 
-// outbox wraps a remote chat so that an outage of its API queues messages
-// (bounded, in order per channel, intermediate edits coalesced) instead of
-// losing approval cards and final frames. The console needs none.
+// outbox wraps a remote chat so that an outage of its API loses nothing:
+// posts, edits and replies the platform cannot take are kept in the store
+// (in order per channel, edits folded into their pending post) and
+// delivered when it is back, after a restart too, until
+// chat.delivery_deadline. What the last run kept is queued again here,
+// before the start-up steps edit any message; the outbox stops with the
+// services, keeping what is left for the next start. The console needs
+// none.
 func (s *server) outbox(c bot.Chat) bot.Chat {
-	return bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log})
+	chat := bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log, Store: s.app.Store, Deadline: s.app.Config.Chat.DeliveryDeadline})
+	ob, _ := bot.OutboxOf(chat)
+	s.app.Metrics.WatchOutbox(c.Name(), ob.Stats)
+	if err := ob.Resume(context.Background()); err != nil {
+		s.log.Error("chat messages kept before the restart could not be read", "platform", c.Name(), "err", err)
+	}
+	s.app.AddService(Service{Name: c.Name() + " outbox", Run: func(ctx context.Context) error {
+		<-ctx.Done()
+		ob.Stop()
+		return nil
+	}})
+	return chat
 }
 
 // offSources names the webhook sources the configuration leaves off: the

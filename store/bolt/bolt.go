@@ -41,6 +41,7 @@ const (
 	bucketCallbacks = "callbacks" // callback ID → bot.Callback
 	bucketDedupe    = "dedupe"    // scope NUL key → expiry
 	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
+	bucketOutbox    = "outbox"    // platform NUL delivery ID → bot.Delivery (chat messages not delivered yet)
 	// bucketActive indexes the runs that are not final: be64(seq) → empty.
 	// Its sequence is the runs bucket's sequence it has seen, so that runs
 	// created by a release that did not keep it are noticed at Open (runs.go).
@@ -57,7 +58,7 @@ const (
 // allBuckets is the one list of buckets; Open creates them all.
 func allBuckets() []string {
 	return []string{
-		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive,
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 	}
 }
