@@ -80,6 +80,7 @@ type Metrics struct {
 
 	severities *labelSet // bounded severity label values
 	watch      *watchers
+	reconcile  reconcileFamily
 }
 
 // New returns Metrics with every family registered on a registry of its

@@ -57,11 +57,13 @@ func startApp(t *testing.T, cfg config.Config) (*App, func() error) {
 	return app, stop
 }
 
+// waitReady waits until /readyz?strict answers 200: serving, and done
+// catching up (interrupted runs redrawn, incidents reconciled).
 func waitReady(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(base + "/readyz?strict")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

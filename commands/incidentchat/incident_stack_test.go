@@ -235,6 +235,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 	if err := inc.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
+	<-inc.FirstRound() // the tests look at what the start-up round did
 	t.Cleanup(s.Close)
 	return s
 }
