@@ -315,3 +315,32 @@ func TestAppShutdownInterruptsRunsAfterGrace(t *testing.T) {
 		t.Errorf("a run still going after the grace ended %s, want interrupted", s)
 	}
 }
+
+// TestReadyzWhileCatchingUp: a part that is catching up (a chat
+// connecting, a catch-up step running) is listed by /readyz with 200, so a
+// probe leaves a server alone that takes traffic while it works off a
+// backlog; ?strict answers 503 until nothing is catching up; JSON says the
+// same; a failing check that is not catching up is 503.
+func TestReadyzWhileCatchingUp(t *testing.T) {
+	app, _ := startApp(t, testConfig(t))
+	base := "http://" + app.Addr()
+	app.AddReadyCheck(ReadyCheck{Name: "slack", CatchingUp: true, Check: func(context.Context) error { return errors.New("connecting") }})
+	done := app.CatchingUp("incidents", "reconciling 35 of 50 open incidents")
+	want := "ok, catching up:\nincidents: reconciling 35 of 50 open incidents\nslack: connecting\n"
+	if code, body := get(t, base+"/readyz"); code != 200 || body != want {
+		t.Errorf("/readyz while catching up = %d %q, want 200 %q", code, body, want)
+	}
+	if code, body := get(t, base+"/readyz?strict"); code != 503 || body != want {
+		t.Errorf("/readyz?strict while catching up = %d %q, want 503 %q", code, body, want)
+	}
+	if code, body := get(t, base+"/readyz?format=json"); code != 200 ||
+		body != `{"status":"catching_up","catching_up":["incidents: reconciling 35 of 50 open incidents","slack: connecting"],"not_ready":[]}`+"\n" {
+		t.Errorf("/readyz?format=json = %d %s", code, body)
+	}
+	done()
+	app.AddReadyCheck(ReadyCheck{Name: "store", Check: func(context.Context) error { return errors.New("unreadable") }})
+	if code, body := get(t, base+"/readyz?format=json"); code != 503 ||
+		body != `{"status":"not_ready","catching_up":["slack: connecting"],"not_ready":["store: unreadable"]}`+"\n" {
+		t.Errorf("/readyz?format=json with a failing check = %d %s", code, body)
+	}
+}
