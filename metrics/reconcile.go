@@ -34,3 +34,31 @@ func (m *Metrics) ObserveReconcile(outcome string) {
 	})
 	f.outcomes.WithLabelValues(outcome).Inc()
 }
+
+// WatchReconcilePending exports tebura_incident_reconcile_pending, read from
+// f at every scrape: the open incidents not yet in line with the chat (the
+// reconcile loop's backlog). It stays above zero while a chat outage holds
+// incidents without a channel or card. f must be quick.
+func (m *Metrics) WatchReconcilePending(f func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "incident_reconcile_pending",
+		Help: "Open incidents not yet in line with the chat (no channel or card yet): the reconcile loop's backlog.",
+	}, func() float64 { return float64(f()) }))
+}
+
+// WatchChat exports tebura_chat_connected{platform}, read from ready at
+// every scrape: 1 while the platform's connection is up (Slack Socket
+// Mode, the Discord gateway; in HTTP mode, the token accepted), else 0.
+// Call it once per platform; ready must be quick.
+func (m *Metrics) WatchChat(platform string, ready func() error) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "chat_connected",
+		Help:        "1 while the chat platform's connection is up (Slack Socket Mode, Discord gateway; HTTP mode: the token accepted), else 0.",
+		ConstLabels: prometheus.Labels{"platform": platform},
+	}, func() float64 {
+		if ready() != nil {
+			return 0
+		}
+		return 1
+	}))
+}

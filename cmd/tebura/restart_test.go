@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,7 +38,7 @@ const restartGrace = 3 * time.Second
 // hangs every connection, refuses them, or answers slowly. Each time
 // /healthz and an Alertmanager webhook are answered within a second of the
 // start, /readyz answers 200 saying the incidents are still being
-// reconciled, and SIGTERM, sent while that is going on, ends the process
+// reconciled (and /metrics shows the backlog and Slack down), and SIGTERM, sent while that is going on, ends the process
 // cleanly within shutdown_grace.
 func TestRestartServesWhateverSlackDoes(t *testing.T) {
 	if testing.Short() {
@@ -106,6 +108,32 @@ func TestRestartServesWhateverSlackDoes(t *testing.T) {
 			}
 
 			// SIGTERM in the middle of all that: a clean exit within the grace.
+			// The metrics say so too: Slack not connected, the backlog.
+			pending := regexp.MustCompile(`(?m)^tebura_incident_reconcile_pending (\d+)$`)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				resp, err := client.Get(base + "/metrics")
+				if err != nil {
+					t.Fatalf("/metrics: %v", err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				n := -1
+				if m := pending.FindStringSubmatch(string(b)); m != nil {
+					n, _ = strconv.Atoi(m[1])
+				}
+				if n >= 50 {
+					if !strings.Contains(string(b), `tebura_chat_connected{platform="slack"} 0`) {
+						t.Errorf("/metrics does not say Slack is not connected")
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("tebura_incident_reconcile_pending = %d, never the 50 seeded incidents", n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+
 			p.terminate(t)
 		})
 	}

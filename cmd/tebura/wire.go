@@ -251,6 +251,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		}})
 	app.AddCatchUp(CatchUp{Name: "incidents", Detail: "starting the reconcile loop",
 		Run: func(ctx context.Context, _ []*runbooks.Run) error { return s.inc.Recover(ctx) }})
+	app.Metrics.WatchReconcilePending(func() int { return s.inc.Progress().Pending })
 	app.AddReadyCheck(ReadyCheck{Name: "incidents", CatchingUp: true, Check: func(context.Context) error {
 		if p := s.inc.Progress(); !p.CaughtUp() {
 			return errors.New(p.String())
@@ -264,10 +265,12 @@ func wire(app *App, o wireOptions) (*server, error) {
 	if slackA != nil {
 		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return slackA.Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "slack", CatchingUp: true, Check: func(context.Context) error { return slackA.Ready() }})
+		app.Metrics.WatchChat(slack.Platform, slackA.Ready)
 	}
 	if discordA != nil {
 		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return discordA.Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "discord", CatchingUp: true, Check: func(context.Context) error { return discordA.Ready() }})
+		app.Metrics.WatchChat(discord.Platform, discordA.Ready)
 	}
 	if s.console != nil {
 		app.AddService(Service{Name: "console", Run: func(ctx context.Context) error {
