@@ -157,7 +157,8 @@ type Incidents struct {
 	// they did not do, the next start's rounds do).
 	life     context.Context
 	progress Progress
-	first    chan struct{} // closed when the loop's first round ended
+	settled  map[int64]bool // open incidents whose last reconcile succeeded
+	first    chan struct{}  // closed when the loop's first round ended
 
 	reactions sync.WaitGroup // React's goroutines
 	loops     sync.WaitGroup // Recover's loop
@@ -296,8 +297,24 @@ func (i *Incidents) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	i.setProgress(func(p *Progress) { p.Open, p.Pending, p.Deferred = len(open), len(open), 0 })
-	streak, pending, deferred := 0, 0, 0
+	// Pending are the open incidents not known to be in line: those this
+	// process has not reconciled yet, and those whose last try failed. An
+	// incident in line stays so until a try says otherwise, so a round
+	// over a settled backlog does not show it pending again.
+	i.mu.Lock()
+	settled := make(map[int64]bool, len(open))
+	pending := map[int64]bool{}
+	for _, inc := range open {
+		if i.settled[inc.Number] {
+			settled[inc.Number] = true
+		} else {
+			pending[inc.Number] = true
+		}
+	}
+	i.settled = settled
+	i.progress.Open, i.progress.Pending, i.progress.Deferred = len(open), len(pending), 0
+	i.mu.Unlock()
+	streak, deferred := 0, 0
 	var last error
 	for k, inc := range open {
 		if ctx.Err() != nil {
@@ -305,7 +322,6 @@ func (i *Incidents) Tick(ctx context.Context) error {
 		}
 		if streak >= unreachableAfter {
 			deferred = len(open) - k
-			pending += deferred
 			i.log.Warn("chat unreachable; incidents deferred to the next round", "deferred", deferred, "next_in", i.interval, "err", last)
 			for range deferred {
 				i.observed(OutcomeDeferred)
@@ -320,7 +336,6 @@ func (i *Incidents) Tick(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		default:
-			pending++
 			last = err
 			if bot.Transient(err) {
 				streak++
@@ -330,10 +345,18 @@ func (i *Incidents) Tick(ctx context.Context) error {
 				i.observed(OutcomeFailed)
 			}
 		}
-		i.setProgress(func(p *Progress) { p.Pending = pending + len(open) - k - 1 })
+		i.mu.Lock()
+		i.settled[inc.Number] = err == nil
+		if err == nil {
+			delete(pending, inc.Number)
+		} else {
+			pending[inc.Number] = true
+		}
+		i.progress.Pending = len(pending)
+		i.mu.Unlock()
 	}
 	i.setProgress(func(p *Progress) {
-		p.Pending, p.Deferred, p.Rounds = pending, deferred, p.Rounds+1
+		p.Pending, p.Deferred, p.Rounds = len(pending), deferred, p.Rounds+1
 		p.LastError = ""
 		if last != nil {
 			p.LastError = last.Error()
@@ -376,8 +399,9 @@ type Progress struct {
 	Rounds int
 	// Open is how many incidents were open when the last round began.
 	Open int
-	// Pending are the open incidents not yet in line with the chat: not
-	// reached yet in the running round, failed or deferred.
+	// Pending are the open incidents not known to be in line with the
+	// chat: not reconciled by this process yet (not reached in the
+	// running round, or deferred), or whose last try failed.
 	Pending int
 	// Deferred of them were not tried in the last round (see Tick).
 	Deferred int

@@ -43,14 +43,19 @@ func (c *hangChat) set(hanging bool) (tries int) {
 
 // outcomes counts what the incident layer reports to Deps.Observe.
 type outcomes struct {
-	mu sync.Mutex
-	n  map[incidentchat.Outcome]int
+	mu   sync.Mutex
+	n    map[incidentchat.Outcome]int
+	peek func() // called at each outcome, when set
 }
 
 func (o *outcomes) observe(x incidentchat.Outcome) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.n[x]++
+	peek := o.peek
+	o.mu.Unlock()
+	if peek != nil {
+		peek()
+	}
 }
 
 func (o *outcomes) take() map[incidentchat.Outcome]int {
@@ -147,5 +152,20 @@ func TestReconcileBoundedWhenChatHangs(t *testing.T) {
 	}
 	if total, _ := allNotes(); total != 3 {
 		t.Errorf("delay notes after the chat came back = %d, want still 3", total)
+	}
+	// A later round over the settled backlog never shows it pending again
+	// (/readyz?strict does not flap every round).
+	obs.mu.Lock()
+	obs.peek = func() {
+		if p := s.Inc.Progress(); p.Pending != 0 {
+			t.Errorf("pending during a round over settled incidents: %+v", p)
+		}
+	}
+	obs.mu.Unlock()
+	if err := s.Inc.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := obs.take(); got[incidentchat.OutcomeDone] != 10 {
+		t.Errorf("outcomes of a round over settled incidents = %v, want 10 done", got)
 	}
 }
