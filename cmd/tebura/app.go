@@ -430,10 +430,25 @@ func (a *App) shutdown(ctx context.Context, stopServices func(), svcs, catching 
 	a.mu.Lock()
 	stops := append([]func(context.Context) error(nil), a.stops...)
 	a.mu.Unlock()
-	for _, f := range stops {
-		if err := f(fctx); err != nil {
-			errs = append(errs, fmt.Errorf("final messages: %w", err))
+	// The stop steps run in order, until the deadline: one that does not
+	// return by then is left (and what comes after it).
+	stopErrs := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, f := range stops {
+			if err := f(fctx); err != nil {
+				errs = append(errs, fmt.Errorf("final messages: %w", err))
+			}
 		}
+		stopErrs <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-stopErrs:
+		if err != nil {
+			errs = append(errs, err)
+		}
+	case <-fctx.Done():
+		a.Logger.Warn("final messages still going at the shutdown deadline; leaving them")
 	}
 	stopServices()
 	if !waitGroup(fctx, svcs) {

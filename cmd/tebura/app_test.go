@@ -344,3 +344,37 @@ func TestReadyzWhileCatchingUp(t *testing.T) {
 		t.Errorf("/readyz?format=json with a failing check = %d %s", code, body)
 	}
 }
+
+// TestShutdownLeavesWhatHangsAtTheDeadline: a service that never returns
+// (a chat adapter stuck on a platform that hangs) and a stop step that
+// ignores its deadline do not hold the shutdown past shutdown_grace when
+// no run had to be cancelled.
+func TestShutdownLeavesWhatHangsAtTheDeadline(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ShutdownGrace = 500 * time.Millisecond
+	app, err := NewApp(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	app.AddService(Service{Name: "stuck", Run: func(context.Context) error { <-stuck; return nil }})
+	app.AddStop(func(context.Context) error { <-stuck; return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	waitReady(t, "http://"+app.Addr())
+	begin := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		if took := time.Since(begin); took > cfg.ShutdownGrace+250*time.Millisecond {
+			t.Errorf("shutdown took %s with a %s grace", took, cfg.ShutdownGrace)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return: a stuck service held the shutdown")
+	}
+}
