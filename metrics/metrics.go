@@ -81,6 +81,7 @@ type Metrics struct {
 	severities *labelSet // bounded severity label values
 	watch      *watchers
 	health     *health
+	reconcile  reconcileFamily
 }
 
 // New returns Metrics with every family registered on a registry of its

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,11 +41,20 @@ const (
 // for their last messages to reach the chats.
 const finalFramesTimeout = 15 * time.Second
 
+// closeWait bounds Close's wait for the run service's subscribers when no
+// shutdown set a deadline.
+const closeWait = 5 * time.Second
+
 // ReadyCheck is one condition of /readyz: Check returns nil when ready, or
 // an error whose text says what is wrong.
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// CatchingUp marks a part the server works without while it comes up,
+	// such as a chat connection or the incident backlog: when its Check
+	// fails, /readyz lists it as catching up and still answers 200 (see
+	// serveReady). A check without it failing makes /readyz answer 503.
+	CatchingUp bool
 }
 
 // App is the Tebura server: the composition root of `tebura serve`. NewApp
@@ -85,8 +95,13 @@ type App struct {
 	checks   []ReadyCheck
 	services []Service
 	startups []func(ctx context.Context, interrupted []*runbooks.Run) error
+	catchUps []CatchUp
+	catching map[string]string // catch-up name → what it does, for /readyz
 	stops    []func(ctx context.Context) error
-	loaded   atomic.Bool
+	// closeBy is the shutdown's deadline; Close waits for the run
+	// service's subscribers until then (closeWait when zero).
+	closeBy time.Time
+	loaded  atomic.Bool
 	// interrupted are the runs start found running or queued.
 	interrupted []*runbooks.Run
 	closing     atomic.Bool
@@ -260,48 +275,126 @@ func (a *App) AddReadyCheck(c ReadyCheck) {
 	a.checks = append(a.checks, c)
 }
 
-// Ready runs every check and returns the failures as "name: reason",
-// sorted; none means ready.
+// Ready runs every check and returns the failures that make the server
+// not ready, as "name: reason", sorted; none means ready.
 func (a *App) Ready(ctx context.Context) []string {
-	a.mu.Lock()
-	checks := append([]ReadyCheck(nil), a.checks...)
-	a.mu.Unlock()
-	var out []string
-	for _, c := range checks {
-		if err := c.Check(ctx); err != nil {
-			out = append(out, c.Name+": "+err.Error())
-		}
-	}
-	sort.Strings(out)
-	return out
+	bad, _ := a.readiness(ctx)
+	return bad
 }
 
+// readiness returns the failing checks (not ready) and what is catching up
+// (the catch-up steps running and the failing CatchingUp checks), each as
+// "name: reason", sorted.
+func (a *App) readiness(ctx context.Context) (bad, catching []string) {
+	a.mu.Lock()
+	checks := append([]ReadyCheck(nil), a.checks...)
+	for name, detail := range a.catching {
+		catching = append(catching, name+": "+detail)
+	}
+	a.mu.Unlock()
+	for _, c := range checks {
+		err := c.Check(ctx)
+		switch {
+		case err == nil:
+		case c.CatchingUp:
+			catching = append(catching, c.Name+": "+err.Error())
+		default:
+			bad = append(bad, c.Name+": "+err.Error())
+		}
+	}
+	sort.Strings(bad)
+	sort.Strings(catching)
+	return bad, catching
+}
+
+// serveReady answers /readyz. 503 means this process cannot take traffic
+// (the store is unusable, it is shutting down): a load balancer should send
+// it nothing. While it is only catching up (chats connecting, incidents
+// being reconciled) it takes webhooks and interactions, so it answers 200
+// and lists what is catching up, one "name: what" per line after
+// "ok, catching up:"; a probe that restarts or unroutes on 503 then leaves
+// a server alone that is working off a backlog. ?strict answers 503 until
+// nothing is catching up either (a deploy that waits for a full start).
+// ?format=json (or Accept: application/json) gives
+// {"status":"ready"|"catching_up"|"not_ready","catching_up":[…],"not_ready":[…]}.
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if bad := a.Ready(ctx); len(bad) > 0 {
+	bad, catching := a.readiness(ctx)
+	_, strict := r.URL.Query()["strict"]
+	status, code := "ready", http.StatusOK
+	switch {
+	case len(bad) > 0:
+		status, code = "not_ready", http.StatusServiceUnavailable
+	case len(catching) > 0:
+		status = "catching_up"
+		if strict {
+			code = http.StatusServiceUnavailable
+		}
+	}
+	if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(struct {
+			Status     string   `json:"status"`
+			CatchingUp []string `json:"catching_up"`
+			NotReady   []string `json:"not_ready"`
+		}{status, nonNil(catching), nonNil(bad)})
+		return
+	}
+	if len(bad) > 0 {
 		tebura.HTTPError(w, tebura.Errorf(tebura.ETRANSIENT, "not ready: %s", strings.Join(bad, "; ")))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, "ok")
+	w.WriteHeader(code)
+	if len(catching) == 0 {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	fmt.Fprintln(w, "ok, catching up:")
+	for _, c := range catching {
+		fmt.Fprintln(w, c)
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // Run recovers interrupted runs, serves HTTP until ctx is done, then shuts
-// down: it stops accepting connections, lets in-flight requests and running
-// runs finish for shutdown_grace, and closes the store. It returns nil after
-// a clean shutdown.
+// down. It returns nil after a clean shutdown, and when ctx ends during the
+// start-up.
+//
+// Start-up: the store's part (the config load's audit entry, the audit
+// chain check, interrupted runs marked, the AddStartup steps) is done
+// first, then the services (chat connections) start and the listener
+// serves, before anything waits for a chat platform: the AddCatchUp steps
+// (redrawing interrupted runs' messages, reconciling open incidents) run
+// in the background, and /readyz lists what is still catching up.
+//
+// Shutdown: ctx ending at any moment, start-up included, stops the
+// process within shutdown_grace (see shutdown).
 func (a *App) Run(ctx context.Context) (err error) {
 	defer func() { err = errors.Join(err, a.Close()) }()
 	if err := a.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			a.Logger.Info("tebura stopped during start-up")
+			return nil
+		}
 		return err
 	}
 	a.loaded.Store(true)
 	a.mu.Lock()
 	services := append([]Service(nil), a.services...)
 	startups := append([]func(context.Context, []*runbooks.Run) error(nil), a.startups...)
-	stops := append([]func(context.Context) error(nil), a.stops...)
+	catchUps := append([]CatchUp(nil), a.catchUps...)
 	a.mu.Unlock()
+	// The services outlive ctx: the chat connections stay up while the
+	// runs' last frames go out at shutdown.
 	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServices()
 	for _, f := range startups {
@@ -311,11 +404,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	a.Logger.Info("tebura serving", "addr", a.Addr(), "runbooks", len(a.Registry.List()), "version", a.build.Version, "commit", a.build.Commit)
 	failed := make(chan error, len(services)+1)
-	var wg sync.WaitGroup
+	var svcs sync.WaitGroup
 	for _, s := range services {
-		wg.Add(1)
+		svcs.Add(1)
 		go func() {
-			defer wg.Done()
+			defer svcs.Done()
 			if err := s.Run(svcCtx); err != nil && svcCtx.Err() == nil {
 				a.Logger.Error("service failed", "service", s.Name, "err", err)
 				failed <- fmt.Errorf("%s: %w", s.Name, err)
@@ -324,6 +417,22 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.srv.Serve(a.ln) }()
+	// Catching up ends with ctx: what it did not do, the next start does
+	// (its state is derived from the store).
+	catchCtx, stopCatchUp := context.WithCancel(ctx)
+	defer stopCatchUp()
+	var catching sync.WaitGroup
+	for _, c := range catchUps {
+		catching.Add(1)
+		go func() {
+			defer catching.Done()
+			done := a.CatchingUp(c.Name, c.Detail)
+			defer done()
+			if err := c.Run(catchCtx, a.interrupted); err != nil && catchCtx.Err() == nil {
+				a.Logger.Error("catch-up failed", "step", c.Name, "err", err)
+			}
+		}()
+	}
 
 	var errs []error
 	select {
@@ -334,32 +443,129 @@ func (a *App) Run(ctx context.Context) (err error) {
 		errs = append(errs, err)
 	case <-ctx.Done():
 	}
+	stopCatchUp()
+	errs = append(errs, a.shutdown(ctx, stopServices, &svcs, &catching, serveErr)...)
+	a.Logger.Info("tebura stopped")
+	return errors.Join(errs...)
+}
+
+// shutdown stops the server once Run's ctx ended (or a service failed):
+// the listener stops accepting and in-flight requests finish; running runs
+// get shutdown_grace, then are cancelled (they end interrupted); the AddStop
+// steps deliver their final frames while the chat connections are still up;
+// the services stop. Everything has one deadline, shutdown_grace after the
+// signal, so that SIGTERM at any moment ends the process in that time
+// whatever the chats do; only when runs had to be cancelled at the end of
+// the grace do their last messages get finalFramesTimeout more. What is
+// still waiting for a chat at the deadline is left (a restart redraws what
+// the store says).
+func (a *App) shutdown(ctx context.Context, stopServices func(), svcs, catching *sync.WaitGroup, serveErr chan error) []error {
 	a.closing.Store(true)
 	a.Logger.Info("tebura shutting down", "grace", a.Config.ShutdownGrace)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownGrace)
+	begin := time.Now()
+	deadline := begin.Add(a.Config.ShutdownGrace)
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
+	var errs []error
 	if err := a.srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
-	if err := a.stop(sctx); err != nil {
-		errs = append(errs, err)
+	if a.stop(sctx) {
+		// Runs were cancelled at the end of the grace: their final frames
+		// and timeline entries get their own time.
+		deadline = time.Now().Add(finalFramesTimeout)
 	}
-	// Final frames and timeline entries go out while the chat connections
-	// are still up, with their own time: the grace was for the runs.
-	fctx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), finalFramesTimeout)
+	fctx, cancelFinal := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancelFinal()
-	for _, f := range stops {
-		if err := f(fctx); err != nil {
-			errs = append(errs, fmt.Errorf("final messages: %w", err))
+	if !waitGroup(fctx, catching) {
+		a.Logger.Warn("catch-up still running at the shutdown deadline")
+	}
+	a.mu.Lock()
+	stops := append([]func(context.Context) error(nil), a.stops...)
+	a.mu.Unlock()
+	// The stop steps run in order, until the deadline: one that does not
+	// return by then is left (and what comes after it).
+	stopErrs := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, f := range stops {
+			if err := f(fctx); err != nil {
+				errs = append(errs, fmt.Errorf("final messages: %w", err))
+			}
 		}
+		stopErrs <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-stopErrs:
+		if err != nil {
+			errs = append(errs, err)
+		}
+	case <-fctx.Done():
+		a.Logger.Warn("final messages still going at the shutdown deadline; leaving them")
 	}
 	stopServices()
-	wg.Wait()
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, err)
+	if !waitGroup(fctx, svcs) {
+		a.Logger.Warn("services still stopping at the shutdown deadline; leaving them", "waited", time.Since(begin).Round(time.Millisecond))
 	}
-	a.Logger.Info("tebura stopped")
-	return errors.Join(errs...)
+	select {
+	case err := <-serveErr:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	case <-fctx.Done():
+	}
+	a.closeBy = deadline
+	return errs
+}
+
+// waitGroup waits for wg until ctx ends; false when ctx ended first.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// CatchUp is start-up work that waits for the chat platforms, such as
+// redrawing interrupted runs' messages or reconciling open incidents. It
+// runs in the background while the server serves; /readyz lists it (Name:
+// Detail) until it returns. Its ctx ends at shutdown; every call it makes
+// to a platform must be bounded, and what it leaves undone must be found
+// again in the store at the next start.
+type CatchUp struct {
+	Name   string
+	Detail string
+	Run    func(ctx context.Context, interrupted []*runbooks.Run) error
+}
+
+// AddCatchUp adds a background start-up step (see CatchUp).
+func (a *App) AddCatchUp(c CatchUp) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.catchUps = append(a.catchUps, c)
+}
+
+// CatchingUp lists name on /readyz as catching up, saying detail, until
+// the returned func is called.
+func (a *App) CatchingUp(name, detail string) (done func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.catching == nil {
+		a.catching = map[string]string{}
+	}
+	a.catching[name] = detail
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			delete(a.catching, name)
+		})
+	}
 }
 
 // Service is a long-running part of the server, such as a chat adapter's
@@ -378,10 +584,12 @@ func (a *App) AddService(s Service) {
 	a.services = append(a.services, s)
 }
 
-// AddStartup adds a step Run takes after the start-up reconciliation and
-// before the services start, such as redrawing interrupted runs' messages
-// (interrupted are the runs the run service's Recover just marked). ctx lives until
-// the services stop, so a step may start loops on it.
+// AddStartup adds a step Run takes after the store's start-up
+// reconciliation and before the services start and the listener serves,
+// such as expiring overdue approvals (interrupted are the runs the run
+// service's Recover just marked). It must not wait for a chat platform:
+// that is AddCatchUp's. ctx lives until the services stop, so a step may
+// start loops on it.
 func (a *App) AddStartup(f func(ctx context.Context, interrupted []*runbooks.Run) error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -440,12 +648,13 @@ func (a *App) start(ctx context.Context) error {
 }
 
 // stop lets running runs finish until ctx is done, then cancels them (they
-// end interrupted).
-func (a *App) stop(ctx context.Context) error {
+// end interrupted); it reports whether it had to.
+func (a *App) stop(ctx context.Context) (interrupted bool) {
 	if err := a.Executor.Shutdown(ctx); err != nil {
 		a.Logger.Warn("runs interrupted at shutdown", "err", err)
+		return true
 	}
-	return nil
+	return false
 }
 
 // Close releases the listener and the store. It is safe to call more than
@@ -455,7 +664,21 @@ func (a *App) Close() error {
 	a.closed.Do(func() {
 		a.closing.Store(true)
 		a.ln.Close()
-		a.Runs.Stop() // the subscribers get what is queued
+		// The subscribers get what is queued, unless a chat holds them
+		// past the shutdown's deadline.
+		by := a.closeBy
+		if by.IsZero() {
+			by = time.Now().Add(closeWait)
+		}
+		stopped := make(chan struct{})
+		go func() { a.Runs.Stop(); close(stopped) }()
+		t := time.NewTimer(time.Until(by))
+		defer t.Stop()
+		select {
+		case <-stopped:
+		case <-t.C:
+			a.Logger.Warn("run transitions still being handed over at the shutdown deadline; leaving them")
+		}
 		err = a.Store.Close()
 	})
 	return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,19 +58,24 @@ func startApp(t *testing.T, cfg config.Config) (*App, func() error) {
 	return app, stop
 }
 
+// waitReady waits until /readyz?strict answers 200: serving, and done
+// catching up (interrupted runs redrawn, incidents reconciled).
 func waitReady(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		var last string
+		resp, err := http.Get(base + "/readyz?strict")
 		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 200 within 10s (last: %v)", err)
+			t.Fatalf("/readyz not 200 within 10s (last: %v %s)", err, last)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -311,5 +317,68 @@ func TestAppShutdownInterruptsRunsAfterGrace(t *testing.T) {
 	<-h.Done()
 	if s := h.Snapshot().State; s != runbooks.StateInterrupted {
 		t.Errorf("a run still going after the grace ended %s, want interrupted", s)
+	}
+}
+
+// TestReadyzWhileCatchingUp: a part that is catching up (a chat
+// connecting, a catch-up step running) is listed by /readyz with 200, so a
+// probe leaves a server alone that takes traffic while it works off a
+// backlog; ?strict answers 503 until nothing is catching up; JSON says the
+// same; a failing check that is not catching up is 503.
+func TestReadyzWhileCatchingUp(t *testing.T) {
+	app, _ := startApp(t, testConfig(t))
+	base := "http://" + app.Addr()
+	app.AddReadyCheck(ReadyCheck{Name: "slack", CatchingUp: true, Check: func(context.Context) error { return errors.New("connecting") }})
+	done := app.CatchingUp("incidents", "reconciling 35 of 50 open incidents")
+	want := "ok, catching up:\nincidents: reconciling 35 of 50 open incidents\nslack: connecting\n"
+	if code, body := get(t, base+"/readyz"); code != 200 || body != want {
+		t.Errorf("/readyz while catching up = %d %q, want 200 %q", code, body, want)
+	}
+	if code, body := get(t, base+"/readyz?strict"); code != 503 || body != want {
+		t.Errorf("/readyz?strict while catching up = %d %q, want 503 %q", code, body, want)
+	}
+	if code, body := get(t, base+"/readyz?format=json"); code != 200 ||
+		body != `{"status":"catching_up","catching_up":["incidents: reconciling 35 of 50 open incidents","slack: connecting"],"not_ready":[]}`+"\n" {
+		t.Errorf("/readyz?format=json = %d %s", code, body)
+	}
+	done()
+	app.AddReadyCheck(ReadyCheck{Name: "store", Check: func(context.Context) error { return errors.New("unreadable") }})
+	if code, body := get(t, base+"/readyz?format=json"); code != 503 ||
+		body != `{"status":"not_ready","catching_up":["slack: connecting"],"not_ready":["store: unreadable"]}`+"\n" {
+		t.Errorf("/readyz?format=json with a failing check = %d %s", code, body)
+	}
+}
+
+// TestShutdownLeavesWhatHangsAtTheDeadline: a service that never returns
+// (a chat adapter stuck on a platform that hangs) and a stop step that
+// ignores its deadline do not hold the shutdown past shutdown_grace when
+// no run had to be cancelled.
+func TestShutdownLeavesWhatHangsAtTheDeadline(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ShutdownGrace = 500 * time.Millisecond
+	app, err := NewApp(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	app.AddService(Service{Name: "stuck", Run: func(context.Context) error { <-stuck; return nil }})
+	app.AddStop(func(context.Context) error { <-stuck; return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	waitReady(t, "http://"+app.Addr())
+	begin := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		if took := time.Since(begin); took > cfg.ShutdownGrace+250*time.Millisecond {
+			t.Errorf("shutdown took %s with a %s grace", took, cfg.ShutdownGrace)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return: a stuck service held the shutdown")
 	}
 }

@@ -31,6 +31,11 @@ import (
 	"github.com/tebura/tebura/runbooks"
 )
 
+// redrawInterruptedTimeout bounds redrawing the messages of the runs a
+// previous process left interrupted: a chat that is down at start-up gets
+// that long, then the redraws are given up (logged).
+const redrawInterruptedTimeout = time.Minute
+
 // pruneEvery is how often expired dedupe keys, callbacks and incident marks
 // are removed from the store.
 const pruneEvery = time.Hour
@@ -191,7 +196,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		Service: s.svc, Runs: app.Runs, Runbooks: s.books, Store: app.Data, Registry: s.registry, Audit: app.Audit,
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
-		Interval: o.IncidentInterval,
+		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
 	})
 	if err != nil {
 		return nil, err
@@ -223,16 +228,40 @@ func wire(app *App, o wireOptions) (*server, error) {
 		discordA.Mount(app.Mux) // HTTP interactions only
 	}
 
-	app.AddStartup(func(ctx context.Context, interrupted []*runbooks.Run) error {
-		s.books.ShowInterrupted(ctx, interrupted)
+	// Before serving, what needs only the store: the run service already
+	// marked interrupted runs (App.start), so the runbook flows' Recover
+	// finds none and only expires overdue approvals and starts the expiry
+	// loop. Everything that waits for a chat catches up in the background.
+	app.AddStartup(func(ctx context.Context, _ []*runbooks.Run) error {
 		if err := s.books.Recover(ctx); err != nil {
 			return fmt.Errorf("bot recover: %w", err)
 		}
-		if err := s.inc.Recover(ctx); err != nil {
-			return fmt.Errorf("incident recover: %w", err)
-		}
 		return nil
 	})
+	app.AddCatchUp(CatchUp{Name: "runs", Detail: "redrawing the messages of interrupted runs",
+		Run: func(ctx context.Context, interrupted []*runbooks.Run) error {
+			if len(interrupted) == 0 {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, redrawInterruptedTimeout)
+			defer cancel()
+			var wg sync.WaitGroup
+			for _, r := range interrupted {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.books.ShowInterrupted(ctx, []*runbooks.Run{r}) }()
+			}
+			wg.Wait()
+			return nil
+		}})
+	app.AddCatchUp(CatchUp{Name: "incidents", Detail: "starting the reconcile loop",
+		Run: func(ctx context.Context, _ []*runbooks.Run) error { return s.inc.Recover(ctx) }})
+	app.Metrics.WatchReconcilePending(func() int { return s.inc.Progress().Pending })
+	app.AddReadyCheck(ReadyCheck{Name: "incidents", CatchingUp: true, Check: func(context.Context) error {
+		if p := s.inc.Progress(); !p.CaughtUp() {
+			return errors.New(p.String())
+		}
+		return nil
+	}})
 	app.AddStop(func(ctx context.Context) error {
 		return errors.Join(s.books.Wait(ctx), s.inc.Wait(ctx))
 	})
@@ -240,11 +269,13 @@ func wire(app *App, o wireOptions) (*server, error) {
 	if slackA != nil {
 		// Through the outbox: replies to events survive an outage too.
 		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return s.chats[slack.Platform].Run(ctx, s.bot) }})
-		app.AddReadyCheck(ReadyCheck{Name: "slack", Check: func(context.Context) error { return slackA.Ready() }})
+		app.AddReadyCheck(ReadyCheck{Name: "slack", CatchingUp: true, Check: func(context.Context) error { return slackA.Ready() }})
+		app.Metrics.WatchChatConnected(slack.Platform, slackA.Ready)
 	}
 	if discordA != nil {
 		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return s.chats[discord.Platform].Run(ctx, s.bot) }})
-		app.AddReadyCheck(ReadyCheck{Name: "discord", Check: func(context.Context) error { return discordA.Ready() }})
+		app.AddReadyCheck(ReadyCheck{Name: "discord", CatchingUp: true, Check: func(context.Context) error { return discordA.Ready() }})
+		app.Metrics.WatchChatConnected(discord.Platform, discordA.Ready)
 	}
 	if s.console != nil {
 		app.AddService(Service{Name: "console", Run: func(ctx context.Context) error {

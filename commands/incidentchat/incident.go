@@ -2,6 +2,7 @@ package incidentchat
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -72,6 +73,13 @@ type Deps struct {
 	// Interval is how often Recover's loop reconciles open incidents,
 	// archives due channels and records ended runs (default 30s).
 	Interval time.Duration
+	// ReconcileTimeout bounds the chat work of one incident in a round of
+	// the loop, and of one reaction (default 30s): a platform that hangs
+	// costs that much per incident, never more.
+	ReconcileTimeout time.Duration
+	// Observe, when set, is told the outcome of every incident the loop
+	// reconciles (metrics).
+	Observe func(Outcome)
 }
 
 // Incidents is the chat side of incidents: the /incident commands, the
@@ -134,6 +142,8 @@ type Incidents struct {
 	now       func() time.Time
 	log       *slog.Logger
 	interval  time.Duration
+	timeout   time.Duration
+	observe   func(Outcome)
 
 	mu     sync.Mutex
 	locks  map[int64]*sync.Mutex
@@ -143,8 +153,15 @@ type Incidents struct {
 	// lock.
 	recorded map[string]bool
 	running  bool
+	// life ends when Recover's context does: reactions stop with it (what
+	// they did not do, the next start's rounds do).
+	life     context.Context
+	progress Progress
+	settled  map[int64]bool // open incidents whose last reconcile succeeded
+	first    chan struct{}  // closed when the loop's first round ended
 
 	reactions sync.WaitGroup // React's goroutines
+	loops     sync.WaitGroup // Recover's loop
 }
 
 var _ commands.Handler = (*Incidents)(nil)
@@ -158,8 +175,9 @@ func New(d Deps) (*Incidents, error) {
 	i := &Incidents{svc: d.Service, runs: d.Runs, runbooks: d.Runbooks, store: d.Store, reg: d.Registry, audit: d.Audit,
 		names: commands.NamesOf(d.Commands), chats: d.Chats, platform: d.Platform, cfg: d.Config,
 		announces: d.AnnounceChannels, private: d.PrivateChannels,
-		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval,
-		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}}
+		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe,
+		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, life: context.Background(),
+		first: make(chan struct{})}
 	if i.now == nil {
 		i.now = time.Now
 	}
@@ -168,6 +186,9 @@ func New(d Deps) (*Incidents, error) {
 	}
 	if i.interval <= 0 {
 		i.interval = 30 * time.Second
+	}
+	if i.timeout <= 0 {
+		i.timeout = defaultReconcileTimeout
 	}
 	if i.platform == "" {
 		i.platform = defaultPlatform(i.chats)
@@ -209,69 +230,236 @@ func (i *Incidents) lock(n int64) func() {
 	return l.Unlock
 }
 
-// Recover reconciles every open incident (channels, cards, diagnostics and
-// suggestions lost in a crash), records the ends of runs that a previous
-// process did not get onto their timeline, archives due channels, and
-// then starts a loop that does the same, except the run catch-up, every
-// Interval until ctx ends. Call it once at start-up, after the runbook
-// flows' Recover and before the webhooks are served.
+// Recover starts the reconcile loop and returns at once: its first round
+// records the ends of runs that a previous process did not get onto their
+// timeline, then reconciles every open incident (channels, cards,
+// diagnostics and suggestions lost in a crash or a restart) and archives
+// due channels; later rounds, every Interval until ctx ends, do the same
+// except the run catch-up. The rounds run in the background, so that the
+// webhooks and the chats are served while a backlog is worked off (see
+// Round and Progress for the bounds); every reaction is idempotent and
+// serialized per incident, so a round and a webhook never step on each
+// other. Reactions end with ctx too. Call it once at start-up, after the
+// runbook flows' Recover.
 func (i *Incidents) Recover(ctx context.Context) error {
-	if err := i.catchUpRuns(ctx); err != nil {
-		i.log.Error("incident run catch-up failed", "err", err)
-	}
-	if err := i.Tick(ctx); err != nil {
-		return err
-	}
 	i.mu.Lock()
 	running := i.running
 	i.running = true
+	i.life = ctx
 	i.mu.Unlock()
 	if !running {
+		i.loops.Add(1)
 		go i.loop(ctx)
 	}
 	return nil
 }
 
 func (i *Incidents) loop(ctx context.Context) {
+	defer i.loops.Done()
+	defer func() { i.mu.Lock(); i.running = false; i.mu.Unlock() }()
+	if err := i.catchUpRuns(ctx); err != nil && ctx.Err() == nil {
+		i.log.Error("incident run catch-up failed", "err", err)
+	}
 	t := time.NewTicker(i.interval)
 	defer t.Stop()
-	defer func() { i.mu.Lock(); i.running = false; i.mu.Unlock() }()
+	var once sync.Once
+	defer once.Do(func() { close(i.first) })
 	for {
+		if err := i.Tick(ctx); err != nil && ctx.Err() == nil {
+			i.log.Error("incident reconcile failed", "err", err)
+		}
+		once.Do(func() { close(i.first) })
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := i.Tick(ctx); err != nil && ctx.Err() == nil {
-				i.log.Error("incident reconcile failed", "err", err)
-			}
 		}
 	}
 }
 
+// FirstRound is closed once the first round after Recover has ended (or
+// Recover's context did): tests and tools that need the start-up
+// reconciliation done wait for it; the server does not.
+func (i *Incidents) FirstRound() <-chan struct{} { return i.first }
+
 // Tick does one round of the loop: reconcile open incidents, close the
 // approvals of resolved ones, archive due channels. Run results need no
 // round: they come as transitions. Tests with an injected clock call it.
+//
+// A round is bounded: each incident's chat work has ReconcileTimeout, and
+// once unreachableAfter incidents in a row failed because the platform did
+// not answer, the rest of the round is deferred to the next one (an
+// unreachable platform costs a few timeouts per round, not one per open
+// incident). An incident whose work failed is retried every round; the
+// first failure is noted on its timeline. Progress says how far it got.
 func (i *Incidents) Tick(ctx context.Context) error {
 	i.checkWatchdog(ctx)
 	open, err := i.svc.List(ctx, incident.ListOptions{OpenOnly: true})
 	if err != nil {
 		return err
 	}
+	// Pending are the open incidents not known to be in line: those this
+	// process has not reconciled yet, and those whose last try failed. An
+	// incident in line stays so until a try says otherwise, so a round
+	// over a settled backlog does not show it pending again.
+	i.mu.Lock()
+	settled := make(map[int64]bool, len(open))
+	pending := map[int64]bool{}
 	for _, inc := range open {
-		i.reconcile(ctx, inc.Number)
+		if i.settled[inc.Number] {
+			settled[inc.Number] = true
+		} else {
+			pending[inc.Number] = true
+		}
 	}
-	if err := i.sweepApprovals(ctx); err != nil {
+	i.settled = settled
+	i.progress.Open, i.progress.Pending, i.progress.Deferred = len(open), len(pending), 0
+	i.mu.Unlock()
+	streak, deferred := 0, 0
+	var last error
+	for k, inc := range open {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if streak >= unreachableAfter {
+			deferred = len(open) - k
+			i.log.Warn("chat unreachable; incidents deferred to the next round", "deferred", deferred, "next_in", i.interval, "err", last)
+			for range deferred {
+				i.observed(OutcomeDeferred)
+			}
+			break
+		}
+		err := i.reconcileBounded(ctx, inc.Number)
+		switch {
+		case err == nil:
+			streak = 0
+			i.observed(OutcomeDone)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			last = err
+			if bot.Transient(err) {
+				streak++
+				i.observed(OutcomeUnreachable)
+			} else {
+				streak = 0
+				i.observed(OutcomeFailed)
+			}
+		}
+		i.mu.Lock()
+		i.settled[inc.Number] = err == nil
+		if err == nil {
+			delete(pending, inc.Number)
+		} else {
+			pending[inc.Number] = true
+		}
+		i.progress.Pending = len(pending)
+		i.mu.Unlock()
+	}
+	i.setProgress(func(p *Progress) {
+		p.Pending, p.Deferred, p.Rounds = len(pending), deferred, p.Rounds+1
+		p.LastError = ""
+		if last != nil {
+			p.LastError = last.Error()
+		}
+	})
+	if err := i.sweepApprovals(ctx); err != nil && ctx.Err() == nil {
 		i.log.Error("incident approval sweep failed", "err", err)
 	}
 	return i.archiveDue(ctx)
 }
 
-// Wait blocks until React's reactions are done and the run transitions
-// published so far are on the timelines, or ctx ends. Call it after the
-// HTTP server stopped and the executor's Shutdown.
+// Bounds of the reconcile loop (see Tick).
+const (
+	defaultReconcileTimeout = 30 * time.Second
+	// unreachableAfter is how many incidents in a row must fail for lack
+	// of an answer from the chat before a round gives up on the rest.
+	unreachableAfter = 3
+)
+
+// Outcome is what one incident's reconciliation came to, for metrics.
+type Outcome string
+
+// Outcomes of Deps.Observe.
+const (
+	OutcomeDone        Outcome = "done"        // in line with the chat
+	OutcomeUnreachable Outcome = "unreachable" // the chat did not answer in time, or refused the connection
+	OutcomeFailed      Outcome = "failed"      // the chat refused the work (a permanent error)
+	OutcomeDeferred    Outcome = "deferred"    // not tried: the round stopped, the chat being unreachable
+)
+
+func (i *Incidents) observed(o Outcome) {
+	if i.observe != nil {
+		i.observe(o)
+	}
+}
+
+// Progress is how far the reconcile loop got, for /readyz and the logs.
+type Progress struct {
+	// Rounds counts finished rounds; 0 while the first one runs.
+	Rounds int
+	// Open is how many incidents were open when the last round began.
+	Open int
+	// Pending are the open incidents not known to be in line with the
+	// chat: not reconciled by this process yet (not reached in the
+	// running round, or deferred), or whose last try failed.
+	Pending int
+	// Deferred of them were not tried in the last round (see Tick).
+	Deferred int
+	// LastError is the last failure of the last round.
+	LastError string
+}
+
+// CaughtUp reports whether a round finished with nothing left to do.
+func (p Progress) CaughtUp() bool { return p.Rounds > 0 && p.Pending == 0 }
+
+// String says what is still being done, for /readyz.
+func (p Progress) String() string {
+	switch {
+	case p.CaughtUp():
+		return fmt.Sprintf("%d open incidents in line with the chat", p.Open)
+	case p.Rounds == 0 && p.Open == 0:
+		return "starting"
+	}
+	s := fmt.Sprintf("reconciling %d of %d open incidents", p.Pending, p.Open)
+	if p.Deferred > 0 {
+		s += fmt.Sprintf(" (%d deferred: the chat is unreachable)", p.Deferred)
+	}
+	if p.LastError != "" {
+		s += "; last failure: " + p.LastError
+	}
+	return s
+}
+
+// Progress returns how far the reconcile loop got.
+func (i *Incidents) Progress() Progress {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.progress
+}
+
+func (i *Incidents) setProgress(f func(*Progress)) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	f(&i.progress)
+}
+
+// Wait blocks until React's reactions are done, the loop has stopped (when
+// Recover's context has ended) and the run transitions published so far are on
+// the timelines, or ctx ends. Call it after the HTTP server stopped and
+// the executor's Shutdown.
 func (i *Incidents) Wait(ctx context.Context) error {
+	i.mu.Lock()
+	stopping := i.life.Err() != nil
+	i.mu.Unlock()
 	done := make(chan struct{})
-	go func() { i.reactions.Wait(); close(done) }()
+	go func() {
+		i.reactions.Wait()
+		if stopping {
+			i.loops.Wait()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():

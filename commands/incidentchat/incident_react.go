@@ -3,6 +3,7 @@ package incidentchat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ const (
 	kindChannelUse   = incident.KindBookkeeping + "channel"
 	kindAnnounce     = incident.KindBookkeeping + "announce"
 	kindArchived     = "channel.archived"
+	kindChatDelay    = "chat.delayed"
 	reactDiagnostic  = "diagnostic"
 	reactSuggest     = "suggest"
 	channelCreated   = "created"
@@ -55,6 +57,15 @@ type incState struct {
 	callbacks bool              // the card's callbacks are stored
 	synced    bool              // the card was drawn by this process
 	cycle     int               // Incident.Reopened when started and proposals were reset
+	failed    error             // the chat's first failure in the current reconcile, if any
+	delayed   bool              // a chat delay is on the timeline (once per process)
+}
+
+// fail keeps the first chat failure of a reconcile (see reconcile).
+func (st *incState) fail(err error) {
+	if st.failed == nil {
+		st.failed = err
+	}
 }
 
 // proposal is a suggested remediation of the current cycle.
@@ -146,10 +157,23 @@ func (i *Incidents) React(ctx context.Context, res incident.Result) {
 	if len(res.Changes) == 0 {
 		return
 	}
+	i.mu.Lock()
+	life := i.life
+	i.mu.Unlock()
 	i.reactions.Add(1)
 	go func() {
 		defer i.reactions.Done()
-		i.ReactSync(context.WithoutCancel(ctx), res)
+		// Detached from the webhook's request, bounded per change, and
+		// ended with Recover's context: what is not done is done by the
+		// next round of the loop.
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(life, cancel)()
+		for _, ch := range res.Changes {
+			cctx, cancel := context.WithTimeout(ctx, i.timeout)
+			i.reactChange(cctx, ch, "", "")
+			cancel()
+		}
 	}()
 }
 
@@ -215,22 +239,73 @@ func (i *Incidents) resolvedText(inc *incident.Incident, text string, st *incSta
 	return text
 }
 
+// reconcileBounded is reconcile under the incident's deadline
+// (ReconcileTimeout): a chat that hangs holds one incident, and its lock,
+// that long at most.
+func (i *Incidents) reconcileBounded(ctx context.Context, n int64) error {
+	ctx, cancel := context.WithTimeout(ctx, i.timeout)
+	defer cancel()
+	return i.reconcile(ctx, n)
+}
+
 // reconcile re-derives the reaction of an open incident (see Incidents).
-func (i *Incidents) reconcile(ctx context.Context, n int64) {
+// It returns the chat's first failure, or the deadline, when the incident
+// is not in line with the chat yet (no channel, a card not drawn); the
+// next round tries again, and the first such failure of this process is
+// noted on the incident's timeline, so that the postmortem says why the
+// channel or the card came late.
+func (i *Incidents) reconcile(ctx context.Context, n int64) error {
 	unlock := i.lock(n)
 	defer unlock()
 	inc, err := i.svc.ByNumber(ctx, n)
 	if err != nil {
 		i.log.Error("incident not readable", "incident", n, "err", err)
-		return
+		return err
 	}
 	st, err := i.state(ctx, inc)
 	if err != nil {
 		i.log.Error("incident state not readable", "incident", n, "err", err)
-		return
+		return err
 	}
+	st.failed = nil
 	i.ensure(ctx, inc, st, nil, "", "", false)
+	err = st.failed
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err == nil && inc.Status.Open() && st.channel.IsZero() && i.chats[i.platform] != nil {
+		err = tebura.Errorf(tebura.EINTERNAL, "the incident has no channel; the log says why")
+	}
+	if err == nil {
+		return nil
+	}
+	i.log.Warn("incident not reconciled; retrying next round", "incident", n, "next_in", i.interval, "err", err)
+	if !st.delayed {
+		st.delayed = true
+		what := "update this incident's card"
+		if st.channel.IsZero() {
+			what = "create this incident's channel"
+		}
+		// A fresh deadline: the incident's may be the reason for the note.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noteTimeout)
+		defer cancel()
+		i.mark(wctx, inc, incident.ActorTebura, kindChatDelay,
+			fmt.Sprintf("Tebura could not %s: %s. It tries again every %s.", what, i.delayReason(err), i.interval),
+			map[string]string{"platform": i.platformOf(st.channel.Platform)})
+	}
+	return err
 }
+
+// delayReason says in a few words why the chat work failed.
+func (i *Incidents) delayReason(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("the chat did not answer within %s", i.timeout)
+	}
+	return strings.TrimSuffix(tebura.ErrorMessage(err), ".")
+}
+
+// noteTimeout bounds writing the note of a chat delay (the store only).
+const noteTimeout = 5 * time.Second
 
 // ensure brings the chat in line with the incident: channel, card,
 // diagnostics, suggestions. hint is the Change's actions, nil when
@@ -412,6 +487,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	}
 	c, err := cm.CreateChannel(ctx, bot.ChannelSpec{Name: name, Topic: topic(inc), Private: i.private[platform]})
 	if err != nil {
+		st.fail(err)
 		i.log.Error("incident channel not created", "incident", inc.Number, "name", name, "err", err)
 		return inc
 	}
@@ -511,15 +587,23 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 	}
 	msg := bot.Fit(i.cardMessage(inc, st), bot.LimitsOf(chat))
 	if !st.card.IsZero() {
-		if err := chat.Edit(ctx, st.card, msg); err != nil {
+		err := chat.Edit(ctx, st.card, msg)
+		if err == nil {
+			st.synced = true
+			return
+		}
+		if tebura.ErrorCode(err) != tebura.ENOTFOUND {
+			st.fail(err)
 			i.log.Error("incident card not edited", "incident", inc.Number, "message", st.card.ID, "err", err)
 			return
 		}
-		st.synced = true
-		return
+		// The card is gone (deleted in the channel, or a console's messages
+		// after a restart): post a new one, or the incident has none.
+		i.log.Warn("incident card gone; posting a new one", "incident", inc.Number, "message", st.card.ID)
 	}
 	ref, err := chat.Post(ctx, bot.Target{Channel: st.channel.ID}, msg)
 	if err != nil {
+		st.fail(err)
 		i.log.Error("incident card not posted", "incident", inc.Number, "err", err)
 		return
 	}

@@ -135,6 +135,9 @@ type stackOptions struct {
 	Clock       *commandstest.Clock
 	// StreamInterval of the bot; zero means 10ms.
 	StreamInterval time.Duration
+	// ReconcileTimeout and Observe go to the incident layer's Deps.
+	ReconcileTimeout time.Duration
+	Observe          func(incidentchat.Outcome)
 }
 
 // stack is the whole bot with incidents on a data dir that survives a
@@ -219,6 +222,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 		Service: svc, Runs: books.Runs(), Runbooks: books, Store: st, Registry: func() *runbooks.Registry { return reg },
 		Audit: al, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
+		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +239,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 	if err := inc.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
+	<-inc.FirstRound() // the tests look at what the start-up round did
 	t.Cleanup(s.Close)
 	return s
 }

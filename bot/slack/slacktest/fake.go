@@ -8,6 +8,9 @@
 // Retry-After). It records every request with the time it arrived, and
 // flags any request that came before the Retry-After it was given.
 //
+// SetNetwork plays an outage: connections that hang, connections refused,
+// answers that come slowly.
+//
 // It is used only by tests.
 package slacktest
 
@@ -125,6 +128,7 @@ type Server struct {
 	refused    int               // Web API requests dropped during outages
 
 	sock socketServer
+	net  network
 }
 
 // New starts a fake Slack with the default tokens and scopes.
@@ -149,7 +153,10 @@ func New() *Server {
 	mux.HandleFunc("/response/", s.serveResponse)
 	mux.HandleFunc("/socket", s.sock.serve)
 	s.mux = mux
-	s.srv = httptest.NewServer(mux)
+	s.net.init()
+	s.srv = httptest.NewUnstartedServer(s.net.wrap(mux))
+	s.srv.Listener = listener{Listener: s.srv.Listener, n: &s.net}
+	s.srv.Start()
 	s.URL = s.srv.URL + "/api/"
 	return s
 }
@@ -186,6 +193,7 @@ func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Close stops the server and its websockets.
 func (s *Server) Close() {
+	s.net.close()
 	s.sock.closeAll()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
