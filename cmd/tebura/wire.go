@@ -219,6 +219,8 @@ func wire(app *App, o wireOptions) (*server, error) {
 		discordA.Mount(app.Mux) // HTTP interactions only
 	}
 
+	s.mountAdmin(app.Admin)
+
 	app.AddStartup(func(ctx context.Context, interrupted []*runbooks.Run) error {
 		s.books.ShowInterrupted(ctx, interrupted)
 		if err := s.books.Recover(ctx); err != nil {
