@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 	"github.com/tebura/tebura/admin"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
 
@@ -98,7 +101,11 @@ func (c *cli) remote(ctx context.Context, cl *admin.Client, method, path string,
 }
 
 func (c *cli) copyAnswer(r io.Reader) error {
-	code, msg, err := admin.Copy(r, c.stdout, c.stderr)
+	return answerError(admin.Copy(r, c.stdout, c.stderr))
+}
+
+// answerError is the error a command answered with ends the CLI with.
+func answerError(code int, msg string, err error) error {
 	switch {
 	case err != nil:
 		return &exitError{code: 1, err: err}
@@ -130,8 +137,8 @@ type planAnswer struct {
 // runRemote is `tebura run` through the server holding the store: the
 // server's run service prepares the run as the socket's peer, the plan is
 // shown and confirmed here, then the server creates and starts it and
-// streams its output and exit code back. Ctrl-C closes the connection,
-// which cancels the run.
+// streams its output and exit code back. Ctrl-C asks the server to cancel
+// the run and waits for its end; a client that goes away cancels it too.
 func (c *cli) runRemote(ctx context.Context, cl *admin.Client, name string, args []string, f runFlags) error {
 	req := runRequest{Runbook: name, Args: args, BreakGlass: f.breakGlass}
 	resp, err := cl.Do(ctx, http.MethodPost, "/v1/run/plan", req)
@@ -149,16 +156,38 @@ func (c *cli) runRemote(ctx context.Context, cl *admin.Client, name string, args
 		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
 	req.PlanHash = plan.PlanHash
-	resp, err = cl.Do(ctx, http.MethodPost, "/v1/run/start", req)
+	// The run goes on after Ctrl-C until the server says it ended, as in
+	// a terminal: Ctrl-C asks the server to cancel it.
+	resp, err = cl.Do(context.WithoutCancel(ctx), http.MethodPost, "/v1/run/start", req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	err = c.copyAnswer(resp.Body)
-	if ctx.Err() != nil {
-		return &exitError{code: exitCancelled, err: fmt.Errorf("interrupted: the server cancels run %s (see `tebura runs`)", resp.Header.Get(runHeader))}
-	}
-	return err
+	stderr := &lockedWriter{w: c.stderr}
+	id := resp.Header.Get(runHeader)
+	stop := context.AfterFunc(ctx, func() {
+		fmt.Fprintln(stderr, "cancelling…")
+		r, err := cl.Do(context.WithoutCancel(ctx), http.MethodPost, "/v1/runs/"+url.PathEscape(id)+"/cancel", nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "tebura: cancel run %s: %v\n", id, err)
+			return
+		}
+		r.Body.Close()
+	})
+	defer stop()
+	return answerError(admin.Copy(resp.Body, c.stdout, stderr))
+}
+
+// lockedWriter serializes writes from the answer and the cancel.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // runHeader names the run a start answer streams.
@@ -289,6 +318,26 @@ func (s *server) mountAdmin(mux *http.ServeMux) {
 		code, msg := exitOf(startCLIRun(r.Context(), app.Runs, p, actor, st.Stdout(), st.Stderr()))
 		_ = st.End(code, msg)
 	})
+	mux.HandleFunc("POST /v1/runs/{id}/cancel", s.cancelRun)
+}
+
+// cancelRun cancels a run started through the socket, on the word of its
+// requester: what Ctrl-C in a terminal does. Anyone else cancels in chat.
+func (s *server) cancelRun(w http.ResponseWriter, r *http.Request) {
+	peer, _ := admin.PeerOf(r.Context())
+	id := r.PathValue("id")
+	run, err := s.app.Runs.Store().GetRun(r.Context(), id)
+	if err == nil && (run.RequestedBy != peer.Actor() || run.Origin.Platform != "cli") {
+		err = tebura.Errorf(tebura.EFORBIDDEN, "Only %s, who started run %s here, may cancel it from the CLI; cancel it in chat.", run.RequestedBy, id)
+	}
+	if err == nil {
+		err = s.app.Runs.Cancel(context.WithoutCancel(r.Context()), id, runbooks.Decision{By: peer.Actor()}, runbooks.ViaCLI)
+	}
+	if err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
+		refuse(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // runRequest reads a run request and the peer it comes from.

@@ -256,7 +256,8 @@ func restore(t *testing.T, backup, db string) {
 }
 
 // TestRemoteRunCtrlC: interrupting `tebura run` through the socket
-// cancels the run on the server; it ends cancelled and the CLI exits 130.
+// cancels the run on the server; the CLI waits for its end, says so and
+// exits 130.
 func TestRemoteRunCtrlC(t *testing.T) {
 	cleanEnv(t)
 	cfg, dataDir, _ := adminConfig(t)
@@ -277,8 +278,8 @@ func TestRemoteRunCtrlC(t *testing.T) {
 	cancel()
 	select {
 	case code := <-done:
-		if code != exitCancelled {
-			t.Errorf("exit %d after Ctrl-C, want %d; stderr:\n%s", code, exitCancelled, errb.String())
+		if code != exitCancelled || !regexp.MustCompile(`cancelling…\n(.|\n)*run \S+ cancelled`).MatchString(errb.String()) {
+			t.Errorf("exit %d after Ctrl-C, want %d and the run's end; stderr:\n%s", code, exitCancelled, errb.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after Ctrl-C")
