@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -294,5 +297,89 @@ func TestRemoteRunCtrlC(t *testing.T) {
 			t.Fatalf("the run did not end cancelled:\n%s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// teburaOut runs this binary as tebura with args to its end and returns
+// its stdout, stderr and exit code.
+func teburaOut(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := teburaCmd(t, args...)
+	var out, errb bottest.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errb.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	t.Fatalf("tebura %s: %v", strings.Join(args, " "), err)
+	return "", "", -1
+}
+
+// waitSocket waits until a server answers on dataDir's admin socket.
+func waitSocket(t *testing.T, p *proc, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !admin.Answers(admin.SocketPath(dataDir)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no admin socket within 30s; stderr:\n%s", p.errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCLIProcessesWhileServeRuns: the built program as separate
+// processes. While serve runs, run, runs and logs work through its
+// socket as the OS user (the processes have USER=bob, who may run
+// nothing); after kill -9 the stale socket does not stop the CLI or the
+// next serve; after SIGTERM the socket is gone.
+func TestCLIProcessesWhileServeRuns(t *testing.T) {
+	cleanEnv(t)
+	cfg, dataDir, actor := adminConfig(t)
+	serve := startProc(t, "serve", "--config", cfg)
+	waitSocket(t, serve, dataDir)
+
+	out, errOut, code := teburaOut(t, "run", "--config", cfg, "hello", "--yes")
+	if code != 0 || !strings.Contains(out, "line 3") {
+		t.Fatalf("run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	id := regexp.MustCompile(`run (\S+) succeeded`).FindStringSubmatch(errOut)
+	if id == nil {
+		t.Fatalf("run stderr: %q", errOut)
+	}
+	out, errOut, code = teburaOut(t, "runs", "--config", cfg)
+	if code != 0 || !strings.Contains(out, id[1]) || !strings.Contains(out, actor) {
+		t.Errorf("runs: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = teburaOut(t, "logs", "--config", cfg, id[1])
+	if code != 0 || !strings.Contains(out, "hello world token=***") {
+		t.Errorf("logs: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// kill -9: the socket file stays, nothing answers on it.
+	serve.cmd.Process.Signal(syscall.SIGKILL)
+	serve.wait(t)
+	if _, err := os.Stat(admin.SocketPath(dataDir)); err != nil {
+		t.Fatalf("after kill -9 the socket file should be left behind: %v", err)
+	}
+	out, errOut, code = teburaOut(t, "runs", "--config", cfg)
+	if code != 0 || !strings.Contains(out, id[1]) {
+		t.Errorf("runs with a stale socket and no server: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	serve = startProc(t, "serve", "--config", cfg)
+	waitSocket(t, serve, dataDir)
+	out, errOut, code = teburaOut(t, "logs", "--config", cfg, id[1])
+	if code != 0 || !strings.Contains(out, "line 3") {
+		t.Errorf("logs through the restarted server: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	serve.cmd.Process.Signal(syscall.SIGTERM)
+	if err := serve.wait(t); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	if _, err := os.Stat(admin.SocketPath(dataDir)); !os.IsNotExist(err) {
+		t.Errorf("the socket is still there after SIGTERM: %v", err)
 	}
 }
