@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -142,6 +143,10 @@ func Copy(r io.Reader, stdout, stderr io.Writer) (code int, message string, err 
 	}
 }
 
+// responseHeaderTimeout bounds how long a server may take to start
+// answering (a backup answers once its copy is spooled).
+const responseHeaderTimeout = time.Minute
+
 // Client talks to a server over its admin socket.
 type Client struct {
 	path string
@@ -162,6 +167,9 @@ func Dial(path string) (*Client, error) {
 			return d.DialContext(ctx, "unix", path)
 		},
 		DisableCompression: true,
+		// A wedged server fails the command instead of hanging it; a
+		// command's output may then stream for as long as it runs.
+		ResponseHeaderTimeout: responseHeaderTimeout,
 	}
 	return &Client{path: path, http: &http.Client{Transport: tr}}, nil
 }

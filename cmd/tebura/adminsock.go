@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,9 +35,11 @@ import (
 // answers at shutdown (the runs have ended by then).
 const adminShutdown = 5 * time.Second
 
-// openAdmin binds the admin socket in the data dir and adds the service
-// that serves a.Admin on it. The App holds the store already, so a socket
-// found there is a dead server's; one that still answers is refused.
+// openAdmin binds the admin socket in the data dir and adds the first
+// start-up step, which serves a.Admin on it until the services stop: the
+// CLI is answered while the later steps (reconciliation) still run. The
+// App holds the store already, so a socket found there is a dead
+// server's; one that still answers is refused.
 func (a *App) openAdmin() error {
 	path := admin.SocketPath(a.Config.DataDir)
 	ln, err := admin.Listen(path)
@@ -44,20 +47,30 @@ func (a *App) openAdmin() error {
 		return tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The admin socket %s cannot be created; check the data dir's permissions.", path))
 	}
 	a.adminLn = ln
-	a.AddService(Service{Name: "admin", Run: a.serveAdmin})
+	a.AddStartup(func(ctx context.Context, _ []*runbooks.Run) error {
+		a.adminWG.Add(1)
+		go func() {
+			defer a.adminWG.Done()
+			a.serveAdmin(ctx)
+		}()
+		return nil
+	})
 	return nil
 }
 
 // serveAdmin serves the admin socket until ctx ends, then lets the
-// answers in flight finish.
-func (a *App) serveAdmin(ctx context.Context) error {
+// answers in flight finish (the runs have ended by then).
+func (a *App) serveAdmin(ctx context.Context) {
 	srv := admin.NewServer(a.Admin)
 	srv.ErrorLog = a.srv.ErrorLog
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(a.adminLn) }()
 	select {
 	case err := <-done:
-		return err
+		if !errors.Is(err, net.ErrClosed) {
+			a.Logger.Error("admin socket stopped", "err", err)
+		}
+		return
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminShutdown)
@@ -66,7 +79,13 @@ func (a *App) serveAdmin(ctx context.Context) error {
 		srv.Close()
 	}
 	<-done
-	return nil
+}
+
+// closeAdmin stops the admin socket and waits until it served its last
+// answer, before the store is closed.
+func (a *App) closeAdmin() {
+	a.adminLn.Close()
+	a.adminWG.Wait()
 }
 
 // refuseRunning refuses to start a second server on a data dir whose

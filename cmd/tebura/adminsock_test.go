@@ -383,3 +383,41 @@ func TestCLIProcessesWhileServeRuns(t *testing.T) {
 		t.Errorf("the socket is still there after SIGTERM: %v", err)
 	}
 }
+
+// TestAdminAnswersDuringStartup: the CLI is answered while the start-up
+// steps (reconciliation with the chats) still run.
+func TestAdminAnswersDuringStartup(t *testing.T) {
+	cleanEnv(t)
+	cfg, _, _ := adminConfig(t)
+	w, ps, _ := loadWorld(cfg)
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	app, err := NewApp(w.Config, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := wire(app, wireOptions{ConfigPath: cfg, In: strings.NewReader(""), Out: &bottest.SyncBuffer{}}); err != nil {
+		t.Fatal(err)
+	}
+	blocked, release := make(chan struct{}), make(chan struct{})
+	app.AddStartup(func(context.Context, []*runbooks.Run) error {
+		close(blocked)
+		<-release
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	<-blocked
+	out, errOut, code := runCLI(t, "", "audit", "verify", "--config", cfg)
+	close(release)
+	if code != 0 || !strings.Contains(out, "chain intact") {
+		t.Errorf("audit verify during start-up: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

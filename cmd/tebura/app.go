@@ -83,6 +83,7 @@ type App struct {
 	build    build // which source this binary is
 	ln       net.Listener
 	adminLn  net.Listener
+	adminWG  sync.WaitGroup // the admin socket's server (adminsock.go)
 	srv      *http.Server
 	mask     liveMask
 	mu       sync.Mutex
@@ -416,7 +417,7 @@ func (a *App) Close() error {
 	a.closed.Do(func() {
 		a.closing.Store(true)
 		a.ln.Close()
-		a.adminLn.Close()
+		a.closeAdmin()
 		a.Runs.Stop() // the subscribers get what is queued
 		err = a.Store.Close()
 	})
