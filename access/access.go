@@ -90,6 +90,7 @@ type Policy struct {
 	adminIDs    []string            // identities or groups that are admins
 	adminRoles  []string            // roles whose holders are admins
 	memberRoles map[string][]string // member → roles (sorted), the reverse index
+	people      map[string]string   // identity → person (access.people)
 }
 
 // New builds a policy from role definitions (role → members) and admins
@@ -272,4 +273,74 @@ func (p *Policy) holdsAny(s Subject, roles []string) bool {
 		}
 	}
 	return false
+}
+
+// PrefixPerson prefixes what Person returns for a linked identity, so that
+// a person never equals an identity by accident.
+const PrefixPerson = "person"
+
+// personPrefix reports whether an identity of prefix p names one account
+// of a person: groups (slack-group, discord-role) are many people and an
+// automation is none.
+func personPrefix(p string) bool {
+	return p == PrefixConsole || p == PrefixSlack || p == PrefixDiscord
+}
+
+// WithPeople returns a copy of p in which the identities of each person
+// (person name → identities, from access.people) are linked, so that
+// Person gives the same answer for all of them: four-eyes and quorum then
+// count people, not accounts. Roles are not shared by linking: each
+// identity keeps the roles it is given. An identity listed for two people,
+// a group or an automation identity is an error; all are returned at once.
+func (p *Policy) WithPeople(people map[string][]string) (*Policy, error) {
+	if p == nil {
+		p = &Policy{}
+	}
+	c := *p
+	c.people = make(map[string]string)
+	var errs []error
+	names := make([]string, 0, len(people))
+	for name := range people {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if name == "" || strings.ContainsAny(name, ": \t\r\n") {
+			errs = append(errs, fmt.Errorf("person name %q is not valid; use a plain word such as alice", name))
+			continue
+		}
+		for _, id := range people[name] {
+			if err := ValidMember(id); err != nil {
+				errs = append(errs, fmt.Errorf("person %s: %w", name, err))
+				continue
+			}
+			if prefix, _, _ := strings.Cut(id, ":"); !personPrefix(prefix) {
+				errs = append(errs, fmt.Errorf("person %s: %q is not one person's account; list console:, slack: or discord: identities", name, id))
+				continue
+			}
+			if other, dup := c.people[id]; dup && other != name {
+				errs = append(errs, fmt.Errorf("person %s: %s is already %s's; an identity belongs to one person", name, id, other))
+				continue
+			}
+			c.people[id] = name
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &c, nil
+}
+
+// Person returns who identity id is: "person:<name>" when access.people
+// links it, else id itself (an account nobody linked is its own person).
+// Four-eyes and quorum compare these, so that one person approving with
+// another account of theirs is still one person.
+func (p *Policy) Person(id string) string {
+	if p == nil {
+		return id
+	}
+	if name, ok := p.people[id]; ok {
+		return PrefixPerson + ":" + name
+	}
+	return id
 }

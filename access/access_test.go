@@ -206,3 +206,53 @@ func TestNewCopiesInput(t *testing.T) {
 		t.Error("policy lost its member")
 	}
 }
+
+func TestWithPeople(t *testing.T) {
+	base, err := New(map[string][]string{"sre": {"slack:U1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		people  map[string][]string
+		wantErr string
+		same    [][2]string
+		differ  [][2]string
+	}{
+		{name: "linked", people: map[string][]string{"alice": {"slack:U1", "discord:42", "console:alice"}, "bob": {"slack:U2"}},
+			same:   [][2]string{{"slack:U1", "discord:42"}, {"console:alice", "slack:U1"}},
+			differ: [][2]string{{"slack:U1", "slack:U2"}, {"discord:42", "discord:43"}}},
+		{name: "none", people: nil, differ: [][2]string{{"slack:U1", "discord:42"}}},
+		{name: "identity of two people", people: map[string][]string{"alice": {"slack:U1"}, "bob": {"slack:U1"}}, wantErr: "slack:U1 is already alice's"},
+		{name: "group", people: map[string][]string{"alice": {"slack-group:S1"}}, wantErr: "not one person's account"},
+		{name: "automation", people: map[string][]string{"alice": {"automation:disk"}}, wantErr: "not one person's account"},
+		{name: "no prefix", people: map[string][]string{"alice": {"U1"}}, wantErr: "no platform prefix"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := base.WithPeople(tc.people)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.same {
+				if p.Person(s[0]) != p.Person(s[1]) {
+					t.Errorf("%s and %s are not one person: %q, %q", s[0], s[1], p.Person(s[0]), p.Person(s[1]))
+				}
+			}
+			for _, d := range tc.differ {
+				if p.Person(d[0]) == p.Person(d[1]) {
+					t.Errorf("%s and %s are one person: %q", d[0], d[1], p.Person(d[0]))
+				}
+			}
+			if !p.HasRole(Subject{ID: "slack:U1"}, "sre") || p.HasRole(Subject{ID: "discord:42"}, "sre") {
+				t.Error("linking changed who holds a role")
+			}
+		})
+	}
+}

@@ -9,12 +9,16 @@ type Message struct {
 	// Level colours the message where the platform can (embed colour, emoji).
 	Level Level `json:"level,omitempty"`
 	// Text holds paragraphs of lightly formatted text (*bold*, `code`).
+	// Text from outside (labels, annotations, params, output) goes in
+	// through Verbatim, so that no renderer reads formatting, mentions or
+	// links in it. Header, Fields, Code and labels are verbatim already.
 	Text []string `json:"text,omitempty"`
 	// Fields are key/value pairs shown compactly.
 	Fields []Field `json:"fields,omitempty"`
 	// Code is a preformatted block such as a log tail or a rendered plan.
 	Code *Code `json:"code,omitempty"`
-	// Context is a small grey line at the bottom (who, when, run ID).
+	// Context is a small grey line at the bottom (who, when, run ID),
+	// formatted like Text.
 	Context string `json:"context,omitempty"`
 	// Links are labelled URLs.
 	Links []Link `json:"links,omitempty"`

@@ -6,7 +6,10 @@ import "context"
 // capabilities of the chat it wraps: callers decide by type assertion
 // whether to open a channel or attach a file, so the decorator must neither
 // hide a capability nor pretend to have one. These calls pass straight
-// through (no queue, no retry).
+// through (no queue), except that an upload is retried while the failure
+// is transient, within the caller's ctx and the delivery deadline: a run
+// that ends during an outage still gets its full log attached when the
+// platform is back.
 
 type outboxChannels struct{ cm ChannelManager }
 
@@ -23,10 +26,33 @@ func (w outboxChannels) Archive(ctx context.Context, channelID string) error {
 	return w.cm.Archive(ctx, channelID)
 }
 
-type outboxFiles struct{ fu FileUploader }
+type outboxFiles struct {
+	fu FileUploader
+	o  *Outbox
+}
 
 func (w outboxFiles) Upload(ctx context.Context, to Target, f File) error {
-	return w.fu.Upload(ctx, to, f)
+	end := w.o.clock.Now().Add(w.o.deadline)
+	wait := w.o.first
+	for {
+		err := w.fu.Upload(ctx, to, f)
+		if err == nil || !Transient(err) || ctx.Err() != nil {
+			return err
+		}
+		left := end.Sub(w.o.clock.Now())
+		if left <= 0 {
+			return err
+		}
+		w.o.log.Warn("chat upload failed, retrying", "channel", to.Channel, "retry_in", min(wait, left), "err", err)
+		select {
+		case <-w.o.clock.After(min(wait, left)):
+		case <-ctx.Done():
+			return err
+		case <-w.o.ctx.Done(): // stopped
+			return err
+		}
+		wait = min(2*wait, w.o.most)
+	}
 }
 
 type outboxGroups struct{ gr GroupResolver }
@@ -77,7 +103,7 @@ func wrapCapabilities(o *Outbox) Chat {
 	cm, c := o.inner.(ChannelManager)
 	fu, f := o.inner.(FileUploader)
 	gr, g := o.inner.(GroupResolver)
-	ch, fi, gp := outboxChannels{cm}, outboxFiles{fu}, outboxGroups{gr}
+	ch, fi, gp := outboxChannels{cm}, outboxFiles{fu, o}, outboxGroups{gr}
 	switch {
 	case c && f && g:
 		return outboxCFG{o, ch, fi, gp}

@@ -62,8 +62,11 @@ type StreamOptions struct {
 	// an existing one: NewStream is then given a ref without an ID (its
 	// Platform, Channel and Thread say where it goes) and the first frame
 	// sent, or the final frame at Close, is posted through Post, once (a
-	// failed post is not retried: it may have been shown); later frames
-	// edit what it returned. Posts do not spend the edit budget.
+	// failed post is not retried here: it may have been shown; an Outbox
+	// behind Post keeps and retries a transient failure itself and returns
+	// a provisional ref, whose edits it folds into the pending post);
+	// later frames edit what it returned. Posts do not spend the edit
+	// budget.
 	Post func(ctx context.Context, m Message) (MessageRef, error)
 	// OnPost, when set, is called once with the message Post returned, on
 	// the goroutine that posted it, so the caller can store where the

@@ -7,7 +7,11 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,14 +23,37 @@ type Config struct {
 	Log           Log           `mapstructure:"log"`
 	Runbooks      Runbooks      `mapstructure:"runbooks"`
 	Redact        Redact        `mapstructure:"redact"`
+	Sealing       Sealing       `mapstructure:"secrets"`
 	Access        Access        `mapstructure:"access"`
 	Bot           Bot           `mapstructure:"bot"`
+	Chat          Chat          `mapstructure:"chat"`
 	Console       Console       `mapstructure:"console"`
 	Slack         Slack         `mapstructure:"slack"`
 	Discord       Discord       `mapstructure:"discord"`
 	Sources       Sources       `mapstructure:"sources"`
 	Incidents     Incidents     `mapstructure:"incidents"`
 	Automations   []Automation  `mapstructure:"automations"`
+	Watchdog      Watchdog      `mapstructure:"watchdog"`
+}
+
+// Watchdog watches Tebura's own inputs: an always-firing alert (such as
+// Alertmanager's Watchdog) that stops arriving means alerts no longer
+// reach Tebura, and a chat platform that stops answering means nobody
+// hears about them.
+type Watchdog struct {
+	// Source is the source the watchdog alert comes from ("alertmanager",
+	// "grafana", "pagerduty", "generic/<name>"); empty: any.
+	Source string `mapstructure:"source"`
+	// Match are matchers (Alertmanager syntax) that pick the watchdog
+	// alert; empty: no watchdog alert is watched. Matching alerts never
+	// open an incident.
+	Match []string `mapstructure:"match"`
+	// MissingAfter is how long the watchdog alert may stay away before it
+	// is announced as missing.
+	MissingAfter time.Duration `mapstructure:"missing_after"`
+	// ChatUnreachableAfter is how long a chat platform's API may fail
+	// before it counts as unreachable (metric and log line).
+	ChatUnreachableAfter time.Duration `mapstructure:"chat_unreachable_after"`
 }
 
 // HTTP is the one listener.
@@ -56,6 +83,11 @@ type Runbooks struct {
 	// alone with `tebura run --break-glass`. Off by default: the CLI
 	// identity is the OS user, which nothing authenticates.
 	BreakGlass bool `mapstructure:"break_glass"`
+	// LogRetention and LogTotalBytes bound the run logs kept under the
+	// data dir (by age, then oldest first by total size); 0 turns a bound
+	// off. The log of a running run is never pruned.
+	LogRetention  time.Duration `mapstructure:"log_retention"`
+	LogTotalBytes int64         `mapstructure:"log_total_bytes"`
 }
 
 // Redact lists what is masked everywhere besides secret params.
@@ -64,10 +96,64 @@ type Redact struct {
 	Values   []Secret `mapstructure:"values"`   // literal secret values
 }
 
+// Sealing (the secrets section) says how the secret params of runs waiting for approval are
+// kept: sealed in the store with Key (XChaCha20-Poly1305), so that an
+// approval survives a restart, or, without a key, in memory only.
+type Sealing struct {
+	// Key is 32 bytes written as 64 hex digits or as base64 (standard or
+	// URL alphabet, padded or not); usually given as key_file or ${ENV}.
+	Key Secret `mapstructure:"key"`
+}
+
+// KeyBytes decodes Key: nil when none is set, an error saying what is
+// wrong when it is not 32 bytes in hex or base64.
+func (s Sealing) KeyBytes() ([]byte, error) {
+	k := strings.TrimSpace(s.Key.Value())
+	if k == "" {
+		return nil, nil
+	}
+	if len(k) == 2*secretsKeySize {
+		if b, err := hex.DecodeString(k); err == nil {
+			return b, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(k); err == nil {
+			if len(b) != secretsKeySize {
+				return nil, fmt.Errorf("decodes to %d bytes; it must be %d (make one with `openssl rand -hex 32`)", len(b), secretsKeySize)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("is neither 64 hex digits nor base64 of %d bytes (make one with `openssl rand -hex 32`)", secretsKeySize)
+}
+
+// secretsKeySize is the XChaCha20-Poly1305 key size.
+const secretsKeySize = 32
+
 // Access maps roles to members.
 type Access struct {
 	Roles  map[string]Role `mapstructure:"roles"`
 	Admins []string        `mapstructure:"admins"` // identities or role names
+	// People links the accounts of one person (person name → identities)
+	// so that four-eyes and quorum count people, not accounts. Optional.
+	People map[string]Person `mapstructure:"people"`
+}
+
+// Person lists one person's identities on every platform ("slack:U1",
+// "discord:42", "console:alice"); each identity belongs to one person.
+type Person struct {
+	Identities []string `mapstructure:"identities"`
+}
+
+// PeopleMap returns access.people as person name → identities, the shape
+// access.Policy.WithPeople takes.
+func (a Access) PeopleMap() map[string][]string {
+	out := make(map[string][]string, len(a.People))
+	for name, p := range a.People {
+		out[name] = p.Identities
+	}
+	return out
 }
 
 // Role is a named list of members: identities such as "console:alice",
@@ -83,6 +169,15 @@ type Bot struct {
 	StreamInterval time.Duration `mapstructure:"stream_interval"` // min time between edits of one message
 	EditBudget     float64       `mapstructure:"edit_budget"`     // edits per second shared by all messages of a platform
 	TailLines      int           `mapstructure:"tail_lines"`
+}
+
+// Chat is how messages reach the chat platforms (Slack, Discord) when
+// their API is down.
+type Chat struct {
+	// DeliveryDeadline is how long a message the platform has not accepted
+	// (a run's message, a card, a reply) is kept and retried, across
+	// restarts, before it is dropped with a log line and a metric.
+	DeliveryDeadline time.Duration `mapstructure:"delivery_deadline"`
 }
 
 // BotCommands are the command root names (without the slash).
@@ -244,6 +339,11 @@ type Incidents struct {
 	AutoResolve     bool          `mapstructure:"auto_resolve"`
 	ReopenWithin    time.Duration `mapstructure:"reopen_within"`
 	ArchiveAfter    time.Duration `mapstructure:"archive_after"`
+	// MaxOpen and MaxNewPerMinute bound what an alert storm opens: a new
+	// alert group beyond either joins the one overflow incident instead of
+	// opening its own channel. 0 turns a limit off.
+	MaxOpen         int `mapstructure:"max_open"`
+	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
 }
 
 // Automation is one rule matched against alert labels.

@@ -8,6 +8,13 @@ const (
 	DefaultListen          = "127.0.0.1:8080"
 	DefaultChannelTemplate = "inc-{{ .Number }}-{{ .Slug }}"
 	DefaultSlackAPIURL     = "https://slack.com/api/"
+	// DefaultMaxOpen: more open incidents than this is a storm, not
+	// incidents people can work one by one (and Discord allows 500
+	// channels per server).
+	DefaultMaxOpen = 50
+	// DefaultMaxNewPerMinute is Slack's rate for conversations.create
+	// (Tier 2, 20 per minute): https://docs.slack.dev/reference/methods/conversations.create/
+	DefaultMaxNewPerMinute = 20
 )
 
 // Default returns the configuration Tebura runs with when a key is not set.
@@ -30,6 +37,8 @@ func Default() Config {
 			LogCapBytes:    10 << 20,
 			KillGrace:      5 * time.Second,
 			BreakGlass:     false,
+			LogRetention:   30 * 24 * time.Hour,
+			LogTotalBytes:  1 << 30,
 		},
 		Access: Access{Roles: map[string]Role{}},
 		Bot: Bot{
@@ -38,6 +47,7 @@ func Default() Config {
 			EditBudget:     5,
 			TailLines:      40,
 		},
+		Chat:    Chat{DeliveryDeadline: time.Hour},
 		Console: Console{Enabled: "auto", Channel: "console"},
 		Slack: Slack{
 			Mode:           "socket",
@@ -60,6 +70,9 @@ func Default() Config {
 			ChannelTemplate: DefaultChannelTemplate,
 			AutoResolve:     true,
 			ReopenWithin:    30 * time.Minute,
+			MaxOpen:         DefaultMaxOpen,
+			MaxNewPerMinute: DefaultMaxNewPerMinute,
 		},
+		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
 	}
 }

@@ -89,6 +89,7 @@ type Loaded struct {
 	Path   string            // the file read, "" when only defaults and environment
 	lines  map[string]int    // dotted key → line in Path
 	envs   map[string]string // dotted key → environment variable that set it
+	files  map[string]string // dotted key → file its value was read from (<key>_file)
 	// Unreadable is set when Path could not be read: its one problem says
 	// why, and nothing else was loaded.
 	Unreadable bool
@@ -142,7 +143,7 @@ func Load(path string, opts Options) (*Loaded, []Problem) {
 // printing it (`tebura config print`) even when a value is wrong. Its
 // problems are those of reading and decoding alone.
 func Read(path string) (*Loaded, []Problem) {
-	l := &Loaded{Path: path, lines: map[string]int{}, envs: map[string]string{}}
+	l := &Loaded{Path: path, lines: map[string]int{}, envs: map[string]string{}, files: map[string]string{}}
 	var ps []Problem
 	fileMap := map[string]any{}
 	baseDir := "."
@@ -225,6 +226,11 @@ func (l *Loaded) Where(key string) string {
 	}
 	return file
 }
+
+// FileOf is the file a key's value was read from (a sibling <key>_file,
+// or $TEBURA_<KEY>_FILE), "" when it was given otherwise: what doctor
+// names for secrets.key.
+func (l *Loaded) FileOf(key string) string { return l.files[key] }
 
 // InlineLine is the line of the inline runbook called name
 // (runbooks.inline), 0 if unknown: the runbook loader knows the runbook,
@@ -500,6 +506,7 @@ func (w *walker) walk(key string, v any, t reflect.Type) any {
 					w.add(fileKey, err.Error())
 				} else {
 					m[base] = content
+					w.l.files[join(key, base)] = filePath(p, w.baseDir)
 				}
 				delete(m, k)
 				continue
@@ -584,9 +591,7 @@ func (w *walker) expand(key string, v any) any {
 }
 
 func readSecretFile(p, baseDir string) (string, error) {
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(baseDir, p)
-	}
+	p = filePath(p, baseDir)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return "", fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
@@ -595,6 +600,14 @@ func readSecretFile(p, baseDir string) (string, error) {
 	s = strings.TrimSuffix(s, "\n")
 	s = strings.TrimSuffix(s, "\r")
 	return s, nil
+}
+
+// filePath resolves a <key>_file path against baseDir.
+func filePath(p, baseDir string) string {
+	if !filepath.IsAbs(p) {
+		return filepath.Join(baseDir, p)
+	}
+	return p
 }
 
 func join(prefix, k string) string {
@@ -727,6 +740,7 @@ func (l *Loaded) applyEnv(merged map[string]any, baseDir string) []Problem {
 				}
 				setPath(merged, key, content)
 				l.envs[key] = envName(fileKey)
+				l.files[key] = filePath(v.GetString(fileKey), ".")
 				continue
 			}
 		}

@@ -89,6 +89,27 @@ runbooks_ignored_check: false
 	}
 }
 
+// TestLoadChatDeliveryDeadline: chat.delivery_deadline is read from the
+// file, and defaults to an hour when absent.
+func TestLoadChatDeliveryDeadline(t *testing.T) {
+	cleanEnv(t)
+	for _, tc := range []struct {
+		file string
+		want time.Duration
+	}{
+		{"chat: {delivery_deadline: 10m}\n", 10 * time.Minute},
+		{"log: {level: info}\n", time.Hour},
+	} {
+		l, ps := Read(writeConfig(t, tc.file))
+		if len(ps) > 0 {
+			t.Fatalf("%q: %v", tc.file, ps)
+		}
+		if got := l.Config.Chat.DeliveryDeadline; got != tc.want {
+			t.Errorf("%q: chat.delivery_deadline = %v, want %v", tc.file, got, tc.want)
+		}
+	}
+}
+
 func TestEnvOverridesEveryKey(t *testing.T) {
 	cleanEnv(t)
 	p := writeConfig(t, "access:\n  roles:\n    sre: {members: [console:alice]}\nsources:\n  generic:\n    ci: {}\n")

@@ -32,6 +32,7 @@ func (c Config) Secrets() []string {
 		}
 	}
 	add(c.Redact.Values...)
+	add(c.Sealing.Key)
 	add(c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret)
 	add(c.Discord.BotToken)
 	src := c.Sources

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,6 +136,9 @@ func (c Config) Validate() error {
 			p.add(fmt.Sprintf("redact.patterns[%d]", i), "does not compile: %v", err)
 		}
 	}
+	if _, err := c.Sealing.KeyBytes(); err != nil {
+		p.add("secrets.key", "%v", err)
+	}
 	for i, v := range c.Redact.Values {
 		if v == "" {
 			p.add(fmt.Sprintf("redact.values[%d]", i), "is empty; remove it (an unset ${ENV} reference?)")
@@ -142,12 +146,14 @@ func (c Config) Validate() error {
 	}
 	c.validateAccess(&p)
 	c.validateBot(&p)
+	p.positive("chat.delivery_deadline", c.Chat.DeliveryDeadline)
 	p.oneOf("console.enabled", c.Console.Enabled, []string{"auto", "true", "false"})
 	c.validateSlack(&p)
 	c.validateDiscord(&p)
 	c.validateSources(&p)
 	c.validateIncidents(&p)
 	c.validateAutomations(&p)
+	c.validateWatchdog(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
 }
@@ -187,6 +193,10 @@ func (c Config) validateRunbooks(p *problems) {
 		p.add("runbooks.log_cap_bytes", "must be positive (got %d)", c.Runbooks.LogCapBytes)
 	}
 	p.positive("runbooks.kill_grace", c.Runbooks.KillGrace)
+	p.nonNegative("runbooks.log_retention", c.Runbooks.LogRetention)
+	if c.Runbooks.LogTotalBytes < 0 {
+		p.add("runbooks.log_total_bytes", "must not be negative (got %d); use 0 to turn it off", c.Runbooks.LogTotalBytes)
+	}
 }
 
 // ValidIdentity reports whether id looks like "kind:value" with a kind
@@ -220,6 +230,7 @@ func (c Config) validateAccess(p *problems) {
 			}
 		}
 	}
+	c.validatePeople(p)
 	for i, a := range c.Access.Admins {
 		key := fmt.Sprintf("access.admins[%d]", i)
 		switch {
@@ -234,6 +245,32 @@ func (c Config) validateAccess(p *problems) {
 		default:
 			if _, ok := c.Access.Roles[a]; !ok {
 				p.add(key, "names role %q, which is not defined under access.roles", a)
+			}
+		}
+	}
+}
+
+// personKinds are the identity kinds that are one person's account.
+var personKinds = []string{"console", "slack", "discord"}
+
+// validatePeople checks access.people: each identity is one person's
+// account (not a group, not an automation) and belongs to one person only.
+func (c Config) validatePeople(p *problems) {
+	owner := map[string]string{}
+	for _, name := range sortedKeys(c.Access.People) {
+		if strings.ContainsAny(name, ": ") || name == "" {
+			p.add("access.people."+name, "is not a valid person name; use letters, digits, - and _")
+		}
+		for i, id := range c.Access.People[name].Identities {
+			key := fmt.Sprintf("access.people.%s.identities[%d]", name, i)
+			kind, _, _ := strings.Cut(id, ":")
+			switch {
+			case !ValidIdentity(id) || !slices.Contains(personKinds, kind):
+				p.add(key, "is %q; use kind:id with kind one of %s (groups and automations are not a person's account)", id, strings.Join(personKinds, ", "))
+			case owner[id] != "" && owner[id] != name:
+				p.add(key, "is %s, which is already %s's; an identity belongs to one person", id, owner[id])
+			default:
+				owner[id] = name
 			}
 		}
 	}
@@ -501,6 +538,12 @@ func (c Config) validateIncidents(p *problems) {
 	}
 	p.nonNegative("incidents.reopen_within", in.ReopenWithin)
 	p.nonNegative("incidents.archive_after", in.ArchiveAfter)
+	if in.MaxOpen < 0 {
+		p.add("incidents.max_open", "must not be negative (got %d); use 0 to turn the limit off", in.MaxOpen)
+	}
+	if in.MaxNewPerMinute < 0 {
+		p.add("incidents.max_new_per_minute", "must not be negative (got %d); use 0 to turn the limit off", in.MaxNewPerMinute)
+	}
 }
 
 func (c Config) validateAutomations(p *problems) {
@@ -539,4 +582,24 @@ func (c Config) validateAutomations(p *problems) {
 		}
 		p.nonNegative(key+".once_within", a.OnceWithin)
 	}
+}
+
+func (c Config) validateWatchdog(p *problems) {
+	w := c.Watchdog
+	for i, m := range w.Match {
+		if _, err := labels.ParseMatcher(m); err != nil {
+			p.add(fmt.Sprintf("watchdog.match[%d]", i), "is %q, not a matcher: %v", m, err)
+		}
+	}
+	switch name, generic := strings.CutPrefix(w.Source, "generic/"); {
+	case w.Source == "", w.Source == "alertmanager", w.Source == "grafana", w.Source == "pagerduty":
+	case generic && name != "":
+		if _, ok := c.Sources.Generic[name]; !ok {
+			p.add("watchdog.source", "is %q, but sources.generic has no %q", w.Source, name)
+		}
+	default:
+		p.add("watchdog.source", "is %q; use alertmanager, grafana, pagerduty, generic/<name>, or leave it empty for any", w.Source)
+	}
+	p.positive("watchdog.missing_after", w.MissingAfter)
+	p.positive("watchdog.chat_unreachable_after", w.ChatUnreachableAfter)
 }

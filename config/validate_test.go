@@ -51,7 +51,23 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		wantMsg string // substring
 	}{
 		{"empty data dir", func(c *Config) { c.DataDir = " " }, "data_dir", "is empty"},
+		{"identity of two people", func(c *Config) {
+			c.Access.People = map[string]Person{"alice": {Identities: []string{"slack:U1", "discord:42"}}, "bob": {Identities: []string{"discord:42"}}}
+		}, "access.people.bob.identities[0]", "already alice's"},
+		{"group as a person's account", func(c *Config) {
+			c.Access.People = map[string]Person{"alice": {Identities: []string{"slack-group:S1"}}}
+		}, "access.people.alice.identities[0]", "not a person's account"},
+		{"negative log_retention", func(c *Config) { c.Runbooks.LogRetention = -time.Hour }, "runbooks.log_retention", "must not be negative"},
+		{"negative log_total_bytes", func(c *Config) { c.Runbooks.LogTotalBytes = -1 }, "runbooks.log_total_bytes", "must not be negative"},
+		{"watchdog matcher", func(c *Config) { c.Watchdog.Match = []string{`alertname=~"["`} }, "watchdog.match[0]", "not a matcher"},
+		{"watchdog source", func(c *Config) { c.Watchdog.Source = "zabbix" }, "watchdog.source", "use alertmanager"},
+		{"watchdog generic source", func(c *Config) { c.Watchdog.Source = "generic/nope" }, "watchdog.source", "sources.generic has no"},
+		{"watchdog missing_after", func(c *Config) { c.Watchdog.MissingAfter = 0 }, "watchdog.missing_after", "positive"},
+		{"chat_unreachable_after", func(c *Config) { c.Watchdog.ChatUnreachableAfter = 0 }, "watchdog.chat_unreachable_after", "positive"},
+		{"negative max_open", func(c *Config) { c.Incidents.MaxOpen = -1 }, "incidents.max_open", "must not be negative"},
+		{"negative max_new_per_minute", func(c *Config) { c.Incidents.MaxNewPerMinute = -1 }, "incidents.max_new_per_minute", "must not be negative"},
 		{"zero shutdown grace", func(c *Config) { c.ShutdownGrace = 0 }, "shutdown_grace", "positive duration"},
+		{"zero chat delivery deadline", func(c *Config) { c.Chat.DeliveryDeadline = 0 }, "chat.delivery_deadline", "positive duration"},
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" }, "http.listen", "host:port"},
 		{"listen bad port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:http" }, "http.listen", "port"},
 		{"listen port too big", func(c *Config) { c.HTTP.Listen = ":70000" }, "http.listen", "port"},

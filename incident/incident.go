@@ -142,6 +142,10 @@ type Incident struct {
 	// Fired lists the automation rules that already fired for this incident
 	// since it (re)opened, so a rule's actions happen once per incident.
 	Fired []string `json:"fired,omitempty"`
+
+	// Folded counts the alert groups folded into this incident, the
+	// overflow incident (Key OverflowKey), by the storm limits.
+	Folded int `json:"folded,omitempty"`
 }
 
 // MTTA is the incident's time to acknowledge: from when it opened
@@ -260,6 +264,10 @@ type Tx interface {
 	// Incidents calls fn for every incident, newest first, until fn returns
 	// false.
 	Incidents(fn func(*Incident) bool) error
+
+	// OpenCount returns how many incidents are open (triggered or
+	// acknowledged) as stored in this transaction.
+	OpenCount() (int, error)
 
 	// KeyIndex returns the number of the latest incident for a group key.
 	KeyIndex(key string) (n int64, ok bool, err error)

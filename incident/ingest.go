@@ -115,6 +115,12 @@ type Change struct {
 	Refired        []Alert
 	ResolvedAlerts []Alert
 	Actions        Actions
+	// Folded is set when the batch's group was new but over the storm
+	// limits (incidents.max_open, incidents.max_new_per_minute): it joined
+	// the overflow incident (Incident), which it neither opened a channel
+	// for nor ran automations in. Opened is also set when it was the first
+	// group folded and so opened the overflow incident itself.
+	Folded bool
 }
 
 type alertOp int
@@ -220,7 +226,13 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 	if err := b.validate(); err != nil {
 		return Result{}, err
 	}
+	if s.mask != nil {
+		b = b.masked(s.mask)
+	}
 	now := s.clock().UTC()
+	if s.watchdog != nil && s.watchdog.take(&b, now) && len(b.Alerts) == 0 {
+		return Result{}, nil // a heartbeat only
+	}
 	if b.DeliveryID == "" {
 		// Most deliveries repeat what is stored (Alertmanager re-sends a
 		// group every group_interval; senders retry). Find that out in a
@@ -260,6 +272,10 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (Result, error) {
 		return Result{}, err
 	}
 	for _, c := range res.Changes {
+		if c.Folded {
+			s.log.Warn("alert group folded into the overflow incident", "source", b.Source, "incident", c.Incident.Number,
+				"folded_groups", c.Incident.Folded)
+		}
 		s.log.Info("alerts ingested", "source", b.Source, "incident", c.Incident.Number,
 			"opened", c.Opened, "reopened", c.Reopened, "resolved", c.Resolved,
 			"new_alerts", len(c.NewAlerts), "refired", len(c.Refired), "resolved_alerts", len(c.ResolvedAlerts))
@@ -335,6 +351,11 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 			return nil, err
 		}
 	}
+	if inc != nil && inc.Key != key && !inc.Status.Open() {
+		// The group was folded into an overflow incident that is over: it
+		// starts afresh, like a group never seen.
+		inc = nil
+	}
 
 	// Load the entries of the latest incident and classify every alert.
 	type item struct {
@@ -389,6 +410,27 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 	case !fresh:
 		return nil, nil // resolved notices for nothing we know
 	default:
+		over, err := s.overLimits(tx, now)
+		if err != nil {
+			return nil, err
+		}
+		if over != "" {
+			inc, err = s.fold(tx, ch, key, b, over, now)
+			if err != nil {
+				return nil, err
+			}
+			for i := range items {
+				e, ok, err := tx.Alert(inc.Number, items[i].a.Fingerprint)
+				if err != nil {
+					return nil, err
+				}
+				items[i].e, items[i].op = e, classify(e, ok, items[i].a)
+				if b.StatusOnly {
+					items[i].op = classifyStatus(ok, e, items[i].a)
+				}
+			}
+			break
+		}
 		n, err := tx.NextNumber()
 		if err != nil {
 			return nil, err
@@ -417,8 +459,8 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 		}
 	}
 
-	changed := ch.Opened || ch.Reopened
-	if !ch.Opened {
+	changed := ch.Opened || ch.Reopened || ch.Folded
+	if !ch.Opened && inc.Key != OverflowKey {
 		// Labels and annotations stay the ones common to every alert seen:
 		// a first notification with one alert carries all its labels.
 		changed = intersect(inc.Labels, b.Labels) || changed
@@ -500,7 +542,14 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 		}
 	}
 
-	if inc.Status.Open() && (ch.Opened || ch.Reopened || len(ch.NewAlerts)+len(ch.Refired) > 0) {
+	if inc.Key == OverflowKey {
+		// The overflow incident runs no automation: the storm's groups
+		// would each start their rules' runbooks. It needs a channel only.
+		if inc.Channel.IsZero() && (ch.Opened || ch.Reopened) {
+			ch.Actions.OpenChannel = true
+			ch.Actions.ChannelName, ch.Actions.UseChannel = s.channelFor(inc, nil, nil)
+		}
+	} else if inc.Status.Open() && (ch.Opened || ch.Reopened || len(ch.NewAlerts)+len(ch.Refired) > 0) {
 		var sets []map[string]string
 		for _, a := range slices.Concat(ch.NewAlerts, ch.Refired) {
 			sets = append(sets, merge(inc.Labels, a.Labels))
@@ -826,4 +875,134 @@ func (s *Service) rule(name string) *Rule {
 		}
 	}
 	return nil
+}
+
+// OverflowKey is the group key of the overflow incident: the one incident
+// that new alert groups join while opening their own would break
+// incidents.max_open or incidents.max_new_per_minute.
+const OverflowKey = "tebura:overflow"
+
+// stormWindow is the window of incidents.max_new_per_minute.
+const stormWindow = time.Minute
+
+// overLimits says which storm limit a new group would break ("" for none).
+// The overflow incident counts toward neither: it is what a storm opens
+// instead. Opened incidents are counted newest first, so the count stops
+// at the first one older than a minute.
+func (s *Service) overLimits(tx Tx, now time.Time) (string, error) {
+	if s.cfg.MaxOpen > 0 {
+		open, err := tx.OpenCount()
+		if err != nil {
+			return "", err
+		}
+		if n, ok, err := tx.KeyIndex(OverflowKey); err != nil {
+			return "", err
+		} else if ok {
+			if o, err := tx.Incident(n); err != nil {
+				return "", err
+			} else if o.Status.Open() {
+				open--
+			}
+		}
+		if open >= s.cfg.MaxOpen {
+			return fmt.Sprintf("incidents.max_open (%d open)", s.cfg.MaxOpen), nil
+		}
+	}
+	if s.cfg.MaxNewPerMinute > 0 {
+		recent := 0
+		err := tx.Incidents(func(inc *Incident) bool {
+			if !inc.StartedAt.After(now.Add(-stormWindow)) {
+				return false
+			}
+			if inc.Key != OverflowKey {
+				recent++
+			}
+			return recent < s.cfg.MaxNewPerMinute
+		})
+		if err != nil {
+			return "", err
+		}
+		if recent >= s.cfg.MaxNewPerMinute {
+			return fmt.Sprintf("incidents.max_new_per_minute (%d opened in the last minute)", s.cfg.MaxNewPerMinute), nil
+		}
+	}
+	return "", nil
+}
+
+// fold points group key at the open overflow incident, opening one when
+// none is open (ch.Opened), and counts the group in it. The caller then
+// applies b's alerts to it like to any incident.
+func (s *Service) fold(tx Tx, ch *Change, key string, b *Batch, limit string, now time.Time) (*Incident, error) {
+	var inc *Incident
+	if n, ok, err := tx.KeyIndex(OverflowKey); err != nil {
+		return nil, err
+	} else if ok {
+		if inc, err = tx.Incident(n); err != nil {
+			return nil, err
+		}
+		if !inc.Status.Open() {
+			inc = nil
+		}
+	}
+	if inc == nil {
+		n, err := tx.NextNumber()
+		if err != nil {
+			return nil, err
+		}
+		inc = &Incident{ID: idOf(n), Number: n, Key: OverflowKey, Status: StatusTriggered, Source: ActorTebura,
+			Title: "Alert storm: new alert groups over the limits", Severity: "critical",
+			Labels: map[string]string{}, StartedAt: now, DetectedAt: now}
+		ch.Opened = true
+		if err := tx.SetKeyIndex(OverflowKey, n); err != nil {
+			return nil, err
+		}
+		if err := tx.AppendTimeline(n, TimelineEntry{Time: now, Actor: ActorTebura, Kind: KindOpened,
+			Text: fmt.Sprintf("Incident %s opened for an alert storm: new alert groups beyond %s join it instead of opening their own incidents", inc.Ref(), limit),
+			Data: map[string]string{"source": b.Source, "key": b.GroupKey, "limit": limit}}); err != nil {
+			return nil, err
+		}
+	}
+	inc.Folded++
+	ch.Folded = true
+	if err := tx.SetKeyIndex(key, inc.Number); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+// masked returns b with its title and every value of its and its alerts'
+// labels, annotations and links passed through mask (Service.MaskWith).
+// Keys are names, not values, and stay. b's maps are not changed: the
+// caller's batch is its own.
+func (b Batch) masked(mask func(string) string) Batch {
+	values := func(m map[string]string) map[string]string {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			out[k] = mask(v)
+		}
+		return out
+	}
+	links := func(ls []Link) []Link {
+		if ls == nil {
+			return nil
+		}
+		out := make([]Link, len(ls))
+		for i, l := range ls {
+			out[i] = Link{Title: mask(l.Title), URL: mask(l.URL)}
+		}
+		return out
+	}
+	b.Title = mask(b.Title)
+	b.Labels, b.Annotations, b.Links = values(b.Labels), values(b.Annotations), links(b.Links)
+	alerts := make([]Alert, len(b.Alerts))
+	for i, a := range b.Alerts {
+		a.Labels, a.Annotations, a.Links = values(a.Labels), values(a.Annotations), links(a.Links)
+		a.GeneratorURL = mask(a.GeneratorURL)
+		alerts[i] = a
+	}
+	b.Alerts = alerts
+	return b
 }

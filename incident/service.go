@@ -31,7 +31,27 @@ type Service struct {
 	log         *slog.Logger
 	channelTmpl *template.Template
 	guard       func(name string) (remediation, known bool)
+	watchdog    *Watchdog
+	mask        func(string) string
 }
+
+// Watch makes Ingest take the watchdog alert w matches out of every batch
+// before anything is stored, recording it as a heartbeat: it opens no
+// incident and runs no automation. A nil w watches nothing. Call it once
+// while wiring, before the first Ingest.
+func (s *Service) Watch(w *Watchdog) { s.watchdog = w }
+
+// Watchdog is the watchdog given to Watch, or nil.
+func (s *Service) Watchdog() *Watchdog { return s.watchdog }
+
+// MaskWith makes Ingest pass every value an alert carries (the batch's
+// title, every label and annotation value, links) through mask before
+// anything is matched, stored or shown: a configured secret (redact.values,
+// a token of the configuration) or a match of redact.patterns that a
+// sender put in an alert is never at rest in the store, and reads as ***
+// everywhere, rules' matchers and templates included. mask reads the
+// current redaction (a reload applies). Call it once while wiring.
+func (s *Service) MaskWith(mask func(string) string) { s.mask = mask }
 
 // GuardDiagnostics makes Ingest check every diagnostics runbook at the
 // moment it would start, with isRemediation (usually a closure over the

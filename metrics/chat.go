@@ -51,6 +51,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	method := t.method(req)
 	t.m.chatDuration.WithLabelValues(t.platform, method).Observe(time.Since(start).Seconds())
+	t.m.health.observeCall(t.platform, start, err == nil && resp.StatusCode < 500)
 	if err != nil {
 		t.m.chatCalls.WithLabelValues(t.platform, method, "error").Inc()
 		return resp, err

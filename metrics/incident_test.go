@@ -120,3 +120,29 @@ func TestSeverityBounded(t *testing.T) {
 		t.Errorf("%d series, other=%+v: want 16 kept and 24 as other", len(got), got["severity=other"])
 	}
 }
+
+// TestGroupsFoldedCounted: each new group over the storm limits counts
+// once in tebura_incident_groups_folded_total; repeats of a folded group
+// do not, and the overflow incident counts as opened like any other.
+func TestGroupsFoldedCounted(t *testing.T) {
+	m := metrics.New(metrics.BuildInfo{})
+	svc, err := incident.New(m.IncidentStore(openStore(t)), config.Incidents{MaxOpen: 1}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"a", "b", "c", "d", "c"} {
+		if _, err := svc.Ingest(t.Context(), alertBatch("alertmanager", "", key, "critical", incident.AlertFiring)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := value(t, m, "tebura_incident_groups_folded_total", ""); got != 3 {
+		t.Errorf("folded = %v, want 3 (b, c and d; c's repeat is no new group)", got)
+	}
+	opened := 0.0
+	for _, s := range series(t, m, "tebura_incidents_opened_total") {
+		opened += s.Value
+	}
+	if opened != 2 {
+		t.Errorf("opened = %v, want 2 (a and the overflow incident)", opened)
+	}
+}

@@ -80,6 +80,7 @@ type Metrics struct {
 
 	severities *labelSet // bounded severity label values
 	watch      *watchers
+	health     *health
 }
 
 // New returns Metrics with every family registered on a registry of its
@@ -92,6 +93,7 @@ func New(build BuildInfo) *Metrics {
 		reg:        prometheus.NewRegistry(),
 		severities: newLabelSet(maxSeverities),
 		watch:      &watchers{},
+		health:     newHealth(),
 	}
 	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "runs_total",
@@ -184,6 +186,7 @@ func New(build BuildInfo) *Metrics {
 		m.framesSent, m.framesDropped, m.editsFailed,
 		m.dedupe, m.collectErrors,
 		newScrapeCollector(m),
+		m.health,
 	)
 	for _, o := range []string{outcomeApproved, outcomeDenied, outcomeExpired, outcomeRefused} {
 		m.approvals.WithLabelValues(o) // zero from the start, so rate() sees the first one

@@ -326,10 +326,10 @@ func TestMetricsAfterScriptedIncident(t *testing.T) {
 		return diag > 0 && pending > 0
 	})
 	proposals, _ := ist.ListRuns(ctx, runbooks.ListOptions{States: []runbooks.State{runbooks.StatePendingApproval}})
-	if _, _, err := runs.Approve(ctx, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, "stale"); err == nil {
+	if _, _, err := runs.Approve(ctx, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, "stale", nil); err == nil {
 		t.Fatal("stale plan approved")
 	}
-	if _, _, err := runs.Approve(ctx, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, proposals[0].PlanHash); err != nil {
+	if _, _, err := runs.Approve(ctx, proposals[0].ID, runbooks.Decision{By: "slack:UBOB"}, false, proposals[0].PlanHash, nil); err != nil {
 		t.Fatal(err)
 	}
 

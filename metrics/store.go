@@ -156,6 +156,7 @@ func (m *Metrics) IncidentStore(s incident.Store) incident.Store {
 // incidentEvent is one observation, applied after the commit.
 type incidentEvent struct {
 	opened, acked, resolved bool
+	folded                  int // alert groups newly folded into an overflow incident
 	severity                string
 	mtta, mttr              time.Duration
 	dedupeScope             string
@@ -186,6 +187,9 @@ func (m *Metrics) applyIncident(e incidentEvent) {
 	sev := m.severity(e.severity)
 	if e.opened {
 		m.incidentsOpened.WithLabelValues(sev).Inc()
+	}
+	if e.folded > 0 {
+		m.health.groupsFolded.Add(float64(e.folded))
 	}
 	if e.acked {
 		m.mtta.WithLabelValues(sev).Observe(e.mtta.Seconds())
@@ -259,5 +263,9 @@ func diffIncident(prev, inc *incident.Incident) (incidentEvent, bool) {
 	if inc.Status == incident.StatusResolved && !inc.ResolvedAt.IsZero() && (prev == nil || prev.Status != incident.StatusResolved) {
 		e.resolved, e.mttr = true, max(0, inc.ResolvedAt.Sub(inc.StartedAt))
 	}
-	return e, e.opened || e.acked || e.resolved
+	e.folded = inc.Folded
+	if prev != nil {
+		e.folded -= prev.Folded
+	}
+	return e, e.opened || e.acked || e.resolved || e.folded > 0
 }

@@ -51,24 +51,24 @@ func TestRunMetricsApprovals(t *testing.T) {
 
 	// Two approvals needed; bob twice and alice herself are refused.
 	r1 := pending(t, s, "restart-api", 2, later)
-	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:bob"), false, "h1"); err != nil {
+	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:bob"), false, "h1", nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, by := range []string{"console:bob", "console:alice"} {
-		if _, _, err := svc.Approve(ctx, r1.ID, dec(by), false, "h1"); err == nil {
+		if _, _, err := svc.Approve(ctx, r1.ID, dec(by), false, "h1", nil); err == nil {
 			t.Fatalf("approval by %s accepted", by)
 		}
 	}
-	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:carol"), false, "other-plan"); err == nil {
+	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:carol"), false, "other-plan", nil); err == nil {
 		t.Fatal("approval of a changed plan accepted")
 	}
-	_, approvedNow, err := svc.Approve(ctx, r1.ID, dec("console:carol"), false, "h1")
+	_, approvedNow, err := svc.Approve(ctx, r1.ID, dec("console:carol"), false, "h1", nil)
 	if err != nil || !approvedNow {
 		t.Fatalf("second approval: %v, approvedNow %v", err, approvedNow)
 	}
 	// Late approval of an approved run: refused, but the run was not
 	// pending, so it is not an approval refusal of a pending run.
-	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:dave"), false, "h1"); err == nil {
+	if _, _, err := svc.Approve(ctx, r1.ID, dec("console:dave"), false, "h1", nil); err == nil {
 		t.Fatal("approval of an approved run accepted")
 	}
 
@@ -85,7 +85,7 @@ func TestRunMetricsApprovals(t *testing.T) {
 	if _, closed, err := svc.Close(ctx, r2.ID, "incident resolved", "inc-1"); err != nil || closed {
 		t.Fatalf("Close of a denied run: closed %v, %v", closed, err)
 	}
-	if _, _, err := svc.Approve(ctx, "r999", dec("console:bob"), false, "h1"); tebura.ErrorCode(err) != tebura.ENOTFOUND {
+	if _, _, err := svc.Approve(ctx, "r999", dec("console:bob"), false, "h1", nil); tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		t.Fatalf("approval of a missing run = %v", err)
 	}
 	if err := svc.Flush(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/audit"
@@ -13,12 +14,28 @@ import (
 // request and start: approve, deny, close, expire and recover after a
 // crash. Each goes through Service.write: stored, audited, published.
 
+// Persons says which person an identity belongs to (access.people links
+// several accounts to one person), so that four-eyes and quorum count
+// people, not accounts. *access.Policy implements it; a nil Persons makes
+// every identity its own person.
+type Persons interface {
+	Person(identity string) string
+}
+
+// samePerson reports whether identities a and b are one person.
+func samePerson(p Persons, a, b string) bool {
+	if a == b {
+		return true
+	}
+	return p != nil && p.Person(a) == p.Person(b)
+}
+
 // Approve records d's approval of a pending run, checked against
-// planHash (the plan as rendered now) and allowSelf. approvedNow is true
-// for exactly one caller: the one whose approval reached the quorum, who
-// then starts the run. An approval window that passed expires the run and
-// refuses.
-func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSelf bool, planHash string) (run *Run, approvedNow bool, err error) {
+// planHash (the plan as rendered now) and allowSelf, with persons telling
+// which accounts are one person. approvedNow is true for exactly one
+// caller: the one whose approval reached the quorum, who then starts the
+// run. An approval window that passed expires the run and refuses.
+func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSelf bool, planHash string, persons Persons) (run *Run, approvedNow bool, err error) {
 	now := s.now()
 	if d.At.IsZero() {
 		d.At = now
@@ -34,7 +51,12 @@ func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSe
 			refusal = expiredError(r)
 			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
 		}
-		if err := approvable(r, d, allowSelf, planHash); err != nil {
+		if _, ok := s.secretsOf(r); !ok {
+			reason := s.markLost(r, now)
+			refusal = tebura.Errorf(tebura.ECONFLICT, "This request expired: %s.", reason)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook, "reason": reason}, nil
+		}
+		if err := approvable(r, d, allowSelf, planHash, persons); err != nil {
 			return "", nil, err
 		}
 		r.Approvals = append(r.Approvals, d)
@@ -57,14 +79,22 @@ func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSe
 	return run, approvedNow, nil
 }
 
-// approvable checks d against a pending run that has not expired.
-func approvable(r *Run, d Decision, allowSelf bool, planHash string) error {
-	if d.By == r.RequestedBy && !allowSelf {
+// approvable checks d against a pending run that has not expired. The
+// requester and earlier approvers are compared as persons: approving from
+// another account of one's own is the same person approving.
+func approvable(r *Run, d Decision, allowSelf bool, planHash string, persons Persons) error {
+	if samePerson(persons, d.By, r.RequestedBy) && !allowSelf {
+		if d.By != r.RequestedBy {
+			return tebura.Errorf(tebura.EFORBIDDEN, "You requested this run from another account of yours (%s); this runbook needs someone else to approve it.", r.RequestedBy)
+		}
 		return tebura.Errorf(tebura.EFORBIDDEN, "You requested this run; this runbook needs someone else to approve it.")
 	}
 	for _, a := range r.Approvals {
 		if a.By == d.By {
 			return tebura.Errorf(tebura.ECONFLICT, "You already approved this run; it needs %d more approval(s) from someone else.", r.Required-len(r.Approvals))
+		}
+		if samePerson(persons, a.By, d.By) {
+			return tebura.Errorf(tebura.ECONFLICT, "You already approved this run from another account of yours (%s); it needs %d more approval(s) from someone else.", a.By, r.Required-len(r.Approvals))
 		}
 	}
 	if planHash != r.PlanHash {
@@ -133,7 +163,9 @@ func (s *Service) Close(ctx context.Context, runID, reason, incident string) (ru
 }
 
 // Expire marks every pending run whose approval window has passed as
-// expired, and returns them (to redraw their cards).
+// expired, and every one whose secret values are gone (a restart without
+// secrets.key: ReasonSecretsLost), and returns them (to redraw their
+// cards). The first call after a start-up expires the latter at once.
 func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 	pending, err := s.store.ListRuns(ctx, ListOptions{States: []State{StatePendingApproval}})
 	if err != nil {
@@ -142,15 +174,22 @@ func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 	now := s.now()
 	var out []*Run
 	for _, p := range pending {
-		if !expired(p, now) {
+		if _, held := s.secretsOf(p); held && !expired(p, now) {
 			continue
 		}
 		r, err := s.write(ctx, p.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
-			if r.State != StatePendingApproval || !expired(r, now) {
+			if r.State != StatePendingApproval {
 				return "", nil, errUnchanged
 			}
-			markExpired(r, now)
-			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+			if expired(r, now) {
+				markExpired(r, now)
+				return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+			}
+			if _, held := s.secretsOf(r); held {
+				return "", nil, errUnchanged
+			}
+			reason := s.markLost(r, now)
+			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook, "reason": reason}, nil
 		})
 		if errors.Is(err, errUnchanged) {
 			continue
@@ -161,6 +200,14 @@ func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// markLost expires pending r because its secret values are gone, and
+// returns the reason.
+func (s *Service) markLost(r *Run, now time.Time) string {
+	reason := s.lostReason(r)
+	r.State, r.EndedAt, r.Reason = StateExpired, now, reason
+	return reason
 }
 
 // Recover runs at start-up, before the executor takes work: runs left

@@ -83,7 +83,7 @@ func ReadLog(dataDir string, run *Run) (io.ReadCloser, error) {
 	}
 	f, err := os.Open(filepath.Join(dataDir, rel))
 	if os.IsNotExist(err) {
-		return nil, tebura.Wrap(tebura.ENOTFOUND, err, fmt.Sprintf("The log of run %s is gone from the data directory.", run.ID))
+		return nil, tebura.Wrap(tebura.ENOTFOUND, err, fmt.Sprintf("The log of run %s is gone from the data directory (runbooks.log_retention and runbooks.log_total_bytes prune old logs).", run.ID))
 	}
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINTERNAL, err, "")

@@ -32,7 +32,7 @@ func svcAt(s Store, now time.Time) *Service {
 }
 
 func approveAt(ctx context.Context, s Store, id string, d Decision, allowSelf bool, hash string, now time.Time) (*Run, bool, error) {
-	return svcAt(s, now).Approve(ctx, id, d, allowSelf, hash)
+	return svcAt(s, now).Approve(ctx, id, d, allowSelf, hash, nil)
 }
 
 func denyAt(ctx context.Context, s Store, id string, d Decision, now time.Time) (*Run, error) {

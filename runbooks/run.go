@@ -56,12 +56,19 @@ type Run struct {
 	ID      string `json:"id"` // assigned by Store.CreateRun: "r" + sequence, e.g. "r42"
 	Runbook string `json:"runbook"`
 	Kind    Kind   `json:"kind"`
-	// Params are the validated values, as strings, including defaults.
+	// Params are the validated values, as strings, including defaults,
+	// except the values of secret params, which are never stored in clear:
+	// a secret param with a value is named in Secret and left out here.
 	Params map[string]string `json:"params"`
 	// Secret names the params whose values must be masked everywhere.
-	Secret   []string `json:"secret,omitempty"`
-	PlanHash string   `json:"plan_hash"`
-	LockKey  string   `json:"lock_key,omitempty"`
+	Secret []string `json:"secret,omitempty"`
+	// Sealed holds the secret params' values of a run waiting for
+	// approval, sealed with the key of secrets.key (see Sealer), so that
+	// an approval after a restart can start it. It is empty without a key
+	// and wiped when the run leaves pending_approval.
+	Sealed   []byte `json:"sealed,omitempty"`
+	PlanHash string `json:"plan_hash"`
+	LockKey  string `json:"lock_key,omitempty"`
 
 	RequestedBy   string    `json:"requested_by"`
 	RequestedName string    `json:"requested_name,omitempty"`

@@ -82,6 +82,7 @@ type Requested struct {
 	Masker  Masker
 	via     Via
 	suggest string
+	hidden  map[string]string // the secret values Run.Params leaves out
 }
 
 // Transition is one change of a run's state, published by the service to
@@ -117,6 +118,10 @@ type ServiceConfig struct {
 	Redactor func() *Redactor
 	Clock    func() time.Time
 	Logger   *slog.Logger
+	// Sealer keeps the secret values of runs waiting for approval sealed
+	// in the store (secrets.key); nil keeps them in memory only, and a
+	// restart expires those requests (ReasonSecretsLost).
+	Sealer *Sealer
 	// Subscribers get every transition; more can be added with Subscribe.
 	Subscribers []func(Transition)
 }
@@ -137,13 +142,15 @@ type Service struct {
 	stripes [64]sync.Mutex // per run (hashed): a store write and its publication in one order
 	pub     publisher
 	starts  startNotes
+	vault   vault
+	sealer  *Sealer
 }
 
 // NewService builds the service and takes over cfg.Executor's state
 // writes, so that the executor's queued, running and ended states are
 // published and audited like every other transition.
 func NewService(cfg ServiceConfig) *Service {
-	s := &Service{store: cfg.Store, exec: cfg.Executor, audit: cfg.Audit, red: cfg.Redactor, now: cfg.Clock, log: cfg.Logger}
+	s := &Service{store: cfg.Store, exec: cfg.Executor, audit: cfg.Audit, red: cfg.Redactor, now: cfg.Clock, log: cfg.Logger, sealer: cfg.Sealer}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -178,8 +185,14 @@ func (s *Service) Flush(ctx context.Context) error { return s.pub.flush(ctx) }
 // Stop delivers what is queued and stops the subscribers' goroutines.
 func (s *Service) Stop() { s.pub.close() }
 
-// Masker masks run's secret params and the configured secrets.
-func (s *Service) Masker(run *Run) Masker { return s.maskerWith(run.SecretValues()) }
+// Masker masks run's secret params (while this process holds them) and
+// the configured secrets.
+func (s *Service) Masker(run *Run) Masker { return s.maskerWith(s.secretValues(run)) }
+
+// SealsSecrets reports whether the secret values of runs waiting for
+// approval are kept sealed in the store (a key is configured), rather than
+// in memory only.
+func (s *Service) SealsSecrets() bool { return s.sealer != nil }
 
 func (s *Service) maskerWith(secrets []string) Masker {
 	var r *Redactor
@@ -193,18 +206,6 @@ func (s *Service) maskerWith(secrets []string) Masker {
 		}
 	}
 	return r.With(secrets...)
-}
-
-// SecretValues are the values of the run's secret params: what every
-// masker of the run hides besides the configured secrets.
-func (r *Run) SecretValues() []string {
-	var out []string
-	for _, name := range r.Secret {
-		if v := r.Params[name]; v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // Prepare checks a request and builds its run, storing nothing: bind the
@@ -247,8 +248,9 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) 
 		}
 	}
 	now := s.now()
+	public, hidden := splitSecrets(vals, rb.SecretNames())
 	run := &Run{
-		Runbook: rb.Name, Kind: rb.Kind, Params: vals, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
+		Runbook: rb.Name, Kind: rb.Kind, Params: public, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
 		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: now,
 		State: StateApproved, Origin: req.Origin,
 	}
@@ -265,7 +267,7 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) 
 			run.State, run.Required, run.ExpiresAt = StatePendingApproval, rb.Approval.Required, now.Add(exp)
 		}
 	}
-	return &Requested{Run: run, Runbook: rb, Values: vals, Plan: plan, Masker: s.maskerWith(rb.Secrets(vals)), via: req.Via, suggest: req.SuggestedBy}, nil
+	return &Requested{Run: run, Runbook: rb, Values: vals, Plan: plan, Masker: s.maskerWith(rb.Secrets(vals)), via: req.Via, suggest: req.SuggestedBy, hidden: hidden}, nil
 }
 
 // heldLock reports who holds key, if anyone.
@@ -325,6 +327,13 @@ func (s *Service) Create(ctx context.Context, p *Requested) error {
 		}
 		return out
 	}
+	if p.hidden != nil && run.State == StatePendingApproval && s.sealer != nil {
+		sealed, err := s.sealer.seal(run, p.hidden)
+		if err != nil {
+			return tebura.Wrap(tebura.EINTERNAL, err, "")
+		}
+		run.Sealed = sealed
+	}
 	as, atomic := s.store.(AuditedStore)
 	var err error
 	switch {
@@ -341,6 +350,9 @@ func (s *Service) Create(ctx context.Context, p *Requested) error {
 	}
 	if err != nil {
 		return err
+	}
+	if p.hidden != nil {
+		s.vault.put(run.ID, p.hidden)
 	}
 	s.publish(Transition{Run: copyRun(run), From: "", To: run.State, Actor: run.RequestedBy, At: run.RequestedAt})
 	return nil
@@ -418,7 +430,11 @@ func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, e
 	if s.exec == nil {
 		return nil, s.fail(ctx, run, m, tebura.Errorf(tebura.EINTERNAL, "no executor configured"))
 	}
-	vals, err := rb.Bind(run.Params)
+	given, err := s.Values(run)
+	if err != nil {
+		return nil, s.fail(ctx, run, m, err)
+	}
+	vals, err := rb.Bind(given)
 	if err != nil {
 		return nil, s.fail(ctx, run, m, err)
 	}
@@ -526,8 +542,13 @@ func (s *Service) writeNotes(ctx context.Context, id, actor string, fn func(r *R
 	change := func(r *Run) error {
 		from = r.State
 		var err error
-		notes, err = fn(r)
-		return err
+		if notes, err = fn(r); err != nil {
+			return err
+		}
+		if r.State != StatePendingApproval {
+			r.Sealed = nil // the values are in memory from here to the end
+		}
+		return nil
 	}
 	var run *Run
 	var err error
@@ -540,6 +561,9 @@ func (s *Service) writeNotes(ctx context.Context, id, actor string, fn func(r *R
 	}
 	if err != nil {
 		return nil, err
+	}
+	if run.State.Final() {
+		s.vault.drop(id)
 	}
 	s.publish(Transition{Run: copyRun(run), From: from, To: run.State, Actor: actor, At: s.now()})
 	return run, nil
@@ -631,6 +655,7 @@ func copyRun(r *Run) *Run {
 		c.Params[k] = v
 	}
 	c.Secret = slices.Clone(r.Secret)
+	c.Sealed = slices.Clone(r.Sealed)
 	c.Approvals = slices.Clone(r.Approvals)
 	if r.Denied != nil {
 		d := *r.Denied
@@ -640,14 +665,20 @@ func copyRun(r *Run) *Run {
 }
 
 // ParamsText is how a run's params read in its audit entries and messages:
-// k="v" sorted by key, secret params as ***, everything through m.
+// k="v" sorted by key, secret params (whether or not params holds their
+// values) as SecretMask, everything through m.
 func ParamsText(params map[string]string, secret []string, m Masker) string {
-	if len(params) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(params))
+	keys := make([]string, 0, len(params)+len(secret))
 	for k := range params {
 		keys = append(keys, k)
+	}
+	for _, k := range secret {
+		if _, ok := params[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "none"
 	}
 	sort.Strings(keys)
 	parts := make([]string, len(keys))

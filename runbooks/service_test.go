@@ -178,13 +178,13 @@ func TestServiceOneRecordOneChain(t *testing.T) {
 		t.Fatalf("run = %+v", run)
 	}
 	hash := run.PlanHash
-	if _, now, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UB"}, false, hash); err != nil || now {
+	if _, now, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UB"}, false, hash, nil); err != nil || now {
 		t.Fatalf("first approval: now=%v err=%v", now, err)
 	}
-	if _, _, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UREQ"}, false, hash); err == nil {
+	if _, _, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UREQ"}, false, hash, nil); err == nil {
 		t.Fatal("the requester approved their own run")
 	}
-	approved, now, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UC"}, false, hash)
+	approved, now, err := sh.svc.Approve(ctx, run.ID, Decision{By: "slack:UC"}, false, hash, nil)
 	if err != nil || !now {
 		t.Fatalf("second approval: now=%v err=%v", now, err)
 	}

@@ -25,7 +25,8 @@ func User(name string, groups ...string) bot.Actor {
 const Channel = "C1"
 
 // Text flattens a message into one string: header, text, fields, code,
-// context and button labels, for Contains checks.
+// context and button labels, as a reader sees them (without bot.Verbatim's
+// marks), for Contains checks.
 func Text(m bot.Message) string {
 	parts := []string{m.Header}
 	parts = append(parts, m.Text...)
@@ -39,5 +40,5 @@ func Text(m bot.Message) string {
 	for _, b := range m.Buttons {
 		parts = append(parts, "["+b.Label+"]")
 	}
-	return strings.Join(parts, "\n")
+	return bot.Unmark(strings.Join(parts, "\n"))
 }

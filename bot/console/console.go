@@ -496,7 +496,7 @@ func (a *Adapter) Upload(ctx context.Context, to bot.Target, f bot.File) error {
 		}
 	}
 	if a.json {
-		of := &outFile{Name: name, Title: f.Title, Bytes: len(f.Content), Path: path}
+		of := &outFile{Name: name, Title: jsonText(f.Title), Bytes: len(f.Content), Path: path}
 		if path == "" {
 			of.Content = string(f.Content)
 		}
@@ -517,8 +517,9 @@ func (a *Adapter) Upload(ctx context.Context, to bot.Target, f bot.File) error {
 // writeMessage prints msg as typ ("post", "private", "edit"). a.mu is held.
 func (a *Adapter) writeMessage(typ string, msg *message) error {
 	if a.json {
+		m := forJSON(msg.m)
 		ev := outEvent{Type: typ, Ref: msg.ref.ID, Channel: msg.ref.Channel, Thread: msg.ref.Thread,
-			To: msg.to, Frame: msg.frame, Message: &msg.m, Buttons: outButtons(msg.m.Buttons)}
+			To: msg.to, Frame: msg.frame, Message: &m, Buttons: outButtons(m.Buttons)}
 		if typ == "edit" && msg.to != "" {
 			ev.Private = true
 		}
@@ -539,7 +540,7 @@ func (a *Adapter) writeMessage(typ string, msg *message) error {
 	}
 	rule := "── " + msg.ref.ID
 	if len(notes) > 0 {
-		rule += " (" + strings.Join(notes, ", ") + ")"
+		rule += " (" + clean(strings.Join(notes, ", ")) + ")"
 	}
 	text := rule + " ──\n" + Render(msg.m, 0)
 	if msg.frame > 0 && a.tty && a.lastBlock == msg.ref.ID && a.lastRows > 0 {
@@ -628,5 +629,37 @@ func (a *Adapter) note(s string) {
 		_ = a.writeJSON(outEvent{Type: "error", Error: s})
 		return
 	}
-	_ = a.writeText(s+"\n", "")
+	_ = a.writeText(clean(s)+"\n", "")
 }
+
+// forJSON is m as a JSON event carries it: without bot.Verbatim's marks
+// and terminal escapes, which mean nothing to a JSON reader and would act
+// on a terminal that shows the stream (encoding/json leaves the 8-bit
+// CSI U+009B as it is). Other control characters are JSON-escaped.
+func forJSON(m bot.Message) bot.Message {
+	m.Header, m.Context = jsonText(m.Header), jsonText(m.Context)
+	m.Text = append([]string(nil), m.Text...)
+	for i, t := range m.Text {
+		m.Text[i] = jsonText(t)
+	}
+	m.Fields = append([]bot.Field(nil), m.Fields...)
+	for i, f := range m.Fields {
+		m.Fields[i] = bot.Field{Label: jsonText(f.Label), Value: jsonText(f.Value)}
+	}
+	m.Links = append([]bot.Link(nil), m.Links...)
+	for i, l := range m.Links {
+		m.Links[i].Label = jsonText(l.Label)
+	}
+	m.Buttons = append([]bot.Button(nil), m.Buttons...)
+	for i, b := range m.Buttons {
+		m.Buttons[i].Label = jsonText(b.Label)
+	}
+	if m.Code != nil {
+		c := *m.Code
+		c.Title, c.Text = jsonText(c.Title), jsonText(c.Text)
+		m.Code = &c
+	}
+	return m
+}
+
+func jsonText(s string) string { return bot.StripANSI(bot.Unmark(s)) }

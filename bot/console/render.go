@@ -84,6 +84,9 @@ func Render(m bot.Message, frame int) string {
 		b.WriteString("  └─\n")
 	}
 	for _, l := range m.Links {
+		if !bot.LinkURL(l.URL) {
+			continue // a javascript: or file: URL is no link to follow
+		}
 		if l.Label != "" {
 			fmt.Fprintf(&b, "  ↗ %s: %s\n", clean(l.Label), clean(l.URL))
 		} else {
@@ -103,10 +106,12 @@ func Render(m bot.Message, frame int) string {
 	return b.String()
 }
 
-// clean removes terminal escapes and carriage returns and replaces other
-// control characters (except newline and tab) with U+FFFD.
+// clean removes terminal escapes, bot.Verbatim's marks and carriage
+// returns and replaces other control characters (except newline and tab)
+// with U+FFFD. A terminal reads no markup, so verbatim text needs nothing
+// more.
 func clean(s string) string {
-	s = bot.StripANSI(s)
+	s = bot.StripANSI(bot.Unmark(s))
 	if !strings.ContainsFunc(s, isControl) {
 		return s
 	}

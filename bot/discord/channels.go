@@ -115,7 +115,7 @@ func (a *Adapter) CreateChannel(ctx context.Context, spec bot.ChannelSpec) (bot.
 	data := discordgo.GuildChannelCreateData{
 		Name:     name,
 		Type:     discordgo.ChannelTypeGuildText,
-		Topic:    cutEnd(spec.Topic, MaxTopic, "…"),
+		Topic:    topicText(spec.Topic),
 		ParentID: a.cfg.IncidentCategory,
 	}
 	if spec.Private {
@@ -169,7 +169,7 @@ func (a *Adapter) Invite(ctx context.Context, channelID string, members []string
 
 // SetTopic implements bot.ChannelManager.
 func (a *Adapter) SetTopic(ctx context.Context, channelID, topic string) error {
-	_, err := a.session.ChannelEdit(channelID, &discordgo.ChannelEdit{Topic: cutEnd(topic, MaxTopic, "…")}, discordgo.WithContext(ctx))
+	_, err := a.session.ChannelEdit(channelID, &discordgo.ChannelEdit{Topic: topicText(topic)}, discordgo.WithContext(ctx))
 	return restErr(err, "set the channel topic")
 }
 
@@ -203,7 +203,7 @@ func (a *Adapter) Upload(ctx context.Context, to bot.Target, f bot.File) error {
 		name = "tebura.log"
 	}
 	_, err := a.session.ChannelMessageSendComplex(ch, &discordgo.MessageSend{
-		Content:         cutEnd(f.Title, MaxContent, "…"),
+		Content:         cutEnd(literal(oneLine(bot.Unmark(f.Title))), MaxContent, "…"),
 		AllowedMentions: noMentions(),
 		Files:           []*discordgo.File{{Name: name, ContentType: "text/plain; charset=utf-8", Reader: bytes.NewReader(content)}},
 	}, discordgo.WithContext(ctx))
@@ -227,4 +227,11 @@ func fitUpload(b []byte, limit int) []byte {
 	}
 	marker = fmt.Sprintf("[tebura: the first %d bytes were cut to stay under Discord's %d MiB upload limit]\n", len(b)-len(rest), limit>>20)
 	return append([]byte(marker), rest...)
+}
+
+// topicText is a channel topic as Discord should show it: plain text from
+// an alert, in which Discord would read markdown, masked links and
+// mentions, so it is made literal.
+func topicText(t string) string {
+	return cutEnd(literal(oneLine(bot.Unmark(t))), MaxTopic, "…")
 }

@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,6 +33,10 @@ func SnowflakeTime(id string) (time.Time, bool) {
 // redelivery, then hand the event to the handler on its own goroutine.
 // received is when the adapter got it.
 func (a *Adapter) interaction(ctx context.Context, i *discordgo.Interaction, received time.Time) {
+	if !a.guildAllowed(i.GuildID) {
+		a.refuseGuild(ctx, i)
+		return
+	}
 	switch i.Type {
 	case discordgo.InteractionApplicationCommandAutocomplete:
 		a.autocomplete(ctx, i)
@@ -42,6 +47,44 @@ func (a *Adapter) interaction(ctx context.Context, i *discordgo.Interaction, rec
 	default:
 		a.logger.Info("discord interaction ignored", "interaction_type", int(i.Type))
 	}
+}
+
+// guildAllowed reports whether an interaction from guild may reach the
+// handler: any guild when discord.guild_ids is empty, else only those
+// listed. A direct message (no guild) is allowed: it carries no guild
+// roles, so only an identity named in access.roles grants anything there.
+// Without this check a member of any server the app is installed in could
+// run commands there, and their output would be posted there.
+func (a *Adapter) guildAllowed(guild string) bool {
+	return guild == "" || len(a.cfg.GuildIDs) == 0 || slices.Contains(a.cfg.GuildIDs, guild)
+}
+
+// errForeignGuild is what a person who used Tebura in a server that is
+// not one of discord.guild_ids reads.
+const errForeignGuild = "Tebura does not take commands in this server: it is set up for other servers only (discord.guild_ids). Nothing was run."
+
+// refuseGuild answers an interaction from a guild that is not configured:
+// a private reply saying so (autocomplete gets no choices), and nothing
+// reaches the handler.
+func (a *Adapter) refuseGuild(ctx context.Context, i *discordgo.Interaction) {
+	a.logger.Warn("discord interaction from an unconfigured guild refused", "guild_id", i.GuildID, "interaction_id", i.ID)
+	resp := &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{
+			Content:         errForeignGuild,
+			Flags:           discordgo.MessageFlagsEphemeral,
+			AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
+		},
+	}
+	switch i.Type {
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		resp = &discordgo.InteractionResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult,
+			Data: &discordgo.InteractionResponseData{Choices: []*discordgo.ApplicationCommandOptionChoice{}}}
+	case discordgo.InteractionApplicationCommand, discordgo.InteractionMessageComponent:
+	default:
+		return
+	}
+	_ = a.ack(ctx, i, resp)
 }
 
 // ack sends the initial response and reports how late it was.

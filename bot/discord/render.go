@@ -55,7 +55,7 @@ func noMentions() *discordgo.MessageAllowedMentions {
 func render(m bot.Message) payload {
 	r := renderer{}
 	e := &discordgo.MessageEmbed{
-		Title: cutEnd(oneLine(m.Header), MaxEmbedTitle, "…"),
+		Title: cutEnd(oneLine(bot.Unmark(m.Header)), MaxEmbedTitle, "…"),
 		Color: levelColor(m.Level),
 	}
 	e.Fields = r.fields(m.Fields)
@@ -63,9 +63,11 @@ func render(m bot.Message) payload {
 	prose := prose(m)
 	code := ""
 	if m.Code != nil {
-		code = sanitizeCode(m.Code.Text)
+		code = sanitizeCode(bot.Unmark(m.Code.Text))
 	}
-	footerText := cutEnd(oneLine(m.Context), maxFooterUsed, "…")
+	// Embed titles and footers are plain text: Discord reads no markdown
+	// and no mention there.
+	footerText := cutEnd(oneLine(bot.Unmark(m.Context)), maxFooterUsed, "…")
 	footer := func() *discordgo.MessageEmbedFooter {
 		return footerOf(joinNonEmpty(" · ", append([]string{footerText}, r.notes...)...))
 	}
@@ -116,10 +118,10 @@ func (r *renderer) fields(fs []bot.Field) []*discordgo.MessageEmbedField {
 			r.droppedFields = len(fs) - MaxEmbedFields
 			break
 		}
-		v := strings.TrimSpace(f.Value)
+		v := strings.TrimSpace(bot.Unmark(f.Value))
 		out = append(out, &discordgo.MessageEmbedField{
-			Name:   orDash(cutEnd(oneLine(f.Label), MaxFieldName, "…")),
-			Value:  orDash(cutEnd(v, MaxFieldValue, "…")),
+			Name:   orDash(cutEnd(literal(oneLine(bot.Unmark(f.Label))), MaxFieldName, "…")),
+			Value:  orDash(cutEnd(literal(v), MaxFieldValue, "…")),
 			Inline: runes(v) <= 40 && !strings.Contains(v, "\n"),
 		})
 	}
@@ -154,7 +156,7 @@ func (r *renderer) buttons(bs []bot.Button) []discordgo.MessageComponent {
 			continue
 		}
 		seen[id] = true
-		label := strings.TrimSpace(oneLine(b.Label))
+		label := strings.TrimSpace(oneLine(bot.Unmark(b.Label)))
 		if label == "" {
 			label = b.ActionID
 		}
@@ -236,26 +238,33 @@ func levelColor(l bot.Level) int {
 	}
 }
 
-var boldRe = regexp.MustCompile(`(^|[\s(])\*([^*\n]+)\*`)
+// boldRe finds *bold* (Slack's and the message model's) to turn into
+// Discord's **bold**; an escaped character inside (a verbatim span's \*)
+// is part of the text, never a delimiter.
+var boldRe = regexp.MustCompile(`(^|[\s(])\*((?:\\.|[^*\n\\])+)\*`)
 
-// prose is the text and the links, Discord-flavoured.
+// prose is the text and the links, Discord-flavoured: bot.Verbatim spans
+// and link labels are made literal, links that are not http(s) dropped.
 func prose(m bot.Message) string {
 	var parts []string
 	for _, p := range m.Text {
 		if p = strings.TrimSpace(p); p != "" {
+			p = bot.MapSpans(p, func(s string) string { return s }, literal)
 			parts = append(parts, boldRe.ReplaceAllString(p, "$1**$2**"))
 		}
 	}
 	var links []string
 	for _, l := range m.Links {
-		if l.URL == "" {
+		if !bot.LinkURL(l.URL) {
 			continue
 		}
-		label := strings.NewReplacer("[", "(", "]", ")").Replace(oneLine(l.Label))
+		u := linkURL(l.URL)
+		// Brackets read better as parentheses than escaped in a link label.
+		label := literal(strings.NewReplacer("[", "(", "]", ")").Replace(oneLine(bot.Unmark(l.Label))))
 		if label == "" {
-			label = l.URL
+			label = literal(u)
 		}
-		links = append(links, "["+label+"]("+l.URL+")")
+		links = append(links, "["+label+"]("+u+")")
 	}
 	if len(links) > 0 {
 		parts = append(parts, strings.Join(links, " · "))
@@ -271,8 +280,8 @@ func describe(prose string, c *bot.Code, code string, budget int) string {
 		return cutEnd(prose, budget, "… (truncated)")
 	}
 	title := ""
-	if t := strings.TrimSpace(oneLine(c.Title)); t != "" {
-		title = "**" + t + "**\n"
+	if t := strings.TrimSpace(oneLine(bot.Unmark(c.Title))); t != "" {
+		title = "**" + literal(t) + "**\n"
 	}
 	const fences = len("```\n") + len("\n```")
 	sep := 0
@@ -302,6 +311,48 @@ func describe(prose string, c *bot.Code, code string, budget int) string {
 		out = prose + "\n\n" + out
 	}
 	return out
+}
+
+// literal renders outside text (labels, params, annotations, topics) in
+// Discord markdown exactly as it reads: each character that could format,
+// spoil, quote, open a masked link [text](url) or a mention <@id> gets a
+// backslash, Discord's escape; # and - get one at the start of a line,
+// where they open a heading or a list; @everyone and @here get a
+// zero-width space after the @ (as discord.py's escape_mentions does).
+// allowed_mentions already keeps anyone from being pinged; this keeps the
+// text from looking like a mention or a link it is not.
+func literal(s string) string {
+	s = massMention.Replace(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	lineStart := true
+	for _, c := range s {
+		switch c {
+		case '\\', '*', '_', '~', '`', '|', '[', ']', '<', '>':
+			b.WriteByte('\\')
+		case '#', '-':
+			if lineStart {
+				b.WriteByte('\\')
+			}
+		}
+		b.WriteRune(c)
+		switch c {
+		case '\n':
+			lineStart = true
+		case ' ', '\t':
+		default:
+			lineStart = false
+		}
+	}
+	return b.String()
+}
+
+var massMention = strings.NewReplacer("@everyone", "@"+zwsp+"everyone", "@here", "@"+zwsp+"here")
+
+// linkURL makes an http(s) URL safe inside [label](url): characters that
+// would end the URL early are percent-encoded.
+func linkURL(u string) string {
+	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace(strings.TrimSpace(u))
 }
 
 // sanitizeCode strips terminal escapes and neutralizes backticks so the

@@ -115,8 +115,11 @@ func (a *Adapter) Invite(ctx context.Context, channelID string, members []string
 	return nil
 }
 
-// SetTopic sets a channel's topic.
+// SetTopic sets a channel's topic. The topic is plain text (an incident's
+// title and severity, from an alert); Slack reads mentions, links and
+// formatting in topics, so it is made literal here.
 func (a *Adapter) SetTopic(ctx context.Context, channelID, topic string) error {
+	topic = literal(oneLine(bot.Unmark(topic)))
 	err := a.call(ctx, "conversations.setTopic", "", func(ctx context.Context) error {
 		_, err := a.api.SetTopicOfConversationContext(ctx, channelID, topic)
 		return err
@@ -159,7 +162,7 @@ func (a *Adapter) Upload(ctx context.Context, to bot.Target, f bot.File) error {
 	if err := a.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: up.UploadURL, Filename: name, Reader: strings.NewReader(string(f.Content))}); err != nil {
 		return wrapAPI(err, "upload "+name)
 	}
-	title := f.Title
+	title := escape(oneLine(bot.Unmark(f.Title)))
 	if title == "" {
 		title = name
 	}

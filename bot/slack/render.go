@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -97,7 +98,7 @@ func Render(m bot.Message) Rendered {
 	var blocks []slack.Block
 	budget := MaxTotalText
 
-	header := strings.TrimSpace(oneLine(m.Header))
+	header := strings.TrimSpace(oneLine(bot.Unmark(m.Header)))
 	if header != "" {
 		h := truncate(levelEmoji(m.Level)+header, MaxHeaderText)
 		budget -= utf8.RuneCountInString(h)
@@ -110,11 +111,20 @@ func Render(m bot.Message) Rendered {
 	if len(m.Links) > 0 {
 		parts := make([]string, 0, len(m.Links))
 		for _, l := range m.Links {
-			parts = append(parts, fmt.Sprintf("<%s|%s>", escapeURL(l.URL), escape(oneLine(l.Label))))
+			if !bot.LinkURL(l.URL) {
+				continue
+			}
+			label := oneLine(bot.Unmark(l.Label))
+			if label == "" {
+				label = l.URL
+			}
+			parts = append(parts, fmt.Sprintf("<%s|%s>", escapeURL(l.URL), literal(label)))
 		}
-		t := truncate(strings.Join(parts, " · "), MaxSectionText)
-		budget -= utf8.RuneCountInString(t)
-		tail = append(tail, section(t))
+		if len(parts) > 0 {
+			t := truncate(strings.Join(parts, " · "), MaxSectionText)
+			budget -= utf8.RuneCountInString(t)
+			tail = append(tail, section(t))
+		}
 	}
 	if len(m.Buttons) > 0 {
 		var elems []slack.BlockElement
@@ -122,7 +132,7 @@ func Render(m bot.Message) Rendered {
 			if i == MaxActionElements {
 				break
 			}
-			label := truncate(oneLine(b.Label), MaxButtonText)
+			label := truncate(oneLine(bot.Unmark(b.Label)), MaxButtonText)
 			budget -= utf8.RuneCountInString(label)
 			btn := slack.NewButtonBlockElement(truncateBytes(b.ActionID, MaxActionID), truncateBytes(b.CallbackID, MaxButtonValue),
 				slack.NewTextBlockObject(slack.PlainTextType, label, true, false))
@@ -137,7 +147,7 @@ func Render(m bot.Message) Rendered {
 		tail = append(tail, slack.NewActionBlock("", elems...))
 	}
 	if c := strings.TrimSpace(m.Context); c != "" {
-		t := truncate(escape(c), MaxSectionText)
+		t := truncate(mrkdwn(c), MaxSectionText)
 		budget -= utf8.RuneCountInString(t)
 		tail = append(tail, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, t, false, false)))
 	}
@@ -153,7 +163,7 @@ func Render(m bot.Message) Rendered {
 	}
 	var body []slack.Block
 	for _, p := range m.Text {
-		for _, chunk := range splitRunes(escape(p), MaxSectionText) {
+		for _, chunk := range splitRunes(mrkdwn(p), MaxSectionText) {
 			if room <= 0 || budget <= 0 {
 				break
 			}
@@ -173,7 +183,7 @@ func Render(m bot.Message) Rendered {
 			fields = nil
 		}
 		for _, f := range m.Fields {
-			t := truncate(fmt.Sprintf("*%s*\n%s", escape(oneLine(f.Label)), escape(f.Value)), min(MaxFieldText, max(budget, 0)))
+			t := truncate(fmt.Sprintf("*%s*\n%s", literal(oneLine(bot.Unmark(f.Label))), literal(bot.Unmark(f.Value))), min(MaxFieldText, max(budget, 0)))
 			if t == "" {
 				break
 			}
@@ -187,7 +197,7 @@ func Render(m bot.Message) Rendered {
 	}
 	if m.Code != nil && room > 0 {
 		if t := strings.TrimSpace(m.Code.Title); t != "" && room > 1 {
-			t = truncate(escape(oneLine(t)), min(MaxSectionText, max(budget, 1)))
+			t = truncate(literal(oneLine(bot.Unmark(t))), min(MaxSectionText, max(budget, 1)))
 			budget -= utf8.RuneCountInString(t)
 			body = append(body, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, t, false, false)))
 			room--
@@ -218,13 +228,13 @@ func section(mrkdwn string) *slack.SectionBlock {
 }
 
 // codeBlock renders a code block within n characters, fences included:
-// escaped, ANSI stripped, and trimmed at the top (a log tail) or the bottom
+// escaped, ANSI stripped, backticks kept from closing the fence, and trimmed at the top (a log tail) or the bottom
 // with a line saying how much was cut.
 func codeBlock(c *bot.Code, n int) string {
 	const fence = "```"
-	lines := strings.Split(strings.TrimRight(bot.StripANSI(c.Text), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(bot.StripANSI(bot.Unmark(c.Text)), "\n"), "\n")
 	for i, l := range lines {
-		lines[i] = escape(l)
+		lines[i] = strings.ReplaceAll(escape(l), "`", "`"+zwsp)
 	}
 	limit := n - 2*len(fence) - 2 // fences and the newlines inside them
 	total := 0
@@ -269,17 +279,18 @@ func codeBlock(c *bot.Code, n int) string {
 }
 
 // fallback is the top-level text: shown in notifications and by clients
-// that cannot render blocks.
+// that cannot render blocks. Slack parses it like mrkdwn, mentions
+// included, so the header (an incident's title) is escaped here too.
 func fallback(m bot.Message) string {
 	var parts []string
-	if h := strings.TrimSpace(oneLine(m.Header)); h != "" {
-		parts = append(parts, h)
+	if h := strings.TrimSpace(oneLine(bot.Unmark(m.Header))); h != "" {
+		parts = append(parts, literal(h))
 	}
 	if len(m.Text) > 0 {
-		parts = append(parts, escape(oneLine(m.Text[0])))
+		parts = append(parts, mrkdwn(oneLine(m.Text[0])))
 	}
 	if len(parts) == 0 && m.Code != nil {
-		parts = append(parts, escape(oneLine(bot.StripANSI(m.Code.Title))))
+		parts = append(parts, literal(oneLine(bot.StripANSI(bot.Unmark(m.Code.Title)))))
 	}
 	if len(parts) == 0 || strings.TrimSpace(strings.Join(parts, "")) == "" {
 		parts = []string{"Tebura"}
@@ -289,12 +300,65 @@ func fallback(m bot.Message) string {
 
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-// escape makes text literal for Slack mrkdwn: &, < and > are control
-// characters there. https://docs.slack.dev/messaging/formatting-message-text
+// escape makes &, < and > literal for every field Slack parses (top-level
+// text, mrkdwn, topics): they open mentions (<!channel>, <@U1>), channel
+// links and <url|label> links there.
+// https://docs.slack.dev/messaging/formatting-message-text
 func escape(s string) string { return escaper.Replace(s) }
 
+// zwsp (zero-width space) after a backtick keeps a code block's text from
+// closing its fence.
+const zwsp = "\u200b"
+
+// mrkdwn renders text whose own words may be lightly formatted: escaped,
+// with its bot.Verbatim spans made literal.
+func mrkdwn(s string) string { return bot.MapSpans(s, escape, literal) }
+
+// literal renders outside text (labels, params, annotations) in mrkdwn
+// exactly as it reads. Slack has no escape for its formatting characters,
+// so *, ~ and ` become look-alikes that never pair (∗ ∼ ˋ), an _ does too
+// unless it sits inside a word (host_1 stays as typed: Slack never
+// italicizes there), and a > that starts a line cannot open a quote.
+func literal(s string) string {
+	s = escape(s)
+	if !strings.ContainsAny(s, "*~`_") && !strings.Contains(s, "&gt;") {
+		return s
+	}
+	r := []rune(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, c := range r {
+		switch c {
+		case '*':
+			b.WriteRune('∗')
+		case '~':
+			b.WriteRune('∼')
+		case '`':
+			b.WriteRune('ˋ')
+		case '_':
+			if i > 0 && i+1 < len(r) && isWordRune(r[i-1]) && isWordRune(r[i+1]) {
+				b.WriteRune(c)
+			} else {
+				b.WriteRune('ˍ')
+			}
+		case '&':
+			if (i == 0 || r[i-1] == '\n') && strings.HasPrefix(string(r[i:min(i+4, len(r))]), "&gt;") {
+				b.WriteString(zwsp)
+			}
+			b.WriteRune(c)
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// escapeURL makes a link's URL safe inside <url|label>: the characters that
+// would end the URL or start its label are percent-encoded, & is escaped.
 func escapeURL(u string) string {
-	return strings.NewReplacer("<", "%3C", ">", "%3E", "|", "%7C").Replace(u)
+	return strings.NewReplacer("<", "%3C", ">", "%3E", "|", "%7C", "&", "&amp;", " ", "%20").Replace(strings.TrimSpace(u))
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

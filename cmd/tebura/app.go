@@ -111,6 +111,9 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		roles[name] = r.Members
 	}
 	pol, err := access.New(roles, cfg.Access.Admins)
+	if err == nil {
+		pol, err = pol.WithPeople(cfg.Access.PeopleMap())
+	}
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The access roles are not valid; run `tebura validate` to see every problem.")
 	}
@@ -157,8 +160,14 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
 	}, logger)
+	sealer, err := newSealer(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	logger.Info("secret params of pending approvals", "sealed", sealer != nil)
 	a.Runs = runbooks.NewService(runbooks.ServiceConfig{
-		Store: a.Data, Executor: a.Executor, Audit: a.Audit, Redactor: a.mask.p.Load, Logger: logger,
+		Store: a.Data, Executor: a.Executor, Audit: a.Audit, Redactor: a.mask.p.Load, Logger: logger, Sealer: sealer,
 		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun},
 	})
 
@@ -210,6 +219,50 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		return nil
 	}})
 	return a, nil
+}
+
+// newSealer is the sealer of secrets.key, nil when none is configured
+// (secret values of pending approvals then live in memory only).
+func newSealer(cfg config.Config) (*runbooks.Sealer, error) {
+	key, err := cfg.Sealing.KeyBytes()
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "secrets.key "+err.Error()+".")
+	}
+	if key == nil {
+		return nil, nil
+	}
+	s, err := runbooks.NewSealer(key)
+	if err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, "secrets.key cannot be used: "+err.Error()+".")
+	}
+	return s, nil
+}
+
+// secretsMode says how the secret values of runs waiting for approval are
+// kept, for doctor and the start-up log: file names the key's file when it
+// was read from one.
+func secretsMode(cfg config.Config, file string) string {
+	if cfg.Sealing.Key == "" {
+		return "memory only: no secrets.key, so a restart expires approvals that hold secret values"
+	}
+	if file != "" {
+		return "sealed in the store with the key of " + file
+	}
+	return "sealed in the store with secrets.key"
+}
+
+// insideDir reports whether path (non-empty) lies under dir.
+func insideDir(path, dir string) bool {
+	if path == "" || dir == "" {
+		return false
+	}
+	ap, err1 := filepath.Abs(path)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // Addr is the address the listener is bound to (useful with port 0).

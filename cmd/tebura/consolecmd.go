@@ -158,6 +158,11 @@ func (c *cli) doctorCmd() *cobra.Command {
 				st.Close()
 				show(bot.Check{Name: "store", OK: true, Detail: path})
 			}
+			keyFile := w.FileOf("secrets.key")
+			show(bot.Check{Name: "secrets", OK: true, Detail: secretsMode(cfg, keyFile)})
+			if insideDir(keyFile, cfg.DataDir) {
+				fmt.Fprintln(c.stdout, "! secrets.key_file is inside data_dir: a copy of the data dir carries the key to its sealed values; keep it elsewhere")
+			}
 			quiet := slog.New(slog.DiscardHandler)
 			if consoleEnabled(cfg) {
 				show(bot.Check{Name: "console", OK: true, Detail: "enabled: serve chats on stdin/stdout"})

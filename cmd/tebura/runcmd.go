@@ -420,7 +420,7 @@ func printLog(ctx context.Context, st runbooks.Store, dataDir string, red *runbo
 		return err
 	}
 	defer rc.Close()
-	return copyMasked(w, rc, red.With(r.SecretValues()...))
+	return copyMasked(w, rc, red)
 }
 
 // copyMasked copies r to w line by line through m.

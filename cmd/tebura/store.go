@@ -104,20 +104,18 @@ func configRedactor(cfg config.Config) (*runbooks.Redactor, error) {
 }
 
 // redactRun returns a copy of r fit to print: the secret params are "***"
-// and every other text passes through red, which also masks the secret
-// values wherever they appear. The store keeps the values (a run after a
-// restart needs them); nothing that prints a run may print them.
+// (the store never holds their values in clear, and the sealed ones are
+// left out) and every other text passes through red.
 func redactRun(r *runbooks.Run, red *runbooks.Redactor) *runbooks.Run {
-	m := red.With(r.SecretValues()...)
+	m := red
 	out := *r
+	out.Sealed = nil
 	out.Params = make(map[string]string, len(r.Params))
 	for k, v := range r.Params {
 		out.Params[k] = m.Mask(v)
 	}
 	for _, name := range r.Secret {
-		if _, ok := out.Params[name]; ok {
-			out.Params[name] = "***"
-		}
+		out.Params[name] = "***"
 	}
 	out.LockKey = m.Mask(r.LockKey)
 	out.RequestedName = m.Mask(r.RequestedName)

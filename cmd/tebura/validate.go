@@ -49,6 +49,9 @@ func loadWorld(path string) (w *world, ps []config.Problem, confProblems int) {
 	}
 	pol, err := access.New(roles, cfg.Access.Admins)
 	if err == nil {
+		pol, err = pol.WithPeople(cfg.Access.PeopleMap())
+	}
+	if err == nil {
 		w.Policy = pol
 	} else if !hasKeyPrefix(ps, "access") {
 		for _, e := range tebura.Unjoin(err) {

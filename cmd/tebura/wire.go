@@ -167,7 +167,11 @@ func wire(app *App, o wireOptions) (*server, error) {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The incidents section is not valid; run `tebura validate`.")
 	}
 	s.svc.GuardDiagnostics(s.isRemediation)
+	s.svc.MaskWith(func(v string) string { return s.redactor().Mask(v) })
 	app.Metrics.WatchIncidents(metrics.OpenIncidents(s.svc))
+	if err := s.watch(cfg.Watchdog); err != nil {
+		return nil, err
+	}
 	announce, private := map[string]string{}, map[string]bool{}
 	if c := cfg.Slack.Channels.Incidents; c != "" && slackA != nil {
 		announce[slack.Platform] = c
@@ -236,11 +240,12 @@ func wire(app *App, o wireOptions) (*server, error) {
 	})
 	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
 	if slackA != nil {
-		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return slackA.Run(ctx, s.bot) }})
+		// Through the outbox: replies to events survive an outage too.
+		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return s.chats[slack.Platform].Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "slack", Check: func(context.Context) error { return slackA.Ready() }})
 	}
 	if discordA != nil {
-		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return discordA.Run(ctx, s.bot) }})
+		app.AddService(Service{Name: "discord", Run: func(ctx context.Context) error { return s.chats[discord.Platform].Run(ctx, s.bot) }})
 		app.AddReadyCheck(ReadyCheck{Name: "discord", Check: func(context.Context) error { return discordA.Ready() }})
 	}
 	if s.console != nil {
@@ -361,6 +366,7 @@ func (s *server) pruneLoop(ctx context.Context) error {
 		} else if err == nil && n > 0 {
 			s.log.Debug("incident marks pruned", "count", n)
 		}
+		s.pruneLogs()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -369,11 +375,40 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	}
 }
 
+// watch wires the watchdog section: the watchdog alert taken out of the
+// incident flow and exported, and the chat reachability threshold.
+func (s *server) watch(cfg config.Watchdog) error {
+	s.app.Metrics.WatchChat(cfg.ChatUnreachableAfter, s.log, nil)
+	w, err := incident.NewWatchdog(cfg, time.Now())
+	if err != nil {
+		return tebura.Wrap(tebura.EINVALID, err, "The watchdog section is not valid; run `tebura validate`.")
+	}
+	if w == nil {
+		return nil
+	}
+	s.svc.Watch(w)
+	s.app.Metrics.WatchWatchdog(func() (time.Time, bool) { return w.Status(time.Now()) })
+	return nil
+}
+
+// pruneLogs deletes run logs beyond runbooks.log_retention and
+// runbooks.log_total_bytes (as configured now: a reload applies) and
+// counts them.
+func (s *server) pruneLogs() {
+	rb := s.cur.Load().cfg.Runbooks
+	p, err := s.app.Executor.PruneLogs(runbooks.LogRetention{MaxAge: rb.LogRetention, MaxTotalBytes: rb.LogTotalBytes})
+	if err != nil {
+		s.log.Error("run logs prune failed", "err", err)
+	}
+	s.app.Metrics.LogsPruned(p.Files, p.Bytes)
+}
+
 // restartKeys are the top-level configuration keys a reload does not
 // apply: the listener, the data dir, chat connections and tokens, webhook
-// sources, incident rules and the executor's limits are fixed at start-up.
-var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "console", "slack", "discord",
-	"sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace"}
+// sources, the secrets key, incident rules and the executor's limits are
+// fixed at start-up.
+var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is
@@ -460,11 +495,27 @@ func detailOf(err error) string {
 	return err.Error()
 }
 
-// outbox wraps a remote chat so that an outage of its API queues messages
-// (bounded, in order per channel, intermediate edits coalesced) instead of
-// losing approval cards and final frames. The console needs none.
+// outbox wraps a remote chat so that an outage of its API loses nothing:
+// posts, edits and replies the platform cannot take are kept in the store
+// (in order per channel, edits folded into their pending post) and
+// delivered when it is back, after a restart too, until
+// chat.delivery_deadline. What the last run kept is queued again here,
+// before the start-up steps edit any message; the outbox stops with the
+// services, keeping what is left for the next start. The console needs
+// none.
 func (s *server) outbox(c bot.Chat) bot.Chat {
-	return bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log})
+	chat := bot.NewOutbox(c, bot.OutboxOptions{Logger: s.log, Store: s.app.Store, Deadline: s.app.Config.Chat.DeliveryDeadline})
+	ob, _ := bot.OutboxOf(chat)
+	s.app.Metrics.WatchOutbox(c.Name(), ob.Stats)
+	if err := ob.Resume(context.Background()); err != nil {
+		s.log.Error("chat messages kept before the restart could not be read", "platform", c.Name(), "err", err)
+	}
+	s.app.AddService(Service{Name: c.Name() + " outbox", Run: func(ctx context.Context) error {
+		<-ctx.Done()
+		ob.Stop()
+		return nil
+	}})
+	return chat
 }
 
 // offSources names the webhook sources the configuration leaves off: the

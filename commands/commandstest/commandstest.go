@@ -41,6 +41,9 @@ type Options struct {
 	// Roles maps role names to members, e.g. "sre": {"console:bob"}.
 	Roles  map[string][]string
 	Admins []string
+	// People links identities to one person (access.people), e.g.
+	// "bob": {"console:bob", "slack:UBOB"}.
+	People map[string][]string
 	// Runbooks are YAML documents, one or more runbooks each.
 	Runbooks []string
 	// Clock, when set, is the time of the bot, the store, the audit chain
@@ -112,6 +115,9 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	h.Store = st
 	pol, err := access.New(o.Roles, o.Admins)
+	if err == nil {
+		pol, err = pol.WithPeople(o.People)
+	}
 	if err != nil {
 		t.Fatalf("access policy: %v", err)
 	}

@@ -252,6 +252,7 @@ func (i *Incidents) loop(ctx context.Context) {
 // approvals of resolved ones, archive due channels. Run results need no
 // round: they come as transitions. Tests with an injected clock call it.
 func (i *Incidents) Tick(ctx context.Context) error {
+	i.checkWatchdog(ctx)
 	open, err := i.svc.List(ctx, incident.ListOptions{OpenOnly: true})
 	if err != nil {
 		return err

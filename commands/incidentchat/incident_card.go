@@ -53,6 +53,10 @@ func (i *Incidents) cardMessage(inc *incident.Incident, st *incState) bot.Messag
 		},
 		Context: fmt.Sprintf("incident %s · %s status %s", inc.Ref(), i.names.Typed(commands.RootIncident), inc.Ref()),
 	}
+	if inc.Folded > 0 {
+		msg.Fields = append(msg.Fields, bot.Field{Label: "Folded groups", Value: fmt.Sprintf(
+			"%d new alert group(s) joined this incident instead of opening their own (incidents.max_open, incidents.max_new_per_minute); they open no channel and run no automation", inc.Folded)})
+	}
 	if inc.Commander != "" {
 		msg.Fields = append(msg.Fields, bot.Field{Label: "Commander", Value: inc.Commander})
 	}
@@ -72,11 +76,13 @@ func (i *Incidents) cardMessage(inc *incident.Incident, st *incState) bot.Messag
 	if len(ann) == 0 && st.alert != nil {
 		ann = st.alert.Annotations
 	}
+	// Annotations come from whoever can write an alert rule: verbatim, so
+	// that no medium reads formatting, mentions or links in them.
 	if s := ann["summary"]; s != "" {
-		msg.Text = append(msg.Text, "*"+s+"*")
+		msg.Text = append(msg.Text, "*"+bot.Verbatim(s)+"*")
 	}
 	if d := ann["description"]; d != "" {
-		msg.Text = append(msg.Text, d)
+		msg.Text = append(msg.Text, bot.Verbatim(d))
 	}
 	if u := ann["runbook_url"]; u != "" {
 		msg.Links = append(msg.Links, bot.Link{Label: "Runbook", URL: u})

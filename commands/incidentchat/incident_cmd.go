@@ -109,7 +109,7 @@ func (i *Incidents) target(ctx context.Context, c *bot.Command, verb string, arg
 			refs = append(refs, o.Ref())
 		}
 		note := fmt.Sprintf("%d incidents are open in this channel; this is about the most recent, %s (%s). For another, name it: `%s %s %s`.",
-			len(others)+1, inc.Ref(), inc.Title, i.names.Typed(commands.RootIncident), verb, refs[0])
+			len(others)+1, inc.Ref(), bot.Verbatim(inc.Title), i.names.Typed(commands.RootIncident), verb, refs[0])
 		if err := c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{note}}); err != nil {
 			i.log.Warn("incident choice not shown", "incident", inc.Number, "err", err)
 		}
@@ -160,7 +160,7 @@ func (i *Incidents) declare(ctx context.Context, c *bot.Command, args []string) 
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s declared incident %s: %s.", c.Actor.Mention(), inc.Ref(), inc.Title)
+	text := fmt.Sprintf("%s declared incident %s: %s.", c.Actor.Mention(), inc.Ref(), bot.Verbatim(inc.Title))
 	if inc.Channel.Name != "" && !inc.Channel.Shared {
 		text += " Channel: #" + inc.Channel.Name + "."
 	}

@@ -198,7 +198,7 @@ func (i *Incidents) reactChange(ctx context.Context, ch incident.Change, platfor
 		by := ch.Incident.ResolvedBy
 		text := "Every alert resolved; incident " + inc.Ref() + " resolved automatically."
 		if by != incident.ActorTebura {
-			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + by + "."
+			text = "Incident " + inc.Ref() + " resolved in " + inc.Source + " by " + bot.Verbatim(by) + "."
 		}
 		i.record(ctx, by, audit.ActionIncidentResolve, inc.ID, map[string]string{"auto": fmt.Sprint(by == incident.ActorTebura), "source": inc.Source})
 		i.say(ctx, st, bot.Message{Level: bot.LevelSuccess, Text: []string{i.resolvedText(inc, text, st)}})
@@ -441,7 +441,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	if announce := i.announce(platform); !st.announced && announce != "" {
 		where := "#" + commands.OrNone(inc.Channel.Name)
 		msg := bot.Message{Level: bot.LevelDanger, Header: fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title),
-			Text: []string{fmt.Sprintf("Severity %s. Join %s to follow it.", commands.OrNone(inc.Severity), where)}}
+			Text: []string{fmt.Sprintf("Severity %s. Join %s to follow it.", bot.Verbatim(commands.OrNone(inc.Severity)), where)}}
 		if inc.Channel.URL != "" {
 			msg.Links = []bot.Link{{Label: where, URL: inc.Channel.URL}}
 		}
@@ -455,6 +455,8 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 	return inc
 }
 
+// topic is the incident channel's topic, as plain text: each adapter
+// escapes it for its platform (title and severity come from an alert).
 func topic(inc *incident.Incident) string {
 	t := fmt.Sprintf("Incident %s: %s", inc.Ref(), inc.Title)
 	if inc.Severity != "" {
@@ -676,7 +678,9 @@ func (i *Incidents) propose(ctx context.Context, inc *incident.Incident, st *inc
 		st.proposals = append(st.proposals, p)
 	}
 	data["run"] = run.ID
-	if b, err := json.Marshal(ra.Params); err == nil {
+	// The run's params as stored: a secret param given by the rule is
+	// left out, as in the run record, so the timeline never holds it.
+	if b, err := json.Marshal(run.Params); err == nil {
 		data["params"] = string(b)
 	}
 	text := fmt.Sprintf("Remediation %s proposed as run %s, waiting for approval", ra.Runbook, run.ID)
@@ -787,7 +791,11 @@ func (i *Incidents) recordRun(ctx context.Context, runID string) {
 		}
 		i.mark(ctx, inc, commands.OrNone(actor), incident.KindDenial, fmt.Sprintf("Run %s (%s) denied by %s", run.ID, run.Runbook, commands.OrNone(by)), data)
 	case runbooks.StateExpired:
-		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook), data)
+		text := fmt.Sprintf("Run %s (%s) expired before it was approved", run.ID, run.Runbook)
+		if run.LostSecrets() {
+			text = fmt.Sprintf("Run %s (%s) expired: %s", run.ID, run.Runbook, run.Reason)
+		}
+		i.mark(ctx, inc, incident.ActorTebura, incident.KindDenial, text, data)
 	case runbooks.StateCancelled:
 		if !run.Closed() {
 			i.recordEnd(ctx, inc, run, data)

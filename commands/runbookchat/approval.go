@@ -32,22 +32,26 @@ func (b *Flows) approve(ctx context.Context, c *bot.Click, runID string) error {
 			rb.Name, commands.OrNone(strings.Join(rb.Approval.Approvers, ", ")))
 	}
 	hash := "" // a plan that no longer renders cannot match
-	if vals, err := rb.Bind(run.Params); err == nil {
+	given, err := b.d.Runs.Values(run)
+	if err != nil {
+		given = run.Params // the service expires the request and says why
+	}
+	if vals, err := rb.Bind(given); err == nil {
 		if plan, err := rb.Plan(vals); err == nil {
 			hash = plan.Hash
 		}
 	}
 	updated, approvedNow, err := b.d.Runs.Approve(ctx, run.ID,
-		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, rb.Approval.AllowSelf, hash)
+		runbooks.Decision{By: c.Actor.ID, Name: c.Actor.Name, At: b.now()}, rb.Approval.AllowSelf, hash, b.policy())
 	if err != nil {
 		// A request found expired is redrawn by onTransition.
 		return err
 	}
-	vals, err := rb.Bind(updated.Params)
-	if err != nil {
-		return err
-	}
 	if !approvedNow {
+		vals, err := rb.Bind(given)
+		if err != nil {
+			return err
+		}
 		// Quorum not reached yet: redraw the card with who approved, keep
 		// the buttons (same callbacks), and tell the clicker.
 		if err := b.redrawPending(ctx, c, updated, rb, vals); err != nil {
@@ -132,6 +136,8 @@ func decidedError(run *runbooks.Run) error {
 	switch {
 	case run.State == runbooks.StateDenied && run.Denied != nil:
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s was already denied by %s.", run.ID, commands.Who(run.Denied.By, run.Denied.Name))
+	case run.LostSecrets():
+		return tebura.Errorf(tebura.ECONFLICT, "Run %s expired: %s.", run.ID, run.Reason)
 	case run.State == runbooks.StateExpired:
 		return tebura.Errorf(tebura.ECONFLICT, "Run %s expired before it was approved. Request it again if it is still needed.", run.ID)
 	case run.Closed():

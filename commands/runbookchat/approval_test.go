@@ -383,3 +383,46 @@ func TestCardsRedrawnFromTransitions(t *testing.T) {
 		})
 	}
 }
+
+// TestPeopleCountNotAccounts: with access.people linking bob's console and
+// Slack accounts, bob cannot approve his own request from the other
+// account, nor count twice toward a quorum of two.
+func TestPeopleCountNotAccounts(t *testing.T) {
+	bobSlack := bot.Actor{ID: "slack:UBOB", Name: "bob (slack)"}
+	rolesWithSlack := roles()
+	rolesWithSlack["sre"] = append(rolesWithSlack["sre"], bobSlack.ID)
+	people := map[string][]string{"bob": {"console:bob", bobSlack.ID}}
+	quorum := strings.Replace(restartAPI, "required: 1", "required: 2", 1)
+
+	t.Run("four eyes", func(t *testing.T) {
+		h := newHarness(t, commandstest.Options{Roles: rolesWithSlack, People: people})
+		card := h.Say(bob, "/runbook run restart-api env=prod").Card(t)
+		turn := h.Click(bobSlack, card, "Approve")
+		mustContain(t, "private reply", turn.PrivateText(), "from another account of yours (console:bob)")
+		if got := h.LastRun(); got.State != runbooks.StatePendingApproval || len(got.Approvals) != 0 {
+			t.Errorf("run = %s with %d approvals, want still pending with none", got.State, len(got.Approvals))
+		}
+	})
+	t.Run("quorum", func(t *testing.T) {
+		h := newHarness(t, commandstest.Options{Roles: rolesWithSlack, People: people, Runbooks: []string{quorum}})
+		card := h.Say(alice, "/runbook run restart-api env=prod").Card(t)
+		mustContain(t, "first approval", h.Click(bob, card, "Approve").PrivateText(), "1 of 2")
+		turn := h.Click(bobSlack, card, "Approve")
+		mustContain(t, "second account", turn.PrivateText(), "already approved this run from another account of yours (console:bob)")
+		if got := h.LastRun(); got.State != runbooks.StatePendingApproval || len(got.Approvals) != 1 {
+			t.Fatalf("after bob's two accounts run is %s with %d approvals, want pending with 1", got.State, len(got.Approvals))
+		}
+		h.Click(carol, card, "Approve")
+		if run := h.WaitFinal(h.LastRun().ID); run.State != runbooks.StateSucceeded || len(run.Approvals) != 2 {
+			t.Fatalf("run = %s with %d approvals, want succeeded with 2", run.State, len(run.Approvals))
+		}
+	})
+	t.Run("unlinked accounts are people of their own", func(t *testing.T) {
+		h := newHarness(t, commandstest.Options{Roles: rolesWithSlack})
+		card := h.Say(bob, "/runbook run restart-api env=prod").Card(t)
+		h.Click(bobSlack, card, "Approve")
+		if run := h.WaitFinal(h.LastRun().ID); run.State != runbooks.StateSucceeded {
+			t.Fatalf("without access.people the Slack account is someone else: run = %s, want succeeded", run.State)
+		}
+	})
+}

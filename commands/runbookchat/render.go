@@ -87,6 +87,8 @@ func decidedCard(run *runbooks.Run, m runbooks.Masker) bot.Message {
 	switch {
 	case run.State == runbooks.StateDenied && run.Denied != nil:
 		verdict = "Denied by " + commands.Who(run.Denied.By, run.Denied.Name)
+	case run.LostSecrets():
+		verdict = "Expired: " + run.Reason
 	case run.State == runbooks.StateExpired:
 		verdict = fmt.Sprintf("Expired: nobody approved it before %s. Request it again if it is still needed.", commands.Stamp(run.ExpiresAt))
 	case run.Closed():
@@ -240,7 +242,7 @@ func lockHeld(runbook string, lock runbooks.Lock, holder *runbooks.Run, viewCB, 
 		Header: runbook + " is locked",
 		Level:  bot.LevelWarning,
 		Text: []string{fmt.Sprintf("The lock `%s` is held by run %s of %s since %s. Wait for it to finish and ask again, or cancel it with `%s %s`.",
-			lock.Key, lock.RunID, by, commands.Stamp(lock.Since), status, lock.RunID)},
+			bot.Verbatim(lock.Key), lock.RunID, by, commands.Stamp(lock.Since), status, lock.RunID)},
 		Fields: []bot.Field{
 			{Label: "Lock", Value: lock.Key},
 			{Label: "Held by", Value: lock.RunID + " (" + by + ")"},

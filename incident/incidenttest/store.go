@@ -149,6 +149,20 @@ func (t *tx) Incidents(fn func(*incident.Incident) bool) error {
 	return nil
 }
 
+func (t *tx) OpenCount() (int, error) {
+	n := 0
+	for k := range t.st.incidents {
+		inc, err := t.Incident(k)
+		if err != nil {
+			return 0, err
+		}
+		if inc.Status.Open() {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (t *tx) KeyIndex(key string) (int64, bool, error) {
 	n, ok := t.st.keys[key]
 	return n, ok, nil

@@ -41,6 +41,7 @@ const (
 	bucketCallbacks = "callbacks" // callback ID → bot.Callback
 	bucketDedupe    = "dedupe"    // scope NUL key → expiry
 	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
+	bucketOutbox    = "outbox"    // platform NUL delivery ID → bot.Delivery (chat messages not delivered yet)
 	// bucketActive indexes the runs that are not final: be64(seq) → empty.
 	// Its sequence is the runs bucket's sequence it has seen, so that runs
 	// created by a release that did not keep it are noticed at Open (runs.go).
@@ -57,7 +58,7 @@ const (
 // allBuckets is the one list of buckets; Open creates them all.
 func allBuckets() []string {
 	return []string{
-		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive,
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 	}
 }
@@ -100,7 +101,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("The data dir %s cannot be created; check data_dir and its permissions.", dir))
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opts.ReadOnly})
+	bopts := &bbolt.Options{Timeout: opts.Timeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opts.ReadOnly}
+	db, err := bbolt.Open(path, 0o600, bopts)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, tebura.Wrap(tebura.ECONFLICT, err, fmt.Sprintf("The data dir %s is in use by another tebura process (its database %s stayed locked for %s); stop that process or point data_dir elsewhere.", dir, filepath.Base(path), opts.Timeout))
 	}
@@ -110,18 +112,26 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.ReadOnly {
 		return &Store{db: db, path: path, clock: opts.Clock}, nil
 	}
-	if err := prepare(db); err != nil {
-		db.Close()
+	scrubbedRuns, err := prepare(db)
+	if err == nil && scrubbedRuns > 0 {
+		db, err = compact(db, path, bopts)
+	}
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
 		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be prepared; check the disk and the file's permissions.", path))
 	}
 	return &Store{db: db, path: path, clock: opts.Clock}, nil
 }
 
-// prepare creates the buckets that are missing and rebuilds the index of
-// active runs when it is behind the runs. A database that needs neither
-// (every open after the first) is only read: no write transaction, no
-// fsync, for a one-shot command such as tebura run.
-func prepare(db *bbolt.DB) error {
+// prepare creates the buckets that are missing, rebuilds the index of
+// active runs when it is behind the runs, and scrubs the secret values a
+// previous release left in run records (scrub.go), returning how many
+// records it scrubbed. A database that needs none of it (every open after
+// the first) is only read: no write transaction, no fsync, for a one-shot
+// command such as tebura run.
+func prepare(db *bbolt.DB) (int, error) {
 	ready := true
 	err := db.View(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets() {
@@ -130,23 +140,37 @@ func prepare(db *bbolt.DB) error {
 				return nil
 			}
 		}
-		ready = activeIndexCurrent(tx)
+		ready = activeIndexCurrent(tx) && openIndexCurrent(tx) && scrubbed(tx)
 		return nil
 	})
 	if err != nil || ready {
-		return err
+		return 0, err
 	}
-	return db.Update(func(tx *bbolt.Tx) error {
+	n := 0
+	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
 		if !activeIndexCurrent(tx) {
-			return rebuildActiveIndex(tx)
+			if err := rebuildActiveIndex(tx); err != nil {
+				return err
+			}
+		}
+		if !openIndexCurrent(tx) {
+			if err := rebuildOpenIndex(tx); err != nil {
+				return err
+			}
+		}
+		if !scrubbed(tx) {
+			var err error
+			n, err = scrubSecretParams(tx)
+			return err
 		}
 		return nil
 	})
+	return n, err
 }
 
 // Close closes the database file and releases its lock.

@@ -21,12 +21,16 @@ import (
 //	incident_keys  "g\x00"+group key → be64(number) (latest incident of the group)
 //	               "c\x00"+platform+"\x00"+channel → be64(number)
 //	               "m\x00"+name → be64(unix nanos) (throttles, delivery IDs)
+//	               "o\x00"+be64(number) → nil (the open incidents, for OpenCount)
+//	               "v\x00open" → nil (the open index is complete)
 //	alerts         be64(number)+fingerprint → AlertEntry
 //	timeline       be64(number)+be64(seq) → TimelineEntry (seq from the bucket's sequence)
 const (
 	prefixGroup   = "g\x00"
 	prefixChannel = "c\x00"
 	prefixMark    = "m\x00"
+	prefixOpen    = "o\x00"
+	openIndexDone = "v\x00open"
 )
 
 var _ incident.Store = (*Store)(nil)
@@ -100,7 +104,58 @@ func (t *incidentTx) PutIncident(inc *incident.Incident) error {
 	if err != nil {
 		return err
 	}
-	return t.b(bucketIncidents).Put(seqKey(uint64(inc.Number)), v)
+	if err := t.b(bucketIncidents).Put(seqKey(uint64(inc.Number)), v); err != nil {
+		return err
+	}
+	return indexOpen(t.b(bucketIncidentKeys), inc.Number, inc.Status.Open())
+}
+
+// indexOpen keeps incident n in the index of open incidents, or out of it.
+func indexOpen(keys *bbolt.Bucket, n int64, open bool) error {
+	k := append([]byte(prefixOpen), seqKey(uint64(n))...)
+	if open {
+		return keys.Put(k, nil)
+	}
+	return keys.Delete(k)
+}
+
+// OpenCount implements incident.Tx from the index of open incidents, so
+// that the storm limits cost one short cursor walk, not a scan of every
+// incident ever stored.
+func (t *incidentTx) OpenCount() (int, error) {
+	p := []byte(prefixOpen)
+	n := 0
+	c := t.b(bucketIncidentKeys).Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
+
+// openIndexCurrent reports whether the index of open incidents was built:
+// false on a database written by a release that did not keep it.
+func openIndexCurrent(tx *bbolt.Tx) bool {
+	return tx.Bucket([]byte(bucketIncidentKeys)).Get([]byte(openIndexDone)) != nil
+}
+
+// rebuildOpenIndex indexes every open incident: once, on the first open of
+// a database written without the index.
+func rebuildOpenIndex(tx *bbolt.Tx) error {
+	keys := tx.Bucket([]byte(bucketIncidentKeys))
+	err := tx.Bucket([]byte(bucketIncidents)).ForEach(func(k, v []byte) error {
+		var inc struct {
+			Number int64           `json:"number"`
+			Status incident.Status `json:"status"`
+		}
+		if err := unmarshal(v, &inc); err != nil {
+			return err
+		}
+		return indexOpen(keys, inc.Number, inc.Status.Open())
+	})
+	if err != nil {
+		return fmt.Errorf("index open incidents: %w", err)
+	}
+	return keys.Put([]byte(openIndexDone), nil)
 }
 
 func (t *incidentTx) Incidents(fn func(*incident.Incident) bool) error {

@@ -33,6 +33,53 @@ func RunIncidents(t *testing.T, open func(t *testing.T) IncidentStores) {
 	t.Run("serialized", func(t *testing.T) { testIncidentSerialized(t, open) })
 	t.Run("storm", func(t *testing.T) { testIncidentStorm(t, open) })
 	t.Run("restart", func(t *testing.T) { testIncidentRestart(t, open) })
+	t.Run("open_count", func(t *testing.T) { testIncidentOpenCount(t, open) })
+}
+
+// testIncidentOpenCount: OpenCount follows every PutIncident, opening,
+// resolving and reopening, and survives the transaction.
+func testIncidentOpenCount(t *testing.T, open func(t *testing.T) IncidentStores) {
+	st := open(t)
+	ctx := t.Context()
+	put := func(n int64, status incident.Status) {
+		t.Helper()
+		err := st.Store.UpdateIncidents(ctx, func(tx incident.Tx) error {
+			return tx.PutIncident(&incident.Incident{ID: fmt.Sprintf("i%d", n), Number: n, Key: fmt.Sprintf("k%d", n), Status: status})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := st.Store.ViewIncidents(ctx, func(tx incident.Tx) error {
+			var err error
+			n, err = tx.OpenCount()
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	steps := []struct {
+		n      int64
+		status incident.Status
+		want   int
+	}{
+		{1, incident.StatusTriggered, 1},
+		{2, incident.StatusAcknowledged, 2},
+		{3, incident.StatusResolved, 2},
+		{1, incident.StatusResolved, 1},
+		{1, incident.StatusResolved, 1},
+		{3, incident.StatusTriggered, 2},
+	}
+	for i, s := range steps {
+		put(s.n, s.status)
+		if got := count(); got != s.want {
+			t.Fatalf("step %d (#%d %s): OpenCount = %d, want %d", i, s.n, s.status, got, s.want)
+		}
+	}
 }
 
 func testIncidentTx(t *testing.T, open func(t *testing.T) IncidentStores) {

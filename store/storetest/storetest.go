@@ -42,6 +42,8 @@ type Stores struct {
 	Dedupe    bot.Deduper
 	Callbacks Callbacks
 	Meta      Meta
+	// Outbox keeps chat messages not delivered yet; nil skips its tests.
+	Outbox bot.OutboxStore
 	// Clock is the clock the store was opened with; the suite advances it
 	// to expire dedupe keys.
 	Clock *Clock
@@ -89,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("dedupe", func(t *testing.T) { testDedupe(t, open) })
 	t.Run("callbacks", func(t *testing.T) { testCallbacks(t, open) })
 	t.Run("meta", func(t *testing.T) { testMeta(t, open) })
+	t.Run("outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, open) })
 }

@@ -818,9 +818,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case 4, 7:
-		if _, errs := validateMessage(resp.Data, 0); len(errs) > 0 {
+		m, errs := validateMessage(resp.Data, 0)
+		if len(errs) > 0 {
 			writeErr(w, 400, 50035, "Invalid Form Body", errs)
 			return
+		}
+		if resp.Type == 4 { // the answer is the original response message
+			orig := &Stored{ID: s.snowflakeLocked(), ChannelID: st.channelID, Ephemeral: m.Flags&64 != 0, Interaction: st.id, Message: m}
+			s.msgs[orig.ID] = orig
+			st.originalID = orig.ID
 		}
 	default:
 		writeErr(w, 400, 50035, "Invalid Form Body", formErrors{"type": "unknown interaction response type"})

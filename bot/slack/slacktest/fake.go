@@ -121,6 +121,8 @@ type Server struct {
 	postBurst  int
 	seq        int
 	createGate func(name string) // test hook: called inside conversations.create
+	outage     bool              // the Web API is unreachable (SetOutage)
+	refused    int               // Web API requests dropped during outages
 
 	sock socketServer
 }
@@ -350,7 +352,41 @@ type apiError struct {
 	retryAfter int
 }
 
+// SetOutage makes the Web API (/api/) unreachable while on: each request's
+// connection is closed without an answer, as when Slack cannot be
+// reached, and nothing is recorded or changed; through Client (no
+// connection to close) it answers 503. Uploads, response_url and Socket
+// Mode are not affected.
+func (s *Server) SetOutage(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = on
+}
+
+// Refused counts the Web API requests dropped by SetOutage so far.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	down := s.outage
+	if down {
+		s.refused++
+	}
+	s.mu.Unlock()
+	if down {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	_ = r.ParseForm()
 	token := r.Form.Get("token")
