@@ -86,9 +86,14 @@ type App struct {
 	Data *metrics.InstrumentedStore
 	// Mux is the one HTTP listener's router; mount handlers on it before Run.
 	Mux *http.ServeMux
+	// Admin is the admin socket's router (adminsock.go): what the CLI
+	// asks a running server; mount handlers on it before Run.
+	Admin *http.ServeMux
 
 	build    build // which source this binary is
 	ln       net.Listener
+	adminLn  net.Listener
+	adminWG  sync.WaitGroup // the admin socket's server (adminsock.go)
 	srv      *http.Server
 	mask     liveMask
 	mu       sync.Mutex
@@ -148,11 +153,19 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	}
 	a.Redactor = red
 
+	if err := refuseRunning(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
 	if err != nil {
 		return nil, err
 	}
 	a.Store = st
+	a.Admin = http.NewServeMux()
+	if err := a.openAdmin(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.build = currentBuild()
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
 	a.Data = a.Metrics.Store(st)
@@ -175,6 +188,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
+		a.adminLn.Close()
 		st.Close()
 		return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Cannot listen on %s; is another process using it? Change http.listen.", cfg.HTTP.Listen))
 	}
@@ -182,6 +196,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
 		if err != nil {
 			ln.Close()
+			a.adminLn.Close()
 			st.Close()
 			return nil, tebura.Wrap(tebura.EINVALID, err, "http.tls_cert and http.tls_key cannot be loaded; check the files.")
 		}
@@ -664,6 +679,7 @@ func (a *App) Close() error {
 	a.closed.Do(func() {
 		a.closing.Store(true)
 		a.ln.Close()
+		a.closeAdmin()
 		// The subscribers get what is queued, unless a chat holds them
 		// past the shutdown's deadline.
 		by := a.closeBy

@@ -105,6 +105,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.runsCmd(),
 		c.logsCmd(),
 		c.auditCmd(),
+		c.backupCmd(),
 		c.configCmd(),
 		c.healthcheckCmd(),
 		c.versionCmd(),

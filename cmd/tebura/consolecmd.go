@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/admin"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/slack"
@@ -205,22 +210,16 @@ func (c *cli) incidentCmd() *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, st, red, err := c.incidentService()
+			svc, cl, st, red, err := c.incidentService()
 			if err != nil {
 				return err
+			}
+			if cl != nil {
+				q := url.Values{"open": {strconv.FormatBool(open)}, "limit": {strconv.Itoa(limit)}}
+				return c.remote(cmd.Context(), cl, http.MethodGet, "/v1/incidents?"+q.Encode(), nil)
 			}
 			defer st.Close()
-			incs, err := svc.List(cmd.Context(), incident.ListOptions{OpenOnly: open, Limit: limit})
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "#\tSTATUS\tSEVERITY\tTITLE\tSTARTED\tALERTS")
-			for _, inc := range incs {
-				fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%d\n", inc.Number, inc.Status, orDash(inc.Severity), red.Mask(inc.Title),
-					fmtTime(inc.StartedAt), inc.AlertCount)
-			}
-			return tw.Flush()
+			return printIncidents(cmd.Context(), svc, red, open, limit, c.stdout)
 		},
 	}
 	list.Flags().BoolVar(&open, "open", false, "only open incidents")
@@ -230,41 +229,65 @@ func (c *cli) incidentCmd() *cobra.Command {
 		Short: "Print the Markdown postmortem of incident N (#N)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, st, red, err := c.incidentService()
+			svc, cl, st, red, err := c.incidentService()
 			if err != nil {
 				return err
+			}
+			if cl != nil {
+				return c.remote(cmd.Context(), cl, http.MethodGet, "/v1/incidents/"+url.PathEscape(args[0])+"/postmortem", nil)
 			}
 			defer st.Close()
-			md, err := incidentchat.Postmortem(cmd.Context(), svc, st, args[0])
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprint(c.stdout, red.Mask(md))
-			return err
+			return printPostmortem(cmd.Context(), svc, st, red, args[0], c.stdout)
 		},
 	}
 	cmd.AddCommand(list, pm)
 	return cmd
 }
 
-// incidentService opens the store and the incident service over it, for
-// reading, with the configured redactor for what it prints.
-func (c *cli) incidentService() (*incident.Service, *bolt.Store, *runbooks.Redactor, error) {
-	l, st, err := c.openStore()
+// printIncidents prints the incidents, newest first, titles masked by red.
+func printIncidents(ctx context.Context, svc *incident.Service, red *runbooks.Redactor, open bool, limit int, w io.Writer) error {
+	incs, err := svc.List(ctx, incident.ListOptions{OpenOnly: open, Limit: limit})
 	if err != nil {
-		return nil, nil, nil, err
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSTATUS\tSEVERITY\tTITLE\tSTARTED\tALERTS")
+	for _, inc := range incs {
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%d\n", inc.Number, inc.Status, orDash(inc.Severity), red.Mask(inc.Title),
+			fmtTime(inc.StartedAt), inc.AlertCount)
+	}
+	return tw.Flush()
+}
+
+// printPostmortem prints incident ref's Markdown postmortem, masked by red.
+func printPostmortem(ctx context.Context, svc *incident.Service, st runbooks.Store, red *runbooks.Redactor, ref string, w io.Writer) error {
+	md, err := incidentchat.Postmortem(ctx, svc, st, ref)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(w, red.Mask(md))
+	return err
+}
+
+// incidentService is where the incident commands read: the server holding
+// the data dir (cl), or the store opened here (st, to close) with the
+// incident service over it and the configured redactor.
+func (c *cli) incidentService() (*incident.Service, *admin.Client, *bolt.Store, *runbooks.Redactor, error) {
+	l, cl, st, err := c.storeOrServer()
+	if err != nil || cl != nil {
+		return nil, cl, nil, nil, err
 	}
 	red, err := configRedactor(l.Config)
 	if err != nil {
 		st.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	svc, err := incident.New(st, l.Config.Incidents, nil, nil, nil)
 	if err != nil {
 		st.Close()
-		return nil, nil, nil, errors.Join(err)
+		return nil, nil, nil, nil, errors.Join(err)
 	}
-	return svc, st, red, nil
+	return svc, nil, st, red, nil
 }
 
 func orDash(s string) string {

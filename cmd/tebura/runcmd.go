@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -93,31 +95,23 @@ identity is the OS user ($USER), which nothing authenticates.`,
 	return cmd
 }
 
-// runRunbook is `tebura run`: a client of the run service, as chat is. It
-// loads the runbook, asks the service to prepare the request (bind,
-// authorize, plan, lock), shows the plan and asks, has the service create
-// and start the run, prints every line of its output, and exits with its
-// exit code.
+// runRunbook is `tebura run`: a client of the run service, as chat is.
+// When a server holds the data dir, that server's run service does the
+// work over the admin socket (runRemote); otherwise this process opens the
+// store and builds one. Either way it asks the service to prepare the
+// request (bind, authorize, plan, lock), shows the plan and asks, has the
+// service create and start the run, prints every line of its output, and
+// exits with its exit code.
 func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runFlags) error {
 	w, err := c.loadRunWorld()
 	if err != nil {
 		return err
 	}
+	if cl := serverOf(w.Config.DataDir); cl != nil {
+		return c.runRemote(ctx, cl, name, args, f)
+	}
 	cfg := w.Config
-	rb, ok := w.Registry.Get(name)
-	if !ok {
-		return tebura.Errorf(tebura.ENOTFOUND, "There is no runbook named %q%s; `tebura validate` lists problems, and the runbooks live in %s.",
-			name, nearestRunbook(w.Registry, name), strings.Join(cfg.Runbooks.Dirs, ", "))
-	}
-	raw, err := rb.ParseArgs(args)
-	if err != nil {
-		return err
-	}
 	actor := consoleIdentity(c.getenv)
-	gate, err := cliGate(w, rb, actor, f.breakGlass)
-	if err != nil {
-		return err
-	}
 	red, err := runbooks.NewRedactor(cfg.Secrets(), cfg.Redact.Patterns)
 	if err != nil {
 		return err
@@ -126,35 +120,83 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	if cfg.Log.Level == "info" {
 		logger = newLoggerLevel(cfg.Log.Format, "warn", c.stderr) // the terminal shows the run; logs only for trouble
 	}
+	// The runbook and the gate are checked before the store is opened,
+	// so that a refused run touches nothing.
+	if _, _, err := cliRunbook(w, name, args, actor, f.breakGlass); err != nil {
+		return err
+	}
 	svc, closeStore, err := openRunService(ctx, &cfg, red, logger)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	p, err := svc.Prepare(ctx, runbooks.Request{
-		Runbook: rb, Params: raw, By: actor, Via: runbooks.ViaCLI, Gate: gate,
-		Origin:    runbooks.Origin{Platform: "cli"},
-		Authorize: func(rb *runbooks.Runbook) error { return cliAuthorize(w, rb, actor) },
-	})
+	p, err := prepareCLIRun(ctx, svc, w, name, args, actor, f.breakGlass)
 	if err != nil {
 		return err
 	}
-	c.printPlan(p, actor)
+	fmt.Fprint(c.stdout, planText(p, actor))
 	if !f.yes && !confirm(c.stdin, c.stdout) {
 		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
 	// The run's writes must land even after Ctrl-C.
-	bg := context.WithoutCancel(ctx)
-	if err := svc.Create(bg, p); err != nil {
+	if err := svc.Create(context.WithoutCancel(ctx), p); err != nil {
 		return err
 	}
-	out := &echo{w: c.stdout}
-	h, err := svc.StartEcho(bg, p.Run, rb, actor, out)
+	return startCLIRun(ctx, svc, p, actor, c.stdout, c.stderr)
+}
+
+// cliRunbook finds the runbook name, parses its key=value args and
+// decides its gate for actor: the checks `tebura run` makes before it asks
+// the run service, the same here and in a server answering on the admin
+// socket.
+func cliRunbook(w *world, name string, args []string, actor string, breakGlass bool) (*runbooks.Runbook, runbooks.Gate, error) {
+	rb, ok := w.Registry.Get(name)
+	if !ok {
+		return nil, 0, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook named %q%s; `tebura validate` lists problems, and the runbooks live in %s.",
+			name, nearestRunbook(w.Registry, name), strings.Join(w.Config.Runbooks.Dirs, ", "))
+	}
+	if _, err := rb.ParseArgs(args); err != nil {
+		return nil, 0, err
+	}
+	gate, err := cliGate(w, rb, actor, breakGlass)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rb, gate, nil
+}
+
+// prepareCLIRun has svc prepare the run `tebura run NAME args` asks for,
+// as actor: nothing is stored yet.
+func prepareCLIRun(ctx context.Context, svc *runbooks.Service, w *world, name string, args []string, actor string, breakGlass bool) (*runbooks.Requested, error) {
+	rb, gate, err := cliRunbook(w, name, args, actor, breakGlass)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := rb.ParseArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Prepare(ctx, runbooks.Request{
+		Runbook: rb, Params: raw, By: actor, Via: runbooks.ViaCLI, Gate: gate,
+		Origin:    runbooks.Origin{Platform: "cli"},
+		Authorize: func(rb *runbooks.Runbook) error { return cliAuthorize(w, rb, actor) },
+	})
+}
+
+// startCLIRun starts the created run p, writes its output to stdout as it
+// comes and what happened to stderr, and returns once the run ended: nil
+// when it succeeded, else an exitError with the run's exit code. The end
+// of ctx (Ctrl-C, or the admin client gone) cancels the run, which is
+// then waited for.
+func startCLIRun(ctx context.Context, svc *runbooks.Service, p *runbooks.Requested, actor string, stdout, stderr io.Writer) error {
+	bg := context.WithoutCancel(ctx)
+	out := &echo{w: stdout}
+	h, err := svc.StartEcho(bg, p.Run, p.Runbook, actor, out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "run %s started (Ctrl-C cancels it)\n", p.Run.ID)
-	if err := c.wait(ctx, svc, h, actor); err != nil {
+	fmt.Fprintf(stderr, "run %s started (Ctrl-C cancels it)\n", p.Run.ID)
+	if err := waitRun(ctx, svc, h, actor, stderr); err != nil {
 		return err
 	}
 	final, err := svc.Store().GetRun(bg, p.Run.ID)
@@ -162,12 +204,12 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 		return err
 	}
 	if out.err != nil {
-		fmt.Fprintf(c.stderr, "output incomplete: %v\n", out.err)
+		fmt.Fprintf(stderr, "output incomplete: %v\n", out.err)
 	}
 	if final.Truncated {
-		fmt.Fprintf(c.stderr, "the stored log was cut at runbooks.log_cap_bytes (%d bytes); every line was printed above\n", final.LogBytes)
+		fmt.Fprintf(stderr, "the stored log was cut at runbooks.log_cap_bytes (%d bytes); every line was printed above\n", final.LogBytes)
 	}
-	fmt.Fprintf(c.stderr, "run %s %s%s\n", final.ID, final.State, p.Masker.Mask(reasonSuffix(final)))
+	fmt.Fprintf(stderr, "run %s %s%s\n", final.ID, final.State, p.Masker.Mask(reasonSuffix(final)))
 	if code := runExitCode(final); code != 0 {
 		return &exitError{code: code}
 	}
@@ -234,17 +276,18 @@ func cliGate(w *world, rb *runbooks.Runbook, actor string, breakGlass bool) (run
 	return runbooks.BreakGlass, nil
 }
 
-// printPlan shows what will run, and says so when approval is bypassed.
-func (c *cli) printPlan(p *runbooks.Requested, actor string) {
+// planText is the plan shown before asking, saying so when approval is
+// bypassed.
+func planText(p *runbooks.Requested, actor string) string {
 	text := p.Plan.String()
-	fmt.Fprint(c.stdout, text)
 	if !strings.HasSuffix(text, "\n") {
-		fmt.Fprintln(c.stdout)
+		text += "\n"
 	}
 	if rb := p.Runbook; rb.NeedsApproval() {
-		fmt.Fprintf(c.stdout, "APPROVAL BYPASSED: %s needs %d approval(s) from %s; --break-glass by %s runs it without them. This is recorded in the audit log.\n",
+		text += fmt.Sprintf("APPROVAL BYPASSED: %s needs %d approval(s) from %s; --break-glass by %s runs it without them. This is recorded in the audit log.\n",
 			rb.Name, rb.Approval.Required, strings.Join(rb.ApproverRoles(), ", "), actor)
 	}
+	return text
 }
 
 // openRunService opens the store and builds the run service `tebura run`
@@ -272,15 +315,15 @@ func openRunService(ctx context.Context, cfg *config.Config, red *runbooks.Redac
 	return svc, closeAll, nil
 }
 
-// wait waits for the run to end. On ctx's end (Ctrl-C) it cancels the run
-// and waits on until the run ends.
-func (c *cli) wait(ctx context.Context, svc *runbooks.Service, h *runbooks.Handle, actor string) error {
+// waitRun waits for the run to end. On ctx's end (Ctrl-C) it cancels the
+// run and waits on until the run ends.
+func waitRun(ctx context.Context, svc *runbooks.Service, h *runbooks.Handle, actor string, stderr io.Writer) error {
 	select {
 	case <-h.Done():
 		return nil
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(c.stderr, "cancelling…")
+	fmt.Fprintln(stderr, "cancelling…")
 	if err := svc.Cancel(context.WithoutCancel(ctx), h.RunID(), runbooks.Decision{By: actor}, runbooks.ViaCLI); err != nil && tebura.ErrorCode(err) != tebura.ENOTFOUND {
 		return err
 	}
@@ -347,29 +390,37 @@ func (c *cli) logsCmd() *cobra.Command {
 		Short: "Print a run's full (redacted, capped) log",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, st, err := c.openStore()
+			l, cl, st, err := c.storeOrServer()
 			if err != nil {
 				return err
+			}
+			if cl != nil {
+				return c.remote(cmd.Context(), cl, http.MethodGet, "/v1/runs/"+url.PathEscape(args[0])+"/log", nil)
 			}
 			defer st.Close()
-			r, err := st.GetRun(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
 			red, err := configRedactor(l.Config)
 			if err != nil {
 				return err
 			}
-			rc, err := runbooks.ReadLog(l.Config.DataDir, r)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			// The log was masked when written; mask again with today's
-			// configuration, which may name secrets added since.
-			return copyMasked(c.stdout, rc, red)
+			return printLog(cmd.Context(), st, l.Config.DataDir, red, args[0], c.stdout)
 		},
 	}
+}
+
+// printLog prints run id's log from dataDir. The log was masked when
+// written; it is masked again with red, today's configuration, which may
+// name secrets added since.
+func printLog(ctx context.Context, st runbooks.Store, dataDir string, red *runbooks.Redactor, id string, w io.Writer) error {
+	r, err := st.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	rc, err := runbooks.ReadLog(dataDir, r)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return copyMasked(w, rc, red)
 }
 
 // copyMasked copies r to w line by line through m.

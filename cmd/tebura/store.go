@@ -1,32 +1,43 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tebura/tebura/admin"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
 
-// openStore opens the configured store for a one-shot command.
-func (c *cli) openStore() (*config.Loaded, *bolt.Store, error) {
-	l, err := c.load()
+// storeOrServer is where a reading command gets its data: from the server
+// that holds the data dir, over its admin socket (cl), or, when none
+// answers, from the store opened here (st, to close).
+func (c *cli) storeOrServer() (l *config.Loaded, cl *admin.Client, st *bolt.Store, err error) {
+	l, err = c.load()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	st, err := bolt.Open(filepath.Join(l.Config.DataDir, dbFile), bolt.Options{})
+	if cl := serverOf(l.Config.DataDir); cl != nil {
+		return l, cl, nil, nil
+	}
+	st, err = bolt.Open(filepath.Join(l.Config.DataDir, dbFile), bolt.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return l, st, nil
+	return l, nil, st, nil
 }
 
 func (c *cli) runsCmd() *cobra.Command {
@@ -37,43 +48,53 @@ func (c *cli) runsCmd() *cobra.Command {
 		Short: "List past runs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, st, err := c.openStore()
+			l, cl, st, err := c.storeOrServer()
 			if err != nil {
 				return err
+			}
+			if cl != nil {
+				q := url.Values{"limit": {strconv.Itoa(limit)}, "json": {strconv.FormatBool(asJSON)}}
+				return c.remote(cmd.Context(), cl, http.MethodGet, "/v1/runs?"+q.Encode(), nil)
 			}
 			defer st.Close()
 			red, err := configRedactor(l.Config)
 			if err != nil {
 				return err
 			}
-			runs, err := st.ListRuns(cmd.Context(), runbooks.ListOptions{Limit: limit})
-			if err != nil {
-				return err
-			}
-			for i, r := range runs {
-				runs[i] = redactRun(r, red)
-			}
-			if asJSON {
-				enc := json.NewEncoder(c.stdout)
-				for _, r := range runs {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATE\tEXIT\tREQUESTED BY\tSTARTED\tDURATION")
-			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Runbook, r.State, r.ExitCode, r.RequestedBy,
-					fmtTime(r.StartedAt), fmtDuration(r.StartedAt, r.EndedAt))
-			}
-			return tw.Flush()
+			return printRuns(cmd.Context(), st, red, limit, asJSON, c.stdout)
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "how many runs to list (0 for all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON run per line")
 	return cmd
+}
+
+// printRuns prints the newest limit runs of st (0 for all), as a table or
+// one JSON run per line, masked by red.
+func printRuns(ctx context.Context, st runbooks.Store, red *runbooks.Redactor, limit int, asJSON bool, w io.Writer) error {
+	runs, err := st.ListRuns(ctx, runbooks.ListOptions{Limit: limit})
+	if err != nil {
+		return err
+	}
+	for i, r := range runs {
+		runs[i] = redactRun(r, red)
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, r := range runs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATE\tEXIT\tREQUESTED BY\tSTARTED\tDURATION")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Runbook, r.State, r.ExitCode, r.RequestedBy,
+			fmtTime(r.StartedAt), fmtDuration(r.StartedAt, r.EndedAt))
+	}
+	return tw.Flush()
 }
 
 // configRedactor is the redactor the configuration asks for: every secret
@@ -147,17 +168,15 @@ func (c *cli) auditCmd() *cobra.Command {
 				}
 				want = append(want, a)
 			}
-			_, st, err := c.openStore()
+			_, cl, st, err := c.storeOrServer()
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			head, n, err := audit.Check(cmd.Context(), st, want...)
-			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("audit chain broken after %d good entries: %w", n, err)}
+			if cl != nil {
+				return c.remote(cmd.Context(), cl, http.MethodGet, "/v1/audit/verify?"+url.Values{"anchor": anchors}.Encode(), nil)
 			}
-			fmt.Fprintf(c.stdout, "ok: %d audit entries, chain intact, head %s\n", n, head)
-			return nil
+			defer st.Close()
+			return verifyAudit(cmd.Context(), st, want, c.stdout)
 		},
 	}
 	verify.Flags().StringArrayVar(&anchors, "anchor", nil, "a head recorded earlier (SEQ:HASH) that must still be in the chain; repeatable")
@@ -166,15 +185,29 @@ func (c *cli) auditCmd() *cobra.Command {
 		Short: "Print every audit entry as JSON lines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, st, err := c.openStore()
+			_, cl, st, err := c.storeOrServer()
 			if err != nil {
 				return err
+			}
+			if cl != nil {
+				return c.remote(cmd.Context(), cl, http.MethodGet, "/v1/audit/export", nil)
 			}
 			defer st.Close()
 			return audit.Export(cmd.Context(), st, c.stdout)
 		},
 	})
 	return cmd
+}
+
+// verifyAudit checks st's audit chain against the anchors and prints its
+// head; a broken chain is exit 1 naming the first bad entry.
+func verifyAudit(ctx context.Context, st audit.Store, anchors []audit.Anchor, w io.Writer) error {
+	head, n, err := audit.Check(ctx, st, anchors...)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("audit chain broken after %d good entries: %w", n, err)}
+	}
+	_, err = fmt.Fprintf(w, "ok: %d audit entries, chain intact, head %s\n", n, head)
+	return err
 }
 
 func (c *cli) configCmd() *cobra.Command {

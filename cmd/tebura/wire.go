@@ -228,6 +228,8 @@ func wire(app *App, o wireOptions) (*server, error) {
 		discordA.Mount(app.Mux) // HTTP interactions only
 	}
 
+	s.mountAdmin(app.Admin)
+
 	// Before serving, what needs only the store: the run service already
 	// marked interrupted runs (App.start), so the runbook flows' Recover
 	// finds none and only expires overdue approvals and starts the expiry

@@ -71,6 +71,9 @@ type Options struct {
 	// Clock returns the current time, for lock timestamps and dedupe expiry;
 	// nil means time.Now.
 	Clock func() time.Time
+	// ReadOnly opens the file for reading only (a shared lock, no
+	// buckets created): for a backup taken while no server runs.
+	ReadOnly bool
 }
 
 // Store is the bbolt-backed store. It is safe for concurrent use; bbolt
@@ -98,13 +101,16 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("The data dir %s cannot be created; check data_dir and its permissions.", dir))
 	}
-	bopts := &bbolt.Options{Timeout: opts.Timeout, FreelistType: bbolt.FreelistMapType}
+	bopts := &bbolt.Options{Timeout: opts.Timeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opts.ReadOnly}
 	db, err := bbolt.Open(path, 0o600, bopts)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, tebura.Wrap(tebura.ECONFLICT, err, fmt.Sprintf("The data dir %s is in use by another tebura process (its database %s stayed locked for %s); stop that process or point data_dir elsewhere.", dir, filepath.Base(path), opts.Timeout))
 	}
 	if err != nil {
 		return nil, tebura.Wrap(tebura.EINTERNAL, err, fmt.Sprintf("The database %s cannot be opened; check the file and its permissions.", path))
+	}
+	if opts.ReadOnly {
+		return &Store{db: db, path: path, clock: opts.Clock}, nil
 	}
 	scrubbedRuns, err := prepare(db)
 	if err == nil && scrubbedRuns > 0 {
