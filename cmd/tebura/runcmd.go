@@ -95,9 +95,9 @@ identity is the OS user ($USER), which nothing authenticates.`,
 
 // runRunbook is `tebura run`: a client of the run service, as chat is. It
 // loads the runbook, asks the service to prepare the request (bind,
-// authorize, plan, lock), shows the plan and asks, has the service create
-// and start the run, prints every line of its output, and exits with its
-// exit code.
+// authorize, plan, lock), shows the plan and asks, has the service store
+// the run started (one transaction), prints every line of its output, and
+// exits with its exit code.
 func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runFlags) error {
 	w, err := c.loadRunWorld()
 	if err != nil {
@@ -143,13 +143,11 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	if !f.yes && !confirm(c.stdin, c.stdout) {
 		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
-	// The run's writes must land even after Ctrl-C.
+	// The run's writes must land even after Ctrl-C. Its request and start
+	// are one transaction.
 	bg := context.WithoutCancel(ctx)
-	if err := svc.Create(bg, p); err != nil {
-		return err
-	}
 	out := &echo{w: c.stdout}
-	h, err := svc.StartEcho(bg, p.Run, rb, actor, out)
+	h, err := svc.CreateAndStart(bg, p, actor, out)
 	if err != nil {
 		return err
 	}
