@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,48 +42,19 @@ access:
 // final frame on the terminal.
 func consoleReply(e *env) ([]row, error) {
 	const warmup, n = 20, 300
-	dir := filepath.Join(e.work, "console")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	cfgPath := filepath.Join(dir, "tebura.yaml")
-	if err := os.WriteFile(cfgPath, []byte(consoleConfig), 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(e.binary, "console", "--config", cfgPath)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TEBURA_LOG_LEVEL=warn")
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	s, err := startConsole(e, "console", nil)
 	if err != nil {
-		return nil, fmt.Errorf("start tebura console on a pty: %w", err)
+		return nil, err
 	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = tty.Close()
-	}()
-	term := newScreen(tty)
-	if err := term.waitFor("help", 10*time.Second); err != nil {
-		return nil, fmt.Errorf("tebura console did not greet: %w", err)
-	}
+	defer s.kill()
 	var lat []time.Duration
 	for i := range warmup + n {
-		term.reset()
-		begin := time.Now()
-		if _, err := fmt.Fprintf(tty, "/runbook run echo n=%d\r", i); err != nil {
+		d, err := s.command(i)
+		if err != nil {
 			return nil, err
 		}
-		// The echoed output line is in the final frame; the success icon
-		// says it is final (the terminal's echo of the typed line has
-		// neither).
-		if err := term.waitFor(fmt.Sprintf("pong-%d", i), 10*time.Second); err != nil {
-			return nil, fmt.Errorf("command %d: %w", i, err)
-		}
-		if err := term.waitFor("✔", 10*time.Second); err != nil {
-			return nil, fmt.Errorf("command %d: %w", i, err)
-		}
 		if i >= warmup {
-			lat = append(lat, time.Since(begin))
+			lat = append(lat, d)
 		}
 	}
 	p50, p99 := pct(lat, 0.50), pct(lat, 0.99)
@@ -90,6 +62,140 @@ func consoleReply(e *env) ([]row, error) {
 		{fmt.Sprintf("console command to final reply p50 (%d commands, pty)", n), ms(p50), "<= 2.5 ms", met(p50 <= 2500*time.Microsecond)},
 		{"console command to final reply p99", ms(p99), "<= 10 ms", met(p99 <= 10*time.Millisecond)},
 	}, nil
+}
+
+// consoleSyncs counts the fdatasync calls of one console command with
+// strace(1): two sessions under strace, one typing no command and one
+// typing n, each ended by the end of input (which waits for the runs'
+// final frames); the difference over n is the count per command, start-up
+// and shut-down cancelling out. Each bbolt commit syncs twice (its pages,
+// then its meta page), so a command's store commits are half the figure.
+func consoleSyncs(e *env) ([]row, error) {
+	const n = 50
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		return []row{{"fdatasync per console command", "skipped: strace(1) not installed", "noted", ""}}, nil
+	}
+	count := func(name string, commands int) (int, error) {
+		out := filepath.Join(e.work, name+".strace")
+		s, err := startConsole(e, name, []string{strace, "-f", "-qq", "-e", "trace=fdatasync", "-e", "signal=none", "-o", out})
+		if err != nil {
+			return 0, err
+		}
+		defer s.kill()
+		for i := range commands {
+			if _, err := s.command(i); err != nil {
+				return 0, err
+			}
+		}
+		if err := s.end(); err != nil {
+			return 0, err
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return 0, err
+		}
+		return strings.Count(string(b), "fdatasync("), nil
+	}
+	idle, err := count("syncs-idle", 0)
+	if err != nil {
+		return nil, err
+	}
+	busy, err := count("syncs-busy", n)
+	if err != nil {
+		return nil, err
+	}
+	per := float64(busy-idle) / n
+	if per < 0 {
+		return nil, fmt.Errorf("strace counted %d then %d fdatasync calls", idle, busy)
+	}
+	// The goal: the request, its audit entries and the run's creation
+	// (started) are one commit, and its end one more, before the reply.
+	return []row{{fmt.Sprintf("fdatasync per console command (strace, %d commands; 2 per store commit)", n), fmt.Sprintf("%.1f", per),
+		"<= 4 (request+start, end)", met(per <= 4.05)}}, nil
+}
+
+// consoleSession is `tebura console` with consoleConfig on a
+// pseudo-terminal, in a directory of its own (its data dir is fresh).
+type consoleSession struct {
+	cmd  *exec.Cmd
+	tty  *os.File
+	term *screen
+}
+
+// startConsole starts the console in e.work/name, behind wrap (a command
+// and its arguments the binary is appended to; nil: none), and waits for
+// its greeting.
+func startConsole(e *env, name string, wrap []string) (*consoleSession, error) {
+	dir := filepath.Join(e.work, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, "tebura.yaml")
+	if err := os.WriteFile(cfgPath, []byte(consoleConfig), 0o644); err != nil {
+		return nil, err
+	}
+	argv := append(slices.Clone(wrap), e.binary, "console", "--config", cfgPath)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TEBURA_LOG_LEVEL=warn")
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	if err != nil {
+		return nil, fmt.Errorf("start tebura console on a pty: %w", err)
+	}
+	s := &consoleSession{cmd: cmd, tty: tty, term: newScreen(tty)}
+	if err := s.term.waitFor("help", 10*time.Second); err != nil {
+		s.kill()
+		return nil, fmt.Errorf("tebura console did not greet: %w", err)
+	}
+	return s, nil
+}
+
+// command types the i-th command and returns the time from its Enter to
+// its final frame on the terminal.
+func (s *consoleSession) command(i int) (time.Duration, error) {
+	s.term.reset()
+	begin := time.Now()
+	if _, err := fmt.Fprintf(s.tty, "/runbook run echo n=%d\r", i); err != nil {
+		return 0, err
+	}
+	// The echoed output line is in the final frame; the success icon
+	// says it is final (the terminal's echo of the typed line has
+	// neither).
+	if err := s.term.waitFor(fmt.Sprintf("pong-%d", i), 10*time.Second); err != nil {
+		return 0, fmt.Errorf("command %d: %w", i, err)
+	}
+	if err := s.term.waitFor("✔", 10*time.Second); err != nil {
+		return 0, fmt.Errorf("command %d: %w", i, err)
+	}
+	return time.Since(begin), nil
+}
+
+// end ends the console's input (Ctrl-D) and waits for it to exit.
+func (s *consoleSession) end() error {
+	if _, err := s.tty.Write([]byte{4}); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		s.cmd = nil
+		_ = s.tty.Close()
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("tebura console did not exit within 10s of the end of its input")
+	}
+}
+
+// kill stops the console if it still runs.
+func (s *consoleSession) kill() {
+	if s.cmd != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+	_ = s.tty.Close()
 }
 
 // screen collects what the terminal shows, read on its own goroutine.
@@ -152,35 +258,4 @@ func tail(s string) string {
 		return "…" + s[len(s)-400:]
 	}
 	return s
-}
-
-// runFloor times `tebura run` of a no-op runbook against `tebura version`,
-// the process start floor, alternating the two, and compares their medians.
-func runFloor(e *env) ([]row, error) {
-	const pairs = 20
-	cfgPath := filepath.Join(e.work, "big", "tebura.yaml") // bigOutput's, with its noop runbook
-	if _, err := os.Stat(cfgPath); err != nil {
-		return nil, errors.New("run after bigOutput, whose config has the noop runbook")
-	}
-	var runs, versions, diffs []time.Duration
-	for range pairs + 1 { // the first pair warms the page cache
-		cmd := exec.Command(e.binary, "run", "--config", cfgPath, "--yes", "noop")
-		cmd.Dir = filepath.Dir(cfgPath)
-		cmd.Env = append(os.Environ(), "USER=bench")
-		r, err := timed(cmd)
-		if err != nil {
-			return nil, fmt.Errorf("tebura run noop: %w", err)
-		}
-		v, err := timed(exec.Command(e.binary, "version"))
-		if err != nil {
-			return nil, fmt.Errorf("tebura version: %w", err)
-		}
-		runs, versions, diffs = append(runs, r), append(versions, v), append(diffs, r-v)
-	}
-	runs, versions, diffs = runs[1:], versions[1:], diffs[1:]
-	mr, mv, md := median(runs), median(versions), median(diffs)
-	return []row{
-		{fmt.Sprintf("tebura run no-op / tebura version (medians of %d, alternated)", pairs), ms(mr) + " / " + ms(mv), "", ""},
-		{"tebura run no-op minus tebura version (median of pairs)", ms(md), "<= 5 ms", met(md <= 5*time.Millisecond)},
-	}, nil
 }

@@ -2,10 +2,14 @@
 // each figure beside the goal an issue set for it and whether it is met:
 // binary size, start-up to ready, idle RSS of serve, the engine overhead
 // and peak RSS of `tebura run` on a runbook that writes 100 MiB (and the
-// same in-process), command to first frame, signed Slack slash command to
-// 200 at 200 req/s, Socket Mode ack, alert ingest rate and p99, and alert
-// to first diagnostic frame. Run it from the repository with `go run
-// ./bench` (or `make bench`); it takes about two minutes.
+// same in-process, and the output path alone), `tebura run` of a no-op
+// runbook against `tebura version` on a store with 20,000 past runs,
+// `tebura console` command to final reply through a pty and its fdatasync
+// calls per command (with strace(1) when installed), command to first
+// frame, signed Slack slash command to 200 at 200 req/s, Socket Mode ack,
+// alert ingest rate and p99, and alert to first diagnostic frame. Run it
+// from the repository with `go run ./bench` (or `make bench`); it takes
+// about a minute and a half. -binary measures a given build instead.
 //
 // The in-process figures drive the real packages with their test fakes
 // (commands/commandstest, bot/bottest, bot/slack/slacktest) on loopback.
@@ -52,19 +56,22 @@ type env struct {
 	work   string // scratch directory
 	binary string
 	starts int
+	// prebuilt: binary was given (-binary), not built here.
+	prebuilt bool
 }
 
 func main() {
 	starts := flag.Int("starts", 10, "start-ups to time for the start-up median")
+	binary := flag.String("binary", "", "measure this tebura binary instead of building one (to compare two builds)")
 	only := flag.String("only", "", "comma-separated measures to run (names as printed while running, e.g. \"tebura run 100 MiB,console command to final reply\"); empty: all")
 	flag.Parse()
-	if err := run(*starts, *only, os.Stdout); err != nil {
+	if err := run(*starts, *only, *binary, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(starts int, only string, w io.Writer) error {
+func run(starts int, only, binary string, w io.Writer) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
@@ -75,6 +82,12 @@ func run(starts int, only string, w io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 	e := &env{root: root, work: work, binary: filepath.Join(work, "tebura"), starts: starts}
+	if binary != "" {
+		if e.binary, err = filepath.Abs(binary); err != nil {
+			return err
+		}
+		e.prebuilt = true
+	}
 
 	var rows []row
 	measures := []struct {
@@ -82,7 +95,8 @@ func run(starts int, only string, w io.Writer) error {
 		f    func(*env) ([]row, error)
 	}{
 		{"build", build}, {"start-up", startup}, {"tebura run 100 MiB", bigOutput}, {"tebura run floor", runFloor},
-		{"engine in-process", engineInProcess}, {"console command to final reply", consoleReply},
+		{"engine in-process", engineInProcess}, {"output path", outputPath}, {"console command to final reply", consoleReply},
+		{"console fdatasync", consoleSyncs},
 		{"command to first frame", commandFirstFrame}, {"slash command", slashCommand}, {"socket ack", socketAck},
 		{"alert ingest", ingest}, {"alert to first frame", alertFirstFrame},
 	}
@@ -126,6 +140,9 @@ func moduleRoot() (string, error) {
 
 // build builds the release binary the way `make build` does.
 func build(e *env) ([]row, error) {
+	if e.prebuilt {
+		return nil, nil
+	}
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", e.binary, "./cmd/tebura")
 	cmd.Dir = e.root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -246,11 +263,6 @@ func bigOutput(e *env) ([]row, error) {
 runbooks:
   dirs: []
   inline:
-    - name: noop
-      kind: diagnostic
-      allow: [bench]
-      steps:
-        - {name: nothing, run: ["true"]}
     - name: big
       kind: diagnostic
       allow: [bench]

@@ -25,9 +25,10 @@ const (
 // delivery dedupe and incidents. *bolt.Store implements it.
 type Store interface {
 	runbooks.Store
-	// AuditedStore: the run service creates a run with its request entry
-	// in one transaction through the instrumented store too.
-	runbooks.AuditedStore
+	// StartingStore: the run service writes a run with its audit entries
+	// (and a run that starts at once with its lock) in one transaction
+	// through the instrumented store too.
+	runbooks.StartingStore
 	audit.Store
 	incident.Store
 	bot.Deduper

@@ -18,10 +18,11 @@ import (
 var (
 	_ metrics.Store  = (*metrics.InstrumentedStore)(nil)
 	_ runbooks.Store = (*metrics.InstrumentedStore)(nil)
-	// The run service creates a run and its request entry in one
-	// transaction only through a store that can.
-	_ runbooks.AuditedStore = (*metrics.InstrumentedStore)(nil)
-	_ bot.Deduper           = (*metrics.InstrumentedStore)(nil)
+	// The run service writes a run with its audit entries, and a run
+	// that starts at once with its lock, in one transaction only through
+	// a store that can.
+	_ runbooks.StartingStore = (*metrics.InstrumentedStore)(nil)
+	_ bot.Deduper            = (*metrics.InstrumentedStore)(nil)
 )
 
 // pending stores a run waiting for required approvals until expires.

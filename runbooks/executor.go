@@ -59,6 +59,8 @@ type Executor struct {
 	queue   []*queued
 	running int
 	closing bool
+	// stopping: Shutdown stopped waiting and is cancelling every run.
+	stopping bool
 }
 
 // queued is a run waiting for a free slot.
@@ -208,18 +210,9 @@ func (e *Executor) Start(ctx context.Context, run *Run, job Job) (*Handle, error
 	if run == nil || run.ID == "" {
 		return nil, tebura.Errorf(tebura.EINTERNAL, "The run was not stored before starting.")
 	}
-	switch {
-	case run.State == StateApproved:
-	case run.State == StatePendingApproval && len(run.Approvals) >= run.Required:
-	default:
-		return nil, tebura.Errorf(tebura.ECONFLICT, "Run %s is %s; only approved runs start.", run.ID, run.State)
-	}
-	if len(job.Steps) == 0 {
-		return nil, tebura.Errorf(tebura.EINVALID, "Run %s has no steps to run.", run.ID)
-	}
-	if job.Timeout <= 0 {
-		e.log.Warn("run has no timeout; using the default", "run_id", run.ID, "timeout", e.cfg.DefaultTimeout)
-		job.Timeout = e.cfg.DefaultTimeout
+	job, err := e.checkJob(run, job)
+	if err != nil {
+		return nil, err
 	}
 	h := newHandle(e, run.ID, job.Masker, e.cfg.TailLines)
 	e.mu.Lock()
@@ -269,6 +262,113 @@ func (e *Executor) Start(ctx context.Context, run *Run, job Job) (*Handle, error
 	}
 	return h, nil
 }
+
+// checkJob refuses a run that may not start or a job with nothing to
+// run, and gives a job without a timeout the default one.
+func (e *Executor) checkJob(run *Run, job Job) (Job, error) {
+	switch {
+	case run.State == StateApproved:
+	case run.State == StatePendingApproval && len(run.Approvals) >= run.Required:
+	default:
+		return job, tebura.Errorf(tebura.ECONFLICT, "Run %s is %s; only approved runs start.", run.ID, run.State)
+	}
+	if len(job.Steps) == 0 {
+		return job, tebura.Errorf(tebura.EINVALID, "Run %s has no steps to run.", run.ID)
+	}
+	if job.Timeout <= 0 {
+		e.log.Warn("run has no timeout; using the default", "run_id", run.ID, "timeout", e.cfg.DefaultTimeout)
+		job.Timeout = e.cfg.DefaultTimeout
+	}
+	return job, nil
+}
+
+// errNoSlot: startNew found every slot taken (or the executor shutting
+// down), so the run is to be stored first and started with Start, which
+// queues it (or refuses).
+var errNoSlot = errors.New("runbooks: no free slot")
+
+// startNew starts a run that is not stored yet, in a free slot: create
+// stores it, calling mark on it in its transaction once it has its ID
+// (mark makes it running, with its start time and log), and its steps
+// begin once create returned, so that nothing runs before the run is
+// durable. Without a free slot it returns errNoSlot and does nothing; when
+// create fails, nothing started and its error is returned. The lock, if
+// any, is create's to take (in its transaction); end releases it as Start's.
+func (e *Executor) startNew(run *Run, job Job, create func(run *Run, mark func(*Run) error) error) (*Handle, error) {
+	job, err := e.checkJob(run, job)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.closing || e.running >= e.cfg.MaxConcurrent {
+		e.mu.Unlock()
+		return nil, errNoSlot
+	}
+	e.running++
+	e.wg.Add(1)
+	e.mu.Unlock()
+	started := e.cfg.Clock()
+	err = create(run, func(r *Run) error {
+		r.State, r.StartedAt, r.LogPath, r.Reason = StateRunning, started, "", ""
+		if e.cfg.DataDir != "" {
+			r.LogPath = logPath(r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		e.freeSlot()
+		return nil, err
+	}
+	h := newHandle(e, run.ID, job.Masker, e.cfg.TailLines)
+	h.update(func(h *Handle) { h.state, h.started = StateRunning, started })
+	e.mu.Lock()
+	e.handles[run.ID] = h
+	if e.stopping {
+		h.requestStop(errShutdown) // Shutdown gave up waiting before this run was in the table
+	}
+	e.mu.Unlock()
+	file, err := e.openLog(run.LogPath)
+	if err != nil && run.LogPath != "" {
+		e.log.Error("run log not opened", "run_id", run.ID, "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		if _, err := e.store.UpdateRun(ctx, run.ID, func(r *Run) error { r.LogPath = ""; return nil }); err != nil {
+			e.log.Warn("run state not stored", "run_id", run.ID, "state", StateRunning, "err", err)
+		}
+		cancel()
+		run.LogPath = ""
+	}
+	e.log.Info("run started", "run_id", run.ID, "runbook", run.Runbook)
+	go e.execute(h, run, job, started, file)
+	return h, nil
+}
+
+// freeSlot gives back a slot startNew took for a run that did not start,
+// beginning the next queued run in it.
+func (e *Executor) freeSlot() {
+	e.mu.Lock()
+	next := e.freeSlotLocked()
+	e.mu.Unlock()
+	e.wg.Done()
+	if next != nil {
+		e.begin(next.h, next.run, next.job)
+	}
+}
+
+// freeSlotLocked frees a slot and hands it to the next queued run, which
+// it returns for the caller to begin (nil: none). e.mu is held.
+func (e *Executor) freeSlotLocked() *queued {
+	e.running--
+	if e.closing || len(e.queue) == 0 {
+		return nil
+	}
+	next := e.queue[0]
+	e.queue = e.queue[1:]
+	e.running++
+	return next
+}
+
+// logPath is where a run's log lives, relative to the data dir.
+func logPath(runID string) string { return filepath.Join("logs", runID+".log") }
 
 func (e *Executor) queueText(pos int) string {
 	return fmt.Sprintf("queued: position %d, waiting for one of the %d running runs to finish", pos, e.cfg.MaxConcurrent)
@@ -353,6 +453,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	e.mu.Lock()
+	e.stopping = true
 	for _, h := range e.handles {
 		h.requestStop(errShutdown)
 	}
@@ -369,7 +470,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 func (e *Executor) begin(h *Handle, run *Run, job Job) {
 	h.update(func(h *Handle) { h.state = StateRunning })
 	started := e.cfg.Clock()
-	logRel := filepath.Join("logs", run.ID+".log")
+	logRel := logPath(run.ID)
 	file, err := e.openLog(logRel)
 	if err != nil {
 		e.log.Error("run log not opened", "run_id", run.ID, "err", err)
@@ -511,12 +612,7 @@ func (e *Executor) end(h *Handle, run *Run, hadSlot bool, state State, code int,
 	delete(e.handles, run.ID)
 	var next *queued
 	if hadSlot {
-		e.running--
-		if !e.closing && len(e.queue) > 0 {
-			next = e.queue[0]
-			e.queue = e.queue[1:]
-			e.running++
-		}
+		next = e.freeSlotLocked()
 	}
 	e.mu.Unlock()
 	h.finalize(func(h *Handle) {

@@ -305,28 +305,27 @@ type AuditedStore interface {
 	UpdateRunAudited(ctx context.Context, id string, fn func(*Run) error, entries AuditEntries) (*Run, error)
 }
 
+// StartingStore is an AuditedStore that also stores a run that starts as
+// it is created: the run, its lock and the audit entries of its request
+// and its start in one transaction, so that a run that needs no approval
+// costs one fsync before it runs instead of two or three.
+type StartingStore interface {
+	AuditedStore
+	// CreateRunStarted assigns run its ID, calls fn on it (fn marks it
+	// started, with what depends on the ID; it must only compute), takes
+	// its lock (run.LockKey, for run.RequestedBy since run.StartedAt) when
+	// it has one, and stores it with the entries, all in one transaction.
+	// A lock another run holds stores nothing and returns a *LockedError.
+	// On success run is as stored.
+	CreateRunStarted(ctx context.Context, run *Run, fn func(*Run) error, entries AuditEntries) error
+}
+
 // Create stores p's run (assigning its ID) with the audit entries of its
 // request, in one transaction where the store allows it, and publishes its
 // first state.
 func (s *Service) Create(ctx context.Context, p *Requested) error {
 	run := p.Run
-	notes := func(run *Run) []audit.Note {
-		detail := map[string]string{
-			"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, p.Masker),
-			"plan_hash": run.PlanHash, "lock": run.LockKey, "via": string(p.via),
-		}
-		if p.suggest != "" {
-			detail["suggested_by"] = p.suggest
-		}
-		out := []audit.Note{{Actor: run.RequestedBy, Action: audit.ActionRunRequest, Subject: run.ID, Detail: detail}}
-		if len(run.Approvals) > 0 && run.Approvals[0].Name == "break-glass" {
-			out = append(out, audit.Note{Actor: run.RequestedBy, Action: audit.ActionRunApprove, Subject: run.ID, Detail: map[string]string{
-				"break_glass": "true", "reason": "approval bypassed locally with tebura run --break-glass",
-				"required": fmt.Sprint(p.Runbook.Approval.Required), "approvers": strings.Join(p.Runbook.ApproverRoles(), ","),
-			}})
-		}
-		return out
-	}
+	notes := p.requestNotes
 	if p.hidden != nil && run.State == StatePendingApproval && s.sealer != nil {
 		sealed, err := s.sealer.seal(run, p.hidden)
 		if err != nil {
@@ -356,6 +355,26 @@ func (s *Service) Create(ctx context.Context, p *Requested) error {
 	}
 	s.publish(Transition{Run: copyRun(run), From: "", To: run.State, Actor: run.RequestedBy, At: run.RequestedAt})
 	return nil
+}
+
+// requestNotes are the audit entries of run's request: run.request, and
+// the approval of a break-glass request.
+func (p *Requested) requestNotes(run *Run) []audit.Note {
+	detail := map[string]string{
+		"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, p.Masker),
+		"plan_hash": run.PlanHash, "lock": run.LockKey, "via": string(p.via),
+	}
+	if p.suggest != "" {
+		detail["suggested_by"] = p.suggest
+	}
+	out := []audit.Note{{Actor: run.RequestedBy, Action: audit.ActionRunRequest, Subject: run.ID, Detail: detail}}
+	if len(run.Approvals) > 0 && run.Approvals[0].Name == "break-glass" {
+		out = append(out, audit.Note{Actor: run.RequestedBy, Action: audit.ActionRunApprove, Subject: run.ID, Detail: map[string]string{
+			"break_glass": "true", "reason": "approval bypassed locally with tebura run --break-glass",
+			"required": fmt.Sprint(p.Runbook.Approval.Required), "approvers": strings.Join(p.Runbook.ApproverRoles(), ","),
+		}})
+	}
+	return out
 }
 
 // entries chains the notes that notes returns for a run after last.
@@ -420,7 +439,9 @@ func (s *Service) Start(ctx context.Context, run *Run, rb *Runbook, by string) (
 }
 
 // StartEcho is Start with every masked line of output also written to
-// echo, beyond the log cap too: what `tebura run` prints.
+// echo, beyond the log cap too: what `tebura run` prints when a server
+// runs it for the CLI (the admin socket), which needs the run's ID before
+// its output.
 func (s *Service) StartEcho(ctx context.Context, run *Run, rb *Runbook, by string, echo io.Writer) (*Handle, error) {
 	return s.start(ctx, run, rb, by, echo)
 }
@@ -444,8 +465,7 @@ func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, e
 	}
 	// The entry of the start is written with the executor's first write of
 	// the run (queued or running), before any step runs: one transaction.
-	s.starts.put(run.ID, audit.Note{Actor: by, Action: audit.ActionRunStart, Subject: run.ID, Detail: map[string]string{
-		"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, m)}})
+	s.starts.put(run.ID, startNote(run, by, m))
 	h, err := s.exec.Start(context.WithoutCancel(ctx), run, Job{Steps: steps, Timeout: rb.Timeout, Masker: m, Echo: echo})
 	if err != nil {
 		s.starts.take(run.ID) // it never started
@@ -456,6 +476,78 @@ func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, e
 		return nil, err // the executor ended it failed
 	}
 	return h, nil
+}
+
+// startNote is the audit entry of run's start, caused by by.
+func startNote(run *Run, by string, m Masker) audit.Note {
+	return audit.Note{Actor: by, Action: audit.ActionRunStart, Subject: run.ID, Detail: map[string]string{
+		"runbook": run.Runbook, "params": ParamsText(run.Params, run.Secret, m)}}
+}
+
+// CreateAndStart stores p's run already started and runs it: the door's
+// one call for a run that needs no approval (or whose approval break-glass
+// recorded). The run, its lock and the audit entries of its request and of
+// its start (by, who caused it) are one transaction, one fsync, where the
+// store allows it (a StartingStore), and no step runs before it is
+// durable. The request and the start are published as two transitions,
+// as Create then Start publish them. echo, when set, gets every masked
+// line of output, beyond the log cap too: what `tebura run` prints.
+//
+// When every slot is taken (the run queues), its lock is held or its steps
+// cannot be rendered, or the store cannot, it is Create then Start: the
+// run is stored as requested first, and Start starts it, or ends it failed
+// and returns why. p.Run.ID is empty when nothing was stored.
+func (s *Service) CreateAndStart(ctx context.Context, p *Requested, by string, echo io.Writer) (*Handle, error) {
+	if p.Run.State != StateApproved {
+		return nil, tebura.Errorf(tebura.EINTERNAL, "A request for %s that is %s cannot start at once.", p.Runbook.Name, p.Run.State)
+	}
+	if h, done, err := s.createStarted(ctx, p, by, echo); done {
+		return h, err
+	}
+	if err := s.Create(ctx, p); err != nil {
+		return nil, err
+	}
+	return s.start(ctx, p.Run, p.Runbook, by, echo)
+}
+
+// createStarted is CreateAndStart's one transaction. done is false when it
+// stored nothing and the run is to be created, then started.
+func (s *Service) createStarted(ctx context.Context, p *Requested, by string, echo io.Writer) (h *Handle, done bool, err error) {
+	st, ok := s.store.(StartingStore)
+	if !ok || s.exec == nil {
+		return nil, false, nil
+	}
+	// The request's own values and masker: the run record holds no secret
+	// value (see Prepare), and the vault gets them once the run has its ID.
+	m, vals := p.Masker, p.Values
+	steps, err := p.Runbook.Render(vals)
+	if err != nil || len(steps) == 0 {
+		return nil, false, nil // Start ends it failed with the reason
+	}
+	var entries AuditEntries
+	if s.audit != nil {
+		entries = s.entries(func(r *Run) []audit.Note { return append(p.requestNotes(r), startNote(r, by, m)) })
+	}
+	job := Job{Steps: steps, Timeout: p.Runbook.Timeout, Masker: m, Echo: echo}
+	h, err = s.exec.startNew(p.Run, job, func(run *Run, mark func(*Run) error) error {
+		requested := copyRun(run)
+		if err := st.CreateRunStarted(ctx, run, mark, entries); err != nil {
+			return err
+		}
+		if p.hidden != nil {
+			s.vault.put(run.ID, p.hidden)
+		}
+		// Published before the steps begin, so before the run's end.
+		requested.ID = run.ID
+		s.publish(Transition{Run: requested, From: "", To: requested.State, Actor: run.RequestedBy, At: run.RequestedAt})
+		s.publish(Transition{Run: copyRun(run), From: requested.State, To: run.State, Actor: "system", At: s.now()})
+		return nil
+	})
+	var locked *LockedError
+	if errors.Is(err, errNoSlot) || errors.As(err, &locked) {
+		return nil, false, nil
+	}
+	return h, true, err
 }
 
 // fail ends a run that could not be started and returns cause.

@@ -2,6 +2,8 @@ package runbooks
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,6 +70,10 @@ type atomicStore struct {
 	// writes counts every write of a run (create, update), each one
 	// transaction of a real store, with or without entries.
 	writes atomic.Int64
+	// startedCreates counts CreateRunStarted calls that stored a run;
+	// failStarted, when set, is what CreateRunStarted fails with.
+	startedCreates int
+	failStarted    error
 }
 
 func (s *atomicStore) CreateRun(ctx context.Context, run *Run) error {
@@ -82,6 +88,40 @@ func (s *atomicStore) CreateRunAudited(ctx context.Context, run *Run, entries Au
 		return err
 	}
 	return s.appendEntries(run, entries)
+}
+
+// CreateRunStarted stores a run created started, its lock and its entries
+// in one write, refusing a lock another run holds, as store/bolt does in
+// one transaction.
+func (s *atomicStore) CreateRunStarted(_ context.Context, run *Run, fn func(*Run) error, entries AuditEntries) error {
+	if s.failStarted != nil {
+		return s.failStarted
+	}
+	f := s.fakeStore
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, _ := json.Marshal(run)
+	r := decodeRun(b)
+	r.ID = fmt.Sprintf("r%d", f.seq+1)
+	if err := fn(r); err != nil {
+		return err
+	}
+	if cur, held := f.locks[r.LockKey]; r.LockKey != "" && held && cur.RunID != r.ID {
+		return &LockedError{Lock: cur}
+	}
+	if err := s.appendEntries(r, entries); err != nil {
+		return err
+	}
+	f.seq++
+	if r.LockKey != "" {
+		f.locks[r.LockKey] = Lock{Key: r.LockKey, RunID: r.ID, Holder: r.RequestedBy, Since: r.StartedAt}
+	}
+	b, _ = json.Marshal(r)
+	f.runs[r.ID] = b
+	*run = *decodeRun(b)
+	s.startedCreates++
+	s.writes.Add(1)
+	return nil
 }
 
 func (s *atomicStore) UpdateRun(ctx context.Context, id string, fn func(*Run) error) (*Run, error) {
@@ -372,5 +412,224 @@ steps:
 	}
 	if _, err := audit.Verify(ctx, sh.audit); err != nil {
 		t.Errorf("chain: %v", err)
+	}
+}
+
+// TestServiceCreateAndStartOneTransaction: a run that needs no approval is
+// created already running, with its lock and its run.request and run.start
+// entries, in one write before any step runs, and ends in a second; the
+// request and the start are still published as two transitions, and the
+// chain reads request, start, end. When no slot is free it is stored first
+// and queued, as before; a held lock stores it and ends it failed, as
+// before.
+func TestServiceCreateAndStartOneTransaction(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	sh := newSvcHarnessCfg(t, ExecutorConfig{MaxConcurrent: 1}, func(tr Transition) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s %s>%s %s", tr.Run.ID, tr.From, tr.To, tr.Actor))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	block := sh.load(`
+name: block
+kind: diagnostic
+allow: [dev]
+lock: gate
+params:
+  - {name: gate, type: string, required: true}
+steps:
+  - {name: wait, script: 'while [ ! -e {{ .Params.gate }} ]; do sleep 0.01; done'}
+`)
+	hello := sh.load(`
+name: hello
+kind: diagnostic
+allow: [dev]
+steps:
+  - {name: hi, run: [echo, hi]}
+`)
+	locked := sh.load(`
+name: locked
+kind: diagnostic
+allow: [dev]
+lock: gate
+steps:
+  - {name: hi, run: [echo, hi]}
+`)
+	gate := filepath.Join(t.TempDir(), "open")
+	first, err := sh.svc.Prepare(ctx, Request{Runbook: block, Params: map[string]string{"gate": gate}, By: "slack:U1", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, err := sh.svc.CreateAndStart(ctx, first, "slack:U1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sh.st.writes.Load(); got != 1 || sh.st.startedCreates != 1 {
+		t.Fatalf("%d run writes (%d created started) before the first run's end; want 1: request and start together", got, sh.st.startedCreates)
+	}
+	stored, err := sh.st.GetRun(ctx, first.Run.ID)
+	if err != nil || stored.State != StateRunning || stored.LogPath == "" || first.Run.State != StateRunning {
+		t.Fatalf("stored = %+v, %v; want it running with its log, as the request's run is", stored, err)
+	}
+	if locks, _ := sh.st.Locks(ctx); len(locks) != 1 || locks[0].RunID != first.Run.ID {
+		t.Fatalf("locks = %+v; want gate held by %s", locks, first.Run.ID)
+	}
+
+	// Every slot is taken: stored first, then queued (its start rides with
+	// the queued write).
+	second, err := sh.svc.Prepare(ctx, Request{Runbook: hello, By: "slack:U2", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := sh.svc.CreateAndStart(ctx, second, "slack:U2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := h2.Snapshot().State; st != StateQueued {
+		t.Fatalf("second run is %s; want queued behind the first", st)
+	}
+
+	// The lock is held: stored, then ended failed by the start, as before.
+	third, err := sh.svc.Prepare(ctx, Request{Runbook: locked, By: "slack:U3", Via: ViaAutomation, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held *LockedError
+	if _, err := sh.svc.CreateAndStart(ctx, third, "slack:U3", nil); !errors.As(err, &held) || held.Lock.RunID != first.Run.ID {
+		t.Fatalf("err = %v; want the lock held by %s", err, first.Run.ID)
+	}
+	if r, err := sh.st.GetRun(ctx, third.Run.ID); err != nil || r.State != StateFailed || !strings.Contains(r.Reason, "lock held by run "+first.Run.ID) {
+		t.Fatalf("locked run = %+v, %v; want it stored failed with the holder", r, err)
+	}
+
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*Handle{h1, h2} {
+		select {
+		case <-h.Done():
+		case <-ctx.Done():
+			t.Fatalf("run %s did not end", h.RunID())
+		}
+	}
+	if err := sh.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// first: started create, end; second: request, queued, running, end;
+	// third: request, failed end.
+	if got := sh.st.writes.Load(); got != 8 {
+		t.Errorf("%d run writes; want 8 (2 for the first run, 4 for the queued one, 2 for the locked one)", got)
+	}
+	if sh.audit.appends != 0 {
+		t.Errorf("%d audit entries were appended in transactions of their own; want each with its run's write", sh.audit.appends)
+	}
+	want := []string{
+		"slack:U1 run.request r1",
+		"slack:U1 run.start r1",
+		"slack:U2 run.request r2",
+		"slack:U2 run.start r2",
+		"slack:U3 run.request r3",
+		"system run.end r3",
+		"system run.end r1",
+		"system run.end r2",
+	}
+	if got := sh.audit.actions(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := audit.Verify(ctx, sh.audit); err != nil {
+		t.Errorf("chain: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	wantT := []string{
+		"r1 >approved slack:U1",
+		"r1 approved>running system",
+		"r2 >approved slack:U2",
+		"r2 approved>queued system",
+		"r3 >approved slack:U3",
+		"r3 approved>failed system",
+		"r1 running>succeeded system",
+		"r2 queued>running system",
+		"r2 running>succeeded system",
+	}
+	if strings.Join(seen, "\n") != strings.Join(wantT, "\n") {
+		t.Errorf("transitions:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(wantT, "\n"))
+	}
+}
+
+// TestServiceCreateAndStartStoreFails: when the one transaction fails,
+// nothing was stored and nothing runs: no ID, no log, no live handle, and
+// the slot it had taken is free for the next run.
+func TestServiceCreateAndStartStoreFails(t *testing.T) {
+	sh := newSvcHarnessCfg(t, ExecutorConfig{MaxConcurrent: 1})
+	ctx := context.Background()
+	marker := filepath.Join(t.TempDir(), "ran")
+	rb := sh.load(`
+name: touch
+kind: diagnostic
+allow: [dev]
+params:
+  - {name: path, type: string, required: true}
+steps:
+  - {name: touch, run: [touch, "{{ .Params.path }}"]}
+`)
+	p, err := sh.svc.Prepare(ctx, Request{Runbook: rb, Params: map[string]string{"path": marker}, By: "slack:U1", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := errors.New("disk full")
+	sh.st.failStarted = disk
+	if h, err := sh.svc.CreateAndStart(ctx, p, "slack:U1", nil); !errors.Is(err, disk) || h != nil {
+		t.Fatalf("CreateAndStart = %v, %v; want the store's error and no handle", h, err)
+	}
+	if p.Run.ID != "" || sh.st.writes.Load() != 0 || len(sh.audit.entries) != 0 {
+		t.Fatalf("ID %q, %d writes, %d entries after a failed create; want nothing stored", p.Run.ID, sh.st.writes.Load(), len(sh.audit.entries))
+	}
+	if st := sh.exec.Stats(); st.Running != 0 || st.Queued != 0 {
+		t.Fatalf("executor after a failed create: %+v; want the slot free", st)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("the step ran although its run was never stored (stat: %v)", err)
+	}
+
+	sh.st.failStarted = nil
+	p, err = sh.svc.Prepare(ctx, Request{Runbook: rb, Params: map[string]string{"path": marker}, By: "slack:U1", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := sh.svc.CreateAndStart(ctx, p, "slack:U1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.Done()
+	if s := h.Snapshot(); s.State != StateSucceeded {
+		t.Fatalf("next run = %+v; want it to take the freed slot and succeed", s)
+	}
+}
+
+// TestServiceCreateAndStartLogNotOpened: a run created started whose log
+// cannot be opened still runs, and is stored without a log path, as a run
+// started after its request is, so that nothing points at a missing file.
+func TestServiceCreateAndStartLogNotOpened(t *testing.T) {
+	sh := newSvcHarness(t)
+	if err := os.WriteFile(filepath.Join(sh.dir, "logs"), nil, 0o600); err != nil { // a file where the logs directory goes
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rb := sh.load("name: hello\nkind: diagnostic\nallow: [dev]\nsteps:\n  - {name: hi, run: [echo, hi]}\n")
+	p, err := sh.svc.Prepare(ctx, Request{Runbook: rb, By: "slack:U1", Via: ViaChat, Gate: NoApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := sh.svc.CreateAndStart(ctx, p, "slack:U1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.Done()
+	run, err := sh.st.GetRun(ctx, p.Run.ID)
+	if err != nil || run.State != StateSucceeded || run.LogPath != "" || sh.st.startedCreates != 1 {
+		t.Fatalf("run = %+v, %v (%d created started); want it created started, succeeded, with no log path", run, err, sh.st.startedCreates)
 	}
 }

@@ -334,7 +334,9 @@ func (s *server) mountAdmin(mux *http.ServeMux) {
 		st := admin.NewStream(w)
 		// The request's context ends when the client goes (Ctrl-C): the
 		// run is cancelled then, as in a terminal.
-		code, msg := exitOf(startCLIRun(r.Context(), app.Runs, p, actor, st.Stdout(), st.Stderr()))
+		code, msg := exitOf(startCLIRun(r.Context(), app.Runs, p, actor, st.Stdout(), st.Stderr(), func(bg context.Context, out io.Writer) (*runbooks.Handle, error) {
+			return app.Runs.StartEcho(bg, p.Run, p.Runbook, actor, out) // created above: the client has its ID
+		}))
 		_ = st.End(code, msg)
 	})
 	mux.HandleFunc("POST /v1/runs/{id}/cancel", s.cancelRun)

@@ -430,6 +430,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
+	// Every catch-up is listed before the listener serves, so /readyz
+	// never answers "done" before one has begun.
+	dones := make([]func(), len(catchUps))
+	for i, c := range catchUps {
+		dones[i] = a.CatchingUp(c.Name, c.Detail)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.srv.Serve(a.ln) }()
 	// Catching up ends with ctx: what it did not do, the next start does
@@ -437,12 +443,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	catchCtx, stopCatchUp := context.WithCancel(ctx)
 	defer stopCatchUp()
 	var catching sync.WaitGroup
-	for _, c := range catchUps {
+	for i, c := range catchUps {
 		catching.Add(1)
 		go func() {
 			defer catching.Done()
-			done := a.CatchingUp(c.Name, c.Detail)
-			defer done()
+			defer dones[i]()
 			if err := c.Run(catchCtx, a.interrupted); err != nil && catchCtx.Err() == nil {
 				a.Logger.Error("catch-up failed", "step", c.Name, "err", err)
 			}

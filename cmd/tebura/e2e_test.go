@@ -194,8 +194,11 @@ func TestCrashRecovery(t *testing.T) {
 	p := startProc(t, "serve", "--console-json", "--config", path)
 	p.waitLog(t, "tebura serving")
 	p.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run long"})
+	// An edit, not the post: the place of the run's message is stored
+	// right after the post, on the goroutine that then edits it, so a
+	// kill after an edit finds it stored.
 	running := waitEvent(t, p.out, "the long run's output", func(e outEvent) bool {
-		return e.Message.Header == "long — running" && strings.Contains(e.text(), "started")
+		return e.Type == "edit" && e.Message.Header == "long — running" && strings.Contains(e.text(), "started")
 	})
 	p.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run restart-api env=prod"})
 	card := waitEvent(t, p.out, "the approval card", headerIs("Approval needed: restart-api"))
@@ -212,7 +215,7 @@ func TestCrashRecovery(t *testing.T) {
 	})
 	// The interrupted run's message was redrawn at start-up.
 	if hs := rec.headers(running.Ref); len(hs) == 0 || !strings.HasPrefix(hs[len(hs)-1], "long — interrupted") {
-		t.Errorf("edits of the long run's message after the restart: %q", hs)
+		t.Errorf("edits of the long run's message %q after the restart: %q (all: %v)", running.Ref, hs, rec.edits)
 	}
 	// Its lock is free: the same runbook starts again.
 	ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run long n=1"})

@@ -100,7 +100,7 @@ identity is the OS user ($USER), which nothing authenticates.`,
 // work over the admin socket (runRemote); otherwise this process opens the
 // store and builds one. Either way it asks the service to prepare the
 // request (bind, authorize, plan, lock), shows the plan and asks, has the
-// service create and start the run, prints every line of its output, and
+// service store the run started (one transaction), prints every line of its output, and
 // exits with its exit code.
 func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runFlags) error {
 	w, err := c.loadRunWorld()
@@ -138,11 +138,11 @@ func (c *cli) runRunbook(ctx context.Context, name string, args []string, f runF
 	if !f.yes && !confirm(c.stdin, c.stdout) {
 		return &exitError{code: 1, err: errors.New("not confirmed; nothing ran")}
 	}
-	// The run's writes must land even after Ctrl-C.
-	if err := svc.Create(context.WithoutCancel(ctx), p); err != nil {
-		return err
-	}
-	return startCLIRun(ctx, svc, p, actor, c.stdout, c.stderr)
+	// The run's writes must land even after Ctrl-C; its request and start
+	// are one transaction.
+	return startCLIRun(ctx, svc, p, actor, c.stdout, c.stderr, func(bg context.Context, out io.Writer) (*runbooks.Handle, error) {
+		return svc.CreateAndStart(bg, p, actor, out)
+	})
 }
 
 // cliRunbook finds the runbook name, parses its key=value args and
@@ -183,15 +183,17 @@ func prepareCLIRun(ctx context.Context, svc *runbooks.Service, w *world, name st
 	})
 }
 
-// startCLIRun starts the created run p, writes its output to stdout as it
-// comes and what happened to stderr, and returns once the run ended: nil
-// when it succeeded, else an exitError with the run's exit code. The end
-// of ctx (Ctrl-C, or the admin client gone) cancels the run, which is
-// then waited for.
-func startCLIRun(ctx context.Context, svc *runbooks.Service, p *runbooks.Requested, actor string, stdout, stderr io.Writer) error {
+// startCLIRun has start start the prepared run p, echoing every masked
+// line of output to out, writes that output to stdout as it comes and what
+// happened to stderr, and returns once the run ended: nil when it
+// succeeded, else an exitError with the run's exit code. The end of ctx
+// (Ctrl-C, or the admin client gone) cancels the run, which is then
+// waited for.
+func startCLIRun(ctx context.Context, svc *runbooks.Service, p *runbooks.Requested, actor string, stdout, stderr io.Writer,
+	start func(bg context.Context, out io.Writer) (*runbooks.Handle, error)) error {
 	bg := context.WithoutCancel(ctx)
 	out := &echo{w: stdout}
-	h, err := svc.StartEcho(bg, p.Run, p.Runbook, actor, out)
+	h, err := start(bg, out)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (b *Flows) approve(ctx context.Context, c *bot.Click, runID string) error {
 	if ref.IsZero() {
 		ref = c.Message
 	}
-	return b.start(ctx, updated, rb, ref, nil, c.Actor.ID)
+	return b.start(ctx, updated, ref, nil, func() (*runbooks.Handle, error) { return b.d.Runs.Start(ctx, updated, rb, c.Actor.ID) })
 }
 
 // redrawPending redraws an approval card after a partial approval; the

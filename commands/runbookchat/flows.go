@@ -238,15 +238,23 @@ func (b *Flows) decisionCallbacks(ctx context.Context, run *runbooks.Run) (appro
 
 // newCallback stores a button's meaning and returns its opaque ID.
 func (b *Flows) newCallback(ctx context.Context, action, runID string, expires time.Time) (string, error) {
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", tebura.Wrap(tebura.EINTERNAL, err, "")
+	cb, err := b.callback(action, runID, expires)
+	if err != nil {
+		return "", err
 	}
-	cb := bot.Callback{ID: "cb_" + hex.EncodeToString(raw[:]), Action: action, Subject: runID, Created: b.now(), Expires: expires}
 	if err := b.d.Store.PutCallback(ctx, cb); err != nil {
 		return "", err
 	}
 	return cb.ID, nil
+}
+
+// callback makes a button's meaning with a new opaque ID, not stored yet.
+func (b *Flows) callback(action, runID string, expires time.Time) (bot.Callback, error) {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return bot.Callback{}, tebura.Wrap(tebura.EINTERNAL, err, "")
+	}
+	return bot.Callback{ID: "cb_" + hex.EncodeToString(raw[:]), Action: action, Subject: runID, Created: b.now(), Expires: expires}, nil
 }
 
 func (b *Flows) record(ctx context.Context, actor string, action audit.Action, subj string, detail map[string]string) {

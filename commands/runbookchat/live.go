@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,24 +26,34 @@ const finalDeliveryTimeout = 2 * time.Minute
 // elapsed time moves.
 const elapsedRefresh = 10 * time.Second
 
-// start has the run service start a stored run and follows it in ref: the
-// message already posted for it (the approval card), or, with post, the
-// message post makes (ref then has no ID and says where). Either way the
-// message is a bot.Stream holding its first send for bot.DefaultStreamHold,
-// so a run that ends by then is one message carrying its final frame; with
-// post, start returns once the message is posted. by is the identity that
-// caused the start, for the audit chain.
-func (b *Flows) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbook, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), by string) error {
+// start has the run service start a run with launch and follows it in
+// ref: the message already posted for it (the approval card), or, with
+// post, the message post makes (ref then has no ID and says where). launch
+// stores the run (if it is not stored yet) and starts it; run is the run
+// it starts, with its ID once stored. Either way the message is a
+// bot.Stream holding its first send for bot.DefaultStreamHold, so a run
+// that ends by then is one message carrying its final frame; with post,
+// start returns once the message is posted. When launch stored nothing,
+// its error is the answer.
+func (b *Flows) start(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), launch func() (*runbooks.Handle, error)) error {
 	m := b.d.Runs.Masker(run)
 	if !ref.IsZero() && ref.ID != run.Origin.Message {
 		if updated, err := b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin)); err == nil {
 			run = updated
 		}
 	}
-	// The run is followed from before it can end, so that WaitRun and
-	// Wait cover its last message even when it fails at once.
+	h, err := launch()
+	if run.ID == "" {
+		return err
+	}
+	// The run is followed before start returns, so that WaitRun and Wait
+	// cover its last message even when it failed at once.
 	release := b.track(run.ID)
-	st := b.runStream(ctx, run, ref, post)
+	var cancelCB *pendingCallback
+	if err == nil {
+		cancelCB = b.pendingCallback(actionCancel, run.ID)
+	}
+	st := b.runStream(ctx, run, ref, post, cancelCB)
 	if st != nil && post != nil {
 		// The command's answer is this message: wait for it, as a handler
 		// bound to its event's lifetime must.
@@ -52,7 +64,6 @@ func (b *Flows) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbo
 			}
 		}()
 	}
-	h, err := b.d.Runs.Start(ctx, run, rb, by)
 	if err != nil {
 		defer release()
 		var locked *runbooks.LockedError
@@ -74,20 +85,20 @@ func (b *Flows) start(ctx context.Context, run *runbooks.Run, rb *runbooks.Runbo
 		b.showFinal(ctx, run.ID, st, frame(shown, runbooks.Snapshot{}, m, b.now(), "", ""))
 		return err
 	}
-	cancelCB, err := b.newCallback(ctx, actionCancel, run.ID, time.Time{})
-	if err != nil {
-		b.log.Error("cancel button not stored", "run_id", run.ID, "err", err)
-	}
 	go func() {
 		defer release()
-		b.follow(context.WithoutCancel(ctx), h, run, m, st, ref, cancelCB)
+		b.follow(context.WithoutCancel(ctx), h, run, m, st, ref, cancelCB.id())
 	}()
 	return nil
 }
 
 // runStream is the live message of run (see start), or nil when there is
-// no chat to show it on. A message it posts is stored as the run's origin.
-func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error)) *bot.Stream {
+// no chat to show it on. Before it sends a frame carrying the [Cancel]
+// button, cancel is stored. A message it posts while the run is live is
+// stored as the run's origin, so that it is redrawn if the run is
+// interrupted; one posted once the run ended already shows how it ended,
+// and nothing redraws it.
+func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.MessageRef, post func(context.Context, bot.Message) (bot.MessageRef, error), cancel *pendingCallback) *bot.Stream {
 	chat := b.chat(ref.Platform)
 	if chat == nil || (ref.IsZero() && post == nil) {
 		b.log.Warn("run has no live message", "run_id", run.ID, "platform", ref.Platform)
@@ -96,7 +107,12 @@ func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.Messag
 	opt := bot.StreamOptions{Interval: b.d.Config.StreamInterval, Hold: bot.DefaultStreamHold, Budget: b.budget[ref.Platform],
 		Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver}
 	if ref.IsZero() {
-		opt.Post = post
+		opt.Post = func(ctx context.Context, m bot.Message) (bot.MessageRef, error) {
+			return post(ctx, cancel.ready(ctx, m))
+		}
+		// Where the run's message is, recorded once it is posted (after the
+		// reply, so off its path), also for a run that has already ended:
+		// it is where the run's result was shown, for whoever looks it up.
 		opt.OnPost = func(posted bot.MessageRef) {
 			posted.Platform = cmp.Or(posted.Platform, ref.Platform)
 			if _, err := b.d.Runs.SetOrigin(context.WithoutCancel(ctx), run.ID, originOf(posted, run.Origin)); err != nil {
@@ -104,7 +120,88 @@ func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.Messag
 			}
 		}
 	}
+	if cancel != nil {
+		chat = callbackChat{Chat: chat, cb: cancel}
+	}
 	return bot.NewStream(chat, ref, opt)
+}
+
+// live reports whether run id is queued or running in this process.
+func (b *Flows) live(id string) bool {
+	ex := b.d.Runs.Executor()
+	if ex == nil {
+		return false
+	}
+	_, ok := ex.Handle(id)
+	return ok
+}
+
+// pendingCallback is a button's callback stored only when a message
+// carrying the button is about to be sent: a run that ends within its
+// message's hold never shows [Cancel], so it costs no store write.
+type pendingCallback struct {
+	cb  bot.Callback
+	put func(context.Context, bot.Callback) error
+	log *slog.Logger
+
+	mu     sync.Mutex
+	stored bool
+}
+
+// pendingCallback returns the callback of a button for action on runID,
+// not stored yet.
+func (b *Flows) pendingCallback(action, runID string) *pendingCallback {
+	cb, err := b.callback(action, runID, time.Time{})
+	if err != nil {
+		b.log.Error("button callback not made", "run_id", runID, "action", action, "err", err)
+		return nil
+	}
+	return &pendingCallback{cb: cb, put: b.d.Store.PutCallback, log: b.log.With("run_id", runID)}
+}
+
+// id is the callback's ID; empty for nil (frames then show no button).
+func (p *pendingCallback) id() string {
+	if p == nil {
+		return ""
+	}
+	return p.cb.ID
+}
+
+// ready returns m once the callback of its button is stored, storing it
+// the first time. When it cannot be stored, the button is taken off m
+// (a click would find nothing) and the next message tries again.
+func (p *pendingCallback) ready(ctx context.Context, m bot.Message) bot.Message {
+	if p == nil || !slices.ContainsFunc(m.Buttons, p.carried) {
+		return m
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stored {
+		if err := p.put(ctx, p.cb); err != nil {
+			p.log.Error("button not stored", "action", p.cb.Action, "err", err)
+			m.Buttons = slices.DeleteFunc(slices.Clone(m.Buttons), p.carried)
+			return m
+		}
+		p.stored = true
+	}
+	return m
+}
+
+func (p *pendingCallback) carried(bt bot.Button) bool { return bt.CallbackID == p.cb.ID }
+
+// callbackChat is the chat a run's stream edits through: each edit
+// carrying the pending button waits for its callback to be stored.
+type callbackChat struct {
+	bot.Chat
+	cb *pendingCallback
+}
+
+// Limits are the chat's own.
+func (c callbackChat) Limits() bot.Limits { return bot.LimitsOf(c.Chat) }
+
+// Edit stores the button's callback first when m carries it.
+func (c callbackChat) Edit(ctx context.Context, ref bot.MessageRef, m bot.Message) error {
+	return c.Chat.Edit(ctx, ref, c.cb.ready(ctx, m))
 }
 
 // showFinal delivers msg as the one last frame of a run's message st
@@ -277,7 +374,7 @@ func (b *Flows) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, er
 	if !ok {
 		return nil, tebura.Errorf(tebura.ENOTFOUND, "There is no runbook `%s`; fix the automation rule.", req.Runbook)
 	}
-	p, err := b.d.Runs.Request(ctx, runbooks.Request{
+	p, err := b.d.Runs.Prepare(ctx, runbooks.Request{
 		Runbook: rb, Params: req.Params, By: req.By, Name: req.Name, Via: runbooks.ViaAutomation, Gate: runbooks.NoApproval,
 		Origin: req.origin(),
 	})
@@ -293,7 +390,8 @@ func (b *Flows) StartRun(ctx context.Context, req RunRequest) (*runbooks.Run, er
 			return chat.Post(ctx, req.Target, msg)
 		}
 	}
-	if err := b.start(ctx, run, rb, ref, post, req.By); err != nil {
+	launch := func() (*runbooks.Handle, error) { return b.d.Runs.CreateAndStart(ctx, p, req.By, nil) }
+	if err := b.start(ctx, run, ref, post, launch); err != nil {
 		return nil, err
 	}
 	return b.d.Store.GetRun(ctx, run.ID)

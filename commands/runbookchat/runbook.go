@@ -133,7 +133,7 @@ func (b *Flows) request(ctx context.Context, c *bot.Command, req commands.Reques
 		}
 		return err
 	}
-	p, err := b.d.Runs.Request(ctx, runbooks.Request{
+	p, err := b.d.Runs.Prepare(ctx, runbooks.Request{
 		Runbook: rb, Params: req.Args, By: c.Actor.ID, Name: c.Actor.Name, Via: runbooks.ViaChat,
 		Origin:           runbooks.Origin{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread},
 		Authorize:        func(rb *runbooks.Runbook) error { return b.mayRun(s, rb) },
@@ -150,12 +150,17 @@ func (b *Flows) request(ctx context.Context, c *bot.Command, req commands.Reques
 	if err != nil {
 		return err
 	}
-	run := p.Run
 	if !rb.NeedsApproval() {
-		// The answer is the run's message, posted by its stream within
+		// One transaction stores the run started, with its request. The
+		// answer is the run's message, posted by its stream within
 		// bot.DefaultStreamHold: the final frame of a run that ended by then.
-		return b.start(ctx, run, rb, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply, c.Actor.ID)
+		return b.start(ctx, p.Run, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply,
+			func() (*runbooks.Handle, error) { return b.d.Runs.CreateAndStart(ctx, p, c.Actor.ID, nil) })
 	}
+	if err := b.d.Runs.Create(ctx, p); err != nil {
+		return err
+	}
+	run := p.Run
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return err

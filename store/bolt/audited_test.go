@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/runbooks"
@@ -98,5 +99,80 @@ func TestUpdateRunAudited(t *testing.T) {
 	}
 	if n, err := audit.Verify(ctx, s); err != nil || n != 1 {
 		t.Fatalf("verify: %d %v", n, err)
+	}
+}
+
+var _ runbooks.StartingStore = (*Store)(nil)
+
+// TestCreateRunStarted: a run created started, its lock and the entries of
+// its request and start are one transaction: fn sees the new ID, the lock
+// is held by the run, the entries follow the chain; a lock another run
+// holds, or an entry that cannot be made, leaves no run, no lock, no entry
+// and no used ID behind.
+func TestCreateRunStarted(t *testing.T) {
+	s, clock, _ := openTest(t)
+	ctx := context.Background()
+	log := audit.New(s, nil, nil)
+	started := clock.Now().Add(time.Second)
+	mark := func(r *runbooks.Run) error {
+		r.State, r.StartedAt, r.LogPath = runbooks.StateRunning, started, "logs/"+r.ID+".log"
+		return nil
+	}
+	entries := func(r *runbooks.Run, last *audit.Entry) ([]audit.Entry, error) {
+		if r.State != runbooks.StateRunning {
+			t.Errorf("entries saw state %s, want the marked run", r.State)
+		}
+		e1 := log.Next(last, audit.Note{Actor: "slack:U1", Action: audit.ActionRunRequest, Subject: r.ID})
+		e2 := log.Next(&e1, audit.Note{Actor: "slack:U1", Action: audit.ActionRunStart, Subject: r.ID})
+		return []audit.Entry{e1, e2}, nil
+	}
+	run := &runbooks.Run{Runbook: "restart", LockKey: "restart:web", RequestedBy: "slack:U1", State: runbooks.StateApproved}
+	if err := s.CreateRunStarted(ctx, run, mark, entries); err != nil {
+		t.Fatal(err)
+	}
+	if run.ID != "r1" || run.State != runbooks.StateRunning || run.LogPath != "logs/r1.log" {
+		t.Fatalf("run after create = %+v; want r1 as stored, running with its log", run)
+	}
+	if got, err := s.GetRun(ctx, "r1"); err != nil || got.State != runbooks.StateRunning || !got.StartedAt.Equal(started) {
+		t.Fatalf("stored = %+v, %v", got, err)
+	}
+	locks, err := s.Locks(ctx)
+	if err != nil || len(locks) != 1 || locks[0].RunID != "r1" || locks[0].Holder != "slack:U1" || !locks[0].Since.Equal(started) {
+		t.Fatalf("locks = %+v, %v; want restart:web held by r1 since its start", locks, err)
+	}
+
+	second := &runbooks.Run{Runbook: "restart", LockKey: "restart:web", RequestedBy: "slack:U2", State: runbooks.StateApproved}
+	err = s.CreateRunStarted(ctx, second, mark, entries)
+	var held *runbooks.LockedError
+	if !errors.As(err, &held) || held.Lock.RunID != "r1" {
+		t.Fatalf("err = %v; want a *LockedError naming r1", err)
+	}
+	boom := errors.New("boom")
+	third := &runbooks.Run{Runbook: "restart", LockKey: "restart:db", RequestedBy: "slack:U2", State: runbooks.StateApproved}
+	if err := s.CreateRunStarted(ctx, third, mark, func(*runbooks.Run, *audit.Entry) ([]audit.Entry, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if second.ID != "" || third.ID != "" || second.State != runbooks.StateApproved {
+		t.Errorf("refused creates changed their runs: %+v, %+v", second, third)
+	}
+	if locks, _ := s.Locks(ctx); len(locks) != 1 {
+		t.Errorf("locks after refused creates = %+v; want r1's only", locks)
+	}
+	next := &runbooks.Run{Runbook: "hello", State: runbooks.StateApproved}
+	if err := s.CreateRun(ctx, next); err != nil || next.ID != "r2" {
+		t.Fatalf("next run = %q, %v; want r2 (refused creates use no ID)", next.ID, err)
+	}
+	var got []string
+	if err := s.AuditEntries(ctx, func(e audit.Entry) error { got = append(got, string(e.Action)+" "+e.Subject); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"run.request r1", "run.start r1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("audit = %q, want %q", got, want)
+	}
+	if n, err := audit.Verify(ctx, s); err != nil || n != 2 {
+		t.Fatalf("verify: %d %v", n, err)
+	}
+	if active := listIDs(t, s, runbooks.StateRunning); !reflect.DeepEqual(active, []string{"r1"}) {
+		t.Errorf("running runs = %v; want r1 (indexed as active)", active)
 	}
 }

@@ -50,33 +50,82 @@ func (s *Store) CreateRunAudited(ctx context.Context, run *runbooks.Run, entries
 		return tebura.Errorf(tebura.EINTERNAL, "CreateRun needs a run.")
 	}
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketRuns))
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
+		r, err := createRun(tx, run, nil, false, entries)
+		if err == nil {
+			run.ID = r.ID // only once the transaction's work succeeded
 		}
-		r := *run
-		r.ID = runID(seq)
-		v, err := marshal(&r)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(seqKey(seq), v); err != nil {
-			return err
-		}
-		if err := indexRun(tx, seq, r.State); err != nil {
-			return err
-		}
-		if err := appendEntries(tx, &r, entries); err != nil {
-			return err
-		}
-		run.ID = r.ID // only once the transaction's work succeeded
-		return nil
+		return err
 	})
 	if err != nil {
 		run.ID = ""
 	}
 	return storageError(err, "create run")
+}
+
+// CreateRunStarted implements runbooks.StartingStore: a run that starts as
+// it is created (fn marks it running once it has its ID), its lock and the
+// audit entries of its request and start are one transaction, so a quick
+// run's request and start cost one fsync, and it is never stored running
+// without its lock or its entries. A lock another run holds stores nothing
+// and returns a *runbooks.LockedError naming the holder. On success run is
+// as stored.
+func (s *Store) CreateRunStarted(ctx context.Context, run *runbooks.Run, fn func(*runbooks.Run) error, entries runbooks.AuditEntries) error {
+	if run == nil || fn == nil {
+		return tebura.Errorf(tebura.EINTERNAL, "CreateRunStarted needs a run and what starts it.")
+	}
+	var stored *runbooks.Run
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		r, err := createRun(tx, run, fn, true, entries)
+		stored = r
+		return err
+	})
+	if err != nil {
+		return storageError(err, "create started run") // a *LockedError passes unchanged
+	}
+	*run = *stored
+	return nil
+}
+
+// createRun stores a copy of run under the next ID in tx: fn (when set)
+// changes it once it has its ID, its lock is taken when lock is set and it
+// has one, and entries are appended. It returns the run as stored.
+func createRun(tx *bbolt.Tx, run *runbooks.Run, fn func(*runbooks.Run) error, lock bool, entries runbooks.AuditEntries) (*runbooks.Run, error) {
+	b := tx.Bucket([]byte(bucketRuns))
+	seq, err := b.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	r := *run
+	r.ID = runID(seq)
+	if fn != nil {
+		if err := fn(&r); err != nil {
+			return nil, err
+		}
+		r.ID = runID(seq)
+	}
+	if lock && r.LockKey != "" {
+		l := runbooks.Lock{Key: r.LockKey, RunID: r.ID, Holder: r.RequestedBy, Since: r.StartedAt}
+		if held, err := acquireLock(tx, l); err != nil {
+			if tebura.ErrorCode(err) == tebura.ECONFLICT {
+				return nil, &runbooks.LockedError{Lock: held}
+			}
+			return nil, err
+		}
+	}
+	v, err := marshal(&r)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Put(seqKey(seq), v); err != nil {
+		return nil, err
+	}
+	if err := indexRun(tx, seq, r.State); err != nil {
+		return nil, err
+	}
+	if err := appendEntries(tx, &r, entries); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // GetRun returns the run with id or a tebura ENOTFOUND error.
@@ -293,26 +342,11 @@ func (s *Store) AcquireLock(ctx context.Context, lock runbooks.Lock) (runbooks.L
 	if lock.Since.IsZero() {
 		lock.Since = s.clock()
 	}
-	lock.Since = lock.Since.UTC().Round(0)
 	var got runbooks.Lock
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketLocks))
-		if v := b.Get([]byte(lock.Key)); v != nil {
-			if err := unmarshal(v, &got); err != nil {
-				return err
-			}
-			if got.RunID == lock.RunID {
-				return nil
-			}
-			return tebura.Errorf(tebura.ECONFLICT, "The lock %s is held by run %s (requested by %s) since %s; wait for it to end or cancel it.",
-				got.Key, got.RunID, got.Holder, got.Since.Format(time.RFC3339))
-		}
-		v, err := marshal(&lock)
-		if err != nil {
-			return err
-		}
-		got = lock
-		return b.Put([]byte(lock.Key), v)
+		var err error
+		got, err = acquireLock(tx, lock)
+		return err
 	})
 	if err != nil {
 		if tebura.ErrorCode(err) == tebura.ECONFLICT {
@@ -321,6 +355,28 @@ func (s *Store) AcquireLock(ctx context.Context, lock runbooks.Lock) (runbooks.L
 		return runbooks.Lock{}, storageError(err, "acquire lock "+lock.Key)
 	}
 	return got, nil
+}
+
+// acquireLock takes lock in tx: see AcquireLock. Since must be set.
+func acquireLock(tx *bbolt.Tx, lock runbooks.Lock) (runbooks.Lock, error) {
+	lock.Since = lock.Since.UTC().Round(0)
+	b := tx.Bucket([]byte(bucketLocks))
+	if v := b.Get([]byte(lock.Key)); v != nil {
+		var got runbooks.Lock
+		if err := unmarshal(v, &got); err != nil {
+			return runbooks.Lock{}, err
+		}
+		if got.RunID == lock.RunID {
+			return got, nil
+		}
+		return got, tebura.Errorf(tebura.ECONFLICT, "The lock %s is held by run %s (requested by %s) since %s; wait for it to end or cancel it.",
+			got.Key, got.RunID, got.Holder, got.Since.Format(time.RFC3339))
+	}
+	v, err := marshal(&lock)
+	if err != nil {
+		return runbooks.Lock{}, err
+	}
+	return lock, b.Put([]byte(lock.Key), v)
 }
 
 // ReleaseLock frees key if runID holds it. Releasing a free key, or a key
