@@ -19,8 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // SocketName is the admin socket's file name inside the data dir.
@@ -119,7 +117,9 @@ func PeerOf(ctx context.Context) (Peer, bool) {
 	return p, ok
 }
 
-// peerCred reads the peer's uid off a Unix connection.
+// peerCred reads the peer's uid off a Unix connection, with the
+// platform's own call (peerUID: SO_PEERCRED on Linux, LOCAL_PEERCRED on
+// macOS).
 func peerCred(c net.Conn) (uint32, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
@@ -129,17 +129,12 @@ func peerCred(c net.Conn) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	var cred *unix.Ucred
+	var uid uint32
 	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
+	if err := raw.Control(func(fd uintptr) { uid, cerr = peerUID(int(fd)) }); err != nil {
 		return 0, err
 	}
-	if cerr != nil {
-		return 0, cerr
-	}
-	return cred.Uid, nil
+	return uid, cerr
 }
 
 // lookupPeer turns a uid into a Peer.
