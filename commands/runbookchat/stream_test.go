@@ -170,9 +170,13 @@ steps:
 	span := starts[len(starts)-2].Sub(starts[0]).Seconds()
 	rate := float64(len(starts)-2) / span
 	t.Logf("%d edits, smallest gap %v, %.1f edits/s (limit %.1f)", len(starts), minGap, rate, float64(time.Second)/float64(interval))
-	// The hook timestamps an edit a little after the stream decided to send
-	// it; 2ms absorbs that scheduling noise, far below the interval.
-	const noise = 2 * time.Millisecond
+	// The hook timestamps an edit when the goroutine running it gets the
+	// CPU, which on a loaded machine can be late for one edit and not the
+	// next, shortening one measured gap. The exact bound is checked on a
+	// virtual clock (bot.TestStreamThrottle); here a quarter of the
+	// interval absorbs the scheduler, and the rate over the whole run below
+	// is the real-time check.
+	const noise = interval / 4
 	if minGap < interval-noise {
 		t.Errorf("two edits %v apart, closer than the %v throttle", minGap, interval)
 	}
