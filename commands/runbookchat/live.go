@@ -110,10 +110,14 @@ func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.Messag
 		opt.Post = func(ctx context.Context, m bot.Message) (bot.MessageRef, error) {
 			return post(ctx, cancel.ready(ctx, m))
 		}
-		// Where the run's message is, recorded once it is posted (after the
-		// reply, so off its path), also for a run that has already ended:
-		// it is where the run's result was shown, for whoever looks it up.
+		// Where the run's message is, recorded once it is posted, for a
+		// run still going: a restart redraws it if the run is interrupted.
+		// A run that has ended is never redrawn, so its message's place
+		// would be a store commit (two fsyncs) for nothing.
 		opt.OnPost = func(posted bot.MessageRef) {
+			if !b.live(run.ID) {
+				return
+			}
 			posted.Platform = cmp.Or(posted.Platform, ref.Platform)
 			if _, err := b.d.Runs.SetOrigin(context.WithoutCancel(ctx), run.ID, originOf(posted, run.Origin)); err != nil {
 				b.log.Error("store run message failed", "run_id", run.ID, "err", err)
