@@ -87,33 +87,34 @@ func (s *Sealer) open(r *Run) (map[string]string, error) {
 	return values, nil
 }
 
-// vault holds the secret values of runs in memory, by run ID, from their
-// request until they end.
-type vault struct {
+// byRun is a map by run ID that several goroutines share: the secret
+// values of runs (held from their request until they end) and the
+// run.start entries waiting for the executor's first write.
+type byRun[V any] struct {
 	mu sync.Mutex
-	m  map[string]map[string]string
+	m  map[string]V
 }
 
-func (v *vault) put(id string, values map[string]string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.m == nil {
-		v.m = map[string]map[string]string{}
+func (b *byRun[V]) put(id string, v V) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]V{}
 	}
-	v.m[id] = values
+	b.m[id] = v
 }
 
-func (v *vault) get(id string) (map[string]string, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	vals, ok := v.m[id]
-	return vals, ok
+func (b *byRun[V]) get(id string) (V, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.m[id]
+	return v, ok
 }
 
-func (v *vault) drop(id string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	delete(v.m, id)
+func (b *byRun[V]) drop(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, id)
 }
 
 // splitSecrets returns the params a run record keeps (every value but the

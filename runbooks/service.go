@@ -141,8 +141,8 @@ type Service struct {
 
 	stripes [64]sync.Mutex // per run (hashed): a store write and its publication in one order
 	pub     publisher
-	starts  startNotes
-	vault   vault
+	starts  byRun[audit.Note]        // run.start entries until the executor's first write
+	vault   byRun[map[string]string] // secret values, from the request until the run ends
 	sealer  *Sealer
 }
 
@@ -468,7 +468,7 @@ func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, e
 	s.starts.put(run.ID, startNote(run, by, m))
 	h, err := s.exec.Start(context.WithoutCancel(ctx), run, Job{Steps: steps, Timeout: rb.Timeout, Masker: m, Echo: echo})
 	if err != nil {
-		s.starts.take(run.ID) // it never started
+		s.starts.drop(run.ID) // it never started
 		var locked *LockedError
 		if !errors.As(err, &locked) {
 			return nil, s.fail(ctx, run, m, err)
@@ -673,7 +673,7 @@ func (s *Service) update(ctx context.Context, id string, fn func(r *Run) error) 
 			return nil, err
 		}
 		if r.State == StateQueued || r.State == StateRunning {
-			if n, ok := s.starts.peek(id); ok {
+			if n, ok := s.starts.get(id); ok {
 				start = &n
 				return []audit.Note{n}, nil
 			}
@@ -686,41 +686,12 @@ func (s *Service) update(ctx context.Context, id string, fn func(r *Run) error) 
 		}}}, nil
 	})
 	if start != nil {
-		s.starts.take(id)
+		s.starts.drop(id)
 		if err != nil { // the entry must not be lost with the write
 			s.record(ctx, *start)
 		}
 	}
 	return run, err
-}
-
-// startNotes holds the audit entry of each run handed to the executor
-// until the executor's first write of it carries the entry.
-type startNotes struct {
-	mu sync.Mutex
-	m  map[string]audit.Note
-}
-
-func (p *startNotes) put(id string, n audit.Note) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m == nil {
-		p.m = map[string]audit.Note{}
-	}
-	p.m[id] = n
-}
-
-func (p *startNotes) peek(id string) (audit.Note, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n, ok := p.m[id]
-	return n, ok
-}
-
-func (p *startNotes) take(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.m, id)
 }
 
 func stripe(id string) int {
