@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,7 +115,9 @@ func TestSecretParamsNeverAtRest(t *testing.T) {
 			rec = &editRecorder{Adapter: s.console, edits: map[string][]bot.Message{}}
 			s.chats[console.Platform] = rec
 		})
-		edits := rec.edits[card.Ref]
+		rec.mu.Lock()
+		edits := slices.Clone(rec.edits[card.Ref])
+		rec.mu.Unlock()
 		if len(edits) == 0 || edits[len(edits)-1].Header != "rotate — expired" ||
 			!strings.Contains(strings.Join(edits[len(edits)-1].Text, " "), runbooks.ReasonSecretsLost) {
 			t.Fatalf("the card after the restart should say it expired and why: %+v", edits)
