@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tebura/tebura/config"
+)
+
+// targetsCmd lists the configured targets: the whole set of machines ssh
+// steps can reach, so an operator can check what a selector will match
+// before a runbook runs.
+func (c *cli) targetsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "targets",
+		Short: "List the SSH targets of the configuration, with their labels and credentials",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := c.load()
+			if err != nil {
+				return err
+			}
+			return writeTargets(c.stdout, l.Config)
+		},
+	}
+}
+
+// writeTargets prints one line per target, sorted by name.
+func writeTargets(w io.Writer, cfg config.Config) error {
+	if len(cfg.Targets) == 0 {
+		_, err := fmt.Fprintln(w, "no targets configured (see targets: in docs/configuration.md)")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tUSER\tAUTH\tLABELS")
+	for _, name := range slices.Sorted(maps.Keys(cfg.Targets)) {
+		t := cfg.Targets[name]
+		auth := "identity " + t.Identity
+		if t.Agent {
+			auth = "agent"
+		}
+		labels := make([]string, 0, len(t.Labels))
+		for _, k := range slices.Sorted(maps.Keys(t.Labels)) {
+			labels = append(labels, k+"="+t.Labels[k])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, t.HostPort(), t.User, auth, strings.Join(labels, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "host keys checked against %s\n", cfg.SSH.KnownHosts)
+	return err
+}
