@@ -266,7 +266,7 @@ func (e *Executor) runSSH(ctx context.Context, h *Handle, s RenderedStep, out *o
 			r := targetResult{state: TargetOK, code: code, err: err}
 			switch {
 			case code == 0 && err == nil:
-			case stepCtx.Err() != nil && ctx.Err() == nil && req.FailFast:
+			case stepCtx.Err() != nil: // fail_fast, cancel or timeout stopped it
 				r.state = TargetCancelled
 			default:
 				r.state = TargetFailed
@@ -279,7 +279,7 @@ func (e *Executor) runSSH(ctx context.Context, h *Handle, s RenderedStep, out *o
 			case r.state == TargetFailed:
 				out.note("[%s] exited with code %d", name, code)
 			case r.state == TargetCancelled:
-				out.note("[%s] stopped (fail_fast)", name)
+				out.note("[%s] stopped", name)
 			}
 			show()
 			if r.state == TargetFailed && req.FailFast {
