@@ -142,12 +142,12 @@ func TestSSHLoadProblems(t *testing.T) {
 // fakeTargets is a TargetRunner whose targets end as told: code per
 // target, and "block" ones run until their context ends.
 type fakeTargets struct {
-	mu      sync.Mutex
-	codes   map[string]int
-	block   map[string]bool
-	started []string
+	mu            sync.Mutex
+	codes         map[string]int
+	block         map[string]bool
+	started       []string
 	running, peak int
-	release chan struct{}
+	release       chan struct{}
 }
 
 func (f *fakeTargets) RunOn(ctx context.Context, target string, cmd RemoteCommand, out io.Writer) (int, error) {

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/runbooks"
+	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
 )
 
 // targetsCmd lists the configured targets: the whole set of machines ssh
@@ -56,4 +58,24 @@ func writeTargets(w io.Writer, cfg config.Config) error {
 	}
 	_, err := fmt.Fprintf(w, "host keys checked against %s\n", cfg.SSH.KnownHosts)
 	return err
+}
+
+// runbookTargets is the inventory as runbooks select from it: names and
+// labels only.
+func runbookTargets(cfg config.Config) []runbooks.Target {
+	out := make([]runbooks.Target, 0, len(cfg.Targets))
+	for _, name := range slices.Sorted(maps.Keys(cfg.Targets)) {
+		out = append(out, runbooks.Target{Name: name, Labels: cfg.Targets[name].Labels})
+	}
+	return out
+}
+
+// sshConfig is the inventory as the ssh step runner reaches it.
+func sshConfig(cfg config.Config) sshstep.Config {
+	c := sshstep.Config{Targets: make(map[string]sshstep.Target, len(cfg.Targets)), KnownHosts: cfg.SSH.KnownHosts,
+		ConnectTimeout: cfg.SSH.ConnectTimeout, KillGrace: cfg.Runbooks.KillGrace}
+	for name, t := range cfg.Targets {
+		c.Targets[name] = sshstep.Target{Address: t.HostPort(), User: t.User, Identity: t.Identity, Agent: t.Agent}
+	}
+	return c
 }
