@@ -30,7 +30,7 @@ type sshd struct {
 
 // needSSHD skips under -short, and where sshd is missing: fails in CI
 // (which installs it), skips with the reason elsewhere.
-func needSSHD(t *testing.T) {
+func needSSHD(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real OpenSSH servers; skipped under -short")
@@ -52,7 +52,7 @@ func needSSHD(t *testing.T) {
 
 // writeKey writes a new ed25519 private key in OpenSSH format and returns
 // its public half.
-func writeKey(t *testing.T, path string) ssh.PublicKey {
+func writeKey(t testing.TB, path string) ssh.PublicKey {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -81,7 +81,7 @@ type fleet struct {
 	cfg      Config
 }
 
-func startFleet(t *testing.T, n int) *fleet {
+func startFleet(t testing.TB, n int) *fleet {
 	t.Helper()
 	needSSHD(t)
 	dir := t.TempDir()
@@ -111,7 +111,7 @@ func startFleet(t *testing.T, n int) *fleet {
 
 // startSSHD starts sshd in the foreground on a free loopback port with a
 // new host key, and waits until it accepts connections.
-func startSSHD(t *testing.T, dir, authorizedKeys string) *sshd {
+func startSSHD(t testing.TB, dir, authorizedKeys string) *sshd {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
