@@ -37,9 +37,9 @@ func BenchmarkFanOut(b *testing.B) {
 		wg.Wait()
 		runner += time.Since(t0)
 		var script strings.Builder
-		for _, h := range f.hosts {
-			host, port, _ := net.SplitHostPort(h.addr)
-			fmt.Fprintf(&script, "ssh -q -o BatchMode=yes -o UserKnownHostsFile=%s -i %s -p %s %s true &\n", f.known, f.identity, port, host)
+		for _, h := range f.Hosts {
+			host, port, _ := net.SplitHostPort(h.Addr)
+			fmt.Fprintf(&script, "ssh -q -o BatchMode=yes -o UserKnownHostsFile=%s -i %s -p %s %s true &\n", f.KnownHosts, f.Identity, port, host)
 		}
 		script.WriteString("wait\n")
 		t0 = time.Now()

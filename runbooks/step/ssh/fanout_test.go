@@ -50,13 +50,13 @@ func runStep(t *testing.T, f *fleet, step runbooks.RenderedStep) (runbooks.Snaps
 // ports are the sshd ports of the fleet's hosts, by target name: a script
 // tells which host it runs on from $SSH_CONNECTION's last field.
 func (f *fleet) port(i int) string {
-	_, p, _ := net.SplitHostPort(f.hosts[i].addr)
+	_, p, _ := net.SplitHostPort(f.Hosts[i].Addr)
 	return p
 }
 
 func (f *fleet) names() []string {
 	var n []string
-	for i := range f.hosts {
+	for i := range f.Hosts {
 		n = append(n, fmt.Sprintf("h%d", i))
 	}
 	return n

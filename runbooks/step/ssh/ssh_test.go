@@ -93,21 +93,21 @@ func TestInjectionArgvAndScript(t *testing.T) {
 // how to add it.
 func TestHostKeyRefused(t *testing.T) {
 	f := startFleet(t, 2)
-	host, port, _ := net.SplitHostPort(f.hosts[0].addr)
-	scan := fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, f.known)
+	host, port, _ := net.SplitHostPort(f.Hosts[0].Addr)
+	scan := fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, f.KnownHosts)
 	tests := []struct {
 		name  string
 		known string
 		want  []string
 	}{
-		{"unknown", knownhosts.Line([]string{knownhosts.Normalize(f.hosts[1].addr)}, f.hosts[1].hostKey) + "\n",
-			[]string{"is not in " + f.known, scan, "SHA256:"}},
-		{"changed", knownhosts.Line([]string{knownhosts.Normalize(f.hosts[0].addr)}, f.hosts[1].hostKey) + "\n",
-			[]string{"CHANGED", f.known + ":1", scan}},
+		{"unknown", knownhosts.Line([]string{knownhosts.Normalize(f.Hosts[1].Addr)}, f.Hosts[1].HostKey) + "\n",
+			[]string{"is not in " + f.KnownHosts, scan, "SHA256:"}},
+		{"changed", knownhosts.Line([]string{knownhosts.Normalize(f.Hosts[0].Addr)}, f.Hosts[1].HostKey) + "\n",
+			[]string{"CHANGED", f.KnownHosts + ":1", scan}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := os.WriteFile(f.known, []byte(tt.known), 0o600); err != nil {
+			if err := os.WriteFile(f.KnownHosts, []byte(tt.known), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			marker := filepath.Join(t.TempDir(), "ran")
