@@ -74,3 +74,32 @@ access:
 		t.Errorf("targets: %d\n%s", code, list)
 	}
 }
+
+// TestDoctorChecksTargets: `tebura doctor` logs in to every target; one
+// reached under a name known_hosts does not hold fails with the
+// ssh-keyscan line, and doctor exits 1.
+func TestDoctorChecksTargets(t *testing.T) {
+	cleanEnv(t)
+	f := sshdtest.Start(t, 1)
+	dir := t.TempDir()
+	_, port, _ := net.SplitHostPort(f.Hosts[0].Addr)
+	body := fmt.Sprintf(`data_dir: data
+ssh: {known_hosts: %s}
+targets:
+  good: {address: 127.0.0.1, port: %s, user: %s, identity: %s}
+  unknown: {address: localhost, port: %s, user: %s, identity: %s}
+`, f.KnownHosts, port, f.User, f.Identity, port, f.User, f.Identity)
+	cfg := filepath.Join(dir, "tebura.yaml")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "", "doctor", "--config", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"✓ target good: " + f.User + "@127.0.0.1:" + port, "✗ target unknown: ", "ssh-keyscan -p " + port + " localhost >> " + f.KnownHosts} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
@@ -78,4 +81,39 @@ func sshConfig(cfg config.Config) sshstep.Config {
 		c.Targets[name] = sshstep.Target{Address: t.HostPort(), User: t.User, Identity: t.Identity, Agent: t.Agent}
 	}
 	return c
+}
+
+// checkTargets connects to every target (ten at a time), checks its host
+// key and runs `true` there: what `tebura doctor` reports, one line per
+// target, so a missing known_hosts line or key shows before a runbook
+// needs the host.
+func checkTargets(ctx context.Context, cfg config.Config) []bot.Check {
+	names := slices.Sorted(maps.Keys(cfg.Targets))
+	checks := make([]bot.Check, len(names))
+	r := sshstep.New(sshConfig(cfg))
+	sem := make(chan struct{}, 10)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ch := bot.Check{Name: "target " + name}
+			code, err := r.RunOn(ctx, name, runbooks.RemoteCommand{Argv: []string{"true"}}, io.Discard)
+			switch {
+			case err != nil:
+				ch.Detail = err.Error()
+			case ctx.Err() != nil:
+				ch.Detail = "no answer within the doctor's --timeout"
+			case code != 0:
+				ch.Detail = fmt.Sprintf("connected, but `true` exited with code %d", code)
+			default:
+				ch.OK, ch.Detail = true, cfg.Targets[name].User+"@"+cfg.Targets[name].HostPort()+": host key known, logged in"
+			}
+			checks[i] = ch
+		}()
+	}
+	wg.Wait()
+	return checks
 }
