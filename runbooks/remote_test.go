@@ -257,3 +257,35 @@ func TestSSHWithoutRunner(t *testing.T) {
 		t.Errorf("state %s, reason %q", snap.State, snap.Reason)
 	}
 }
+
+// secretTargets prints a secret on every target.
+type secretTargets struct{}
+
+func (secretTargets) RunOn(ctx context.Context, target string, cmd RemoteCommand, out io.Writer) (int, error) {
+	fmt.Fprintf(out, "token=s3cr3t-%s\n", "value")
+	return 0, nil
+}
+
+// TestSSHOutputMasked: remote output is masked like local output, the
+// prefix notwithstanding.
+func TestSSHOutputMasked(t *testing.T) {
+	h := newHarness(t, ExecutorConfig{Targets: secretTargets{}})
+	red, err := NewRedactor([]string{"s3cr3t-value"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &Run{Runbook: "fleet", Kind: KindDiagnostic, RequestedBy: "console:test", State: StateApproved}
+	if err := h.store.CreateRun(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	handle, err := h.exec.Start(context.Background(), run, Job{Masker: red, Steps: []RenderedStep{{Name: "fleet", Kind: StepSSH, Argv: []string{"env"},
+		SSH: &SSHRequest{On: "role=api", Targets: []string{"a", "b"}, Parallel: 2}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := h.wait(handle)
+	log := h.logOf(run.ID)
+	if strings.Contains(log+strings.Join(snap.Tail, "\n"), "s3cr3t-value") || !strings.Contains(log, "[a] token=***") {
+		t.Errorf("secret not masked in the remote output:\n%s", log)
+	}
+}
