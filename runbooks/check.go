@@ -278,6 +278,12 @@ func (d *decoder) checkSSH(s *Step, sn *stepNodes, path string, params map[strin
 	h, hp := s.SSH, path+".ssh"
 	if clauses, err := parseSelector(h.On); err != nil {
 		d.problem(sn.node, hp+".on", "%v", err)
+	} else if !strings.Contains(h.On, "{{") {
+		// A literal selector can be checked against the inventory now
+		// rather than when someone needs the runbook.
+		if _, _, err := resolveTargets(h.On, nil, d.l.opts.Targets); err != nil {
+			d.problem(sn.on, hp+".on", "%v", err)
+		}
 	} else {
 		for _, c := range clauses {
 			if !d.checkTemplate(sn.on, hp+".on", c.value, params, true) || !strings.Contains(c.value, "{{") {

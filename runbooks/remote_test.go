@@ -121,6 +121,7 @@ func TestSSHLoadProblems(t *testing.T) {
 		{"templated program", "      on: role=api\n      run: ['{{ .Params.env }}']\n", "is the program to run"},
 		{"code argument", "      on: role=api\n      run: [sh, -c, 'echo {{ .Params.env }}']\n", "puts a template into program text"},
 		{"unknown key", "      on: role=api\n      run: [uptime]\n      host: x\n", `unknown key "host"`},
+		{"literal selector matching nothing", "      on: role=cache\n      run: [uptime]\n", "role=cache selects no target"},
 		{"negative parallel", "      on: role=api\n      run: [uptime]\n      parallel: -1\n", "must not be negative"},
 	}
 	for _, tt := range tests {
