@@ -290,3 +290,48 @@ func TestSSHOutputMasked(t *testing.T) {
 		t.Errorf("secret not masked in the remote output:\n%s", log)
 	}
 }
+
+const approvedFleetBook = `
+name: fleet
+kind: remediation
+allow: [dev]
+approval: {required: 1, approvers: [sre]}
+steps:
+  - name: restart
+    ssh: {on: role=api, run: [uptime]}
+`
+
+// TestSSHTargetAddedAfterApprovalDoesNotJoin: a run approved for api-1
+// and api-2 is refused at start once the inventory (reloaded with the
+// runbooks) also selects api-4: nothing runs on any target.
+func TestSSHTargetAddedAfterApprovalDoesNotJoin(t *testing.T) {
+	ft := &fakeTargets{}
+	sh := newSvcHarnessCfg(t, ExecutorConfig{Targets: ft})
+	load := func(inv []Target) *Runbook {
+		dir := t.TempDir()
+		writeRunbook(t, dir, "rb.yaml", approvedFleetBook)
+		reg, problems := Load(LoadOptions{Dirs: []string{dir}, KnownRole: knownRole, Targets: inv})
+		if len(problems) > 0 {
+			t.Fatal(problems)
+		}
+		rb, _ := reg.Get("fleet")
+		return rb
+	}
+	ctx := context.Background()
+	rb := load(fleetInventory)
+	p, err := sh.svc.Request(ctx, Request{Runbook: rb, By: "slack:UREQ", Via: ViaChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, now, err := sh.svc.Approve(ctx, p.Run.ID, Decision{By: "slack:UB"}, false, p.Run.PlanHash, nil)
+	if err != nil || !now {
+		t.Fatalf("approval: now=%v err=%v", now, err)
+	}
+	reloaded := load(append(slices.Clone(fleetInventory), Target{Name: "api-4", Labels: map[string]string{"role": "api"}}))
+	if _, err := sh.svc.Start(ctx, approved, reloaded, "slack:UB"); err == nil || !strings.Contains(err.Error(), "api-4") {
+		t.Fatalf("Start = %v; want the run refused naming the new targets", err)
+	}
+	if len(ft.started) != 0 {
+		t.Errorf("targets ran: %v", ft.started)
+	}
+}
