@@ -10,30 +10,80 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Config is the whole configuration. mapstructure tags are the YAML keys.
 type Config struct {
-	DataDir       string        `mapstructure:"data_dir"`
-	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
-	HTTP          HTTP          `mapstructure:"http"`
-	Log           Log           `mapstructure:"log"`
-	Runbooks      Runbooks      `mapstructure:"runbooks"`
-	Redact        Redact        `mapstructure:"redact"`
-	Sealing       Sealing       `mapstructure:"secrets"`
-	Access        Access        `mapstructure:"access"`
-	Bot           Bot           `mapstructure:"bot"`
-	Chat          Chat          `mapstructure:"chat"`
-	Console       Console       `mapstructure:"console"`
-	Slack         Slack         `mapstructure:"slack"`
-	Discord       Discord       `mapstructure:"discord"`
-	Sources       Sources       `mapstructure:"sources"`
-	Incidents     Incidents     `mapstructure:"incidents"`
-	Automations   []Automation  `mapstructure:"automations"`
-	Watchdog      Watchdog      `mapstructure:"watchdog"`
+	DataDir       string            `mapstructure:"data_dir"`
+	ShutdownGrace time.Duration     `mapstructure:"shutdown_grace"`
+	HTTP          HTTP              `mapstructure:"http"`
+	Log           Log               `mapstructure:"log"`
+	Runbooks      Runbooks          `mapstructure:"runbooks"`
+	Redact        Redact            `mapstructure:"redact"`
+	Sealing       Sealing           `mapstructure:"secrets"`
+	Access        Access            `mapstructure:"access"`
+	Bot           Bot               `mapstructure:"bot"`
+	Chat          Chat              `mapstructure:"chat"`
+	Console       Console           `mapstructure:"console"`
+	Slack         Slack             `mapstructure:"slack"`
+	Discord       Discord           `mapstructure:"discord"`
+	Sources       Sources           `mapstructure:"sources"`
+	Incidents     Incidents         `mapstructure:"incidents"`
+	Automations   []Automation      `mapstructure:"automations"`
+	Watchdog      Watchdog          `mapstructure:"watchdog"`
+	Targets       map[string]Target `mapstructure:"targets"`
+	SSH           SSH               `mapstructure:"ssh"`
+}
+
+// Target is one host that ssh steps may reach. Runbooks never name a host:
+// they select targets by labels, so the inventory here is the whole set of
+// machines a runbook can touch.
+type Target struct {
+	// Address is the host name or IP address sshd listens on.
+	Address string `mapstructure:"address"`
+	// Port is sshd's port.
+	Port int `mapstructure:"port"`
+	// User is the remote account steps run as.
+	User string `mapstructure:"user"`
+	// Labels are what runbook selectors match (role=api, env=prod).
+	Labels map[string]string `mapstructure:"labels"`
+	// Identity is the path of a private key file (not named *_file: the
+	// loader reads X_file as the contents of secret X).
+	Identity string `mapstructure:"identity"`
+	// Agent authenticates through the SSH agent at $SSH_AUTH_SOCK instead
+	// of a key file.
+	Agent bool `mapstructure:"agent"`
+	// Password is refused: it is here only so that a configuration naming
+	// one gets a clear message rather than "unknown key".
+	Password string `mapstructure:"password"`
+}
+
+// DefaultSSHPort is a target's port when none is set.
+const DefaultSSHPort = 22
+
+// HostPort is the target's "address:port", with the default port when
+// none is set.
+func (t Target) HostPort() string {
+	port := t.Port
+	if port == 0 {
+		port = DefaultSSHPort
+	}
+	return net.JoinHostPort(t.Address, strconv.Itoa(port))
+}
+
+// SSH holds what every ssh connection shares.
+type SSH struct {
+	// KnownHosts is the path of the known_hosts file host keys are checked
+	// against; required when targets exist (no key is ever accepted
+	// unchecked).
+	KnownHosts string `mapstructure:"known_hosts"`
+	// ConnectTimeout bounds dialling and the SSH handshake of one target.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 }
 
 // Watchdog watches Tebura's own inputs: an always-firing alert (such as

@@ -74,5 +74,6 @@ func Default() Config {
 			MaxNewPerMinute: DefaultMaxNewPerMinute,
 		},
 		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
+		SSH:      SSH{ConnectTimeout: 10 * time.Second},
 	}
 }

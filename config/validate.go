@@ -153,6 +153,7 @@ func (c Config) Validate() error {
 	c.validateSources(&p)
 	c.validateIncidents(&p)
 	c.validateAutomations(&p)
+	c.validateTargets(&p)
 	c.validateWatchdog(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
@@ -602,4 +603,69 @@ func (c Config) validateWatchdog(p *problems) {
 	}
 	p.positive("watchdog.missing_after", w.MissingAfter)
 	p.positive("watchdog.chat_unreachable_after", w.ChatUnreachableAfter)
+}
+
+// targetName is what a target may be called: it prefixes output lines and
+// appears in plans, so it stays short and plain.
+var targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// labelKey is what a target label's key may be (a selector names it).
+var labelKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.-]{0,62}$`)
+
+// labelValue is what a target label's value may be: a selector written
+// "k=v,k2=v2" must be able to name it.
+var labelValue = regexp.MustCompile(`^[a-zA-Z0-9_.:/-]{1,63}$`)
+
+func (c Config) validateTargets(p *problems) {
+	names := make([]string, 0, len(c.Targets))
+	for n := range c.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := c.Targets[n]
+		key := "targets." + n
+		if !targetName.MatchString(n) {
+			p.add(key, "is not a target name: use lower-case letters, digits, '.', '_' and '-'")
+		}
+		if t.Address == "" {
+			p.add(key+".address", "is empty; set the host name or IP address of the target's sshd")
+		} else if strings.ContainsAny(t.Address, " \t@/") {
+			p.add(key+".address", "is %q; give a host name or IP address only (the user and port have their own keys)", t.Address)
+		}
+		if t.Port < 0 || t.Port > 65535 {
+			p.add(key+".port", "is %d; a port is 1 to 65535", t.Port)
+		}
+		if t.User == "" {
+			p.add(key+".user", "is empty; set the remote account steps run as")
+		}
+		if t.Password != "" {
+			p.add(key+".password", "passwords are refused; use identity (a private key file) or agent: true")
+		}
+		switch {
+		case t.Identity == "" && !t.Agent:
+			p.add(key+".identity", "is empty and agent is false; set identity to a private key file or agent: true")
+		case t.Identity != "" && t.Agent:
+			p.add(key+".agent", "is true while identity is set; choose one")
+		}
+		lk := make([]string, 0, len(t.Labels))
+		for k := range t.Labels {
+			lk = append(lk, k)
+		}
+		sort.Strings(lk)
+		for _, k := range lk {
+			if !labelKey.MatchString(k) {
+				p.add(key+".labels."+k, "is not a label name: letters, digits, '_', '.' and '-', starting with a letter")
+			}
+			if !labelValue.MatchString(t.Labels[k]) {
+				p.add(key+".labels."+k, "is %q; a label value is 1 to 63 letters, digits or '_.:/-' (no ',' or '=': selectors split on them)", t.Labels[k])
+			}
+		}
+	}
+	if len(c.Targets) > 0 && c.SSH.KnownHosts == "" {
+		p.add("ssh.known_hosts", "is empty while targets are configured; name the known_hosts file host keys are checked against (fill it with ssh-keyscan after checking each fingerprint)")
+	}
+	if c.SSH.ConnectTimeout <= 0 {
+		p.add("ssh.connect_timeout", "must be positive")
+	}
 }

@@ -174,6 +174,25 @@ func TestValidateReportsEachProblem(t *testing.T) {
 			"sources.grafana", "no authentication; set hmac_secret, bearer_token or basic_auth, or insecure: true"},
 		{"channel template", func(c *Config) { c.Incidents.ChannelTemplate = "inc-{{ .Number" }, "incidents.channel_template", "template"},
 		{"reopen negative", func(c *Config) { c.Incidents.ReopenWithin = -time.Minute }, "incidents.reopen_within", "negative"},
+		{"target password", func(c *Config) {
+			c.Targets = map[string]Target{"a": {Address: "h", User: "u", Agent: true, Password: "x"}}
+		}, "targets.a.password", "passwords are refused"},
+		{"target no credentials", func(c *Config) { c.Targets = map[string]Target{"a": {Address: "h", User: "u"}} }, "targets.a.identity", "agent: true"},
+		{"target both credentials", func(c *Config) {
+			c.Targets = map[string]Target{"a": {Address: "h", User: "u", Agent: true, Identity: "k"}}
+		}, "targets.a.agent", "choose one"},
+		{"target no address", func(c *Config) { c.Targets = map[string]Target{"a": {User: "u", Agent: true}} }, "targets.a.address", "empty"},
+		{"target address with user", func(c *Config) { c.Targets = map[string]Target{"a": {Address: "root@h", User: "u", Agent: true}} }, "targets.a.address", "host name or IP address only"},
+		{"target no user", func(c *Config) { c.Targets = map[string]Target{"a": {Address: "h", Agent: true}} }, "targets.a.user", "empty"},
+		{"target port", func(c *Config) {
+			c.Targets = map[string]Target{"a": {Address: "h", User: "u", Agent: true, Port: 70000}}
+		}, "targets.a.port", "1 to 65535"},
+		{"target name", func(c *Config) { c.Targets = map[string]Target{"A B": {Address: "h", User: "u", Agent: true}} }, "targets.A B", "not a target name"},
+		{"target label value", func(c *Config) {
+			c.Targets = map[string]Target{"a": {Address: "h", User: "u", Agent: true, Labels: map[string]string{"role": "a,b"}}}
+		}, "targets.a.labels.role", "selectors split"},
+		{"targets without known_hosts", func(c *Config) { c.Targets = map[string]Target{"a": {Address: "h", User: "u", Agent: true}} }, "ssh.known_hosts", "ssh-keyscan"},
+		{"ssh connect timeout", func(c *Config) { c.SSH.ConnectTimeout = 0 }, "ssh.connect_timeout", "positive"},
 		{"automation without matchers", func(c *Config) { c.Automations = []Automation{{Name: "a"}} }, "automations[0].match", "at least one matcher"},
 		{"automation bad matcher", func(c *Config) { c.Automations = []Automation{{Name: "a", Match: []string{`alertname=~"(x"`}}} }, "automations[0].match[0]", "not a matcher"},
 		{"automation no name", func(c *Config) { c.Automations = []Automation{{Match: []string{"a=b"}}} }, "automations[0].name", "empty"},
@@ -236,6 +255,13 @@ func TestValidateAcceptsGoodSetups(t *testing.T) {
 			c.Automations = []Automation{{Name: "lat", Match: []string{`alertname="HighLatency"`, `service=~"api|web"`}, Invite: []string{"sre", "slack:U1"}}}
 		}},
 		{"listen any port", func(c *Config) { c.HTTP.Listen = ":0" }},
+		{"targets", func(c *Config) {
+			c.SSH.KnownHosts = "/etc/tebura/known_hosts"
+			c.Targets = map[string]Target{
+				"api-1": {Address: "10.0.0.1", User: "ops", Identity: "/etc/tebura/id_ed25519", Labels: map[string]string{"role": "api", "env": "prod"}},
+				"api-2": {Address: "api-2.internal", Port: 2222, User: "ops", Agent: true},
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -130,10 +130,13 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	names[s.Name] = true
 	switch len(sn.kinds) {
 	case 0:
-		d.problem(sn.node, path, "needs exactly one of run, script or http")
+		d.problem(sn.node, path, "needs exactly one of run, script, http or ssh")
 	case 1:
 	default:
-		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script or http", strings.Join(sn.kinds, " and "))
+		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http or ssh", strings.Join(sn.kinds, " and "))
+	}
+	if s.SSH != nil {
+		d.checkSSH(s, sn, path, params)
 	}
 	if contains(sn.kinds, "run") && len(s.Run) == 0 {
 		d.problem(sn.run, path+".run", "is empty; give the command and its arguments as a list")
@@ -150,24 +153,7 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	if s.Dir != "" && !filepath.IsAbs(s.Dir) {
 		d.problem(sn.dir, path+".dir", "%q must be an absolute path", s.Dir)
 	}
-	code := codeArgs(s.Run)
-	for j, a := range s.Run {
-		el := sn.run
-		if el != nil && el.Kind == yaml.SequenceNode && j < len(el.Content) {
-			el = el.Content[j]
-		}
-		at := fmt.Sprintf("%s.run[%d]", path, j)
-		if !d.checkTemplate(el, at, a, params, false) || !strings.Contains(a, "{{") {
-			continue
-		}
-		if what, ok := code[j]; ok {
-			d.problem(el, at, "puts a template into program text (%s), where a param could run any command; "+
-				"use a script: step and read the value from %s, or pass it as a separate argument", what, paramEnvHint(at, a))
-		} else if j == 0 {
-			d.problem(el, at, "is the program to run and must not be a template: a param would choose which command runs; "+
-				"name the program and pass the value as an argument, or use an enum param with a script: step")
-		}
-	}
+	d.checkArgv(s.Run, sn.run, path+".run", params)
 	for _, k := range sortedKeys(s.Env) {
 		switch {
 		case !envNameRe.MatchString(k):
@@ -258,4 +244,75 @@ func paramEnvHint(path, text string) string {
 		names[i] = "$" + ParamEnv(r)
 	}
 	return strings.Join(names, ", ")
+}
+
+// checkArgv checks the templates of an argv (a run: step's, or an ssh
+// step's): the program is never a template, and no template lands in an
+// argument that a program runs as code.
+func (d *decoder) checkArgv(argv []string, n *yaml.Node, path string, params map[string]*Param) {
+	code := codeArgs(argv)
+	for j, a := range argv {
+		el := n
+		if el != nil && el.Kind == yaml.SequenceNode && j < len(el.Content) {
+			el = el.Content[j]
+		}
+		at := fmt.Sprintf("%s[%d]", path, j)
+		if !d.checkTemplate(el, at, a, params, false) || !strings.Contains(a, "{{") {
+			continue
+		}
+		if what, ok := code[j]; ok {
+			d.problem(el, at, "puts a template into program text (%s), where a param could run any command; "+
+				"use a script: step and read the value from %s, or pass it as a separate argument", what, paramEnvHint(at, a))
+		} else if j == 0 {
+			d.problem(el, at, "is the program to run and must not be a template: a param would choose which command runs; "+
+				"name the program and pass the value as an argument, or use an enum param with a script: step")
+		}
+	}
+}
+
+// checkSSH checks an ssh step: a selector of literal label names whose
+// templated values come from enum or patterned params only (a free-form
+// param could pick any label value), one of run and script, and none of
+// the keys that only mean something on this machine.
+func (d *decoder) checkSSH(s *Step, sn *stepNodes, path string, params map[string]*Param) {
+	h, hp := s.SSH, path+".ssh"
+	if clauses, err := parseSelector(h.On); err != nil {
+		d.problem(sn.node, hp+".on", "%v", err)
+	} else if !strings.Contains(h.On, "{{") {
+		// A literal selector can be checked against the inventory now
+		// rather than when someone needs the runbook.
+		if _, _, err := resolveTargets(h.On, nil, d.l.opts.Targets); err != nil {
+			d.problem(sn.on, hp+".on", "%v", err)
+		}
+	} else {
+		for _, c := range clauses {
+			if !d.checkTemplate(sn.on, hp+".on", c.value, params, true) || !strings.Contains(c.value, "{{") {
+				continue
+			}
+			t, err := parseTemplate(hp+".on", c.value)
+			if err != nil {
+				continue
+			}
+			refs, _ := templateRefs(t)
+			for _, r := range refs {
+				if p := params[r]; p != nil && p.Type != TypeEnum && p.Pattern == "" {
+					d.problem(sn.on, hp+".on", "the value of %s uses param %s, which is neither an enum nor has a pattern; "+
+						"a param picks targets only among values the runbook lists", c.key, r)
+				}
+			}
+		}
+	}
+	switch {
+	case len(h.Run) > 0 && h.Script != "":
+		d.problem(sn.node, hp, "has run and script; an ssh step runs one of them")
+	case len(h.Run) == 0 && strings.TrimSpace(h.Script) == "":
+		d.problem(sn.node, hp, "needs run (a command and its arguments) or script")
+	}
+	d.checkArgv(h.Run, sn.sshRun, hp+".run", params)
+	if h.Parallel < 0 {
+		d.problem(sn.node, hp+".parallel", "must not be negative")
+	}
+	if s.Dir != "" {
+		d.problem(sn.dir, path+".dir", "does not apply to ssh steps (they start in the remote user's home); use cd in a script")
+	}
 }

@@ -191,7 +191,8 @@ var (
 	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps"}
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
-	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "env", "dir", "timeout", "continue_on_error"}
+	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "env", "dir", "timeout", "continue_on_error"}
+	sshKeys      = []string{"on", "run", "script", "parallel", "fail_fast"}
 	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
 
@@ -208,6 +209,7 @@ type paramNodes struct{ node, name, typ, def, pattern, values *yaml.Node }
 type stepNodes struct {
 	node, timeout, dir *yaml.Node
 	run, url, body     *yaml.Node
+	on, sshRun         *yaml.Node
 	env, headers       *yaml.Node
 	kinds              []string
 }
@@ -372,6 +374,25 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 						for j, c := range v.Content {
 							s.HTTP.Expect = append(s.HTTP.Expect, d.integer(resolve(c), fmt.Sprintf("%s[%d]", path, j)))
 						}
+					}
+				})
+			case "ssh":
+				nodes.kinds = append(nodes.kinds, key)
+				s.SSH = &SSHStep{}
+				d.fields(v, path, sshKeys, func(key string, v *yaml.Node, path string) {
+					switch key {
+					case "on":
+						nodes.on = v
+						s.SSH.On = d.str(v, path, false)
+					case "run":
+						nodes.sshRun = v
+						s.SSH.Run = d.strings(v, path, true)
+					case "script":
+						s.SSH.Script = d.str(v, path, false)
+					case "parallel":
+						s.SSH.Parallel = d.integer(v, path)
+					case "fail_fast":
+						s.SSH.FailFast = d.boolean(v, path)
 					}
 				})
 			case "env":

@@ -39,6 +39,9 @@ type ExecutorConfig struct {
 	// for callers that build a Job by hand, so that no run is unbounded.
 	DefaultTimeout time.Duration
 	Clock          func() time.Time
+	// Targets runs ssh steps on remote targets (runbooks/step/ssh); nil
+	// fails them with a sentence saying so.
+	Targets TargetRunner
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own

@@ -39,6 +39,8 @@ type LoadOptions struct {
 	DefaultTimeout, MaxTimeout time.Duration
 	// KnownRole reports whether a role exists; nil skips role checks.
 	KnownRole func(string) bool
+	// Targets is the inventory ssh steps select from (config targets:).
+	Targets []Target
 }
 
 // Problem is one thing wrong with a runbook definition. Load reports every
@@ -163,6 +165,7 @@ func Load(opts LoadOptions) (*Registry, []Problem) {
 	}
 	var good []*Runbook
 	for _, def := range defs {
+		def.rb.inventory = opts.Targets
 		if !def.bad {
 			good = append(good, def.rb)
 		}

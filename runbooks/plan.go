@@ -87,6 +87,21 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				return nil, fail(s.Name, "body", err)
 			}
 			r.HTTP = h
+		case s.SSH != nil:
+			r.Kind = StepSSH
+			on, targets, err := resolveTargets(s.SSH.On, params, rb.inventory)
+			if err != nil {
+				return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Runbook %s, step %s: the targets could not be chosen: %v.", rb.Name, s.Name, err))
+			}
+			r.SSH = &SSHRequest{On: on, Targets: targets, Parallel: max(s.SSH.Parallel, 1), FailFast: s.SSH.FailFast}
+			r.Script = s.SSH.Script // never templated
+			for i, a := range s.SSH.Run {
+				arg, err := renderString(fmt.Sprintf("run[%d]", i), a, params)
+				if err != nil {
+					return nil, fail(s.Name, fmt.Sprintf("argument %d", i), err)
+				}
+				r.Argv = append(r.Argv, arg)
+			}
 		case s.Script != "":
 			r.Kind = StepScript
 			r.Script = s.Script // never templated
@@ -162,6 +177,7 @@ type PlanStep struct {
 	Interpreter     []string      `json:"interpreter,omitempty"`
 	Script          string        `json:"script,omitempty"`
 	HTTP            *HTTPRequest  `json:"http,omitempty"`
+	SSH             *SSHRequest   `json:"ssh,omitempty"`
 	Env             []string      `json:"env,omitempty"`
 	Dir             string        `json:"dir,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
@@ -198,7 +214,7 @@ func (rb *Runbook) Plan(v Values) (*Plan, error) {
 		}
 		for _, s := range steps {
 			ps := PlanStep{Name: s.Name, Kind: s.Kind, Argv: s.Argv, Interpreter: s.Interpreter, Script: s.Script,
-				HTTP: s.HTTP, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
+				HTTP: s.HTTP, SSH: s.SSH, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
 			for _, e := range s.Env {
 				if !envValues {
 					e, _, _ = strings.Cut(e, "=")
@@ -260,6 +276,19 @@ func (p *Plan) String() string {
 			}
 		case StepScript:
 			fmt.Fprintf(&b, "script run by %s", joinArgs(s.Interpreter))
+		case StepSSH:
+			what := "script run by sh"
+			if len(s.Argv) > 0 {
+				what = joinArgs(s.Argv)
+			}
+			fmt.Fprintf(&b, "ssh %s on %s: %s", what, s.SSH.On, strings.Join(s.SSH.Targets, ", "))
+			if len(s.SSH.Targets) > 1 {
+				fmt.Fprintf(&b, " (%d at a time", s.SSH.Parallel)
+				if s.SSH.FailFast {
+					b.WriteString(", fail fast")
+				}
+				b.WriteString(")")
+			}
 		default:
 			b.WriteString(joinArgs(s.Argv))
 		}
@@ -277,7 +306,7 @@ func (p *Plan) String() string {
 			fmt.Fprintf(&b, " [%s]", strings.Join(notes, ", "))
 		}
 		b.WriteByte('\n')
-		if s.Kind == StepScript {
+		if s.Script != "" {
 			for _, line := range strings.Split(strings.TrimRight(s.Script, "\n"), "\n") {
 				fmt.Fprintf(&b, "   | %s\n", line)
 			}

@@ -78,13 +78,14 @@ type HTTPStep struct {
 }
 
 // Step is one step of a runbook, before rendering. Exactly one of Run,
-// Script and HTTP is set.
+// Script, HTTP and SSH is set.
 type Step struct {
 	Name            string            `yaml:"name" json:"name"`
 	Run             []string          `yaml:"run" json:"run,omitempty"`
 	Script          string            `yaml:"script" json:"script,omitempty"`
 	Interpreter     []string          `yaml:"interpreter" json:"interpreter,omitempty"` // default ["/bin/sh"]
 	HTTP            *HTTPStep         `yaml:"http" json:"http,omitempty"`
+	SSH             *SSHStep          `yaml:"ssh" json:"ssh,omitempty"`
 	Env             map[string]string `yaml:"env" json:"env,omitempty"`
 	Dir             string            `yaml:"dir" json:"dir,omitempty"`
 	Timeout         time.Duration     `yaml:"timeout" json:"timeout,omitempty"`
@@ -105,6 +106,9 @@ type Runbook struct {
 	// Source is where it was defined ("runbooks/restart.yaml:1" or
 	// "config.yaml:runbooks.inline[0]").
 	Source string `json:"source,omitempty"`
+	// inventory is the targets ssh steps select from, as loaded with the
+	// runbook (LoadOptions.Targets): a reload replaces both together.
+	inventory []Target
 }
 
 // NeedsApproval reports whether a run must be approved before it starts.
@@ -140,6 +144,7 @@ type RenderedStep struct {
 	Script          string        `json:"script,omitempty"`      // StepScript (never templated)
 	Interpreter     []string      `json:"interpreter,omitempty"` // StepScript
 	HTTP            *HTTPRequest  `json:"http,omitempty"`        // StepHTTP
+	SSH             *SSHRequest   `json:"ssh,omitempty"`         // StepSSH: Argv or Script, on these targets
 	Env             []string      `json:"env,omitempty"`         // "K=V", includes TEBURA_PARAM_* for scripts
 	Dir             string        `json:"dir,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`

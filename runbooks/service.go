@@ -463,6 +463,9 @@ func (s *Service) start(ctx context.Context, run *Run, rb *Runbook, by string, e
 	if err != nil {
 		return nil, s.fail(ctx, run, m, err)
 	}
+	if err := sameTargets(run, rb, vals, steps); err != nil {
+		return nil, s.fail(ctx, run, m, err)
+	}
 	// The entry of the start is written with the executor's first write of
 	// the run (queued or running), before any step runs: one transaction.
 	s.starts.put(run.ID, startNote(run, by, m))

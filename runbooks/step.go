@@ -89,9 +89,12 @@ func (e *Executor) runStepWith(ctx context.Context, s RenderedStep, out *output,
 		defer cancel()
 	}
 	var r stepResult
-	if s.Kind == StepHTTP {
+	switch s.Kind {
+	case StepHTTP:
 		r = e.runHTTP(ctx, s, out)
-	} else {
+	case StepSSH:
+		r = e.runSSH(ctx, out.h, s, out)
+	default:
 		r = e.runProcess(ctx, s, out, pipe)
 	}
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), errStepTimeout) {

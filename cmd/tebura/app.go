@@ -22,6 +22,7 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
+	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
 	"github.com/tebura/tebura/store/bolt"
 )
 
@@ -74,6 +75,8 @@ type App struct {
 	Redactor *runbooks.Redactor
 	Audit    *audit.Log
 	Executor *runbooks.Executor
+	// SSH runs ssh steps; a reload updates its inventory.
+	SSH *sshstep.Runner
 	// Runs is the run service: every run's request, decisions, start and
 	// end go through it, and it publishes their transitions (the metrics
 	// count them; the incident layer subscribes when wired).
@@ -136,7 +139,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	reg, ps := runbooks.Load(runbooks.LoadOptions{
 		Dirs: cfg.Runbooks.Dirs, Inline: cfg.Runbooks.Inline, InlineSource: "runbooks.inline",
 		DefaultTimeout: cfg.Runbooks.DefaultTimeout, MaxTimeout: cfg.Runbooks.MaxTimeout,
-		KnownRole: pol.Known,
+		KnownRole: pol.Known, Targets: runbookTargets(cfg),
 	})
 	if len(ps) > 0 {
 		lines := make([]string, len(ps))
@@ -171,9 +174,10 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	a.Data = a.Metrics.Store(st)
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)
+	a.SSH = sshstep.New(sshConfig(cfg))
 	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
-		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace,
+		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH,
 	}, logger)
 	sealer, err := newSealer(cfg)
 	if err != nil {

@@ -109,6 +109,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.configCmd(),
 		c.healthcheckCmd(),
 		c.versionCmd(),
+		c.targetsCmd(),
 	)
 	return root
 }

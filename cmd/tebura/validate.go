@@ -66,6 +66,7 @@ func loadWorld(path string) (w *world, ps []config.Problem, confProblems int) {
 		InlineSource:   l.Name(),
 		DefaultTimeout: cfg.Runbooks.DefaultTimeout,
 		MaxTimeout:     cfg.Runbooks.MaxTimeout,
+		Targets:        runbookTargets(cfg),
 		KnownRole: func(role string) bool {
 			_, ok := cfg.Access.Roles[role]
 			return ok
