@@ -2,14 +2,12 @@ package incidentchat_test
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
-	"github.com/tebura/tebura/bot/console"
+	"github.com/tebura/tebura/commands/commandstest"
 )
 
 // The people, runbook and checks the incident tests share with the
@@ -23,28 +21,9 @@ var (
 )
 
 // restartAPI needs one approval from sre, not the requester's own.
-const restartAPI = `
-name: restart-api
-description: Restart the API deployment
-kind: remediation
-params:
-  - {name: env, type: enum, values: [staging, prod], required: true}
-  - {name: service, type: string, pattern: '[a-z][a-z0-9-]{0,40}', default: api}
-allow: [sre, dev]
-approval: {required: 1, approvers: [sre], allow_self: false, expires: 15m}
-lock: "restart-{{ .Params.service }}"
-timeout: 1m
-steps:
-  - name: restart
-    run: [echo, "restarting {{ .Params.service }} in {{ .Params.env }}"]
-`
+const restartAPI = commandstest.RestartAPI
 
-func roles() map[string][]string {
-	return map[string][]string{
-		"dev": {"console:alice"},
-		"sre": {"console:bob", "console:carol"},
-	}
-}
+func roles() map[string][]string { return commandstest.Roles() }
 
 func mustContain(t *testing.T, what, got, want string) {
 	t.Helper()
@@ -58,19 +37,5 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // golden compares the console rendering of m with testdata/name.golden.
 func golden(t *testing.T, name string, m bot.Message) {
 	t.Helper()
-	got := console.Render(m, 0)
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s", name, path, got, want)
-	}
+	commandstest.Golden(t, name, m, *update)
 }

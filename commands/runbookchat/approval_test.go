@@ -22,28 +22,9 @@ var (
 )
 
 // restartAPI needs one approval from sre, not the requester's own.
-const restartAPI = `
-name: restart-api
-description: Restart the API deployment
-kind: remediation
-params:
-  - {name: env, type: enum, values: [staging, prod], required: true}
-  - {name: service, type: string, pattern: '[a-z][a-z0-9-]{0,40}', default: api}
-allow: [sre, dev]
-approval: {required: 1, approvers: [sre], allow_self: false, expires: 15m}
-lock: "restart-{{ .Params.service }}"
-timeout: 1m
-steps:
-  - name: restart
-    run: [echo, "restarting {{ .Params.service }} in {{ .Params.env }}"]
-`
+const restartAPI = commandstest.RestartAPI
 
-func roles() map[string][]string {
-	return map[string][]string{
-		"dev": {"console:alice"},
-		"sre": {"console:bob", "console:carol"},
-	}
-}
+func roles() map[string][]string { return commandstest.Roles() }
 
 func newHarness(t *testing.T, o commandstest.Options) *commandstest.Harness {
 	t.Helper()

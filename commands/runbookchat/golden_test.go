@@ -2,13 +2,10 @@ package runbookchat_test
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tebura/tebura/bot"
-	"github.com/tebura/tebura/bot/console"
 	"github.com/tebura/tebura/commands/commandstest"
 )
 
@@ -17,21 +14,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // golden compares the console rendering of m with testdata/name.golden.
 func golden(t *testing.T, name string, m bot.Message) {
 	t.Helper()
-	got := console.Render(m, 0)
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s", name, path, got, want)
-	}
+	commandstest.Golden(t, name, m, *update)
 }
 
 // goldenBooks are the runbooks the golden conversations use: each ends in
