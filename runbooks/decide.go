@@ -47,9 +47,9 @@ func (s *Service) Approve(ctx context.Context, runID string, d Decision, allowSe
 			return "", nil, notPending(r)
 		}
 		if expired(r, now) {
-			markExpired(r, now)
 			refusal = expiredError(r)
-			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+			a, detail := expire(r, now)
+			return a, detail, nil
 		}
 		if _, ok := s.secretsOf(r); !ok {
 			reason := s.markLost(r, now)
@@ -126,9 +126,9 @@ func (s *Service) Deny(ctx context.Context, runID string, d Decision) (*Run, err
 			return "", nil, notPending(r)
 		}
 		if expired(r, now) {
-			markExpired(r, now)
 			refusal = expiredError(r)
-			return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+			a, detail := expire(r, now)
+			return a, detail, nil
 		}
 		r.State, r.Denied, r.EndedAt = StateDenied, &d, now
 		r.Reason = "denied by " + who(d)
@@ -182,8 +182,8 @@ func (s *Service) Expire(ctx context.Context) ([]*Run, error) {
 				return "", nil, errUnchanged
 			}
 			if expired(r, now) {
-				markExpired(r, now)
-				return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}, nil
+				a, detail := expire(r, now)
+				return a, detail, nil
 			}
 			if _, held := s.secretsOf(r); held {
 				return "", nil, errUnchanged

@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"fmt"
+	"github.com/tebura/tebura/audit"
 	"io"
 	"os"
 	"path/filepath"
@@ -63,9 +64,13 @@ func expired(r *Run, now time.Time) bool {
 	return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
 }
 
-func markExpired(r *Run, now time.Time) {
+// expire ends the pending request r as expired and returns what the audit
+// records of it: every decision that finds a request past its time ends
+// it so, whoever clicked.
+func expire(r *Run, now time.Time) (audit.Action, map[string]string) {
 	r.State, r.EndedAt = StateExpired, now
 	r.Reason = "approval request expired at " + r.ExpiresAt.UTC().Format("15:04 UTC")
+	return audit.ActionRunExpire, map[string]string{"runbook": r.Runbook}
 }
 
 // neverStarted is the reason of an approved run that a previous process
