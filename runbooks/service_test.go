@@ -393,26 +393,14 @@ steps:
 		}
 	}
 	// first: request, running, end; second: request, queued, running, end.
-	if got := sh.st.writes.Load(); got != 7 {
-		t.Errorf("%d run writes; want 7 (3 for the first run, 4 for the queued one)", got)
-	}
-	if sh.audit.appends != 0 {
-		t.Errorf("%d audit entries were appended in transactions of their own; want each with its run's write", sh.audit.appends)
-	}
-	want := []string{
+	sh.checkTransactions(t, 7, "3 for the first run, 4 for the queued one",
 		"slack:U1 run.request r1",
 		"slack:U1 run.start r1",
 		"slack:U2 run.request r2",
 		"slack:U2 run.start r2",
 		"system run.end r1",
 		"system run.end r2",
-	}
-	if got := sh.audit.actions(); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if _, err := audit.Verify(ctx, sh.audit); err != nil {
-		t.Errorf("chain: %v", err)
-	}
+	)
 }
 
 // TestServiceCreateAndStartOneTransaction: a run that needs no approval is
@@ -519,13 +507,7 @@ steps:
 	}
 	// first: started create, end; second: request, queued, running, end;
 	// third: request, failed end.
-	if got := sh.st.writes.Load(); got != 8 {
-		t.Errorf("%d run writes; want 8 (2 for the first run, 4 for the queued one, 2 for the locked one)", got)
-	}
-	if sh.audit.appends != 0 {
-		t.Errorf("%d audit entries were appended in transactions of their own; want each with its run's write", sh.audit.appends)
-	}
-	want := []string{
+	sh.checkTransactions(t, 8, "2 for the first run, 4 for the queued one, 2 for the locked one",
 		"slack:U1 run.request r1",
 		"slack:U1 run.start r1",
 		"slack:U2 run.request r2",
@@ -534,13 +516,7 @@ steps:
 		"system run.end r3",
 		"system run.end r1",
 		"system run.end r2",
-	}
-	if got := sh.audit.actions(); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if _, err := audit.Verify(ctx, sh.audit); err != nil {
-		t.Errorf("chain: %v", err)
-	}
+	)
 	mu.Lock()
 	defer mu.Unlock()
 	wantT := []string{
@@ -631,5 +607,24 @@ func TestServiceCreateAndStartLogNotOpened(t *testing.T) {
 	run, err := sh.st.GetRun(ctx, p.Run.ID)
 	if err != nil || run.State != StateSucceeded || run.LogPath != "" || sh.st.startedCreates != 1 {
 		t.Fatalf("run = %+v, %v (%d created started); want it created started, succeeded, with no log path", run, err, sh.st.startedCreates)
+	}
+}
+
+// checkTransactions checks that the runs were written writes times
+// (why says which), that no audit entry was appended in a transaction of
+// its own, and that the chain, which must verify, holds want in order.
+func (sh *svcHarness) checkTransactions(t *testing.T, writes int64, why string, want ...string) {
+	t.Helper()
+	if got := sh.st.writes.Load(); got != writes {
+		t.Errorf("%d run writes; want %d (%s)", got, writes, why)
+	}
+	if sh.audit.appends != 0 {
+		t.Errorf("%d audit entries were appended in transactions of their own; want each with its run's write", sh.audit.appends)
+	}
+	if got := sh.audit.actions(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := audit.Verify(context.Background(), sh.audit); err != nil {
+		t.Errorf("chain: %v", err)
 	}
 }
