@@ -80,6 +80,9 @@ type Deps struct {
 	// Observe, when set, is told the outcome of every incident the loop
 	// reconciles (metrics).
 	Observe func(Outcome)
+	// CardParts add each feature's part to the incident card (bridge,
+	// ticket, hints...), in this order.
+	CardParts []CardPart
 }
 
 // Incidents is the chat side of incidents: the /incident commands, the
@@ -127,6 +130,7 @@ type Deps struct {
 //     archived ("channel.archived").
 type Incidents struct {
 	svc       *incident.Service
+	parts     []CardPart
 	runs      *runbooks.Service
 	runbooks  Runbooks
 	store     Store
@@ -174,7 +178,7 @@ func New(d Deps) (*Incidents, error) {
 	}
 	i := &Incidents{svc: d.Service, runs: d.Runs, runbooks: d.Runbooks, store: d.Store, reg: d.Registry, audit: d.Audit,
 		names: commands.NamesOf(d.Commands), chats: d.Chats, platform: d.Platform, cfg: d.Config,
-		announces: d.AnnounceChannels, private: d.PrivateChannels,
+		announces: d.AnnounceChannels, private: d.PrivateChannels, parts: d.CardParts,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, life: context.Background(),
 		first: make(chan struct{})}

@@ -1,6 +1,7 @@
 package incidentchat
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -23,7 +24,7 @@ var keyLabels = []string{"alertname", "service", "severity", "env", "environment
 
 // cardMessage is the incident card: what it is, how bad, where it stands,
 // and the buttons to work it.
-func (i *Incidents) cardMessage(inc *incident.Incident, st *incState) bot.Message {
+func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st *incState) bot.Message {
 	level := bot.LevelDanger
 	switch inc.Status {
 	case incident.StatusAcknowledged:
@@ -105,6 +106,7 @@ func (i *Incidents) cardMessage(inc *incident.Incident, st *incState) bot.Messag
 	for _, l := range links {
 		msg.Links = append(msg.Links, bot.Link{Label: l.Title, URL: l.URL})
 	}
+	i.addParts(ctx, inc, &msg)
 	if !inc.Status.Open() {
 		return msg
 	}

@@ -257,7 +257,7 @@ func (i *Incidents) status(ctx context.Context, c *bot.Command, inc *incident.In
 	st, err := i.state(ctx, inc)
 	var msg bot.Message
 	if err == nil {
-		msg = i.cardMessage(inc, st)
+		msg = i.cardMessage(ctx, inc, st)
 		msg.Buttons = nil
 	}
 	unlock()

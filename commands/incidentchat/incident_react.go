@@ -585,7 +585,7 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 	if err := i.storeCallbacks(ctx, inc, st); err != nil {
 		i.log.Error("card buttons not stored", "incident", inc.Number, "err", err)
 	}
-	msg := bot.Fit(i.cardMessage(inc, st), bot.LimitsOf(chat))
+	msg := bot.Fit(i.cardMessage(ctx, inc, st), bot.LimitsOf(chat))
 	if !st.card.IsZero() {
 		err := chat.Edit(ctx, st.card, msg)
 		if err == nil {

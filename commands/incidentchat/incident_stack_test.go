@@ -138,6 +138,8 @@ type stackOptions struct {
 	// ReconcileTimeout and Observe go to the incident layer's Deps.
 	ReconcileTimeout time.Duration
 	Observe          func(incidentchat.Outcome)
+	// CardParts go to the incident layer's Deps.
+	CardParts []incidentchat.CardPart
 }
 
 // stack is the whole bot with incidents on a data dir that survives a
@@ -222,7 +224,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 		Service: svc, Runs: books.Runs(), Runbooks: books, Store: st, Registry: func() *runbooks.Registry { return reg },
 		Audit: al, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
-		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe,
+		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: o.CardParts,
 	})
 	if err != nil {
 		t.Fatal(err)
