@@ -38,6 +38,7 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	OnCall        OnCall            `mapstructure:"oncall"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:
@@ -408,4 +409,5 @@ type Automation struct {
 	OnceWithin  time.Duration     `mapstructure:"once_within"`
 	Severity    string            `mapstructure:"severity"`
 	Continue    bool              `mapstructure:"continue"`
+	Escalate    Escalation        `mapstructure:"escalate"`
 }
