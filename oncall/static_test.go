@@ -15,9 +15,9 @@ func rotation(t *testing.T, overrides ...config.RotationOverride) *oncall.Static
 		Members: []config.RotationMember{
 			{Name: "Alice", Email: "alice@example.com"}, {Name: "Bob", Email: "bob@example.com"}, {Name: "Carol", Email: "carol@example.com"},
 		},
-		Handoff:  config.Handoff{Weekday: "monday", Time: "09:00"},
-		Timezone: "Europe/Berlin",
-		Start:    "2026-03-11", // a Wednesday: the first handoff is Monday 2026-03-16
+		Handoff:   config.Handoff{Weekday: "monday", Time: "09:00"},
+		Timezone:  "Europe/Berlin",
+		Start:     "2026-03-11", // a Wednesday: the first handoff is Monday 2026-03-16
 		Overrides: overrides,
 	})
 	if err != nil {
