@@ -186,10 +186,15 @@ func onPlatform(identity, platform string) bool {
 // becomes the role name, the rest pass as they are (roles and identities,
 // which the caller expands).
 func (s *Service) Expand(ctx context.Context, entries []string, platform string) (members []string, pages []Page) {
+	paged := map[string]bool{}
 	for _, e := range entries {
 		kind, name, _ := strings.Cut(e, ":")
 		switch kind {
 		case "oncall":
+			if paged[name] {
+				continue
+			}
+			paged[name] = true
 			pg := s.Page(ctx, name, platform)
 			pages = append(pages, pg)
 			for _, r := range pg.Reached {
@@ -201,7 +206,13 @@ func (s *Service) Expand(ctx context.Context, entries []string, platform string)
 			members = append(members, e)
 		}
 	}
-	return slices.Compact(members), pages
+	seen := map[string]bool{}
+	members = slices.DeleteFunc(members, func(m string) bool {
+		dup := seen[m]
+		seen[m] = true
+		return dup
+	})
+	return members, pages
 }
 
 // Entry is the timeline entry that records pg: its text names everyone,

@@ -57,7 +57,9 @@ func (i *Incidents) resolveOnCall(ctx context.Context, inc *incident.Incident, p
 		}
 		if err := i.svc.AddTimeline(ctx, inc.ID, pg.Entry()); err != nil {
 			i.log.Error("page not recorded", "incident", inc.Number, "schedule", pg.Schedule, "err", err)
+			continue
 		}
+		last[pg.Schedule] = pg.Text()
 		if i.observePage != nil {
 			i.observePage(pg)
 		}
