@@ -122,7 +122,11 @@ func (i *Incidents) pageCmd(ctx context.Context, c *bot.Command, inc *incident.I
 			}
 			entries = append(entries, a)
 		default:
-			entries = append(entries, identity(c.Platform, a))
+			id := identity(c.Platform, a)
+			if p := i.policy(); !strings.Contains(id, ":") && (p == nil || !p.Known(id)) {
+				return tebura.Errorf(tebura.EINVALID, "%q is not a role, oncall:SCHEDULE or @person; `%s oncall` lists the schedules.", a, in)
+			}
+			entries = append(entries, id)
 		}
 	}
 	pages, err := i.page(ctx, inc.Number, entries)

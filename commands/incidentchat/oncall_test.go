@@ -124,6 +124,7 @@ func TestOnCallCommands(t *testing.T) {
 		{"unknown schedule", bob, "/incident page oncall:nope", `There is no on-call schedule "nope"`},
 		{"no role", dave, "/incident page oncall:primary", "Working an incident needs a role"},
 		{"nothing to page", bob, "/incident page", "Say whom to page"},
+		{"not a role or a person", bob, "/incident page nobody", `"nobody" is not a role, oncall:SCHEDULE or @person`},
 		{"pages the schedule", bob, "/incident page oncall:primary", "Paged on-call primary: Alice <alice@example.com>"},
 	}
 	for _, tt := range tests {

@@ -146,7 +146,7 @@ func New() *Server {
 		blocked:   map[string]time.Time{},
 		scripted:  map[string][]int{},
 		postBurst: 3,
-		scopes:    []string{"commands", "chat:write", "channels:manage", "groups:write", "files:write", "usergroups:read", "channels:read", "groups:read", "users:read.email"},
+		scopes:    []string{"commands", "chat:write", "channels:manage", "groups:write", "files:write", "usergroups:read", "channels:read", "groups:read", "users:read", "users:read.email"},
 	}
 	s.sock.init(s)
 	mux := http.NewServeMux()
