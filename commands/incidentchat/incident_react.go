@@ -483,6 +483,14 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			st.mode = channelShared
 			i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
 				map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "mode": channelShared})
+			// Nobody is invited into a shared channel, but the on-call
+			// schedules are still paged: the card and the timeline say who
+			// is on call.
+			invite := derived.Invite
+			if hint != nil {
+				invite = append(hint.Invite, invite...)
+			}
+			i.invite(ctx, inc, st, invite)
 		}
 		return inc
 	}
