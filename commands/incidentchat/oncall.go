@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/incident"
@@ -133,7 +134,8 @@ func (i *Incidents) pageCmd(ctx context.Context, c *bot.Command, inc *incident.I
 	if err != nil {
 		return err
 	}
-	i.mark(ctx, inc, c.Actor.ID, "command", fmt.Sprintf("%s paged %s", c.Actor.ID, strings.Join(args, " ")), nil)
+	i.mark(ctx, inc, c.Actor.ID, incident.KindCommand, fmt.Sprintf("%s paged %s", c.Actor.ID, strings.Join(args, " ")), nil)
+	i.record(ctx, c.Actor.ID, audit.ActionIncidentPage, inc.ID, map[string]string{"entries": strings.Join(entries, ",")})
 	lines := []string{fmt.Sprintf("%s paged %s into %s.", c.Actor.Mention(), bot.Verbatim(strings.Join(args, " ")), inc.Ref())}
 	for _, pg := range pages {
 		lines = append(lines, bot.Verbatim(pg.Text()))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/bottest"
 	"github.com/tebura/tebura/config"
@@ -132,6 +133,16 @@ func TestOnCallCommands(t *testing.T) {
 			r := s.say(chat, tt.who, inc.Channel.ID, tt.line)
 			mustContain(t, tt.line, r.text(), tt.want)
 		})
+	}
+	audited := false
+	if err := s.Store.AuditEntries(context.Background(), func(e audit.Entry) error {
+		audited = audited || (e.Action == audit.ActionIncidentPage && e.Actor == bob.ID && e.Detail["entries"] == "oncall:primary")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !audited {
+		t.Error("/incident page is not on the audit chain")
 	}
 	r = s.say(chat, bob, inc.Channel.ID, "/incident stats 7d")
 	stats := r.text()
