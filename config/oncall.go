@@ -88,9 +88,10 @@ type OnCallGrafana struct {
 	APIURL string `mapstructure:"api_url"`
 	// Token is an OnCall API key or a service account token.
 	Token Secret `mapstructure:"token"`
-	// InstanceID is the stack URL sent as X-Grafana-Instance-ID; needed
-	// with a service account token only.
-	InstanceID string `mapstructure:"instance_id"`
+	// StackURL is the Grafana stack's URL (https://your-stack.grafana.net),
+	// sent as X-Grafana-URL: needed with a Grafana Cloud service account
+	// token, not with a (legacy) OnCall API key.
+	StackURL string `mapstructure:"stack_url"`
 	// ScheduleID is the schedule's ID (SXXXXXXX).
 	ScheduleID string `mapstructure:"schedule_id"`
 }
@@ -261,6 +262,9 @@ func (c Config) validateOnCall(p *problems) {
 			}
 			if g.ScheduleID == "" {
 				p.add(key+".grafana_oncall.schedule_id", "is empty; copy the schedule's ID (SXXXXXXX)")
+			}
+			if g.StackURL != "" {
+				p.url(key+".grafana_oncall.stack_url", g.StackURL)
 			}
 		case "static":
 			c.validateRotation(p, key+".static", s.Static)

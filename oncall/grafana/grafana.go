@@ -1,9 +1,11 @@
 // Package grafana reads a Grafana OnCall schedule's final shifts with its
 // public HTTP API: GET /api/v1/schedules/{id}/final_shifts, authorized by
-// the API key in the Authorization header (with X-Grafana-Instance-ID for
-// a service account token), paginated by the "next" link.
+// the token in the Authorization header (with X-Grafana-URL naming the
+// stack for a Grafana Cloud service account token; an OnCall API key needs
+// none), paginated by the "next" link. The same API serves Grafana Cloud
+// IRM and the archived OnCall OSS.
 // https://grafana.com/docs/oncall/latest/oncall-api-reference/schedules/
-// https://grafana.com/docs/oncall/latest/oncall-api-reference/
+// https://grafana.com/docs/grafana-cloud/alerting-and-irm/irm/reference/oncall-api/
 package grafana
 
 import (
@@ -28,7 +30,7 @@ const maxPages = 50
 type Schedule struct {
 	base   string
 	token  string
-	inst   string
+	stack  string
 	id     string
 	client *http.Client
 }
@@ -41,7 +43,7 @@ func New(c config.OnCallGrafana, hc *http.Client) *Schedule {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second, Transport: &oncall.RetryTransport{}}
 	}
-	return &Schedule{base: strings.TrimSuffix(c.APIURL, "/"), token: c.Token.Value(), inst: c.InstanceID, id: c.ScheduleID, client: hc}
+	return &Schedule{base: strings.TrimSuffix(c.APIURL, "/"), token: c.Token.Value(), stack: c.StackURL, id: c.ScheduleID, client: hc}
 }
 
 type finalShift struct {
@@ -91,8 +93,8 @@ func (s *Schedule) get(ctx context.Context, u string) (*page, error) {
 		return nil, tebura.Wrap(tebura.EINVALID, err, "The Grafana OnCall API URL is not valid; check api_url.")
 	}
 	req.Header.Set("Authorization", s.token)
-	if s.inst != "" {
-		req.Header.Set("X-Grafana-Instance-ID", s.inst)
+	if s.stack != "" {
+		req.Header.Set("X-Grafana-URL", s.stack)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)

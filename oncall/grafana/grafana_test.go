@@ -66,17 +66,20 @@ func TestRateLimitAndErrors(t *testing.T) {
 	if fmt.Sprint(slept) != fmt.Sprint([]time.Duration{grafanatest.RetryAfter}) {
 		t.Errorf("waited %v, want %s", slept, grafanatest.RetryAfter)
 	}
+	srv.ServiceAccountToken, srv.StackURL = "glsa_token", "https://ops.grafana.net"
 	tests := []struct {
-		name, token, id, want string
+		name, token, stack, id, want string
 	}{
-		{"wrong token", "nope", "SCHED", tebura.EUNAUTHENTICATED},
-		{"unknown schedule", "key", "SNONE", tebura.ENOTFOUND},
+		{"wrong token", "nope", "", "SCHED", tebura.EUNAUTHENTICATED},
+		{"unknown schedule", "key", "", "SNONE", tebura.ENOTFOUND},
+		{"service account token without the stack", "glsa_token", "", "SCHED", tebura.EUNAUTHENTICATED},
+		{"service account token with the stack", "glsa_token", "https://ops.grafana.net", "SCHED", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := grafana.New(config.OnCallGrafana{APIURL: srv.URL, Token: config.Secret(tt.token), ScheduleID: tt.id}, client(&slept))
+			s := grafana.New(config.OnCallGrafana{APIURL: srv.URL, Token: config.Secret(tt.token), StackURL: tt.stack, ScheduleID: tt.id}, client(&slept))
 			_, err := s.Shifts(context.Background(), at, at.Add(time.Hour))
-			if got := tebura.ErrorCode(err); got != tt.want {
+			if got := tebura.ErrorCode(err); got != tt.want && !(tt.want == "" && err == nil) {
 				t.Errorf("error %v has kind %q, want %q", err, got, tt.want)
 			}
 		})

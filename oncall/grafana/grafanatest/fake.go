@@ -1,12 +1,14 @@
 // Package grafanatest is a fake of Grafana OnCall's public API export of a
 // schedule's final shifts, built from its reference: the API key in the
-// Authorization header (no scheme), start_date and end_date required as
+// Authorization header (no scheme), or a service account token with the
+// stack named in X-Grafana-URL, start_date and end_date required as
 // ISO dates with end ≥ start and at most 365 days apart, pages of
 // {count, next, previous, results, page_size, current_page_number,
 // total_pages} linked by "next", and 429 with Retry-After when told to
 // rate limit.
 // https://grafana.com/docs/oncall/latest/oncall-api-reference/schedules/
 // https://grafana.com/docs/oncall/latest/oncall-api-reference/
+// https://grafana.com/docs/grafana-cloud/alerting-and-irm/irm/reference/oncall-api/
 package grafanatest
 
 import (
@@ -34,6 +36,8 @@ type Server struct {
 	*httptest.Server
 	Token    string
 	PageSize int
+	// ServiceAccountToken is accepted only with X-Grafana-URL: StackURL.
+	ServiceAccountToken, StackURL string
 
 	mu       sync.Mutex
 	shifts   []Shift
@@ -82,7 +86,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
-	if r.Header.Get("Authorization") != s.Token {
+	switch auth := r.Header.Get("Authorization"); {
+	case auth == s.Token && auth != "":
+	case auth == s.ServiceAccountToken && auth != "":
+		if r.Header.Get("X-Grafana-URL") != s.StackURL {
+			detail(w, http.StatusUnauthorized, "A service account token needs X-Grafana-URL naming its stack.")
+			return
+		}
+	default:
 		detail(w, http.StatusUnauthorized, "Invalid token.")
 		return
 	}
