@@ -192,11 +192,11 @@ func rotationText(r oncall.Rotation) string {
 	if r.Now.Empty() {
 		t := r.Schedule + ": nobody on call now"
 		if !r.Next.Empty() {
-			t += fmt.Sprintf("; next %s from %s", who(r.Next), r.Next.Start.UTC().Format(time.RFC3339))
+			t += fmt.Sprintf("; next %s from %s", who(r.Next), commands.Stamp(r.Next.Start))
 		}
 		return t
 	}
-	t := fmt.Sprintf("%s: now %s until %s", r.Schedule, who(r.Now), r.Now.End.UTC().Format(time.RFC3339))
+	t := fmt.Sprintf("%s: now %s until %s", r.Schedule, who(r.Now), commands.Stamp(r.Now.End))
 	if !r.Next.Empty() {
 		t += "; next " + who(r.Next)
 	}
