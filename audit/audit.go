@@ -59,6 +59,7 @@ const (
 	ActionIncidentDiagnostics       Action = "incident.diagnostics"
 	ActionIncidentDiagnosticRefused Action = "incident.diagnostic_refused"
 	ActionIncidentPropose           Action = "incident.propose"
+	ActionIncidentPage              Action = "incident.page"
 )
 
 // Entry is one audit record. Seq starts at 1 and has no gaps; Prev is the

@@ -39,6 +39,7 @@ type Config struct {
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
 	Hints         Hints             `mapstructure:"hints"`
+	OnCall        OnCall            `mapstructure:"oncall"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:
@@ -409,4 +410,5 @@ type Automation struct {
 	OnceWithin  time.Duration     `mapstructure:"once_within"`
 	Severity    string            `mapstructure:"severity"`
 	Continue    bool              `mapstructure:"continue"`
+	Escalate    Escalation        `mapstructure:"escalate"`
 }

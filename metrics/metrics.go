@@ -82,6 +82,7 @@ type Metrics struct {
 	watch      *watchers
 	health     *health
 	reconcile  reconcileFamily
+	oncall     oncallFamily
 }
 
 // New returns Metrics with every family registered on a registry of its

@@ -197,16 +197,23 @@ func wire(app *App, o wireOptions) (*server, error) {
 		hooks = http.NewServeMux()
 	}
 	hintsPart := s.mountHints(hooks, app.Admin)
+	oc, cal, err := onCall(cfg, slackA, s.log)
+	if err != nil {
+		return nil, err
+	}
 	s.inc, err = incidentchat.New(incidentchat.Deps{
 		Service: s.svc, Runs: app.Runs, Runbooks: s.books, Store: app.Data, Registry: s.registry, Audit: app.Audit,
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
 		CardParts: []incidentchat.CardPart{hintsPart},
+		OnCall:    oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
 	})
 	if err != nil {
 		return nil, err
 	}
+	startEscalation(app, cfg, s.svc, s.inc, s.log)
+	watchLoad(app, cfg, s.svc, cal)
 
 	s.bot = commands.New(commands.Deps{
 		Callbacks: app.Data, Registry: s.registry, Access: s.policy, Commands: cfg.Bot.Commands,
@@ -445,7 +452,7 @@ func (s *server) pruneLogs() {
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is

@@ -15,6 +15,7 @@ import (
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/oncall"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -484,6 +485,14 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			st.mode = channelShared
 			i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
 				map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "mode": channelShared})
+			// Nobody is invited into a shared channel, but the on-call
+			// schedules are still paged: the card and the timeline say who
+			// is on call.
+			invite := derived.Invite
+			if hint != nil {
+				invite = append(hint.Invite, invite...)
+			}
+			i.invite(ctx, inc, st, invite)
 		}
 		return inc
 	}
@@ -545,22 +554,26 @@ func topic(inc *incident.Incident) string {
 
 // invite adds the members of roles and the named identities to the
 // incident's channel and records them as responders.
-func (i *Incidents) invite(ctx context.Context, inc *incident.Incident, st *incState, list []string) {
+// oncall:NAME pages who is on call now (see resolveOnCall); in a channel
+// the bot did not create, pages are recorded but nobody is invited.
+func (i *Incidents) invite(ctx context.Context, inc *incident.Incident, st *incState, list []string) ([]oncall.Page, error) {
+	list, pages := i.resolveOnCall(ctx, inc, st.channel.Platform, list)
 	members := i.expand(list)
 	if len(members) == 0 || st.mode != channelCreated {
-		return
+		return pages, nil
 	}
 	cm, ok := i.chats[st.channel.Platform].(bot.ChannelManager)
 	if !ok {
-		return
+		return pages, nil
 	}
 	if err := cm.Invite(ctx, st.channel.ID, members); err != nil {
 		i.log.Error("incident invite failed", "incident", inc.Number, "err", err)
-		return
+		return pages, err
 	}
 	if _, err := i.svc.AddResponders(ctx, inc.ID, incident.ActorTebura, members); err != nil {
 		i.log.Error("responders not recorded", "incident", inc.Number, "err", err)
 	}
+	return pages, nil
 }
 
 // say posts a message in the incident's channel.

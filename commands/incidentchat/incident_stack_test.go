@@ -21,6 +21,7 @@ import (
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/oncall"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -142,6 +143,9 @@ type stackOptions struct {
 	CardParts []incidentchat.CardPart
 	// Hints adds the resolution hints part (after CardParts).
 	Hints *config.Hints
+	// OnCall and Calendar go to the incident layer's Deps.
+	OnCall   incidentchat.OnCall
+	Calendar *oncall.Calendar
 }
 
 // stack is the whole bot with incidents on a data dir that survives a
@@ -233,6 +237,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 		Audit: al, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
 		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: parts,
+		OnCall: o.OnCall, Calendar: o.Calendar,
 	})
 	if err != nil {
 		t.Fatal(err)
