@@ -130,10 +130,13 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	names[s.Name] = true
 	switch len(sn.kinds) {
 	case 0:
-		d.problem(sn.node, path, "needs exactly one of run, script, http or ssh")
+		d.problem(sn.node, path, "needs exactly one of run, script, http, ssh or manual")
 	case 1:
 	default:
-		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http or ssh", strings.Join(sn.kinds, " and "))
+		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http, ssh or manual", strings.Join(sn.kinds, " and "))
+	}
+	if contains(sn.kinds, "manual") {
+		d.checkManual(s, sn, path, params)
 	}
 	if s.SSH != nil {
 		d.checkSSH(s, sn, path, params)
