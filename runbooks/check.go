@@ -50,7 +50,12 @@ func (d *decoder) check(rb *Runbook, nd *nodes) {
 	params := d.checkParams(rb, nd)
 	d.checkTemplate(nd.lock, "lock", rb.Lock, params, true)
 
-	if len(rb.Steps) == 0 {
+	switch {
+	case len(rb.Steps) > 0:
+	case d.markdown && d.sections > 0: // each section's problem is reported
+	case d.markdown:
+		d.problem(nd.root, "", "has no steps; each ## heading is a step, with an sh or bash code block or a text saying what to do")
+	default:
 		d.problem(nd.root, "steps", "is empty; a runbook needs at least one step")
 	}
 	stepNames := map[string]bool{}

@@ -20,6 +20,11 @@ type decoder struct {
 	path  string // key path prefix for inline runbooks
 	name  string // the runbook's name, once known
 	bad   bool
+	// markdown: the runbook is a Markdown file, whose steps are its
+	// ## headings.
+	markdown bool
+	// sections counts a Markdown runbook's ## headings, steps or not.
+	sections int
 }
 
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
