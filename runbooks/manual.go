@@ -235,5 +235,22 @@ func orNode(n, fallback *yaml.Node) *yaml.Node {
 	return fallback
 }
 
+// TerminalRunnable refuses, with a sentence, a runbook with manual steps
+// for a door that shows no buttons (tebura run): its manual steps are
+// answered in chat, and nobody could answer them there.
+func TerminalRunnable(rb *Runbook) error {
+	var manual []string
+	for _, s := range rb.Steps {
+		if s.Manual != "" {
+			manual = append(manual, s.Name)
+		}
+	}
+	if len(manual) == 0 {
+		return nil
+	}
+	return tebura.Errorf(tebura.EINVALID, "Runbook %s has manual steps (%s), which people answer with buttons in chat; run it from chat with `/runbook run %s`.",
+		rb.Name, strings.Join(manual, ", "), rb.Name)
+}
+
 // cloneAnswers copies a run's answers for copyRun.
 func cloneAnswers(as []StepAnswer) []StepAnswer { return slices.Clone(as) }
