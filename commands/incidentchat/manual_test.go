@@ -68,3 +68,20 @@ func TestManualAnswerOnTimeline(t *testing.T) {
 		t.Errorf("answer entries on the timeline:\n%s", dumpTimeline(answers))
 	}
 }
+
+// TestManualStepOnConsole: on the console the answer buttons are pressed
+// like any other ("!1" is Done): someone without a role is refused, an
+// allowed Skip lets the run end.
+func TestManualStepOnConsole(t *testing.T) {
+	_, out, say := consoleStack(t, stackOptions{Automations: []config.Automation{}, Runbooks: []string{lookBook}})
+	say("/runbook run look")
+	waitOut(t, out, "[1] Done  [2] Failed  [3] Skip  [4] Cancel")
+	waitOut(t, out, "Is the p99 graph back under 2 s?")
+	say("!as dave")
+	say("!1")
+	waitOut(t, out, "You may not answer the steps of `look`")
+	say("!as bob")
+	say("!3")
+	waitOut(t, out, "You answered Skipped to step 1 of run")
+	waitOut(t, out, "look — succeeded")
+}
