@@ -33,21 +33,7 @@ func TestManualAnswerOnTimeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.say(chat, alice, inc.Channel.ID, "/runbook run look")
-	var live *bottest.Msg
-	deadline := time.Now().Add(10 * time.Second)
-	for live == nil {
-		for _, m := range chat.inChannel(inc.Channel.ID) {
-			for _, b := range m.Last().Buttons {
-				if b.Label == "Done" {
-					live = m
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no live message with the answer buttons")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	live := waitAnswerButtons(t, chat, inc.Channel.ID)
 	mustContain(t, "live message", bottest.Text(live.Last()), "Is the p99 graph back under 2 s?")
 	if r := s.press(carol, chat, live, "Done"); !strings.Contains(r.text(), "You answered Done") {
 		t.Fatalf("carol was told %q", r.text())
@@ -84,4 +70,52 @@ func TestManualStepOnConsole(t *testing.T) {
 	say("!3")
 	waitOut(t, out, "You answered Skipped to step 1 of run")
 	waitOut(t, out, "look — succeeded")
+}
+
+// waitAnswerButtons returns the message of channel that shows [Done].
+func waitAnswerButtons(t *testing.T, chat *cmChat, channel string) *bottest.Msg {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, m := range chat.inChannel(channel) {
+			for _, b := range m.Last().Buttons {
+				if b.Label == "Done" {
+					return m
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no live message with the answer buttons")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestManualStepAcrossRestart: the bot stops while a run waits on a manual
+// step; the run ends interrupted, as every running run does, its message
+// loses the buttons, and after the restart a press of the old button
+// changes nothing and says why.
+func TestManualStepAcrossRestart(t *testing.T) {
+	chat := newCMChat()
+	dir := t.TempDir()
+	o := stackOptions{Chat: chat, Automations: []config.Automation{}, Runbooks: []string{lookBook}}
+	s := newStack(t, dir, o)
+	s.say(chat, alice, "general", "/runbook run look")
+	live := waitAnswerButtons(t, chat, "general")
+	asked := len(live.Versions()) - 1
+	id := s.Runs()[0].ID
+	s.Close()
+	if last := live.Last(); len(last.Buttons) != 0 || !strings.Contains(bottest.Text(last), "interrupted") {
+		t.Errorf("after the stop the message shows:\n%s", bottest.Text(last))
+	}
+
+	s = newStack(t, dir, o)
+	r := s.pressVersion(bob, chat, live, asked, "Done")
+	if want := "Run " + id + " is interrupted, so its step 1 can no longer be answered."; !strings.Contains(r.text(), want) {
+		t.Errorf("the old button said %q, want %q", r.text(), want)
+	}
+	run, err := s.Store.GetRun(context.Background(), id)
+	if err != nil || run.State != runbooks.StateInterrupted || len(run.Answers) != 0 {
+		t.Errorf("run after the press = %+v, %v", run, err)
+	}
 }
