@@ -43,7 +43,7 @@ func answerButtons(m slacktest.Message) map[string]string {
 	out := map[string]string{}
 	for _, b := range blocks {
 		for _, e := range b.Elements {
-			if b.Type == "actions" && e.ActionID == "answer" {
+			if b.Type == "actions" && strings.HasPrefix(e.ActionID, "answer_") {
 				out[e.Text.Text] = e.Value
 			}
 		}
@@ -90,7 +90,7 @@ func TestManualStepOverSlack(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			ack, err := h.fake.Send(slacktest.Envelope{Type: "interactive",
-				Payload: slacktest.BlockAction(c.user, "C1", live.TS, "answer", btns[c.label], h.fake.ResponseURL())})
+				Payload: slacktest.BlockAction(c.user, "C1", live.TS, "answer_"+strings.ToLower(c.label), btns[c.label], h.fake.ResponseURL())})
 			if err != nil {
 				t.Error(err)
 				return

@@ -20,7 +20,9 @@ import (
 // (runbooks.Service.Answer), which lets exactly one answer per step count.
 
 // actionAnswer is the callback action of the three answer buttons; the
-// callback's Data says the step and the answer.
+// callback's Data says the step and the answer. Each button's own action
+// ID is actionAnswer + "_" + its answer: Slack refuses a block whose
+// buttons share an action_id.
 const actionAnswer = "answer"
 
 // Labels of the answer buttons, also what tests click.
@@ -64,7 +66,7 @@ func (b *Flows) withPrompt(ctx context.Context, msg bot.Message, run *runbooks.R
 				pb.buttons = nil
 				break
 			}
-			pb.buttons = append(pb.buttons, bot.Button{Label: a.label, Style: a.style, ActionID: actionAnswer, CallbackID: cb.ID})
+			pb.buttons = append(pb.buttons, bot.Button{Label: a.label, Style: a.style, ActionID: actionAnswer + "_" + string(a.ans), CallbackID: cb.ID})
 		}
 	}
 	text := fmt.Sprintf("*Step %d, %s, waits for an answer* since %s:", p.Step, bot.Verbatim(p.Name), commands.Stamp(p.Since))
