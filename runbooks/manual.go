@@ -122,6 +122,9 @@ func (h *Handle) waiting() (Prompt, bool) {
 // deliver hands a stored answer to the step waiting for it; false when the
 // run no longer waits on that step (it ended meanwhile).
 func (h *Handle) deliver(a StepAnswer) bool {
+	if h == nil {
+		return false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.prompt == nil || h.prompt.Step != a.Step {
