@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
@@ -150,4 +151,15 @@ func TestManualStepConcurrentClicks(t *testing.T) {
 	if run.State != want {
 		t.Errorf("run ended %s after %s", run.State, first.Answer)
 	}
+}
+
+// TestGoldenWaitingOnManualStep: how a run waiting on a manual step reads.
+func TestGoldenWaitingOnManualStep(t *testing.T) {
+	clock := commandstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := newHarness(t, commandstest.Options{Clock: clock, Runbooks: []string{checklist}})
+	msg := h.Say(alice, "/runbook run failover-check").Card(t)
+	waiting := h.WaitFor(msg, "the prompt with its log line", func(m bot.Message) bool {
+		return hasButton(m, "Done") && strings.Contains(bottest.Text(m), "==> waiting for an answer")
+	})
+	golden(t, "waiting_manual", waiting)
 }
