@@ -44,6 +44,8 @@ const (
 	ActionRunEnd       Action = "run.end"
 	ActionRunCancel    Action = "run.cancel"
 	ActionRunInterrupt Action = "run.interrupt"
+	// ActionRunAnswer records a person's answer to a manual step.
+	ActionRunAnswer Action = "run.answer"
 
 	ActionConfigLoad   Action = "config.load"
 	ActionConfigReload Action = "config.reload"

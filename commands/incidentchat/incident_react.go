@@ -812,6 +812,8 @@ func (i *Incidents) onTransition(t runbooks.Transition) {
 	}
 	ctx := context.Background()
 	switch {
+	case t.Answer != nil:
+		i.recordAnswer(ctx, t)
 	case t.To.Final() || t.Approved():
 		i.recordRun(ctx, t.Run.ID)
 	case t.To == runbooks.StateRunning || t.To == runbooks.StateQueued:

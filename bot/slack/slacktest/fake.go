@@ -814,8 +814,16 @@ func CheckBlocks(blocks []map[string]any) string {
 			if len(els) == 0 || len(els) > maxElements {
 				return "invalid_blocks"
 			}
+			// An action_id is unique within its block (Block Kit reference).
+			ids := map[string]bool{}
 			for _, e := range els {
 				m, _ := e.(map[string]any)
+				if a, _ := m["action_id"].(string); a != "" {
+					if ids[a] {
+						return "invalid_blocks"
+					}
+					ids[a] = true
+				}
 				t, ok := textOf(m["text"])
 				if !ok || t == "" || utf8.RuneCountInString(t) > maxButtonText {
 					return "invalid_blocks"
