@@ -38,6 +38,7 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Tickets       Tickets           `mapstructure:"tickets"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:
@@ -394,6 +395,9 @@ type Incidents struct {
 	// opening its own channel. 0 turns a limit off.
 	MaxOpen         int `mapstructure:"max_open"`
 	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
+	// BridgeURL is the call bridge's address, a template over the incident
+	// (see config/tickets.go): shown on the card and the announcement.
+	BridgeURL string `mapstructure:"bridge_url"`
 }
 
 // Automation is one rule matched against alert labels.
