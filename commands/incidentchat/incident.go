@@ -182,6 +182,7 @@ func New(d Deps) (*Incidents, error) {
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, life: context.Background(),
 		first: make(chan struct{})}
+	i.parts = append([]CardPart{CardPartFunc(i.bridgePart)}, i.parts...)
 	if i.now == nil {
 		i.now = time.Now
 	}
