@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/commands/incidentchat"
+	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/tickets"
+	"github.com/tebura/tebura/tickets/jira"
+	"github.com/tebura/tebura/tickets/servicenow"
+)
+
+// wireTickets builds the ticket service when tickets.jira or
+// tickets.servicenow is configured, adds it to app's services, and returns
+// the card parts that show its tickets (none when tickets are off). Call
+// it after s.svc is built and before s.inc: the card part goes into the
+// incident layer, which the ticket service asks to redraw cards.
+func (s *server) wireTickets(app *App, cfg config.Config) ([]incidentchat.CardPart, error) {
+	sys, err := ticketSystem(cfg.Tickets)
+	if sys == nil || err != nil {
+		return nil, err
+	}
+	bridge, err := incident.NewBridge(cfg.Incidents.BridgeURL)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := tickets.New(tickets.Deps{
+		System: sys, Incidents: s.svc, Logger: s.log,
+		RetryMin: cfg.Tickets.RetryMin, RetryMax: cfg.Tickets.RetryMax, Timeout: cfg.Tickets.Timeout,
+		Postmortem: func(ctx context.Context, id string) (string, error) {
+			return incidentchat.Postmortem(ctx, s.svc, app.Data, id)
+		},
+		Bridge: func(inc *incident.Incident) string {
+			u, _ := bridge.URL(inc)
+			return u
+		},
+		Refresh: func(ctx context.Context, n int64) {
+			if s.inc != nil {
+				s.inc.Refresh(ctx, n)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	app.AddService(Service{Name: "tickets", Run: func(ctx context.Context) error { svc.Run(ctx); return nil }})
+	s.log.Info("tickets on", "system", sys.Name())
+	return []incidentchat.CardPart{incidentchat.TicketPart(svc)}, nil
+}
+
+// ticketSystem is the configured ticketing system, or nil.
+func ticketSystem(cfg config.Tickets) (tickets.System, error) {
+	client := &http.Client{Timeout: cfg.Timeout}
+	switch {
+	case cfg.Jira.Enabled() && cfg.ServiceNow.Enabled():
+		return nil, tebura.Errorf(tebura.EINVALID, "tickets: choose Jira or ServiceNow, not both; run `tebura validate`.")
+	case cfg.Jira.Enabled():
+		return jira.New(cfg.Jira, client, nil)
+	case cfg.ServiceNow.Enabled():
+		return servicenow.New(cfg.ServiceNow, client, nil)
+	}
+	return nil, nil
+}
