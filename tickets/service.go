@@ -62,6 +62,9 @@ type Deps struct {
 	Clock  func() time.Time
 	Sleep  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
+	// Observe, when set, is told every attempt: step is create, comment
+	// or resolve; outcome is done or failed (metrics).
+	Observe func(step, outcome string)
 }
 
 // Service files and resolves the tickets of incidents in the background.
@@ -130,6 +133,9 @@ func New(d Deps) (*Service, error) {
 	if d.Refresh == nil {
 		d.Refresh = func(context.Context, int64) {}
 	}
+	if d.Observe == nil {
+		d.Observe = func(string, string) {}
+	}
 	return &Service{d: d, records: map[int64]*record{}}, nil
 }
 
@@ -183,6 +189,20 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// Pending is how many incidents this process knows of whose ticket is not
+// created yet (metrics).
+func (s *Service) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.records {
+		if r.ticket.Key == "" && !r.skipped {
+			n++
+		}
+	}
+	return n
 }
 
 // Wait waits for the workers started so far (tests).
@@ -297,7 +317,11 @@ func (s *Service) work(ctx context.Context, n int64, r *record) {
 			s.d.Logger.Error("tickets: incident not read", "incident", n, "err", err)
 			return
 		}
-		did, err := s.step(ctx, inc, r)
+		what, err := s.step(ctx, inc, r)
+		did := what != ""
+		if did {
+			s.d.Observe(what, outcome(err))
+		}
 		if err == nil {
 			s.mu.Lock()
 			changed := r.failure != ""
@@ -335,9 +359,24 @@ func (s *Service) work(ctx context.Context, n int64, r *record) {
 	}
 }
 
+// Steps of a ticket, as step and Observe name them.
+const (
+	StepCreate  = "create"
+	StepComment = "comment"
+	StepResolve = "resolve"
+)
+
+func outcome(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "done"
+}
+
 // step does the next thing inc's ticket needs: create it, comment the
-// postmortem, resolve it. did is false when nothing is left for now.
-func (s *Service) step(ctx context.Context, inc *incident.Incident, r *record) (did bool, err error) {
+// postmortem, resolve it, and says which it tried ("" when nothing is left
+// for now).
+func (s *Service) step(ctx context.Context, inc *incident.Incident, r *record) (what string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.d.Timeout)
 	defer cancel()
 	s.mu.Lock()
@@ -351,59 +390,59 @@ func (s *Service) step(ctx context.Context, inc *incident.Incident, r *record) (
 		// created the ticket and lost the answer: look before creating.
 		found, ok, err := s.d.System.Find(ctx, marker)
 		if err != nil {
-			return false, err
+			return StepCreate, err
 		}
 		if !ok {
 			if found, err = s.d.System.Create(ctx, s.request(inc, marker)); err != nil {
-				return false, err
+				return StepCreate, err
 			}
 		}
 		if err := s.d.Incidents.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: incident.ActorTebura, Kind: KindCreated,
 			Text: name + " ticket " + found.Key + " created",
 			Data: map[string]string{"system": name, "key": found.Key, "id": found.ID, "url": found.URL, "marker": marker}}); err != nil {
 			// Not remembered: the next attempt finds it by its marker.
-			return false, err
+			return StepCreate, err
 		}
 		s.mu.Lock()
 		r.ticket = found
 		s.mu.Unlock()
 		s.d.Logger.Info("tickets: ticket created", "incident", inc.Number, "system", name, "ticket", found.Key)
-		return true, nil
+		return StepCreate, nil
 	case inc.Status.Open():
-		return false, nil
+		return "", nil
 	case !commented:
 		text := ""
 		if s.d.Postmortem != nil {
 			if text, err = s.d.Postmortem(ctx, inc.ID); err != nil {
-				return false, err
+				return StepComment, err
 			}
 		}
 		if err := s.d.System.Comment(ctx, t, text); err != nil {
-			return false, err
+			return StepComment, err
 		}
 		if err := s.d.Incidents.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: incident.ActorTebura, Kind: KindCommented,
 			Text: "Postmortem draft added to " + name + " ticket " + t.Key, Data: map[string]string{"system": name, "key": t.Key}}); err != nil {
-			return false, err
+			return StepComment, err
 		}
 		s.mu.Lock()
 		r.commented = true
 		s.mu.Unlock()
-		return true, nil
+		return StepComment, nil
 	case !resolved:
 		if err := s.d.System.Resolve(ctx, t, s.resolution(inc)); err != nil {
-			return false, err
+			return StepResolve, err
 		}
 		if err := s.d.Incidents.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: incident.ActorTebura, Kind: KindResolved,
 			Text: name + " ticket " + t.Key + " resolved", Data: map[string]string{"system": name, "key": t.Key}}); err != nil {
-			return false, err
+			return StepResolve, err
 		}
 		s.mu.Lock()
 		r.resolved = true
 		s.mu.Unlock()
 		s.d.Logger.Info("tickets: ticket resolved", "incident", inc.Number, "system", name, "ticket", t.Key)
-		return true, nil
+		return StepResolve, nil
 	}
-	return false, nil
+	return "", nil
 }
 
 func (s *Service) request(inc *incident.Incident, marker string) Request {

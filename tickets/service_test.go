@@ -155,6 +155,9 @@ type env struct {
 	fake    fake
 	remotes func() []remote
 	marker  string
+
+	mu       sync.Mutex
+	observed []string // "step outcome" of every attempt
 }
 
 func newEnv(t *testing.T, b backend) *env {
@@ -184,6 +187,11 @@ func (e *env) service(t *testing.T, sys tickets.System, sleep func(context.Conte
 		sleep = e.clk.Sleep
 	}
 	s, err := tickets.New(tickets.Deps{System: sys, Incidents: e.inc, Clock: e.clk.Now, Sleep: sleep,
+		Observe: func(step, outcome string) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.observed = append(e.observed, step+" "+outcome)
+		},
 		Postmortem: func(ctx context.Context, id string) (string, error) {
 			inc, err := e.inc.Get(ctx, id)
 			if err != nil {
@@ -257,6 +265,12 @@ func TestOutage(t *testing.T) {
 			}
 			if got, want := e.clk.Slept(), []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second}; !slices.Equal(got, want) {
 				t.Errorf("waits = %v, want %v", got, want)
+			}
+			e.mu.Lock()
+			observed := slices.Clone(e.observed)
+			e.mu.Unlock()
+			if want := []string{"create failed", "create failed", "create failed", "create failed", "create done"}; !slices.Equal(observed, want) {
+				t.Errorf("observed attempts %v, want %v", observed, want)
 			}
 			created := e.entries(t, tickets.KindCreated)
 			if len(created) != 1 || created[0].Data["key"] != rs[0].Key {

@@ -27,8 +27,15 @@ func (s *server) wireTickets(app *App, cfg config.Config) ([]incidentchat.CardPa
 	if err != nil {
 		return nil, err
 	}
-	svc, err := tickets.New(tickets.Deps{
-		System: sys, Incidents: s.svc, Logger: s.log,
+	var svc *tickets.Service
+	observe := app.Metrics.Tickets(sys.Name(), func() int {
+		if svc == nil {
+			return 0
+		}
+		return svc.Pending()
+	})
+	svc, err = tickets.New(tickets.Deps{
+		System: sys, Incidents: s.svc, Logger: s.log, Observe: observe,
 		RetryMin: cfg.Tickets.RetryMin, RetryMax: cfg.Tickets.RetryMax, Timeout: cfg.Tickets.Timeout,
 		Postmortem: func(ctx context.Context, id string) (string, error) {
 			return incidentchat.Postmortem(ctx, s.svc, app.Data, id)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,6 +65,21 @@ tickets:
 	issues := fake.Issues()
 	if len(issues) != 1 || !strings.Contains(issues[0].Summary, "Incident #1") {
 		t.Fatalf("Jira issues = %+v, want one for #1", issues)
+	}
+
+	resp, err := http.Get(ts.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`tebura_ticket_attempts_total{outcome="done",step="create",system="Jira"} 1`,
+		`tebura_tickets_pending{system="Jira"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	ts.send(t, map[string]any{"type": "command", "user": "bob", "text": "/incident resolve #1 fixed"})
