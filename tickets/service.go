@@ -3,6 +3,8 @@ package tickets
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -286,6 +288,9 @@ func (s *Service) load(ctx context.Context, inc *incident.Incident) (*record, er
 // wake starts a worker for incident n unless one is on it or nothing is
 // left to do.
 func (s *Service) wake(ctx context.Context, n int64) {
+	if ctx.Err() != nil {
+		return // stopping: the next start picks it up
+	}
 	s.mu.Lock()
 	r := s.records[n]
 	if r == nil || r.busy || r.skipped || r.resolved {
@@ -429,7 +434,7 @@ func (s *Service) step(ctx context.Context, inc *incident.Incident, r *record) (
 		s.mu.Unlock()
 		return StepComment, nil
 	case !resolved:
-		if err := s.d.System.Resolve(ctx, t, s.resolution(inc)); err != nil {
+		if err := s.d.System.Resolve(ctx, t, s.resolution(ctx, inc)); err != nil {
 			return StepResolve, err
 		}
 		if err := s.d.Incidents.AddTimeline(ctx, inc.ID, incident.TimelineEntry{Actor: incident.ActorTebura, Kind: KindResolved,
@@ -457,10 +462,23 @@ func (s *Service) request(inc *incident.Incident, marker string) Request {
 	return req
 }
 
-func (s *Service) resolution(inc *incident.Incident) Resolution {
+// resolution is what the ticket is closed with: who resolved the incident
+// and with what note (the timeline's last resolve entry), when, and after
+// how long.
+func (s *Service) resolution(ctx context.Context, inc *incident.Incident) Resolution {
 	notes := "Incident " + inc.Ref() + " resolved"
 	if inc.ResolvedBy != "" {
 		notes += " by " + inc.ResolvedBy
+	}
+	if tl, err := s.d.Incidents.Timeline(ctx, inc.ID); err == nil {
+		for _, e := range slices.Backward(tl) {
+			if e.Kind == incident.KindResolved {
+				if _, note, ok := strings.Cut(e.Text, ": "); ok {
+					notes += " (" + note + ")"
+				}
+				break
+			}
+		}
 	}
 	if !inc.ResolvedAt.IsZero() {
 		notes += " at " + inc.ResolvedAt.UTC().Format(time.RFC3339)

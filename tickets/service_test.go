@@ -411,7 +411,7 @@ func TestResolve(t *testing.T) {
 			if len(rs) != 1 || len(rs[0].Comments) != 1 || !rs[0].Resolved {
 				t.Fatalf("after the restart = %+v, want one comment and resolved", rs)
 			}
-			if b.name == "servicenow" && !strings.Contains(rs[0].Closing, "#1 resolved by slack:U1") {
+			if b.name == "servicenow" && !strings.Contains(rs[0].Closing, "#1 resolved by slack:U1 (rolled back)") {
 				t.Errorf("close notes = %q", rs[0].Closing)
 			}
 			for _, k := range []string{tickets.KindCreated, tickets.KindCommented, tickets.KindResolved} {
