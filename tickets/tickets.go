@@ -79,6 +79,13 @@ type System interface {
 	Resolve(ctx context.Context, t Ticket, r Resolution) error
 }
 
+// Checker is a System that can check its setting with one harmless call
+// (`tebura doctor`): the credentials, and that the project or table is
+// there.
+type Checker interface {
+	Check(ctx context.Context) (detail string, err error)
+}
+
 // Throttled is a system's request to wait before the next call (HTTP 429
 // with Retry-After). The Service never calls again sooner.
 type Throttled struct {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/commands/incidentchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
@@ -70,4 +71,26 @@ func ticketSystem(cfg config.Tickets) (tickets.System, error) {
 		return servicenow.New(cfg.ServiceNow, client, nil)
 	}
 	return nil, nil
+}
+
+// checkTickets is `tebura doctor`'s check of the ticketing system: one
+// harmless call with the configured credentials. None when tickets are off.
+func checkTickets(ctx context.Context, cfg config.Config) []bot.Check {
+	sys, err := ticketSystem(cfg.Tickets)
+	switch {
+	case err != nil:
+		return []bot.Check{{Name: "tickets", Detail: message(err)}}
+	case sys == nil:
+		return nil
+	}
+	name := "tickets: " + sys.Name()
+	c, ok := sys.(tickets.Checker)
+	if !ok {
+		return []bot.Check{{Name: name, OK: true, Detail: "configured (no check for this system)"}}
+	}
+	detail, err := c.Check(ctx)
+	if err != nil {
+		return []bot.Check{{Name: name, Detail: message(err)}}
+	}
+	return []bot.Check{{Name: name, OK: true, Detail: detail}}
 }

@@ -95,3 +95,35 @@ tickets:
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestDoctorTickets: `tebura doctor` checks the ticketing system with the
+// configured credentials: ✓ with the project and issue type, ✗ with the
+// reason (and exit 1) for a refused token or a missing issue type, and
+// never prints the token.
+func TestDoctorTickets(t *testing.T) {
+	cleanEnv(t)
+	fake := jiratest.New(time.Now)
+	srv := fake.Server(t)
+	for _, c := range []struct {
+		name, token, issueType string
+		code                   int
+		want                   string
+	}{
+		{"good", fake.Token, "Task", 0, "✓ tickets: Jira: project OPS (Operations), issue type Task"},
+		{"refused token", "not-the-token", "Task", 1, "✗ tickets: Jira: Jira refused the credentials (401)"},
+		{"missing issue type", fake.Token, "Story", 1, `✗ tickets: Jira: Jira project OPS has no issue type "Story"; it has Task, Bug, Incident.`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "tebura.yaml": baseConfig(`tickets:
+  jira: {url: ` + srv.URL + `, email: ` + fake.Email + `, api_token: ` + c.token + `, project: OPS, issue_type: ` + c.issueType + `}
+`)})
+			out, _, code := runCLI(t, "", "doctor", "--config", filepath.Join(dir, "tebura.yaml"))
+			if code != c.code || !strings.Contains(out, c.want) {
+				t.Errorf("doctor: exit %d, want %d with %q\n%s", code, c.code, c.want, out)
+			}
+			if strings.Contains(out, c.token) {
+				t.Errorf("doctor printed the token:\n%s", out)
+			}
+		})
+	}
+}

@@ -73,6 +73,32 @@ func (c *Client) ticket(r issueRef) tickets.Ticket {
 	return tickets.Ticket{Key: r.Key, ID: r.ID, URL: c.base.String() + "/browse/" + url.PathEscape(r.Key)}
 }
 
+var _ tickets.Checker = (*Client)(nil)
+
+// Check implements tickets.Checker (GET /rest/api/3/project/{key}): the
+// credentials work, the project exists and has the configured issue type.
+func (c *Client) Check(ctx context.Context) (string, error) {
+	var p struct {
+		Key        string `json:"key"`
+		Name       string `json:"name"`
+		IssueTypes []struct {
+			Name string `json:"name"`
+		} `json:"issueTypes"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/rest/api/3/project/"+url.PathEscape(c.cfg.Project), nil, &p, http.StatusOK); err != nil {
+		return "", err
+	}
+	var types []string
+	for _, t := range p.IssueTypes {
+		if strings.EqualFold(t.Name, c.cfg.IssueType) {
+			return fmt.Sprintf("project %s (%s), issue type %s", p.Key, p.Name, t.Name), nil
+		}
+		types = append(types, t.Name)
+	}
+	return "", tebura.Errorf(tebura.EINVALID, "Jira project %s has no issue type %q; it has %s. Set tickets.jira.issue_type to one of them.",
+		p.Key, c.cfg.IssueType, strings.Join(types, ", "))
+}
+
 // Find implements tickets.System with the enhanced JQL search
 // (POST /rest/api/3/search/jql): the project's issue labelled marker.
 func (c *Client) Find(ctx context.Context, marker string) (tickets.Ticket, bool, error) {

@@ -76,6 +76,20 @@ func (c *Client) ticket(r record) tickets.Ticket {
 		URL: c.base.String() + "/nav_to.do?uri=" + url.QueryEscape("incident.do?sys_id="+r.SysID)}
 }
 
+var _ tickets.Checker = (*Client)(nil)
+
+// Check implements tickets.Checker: the credentials may read the incident
+// table (one record's sys_id).
+func (c *Client) Check(ctx context.Context) (string, error) {
+	var out struct {
+		Result []record `json:"result"`
+	}
+	if err := c.do(ctx, http.MethodGet, tablePath+"?sysparm_limit=1&sysparm_fields=sys_id", nil, &out, http.StatusOK); err != nil {
+		return "", err
+	}
+	return "table incident readable", nil
+}
+
 // Find implements tickets.System: the incident whose correlation_id is
 // marker.
 func (c *Client) Find(ctx context.Context, marker string) (tickets.Ticket, bool, error) {

@@ -124,3 +124,16 @@ func TestErrors(t *testing.T) {
 		t.Errorf("a long title is clipped, not refused: %v", err)
 	}
 }
+
+// TestCheck: doctor's check reads the incident table with the configured
+// credentials.
+func TestCheck(t *testing.T) {
+	c, _ := setup(t, nil)
+	if d, err := c.Check(context.Background()); err != nil || d == "" {
+		t.Errorf("Check = %q, %v", d, err)
+	}
+	c, _ = setup(t, func(s *config.ServiceNow) { s.Username, s.Password, s.Token = "", "", "expired" })
+	if _, err := c.Check(context.Background()); tebura.ErrorCode(err) != tebura.EUNAUTHENTICATED {
+		t.Errorf("Check with a refused token = %v", err)
+	}
+}

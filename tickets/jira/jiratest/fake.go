@@ -196,6 +196,16 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.search(w, r)
 	case r.URL.Path == "/rest/api/3/issue" && r.Method == http.MethodPost:
 		f.create(w, r)
+	case strings.HasPrefix(r.URL.Path, "/rest/api/3/project/") && r.Method == http.MethodGet:
+		if strings.TrimPrefix(r.URL.Path, "/rest/api/3/project/") != f.Project {
+			refuse(w, http.StatusNotFound, "No project could be found with key '"+strings.TrimPrefix(r.URL.Path, "/rest/api/3/project/")+"'.", nil)
+			return
+		}
+		var types []map[string]string
+		for _, t := range f.IssueTypes {
+			types = append(types, map[string]string{"name": t})
+		}
+		reply(w, http.StatusOK, map[string]any{"id": "10000", "key": f.Project, "name": "Operations", "issueTypes": types})
 	default:
 		m := issuePath.FindStringSubmatch(r.URL.Path)
 		if m == nil {
