@@ -38,6 +38,7 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Hints         Hints             `mapstructure:"hints"`
 	Tickets       Tickets           `mapstructure:"tickets"`
 }
 

@@ -44,5 +44,6 @@ func (c Config) Secrets() []string {
 		g := src.Generic[n]
 		add(g.BearerToken, g.HMACSecret, g.BasicAuth.Password)
 	}
+	add(c.Hints.Changes.Token, c.Hints.Changes.GitHubSecret)
 	return out
 }

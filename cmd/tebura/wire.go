@@ -192,6 +192,11 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// one channel.
 		announce[console.Platform] = cmp.Or(cfg.Console.Channel, console.DefaultChannel)
 	}
+	var hooks *http.ServeMux
+	if o.Console != consoleOnly {
+		hooks = http.NewServeMux()
+	}
+	hintsPart := s.mountHints(hooks, app.Admin)
 	parts, err := s.wireTickets(app, cfg)
 	if err != nil {
 		return nil, err
@@ -201,7 +206,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
-		CardParts: parts,
+		CardParts: append(parts, hintsPart),
 	})
 	if err != nil {
 		return nil, err
@@ -217,7 +222,6 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// every configured source is mounted; an absent one stays off.
 		// The webhook handlers live on their own mux behind the metrics
 		// middleware (source label from the path, 404s as "unknown").
-		hooks := http.NewServeMux()
 		app.Mux.Handle("/hooks/", app.Metrics.Webhooks(hooks))
 		s.hooks, err = source.Mount(hooks, cfg.Sources, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
 			source.Limits{MaxBody: cfg.HTTP.MaxBody})
@@ -403,6 +407,7 @@ func (s *server) pruneLoop(ctx context.Context) error {
 			s.log.Debug("incident marks pruned", "count", n)
 		}
 		s.pruneLogs()
+		s.pruneChanges(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return nil

@@ -478,6 +478,8 @@ func (i *Incidents) HandleClick(ctx context.Context, c *bot.Click, cb bot.Callba
 		return i.rerunDiagnostics(ctx, c, inc)
 	case actionIncPropose:
 		return i.reproposal(ctx, c, inc, cb.Data["rule"], cb.Data["runbook"])
+	case actionIncSuggest:
+		return i.proposeSuggestion(ctx, c, inc, cb.Data["runbook"], cb.Data["params"])
 	}
 	return tebura.Errorf(tebura.ENOTFOUND, "This button no longer works. Type `%s status %s` to see where things stand.", i.names.Typed(commands.RootIncident), inc.Ref())
 }
@@ -543,6 +545,13 @@ func (i *Incidents) reproposal(ctx context.Context, c *bot.Click, inc *incident.
 		}
 		if run, err := i.store.GetRun(ctx, p.Run); err == nil && run.State == runbooks.StatePendingApproval {
 			return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("%s is waiting for approval as run %s: its card with [Approve] and [Deny] is in this channel.", runbook, p.Run)}})
+		}
+	}
+	if rule == ruleHint {
+		for _, p := range st.proposals {
+			if p.Rule == ruleHint && p.Runbook == runbook {
+				return i.proposeHint(ctx, c, inc, st, runbook, p.Params)
+			}
 		}
 	}
 	for _, ra := range i.svc.Actions(inc).Suggest {

@@ -39,6 +39,7 @@ const (
 	actionIncResolve = "incident_resolve"
 	actionIncDiag    = "incident_diagnostics"
 	actionIncPropose = "incident_propose"
+	actionIncSuggest = "incident_suggest"
 )
 
 // incState is what the reaction layer knows of one incident. It is loaded
@@ -53,6 +54,7 @@ type incState struct {
 	recorded  map[string]bool   // runs whose end is on the timeline
 	approved  map[string]bool   // "run|identity": approvals on the timeline
 	proposals []proposal        // this cycle's suggestions, for the card's buttons
+	suggest   []Suggestion      // the card parts' suggestions when it was last drawn
 	alert     *incident.Alert   // a representative alert, for annotations and links
 	callbacks bool              // the card's callbacks are stored
 	synced    bool              // the card was drawn by this process
@@ -583,10 +585,11 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 	if !st.card.IsZero() && !edit {
 		return
 	}
+	// drawn first: the parts' suggestions it keeps in st need callbacks too
+	msg := bot.Fit(i.cardMessage(ctx, inc, st), bot.LimitsOf(chat))
 	if err := i.storeCallbacks(ctx, inc, st); err != nil {
 		i.log.Error("card buttons not stored", "incident", inc.Number, "err", err)
 	}
-	msg := bot.Fit(i.cardMessage(ctx, inc, st), bot.LimitsOf(chat))
 	if !st.card.IsZero() {
 		err := chat.Edit(ctx, st.card, msg)
 		if err == nil {
@@ -618,7 +621,7 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 // so that every edit of the card keeps working buttons.
 func callbackID(inc *incident.Incident, action string, k int) string {
 	id := callbackPrefix + inc.ID + "_" + strings.TrimPrefix(action, "incident_")
-	if action == actionIncPropose {
+	if action == actionIncPropose || action == actionIncSuggest {
 		id += fmt.Sprint("_", k)
 	}
 	return id
@@ -638,6 +641,15 @@ func (i *Incidents) storeCallbacks(ctx context.Context, inc *incident.Incident, 
 	}
 	for k, p := range st.proposals {
 		if err := put(actionIncPropose, k, map[string]string{"rule": p.Rule, "runbook": p.Runbook}); err != nil {
+			return err
+		}
+	}
+	for k, sg := range st.suggest {
+		params, err := json.Marshal(sg.Params)
+		if err != nil {
+			return err
+		}
+		if err := put(actionIncSuggest, k, map[string]string{"runbook": sg.Runbook, "params": string(params)}); err != nil {
 			return err
 		}
 	}
