@@ -76,7 +76,8 @@ func Default() Config {
 		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
 		Hints: Hints{Similar: DefaultHintsSimilar, ChangesWindow: DefaultHintsChangesWindow,
 			Changes: ChangesHook{Retention: DefaultChangesRetention}},
-		SSH:    SSH{ConnectTimeout: 10 * time.Second},
-		OnCall: defaultOnCall(),
+		SSH:     SSH{ConnectTimeout: 10 * time.Second},
+		OnCall:  defaultOnCall(),
+		Tickets: defaultTickets(),
 	}
 }

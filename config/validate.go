@@ -157,6 +157,7 @@ func (c Config) Validate() error {
 	c.validateWatchdog(&p)
 	c.validateHints(&p)
 	c.validateOnCall(&p)
+	c.validateTickets(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
 }

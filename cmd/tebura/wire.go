@@ -201,13 +201,17 @@ func wire(app *App, o wireOptions) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	parts, err := s.wireTickets(app, cfg)
+	if err != nil {
+		return nil, err
+	}
 	s.inc, err = incidentchat.New(incidentchat.Deps{
 		Service: s.svc, Runs: app.Runs, Runbooks: s.books, Store: app.Data, Registry: s.registry, Audit: app.Audit,
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
-		CardParts: []incidentchat.CardPart{hintsPart},
-		OnCall:    oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
+		OnCall: oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
+		CardParts: append(parts, hintsPart),
 	})
 	if err != nil {
 		return nil, err
@@ -452,7 +456,7 @@ func (s *server) pruneLogs() {
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is

@@ -193,6 +193,7 @@ func New(d Deps) (*Incidents, error) {
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, life: context.Background(),
 		first: make(chan struct{}), oncall: d.OnCall, calendar: d.Calendar, observePage: d.ObservePage}
+	i.parts = append([]CardPart{CardPartFunc(i.bridgePart)}, i.parts...)
 	if d.OnCall != nil {
 		i.parts = append([]CardPart{CardPartFunc(i.onCallPart)}, i.parts...)
 	}

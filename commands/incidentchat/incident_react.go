@@ -532,6 +532,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 		if inc.Channel.URL != "" {
 			msg.Links = []bot.Link{{Label: where, URL: inc.Channel.URL}}
 		}
+		msg.Links = append(msg.Links, i.bridgeLinks(inc)...)
 		if _, err := chat.Post(ctx, bot.Target{Channel: announce}, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
 			i.log.Error("incident announcement failed", "incident", inc.Number, "err", err)
 		} else {
