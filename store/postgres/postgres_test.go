@@ -144,3 +144,10 @@ func containsSecret(s string) bool {
 	}
 	return false
 }
+
+func TestAuditedConformance(t *testing.T) {
+	storetest.RunAudited(t, func(t *testing.T) storetest.AuditedStores {
+		s, clock, _ := openTest(t)
+		return storetest.AuditedStores{Store: s, Clock: clock}
+	})
+}
