@@ -25,6 +25,10 @@ type appStore interface {
 	Close() error
 }
 
+// openTimeout bounds connecting to PostgreSQL and migrating its schema at
+// open.
+const openTimeout = 30 * time.Second
+
 // storeOptions tune openStore.
 type storeOptions struct {
 	// BoltTimeout is how long to wait for another process's lock on the
@@ -48,6 +52,10 @@ func openStore(ctx context.Context, cfg config.Config, opts storeOptions) (appSt
 	if opts.Metrics != nil {
 		po.ObserveQuery = opts.Metrics.ObserveQuery
 	}
+	// A database that does not answer (an unroutable host) fails the
+	// start instead of hanging it.
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	st, err := postgres.Open(ctx, cfg.Store.Postgres.DSN.Value(), po)
 	if err != nil {
 		return nil, err
