@@ -38,6 +38,9 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Hints         Hints             `mapstructure:"hints"`
+	OnCall        OnCall            `mapstructure:"oncall"`
+	Tickets       Tickets           `mapstructure:"tickets"`
 	Store         Store             `mapstructure:"store"`
 }
 
@@ -395,6 +398,9 @@ type Incidents struct {
 	// opening its own channel. 0 turns a limit off.
 	MaxOpen         int `mapstructure:"max_open"`
 	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
+	// BridgeURL is the call bridge's address, a template over the incident
+	// (see config/tickets.go): shown on the card and the announcement.
+	BridgeURL string `mapstructure:"bridge_url"`
 }
 
 // Automation is one rule matched against alert labels.
@@ -409,4 +415,5 @@ type Automation struct {
 	OnceWithin  time.Duration     `mapstructure:"once_within"`
 	Severity    string            `mapstructure:"severity"`
 	Continue    bool              `mapstructure:"continue"`
+	Escalate    Escalation        `mapstructure:"escalate"`
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -17,10 +18,11 @@ import (
 
 // appStore is the store the server and the CLI work on, whichever
 // store.driver chose: every interface the domain packages take, the chat
-// outbox, Prune and Close.
+// outbox, the changes to services and Close.
 type appStore interface {
 	metrics.Store
 	bot.OutboxStore
+	hints.ChangeStore
 	// Close releases the file or the connections.
 	Close() error
 }
