@@ -41,6 +41,7 @@ type Config struct {
 	Hints         Hints             `mapstructure:"hints"`
 	OnCall        OnCall            `mapstructure:"oncall"`
 	Tickets       Tickets           `mapstructure:"tickets"`
+	Store         Store             `mapstructure:"store"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:

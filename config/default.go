@@ -79,5 +79,6 @@ func Default() Config {
 		SSH:     SSH{ConnectTimeout: 10 * time.Second},
 		OnCall:  defaultOnCall(),
 		Tickets: defaultTickets(),
+		Store:   defaultStore(),
 	}
 }

@@ -46,5 +46,6 @@ func (c Config) Secrets() []string {
 	}
 	add(c.Hints.Changes.Token, c.Hints.Changes.GitHubSecret)
 	add(c.OnCall.secrets()...)
+	add(c.Store.Postgres.DSN, c.Store.Postgres.Password())
 	return out
 }

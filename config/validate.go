@@ -158,6 +158,7 @@ func (c Config) Validate() error {
 	c.validateHints(&p)
 	c.validateOnCall(&p)
 	c.validateTickets(&p)
+	c.validateStore(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
 }

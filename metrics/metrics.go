@@ -83,6 +83,7 @@ type Metrics struct {
 	health     *health
 	reconcile  reconcileFamily
 	oncall     oncallFamily
+	db         dbFamily
 }
 
 // New returns Metrics with every family registered on a registry of its

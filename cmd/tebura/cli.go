@@ -111,6 +111,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.versionCmd(),
 		c.targetsCmd(),
 		c.changeCmd(),
+		c.storeCmd(),
 	)
 	return root
 }

@@ -403,10 +403,10 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
-		if st, err := s.app.Store.Prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if st, err := pruneStore(ctx, s.app.Store, time.Now()); err != nil && ctx.Err() == nil {
 			s.log.Error("store prune failed", "err", err)
 		} else if err == nil {
-			s.log.Debug("store pruned", "stats", fmt.Sprintf("%+v", st))
+			s.log.Debug("store pruned", "stats", st)
 		}
 		if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("incident marks prune failed", "err", err)
