@@ -188,11 +188,12 @@ func (d *decoder) stringMap(n *yaml.Node, path string) map[string]string {
 }
 
 var (
-	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps"}
+	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps", "plan_check"}
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
-	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "env", "dir", "timeout", "continue_on_error"}
+	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "ansible", "env", "dir", "timeout", "continue_on_error"}
 	sshKeys      = []string{"on", "run", "script", "parallel", "fail_fast"}
+	ansibleKeys  = []string{"playbook", "on", "inventory", "vars"}
 	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
 
@@ -200,6 +201,7 @@ var (
 // after decoding.
 type nodes struct {
 	root, name, kind, timeout, lock, allow, approvers, approval *yaml.Node
+	planCheck                                                   *yaml.Node
 	params                                                      []paramNodes
 	steps                                                       []stepNodes
 }
@@ -210,6 +212,7 @@ type stepNodes struct {
 	node, timeout, dir *yaml.Node
 	run, url, body     *yaml.Node
 	on, sshRun         *yaml.Node
+	ansible            *ansibleNodes
 	env, headers       *yaml.Node
 	kinds              []string
 }
@@ -264,6 +267,9 @@ func (d *decoder) runbook(root *yaml.Node, where string) *definition {
 			rb.Timeout = d.duration(v, p)
 		case "steps":
 			rb.Steps, nd.steps = d.steps(v, p)
+		case "plan_check":
+			nd.planCheck = v
+			rb.PlanCheck = d.boolean(v, p)
 		}
 	})
 	rb.Source = where
@@ -395,6 +401,9 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 						s.SSH.FailFast = d.boolean(v, path)
 					}
 				})
+			case "ansible":
+				nodes.kinds = append(nodes.kinds, key)
+				s.Ansible, nodes.ansible = d.ansible(v, path)
 			case "env":
 				nodes.env = v
 				s.Env = d.stringMap(v, path)
