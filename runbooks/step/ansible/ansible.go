@@ -112,6 +112,11 @@ func (r *Runner) RunPlaybook(ctx context.Context, req runbooks.AnsibleRequest, c
 	if err != nil {
 		return -1, fmt.Errorf("%s is not installed on the bot's host (ansible steps run it there; the tebura:tools image has it): %w", cfg.Binary, err)
 	}
+	if cfg.TempDir != "" {
+		if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
+			return -1, fmt.Errorf("a private directory for ansible could not be made: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp(cfg.TempDir, "tebura-ansible-*") // 0700
 	if err != nil {
 		return -1, fmt.Errorf("a private directory for ansible could not be made: %w", err)
