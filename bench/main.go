@@ -168,7 +168,7 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startup starts `tebura serve` with the example config (its five runbooks)
+// startup starts `tebura serve` with the example config (its example runbooks)
 // e.starts times and takes the median time from exec to /readyz 200.
 func startup(e *env) ([]row, error) {
 	var times []time.Duration

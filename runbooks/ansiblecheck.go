@@ -100,6 +100,11 @@ func (d *decoder) ansibleFile(p string, step, n *yaml.Node, path, what string, r
 		}
 		p = filepath.Join(filepath.Dir(d.file), p)
 	}
+	// ansible-playbook runs in a private directory: a path relative to
+	// tebura's working directory would not be found there.
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
 	if _, err := os.Stat(p); err != nil {
 		d.problem(n, path, "%s cannot be read: %v", p, unwrapPathError(err))
 	}

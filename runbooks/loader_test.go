@@ -185,14 +185,16 @@ func TestLoadManyProblemsAtOnce(t *testing.T) {
 }
 
 func TestExamplesLoad(t *testing.T) {
-	reg, problems := Load(LoadOptions{Dirs: []string{"examples"}, KnownRole: knownRole, MaxTimeout: time.Hour})
+	// The fleet examples select role=api targets of an environment.
+	inv := []Target{{Name: "api-1", Labels: map[string]string{"role": "api", "env": "staging"}}}
+	reg, problems := Load(LoadOptions{Dirs: []string{"examples"}, KnownRole: knownRole, MaxTimeout: time.Hour, Targets: inv})
 	for _, p := range problems {
 		t.Error(p)
 	}
-	if n := len(reg.List()); n < 4 || n > 6 {
-		t.Errorf("examples hold %d runbooks, want 4-6", n)
+	if n := len(reg.List()); n < 6 || n > 8 {
+		t.Errorf("examples hold %d runbooks, want 6-8", n)
 	}
-	samples := map[string]string{"unit": "nginx.service"} // required params
+	samples := map[string]string{"unit": "nginx.service", "env": "staging"} // required params
 	for _, rb := range reg.List() {
 		raw := map[string]string{}
 		for _, p := range rb.Params {

@@ -111,3 +111,40 @@ func TestPlanCheck(t *testing.T) {
 		t.Errorf("hash with check %s, without %s (check %q): the check must not change what approvals bind to", p.Plan.Hash, plain.Hash, plain.Check)
 	}
 }
+
+// TestExampleBannerPlanCheck: the shipped Ansible example, loaded as a
+// user would load runbooks/examples with role=api targets, shows on its
+// plan the file each host would get, and writes nothing while planning.
+func TestExampleBannerPlanCheck(t *testing.T) {
+	f := startFleet(t, 1)
+	inv := []runbooks.Target{{Name: "h0", Labels: map[string]string{"role": "api", "env": "staging"}}}
+	reg, problems := runbooks.Load(runbooks.LoadOptions{Dirs: []string{filepath.Join("..", "..", "examples")}, Targets: inv})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	rb, ok := reg.Get("ansible-maintenance-banner")
+	if !ok {
+		t.Fatal("no ansible-maintenance-banner example")
+	}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "tebura.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ex := runbooks.NewExecutor(st, runbooks.ExecutorConfig{DataDir: t.TempDir(), Playbooks: New(f.cfg)}, nil)
+	svc := runbooks.NewService(runbooks.ServiceConfig{Store: st, Executor: ex})
+	t.Cleanup(svc.Stop)
+	const banner = "/var/tmp/tebura-maintenance"
+	_, before := os.Stat(banner)
+	msg := "Back at 15:00 {{ 6*7 }}"
+	p, err := svc.Prepare(context.Background(), runbooks.Request{Runbook: rb, Params: map[string]string{"env": "staging", "message": msg}, By: "console:alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Plan.Check, "+"+msg) || !strings.Contains(p.Plan.Check, "TASK [Write the banner]") {
+		t.Errorf("the plan's check lacks the banner's diff:\n%s", p.Plan.Check)
+	}
+	if _, after := os.Stat(banner); (before == nil) != (after == nil) {
+		t.Errorf("planning changed %s (existed before: %v, after: %v)", banner, before == nil, after == nil)
+	}
+}
