@@ -239,6 +239,8 @@ func TestPlanCheckRunsCheckOnly(t *testing.T) {
 			t.Errorf("without plan_check: checks %d, check %q", len(fp.checks), p.Plan.Check)
 		case plain.Hash != p.Plan.Hash:
 			t.Errorf("plan_check %v changed the hash", planCheck)
+		case p.Run.PlanCheck != p.Plan.Check:
+			t.Errorf("the run keeps check %q, the plan has %q", p.Run.PlanCheck, p.Plan.Check)
 		}
 	}
 }

@@ -269,6 +269,7 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) 
 	}
 	masker := s.maskerWith(rb.Secrets(vals))
 	plan.Check = s.checkPlan(ctx, rb, vals, masker)
+	run.PlanCheck = plan.Check
 	return &Requested{Run: run, Runbook: rb, Values: vals, Plan: plan, Masker: masker, via: req.Via, suggest: req.SuggestedBy, hidden: hidden}, nil
 }
 
