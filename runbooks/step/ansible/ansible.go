@@ -12,7 +12,8 @@
 // keys against ssh.known_hosts with StrictHostKeyChecking=yes. Progress
 // comes from ansible's own JSON-lines callback (ansible.posix.jsonl) and is
 // reported per task and host. A timeout or cancel stops the whole process
-// group.
+// group, and the module running on a target with it (its terminal hangs
+// up).
 package ansible
 
 import (
@@ -332,7 +333,6 @@ func environ(dir string, cfg *Config, check bool) []string {
 	}
 	return append(env,
 		"ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"),
-		"ANSIBLE_HOME="+filepath.Join(dir, "home"),
 		"ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "tmp"),
 		"ANSIBLE_STDOUT_CALLBACK="+callback,
 		"ANSIBLE_LOAD_CALLBACK_PLUGINS=1",
@@ -344,7 +344,11 @@ func environ(dir string, cfg *Config, check bool) []string {
 		// No master connection lingering after the playbook: everything
 		// ansible starts ends with its process group.
 		"ANSIBLE_SSH_ARGS=-o ControlMaster=no -o ControlPath=none",
-		"ANSIBLE_PIPELINING=True",
+		// Without pipelining, ansible runs each module under a terminal
+		// (ssh -tt): when a cancel or timeout kills the ssh client, sshd
+		// hangs up that terminal and the module's processes on the target
+		// end too. With pipelining they would run on.
+		"ANSIBLE_PIPELINING=False",
 		"ANSIBLE_PYTHON_INTERPRETER=auto_silent",
 		"ANSIBLE_DEPRECATION_WARNINGS=False",
 		"ANSIBLE_SYSTEM_WARNINGS=False",

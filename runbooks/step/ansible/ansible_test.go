@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,43 +341,76 @@ func TestHostKeyRefused(t *testing.T) {
 	}
 }
 
-// TestCancelKillsProcessGroup: cancelling a run while a task sleeps ends
-// ansible-playbook and everything it started (ssh, the remote sleep on
-// this machine), and the step ends cancelled.
-func TestCancelKillsProcessGroup(t *testing.T) {
+// TestStopKillsProcessGroup: cancelling a run, or its timeout, while a
+// task sleeps on a target ends ansible-playbook and everything it started
+// locally (workers, ssh clients), and the remote sleep too (the session's
+// terminal hangs up), and the step ends cancelled or timed out.
+func TestStopKillsProcessGroup(t *testing.T) {
 	f := startFleet(t, 1)
-	marker := fmt.Sprintf("%d.%03d", 900+time.Now().Nanosecond()%90, time.Now().UnixNano()%1000)
-	pb := writePlaybook(t, `
+	for _, how := range []string{"cancel", "timeout"} {
+		t.Run(how, func(t *testing.T) {
+			marker := fmt.Sprintf("%d.%06d", 900+time.Now().Nanosecond()%90, time.Now().UnixNano()%1000000)
+			pb := writePlaybook(t, `
 - hosts: all
   gather_facts: false
   tasks:
     - name: Sleep
       command: sleep `+marker+`
 `)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		// Cancel once the sleep runs.
-		for ctx.Err() == nil {
-			if exec.Command("pgrep", "-f", "sleep "+marker).Run() == nil {
-				cancel()
-				return
+			t.Cleanup(func() { killByMarker(marker) })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			step := runbooks.RenderedStep{Name: "fleet", Kind: runbooks.StepAnsible, Ansible: &runbooks.AnsibleRequest{Playbook: pb, Targets: f.names()}}
+			want := runbooks.StateCancelled
+			runCtx := ctx
+			if how == "timeout" {
+				step.Timeout, want, runCtx = 20*time.Second, runbooks.StateTimedOut, context.Background()
+			} else {
+				go func() {
+					// Cancel once the sleep runs on the target.
+					for ctx.Err() == nil {
+						if exec.Command("pgrep", "-f", "sleep "+marker).Run() == nil {
+							cancel()
+							return
+						}
+						time.Sleep(50 * time.Millisecond)
+					}
+				}()
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	snap, log := runStep(t, New(f.cfg), runbooks.RenderedStep{Name: "fleet", Kind: runbooks.StepAnsible,
-		Ansible: &runbooks.AnsibleRequest{Playbook: pb, Targets: f.names()}}, ctx)
-	if snap.State != runbooks.StateCancelled {
-		t.Fatalf("state %s (%s)\n%s", snap.State, snap.Reason, log)
+			snap, log := runStep(t, New(f.cfg), step, runCtx)
+			if snap.State != want {
+				t.Fatalf("state %s (%s), want %s\n%s", snap.State, snap.Reason, want, log)
+			}
+			// Locally nothing of the playbook's process group is left:
+			// neither ansible-playbook and its workers (their arguments name
+			// the private directory under TempDir) nor the ssh clients
+			// (theirs name the known_hosts file). Signals are delivered by
+			// the time the step ends.
+			for _, what := range []string{f.cfg.TempDir, f.KnownHosts} {
+				if out, _ := exec.Command("pgrep", "-af", what).Output(); len(out) > 0 {
+					t.Errorf("local processes left after %s:\n%s", how, out)
+				}
+			}
+			// On the target, sshd hangs up the session's terminal when the
+			// connection drops; that takes a moment.
+			deadline := time.Now().Add(5 * time.Second)
+			for exec.Command("pgrep", "-f", "sleep "+marker).Run() == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("the remote sleep is left after %s", how)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
 	}
-	// Locally, nothing of the playbook's process group is left: neither
-	// ansible-playbook and its workers (their arguments name the private
-	// directory under TempDir) nor the ssh clients (theirs name the
-	// known_hosts file). Signals are delivered by the time the step ends.
-	for _, what := range []string{f.cfg.TempDir, f.KnownHosts} {
-		if out, _ := exec.Command("pgrep", "-af", what).Output(); len(out) > 0 {
-			t.Errorf("processes left after cancel:\n%s", out)
+}
+
+// killByMarker kills, by pid, the test's own sleep if a failed test left it.
+func killByMarker(marker string) {
+	out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
