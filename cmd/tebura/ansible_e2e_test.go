@@ -93,3 +93,56 @@ access:
 		}
 	}
 }
+
+// TestDoctorChecksAnsible: with a runbook that has an ansible step,
+// `tebura doctor` reports ansible-playbook's version and its JSON-lines
+// callback, and fails with what to install when either is missing;
+// without such a runbook it says nothing of ansible. The ansible
+// programs here are stand-ins on PATH, so each case is exact.
+func TestDoctorChecksAnsible(t *testing.T) {
+	cleanEnv(t)
+	const ansibleBook = `name: banner
+kind: remediation
+allow: [sre]
+steps:
+  - name: banner
+    ansible: {playbook: playbooks/banner.yml, inventory: playbooks/hosts.ini}
+`
+	tests := []struct {
+		name     string
+		books    map[string]string
+		programs map[string]string // stand-ins put on PATH
+		code     int
+		want     string
+	}{
+		{"no ansible step", map[string]string{"rb/check.yaml": checkAPIBook}, nil, 0, ""},
+		{"ansible present", map[string]string{"rb/banner.yaml": ansibleBook}, map[string]string{
+			"ansible-playbook": "echo 'ansible-playbook [core 2.14.18]'; echo more", "ansible-doc": "exit 0"}, 0,
+			"✓ ansible: ansible-playbook [core 2.14.18], ansible.posix.jsonl callback present"},
+		{"ansible missing", map[string]string{"rb/banner.yaml": ansibleBook}, nil, 1,
+			"✗ ansible: ansible-playbook is not installed, and banner run ansible steps"},
+		{"callback missing", map[string]string{"rb/banner.yaml": ansibleBook}, map[string]string{
+			"ansible-playbook": "echo 'ansible-playbook [core 2.14.18]'", "ansible-doc": "exit 1"}, 1,
+			"its ansible.posix.jsonl callback is missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"tebura.yaml": baseConfig(""), "rb/playbooks/banner.yml": "- hosts: all\n", "rb/playbooks/hosts.ini": "x\n"}
+			for k, v := range tt.books {
+				files[k] = v
+			}
+			dir := writeTree(t, files)
+			bin := t.TempDir()
+			for name, body := range tt.programs {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("PATH", bin)
+			out, _, code := runCLI(t, "", "doctor", "--config", filepath.Join(dir, "tebura.yaml"))
+			if code != tt.code || (tt.want != "" && !strings.Contains(out, tt.want)) || (tt.want == "" && strings.Contains(out, " ansible:")) {
+				t.Errorf("exit %d, want %d and %q:\n%s", code, tt.code, tt.want, out)
+			}
+		})
+	}
+}
