@@ -272,6 +272,10 @@ type inventoryHost struct {
 	Port     int    `json:"ansible_port"`
 	User     string `json:"ansible_user"`
 	Identity string `json:"ansible_ssh_private_key_file,omitempty"`
+	// ExtraArgs holds IdentitiesOnly for a target with a key file, so
+	// that ssh offers that key, not the agent's (a target with agent: true
+	// uses the agent's keys).
+	ExtraArgs string `json:"ansible_ssh_extra_args,omitempty"`
 }
 
 // Inventory is a YAML (here JSON) inventory holding the named targets
@@ -292,7 +296,7 @@ func Inventory(cfg *Config, names []string) ([]byte, error) {
 		}
 		h := inventoryHost{Host: t.Host, Port: port, User: t.User}
 		if !t.Agent {
-			h.Identity = t.Identity
+			h.Identity, h.ExtraArgs = t.Identity, "-o IdentitiesOnly=yes"
 		}
 		hosts[n] = h
 	}
@@ -324,7 +328,6 @@ func environ(dir string, cfg *Config, check bool) []string {
 		"-o UserKnownHostsFile=" + quote(known),
 		"-o GlobalKnownHostsFile=/dev/null",
 		"-o BatchMode=yes",
-		"-o IdentitiesOnly=yes",
 		"-o ConnectTimeout=" + strconv.Itoa(int(cfg.ConnectTimeout/time.Second)),
 	}, " ")
 	callback := JSONCallback

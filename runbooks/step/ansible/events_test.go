@@ -66,3 +66,42 @@ func TestVarsFile(t *testing.T) {
 		t.Error("a NUL byte was accepted")
 	}
 }
+
+// TestInventory: the generated inventory holds the named targets only,
+// each with its address, port (22 by default), user and key; a key-file
+// target offers only that key, an agent target the agent's.
+func TestInventory(t *testing.T) {
+	cfg := &Config{Targets: map[string]Target{
+		"a": {Host: "10.0.0.1", Port: 2222, User: "deploy", Identity: "/keys/a"},
+		"b": {Host: "10.0.0.2", User: "ops", Agent: true},
+		"c": {Host: "10.0.0.3", User: "x", Identity: "/keys/c"},
+	}}
+	b, err := Inventory(cfg, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "all": {
+    "hosts": {
+      "a": {
+        "ansible_host": "10.0.0.1",
+        "ansible_port": 2222,
+        "ansible_user": "deploy",
+        "ansible_ssh_private_key_file": "/keys/a",
+        "ansible_ssh_extra_args": "-o IdentitiesOnly=yes"
+      },
+      "b": {
+        "ansible_host": "10.0.0.2",
+        "ansible_port": 22,
+        "ansible_user": "ops"
+      }
+    }
+  }
+}`
+	if string(b) != want {
+		t.Errorf("inventory:\n%s\nwant:\n%s", b, want)
+	}
+	if _, err := Inventory(cfg, []string{"a", "gone"}); err == nil || !strings.Contains(err.Error(), "gone is not in the inventory") {
+		t.Errorf("a target no longer configured: %v", err)
+	}
+}
