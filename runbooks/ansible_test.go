@@ -97,7 +97,7 @@ func TestAnsibleStepChecks(t *testing.T) {
 		{"bad var name", step("    ansible: {playbook: playbooks/deploy.yml, on: role=api, vars: {a-b: x}}\n"), "not a valid ansible variable name"},
 		{"unknown param", step("    ansible: {playbook: playbooks/deploy.yml, on: role=api, vars: {a: '{{ .Params.nope }}'}}\n"), "declares no param"},
 		{"env", step("    ansible: {playbook: playbooks/deploy.yml, on: role=api}\n    env: {A: b}\n"), "pass values to the playbook as vars"},
-		{"two kinds", step("    ansible: {playbook: playbooks/deploy.yml, on: role=api}\n    run: [true]\n"), "exactly one of run, script, http, ssh or ansible"},
+		{"two kinds", step("    ansible: {playbook: playbooks/deploy.yml, on: role=api}\n    run: [true]\n"), "has ansible and run; a step needs exactly one of " + stepKindList},
 		{"unknown key", step("    ansible: {playbook: playbooks/deploy.yml, on: role=api, limit: x}\n"), "limit"},
 		{"plan_check without ansible", "name: deploy\nkind: remediation\nplan_check: true\nsteps:\n  - {name: a, run: [true]}\n", "no ansible step"},
 	}

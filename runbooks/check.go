@@ -12,6 +12,10 @@ import (
 
 // check validates a decoded runbook and fills defaults, recording every
 // problem it finds.
+// stepKindList names the keys that make a step's kind, for the sentence
+// that says a step needs exactly one.
+const stepKindList = "run, script, http, ssh, ansible or manual"
+
 func (d *decoder) check(rb *Runbook, nd *nodes) {
 	opts := d.l.opts
 	switch {
@@ -136,10 +140,10 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	names[s.Name] = true
 	switch len(sn.kinds) {
 	case 0:
-		d.problem(sn.node, path, "needs exactly one of run, script, http, ssh, ansible or manual")
+		d.problem(sn.node, path, "needs exactly one of %s", stepKindList)
 	case 1:
 	default:
-		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http, ssh, ansible or manual", strings.Join(sn.kinds, " and "))
+		d.problem(sn.node, path, "has %s; a step needs exactly one of %s", strings.Join(sn.kinds, " and "), stepKindList)
 	}
 	if contains(sn.kinds, "manual") {
 		d.checkManual(s, sn, path, params)

@@ -2,7 +2,6 @@ package runbooks
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"github.com/tebura/tebura/bot/discord"
 	"github.com/tebura/tebura/bot/slack"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fleetStatus is a fan-out over n targets named by name(i), in the state
 // state(i) gives.
@@ -92,7 +89,7 @@ func TestTargetStatusFitsChat(t *testing.T) {
 		t.Run(tt.golden, func(t *testing.T) {
 			step := "restart (" + tt.f.summary() + ")"
 			path := filepath.Join("testdata", "targetstatus", tt.golden+".golden")
-			if *updateGolden {
+			if *update {
 				if err := os.WriteFile(path, []byte(step+"\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
