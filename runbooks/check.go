@@ -130,13 +130,16 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	names[s.Name] = true
 	switch len(sn.kinds) {
 	case 0:
-		d.problem(sn.node, path, "needs exactly one of run, script, http or ssh")
+		d.problem(sn.node, path, "needs exactly one of run, script, http, ssh or kubernetes")
 	case 1:
 	default:
-		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http or ssh", strings.Join(sn.kinds, " and "))
+		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http, ssh or kubernetes", strings.Join(sn.kinds, " and "))
 	}
 	if s.SSH != nil {
 		d.checkSSH(s, sn, path, params)
+	}
+	if s.Kubernetes != nil {
+		d.checkKubernetes(rb, s, sn, path, params)
 	}
 	if contains(sn.kinds, "run") && len(s.Run) == 0 {
 		d.problem(sn.run, path+".run", "is empty; give the command and its arguments as a list")

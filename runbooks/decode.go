@@ -191,8 +191,9 @@ var (
 	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps"}
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
-	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "env", "dir", "timeout", "continue_on_error"}
+	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "kubernetes", "env", "dir", "timeout", "continue_on_error"}
 	sshKeys      = []string{"on", "run", "script", "parallel", "fail_fast"}
+	kubeKeys     = []string{"action", "namespace", "resource", "name", "replicas", "container", "since", "tail", "job"}
 	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
 
@@ -395,6 +396,9 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 						s.SSH.FailFast = d.boolean(v, path)
 					}
 				})
+			case "kubernetes":
+				nodes.kinds = append(nodes.kinds, key)
+				s.Kubernetes = d.kubernetes(v, path)
 			case "env":
 				nodes.env = v
 				s.Env = d.stringMap(v, path)

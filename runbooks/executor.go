@@ -42,6 +42,9 @@ type ExecutorConfig struct {
 	// Targets runs ssh steps on remote targets (runbooks/step/ssh); nil
 	// fails them with a sentence saying so.
 	Targets TargetRunner
+	// Kubernetes runs kubernetes steps (runbooks/step/kubernetes); nil
+	// fails them with a sentence saying so.
+	Kubernetes KubernetesRunner
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own

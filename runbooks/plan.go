@@ -102,6 +102,13 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				}
 				r.Argv = append(r.Argv, arg)
 			}
+		case s.Kubernetes != nil:
+			r.Kind = StepKubernetes
+			k, err := renderKubernetes(rb, s.Kubernetes, params, check)
+			if err != nil {
+				return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Runbook %s, step %s: %v; check the parameters.", rb.Name, s.Name, err))
+			}
+			r.Kubernetes = k
 		case s.Script != "":
 			r.Kind = StepScript
 			r.Script = s.Script // never templated
@@ -119,7 +126,7 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				r.Argv = append(r.Argv, arg)
 			}
 		}
-		if r.Kind != StepHTTP {
+		if r.Kind != StepHTTP && r.Kind != StepKubernetes {
 			for _, k := range sortedKeys(s.Env) {
 				ev, err := renderString(k, s.Env[k], params)
 				if err != nil {
@@ -171,17 +178,18 @@ type PlanParam struct {
 
 // PlanStep is one rendered step as shown. Env holds names only.
 type PlanStep struct {
-	Name            string        `json:"name"`
-	Kind            StepKind      `json:"kind"`
-	Argv            []string      `json:"argv,omitempty"`
-	Interpreter     []string      `json:"interpreter,omitempty"`
-	Script          string        `json:"script,omitempty"`
-	HTTP            *HTTPRequest  `json:"http,omitempty"`
-	SSH             *SSHRequest   `json:"ssh,omitempty"`
-	Env             []string      `json:"env,omitempty"`
-	Dir             string        `json:"dir,omitempty"`
-	Timeout         time.Duration `json:"timeout,omitempty"`
-	ContinueOnError bool          `json:"continue_on_error,omitempty"`
+	Name            string             `json:"name"`
+	Kind            StepKind           `json:"kind"`
+	Argv            []string           `json:"argv,omitempty"`
+	Interpreter     []string           `json:"interpreter,omitempty"`
+	Script          string             `json:"script,omitempty"`
+	HTTP            *HTTPRequest       `json:"http,omitempty"`
+	SSH             *SSHRequest        `json:"ssh,omitempty"`
+	Kubernetes      *KubernetesRequest `json:"kubernetes,omitempty"`
+	Env             []string           `json:"env,omitempty"`
+	Dir             string             `json:"dir,omitempty"`
+	Timeout         time.Duration      `json:"timeout,omitempty"`
+	ContinueOnError bool               `json:"continue_on_error,omitempty"`
 }
 
 func secretHash(s string) string {
@@ -214,7 +222,7 @@ func (rb *Runbook) Plan(v Values) (*Plan, error) {
 		}
 		for _, s := range steps {
 			ps := PlanStep{Name: s.Name, Kind: s.Kind, Argv: s.Argv, Interpreter: s.Interpreter, Script: s.Script,
-				HTTP: s.HTTP, SSH: s.SSH, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
+				HTTP: s.HTTP, SSH: s.SSH, Kubernetes: s.Kubernetes, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
 			for _, e := range s.Env {
 				if !envValues {
 					e, _, _ = strings.Cut(e, "=")
@@ -289,6 +297,8 @@ func (p *Plan) String() string {
 				}
 				b.WriteString(")")
 			}
+		case StepKubernetes:
+			b.WriteString(kubeSummary(s.Kubernetes))
 		default:
 			b.WriteString(joinArgs(s.Argv))
 		}
@@ -308,6 +318,11 @@ func (p *Plan) String() string {
 		b.WriteByte('\n')
 		if s.Script != "" {
 			for _, line := range strings.Split(strings.TrimRight(s.Script, "\n"), "\n") {
+				fmt.Fprintf(&b, "   | %s\n", line)
+			}
+		}
+		if s.Kind == StepKubernetes && s.Kubernetes.Job != nil {
+			for _, line := range kubeJobLines(s.Kubernetes.Job) {
 				fmt.Fprintf(&b, "   | %s\n", line)
 			}
 		}

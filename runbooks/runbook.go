@@ -78,7 +78,7 @@ type HTTPStep struct {
 }
 
 // Step is one step of a runbook, before rendering. Exactly one of Run,
-// Script, HTTP and SSH is set.
+// Script, HTTP, SSH and Kubernetes is set.
 type Step struct {
 	Name            string            `yaml:"name" json:"name"`
 	Run             []string          `yaml:"run" json:"run,omitempty"`
@@ -86,6 +86,7 @@ type Step struct {
 	Interpreter     []string          `yaml:"interpreter" json:"interpreter,omitempty"` // default ["/bin/sh"]
 	HTTP            *HTTPStep         `yaml:"http" json:"http,omitempty"`
 	SSH             *SSHStep          `yaml:"ssh" json:"ssh,omitempty"`
+	Kubernetes      *KubernetesStep   `yaml:"kubernetes" json:"kubernetes,omitempty"`
 	Env             map[string]string `yaml:"env" json:"env,omitempty"`
 	Dir             string            `yaml:"dir" json:"dir,omitempty"`
 	Timeout         time.Duration     `yaml:"timeout" json:"timeout,omitempty"`
@@ -138,17 +139,18 @@ type HTTPRequest struct {
 // RenderedStep is a step with its templates rendered: what the executor runs.
 // It holds real secret values; never show it, show a Plan instead.
 type RenderedStep struct {
-	Name            string        `json:"name"`
-	Kind            StepKind      `json:"kind"`
-	Argv            []string      `json:"argv,omitempty"`        // StepRun
-	Script          string        `json:"script,omitempty"`      // StepScript (never templated)
-	Interpreter     []string      `json:"interpreter,omitempty"` // StepScript
-	HTTP            *HTTPRequest  `json:"http,omitempty"`        // StepHTTP
-	SSH             *SSHRequest   `json:"ssh,omitempty"`         // StepSSH: Argv or Script, on these targets
-	Env             []string      `json:"env,omitempty"`         // "K=V", includes TEBURA_PARAM_* for scripts
-	Dir             string        `json:"dir,omitempty"`
-	Timeout         time.Duration `json:"timeout,omitempty"`
-	ContinueOnError bool          `json:"continue_on_error,omitempty"`
+	Name            string             `json:"name"`
+	Kind            StepKind           `json:"kind"`
+	Argv            []string           `json:"argv,omitempty"`        // StepRun
+	Script          string             `json:"script,omitempty"`      // StepScript (never templated)
+	Interpreter     []string           `json:"interpreter,omitempty"` // StepScript
+	HTTP            *HTTPRequest       `json:"http,omitempty"`        // StepHTTP
+	SSH             *SSHRequest        `json:"ssh,omitempty"`         // StepSSH: Argv or Script, on these targets
+	Kubernetes      *KubernetesRequest `json:"kubernetes,omitempty"`  // StepKubernetes
+	Env             []string           `json:"env,omitempty"`         // "K=V", includes TEBURA_PARAM_* for scripts
+	Dir             string             `json:"dir,omitempty"`
+	Timeout         time.Duration      `json:"timeout,omitempty"`
+	ContinueOnError bool               `json:"continue_on_error,omitempty"`
 }
 
 // Masker masks secrets in text. The Redactor implements it.

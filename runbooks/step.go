@@ -94,6 +94,8 @@ func (e *Executor) runStepWith(ctx context.Context, s RenderedStep, out *output,
 		r = e.runHTTP(ctx, s, out)
 	case StepSSH:
 		r = e.runSSH(ctx, out.h, s, out)
+	case StepKubernetes:
+		r = e.runKubernetes(ctx, s, out)
 	default:
 		r = e.runProcess(ctx, s, out, pipe)
 	}
