@@ -154,6 +154,7 @@ func (c Config) Validate() error {
 	c.validateIncidents(&p)
 	c.validateAutomations(&p)
 	c.validateTargets(&p)
+	c.validateKubernetes(&p)
 	c.validateWatchdog(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -89,5 +90,44 @@ contexts:
 
 	if r := New(Config{Kubeconfig: path, Context: "nope"}); r.Err() == nil {
 		t.Error("a context the file does not have was accepted")
+	}
+}
+
+// TestCheckAsksTheAPIServerForItsVersion: doctor's check makes one
+// authenticated request and reports the version, or why it failed.
+func TestCheckAsksTheAPIServerForItsVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, want string
+		ok                bool
+	}{
+		{"answers", "good", "API server v1.37.2", true},
+		{"refuses the token", "bad", "refused tebura's credentials", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer good" {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}`)
+					return
+				}
+				if r.URL.Path != "/version" {
+					http.NotFound(w, r)
+					return
+				}
+				fmt.Fprint(w, `{"major":"1","minor":"37","gitVersion":"v1.37.2"}`)
+			}))
+			defer srv.Close()
+			path := filepath.Join(t.TempDir(), "kubeconfig")
+			kc := fmt.Sprintf("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: %q, certificate-authority-data: %s}}]\n"+
+				"users: [{name: u, user: {token: %s}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n", srv.URL, caData(srv), tc.token)
+			if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := New(Config{Kubeconfig: path}).Check(t.Context())
+			if tc.ok && (err != nil || got != tc.want) || !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Check = %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ package kubernetes
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ func explain(err error, req runbooks.KubernetesRequest) error {
 	case apierrors.IsNotFound(err):
 		return tebura.Wrap(tebura.ENOTFOUND, err, fmt.Sprintf("%s %s was not found in namespace %s.", req.Resource, req.Name, req.Namespace))
 	case apierrors.IsForbidden(err):
-		return tebura.Wrap(tebura.EFORBIDDEN, err, fmt.Sprintf("Tebura's Kubernetes identity may not do this in namespace %s; grant it in its Role (deploy/kubernetes/rbac.yaml lists what each action needs).", req.Namespace))
+		return tebura.Wrap(tebura.EFORBIDDEN, err, fmt.Sprintf("Tebura's Kubernetes identity may not do this in namespace %s; grant it in its Role (docs/kubernetes.md lists what each action needs).", req.Namespace))
 	case apierrors.IsUnauthorized(err):
 		return tebura.Wrap(tebura.EUNAUTHENTICATED, err, "The Kubernetes API refused tebura's credentials; check the kubeconfig or the ServiceAccount token.")
 	}
@@ -278,4 +279,24 @@ func copyLines(r io.Reader, out io.Writer) error {
 
 func unsupported(req runbooks.KubernetesRequest) error {
 	return tebura.Errorf(tebura.EINVALID, "%s does not work with %s", req.Action, req.Resource)
+}
+
+// Check asks the API server for its version with the runner's identity:
+// what `tebura doctor` reports, so a wrong kubeconfig, context or token
+// shows before a runbook needs the cluster.
+func (r *Runner) Check(ctx context.Context) (string, error) {
+	if r.err != nil {
+		return "", r.err
+	}
+	b, err := r.client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		return "", explain(err, runbooks.KubernetesRequest{})
+	}
+	var v struct {
+		GitVersion string `json:"gitVersion"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || v.GitVersion == "" {
+		return "", fmt.Errorf("the API server's /version answer is not a version: %.80q", b)
+	}
+	return "API server " + v.GitVersion, nil
 }
