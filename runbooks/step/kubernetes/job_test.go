@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -198,4 +200,39 @@ func TestCheckJob(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJobWaitListsAgainWhenTheWatchEnds: API servers close watches after a
+// while; the wait lists again and goes on watching instead of failing.
+func TestJobWaitListsAgainWhenTheWatchEnds(t *testing.T) {
+	r, cs := newRunner(t)
+	var logs []*corev1.PodLogOptions
+	serveLogs(cs, "ok\n", &logs)
+	var jobWatches atomic.Int32
+	second := make(chan struct{})
+	cs.PrependWatchReactor("jobs", func(k8stesting.Action) (bool, watch.Interface, error) {
+		switch jobWatches.Add(1) {
+		case 1:
+			return true, watch.NewEmptyWatch(), nil // closed at once
+		case 2:
+			close(second) // the tracker's watch, from the list's version, follows
+		}
+		return false, nil, nil
+	})
+	j := &jobRun{cs: cs, out: newLines(), done: make(chan error, 1)}
+	req := runbooks.KubernetesRequest{Action: runbooks.KubeJob, Namespace: "shop", Resource: "job", Name: "dns-check", Job: jobTemplate()}
+	go func() { j.done <- r.RunKubernetes(t.Context(), req, j.out) }()
+	j.out.waitFor(t, "created in namespace shop")
+	j.setPod(t, corev1.PodSucceeded, "")
+	j.out.waitFor(t, "ok")
+	select {
+	case <-second:
+	case err := <-j.done:
+		t.Fatalf("the step ended (%v) without watching the job again after its watch closed", err)
+	}
+	j.finish(t, batchv1.JobComplete, "")
+	if err := <-j.done; err != nil {
+		t.Fatal(err)
+	}
+	j.deleted(t)
 }
