@@ -139,7 +139,7 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 		d.checkSSH(s, sn, path, params)
 	}
 	if s.Kubernetes != nil {
-		d.checkKubernetes(rb, s, sn, path, params)
+		d.checkKubernetes(s, sn, path, params)
 	}
 	if contains(sn.kinds, "run") && len(s.Run) == 0 {
 		d.problem(sn.run, path+".run", "is empty; give the command and its arguments as a list")

@@ -171,7 +171,7 @@ func takesResource(a KubeAction, r string) bool { return slices.Contains(kubeRes
 // checkKubernetes checks a kubernetes step as far as it can before params
 // are known: the action and resource, literal names, the keys that apply
 // to the action, and templates (no secret in a name, which plans show).
-func (d *decoder) checkKubernetes(rb *Runbook, s *Step, sn *stepNodes, path string, params map[string]*Param) {
+func (d *decoder) checkKubernetes(s *Step, sn *stepNodes, path string, params map[string]*Param) {
 	k, kp := s.Kubernetes, path+".kubernetes"
 	node := sn.node
 	if !slices.Contains(KubeActions, k.Action) {
