@@ -29,6 +29,7 @@ func newRunner(t *testing.T) (*Runner, *fake.Clientset) {
 	r := NewForClient(cs)
 	r.now = func() time.Time { return fixedNow }
 	r.suffix = func() string { return "x7k2q" }
+	r.relist = 10 * time.Millisecond
 	return r, cs
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -147,7 +148,7 @@ func (r *Runner) waitPod(ctx context.Context, job *batchv1.Job, out io.Writer) (
 	sel := labels.Set{JobNameLabel: job.Name}.AsSelector()
 	last := map[string]string{}
 	var ran string
-	err := until(ctx, metav1.ListOptions{LabelSelector: sel.String()},
+	err := until(ctx, r.relist, metav1.ListOptions{LabelSelector: sel.String()},
 		func(ctx context.Context, o metav1.ListOptions) ([]runtime.Object, string, error) {
 			l, err := pods.List(ctx, o)
 			if err != nil {
@@ -198,7 +199,7 @@ func (r *Runner) waitPod(ctx context.Context, job *batchv1.Job, out io.Writer) (
 func (r *Runner) waitJob(ctx context.Context, job *batchv1.Job, out io.Writer) error {
 	jobs := r.client.BatchV1().Jobs(job.Namespace)
 	var result error
-	err := until(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", job.Name).String()},
+	err := until(ctx, r.relist, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", job.Name).String()},
 		func(ctx context.Context, o metav1.ListOptions) ([]runtime.Object, string, error) {
 			l, err := jobs.List(ctx, o)
 			if err != nil {
@@ -249,8 +250,9 @@ func jobFinished(j *batchv1.Job) (batchv1.JobCondition, bool) {
 // until lists, then watches from the list's resourceVersion, calling seen
 // for each object until it says done; when the watch ends (the API server
 // closes watches after a while, or the version is too old), it lists
-// again. It returns ctx's error when ctx ends first.
-func until(ctx context.Context, opts metav1.ListOptions,
+// again, at once when the watch delivered something, else after relist.
+// It returns ctx's error when ctx ends first.
+func until(ctx context.Context, relist time.Duration, opts metav1.ListOptions,
 	list func(context.Context, metav1.ListOptions) ([]runtime.Object, string, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
 	seen func(o runtime.Object, deleted bool) (bool, error),
@@ -271,32 +273,44 @@ func until(ctx context.Context, opts metav1.ListOptions,
 		if err != nil {
 			return err
 		}
-		done, err := drain(ctx, w, seen)
+		done, events, err := drain(ctx, w, seen)
 		w.Stop()
 		if done || err != nil {
 			return err
+		}
+		if events == 0 {
+			// A watch that ends at once, again and again (a proxy that
+			// cuts it), must not turn into a tight loop of lists.
+			t := time.NewTimer(relist)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
 		}
 	}
 }
 
 // drain reads a watch until seen says done, ctx ends, or the watch ends
-// (done false: list again).
-func drain(ctx context.Context, w watch.Interface, seen func(runtime.Object, bool) (bool, error)) (bool, error) {
+// (done false: list again); events counts what it delivered.
+func drain(ctx context.Context, w watch.Interface, seen func(runtime.Object, bool) (bool, error)) (done bool, events int, err error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return true, ctx.Err()
+			return true, events, ctx.Err()
 		case ev, open := <-w.ResultChan():
 			if !open {
-				return false, nil
+				return false, events, nil
 			}
 			switch ev.Type {
 			case watch.Added, watch.Modified, watch.Deleted:
+				events++
 				if done, err := seen(ev.Object, ev.Type == watch.Deleted); done || err != nil {
-					return true, err
+					return true, events, err
 				}
 			case watch.Error:
-				return false, nil // e.g. 410 Gone: list again
+				return false, events, nil // e.g. 410 Gone: list again
 			}
 		}
 	}

@@ -35,6 +35,10 @@ const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 // `kubectl get -o yaml --show-managed-fields` says who changed what.
 const FieldManager = "tebura"
 
+// relistWait is the pause before listing again after a watch that ended
+// without delivering anything.
+const relistWait = time.Second
+
 // cleanupTimeout bounds the deletion of a job's Job once the step is over
 // (its ctx may be done: the cleanup must still happen).
 const cleanupTimeout = 30 * time.Second
@@ -56,6 +60,7 @@ type Runner struct {
 	// now stamps restartedAt; suffix makes job names unique.
 	now    func() time.Time
 	suffix func() string
+	relist time.Duration
 }
 
 var _ runbooks.KubernetesRunner = (*Runner)(nil)
@@ -67,11 +72,11 @@ var _ runbooks.KubernetesRunner = (*Runner)(nil)
 func New(cfg Config) *Runner {
 	rc, err := RESTConfig(cfg)
 	if err != nil {
-		return &Runner{err: err, now: time.Now, suffix: randomSuffix}
+		return &Runner{err: err, now: time.Now, suffix: randomSuffix, relist: relistWait}
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return &Runner{err: tebura.Wrap(tebura.EINVALID, err, "The Kubernetes client could not be built."), now: time.Now, suffix: randomSuffix}
+		return &Runner{err: tebura.Wrap(tebura.EINVALID, err, "The Kubernetes client could not be built."), now: time.Now, suffix: randomSuffix, relist: relistWait}
 	}
 	return NewForClient(cs)
 }
@@ -79,7 +84,7 @@ func New(cfg Config) *Runner {
 // NewForClient returns a runner over an existing clientset (tests use
 // client-go's fake one).
 func NewForClient(cs kubernetes.Interface) *Runner {
-	return &Runner{client: cs, now: time.Now, suffix: randomSuffix}
+	return &Runner{client: cs, now: time.Now, suffix: randomSuffix, relist: relistWait}
 }
 
 // Err is why the client could not be built (nil when it was).
