@@ -42,6 +42,7 @@ type Config struct {
 	OnCall        OnCall            `mapstructure:"oncall"`
 	Tickets       Tickets           `mapstructure:"tickets"`
 	Store         Store             `mapstructure:"store"`
+	Kubernetes    Kubernetes        `mapstructure:"kubernetes"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:

@@ -154,6 +154,7 @@ func (c Config) Validate() error {
 	c.validateIncidents(&p)
 	c.validateAutomations(&p)
 	c.validateTargets(&p)
+	c.validateKubernetes(&p)
 	c.validateWatchdog(&p)
 	c.validateHints(&p)
 	c.validateOnCall(&p)

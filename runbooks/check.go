@@ -14,7 +14,7 @@ import (
 // problem it finds.
 // stepKindList names the keys that make a step's kind, for the sentence
 // that says a step needs exactly one.
-const stepKindList = "run, script, http, ssh, ansible or manual"
+const stepKindList = "run, script, http, ssh, ansible, kubernetes or manual"
 
 func (d *decoder) check(rb *Runbook, nd *nodes) {
 	opts := d.l.opts
@@ -153,6 +153,9 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	}
 	if s.Ansible != nil {
 		d.checkAnsible(s, sn, path, params)
+	}
+	if s.Kubernetes != nil {
+		d.checkKubernetes(s, sn, path, params)
 	}
 	if contains(sn.kinds, "run") && len(s.Run) == 0 {
 		d.problem(sn.run, path+".run", "is empty; give the command and its arguments as a list")

@@ -196,9 +196,10 @@ var (
 	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps", "plan_check"}
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
-	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "ansible", "manual", "env", "dir", "timeout", "continue_on_error"}
+	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "ansible", "kubernetes", "manual", "env", "dir", "timeout", "continue_on_error"}
 	sshKeys      = []string{"on", "run", "script", "parallel", "fail_fast"}
 	ansibleKeys  = []string{"playbook", "on", "inventory", "vars"}
+	kubeKeys     = []string{"action", "namespace", "resource", "name", "replicas", "container", "since", "tail", "job"}
 	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
 
@@ -414,6 +415,9 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 			case "ansible":
 				nodes.kinds = append(nodes.kinds, key)
 				s.Ansible, nodes.ansible = d.ansible(v, path)
+			case "kubernetes":
+				nodes.kinds = append(nodes.kinds, key)
+				s.Kubernetes = d.kubernetes(v, path)
 			case "env":
 				nodes.env = v
 				s.Env = d.stringMap(v, path)

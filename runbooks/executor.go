@@ -45,6 +45,9 @@ type ExecutorConfig struct {
 	// Playbooks runs ansible steps (runbooks/step/ansible); nil fails
 	// them with a sentence saying so.
 	Playbooks PlaybookRunner
+	// Kubernetes runs kubernetes steps (runbooks/step/kubernetes); nil
+	// fails them with a sentence saying so.
+	Kubernetes KubernetesRunner
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own

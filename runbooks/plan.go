@@ -129,6 +129,13 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				a.Vars[k] = v
 			}
 			r.Ansible = a
+		case s.Kubernetes != nil:
+			r.Kind = StepKubernetes
+			k, err := renderKubernetes(rb, s.Kubernetes, params, check)
+			if err != nil {
+				return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Runbook %s, step %s: %v; check the parameters.", rb.Name, s.Name, err))
+			}
+			r.Kubernetes = k
 		case s.Script != "":
 			r.Kind = StepScript
 			r.Script = s.Script // never templated
@@ -146,7 +153,7 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				r.Argv = append(r.Argv, arg)
 			}
 		}
-		if r.Kind != StepHTTP && r.Kind != StepManual && r.Kind != StepAnsible {
+		if r.Kind != StepHTTP && r.Kind != StepManual && r.Kind != StepAnsible && r.Kind != StepKubernetes {
 			for _, k := range sortedKeys(s.Env) {
 				ev, err := renderString(k, s.Env[k], params)
 				if err != nil {
@@ -203,19 +210,20 @@ type PlanParam struct {
 
 // PlanStep is one rendered step as shown. Env holds names only.
 type PlanStep struct {
-	Name            string          `json:"name"`
-	Kind            StepKind        `json:"kind"`
-	Argv            []string        `json:"argv,omitempty"`
-	Interpreter     []string        `json:"interpreter,omitempty"`
-	Script          string          `json:"script,omitempty"`
-	HTTP            *HTTPRequest    `json:"http,omitempty"`
-	SSH             *SSHRequest     `json:"ssh,omitempty"`
-	Ansible         *AnsibleRequest `json:"ansible,omitempty"`
-	Instruction     string          `json:"instruction,omitempty"`
-	Env             []string        `json:"env,omitempty"`
-	Dir             string          `json:"dir,omitempty"`
-	Timeout         time.Duration   `json:"timeout,omitempty"`
-	ContinueOnError bool            `json:"continue_on_error,omitempty"`
+	Name            string             `json:"name"`
+	Kind            StepKind           `json:"kind"`
+	Argv            []string           `json:"argv,omitempty"`
+	Interpreter     []string           `json:"interpreter,omitempty"`
+	Script          string             `json:"script,omitempty"`
+	HTTP            *HTTPRequest       `json:"http,omitempty"`
+	SSH             *SSHRequest        `json:"ssh,omitempty"`
+	Ansible         *AnsibleRequest    `json:"ansible,omitempty"`
+	Kubernetes      *KubernetesRequest `json:"kubernetes,omitempty"`
+	Instruction     string             `json:"instruction,omitempty"`
+	Env             []string           `json:"env,omitempty"`
+	Dir             string             `json:"dir,omitempty"`
+	Timeout         time.Duration      `json:"timeout,omitempty"`
+	ContinueOnError bool               `json:"continue_on_error,omitempty"`
 }
 
 func secretHash(s string) string {
@@ -248,7 +256,7 @@ func (rb *Runbook) Plan(v Values) (*Plan, error) {
 		}
 		for _, s := range steps {
 			ps := PlanStep{Name: s.Name, Kind: s.Kind, Argv: s.Argv, Interpreter: s.Interpreter, Script: s.Script,
-				HTTP: s.HTTP, SSH: s.SSH, Ansible: s.Ansible, Instruction: s.Instruction, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
+				HTTP: s.HTTP, SSH: s.SSH, Ansible: s.Ansible, Kubernetes: s.Kubernetes, Instruction: s.Instruction, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
 			for _, e := range s.Env {
 				if !envValues {
 					e, _, _ = strings.Cut(e, "=")
@@ -332,6 +340,8 @@ func (p *Plan) String() string {
 			} else {
 				fmt.Fprintf(&b, " on %s: %s", s.Ansible.On, strings.Join(s.Ansible.Targets, ", "))
 			}
+		case StepKubernetes:
+			b.WriteString(kubeSummary(s.Kubernetes))
 		default:
 			b.WriteString(joinArgs(s.Argv))
 		}
@@ -357,6 +367,11 @@ func (p *Plan) String() string {
 		if s.Instruction != "" {
 			for _, line := range strings.Split(strings.TrimRight(s.Instruction, "\n"), "\n") {
 				fmt.Fprintf(&b, "   > %s\n", line)
+			}
+		}
+		if s.Kind == StepKubernetes && s.Kubernetes.Job != nil {
+			for _, line := range kubeJobLines(s.Kubernetes.Job) {
+				fmt.Fprintf(&b, "   | %s\n", line)
 			}
 		}
 		if s.Kind == StepHTTP {

@@ -104,6 +104,8 @@ func (e *Executor) runStepWith(ctx context.Context, s RenderedStep, out *output,
 		r = e.runManual(ctx, out.h, n, s, out)
 	case StepAnsible:
 		r = e.runAnsible(ctx, out.h, s, out)
+	case StepKubernetes:
+		r = e.runKubernetes(ctx, s, out)
 	default:
 		r = e.runProcess(ctx, s, out, pipe)
 	}

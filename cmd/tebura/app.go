@@ -141,7 +141,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	reg, ps := runbooks.Load(runbooks.LoadOptions{
 		Dirs: cfg.Runbooks.Dirs, Inline: cfg.Runbooks.Inline, InlineSource: "runbooks.inline",
 		DefaultTimeout: cfg.Runbooks.DefaultTimeout, MaxTimeout: cfg.Runbooks.MaxTimeout,
-		KnownRole: pol.Known, Targets: runbookTargets(cfg),
+		KnownRole: pol.Known, Targets: runbookTargets(cfg), CheckJob: checkJob,
 	})
 	if len(ps) > 0 {
 		lines := make([]string, len(ps))
@@ -185,7 +185,8 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH,
-		Playbooks: a.Ansible,
+		Playbooks:  a.Ansible,
+		Kubernetes: kubeRunner(cfg),
 	}, logger)
 	sealer, err := newSealer(cfg)
 	if err != nil {

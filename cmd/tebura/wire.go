@@ -456,7 +456,7 @@ func (s *server) pruneLogs() {
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets", "kubernetes"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is
