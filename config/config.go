@@ -38,6 +38,8 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Web           Web               `mapstructure:"web"`
+	API           API               `mapstructure:"api"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:

@@ -53,6 +53,9 @@ const (
 	bucketAlerts       = "alerts"        // alerts by fingerprint
 	bucketTimeline     = "timeline"      // timeline entries, ordered
 	bucketIncidentSeq  = "incident_seq"  // incident numbering
+	// bucketWebSessions holds the web view's sessions and one-time sign-in
+	// links (web_sessions.go): key → expiry and the caller's bytes.
+	bucketWebSessions = "web_sessions"
 )
 
 // allBuckets is the one list of buckets; Open creates them all.
@@ -60,6 +63,7 @@ func allBuckets() []string {
 	return []string{
 		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
+		bucketWebSessions,
 	}
 }
 
