@@ -69,6 +69,9 @@ type Deps struct {
 	// configuration was refused while the running one stays. Nil: the
 	// command answers that reloading from chat is not available.
 	Reload func(ctx context.Context, by string) (summary string, err error)
+	// Login, when set, answers `/tebura login` with a private one-time
+	// link to the web view. Nil: the web view is not enabled.
+	Login  func(ctx context.Context, c *bot.Command) error
 	Clock  func() time.Time
 	Logger *slog.Logger
 }
@@ -143,6 +146,11 @@ func (b *Router) command(ctx context.Context, c *bot.Command) error {
 			return b.whoami(ctx, c)
 		case VerbReload:
 			return b.reload(ctx, c)
+		case VerbLogin:
+			if b.d.Login == nil {
+				return tebura.Errorf(tebura.EINVALID, "The web view is not enabled on this bot, so there is nothing to sign in to. Ask an operator to set web.enabled.")
+			}
+			return b.d.Login(ctx, c)
 		}
 		return b.help(ctx, c)
 	}
