@@ -179,7 +179,7 @@ func (b *Flows) requestVia(ctx context.Context, c *bot.Command, req commands.Req
 	if err != nil {
 		return run, err
 	}
-	ref, err := c.Reply.Reply(ctx, approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB))
+	ref, err := c.Reply.Reply(ctx, b.withRunLink(run.ID, approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB)))
 	if err != nil {
 		return run, err
 	}
