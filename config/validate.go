@@ -53,7 +53,7 @@ var (
 
 // Identity kinds a role member may have. "automation:" identities are the
 // automation rules'; they may be granted roles like people.
-var identityKinds = []string{"console", "slack", "slack-group", "discord", "discord-role", "automation"}
+var identityKinds = []string{"console", "slack", "slack-group", "discord", "discord-role", "automation", "api"}
 
 // problems collects KeyErrors in order.
 type problems []error

@@ -250,3 +250,12 @@ func (h *webHarness) waitState(id string, want runbooks.State) *runbooks.Run {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func mustPolicy(t *testing.T, roles map[string][]string) *access.Policy {
+	t.Helper()
+	p, err := access.New(roles, []string{"console:root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
