@@ -318,7 +318,7 @@ func (s *Server) runbooksPage(w http.ResponseWriter, r *http.Request, v *viewer)
 			rows = append(rows, runbookRow{Runbook: rb, Approval: approvalText(rb)})
 		}
 	}
-	s.render(w, r, http.StatusOK, "runbooks", v, map[string]any{"Runbooks": rows})
+	s.render(w, r, http.StatusOK, "runbooks", v, map[string]any{"Runbooks": rows, "Incident": r.URL.Query().Get("incident")})
 	return nil
 }
 

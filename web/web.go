@@ -176,8 +176,10 @@ func (s *Server) secure(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		// A sign-in link in a Referer header would be a sign-in link
-		// handed to whatever site a page links to.
-		hd.Set("Referrer-Policy", "no-referrer")
+		// handed to whatever site a page links to; same-origin keeps the
+		// Origin header of our own forms, which the POST check reads
+		// (no-referrer would make it "null").
+		hd.Set("Referrer-Policy", "same-origin")
 		if !strings.HasPrefix(r.URL.Path, "/ui/assets/") {
 			hd.Set("Cache-Control", "no-store")
 		}
