@@ -103,6 +103,37 @@ func (st *ansiState) apply(params string) {
 	}
 }
 
+// plainByte marks the bytes a line may hold and still be sent as it is:
+// no escape sequence (ESC, or the lead byte 0xC2 of U+009B and U+009D),
+// no carriage return, nothing HTML escapes.
+var plainByte = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
+	}
+	for _, c := range []byte{0x1b, 0xc2, '\r', '<', '>', '&', '"', '\''} {
+		t[c] = false
+	}
+	return t
+}()
+
+// appendLine appends line rendered as HTML (see line) to dst. Most log
+// lines need no work at all and are copied as they are.
+func (st *ansiState) appendLine(dst, line []byte) []byte {
+	if *st == (ansiState{}) {
+		plain := true
+		for _, c := range line {
+			if !plainByte[c] {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return append(dst, line...)
+		}
+	}
+	return append(dst, st.line(string(line))...)
+}
+
 // line renders one log line as HTML: text escaped, SGR colours as spans,
 // every other escape sequence dropped, and a carriage return keeping what
 // a terminal would show (the text after it).

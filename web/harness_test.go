@@ -85,7 +85,7 @@ steps:
 // it, served by httptest.
 type webHarness struct {
 	*commandstest.Harness
-	T   *testing.T
+	T   testing.TB
 	Web *Server
 	Srv *httptest.Server
 	Inc *incident.Service
@@ -93,11 +93,22 @@ type webHarness struct {
 
 func newWebHarness(t *testing.T, apiTokens ...config.APIToken) *webHarness {
 	t.Helper()
+	return newHarness(t, []string{commandstest.RestartAPI, gatedBook, secretBook, floodBook}, apiTokens...)
+}
+
+// newWebHarnessB is the harness of the benchmarks, with extra runbooks.
+func newWebHarnessB(b *testing.B, books ...string) *webHarness {
+	b.Helper()
+	return newHarness(b, append([]string{commandstest.RestartAPI}, books...))
+}
+
+func newHarness(t testing.TB, books []string, apiTokens ...config.APIToken) *webHarness {
+	t.Helper()
 	roles := commandstest.Roles()
 	roles["api"] = []string{"api:ci"}
 	h := commandstest.New(t, commandstest.Options{
 		Roles: roles, Admins: []string{"console:root"},
-		Runbooks: []string{commandstest.RestartAPI, gatedBook, secretBook, floodBook},
+		Runbooks: books,
 	})
 	inc, err := incident.New(h.Store, config.Default().Incidents, nil, nil, nil)
 	if err != nil {
@@ -121,7 +132,7 @@ func newWebHarness(t *testing.T, apiTokens ...config.APIToken) *webHarness {
 
 // browser is a cookie-keeping client that does not follow redirects.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	h   *webHarness
 	c   *http.Client
 	who bot.Actor
@@ -143,6 +154,20 @@ func (h *webHarness) signIn(a bot.Actor) *browser {
 		h.T.Fatalf("sign-in POST = %d, want 303", resp.StatusCode)
 	}
 	return b
+}
+
+// sessionCookie signs a in and returns its Cookie header value.
+func (h *webHarness) sessionCookie(tb testing.TB, a bot.Actor) string {
+	tb.Helper()
+	b := h.signIn(a)
+	u, _ := url.Parse(h.Srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == cookieName {
+			return c.Name + "=" + c.Value
+		}
+	}
+	tb.Fatal("no session cookie")
+	return ""
 }
 
 // link is a fresh one-time link for a, on the test server.

@@ -126,8 +126,16 @@ var (
 // inline escapes s and renders its inline marks.
 func inline(s string) string {
 	s = html.EscapeString(s)
-	s = mdCode.ReplaceAllString(s, "<code>$1</code>")
-	s = mdLink.ReplaceAllString(s, `<a href="$2" rel="noreferrer">$1</a>`)
-	s = mdEm.ReplaceAllString(s, "$1<em>$2</em>$3")
+	// The regexps cost most of a long postmortem's rendering: run each
+	// only where its mark appears.
+	if strings.IndexByte(s, '`') >= 0 {
+		s = mdCode.ReplaceAllString(s, "<code>$1</code>")
+	}
+	if strings.Contains(s, "](") {
+		s = mdLink.ReplaceAllString(s, `<a href="$2" rel="noreferrer">$1</a>`)
+	}
+	if strings.IndexByte(s, '_') >= 0 {
+		s = mdEm.ReplaceAllString(s, "$1<em>$2</em>$3")
+	}
 	return s
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tebura/tebura"
@@ -22,7 +22,7 @@ import (
 const (
 	// sseChunk bounds one read of the log: a reader far behind catches up
 	// in pieces, each sent before the next is read.
-	sseChunk = 256 << 10
+	sseChunk = 16 << 10
 	// sseWriteTimeout bounds one write to a viewer; a viewer that cannot
 	// take a chunk in that time is dropped (its browser reconnects and
 	// resumes from its last line).
@@ -64,7 +64,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	st := &logStream{w: w, rc: rc, offset: offset, dataDir: s.d.DataDir}
+	st := &logStream{w: w, rc: rc, offset: offset, dataDir: s.d.DataDir, cache: s.events, runID: run.ID}
 	defer st.close()
 	if err := st.comment("stream " + run.ID); err != nil {
 		return nil
@@ -126,9 +126,12 @@ type logStream struct {
 	ansi    ansiState
 	file    *os.File
 	buf     []byte
+	cache   *eventCache
+	runID   string
 }
 
-// send writes every complete line of the log past the offset, in chunks.
+// send writes every complete line of the log past the offset, in chunks
+// of at most sseChunk bytes, each one event.
 func (st *logStream) send(run *runbooks.Run) error {
 	if run.LogPath == "" {
 		return nil
@@ -148,35 +151,108 @@ func (st *logStream) send(run *runbooks.Run) error {
 		st.buf = make([]byte, sseChunk)
 	}
 	for {
-		n, err := st.file.ReadAt(st.buf, st.offset)
+		n, _ := st.file.ReadAt(st.buf, st.offset)
 		if n == 0 {
-			if err != nil && err != io.EOF {
-				return nil
-			}
 			return nil
 		}
 		chunk := st.buf[:n]
 		cut := bytes.LastIndexByte(chunk, '\n')
 		if cut < 0 {
-			if n == len(st.buf) {
-				cut = n - 1 // a line longer than a chunk: sent in pieces
-			} else {
+			if n < len(st.buf) {
 				return nil // a partial last line: sent once complete
 			}
+			cut = n - 1 // a line longer than a chunk: sent in pieces
 		}
 		chunk = chunk[:cut+1]
-		lines := strings.Split(strings.TrimSuffix(string(chunk), "\n"), "\n")
-		for i, l := range lines {
-			lines[i] = st.ansi.line(l)
-		}
-		st.offset += int64(len(chunk))
-		if err := st.event("lines", strconv.FormatInt(st.offset, 10), lines); err != nil {
+		end := st.offset + int64(len(chunk))
+		ev := st.cache.render(eventKey{run: st.runID, from: st.offset, to: end, state: st.ansi}, chunk)
+		st.ansi = ev.state
+		st.offset = end
+		if err := st.write(ev.data); err != nil {
 			return err
 		}
 		if n < len(st.buf) {
 			return nil
 		}
 	}
+}
+
+// write sends one rendered event and flushes it.
+func (st *logStream) write(data []byte) error {
+	st.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	if _, err := st.w.Write(data); err != nil {
+		return err
+	}
+	return st.rc.Flush()
+}
+
+// eventKey is one rendered piece of a log: the same bytes from the same
+// colour state render to the same event, whoever watches.
+type eventKey struct {
+	run      string
+	from, to int64
+	state    ansiState
+}
+
+// renderedEvent is a "lines" event ready to send, and the colour state
+// after it.
+type renderedEvent struct {
+	data  []byte
+	state ansiState
+}
+
+// eventCacheSize bounds the events kept: viewers of a live run read the
+// same new lines at each notification, so the last few are what they ask.
+const eventCacheSize = 64
+
+// eventCache renders each piece of a log once for all its viewers: 100
+// people following a busy run cost one rendering, not a hundred.
+type eventCache struct {
+	mu    sync.Mutex
+	m     map[eventKey]renderedEvent
+	order []eventKey
+}
+
+func newEventCache() *eventCache { return &eventCache{m: map[eventKey]renderedEvent{}} }
+
+// render returns the event of chunk (complete lines) from k.state.
+func (c *eventCache) render(k eventKey, chunk []byte) renderedEvent {
+	c.mu.Lock()
+	ev, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return ev
+	}
+	st := k.state
+	data := make([]byte, 0, len(chunk)+len(chunk)/8+64)
+	data = append(data, "event: lines\nid: "...)
+	data = strconv.AppendInt(data, k.to, 10)
+	data = append(data, '\n')
+	for len(chunk) > 0 {
+		i := bytes.IndexByte(chunk, '\n')
+		line := chunk
+		if i >= 0 {
+			line, chunk = chunk[:i], chunk[i+1:]
+		} else {
+			chunk = nil
+		}
+		data = append(data, "data: "...)
+		data = st.appendLine(data, line)
+		data = append(data, '\n')
+	}
+	data = append(data, '\n')
+	ev = renderedEvent{data: data, state: st}
+	c.mu.Lock()
+	if _, ok := c.m[k]; !ok {
+		c.m[k] = ev
+		c.order = append(c.order, k)
+		if len(c.order) > eventCacheSize {
+			delete(c.m, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.mu.Unlock()
+	return ev
 }
 
 func (st *logStream) close() {
@@ -187,19 +263,13 @@ func (st *logStream) close() {
 
 // event writes one SSE event and flushes it.
 func (st *logStream) event(name, id string, data []string) error {
-	st.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
-	bw := bufio.NewWriterSize(st.w, 32<<10)
-	fmt.Fprintf(bw, "event: %s\nid: %s\n", name, id)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "event: %s\nid: %s\n", name, id)
 	for _, d := range data {
-		bw.WriteString("data: ")
-		bw.WriteString(d)
-		bw.WriteByte('\n')
+		b.WriteString("data: " + d + "\n")
 	}
-	bw.WriteByte('\n')
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return st.rc.Flush()
+	b.WriteByte('\n')
+	return st.write(b.Bytes())
 }
 
 // comment writes an SSE comment (ignored by browsers; keeps the stream

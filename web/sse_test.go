@@ -23,7 +23,7 @@ type sseEvent struct {
 
 // sseClient reads events from a stream as they come.
 type sseClient struct {
-	t      *testing.T
+	t      testing.TB
 	events chan sseEvent
 	resp   *http.Response
 }

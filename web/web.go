@@ -103,11 +103,13 @@ type Server struct {
 	log  *slog.Logger
 	base *url.URL
 	api  []apiToken
+	// events renders each piece of a live log once for all its viewers.
+	events *eventCache
 }
 
 // New builds the web view; Mount adds its routes.
 func New(d Deps) (*Server, error) {
-	s := &Server{d: d, now: d.Clock, log: d.Logger}
+	s := &Server{d: d, now: d.Clock, log: d.Logger, events: newEventCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}
