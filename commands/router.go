@@ -173,6 +173,12 @@ func (b *Router) click(ctx context.Context, c *bot.Click) error {
 			"This button expired at %s and does nothing any more. Type `%s status` to see where things stand.",
 			cb.Expires.UTC().Format("2006-01-02 15:04 UTC"), b.names.Typed(RootRunbook))}})
 	}
+	if cb.Action == ActionWebLogin {
+		if b.d.Login == nil {
+			return tebura.Errorf(tebura.EINVALID, "The web view is not enabled on this bot any more, so there is nothing to sign in to.")
+		}
+		return b.d.Login(ctx, &bot.Command{Platform: c.Platform, Actor: c.Actor, Channel: c.Message.Channel, Thread: c.Message.Thread, Reply: c.Reply, Received: c.Received})
+	}
 	if b.d.Runbooks.Owns(cb.Action) {
 		return b.d.Runbooks.HandleClick(ctx, c, cb)
 	}

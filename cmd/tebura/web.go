@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/commands/incidentchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/web"
 )
 
@@ -23,7 +25,10 @@ func webLinks(cfg config.Config) (runLink func(string) string, cardParts []incid
 	base := strings.TrimSuffix(cfg.Web.BaseURL, "/")
 	runLink = func(id string) string { return base + "/ui/runs/" + url.PathEscape(id) }
 	card := incidentchat.CardPartFunc(func(_ context.Context, inc *incident.Incident) incidentchat.CardAddition {
-		return incidentchat.CardAddition{Links: []bot.Link{{Label: "Open in the web view", URL: base + "/ui/incidents/" + strconv.FormatInt(inc.Number, 10)}}}
+		return incidentchat.CardAddition{
+			Links:   []bot.Link{{Label: "Open in the web view", URL: base + "/ui/incidents/" + strconv.FormatInt(inc.Number, 10)}},
+			Buttons: []bot.Button{{Label: "Sign in to the web view", ActionID: commands.ActionWebLogin, CallbackID: commands.WebLoginCallback}},
+		}
 	})
 	return runLink, []incidentchat.CardPart{card}
 }
@@ -48,6 +53,10 @@ func (s *server) mountWeb(app *App) (func(ctx context.Context, c *bot.Command) e
 		return nil, err
 	}
 	w.Mount(app.Mux)
+	// The cards' [Sign in to the web view] button: one callback for all.
+	app.AddStartup(func(ctx context.Context, _ []*runbooks.Run) error {
+		return app.Data.PutCallback(ctx, bot.Callback{ID: commands.WebLoginCallback, Action: commands.ActionWebLogin, Created: time.Now()})
+	})
 	app.AddService(Service{Name: "web-sessions", Run: func(ctx context.Context) error {
 		t := time.NewTicker(sessionPruneEvery)
 		defer t.Stop()

@@ -26,6 +26,9 @@ type CardAddition struct {
 	Fields []bot.Field
 	Text   []string
 	Links  []bot.Link
+	// Buttons carry callbacks the part stored once (they are drawn on
+	// every redraw, so they are never stored per draw).
+	Buttons []bot.Button
 }
 
 // CardPartFunc adapts a function to CardPart.
@@ -43,6 +46,7 @@ func (i *Incidents) addParts(ctx context.Context, inc *incident.Incident, msg *b
 		msg.Fields = append(msg.Fields, a.Fields...)
 		msg.Text = append(msg.Text, a.Text...)
 		msg.Links = append(msg.Links, a.Links...)
+		msg.Buttons = append(msg.Buttons, a.Buttons...)
 	}
 }
 
