@@ -289,7 +289,7 @@ const PrefixPerson = "person"
 // of a person: groups (slack-group, discord-role) are many people and an
 // automation is none.
 func personPrefix(p string) bool {
-	return p == PrefixConsole || p == PrefixSlack || p == PrefixDiscord
+	return p == PrefixConsole || p == PrefixSlack || p == PrefixDiscord || p == PrefixOIDC
 }
 
 // WithPeople returns a copy of p in which the identities of each person

@@ -75,6 +75,6 @@ func Default() Config {
 		},
 		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
 		SSH:      SSH{ConnectTimeout: 10 * time.Second},
-		Web:      Web{SessionTTL: DefaultSessionTTL},
+		Web:      Web{SessionTTL: DefaultSessionTTL, OIDC: OIDC{IdentityClaim: "email"}},
 	}
 }

@@ -12,8 +12,8 @@ const DefaultSessionTTL = 12 * time.Hour
 
 // Web is the web view: pages linked from chat, the live log of runs, the
 // run request form and the audit chain, served on the one HTTP listener
-// under /ui/. People sign in with a one-time link from `/tebura login`,
-// as their chat identity.
+// under /ui/. People sign in with a one-time link from `/tebura login`
+// (their chat identity) or, optionally, through an OIDC provider.
 type Web struct {
 	// Enabled mounts /ui/ and /api/v1 and puts links to the pages into
 	// chat messages.
@@ -27,6 +27,20 @@ type Web struct {
 	// the web goes when the run belongs to no incident, as
 	// "<platform>:<channel>" (slack:C0123, discord:1234, console:console).
 	ApprovalsChannel string `mapstructure:"approvals_channel"`
+	// OIDC, when Issuer is set, adds "Sign in with your identity
+	// provider" beside the one-time links.
+	OIDC OIDC `mapstructure:"oidc"`
+}
+
+// OIDC is an OpenID Connect provider people may sign in to the web view
+// with; the identity is "oidc:<claim value>", a member string like any
+// other in access.roles.
+type OIDC struct {
+	Issuer       string `mapstructure:"issuer"`
+	ClientID     string `mapstructure:"client_id"`
+	ClientSecret Secret `mapstructure:"client_secret"`
+	// IdentityClaim is the ID token's claim that names the person.
+	IdentityClaim string `mapstructure:"identity_claim"`
 }
 
 // API is /api/v1, for scripts and CI: each token acts as one identity,
@@ -50,7 +64,7 @@ func (w Web) ApprovalsTarget() (platform, channel string, ok bool) {
 
 // webSecrets are the secrets of the web and API sections.
 func (c Config) webSecrets() []Secret {
-	var out []Secret
+	out := []Secret{c.Web.OIDC.ClientSecret}
 	for _, t := range c.API.Tokens {
 		out = append(out, t.Token)
 	}
@@ -70,6 +84,18 @@ func (c Config) validateWeb(p *problems) {
 	if w.ApprovalsChannel != "" {
 		if _, _, ok := w.ApprovalsTarget(); !ok {
 			p.add("web.approvals_channel", "is %q; write it as <platform>:<channel>, such as slack:C0123", w.ApprovalsChannel)
+		}
+	}
+	if o := w.OIDC; o.Issuer != "" {
+		p.url("web.oidc.issuer", o.Issuer)
+		if o.ClientID == "" {
+			p.add("web.oidc.client_id", "is empty; the identity provider's client ID is needed with web.oidc.issuer")
+		}
+		if o.IdentityClaim == "" {
+			p.add("web.oidc.identity_claim", "is empty; name the ID token claim that identifies a person, such as email")
+		}
+		if !w.Enabled {
+			p.add("web.oidc.issuer", "is set but web.enabled is false; OIDC signs people in to the web view")
 		}
 	}
 	seen := map[string]bool{}

@@ -46,13 +46,16 @@ func parseTemplates() (map[string]*template.Template, error) {
 type pageData struct {
 	V *viewer
 	D any
+	// OIDC offers "Sign in with your identity provider" to people not
+	// signed in.
+	OIDC bool
 }
 
 // render executes page name into a buffer, then writes it with status: a
 // template error never leaves half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *viewer, data any) {
 	var buf bytes.Buffer
-	if err := s.tmpl[name].Execute(&buf, pageData{V: v, D: data}); err != nil {
+	if err := s.tmpl[name].Execute(&buf, pageData{V: v, D: data, OIDC: v == nil && s.oidcOn()}); err != nil {
 		s.log.Error("web template failed", "page", name, "err", err)
 		http.Error(w, "The page could not be drawn; the operators can find the details in the bot's log.", http.StatusInternalServerError)
 		return

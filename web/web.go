@@ -105,6 +105,7 @@ type Server struct {
 	api  []apiToken
 	// events renders each piece of a live log once for all its viewers.
 	events *eventCache
+	oidc   oidcClient
 }
 
 // New builds the web view; Mount adds its routes.
@@ -140,6 +141,8 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /ui/login/{token}", s.secure(http.HandlerFunc(s.loginPage)))
 	mux.Handle("POST /ui/login/{token}", s.secure(http.HandlerFunc(s.login)))
 	mux.Handle("POST /ui/logout", s.page(s.logout))
+	mux.Handle("GET /ui/oidc/login", s.secure(http.HandlerFunc(s.oidcLogin)))
+	mux.Handle("GET /ui/oidc/callback", s.secure(http.HandlerFunc(s.oidcCallback)))
 	mux.Handle("GET /ui/incidents", s.page(s.incidents))
 	mux.Handle("GET /ui/incidents/{n}", s.page(s.incidentPage))
 	mux.Handle("GET /ui/incidents/{n}/postmortem.md", s.page(s.postmortemDownload))
