@@ -230,13 +230,24 @@ func (b *browser) csrf(u string) string {
 	return m[1]
 }
 
-// post sends a form with the CSRF token of page from.
+var onceField = regexp.MustCompile(`name="once" value="([^"]+)"`)
+
+// post sends a form with the hidden fields (CSRF token, one-time form
+// token) of page from, as a browser submitting that page would.
 func (b *browser) post(from, u string, form url.Values) response {
 	b.t.Helper()
 	if form == nil {
 		form = url.Values{}
 	}
-	form.Set("csrf", b.csrf(from))
+	page := b.get(from).Body
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on %s", from)
+	}
+	form.Set("csrf", m[1])
+	if o := onceField.FindStringSubmatch(page); o != nil && form.Get("once") == "" {
+		form.Set("once", o[1])
+	}
 	return b.do("POST", u, form)
 }
 

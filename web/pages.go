@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/access"
@@ -352,9 +353,19 @@ func (s *Server) runbookForm(w http.ResponseWriter, r *http.Request, v *viewer) 
 	return nil
 }
 
+// formTTL bounds how long a request form may be sent after it was drawn.
+const formTTL = time.Hour
+
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, v *viewer, rb *runbooks.Runbook, status int, inc string, values map[string]string, problem string) {
+	// Each drawing of the form may be sent once: a double click, or the
+	// browser sending it again, requests nothing twice.
+	once := newToken()
+	if err := s.d.Sessions.PutSession(r.Context(), storeKey("form", once), []byte(v.Actor.ID), s.now().Add(formTTL)); err != nil {
+		s.fail(w, r, v, err)
+		return
+	}
 	s.render(w, r, status, "runbook", v, map[string]any{
-		"RB": runbookRow{Runbook: rb, Approval: approvalText(rb)}, "Incident": inc, "Values": values, "Problem": problem,
+		"RB": runbookRow{Runbook: rb, Approval: approvalText(rb)}, "Incident": inc, "Values": values, "Problem": problem, "Once": once,
 	})
 }
 
@@ -365,6 +376,9 @@ func (s *Server) requestRun(w http.ResponseWriter, r *http.Request, v *viewer) e
 	rb, err := s.runnable(r, v)
 	if err != nil {
 		return err
+	}
+	if by, err := s.d.Sessions.TakeSession(r.Context(), storeKey("form", r.PostFormValue("once"))); err != nil || string(by) != v.Actor.ID {
+		return tebura.Errorf(tebura.ECONFLICT, "This form was sent already (or is older than an hour), so nothing was requested again. Your runs are on their pages; open the runbook again for a new request.")
 	}
 	params := map[string]string{}
 	for _, p := range rb.Params {

@@ -137,6 +137,19 @@ func TestRequestAndApproveFromWeb(t *testing.T) {
 	}
 	runPath := r.Header.Get("Location")
 	run := h.LastRun()
+
+	// The same form sent twice (a double click) requests once.
+	formPage := a.get(form).Body
+	once := onceField.FindStringSubmatch(formPage)[1]
+	csrf := csrfField.FindStringSubmatch(formPage)[1]
+	first := a.do("POST", form, url.Values{"p_env": {"prod"}, "csrf": {csrf}, "once": {once}})
+	again := a.do("POST", form, url.Values{"p_env": {"prod"}, "csrf": {csrf}, "once": {once}})
+	if first.StatusCode != http.StatusSeeOther || again.StatusCode != http.StatusConflict || !strings.Contains(again.Body, "sent already") {
+		t.Fatalf("double submit: %d then %d, want 303 then 409:\n%s", first.StatusCode, again.StatusCode, again.Body)
+	}
+	if n := len(h.Runs()); n != 2 {
+		t.Fatalf("%d runs after a request and a double submit, want 2", n)
+	}
 	if run.State != runbooks.StatePendingApproval || run.RequestedBy != "console:alice" {
 		t.Fatalf("run = %s by %s, want pending by alice", run.State, run.RequestedBy)
 	}
