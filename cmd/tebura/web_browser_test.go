@@ -33,6 +33,7 @@ steps:
   - name: check
     script: |
       printf '\033[1;32m✔\033[0m image pulled\n'
+      seq 1 80 | sed 's/^/  pod check /'
       printf '\033[33m…\033[0m waiting for rollout\n'
       while [ ! -e "$TEBURA_PARAM_GATE" ]; do sleep 0.01; done
       printf '\033[1;32m✔\033[0m rollout finished\n'
@@ -117,6 +118,17 @@ func (w *webTester) text(ctx context.Context, sel string) string {
 		w.t.Fatalf("text of %s: %v", sel, err)
 	}
 	return s
+}
+
+// eval evaluates a JavaScript expression of integer value in the page
+// (through DevTools, which the page's CSP does not govern).
+func (w *webTester) eval(ctx context.Context, expr string) int {
+	w.t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr))
+	if err != nil {
+		w.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
 }
 
 // screenshot saves the viewport as name.png: into docs/img with
@@ -217,11 +229,21 @@ func TestWebInBrowser(t *testing.T) {
 		if st := w.text(alice, "#state"); st != "running" {
 			t.Fatalf("state while the log shows its first lines = %q, want running", st)
 		}
+		// Following: the log is scrolled to its end.
+		if gap := w.eval(alice, `(() => { const l = document.getElementById("log"); return l.scrollHeight - l.scrollTop - l.clientHeight })()`); gap > 24 {
+			t.Errorf("the log is %d px above its end while following", gap)
+		}
 		html, err := chromedp.Run(alice, chromedp.OuterHTML(`//pre[@id="log"]/div[contains(., "image pulled")]`))
 		if err != nil || !strings.Contains(html, `class="b f32"`) {
 			t.Errorf("ANSI bold green not drawn: %q %v", html, err)
 		}
 		w.screenshot(alice, "run")
+		// The reader scrolls up: following stops, and new lines do not
+		// move the log.
+		if top := w.eval(alice, `(() => { document.getElementById("log").scrollTop = 0; return 0 })()`); top != 0 {
+			t.Fatal("scroll")
+		}
+		w.do(alice, "stop following", chromedp.WaitReady(`#follow:not(:checked)`))
 		if err := os.WriteFile(gate, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +251,9 @@ func TestWebInBrowser(t *testing.T) {
 			chromedp.WaitVisible(`//pre[@id="log"]/div[contains(., "rollout finished")]`),
 			chromedp.WaitReady(`#log[data-ended="succeeded"]`),
 		)
+		if top := w.eval(alice, `document.getElementById("log").scrollTop`); top != 0 {
+			t.Errorf("new lines scrolled the log to %d px while the reader was reading above", top)
+		}
 		if st := w.text(alice, "#state"); st != "succeeded" {
 			t.Fatalf("state after the end = %q", st)
 		}
