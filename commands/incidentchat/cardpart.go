@@ -39,15 +39,17 @@ func (f CardPartFunc) CardPart(ctx context.Context, inc *incident.Incident) Card
 	return f(ctx, inc)
 }
 
-// addParts appends every part's addition to the card.
-func (i *Incidents) addParts(ctx context.Context, inc *incident.Incident, msg *bot.Message) {
+// addParts appends every part's addition to the card, and returns the
+// parts' buttons for the caller to put after the card's own.
+func (i *Incidents) addParts(ctx context.Context, inc *incident.Incident, msg *bot.Message) (buttons []bot.Button) {
 	for _, p := range i.parts {
 		a := p.CardPart(ctx, inc)
 		msg.Fields = append(msg.Fields, a.Fields...)
 		msg.Text = append(msg.Text, a.Text...)
 		msg.Links = append(msg.Links, a.Links...)
-		msg.Buttons = append(msg.Buttons, a.Buttons...)
+		buttons = append(buttons, a.Buttons...)
 	}
+	return buttons
 }
 
 // Refresh redraws incident n's card (and reconciles the rest of its chat

@@ -106,8 +106,11 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 	for _, l := range links {
 		msg.Links = append(msg.Links, bot.Link{Label: l.Title, URL: l.URL})
 	}
-	i.addParts(ctx, inc, &msg)
+	// The parts' buttons go last: a chat that has room for fewer
+	// buttons drops the last ones, and the card's own actions matter more.
+	partButtons := i.addParts(ctx, inc, &msg)
 	if !inc.Status.Open() {
+		msg.Buttons = append(msg.Buttons, partButtons...)
 		return msg
 	}
 	if inc.Status == incident.StatusTriggered {
@@ -119,5 +122,6 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 	for k, p := range st.proposals {
 		msg.Buttons = append(msg.Buttons, bot.Button{Label: labelPropose + p.Runbook, ActionID: actionIncPropose, CallbackID: callbackID(inc, actionIncPropose, k)})
 	}
+	msg.Buttons = append(msg.Buttons, partButtons...)
 	return msg
 }
