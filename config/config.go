@@ -40,6 +40,10 @@ type Config struct {
 	SSH           SSH               `mapstructure:"ssh"`
 	Web           Web               `mapstructure:"web"`
 	API           API               `mapstructure:"api"`
+	Hints         Hints             `mapstructure:"hints"`
+	OnCall        OnCall            `mapstructure:"oncall"`
+	Tickets       Tickets           `mapstructure:"tickets"`
+	Store         Store             `mapstructure:"store"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:
@@ -396,6 +400,9 @@ type Incidents struct {
 	// opening its own channel. 0 turns a limit off.
 	MaxOpen         int `mapstructure:"max_open"`
 	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
+	// BridgeURL is the call bridge's address, a template over the incident
+	// (see config/tickets.go): shown on the card and the announcement.
+	BridgeURL string `mapstructure:"bridge_url"`
 }
 
 // Automation is one rule matched against alert labels.
@@ -410,4 +417,5 @@ type Automation struct {
 	OnceWithin  time.Duration     `mapstructure:"once_within"`
 	Severity    string            `mapstructure:"severity"`
 	Continue    bool              `mapstructure:"continue"`
+	Escalate    Escalation        `mapstructure:"escalate"`
 }

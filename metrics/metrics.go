@@ -82,6 +82,8 @@ type Metrics struct {
 	watch      *watchers
 	health     *health
 	reconcile  reconcileFamily
+	oncall     oncallFamily
+	db         dbFamily
 }
 
 // New returns Metrics with every family registered on a registry of its

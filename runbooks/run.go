@@ -96,6 +96,10 @@ type Run struct {
 	Truncated bool   `json:"truncated,omitempty"`
 
 	Origin Origin `json:"origin,omitempty"`
+
+	// Answers are the answers to the run's manual steps, one per step, in
+	// the order they were given.
+	Answers []StepAnswer `json:"answers,omitempty"`
 }
 
 // Closed reports whether r is a request that Close ended unapproved

@@ -23,7 +23,6 @@ import (
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // dbFile is the database's name inside the data dir.
@@ -66,7 +65,7 @@ type ReadyCheck struct {
 type App struct {
 	Config config.Config
 	Logger *slog.Logger
-	Store  *bolt.Store
+	Store  appStore
 	// Registry, Policy and Redactor are as loaded at start-up; a reload
 	// swaps the bot's copies (see server) and the audit log's redactor
 	// (SetRedactor), not these fields.
@@ -159,18 +158,22 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	if err := refuseRunning(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
+	if err := cfg.CheckSealingForReplicas(secretRunbooks(reg)); err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, err.Error())
+	}
+	a.build = currentBuild()
+	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
+	st, err := openStore(context.Background(), cfg, storeOptions{Metrics: a.Metrics})
 	if err != nil {
 		return nil, err
 	}
 	a.Store = st
+	logger.Info("store opened", "driver", cfg.Store.Driver)
 	a.Admin = http.NewServeMux()
 	if err := a.openAdmin(); err != nil {
 		st.Close()
 		return nil, err
 	}
-	a.build = currentBuild()
-	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
 	a.Data = a.Metrics.Store(st)
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)

@@ -159,6 +159,9 @@ func cliRunbook(w *world, name string, args []string, actor string, breakGlass b
 	if _, err := rb.ParseArgs(args); err != nil {
 		return nil, 0, err
 	}
+	if err := runbooks.TerminalRunnable(rb); err != nil {
+		return nil, 0, err
+	}
 	gate, err := cliGate(w, rb, actor, breakGlass)
 	if err != nil {
 		return nil, 0, err
@@ -298,6 +301,11 @@ func planText(p *runbooks.Requested, actor string) string {
 // are running were left by a process that died, so the service recovers
 // them (interrupted, locks freed, audited) first.
 func openRunService(ctx context.Context, cfg *config.Config, red *runbooks.Redactor, logger *slog.Logger) (*runbooks.Service, func(), error) {
+	// Recovery marks every running run interrupted: right for a bolt file
+	// this process holds alone, wrong for a database replicas share.
+	if err := boltOnly(*cfg, "tebura run without a server", "start `tebura serve` on this data dir, and tebura run goes through it."); err != nil {
+		return nil, nil, err
+	}
 	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
 	if err != nil {
 		return nil, nil, err

@@ -10,17 +10,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tebura/tebura/store/postgres/pgtest"
 )
 
 // TestMain lets a test start this test binary as the tebura program, so
-// signal handling is tested through main itself.
+// signal handling is tested through main itself; the other tests share
+// one PostgreSQL server (pgtest), stopped after them.
 func TestMain(m *testing.M) {
 	if os.Getenv("TEBURA_TEST_RUN_MAIN") == "1" {
 		os.Args = append([]string{"tebura"}, os.Args[1:]...)
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // teburaCmd starts this binary as tebura with args.
@@ -61,17 +64,19 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// The log is read to its end (the process closed stderr) before Wait:
+	// Wait closes the pipe, and a read still under way would lose the
+	// last lines.
+	var log string
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
-		}
+	case log = <-rest:
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop after SIGTERM")
 	}
-	if log := <-rest; !strings.Contains(log, "tebura stopped") {
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
+	}
+	if !strings.Contains(log, "tebura stopped") {
 		t.Errorf("log after SIGTERM:\n%s", log)
 	}
 }

@@ -193,16 +193,32 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// one channel.
 		announce[console.Platform] = cmp.Or(cfg.Console.Channel, console.DefaultChannel)
 	}
+	var hooks *http.ServeMux
+	if o.Console != consoleOnly {
+		hooks = http.NewServeMux()
+	}
+	hintsPart := s.mountHints(hooks, app.Admin)
+	oc, cal, err := onCall(cfg, slackA, s.log)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := s.wireTickets(app, cfg)
+	if err != nil {
+		return nil, err
+	}
 	s.inc, err = incidentchat.New(incidentchat.Deps{
 		Service: s.svc, Runs: app.Runs, Runbooks: s.books, Store: app.Data, Registry: s.registry, Audit: app.Audit,
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
-		CardParts: cardParts,
+		OnCall: oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
+		CardParts: append(append(parts, hintsPart), cardParts...),
 	})
 	if err != nil {
 		return nil, err
 	}
+	startEscalation(app, cfg, s.svc, s.inc, s.log)
+	watchLoad(app, cfg, s.svc, cal)
 
 	login, err := s.mountWeb(app)
 	if err != nil {
@@ -218,7 +234,6 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// every configured source is mounted; an absent one stays off.
 		// The webhook handlers live on their own mux behind the metrics
 		// middleware (source label from the path, 404s as "unknown").
-		hooks := http.NewServeMux()
 		app.Mux.Handle("/hooks/", app.Metrics.Webhooks(hooks))
 		s.hooks, err = source.Mount(hooks, cfg.Sources, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
 			source.Limits{MaxBody: cfg.HTTP.MaxBody})
@@ -393,10 +408,10 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
-		if st, err := s.app.Store.Prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if st, err := pruneStore(ctx, s.app.Store, time.Now()); err != nil && ctx.Err() == nil {
 			s.log.Error("store prune failed", "err", err)
 		} else if err == nil {
-			s.log.Debug("store pruned", "stats", fmt.Sprintf("%+v", st))
+			s.log.Debug("store pruned", "stats", st)
 		}
 		if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("incident marks prune failed", "err", err)
@@ -404,6 +419,7 @@ func (s *server) pruneLoop(ctx context.Context) error {
 			s.log.Debug("incident marks pruned", "count", n)
 		}
 		s.pruneLogs()
+		s.pruneChanges(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -445,7 +461,7 @@ func (s *server) pruneLogs() {
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is

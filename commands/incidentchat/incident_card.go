@@ -108,7 +108,7 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 	}
 	// The parts' buttons go last: a chat that has room for fewer
 	// buttons drops the last ones, and the card's own actions matter more.
-	partButtons := i.addParts(ctx, inc, &msg)
+	partButtons := i.addParts(ctx, inc, st, &msg)
 	if !inc.Status.Open() {
 		msg.Buttons = append(msg.Buttons, partButtons...)
 		return msg
@@ -121,6 +121,9 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 		bot.Button{Label: labelDiagnostics, ActionID: actionIncDiag, CallbackID: callbackID(inc, actionIncDiag, 0)})
 	for k, p := range st.proposals {
 		msg.Buttons = append(msg.Buttons, bot.Button{Label: labelPropose + p.Runbook, ActionID: actionIncPropose, CallbackID: callbackID(inc, actionIncPropose, k)})
+	}
+	for k, sg := range st.suggest {
+		msg.Buttons = append(msg.Buttons, bot.Button{Label: sg.Label, ActionID: actionIncSuggest, CallbackID: callbackID(inc, actionIncSuggest, k)})
 	}
 	msg.Buttons = append(msg.Buttons, partButtons...)
 	return msg

@@ -56,6 +56,11 @@ const (
 	// bucketWebSessions holds the web view's sessions and one-time sign-in
 	// links (web_sessions.go): key → expiry and the caller's bytes.
 	bucketWebSessions = "web_sessions"
+
+	// Change buckets (changes.go): the changes to services that the
+	// incident card lists as hints.
+	bucketChanges   = "changes"    // be64(at unix ns) NUL change ID → hints.Change
+	bucketChangeIDs = "change_ids" // change ID → its key in bucketChanges
 )
 
 // allBuckets is the one list of buckets; Open creates them all.
@@ -64,6 +69,7 @@ func allBuckets() []string {
 		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 		bucketWebSessions,
+		bucketChanges, bucketChangeIDs,
 	}
 }
 
