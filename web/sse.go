@@ -29,6 +29,10 @@ const (
 	sseWriteTimeout = 30 * time.Second
 	// sseKeepAlive keeps proxies from closing a quiet stream.
 	sseKeepAlive = 15 * time.Second
+	// ssePoll is how often a stream of a run that does not run in this
+	// process (pending approval, queued, or on another replica) looks at
+	// the store for news.
+	ssePoll = time.Second
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
@@ -51,13 +55,26 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 			return tebura.Errorf(tebura.EINVALID, "Last-Event-ID %q is not a log offset.", id)
 		}
 	}
+	// The run's live handle, once it runs in this process: a pending run
+	// that gets approved while someone watches starts streaming then.
 	var sub *runbooks.Subscription
-	if ex := s.d.Runs.Executor(); ex != nil {
-		if h, ok := ex.Handle(run.ID); ok {
-			sub = h.Subscribe()
-			defer sub.Close()
+	subscribed := false
+	subscribe := func() {
+		if subscribed {
+			return
+		}
+		if ex := s.d.Runs.Executor(); ex != nil {
+			if h, ok := ex.Handle(run.ID); ok {
+				sub, subscribed = h.Subscribe(), true
+			}
 		}
 	}
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
+	subscribe()
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
@@ -71,18 +88,30 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 	}
 	keep := time.NewTicker(sseKeepAlive)
 	defer keep.Stop()
+	poll := time.NewTicker(ssePoll)
+	defer poll.Stop()
 	for {
 		if err := st.send(run); err != nil {
 			return nil // the viewer went away; its browser reconnects
 		}
-		if sub == nil {
+		if sub == nil && run.State.Final() {
 			break
 		}
+		var changed <-chan struct{}
+		var polled <-chan time.Time
+		if sub != nil {
+			changed = sub.C()
+		} else {
+			polled = poll.C
+		}
 		select {
-		case _, ok := <-sub.C():
+		case _, ok := <-changed:
 			if !ok {
 				sub = nil // ended: the final state is stored, the log closed
 			}
+		case <-polled:
+			// Not running here (yet): waiting for approval or in the
+			// queue, or running on another replica.
 		case <-keep.C:
 			if err := st.comment("keep-alive"); err != nil {
 				return nil
@@ -96,6 +125,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 		if fresh, err := s.d.Runs.Store().GetRun(ctx, run.ID); err == nil {
 			run = fresh
 		}
+		subscribe()
 	}
 	final, err := s.d.Runs.Store().GetRun(ctx, run.ID)
 	if err != nil {

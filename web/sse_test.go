@@ -235,3 +235,31 @@ func TestSlowViewerDoesNotBlockRun(t *testing.T) {
 	}
 	b.stream("/ui/runs/"+id+"/events", "").until("done-flooding")
 }
+
+// TestStreamOfPendingRunWaitsForItsStart: the page of a run waiting for
+// approval streams nothing and does not end; once approved (here from
+// another browser) its log streams and ends with its final state.
+func TestStreamOfPendingRunWaitsForItsStart(t *testing.T) {
+	h := newWebHarness(t)
+	a := h.signIn(alice)
+	form := "/ui/runbooks/restart-api"
+	r := a.post(form, form, url.Values{"p_env": {"staging"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("request = %d:\n%s", r.StatusCode, r.Body)
+	}
+	runPath := r.Header.Get("Location")
+	s := a.stream(runPath+"/events", "")
+	b := h.signIn(bob)
+	if r := b.post(runPath, runPath+"/approve", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve = %d:\n%s", r.StatusCode, r.Body)
+	}
+	got := s.untilEnd()
+	var lines []string
+	for _, ev := range got {
+		lines = append(lines, ev.Data...)
+	}
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "restarting api in staging") || !strings.Contains(all, `"state":"succeeded"`) {
+		t.Fatalf("stream of a run approved while watched:\n%s", all)
+	}
+}
