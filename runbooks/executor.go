@@ -42,6 +42,9 @@ type ExecutorConfig struct {
 	// Targets runs ssh steps on remote targets (runbooks/step/ssh); nil
 	// fails them with a sentence saying so.
 	Targets TargetRunner
+	// Playbooks runs ansible steps (runbooks/step/ansible); nil fails
+	// them with a sentence saying so.
+	Playbooks PlaybookRunner
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own

@@ -22,6 +22,7 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/runbooks"
+	ansiblestep "github.com/tebura/tebura/runbooks/step/ansible"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
 )
 
@@ -76,6 +77,8 @@ type App struct {
 	Executor *runbooks.Executor
 	// SSH runs ssh steps; a reload updates its inventory.
 	SSH *sshstep.Runner
+	// Ansible runs ansible steps; a reload updates its inventory.
+	Ansible *ansiblestep.Runner
 	// Runs is the run service: every run's request, decisions, start and
 	// end go through it, and it publishes their transitions (the metrics
 	// count them; the incident layer subscribes when wired).
@@ -178,9 +181,11 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)
 	a.SSH = sshstep.New(sshConfig(cfg))
+	a.Ansible = ansiblestep.New(ansibleConfig(cfg))
 	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH,
+		Playbooks: a.Ansible,
 	}, logger)
 	sealer, err := newSealer(cfg)
 	if err != nil {

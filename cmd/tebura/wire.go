@@ -493,6 +493,9 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 	if s.app.SSH != nil { // the registry's inventory and the runner's change together
 		s.app.SSH.Update(sshConfig(w.Config))
 	}
+	if s.app.Ansible != nil {
+		s.app.Ansible.Update(ansibleConfig(w.Config))
+	}
 	detail := map[string]string{"runbooks": fmt.Sprint(len(w.Registry.List())), "restart_needed": strings.Join(restart, ",")}
 	if err := s.app.Audit.Record(ctx, by, audit.ActionConfigReload, "config", detail); err != nil {
 		s.log.Error("audit record failed", "action", "config.reload", "err", err)
