@@ -412,9 +412,10 @@ func (s *Server) requestRun(w http.ResponseWriter, r *http.Request, v *viewer) e
 	return nil
 }
 
-// placeRequest says where a request's card goes: the channel of the
-// incident it belongs to, else web.approvals_channel, else nowhere (the
-// run page shows it and can approve it).
+// placeRequest says where a request's messages go: the channel of the
+// incident it belongs to (its approval card or its live message), else,
+// for a runbook that needs approval, web.approvals_channel; else nowhere
+// (the run page shows it, and can approve it).
 func (s *Server) placeRequest(ctx context.Context, req *runbookchat.DoorRequest, incRef string) error {
 	if incRef != "" && s.d.Incidents != nil {
 		n, err := incident.ParseRef(incRef)
@@ -431,7 +432,8 @@ func (s *Server) placeRequest(ctx context.Context, req *runbookchat.DoorRequest,
 			return nil
 		}
 	}
-	if p, c, ok := s.d.Config.ApprovalsTarget(); ok {
+	rb, ok := s.d.Registry().Get(req.Runbook)
+	if p, c, found := s.d.Config.ApprovalsTarget(); found && ok && rb.NeedsApproval() {
 		req.Platform, req.Target = p, bot.Target{Channel: c}
 	}
 	return nil

@@ -317,3 +317,20 @@ func TestLogout(t *testing.T) {
 		t.Fatalf("after logout = %d, want 401", r.StatusCode)
 	}
 }
+
+// TestDiagnosticFromWebPostsNowhere: a runbook that needs no approval,
+// requested from the web outside any incident, runs without a chat
+// message (its page is where it is watched): the approvals channel gets
+// approval cards only.
+func TestDiagnosticFromWebPostsNowhere(t *testing.T) {
+	h := newWebHarness(t)
+	a := h.signIn(alice)
+	form := "/ui/runbooks/with-secret"
+	if r := a.post(form, form, url.Values{"p_token": {"x-secret-value"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("request = %d", r.StatusCode)
+	}
+	h.WaitFinal(h.LastRun().ID)
+	for _, m := range h.Chat.Messages() {
+		t.Errorf("a message was posted in %s: %s", m.Ref.Channel, bottest.Text(m.Last()))
+	}
+}

@@ -26,11 +26,15 @@ func hasWebLink(e outEvent, path string) bool {
 func TestWebLinksInChat(t *testing.T) {
 	cleanEnv(t)
 	t.Run("on", func(t *testing.T) {
-		dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "tebura.yaml": baseConfig(webConfig)})
+		dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook, "tebura.yaml": baseConfig(webConfig)})
 		ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
 		ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run check-api"})
 		waitEvent(t, ts.out, "the run's message linking to its page", func(e outEvent) bool {
 			return strings.HasPrefix(e.Message.Header, "check-api") && hasWebLink(e, "/ui/runs/r")
+		})
+		ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run restart-api env=staging"})
+		waitEvent(t, ts.out, "the approval card linking to the run's page", func(e outEvent) bool {
+			return e.Message.Header == "Approval needed: restart-api" && hasWebLink(e, "/ui/runs/r")
 		})
 		ts.send(t, map[string]any{"type": "command", "user": "bob", "text": `/incident declare "Checkout down"`})
 		card := waitEvent(t, ts.out, "the card linking to its page", func(e outEvent) bool {
