@@ -78,29 +78,34 @@ func (st *ansiState) apply(params string) {
 		case n == 49:
 			st.bg = 0
 		case n == 38 || n == 48:
-			// 256 colours (5;n) map their first 16 to the named ones;
-			// the rest and true colour (2;r;g;b) keep the default.
-			if i+2 < len(ps) && ps[i+1] == "5" {
-				if c, err := strconv.Atoi(ps[i+2]); err == nil && c < 16 {
-					base := 30
-					if c >= 8 {
-						base, c = 90, c-8
-					}
-					if n == 48 {
-						base += 10
-					}
-					if n == 38 {
-						st.fg = base + c
-					} else {
-						st.bg = base + c
-					}
-				}
-				i += 2
-			} else if i+1 < len(ps) && ps[i+1] == "2" {
-				i += 4
-			}
+			i += st.extended(n == 38, ps[i+1:])
 		}
 	}
+}
+
+// extended reads an extended colour (38 or 48 and what follows in rest)
+// and returns how many parameters it took: 256 colours (5;n) map their
+// first 16 to the named ones; the rest and true colour (2;r;g;b) keep
+// the default.
+func (st *ansiState) extended(fg bool, rest []string) int {
+	switch {
+	case len(rest) >= 2 && rest[0] == "5":
+		if c, err := strconv.Atoi(rest[1]); err == nil && c < 16 {
+			base := 30
+			if c >= 8 {
+				base, c = 90, c-8
+			}
+			if fg {
+				st.fg = base + c
+			} else {
+				st.bg = base + 10 + c
+			}
+		}
+		return 2
+	case len(rest) >= 1 && rest[0] == "2":
+		return 4
+	}
+	return 0
 }
 
 // plainByte marks the bytes a line may hold and still be sent as it is:

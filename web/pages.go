@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,11 +141,6 @@ func (s *Server) postmortemOf(inc *incident.Incident, tl []incident.TimelineEntr
 	return incident.Postmortem(inc, tl, sums)
 }
 
-// timelineRow is one timeline entry as the page shows it.
-type timelineRow struct {
-	incident.TimelineEntry
-}
-
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	inc, err := s.incidentOf(r, v)
 	if err != nil {
@@ -271,7 +267,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 func decided(w http.ResponseWriter, r *http.Request, id, note string) {
 	u := "/ui/runs/" + id
 	if note != "" {
-		u += "?note=" + urlQueryEscape(note)
+		u += "?note=" + url.QueryEscape(note)
 	}
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }

@@ -13,6 +13,8 @@ func TestANSILine(t *testing.T) {
 		{"bold green", "\x1b[1;32mok\x1b[m", `<span class="b f32">ok</span>`},
 		{"256 colour low", "\x1b[38;5;9mx", `<span class="f91">x</span>`},
 		{"true colour ignored", "\x1b[38;2;1;2;3mx", "x"},
+		{"256 colour background", "\x1b[48;5;1mx", `<span class="g41">x</span>`},
+		{"true colour then bold", "\x1b[38;2;1;2;3;1mx", `<span class="b">x</span>`},
 		{"cursor moves dropped", "a\x1b[2Kb\x1b[1A", "ab"},
 		{"osc title dropped", "\x1b]0;title\x07text", "text"},
 		{"carriage return keeps the last", "10%\r50%\r100%", "100%"},

@@ -2,11 +2,12 @@ package web
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,8 +36,6 @@ const (
 	ssePoll = time.Second
 )
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
 // runEvents streams a run's log as Server-Sent Events: "lines" events
 // whose id is the byte offset in the log after them (a reconnect resumes
 // from Last-Event-ID), then one "end" event with the final state. The log
@@ -50,7 +49,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 		return err
 	}
 	var offset int64
-	if id := cmpOr(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("from")); id != "" {
+	if id := cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("from")); id != "" {
 		if offset, err = strconv.ParseInt(id, 10, 64); err != nil || offset < 0 {
 			return tebura.Errorf(tebura.EINVALID, "Last-Event-ID %q is not a log offset.", id)
 		}
@@ -127,24 +126,22 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 		}
 		subscribe()
 	}
-	final, err := s.d.Runs.Store().GetRun(ctx, run.ID)
-	if err != nil {
-		final = run
-	}
-	if err := st.send(final); err != nil {
-		return nil
-	}
-	end, _ := json.Marshal(map[string]any{"state": final.State, "label": stateLabel(final.State), "class": stateClass(final.State),
-		"exit_code": final.ExitCode, "reason": final.Reason, "truncated": final.Truncated})
-	st.event("end", strconv.FormatInt(st.offset, 10), []string{string(end)})
+	s.finish(ctx, st, run)
 	return nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// finish sends what the log holds past the viewer's offset and the "end"
+// event with the run's final state, as stored.
+func (s *Server) finish(ctx context.Context, st *logStream, run *runbooks.Run) {
+	if final, err := s.d.Runs.Store().GetRun(ctx, run.ID); err == nil {
+		run = final
 	}
-	return b
+	if err := st.send(run); err != nil {
+		return
+	}
+	end, _ := json.Marshal(map[string]any{"state": run.State, "label": stateLabel(run.State), "class": stateClass(run.State),
+		"exit_code": run.ExitCode, "reason": run.Reason, "truncated": run.Truncated})
+	st.event("end", strconv.FormatInt(st.offset, 10), []string{string(end)})
 }
 
 // logStream is one viewer's position in a run's log.
