@@ -38,6 +38,8 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Web           Web               `mapstructure:"web"`
+	API           API               `mapstructure:"api"`
 	Hints         Hints             `mapstructure:"hints"`
 	OnCall        OnCall            `mapstructure:"oncall"`
 	Tickets       Tickets           `mapstructure:"tickets"`

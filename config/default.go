@@ -80,5 +80,6 @@ func Default() Config {
 		OnCall:  defaultOnCall(),
 		Tickets: defaultTickets(),
 		Store:   defaultStore(),
+		Web:     Web{SessionTTL: DefaultSessionTTL, OIDC: OIDC{IdentityClaim: "email"}},
 	}
 }

@@ -157,10 +157,11 @@ func wire(app *App, o wireOptions) (*server, error) {
 	// Built in the order they depend on each other: the run service
 	// (app.Runs), the runbook chat flows, the incident chat flows, and
 	// the router in front of both.
+	runLink, cardParts := webLinks(cfg)
 	s.books = runbookchat.New(runbookchat.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
-		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
+		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(), RunLink: runLink,
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
@@ -211,7 +212,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
 		OnCall: oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
-		CardParts: append(parts, hintsPart),
+		CardParts: append(append(parts, hintsPart), cardParts...),
 	})
 	if err != nil {
 		return nil, err
@@ -219,9 +220,13 @@ func wire(app *App, o wireOptions) (*server, error) {
 	startEscalation(app, cfg, s.svc, s.inc, s.log)
 	watchLoad(app, cfg, s.svc, cal)
 
+	login, err := s.mountWeb(app)
+	if err != nil {
+		return nil, err
+	}
 	s.bot = commands.New(commands.Deps{
 		Callbacks: app.Data, Registry: s.registry, Access: s.policy, Commands: cfg.Bot.Commands,
-		Runbooks: s.books, Incidents: s.inc, Reload: s.reloadSummary, Logger: s.log,
+		Runbooks: s.books, Incidents: s.inc, Reload: s.reloadSummary, Logger: s.log, Login: login,
 	})
 
 	if o.Console != consoleOnly {
