@@ -15,6 +15,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -100,9 +101,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// mountAPI adds /api/v1. Recording a change (POST /hooks/changes) is not
-// here: it is the change feed's own endpoint.
+// mountAPI adds /api/v1.
 func (s *Server) mountAPI(mux *http.ServeMux) {
+	mux.Handle("POST /api/v1/changes", s.endpoint(s.apiChange))
 	mux.Handle("POST /api/v1/runs", s.endpoint(s.apiRequest))
 	mux.Handle("GET /api/v1/runs/{id}", s.endpoint(s.apiRun))
 	mux.Handle("GET /api/v1/runs/{id}/log", s.endpoint(s.apiLog))
@@ -246,4 +247,36 @@ func (s *Server) apiIncident(_ http.ResponseWriter, r *http.Request, actor bot.A
 		}
 	}
 	return http.StatusOK, IncidentJSON{Incident: inc, Timeline: shown, URL: s.IncidentURL(inc.Number)}, nil
+}
+
+// apiChange records a change to a service (a deploy), as /hooks/changes
+// does for the generic form, with the token's identity as "by" when the
+// body names nobody. The same change sent twice is recorded once.
+func (s *Server) apiChange(w http.ResponseWriter, r *http.Request, actor bot.Actor) (int, any, error) {
+	if s.d.Changes == nil {
+		return 0, nil, tebura.Errorf(tebura.ENOTFOUND, "This server records no changes.")
+	}
+	body, err := tebura.ReadBody(w, r, apiMaxBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := hints.ParseJSON(body, s.now())
+	if err != nil {
+		return 0, nil, err
+	}
+	if c.Source == "generic" {
+		c.Source = "api"
+	}
+	if c.By == "" {
+		c.By = actor.ID
+	}
+	stored, err := hints.Record(r.Context(), s.d.Changes, c)
+	if err != nil {
+		return 0, nil, err
+	}
+	status := http.StatusCreated
+	if !stored {
+		status = http.StatusOK
+	}
+	return status, map[string]any{"id": c.ID, "service": c.Service, "version": c.Version, "recorded": stored}, nil
 }

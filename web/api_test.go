@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
@@ -89,5 +91,39 @@ func TestAPI(t *testing.T) {
 	}
 	if code, body, _ := h.api("GET", "/api/v1/incidents/1", ciToken, ""); code != 200 || !strings.Contains(body, `"API down"`) || !strings.Contains(body, `"timeline"`) {
 		t.Errorf("incident = %d %s", code, body)
+	}
+}
+
+// TestAPIChange: POST /api/v1/changes records a change once, by the token's
+// identity unless the body names someone, refuses what the hook refuses,
+// and is on the audit chain; without a token nothing is recorded.
+func TestAPIChange(t *testing.T) {
+	h := newWebHarness(t, config.APIToken{Identity: "api:ci", Token: ciToken})
+	body := `{"service": "api", "version": "v1.42", "url": "https://ci.example/981", "id": "build-981"}`
+	if code, _, _ := h.api("POST", "/api/v1/changes", "", body); code != http.StatusUnauthorized {
+		t.Errorf("no token = %d, want 401", code)
+	}
+	code, resp, _ := h.api("POST", "/api/v1/changes", ciToken, body)
+	if code != http.StatusCreated || !strings.Contains(resp, `"recorded":true`) {
+		t.Fatalf("record = %d %s", code, resp)
+	}
+	if code, resp, _ := h.api("POST", "/api/v1/changes", ciToken, body); code != http.StatusOK || !strings.Contains(resp, `"recorded":false`) {
+		t.Errorf("the same change again = %d %s, want 200 not recorded", code, resp)
+	}
+	for _, bad := range []string{`{"version": "v1"}`, `{"servce": "api"}`, `not json`} {
+		if code, resp, _ := h.api("POST", "/api/v1/changes", ciToken, bad); code != http.StatusBadRequest {
+			t.Errorf("%s = %d %s, want 400", bad, code, resp)
+		}
+	}
+	now := time.Now()
+	got, err := h.Store.Changes(context.Background(), "api", now.Add(-time.Minute), now.Add(time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].By != "api:ci" || got[0].Source != "api" || got[0].ID != "build-981" {
+		t.Errorf("changes = %+v", got)
+	}
+	if !h.auditHas("api:ci", audit.ActionAPICall) {
+		t.Error("the call is not on the audit chain")
 	}
 }

@@ -118,7 +118,7 @@ func newHarness(t testing.TB, books []string, apiTokens ...config.APIToken) *web
 		Config:    config.Web{Enabled: true, BaseURL: "http://tebura.test", SessionTTL: time.Hour, ApprovalsChannel: bottest.Platform + ":approvals"},
 		APITokens: apiTokens, Sessions: h.Store, Flows: h.Runbooks, Runs: h.Runbooks.Runs(), Incidents: inc,
 		AuditStore: h.Store, Audit: h.Audit, Registry: h.Registry, Access: func() *access.Policy { return h.Policy },
-		DataDir: h.DataDir,
+		DataDir: h.DataDir, Changes: h.Store,
 	})
 	if err != nil {
 		t.Fatal(err)

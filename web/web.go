@@ -28,6 +28,7 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -87,6 +88,9 @@ type Deps struct {
 	Audit      *audit.Log
 	Registry   func() *runbooks.Registry
 	Access     func() *access.Policy
+	// Changes records the changes POSTed to /api/v1/changes (the same
+	// feed as /hooks/changes); nil answers that endpoint 404.
+	Changes hints.ChangeStore
 	DataDir    string
 	// Secure marks cookies Secure: Tebura serves TLS itself, or
 	// web.base_url is https (TLS ends at a proxy in front).

@@ -46,7 +46,7 @@ func (s *server) mountWeb(app *App) (func(ctx context.Context, c *bot.Command) e
 	}
 	w, err := web.New(web.Deps{
 		Config: cfg.Web, APITokens: cfg.API.Tokens, Sessions: app.Store, Flows: s.books, Runs: app.Runs, Incidents: s.svc,
-		AuditStore: app.Data, Audit: app.Audit, Registry: s.registry, Access: s.policy, DataDir: cfg.DataDir,
+		AuditStore: app.Data, Audit: app.Audit, Registry: s.registry, Access: s.policy, DataDir: cfg.DataDir, Changes: app.Store,
 		Secure: cfg.HTTP.TLSCert != "" || strings.HasPrefix(cfg.Web.BaseURL, "https://"), Logger: s.log.With("component", "web"),
 	})
 	if err != nil {
