@@ -76,24 +76,26 @@ steps:
 	}
 }
 
-// TestRestartUnitPatternRefusesDash: the shipped restart-unit example's
-// unit pattern does not let a unit start with "-" (systemctl would read it
-// as an option).
+// TestRestartUnitPatternRefusesDash: the unit pattern of the shipped
+// restart-unit (the fleet restart) and demo-restart examples does not let a
+// unit start with "-" (systemctl would read it as an option).
 func TestRestartUnitPatternRefusesDash(t *testing.T) {
 	reg, problems := Load(LoadOptions{Dirs: []string{"examples"}, KnownRole: knownRole, MaxTimeout: time.Hour})
 	if len(problems) > 0 {
 		t.Fatal(problems)
 	}
-	rb, ok := reg.Get("restart-unit")
-	if !ok {
-		t.Fatal("no restart-unit example")
-	}
-	for unit, ok := range map[string]bool{
-		"nginx.service": true, "getty@tty1.service": true, "_x.timer": true,
-		"-H.service": false, "--help.service": false, "-.service": false, "a b.service": false,
-	} {
-		if _, err := rb.ParseArgs([]string{"unit=" + unit}); (err == nil) != ok {
-			t.Errorf("unit=%s: err = %v, want accepted=%v", unit, err, ok)
+	for name, args := range map[string][]string{"restart-unit": {"env=staging"}, "demo-restart": nil} {
+		rb, ok := reg.Get(name)
+		if !ok {
+			t.Fatalf("no %s example", name)
+		}
+		for unit, ok := range map[string]bool{
+			"nginx.service": true, "getty@tty1.service": true, "_x.timer": true,
+			"-H.service": false, "--help.service": false, "-.service": false, "a b.service": false,
+		} {
+			if _, err := rb.ParseArgs(append([]string{"unit=" + unit}, args...)); (err == nil) != ok {
+				t.Errorf("%s unit=%s: err = %v, want accepted=%v", name, unit, err, ok)
+			}
 		}
 	}
 }

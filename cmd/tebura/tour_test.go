@@ -209,8 +209,8 @@ func TestDocsReadmeTour(t *testing.T) {
 		s := startTour(t, env, args)
 		s.typeLines(t, console[0])
 		s.waitOut(t, "host-diagnostics (diagnostic)", 1) // /runbook list
-		s.waitOut(t, "You are not an approver of `restart-unit`", 1)
-		s.waitOut(t, "✔ restart-unit — succeeded", 1)
+		s.waitOut(t, "You are not an approver of `demo-restart`", 1)
+		s.waitOut(t, "✔ demo-restart — succeeded", 1)
 
 		began := time.Now().UTC()
 		s.shell(t, "", alert)
@@ -218,8 +218,8 @@ func TestDocsReadmeTour(t *testing.T) {
 		s.waitOut(t, "Requested by  automation:api-latency", 1)
 		s.waitOut(t, "dry_run=true unit=api.service", 1)
 		s.typeLines(t, console[1])
-		s.waitOut(t, "You are not an approver of `restart-unit`", 2)
-		s.waitOut(t, "✔ restart-unit — succeeded", 2)
+		s.waitOut(t, "You are not an approver of `demo-restart`", 2)
+		s.waitOut(t, "✔ demo-restart — succeeded", 2)
 		s.waitOut(t, "resolved incident #1", 1)
 		s.waitOut(t, "# Postmortem: #1 HighLatency on api", 1)
 		s.checkImpact(t, began)

@@ -129,12 +129,12 @@ func TestConsoleLoop(t *testing.T) {
 }
 
 // TestReadmeLoop runs the INCIDENTS.md walk-through with its config: the
-// example runbooks host-diagnostics and restart-unit (dry run), the
+// example runbooks host-diagnostics and demo-restart (dry run), the
 // captured Alertmanager payload with its bearer token, alice refused, bob
 // approving.
 func TestReadmeLoop(t *testing.T) {
 	var books []string
-	for _, f := range []string{"host-diagnostics.yaml", "restart-unit.yaml"} {
+	for _, f := range []string{"host-diagnostics.yaml", "demo-restart.yaml"} {
 		b, err := os.ReadFile("../../runbooks/examples/" + f)
 		if err != nil {
 			t.Fatal(err)
@@ -149,24 +149,24 @@ func TestReadmeLoop(t *testing.T) {
 		Incidents: config.Incidents{AutoResolve: true, ReopenWithin: 30 * time.Minute, AnnounceChannel: "console"},
 		Automations: []config.Automation{{
 			Name: "api-latency", Match: []string{`alertname="HighLatency"`},
-			Diagnostics: []string{"host-diagnostics"}, Suggest: []string{"restart-unit"},
+			Diagnostics: []string{"host-diagnostics"}, Suggest: []string{"demo-restart"},
 			Params:     map[string]string{"unit": "{{ .Labels.service }}.service", "top": "5"},
 			OnceWithin: 30 * time.Minute,
 		}}})
 	postAlertmanager(t, s, config.Alertmanager{BearerToken: "s3cret-token"}, payload)
 	waitOut(t, out, "Incident #1: HighLatency on api")
-	waitOut(t, out, "Approval needed: restart-unit")
+	waitOut(t, out, "Approval needed: demo-restart")
 	waitOut(t, out, "unit=api.service")
 	diag := s.waitRuns(byRunbook("host-diagnostics"))
 	if len(diag) != 1 || diag[0].RequestedBy != "automation:api-latency" {
 		t.Fatalf("diagnostics = %+v", diag)
 	}
 	say("!1")
-	waitOut(t, out, "not an approver of `restart-unit`")
+	waitOut(t, out, "not an approver of `demo-restart`")
 	say("!as bob")
 	say("!1")
-	waitOut(t, out, "dry run: would run: systemctl restart api.service")
-	s.waitRuns(byRunbook("restart-unit"))
+	waitOut(t, out, "dry run: would restart the demo stand-in of api.service")
+	s.waitRuns(byRunbook("demo-restart"))
 	for _, line := range []string{"/incident ack #1", "/incident note #1 restarted api.service", "/incident resolve #1 dry run showed the unit was healthy", "/incident timeline #1", "/incident postmortem #1"} {
 		say(line)
 	}

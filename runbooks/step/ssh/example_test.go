@@ -8,10 +8,10 @@ import (
 	"github.com/tebura/tebura/runbooks"
 )
 
-// TestRestartUnitFleetExample: the shipped fleet restart, loaded with two
-// real sshd hosts labelled role=api,env=staging (and one prod host that
-// must not be touched), runs its dry run on each staging host, one at a
-// time, and changes nothing.
+// TestRestartUnitFleetExample: the shipped restart-unit (the fleet
+// restart), loaded with two real sshd hosts labelled role=api,env=staging
+// (and one prod host that must not be touched), runs its dry run on each
+// staging host, one at a time, and changes nothing.
 func TestRestartUnitFleetExample(t *testing.T) {
 	f := startFleet(t, 3)
 	inv := []runbooks.Target{
@@ -23,9 +23,9 @@ func TestRestartUnitFleetExample(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatal(problems)
 	}
-	rb, ok := reg.Get("restart-unit-fleet")
+	rb, ok := reg.Get("restart-unit")
 	if !ok {
-		t.Fatal("no restart-unit-fleet example")
+		t.Fatal("no restart-unit example")
 	}
 	v, err := rb.Bind(map[string]string{"env": "staging", "unit": "api.service"})
 	if err != nil {
