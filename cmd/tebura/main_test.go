@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -99,5 +100,52 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 	}
 	if w.Policy == nil || !w.Policy.Known("sre") || !w.Policy.Known("dev") {
 		t.Fatal("roles sre and dev must exist")
+	}
+}
+
+// TestExampleConfigOptionalSections: the sections config.example.yaml
+// leaves commented out load and validate once uncommented (with their
+// ${ENV} references set, and the secrets key the PostgreSQL store asks
+// for), so what a user uncomments works.
+func TestExampleConfigOptionalSections(t *testing.T) {
+	cleanEnv(t)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, tail, ok := strings.Cut(string(raw), "# Everything below is off until you uncomment it")
+	if !ok {
+		t.Fatal("config.example.yaml lost its optional sections")
+	}
+	yamlLine := regexp.MustCompile(`^# ([a-z_]+:|  )`)
+	var b strings.Builder
+	b.WriteString(head)
+	n := 0
+	for _, line := range strings.Split(tail, "\n") {
+		if yamlLine.MatchString(line) {
+			b.WriteString(line[2:] + "\n")
+			n++
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d commented YAML lines found", n)
+	}
+	full := strings.Replace(b.String(), "  # key_file: /run/secrets/tebura-key", "  key: "+strings.Repeat("ab", 32), 1)
+	full = strings.Replace(full, "dirs: [runbooks/examples]", "dirs: ["+filepath.Join(root, "runbooks", "examples")+"]", 1)
+	for _, env := range []string{"TEBURA_CHANGES_TOKEN", "GITHUB_WEBHOOK_SECRET", "PAGERDUTY_API_TOKEN", "JIRA_API_TOKEN", "TEBURA_DEPLOY_BOT_TOKEN"} {
+		t.Setenv(env, "value-of-"+strings.ToLower(env))
+	}
+	t.Setenv("TEBURA_PG_DSN", "postgres://tebura@db.example:5432/tebura")
+	f := filepath.Join(t.TempDir(), "tebura.yaml")
+	if err := os.WriteFile(f, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "", "validate", "--config", f)
+	if code != 0 {
+		t.Fatalf("config.example.yaml with its optional sections uncommented: exit %d\n%s%s", code, out, errOut)
 	}
 }
