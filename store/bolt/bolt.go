@@ -42,6 +42,7 @@ const (
 	bucketDedupe    = "dedupe"    // scope NUL key → expiry
 	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
 	bucketOutbox    = "outbox"    // platform NUL delivery ID → bot.Delivery (chat messages not delivered yet)
+	bucketLeases    = "leases"    // lease name → leaseRecord (lease.go)
 	// bucketActive indexes the runs that are not final: be64(seq) → empty.
 	// Its sequence is the runs bucket's sequence it has seen, so that runs
 	// created by a release that did not keep it are noticed at Open (runs.go).
@@ -58,7 +59,7 @@ const (
 // allBuckets is the one list of buckets; Open creates them all.
 func allBuckets() []string {
 	return []string{
-		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox,
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox, bucketLeases,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 	}
 }

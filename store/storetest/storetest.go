@@ -16,6 +16,7 @@ import (
 
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -44,6 +45,9 @@ type Stores struct {
 	Meta      Meta
 	// Outbox keeps chat messages not delivered yet; nil skips its tests.
 	Outbox bot.OutboxStore
+	// Leases keeps the leader lease (replica.LeaseStore); nil skips its
+	// tests.
+	Leases replica.LeaseStore
 	// Clock is the clock the store was opened with; the suite advances it
 	// to expire dedupe keys.
 	Clock *Clock
@@ -94,4 +98,5 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, open) })
+	t.Run("leases", func(t *testing.T) { testLeases(t, open) })
 }
