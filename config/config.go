@@ -38,6 +38,7 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Replica       Replica           `mapstructure:"replica"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:

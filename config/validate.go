@@ -155,6 +155,7 @@ func (c Config) Validate() error {
 	c.validateAutomations(&p)
 	c.validateTargets(&p)
 	c.validateWatchdog(&p)
+	c.validateReplica(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
 }

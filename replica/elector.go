@@ -103,6 +103,11 @@ func (e *Elector) Run(ctx context.Context) error {
 	}
 }
 
+// TryNow asks for the lease once, as Run does every RenewInterval: a server
+// calls it before its start-up work, so that a lone replica leads from its
+// first moment (and expires overdue approvals before it serves).
+func (e *Elector) TryNow(ctx context.Context) { e.attempt(ctx) }
+
 // attempt asks the store for the lease once and follows its answer.
 func (e *Elector) attempt(ctx context.Context) {
 	sent := time.Now()

@@ -267,3 +267,27 @@ func TestRegainAfterPartition(t *testing.T) {
 		}
 	})
 }
+
+// TestTryNowLeadsAtOnce: a lone replica leads after one try, before its
+// renewal loop runs, and its term ends by itself when nothing renews it.
+func TestTryNowLeadsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := NewElector(Config{Store: newMemLeases(), ID: "solo"})
+		if _, ok := e.Leading(); ok {
+			t.Fatal("leads before asking")
+		}
+		e.TryNow(t.Context())
+		if tok, ok := e.Leading(); !ok || tok != 1 {
+			t.Fatalf("Leading() = %d, %v after TryNow; want token 1", tok, ok)
+		}
+		ran := false
+		e.Do(t.Context(), func(context.Context) { ran = true })
+		if !ran {
+			t.Error("Do did not run leader work on the leader")
+		}
+		time.Sleep(DefaultLeaseDuration)
+		if _, ok := e.Leading(); ok {
+			t.Error("still leads a whole lease after its only renewal")
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/metrics"
+	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
 	"github.com/tebura/tebura/store/bolt"
@@ -83,6 +84,9 @@ type App struct {
 	Runs *runbooks.Service
 	// Metrics are the Prometheus families served on GET /metrics.
 	Metrics *metrics.Metrics
+	// Elector says whether this replica leads, and runs the work that must
+	// happen once across replicas (replica.go).
+	Elector *replica.Elector
 	// Data is Store behind the metrics decorator: hand it (not Store) to
 	// everything that changes runs, incidents or dedupe keys, so those
 	// changes are counted. Store stays for Close, Prune and Path.
@@ -172,6 +176,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	a.build = currentBuild()
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
 	a.Data = a.Metrics.Store(st)
+	a.elect()
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)
 	a.SSH = sshstep.New(sshConfig(cfg))

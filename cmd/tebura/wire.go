@@ -160,7 +160,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	s.books = runbookchat.New(runbookchat.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
-		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(),
+		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(), Lead: app.Elector.Do,
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
@@ -197,6 +197,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
+		Lead: app.Elector.Do,
 	})
 	if err != nil {
 		return nil, err
@@ -387,22 +388,28 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
-		if st, err := s.app.Store.Prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			s.log.Error("store prune failed", "err", err)
-		} else if err == nil {
-			s.log.Debug("store pruned", "stats", fmt.Sprintf("%+v", st))
-		}
-		if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("incident marks prune failed", "err", err)
-		} else if err == nil && n > 0 {
-			s.log.Debug("incident marks pruned", "count", n)
-		}
+		s.app.Elector.Do(ctx, s.pruneStore) // the store is shared: its leader prunes it
 		s.pruneLogs()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// pruneStore removes expired dedupe keys and callbacks and forgets old
+// incident marks.
+func (s *server) pruneStore(ctx context.Context) {
+	if st, err := s.app.Store.Prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		s.log.Error("store prune failed", "err", err)
+	} else if err == nil {
+		s.log.Debug("store pruned", "stats", fmt.Sprintf("%+v", st))
+	}
+	if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("incident marks prune failed", "err", err)
+	} else if err == nil && n > 0 {
+		s.log.Debug("incident marks pruned", "count", n)
 	}
 }
 

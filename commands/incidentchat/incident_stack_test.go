@@ -140,6 +140,8 @@ type stackOptions struct {
 	Observe          func(incidentchat.Outcome)
 	// CardParts go to the incident layer's Deps.
 	CardParts []incidentchat.CardPart
+	// Lead goes to the incident layer's Deps (nil: this stack leads).
+	Lead func(ctx context.Context, f func(ctx context.Context)) bool
 }
 
 // stack is the whole bot with incidents on a data dir that survives a
@@ -224,7 +226,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 		Service: svc, Runs: books.Runs(), Runbooks: books, Store: st, Registry: func() *runbooks.Registry { return reg },
 		Audit: al, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
-		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: o.CardParts,
+		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: o.CardParts, Lead: o.Lead,
 	})
 	if err != nil {
 		t.Fatal(err)

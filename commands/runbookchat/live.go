@@ -463,8 +463,14 @@ func (b *Flows) expiryLoop(ctx context.Context) {
 // ExpireNow expires the pending approvals whose time ran out; their cards
 // are redrawn as expired from the transitions (onTransition). The expiry
 // loop calls it; tests with an injected clock call it directly.
+// With Deps.Lead set, a replica that does not lead expires nothing.
 func (b *Flows) ExpireNow(ctx context.Context) error {
-	_, err := b.d.Runs.Expire(ctx)
+	if b.d.Lead == nil {
+		_, err := b.d.Runs.Expire(ctx)
+		return err
+	}
+	var err error
+	b.d.Lead(ctx, func(ctx context.Context) { _, err = b.d.Runs.Expire(ctx) })
 	return err
 }
 

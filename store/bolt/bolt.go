@@ -117,6 +117,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if err == nil && scrubbedRuns > 0 {
 		db, err = compact(db, path, bopts)
 	}
+	if err == nil {
+		err = freeLeases(db, opts.Clock())
+	}
 	if err != nil {
 		if db != nil {
 			db.Close()

@@ -84,3 +84,43 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string, token uin
 	})
 	return storageError(err, "release lease")
 }
+
+// freeLeases frees, at Open, the leases a previous process left held: one
+// process holds a bolt file, so their holder is gone, and a restart after a
+// crash leads at once instead of waiting for its old lease to lapse. Their
+// tokens stay, so the next holder gets a new one. A file with no lease held
+// is only read.
+func freeLeases(db *bbolt.DB, now time.Time) error {
+	held := false
+	err := db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte(bucketLeases)).ForEach(func(_, v []byte) error {
+			var l leaseRecord
+			if err := unmarshal(v, &l); err != nil {
+				return err
+			}
+			held = held || l.Holder != ""
+			return nil
+		})
+	})
+	if err != nil || !held {
+		return err
+	}
+	return db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLeases))
+		return b.ForEach(func(k, v []byte) error {
+			var l leaseRecord
+			if err := unmarshal(v, &l); err != nil {
+				return err
+			}
+			if l.Holder == "" {
+				return nil
+			}
+			l.Holder, l.Expires = "", now
+			nv, err := marshal(&l)
+			if err != nil {
+				return err
+			}
+			return b.Put(k, nv)
+		})
+	})
+}
