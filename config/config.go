@@ -39,6 +39,7 @@ type Config struct {
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
 	Replica       Replica           `mapstructure:"replica"`
+	Store         Store             `mapstructure:"store"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:

@@ -76,5 +76,6 @@ func Default() Config {
 		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
 		SSH:      SSH{ConnectTimeout: 10 * time.Second},
 		Replica:  Replica{LeaseDuration: 3 * time.Second, RenewInterval: time.Second},
+		Store:    defaultStore(),
 	}
 }

@@ -43,5 +43,6 @@ func (c Config) Secrets() []string {
 		g := src.Generic[n]
 		add(g.BearerToken, g.HMACSecret, g.BasicAuth.Password)
 	}
+	add(c.Store.Postgres.DSN, c.Store.Postgres.Password())
 	return out
 }

@@ -156,6 +156,7 @@ func (c Config) Validate() error {
 	c.validateTargets(&p)
 	c.validateWatchdog(&p)
 	c.validateReplica(&p)
+	c.validateStore(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
 }
