@@ -63,6 +63,16 @@ func (m *memLeases) ReleaseLease(_ context.Context, name, holder string, token u
 	return nil
 }
 
+func (m *memLeases) Lease(_ context.Context, name string) (Lease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.leases[name]
+	if !ok {
+		l.Name = name
+	}
+	return l, nil
+}
+
 func (m *memLeases) set(f func()) { m.mu.Lock(); defer m.mu.Unlock(); f() }
 
 // replica is one elector running in the bubble, with its leader work: a

@@ -52,6 +52,24 @@ type LeaseStore interface {
 	// replica stopping cleanly hands over at once instead of after the
 	// lease lapses); otherwise it does nothing.
 	ReleaseLease(ctx context.Context, name, holder string, token uint64) error
+	// Lease reads lease name as it stands; a lease never taken is the zero
+	// Lease with that Name.
+	Lease(ctx context.Context, name string) (Lease, error)
+}
+
+// HeartbeatLease is the name of the lease replica id holds while it runs:
+// its heartbeat. The runs it executes are its own; when the heartbeat
+// lapses the leader marks them interrupted (see Alive).
+func HeartbeatLease(id string) string { return "replica/" + id }
+
+// Alive reports whether replica id's heartbeat lease is held by it and
+// unlapsed at now.
+func Alive(ctx context.Context, st LeaseStore, id string, now time.Time) (bool, error) {
+	l, err := st.Lease(ctx, HeartbeatLease(id))
+	if err != nil {
+		return false, err
+	}
+	return l.Holder == id && now.Before(l.Expires), nil
 }
 
 // DefaultID names this process when replica.id is not configured: the host

@@ -216,24 +216,68 @@ func (s *Service) markLost(r *Run, now time.Time) string {
 // every lock whose run is not active is freed. It returns the
 // interrupted runs (to redraw their messages).
 func (s *Service) Recover(ctx context.Context) ([]*Run, error) {
+	return s.interrupt(ctx, false)
+}
+
+// InterruptLost marks interrupted, as Recover does, the runs left
+// executing by replicas that are gone (their heartbeat lapsed), and
+// returns them; the runs of this replica and of live ones stay. Their
+// reason names the lost replica. The leader calls it every few seconds;
+// it changes nothing when ServiceConfig.Alive is not set (one process).
+func (s *Service) InterruptLost(ctx context.Context) ([]*Run, error) {
+	if s.alive == nil {
+		return nil, nil
+	}
+	return s.interrupt(ctx, true)
+}
+
+// interrupt marks the runs left executing interrupted (see Recover),
+// except the runs of live replicas; lost leaves this replica's own alone
+// too (they run here now).
+func (s *Service) interrupt(ctx context.Context, lost bool) ([]*Run, error) {
 	stale, err := s.store.ListRuns(ctx, ListOptions{States: []State{StateRunning, StateQueued, StateApproved}})
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	var out []*Run
+	alive := map[string]bool{}
 	for _, st := range stale {
+		if st.Replica != "" && s.alive != nil {
+			if st.Replica == s.replica && lost {
+				continue
+			}
+			if st.Replica != s.replica {
+				ok, seen := alive[st.Replica]
+				if !seen {
+					if ok, err = s.alive(ctx, st.Replica); err != nil {
+						return out, err
+					}
+					alive[st.Replica] = ok
+				}
+				if ok {
+					continue
+				}
+			}
+		}
 		r, err := s.write(ctx, st.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
 			switch {
 			case r.State == StateRunning || r.State == StateQueued:
 				r.Reason = fmt.Sprintf("interrupted: tebura stopped while the run was %s", r.State)
+				if r.Replica != "" && r.Replica != s.replica {
+					r.Reason = fmt.Sprintf("interrupted: replica %s was lost while the run was %s", r.Replica, r.State)
+				}
 			case r.State == StateApproved && r.StartedAt.IsZero():
 				r.Reason = neverStarted
 			default:
 				return "", nil, errUnchanged
 			}
 			r.State, r.EndedAt, r.ExitCode = StateInterrupted, now, -1
-			return audit.ActionRunInterrupt, map[string]string{"runbook": r.Runbook, "reason": r.Reason}, nil
+			detail := map[string]string{"runbook": r.Runbook, "reason": r.Reason}
+			if r.Replica != "" {
+				detail["replica"] = r.Replica
+			}
+			return audit.ActionRunInterrupt, detail, nil
 		})
 		if errors.Is(err, errUnchanged) {
 			continue

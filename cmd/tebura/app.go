@@ -192,7 +192,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	logger.Info("secret params of pending approvals", "sealed", sealer != nil)
 	a.Runs = runbooks.NewService(runbooks.ServiceConfig{
 		Store: a.Data, Executor: a.Executor, Audit: a.Audit, Redactor: a.mask.p.Load, Logger: logger, Sealer: sealer,
-		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun},
+		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun}, Replica: a.Elector.ID(), Alive: a.alive,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)

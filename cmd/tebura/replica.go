@@ -3,27 +3,71 @@ package main
 import (
 	"cmp"
 	"context"
+	"time"
 
 	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 )
 
-// elect makes the server take part in electing the leader among the
-// replicas on its store (docs/replicas.md): the elector tries once before
-// the start-up steps, so that a lone replica leads from its first moment,
-// then renews (or tries) every replica.renew_interval as a service, and
-// hands the lease back when it stops. /metrics shows whether it leads.
+// elect makes the server take part among the replicas on its store
+// (docs/replicas.md). Two electors share its replica ID: the leader
+// elector competes for the leader lease, and the heartbeat holds this
+// replica's own lease, which says to the leader that its runs are alive.
+// Both try once before the start-up steps, so that a lone replica leads
+// from its first moment, then renew every replica.renew_interval as
+// services, and hand their lease back when they stop. /metrics shows
+// whether it leads.
 func (a *App) elect() {
 	id := cmp.Or(a.Config.Replica.ID, replica.DefaultID())
-	a.Elector = replica.NewElector(replica.Config{
+	cfg := replica.Config{
 		Store: a.Store, ID: id,
 		LeaseDuration: a.Config.Replica.LeaseDuration, RenewInterval: a.Config.Replica.RenewInterval,
-		Logger: a.Logger,
-	})
+	}
+	lead, beat := cfg, cfg
+	lead.Logger = a.Logger
+	beat.Lease = replica.HeartbeatLease(id)
+	beat.Logger = a.Logger.With("lease", "heartbeat")
+	a.Elector = replica.NewElector(lead)
+	heartbeat := replica.NewElector(beat)
 	a.Metrics.WatchLeader(func() bool { _, ok := a.Elector.Leading(); return ok }, a.Elector.LeaseAge)
 	a.AddStartup(func(ctx context.Context, _ []*runbooks.Run) error {
+		heartbeat.TryNow(ctx)
 		a.Elector.TryNow(ctx)
 		return nil
 	})
+	a.AddService(Service{Name: "heartbeat", Run: heartbeat.Run})
 	a.AddService(Service{Name: "leader election", Run: a.Elector.Run})
+}
+
+// alive reports whether replica id's heartbeat is fresh: the run service
+// leaves the runs of live replicas alone.
+func (a *App) alive(ctx context.Context, id string) (bool, error) {
+	return replica.Alive(ctx, a.Store, id, time.Now())
+}
+
+// sweepLost is the leader's watch over the other replicas: every
+// replica.renew_interval, the runs of replicas whose heartbeat lapsed are
+// marked interrupted (their locks freed, the audit chain and the
+// incident timelines told, by the run service's transitions) and their
+// live messages redrawn saying which replica was lost.
+func (s *server) sweepLost(ctx context.Context) error {
+	t := time.NewTicker(s.app.Config.Replica.RenewInterval)
+	defer t.Stop()
+	for {
+		s.app.Elector.Do(ctx, func(ctx context.Context) {
+			runs, err := s.app.Runs.InterruptLost(ctx)
+			for _, r := range runs {
+				s.log.Warn("run interrupted: its replica was lost", "run_id", r.ID, "runbook", r.Runbook, "lost_replica", r.Replica)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("lost replicas' runs not all interrupted", "err", err)
+			}
+			s.books.ShowInterrupted(ctx, runs)
+		})
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

@@ -269,6 +269,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		return errors.Join(s.books.Wait(ctx), s.inc.Wait(ctx))
 	})
 	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
+	app.AddService(Service{Name: "lost replicas", Run: s.sweepLost})
 	if slackA != nil {
 		// Through the outbox: replies to events survive an outage too.
 		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return s.chats[slack.Platform].Run(ctx, s.bot) }})

@@ -85,6 +85,21 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string, token uin
 	return storageError(err, "release lease")
 }
 
+// Lease implements replica.LeaseStore.
+func (s *Store) Lease(ctx context.Context, name string) (replica.Lease, error) {
+	var cur leaseRecord
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if v := tx.Bucket([]byte(bucketLeases)).Get([]byte(name)); v != nil {
+			return unmarshal(v, &cur)
+		}
+		return nil
+	})
+	if err != nil {
+		return replica.Lease{}, storageError(err, "read lease")
+	}
+	return replica.Lease{Name: name, Holder: cur.Holder, Token: cur.Token, Expires: cur.Expires}, nil
+}
+
 // freeLeases frees, at Open, the leases a previous process left held: one
 // process holds a bolt file, so their holder is gone, and a restart after a
 // crash leads at once instead of waiting for its old lease to lapse. Their

@@ -51,3 +51,20 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string, token uin
 		name, holder, int64(token), s.clock().UnixNano())
 	return storageError(err, "release lease")
 }
+
+// Lease implements replica.LeaseStore.
+func (s *Store) Lease(ctx context.Context, name string) (replica.Lease, error) {
+	var (
+		holder  string
+		token   int64
+		expires int64
+	)
+	err := s.pool.QueryRow(ctx, "SELECT holder, token, expires FROM leases WHERE name = $1", name).Scan(&holder, &token, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return replica.Lease{Name: name}, nil
+	}
+	if err != nil {
+		return replica.Lease{}, storageError(err, "read lease")
+	}
+	return replica.Lease{Name: name, Holder: holder, Token: uint64(token), Expires: time.Unix(0, expires).UTC()}, nil
+}

@@ -53,6 +53,9 @@ func testLeases(t *testing.T, open func(t *testing.T) Stores) {
 		{"lapsed with no taker: same holder gets a new token", ttl, func() replica.Lease { return acquire("leader", "c") }, "c", 4, 2*time.Second + 3*ttl},
 		{"other names are other leases", 0, func() replica.Lease { return acquire("other", "a") }, "a", 1, 2*time.Second + 3*ttl},
 	}
+	if l, err := st.Leases.Lease(ctx, "leader"); err != nil || l != (replica.Lease{Name: "leader"}) {
+		t.Errorf("Lease of a lease never taken = %+v, %v; want the zero lease named leader", l, err)
+	}
 	for _, s := range steps {
 		st.Clock.Advance(s.advance)
 		l := s.do()
@@ -61,7 +64,36 @@ func testLeases(t *testing.T, open func(t *testing.T) Stores) {
 			t.Errorf("%s: got holder %q token %d expires %s; want %q, %d, %s",
 				s.name, l.Holder, l.Token, l.Expires.Format(time.RFC3339Nano), s.wantHolder, s.wantToken, want.Format(time.RFC3339Nano))
 		}
+		read, err := st.Leases.Lease(ctx, l.Name)
+		if err != nil || read.Holder != l.Holder || read.Token != l.Token || !read.Expires.Equal(l.Expires) {
+			t.Errorf("%s: Lease(%s) = %+v, %v; want what AcquireLease returned, %+v", s.name, l.Name, read, err, l)
+		}
 	}
+	t.Run("alive", func(t *testing.T) {
+		st := open(t)
+		const id = "tebura-1"
+		alive := func() bool {
+			t.Helper()
+			ok, err := replica.Alive(t.Context(), st.Leases, id, st.Clock.Now())
+			if err != nil {
+				t.Fatalf("Alive: %v", err)
+			}
+			return ok
+		}
+		if alive() {
+			t.Error("a replica that never beat is alive")
+		}
+		if _, err := st.Leases.AcquireLease(t.Context(), replica.HeartbeatLease(id), id, ttl); err != nil {
+			t.Fatal(err)
+		}
+		if !alive() {
+			t.Error("a replica whose heartbeat was just renewed is not alive")
+		}
+		st.Clock.Advance(ttl)
+		if alive() {
+			t.Error("a replica whose heartbeat lapsed is alive")
+		}
+	})
 
 	t.Run("concurrent takers, one holder", func(t *testing.T) {
 		st := open(t)
