@@ -82,6 +82,7 @@ type Metrics struct {
 	watch      *watchers
 	health     *health
 	reconcile  reconcileFamily
+	db         dbFamily
 }
 
 // New returns Metrics with every family registered on a registry of its

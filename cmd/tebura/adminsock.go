@@ -285,7 +285,12 @@ func (s *server) mountAdmin(mux *http.ServeMux) {
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
-		size, err := app.Store.Backup(r.Context(), func(int64) (io.Writer, error) { return f, nil })
+		bs, ok := app.Store.(*bolt.Store)
+		if !ok {
+			refuse(w, boltOnly(app.Config, "tebura backup", "back the database up with pg_dump, which PostgreSQL's own tools restore."))
+			return
+		}
+		size, err := bs.Backup(r.Context(), func(int64) (io.Writer, error) { return f, nil })
 		if err == nil {
 			_, err = f.Seek(0, io.SeekStart)
 		}
@@ -397,6 +402,9 @@ tebura.db in the data dir with the copy, start tebura (docs/operations.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := c.load()
 			if err != nil {
+				return err
+			}
+			if err := boltOnly(l.Config, "tebura backup", "back the database up with pg_dump."); err != nil {
 				return err
 			}
 			return c.backup(cmd.Context(), l.Config.DataDir, args[0])

@@ -24,7 +24,6 @@ import (
 	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // dbFile is the database's name inside the data dir.
@@ -67,7 +66,7 @@ type ReadyCheck struct {
 type App struct {
 	Config config.Config
 	Logger *slog.Logger
-	Store  *bolt.Store
+	Store  appStore
 	// Registry, Policy and Redactor are as loaded at start-up; a reload
 	// swaps the bot's copies (see server) and the audit log's redactor
 	// (SetRedactor), not these fields.
@@ -163,7 +162,12 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	if err := refuseRunning(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
+	if err := cfg.CheckSealingForReplicas(secretRunbooks(reg)); err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, err.Error())
+	}
+	a.build = currentBuild()
+	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
+	st, err := openStore(context.Background(), cfg, storeOptions{Metrics: a.Metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +177,6 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a.build = currentBuild()
-	a.Metrics = metrics.New(metrics.BuildInfo{Version: a.build.Version, Commit: a.build.Commit, GoVersion: a.build.Go})
 	a.Data = a.Metrics.Store(st)
 	a.elect()
 	a.mask.p.Store(red)

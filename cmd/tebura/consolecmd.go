@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/admin"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/bot/discord"
@@ -25,7 +23,6 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // refuseProblems prints ps on stderr and returns the error that refuses to
@@ -146,17 +143,8 @@ func (c *cli) doctorCmd() *cobra.Command {
 				return &exitError{code: 1}
 			}
 			cfg := w.Config
-			path := filepath.Join(cfg.DataDir, dbFile)
-			st, err := bolt.Open(path, bolt.Options{Timeout: 500 * time.Millisecond})
-			switch {
-			case tebura.ErrorCode(err) == tebura.ECONFLICT:
-				// Locked by a running tebura: the store is open and in use.
-				show(bot.Check{Name: "store", OK: true, Detail: path + " (in use by a running tebura)"})
-			case err != nil:
-				show(bot.Check{Name: "store", Detail: fmt.Sprintf("%s: %s", path, message(err))})
-			default:
-				st.Close()
-				show(bot.Check{Name: "store", OK: true, Detail: path})
+			for _, ch := range storeChecks(ctx, cfg) {
+				show(ch)
 			}
 			keyFile := w.FileOf("secrets.key")
 			show(bot.Check{Name: "secrets", OK: true, Detail: secretsMode(cfg, keyFile)})
@@ -275,7 +263,7 @@ func printPostmortem(ctx context.Context, svc *incident.Service, st runbooks.Sto
 // incidentService is where the incident commands read: the server holding
 // the data dir (cl), or the store opened here (st, to close) with the
 // incident service over it and the configured redactor.
-func (c *cli) incidentService() (*incident.Service, *admin.Client, *bolt.Store, *runbooks.Redactor, error) {
+func (c *cli) incidentService() (*incident.Service, *admin.Client, appStore, *runbooks.Redactor, error) {
 	l, cl, st, err := c.storeOrServer()
 	if err != nil || cl != nil {
 		return nil, cl, nil, nil, err

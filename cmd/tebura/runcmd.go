@@ -298,6 +298,11 @@ func planText(p *runbooks.Requested, actor string) string {
 // are running were left by a process that died, so the service recovers
 // them (interrupted, locks freed, audited) first.
 func openRunService(ctx context.Context, cfg *config.Config, red *runbooks.Redactor, logger *slog.Logger) (*runbooks.Service, func(), error) {
+	// Recovery marks every running run interrupted: right for a bolt file
+	// this process holds alone, wrong for a database replicas share.
+	if err := boltOnly(*cfg, "tebura run without a server", "start `tebura serve` on this data dir, and tebura run goes through it."); err != nil {
+		return nil, nil, err
+	}
 	st, err := bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{})
 	if err != nil {
 		return nil, nil, err

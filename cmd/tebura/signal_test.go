@@ -10,17 +10,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tebura/tebura/store/postgres/pgtest"
 )
 
 // TestMain lets a test start this test binary as the tebura program, so
-// signal handling is tested through main itself.
+// signal handling is tested through main itself; the other tests share
+// one PostgreSQL server (pgtest), stopped after them.
 func TestMain(m *testing.M) {
 	if os.Getenv("TEBURA_TEST_RUN_MAIN") == "1" {
 		os.Args = append([]string{"tebura"}, os.Args[1:]...)
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // teburaCmd starts this binary as tebura with args.

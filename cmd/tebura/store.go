@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -19,13 +18,12 @@ import (
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
-	"github.com/tebura/tebura/store/bolt"
 )
 
 // storeOrServer is where a reading command gets its data: from the server
 // that holds the data dir, over its admin socket (cl), or, when none
 // answers, from the store opened here (st, to close).
-func (c *cli) storeOrServer() (l *config.Loaded, cl *admin.Client, st *bolt.Store, err error) {
+func (c *cli) storeOrServer() (l *config.Loaded, cl *admin.Client, st appStore, err error) {
 	l, err = c.load()
 	if err != nil {
 		return nil, nil, nil, err
@@ -33,7 +31,7 @@ func (c *cli) storeOrServer() (l *config.Loaded, cl *admin.Client, st *bolt.Stor
 	if cl := serverOf(l.Config.DataDir); cl != nil {
 		return l, cl, nil, nil
 	}
-	st, err = bolt.Open(filepath.Join(l.Config.DataDir, dbFile), bolt.Options{})
+	st, err = openStore(context.Background(), l.Config, storeOptions{})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -127,6 +127,9 @@ func (w *world) crossCheck(rps []runbooks.Problem) []config.Problem {
 		return incident.RunbookUnattended
 	}
 	var ps []config.Problem
+	if err := w.Config.CheckSealingForReplicas(secretRunbooks(w.Registry)); err != nil {
+		ps = append(ps, w.ProblemAt("secrets.key", err.(*config.KeyError).Msg))
+	}
 	for _, ke := range config.KeyErrors(incident.ValidateRules(w.Config.Automations, status)) {
 		ps = append(ps, w.ProblemAt(ke.Key, ke.Msg))
 	}

@@ -389,7 +389,7 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
-		s.app.Elector.Do(ctx, s.pruneStore) // the store is shared: its leader prunes it
+		s.app.Elector.Do(ctx, s.pruneShared) // the store is shared: its leader prunes it
 		s.pruneLogs()
 		select {
 		case <-ctx.Done():
@@ -399,13 +399,13 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	}
 }
 
-// pruneStore removes expired dedupe keys and callbacks and forgets old
+// pruneShared removes expired dedupe keys and callbacks and forgets old
 // incident marks.
-func (s *server) pruneStore(ctx context.Context) {
-	if st, err := s.app.Store.Prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
+func (s *server) pruneShared(ctx context.Context) {
+	if st, err := pruneStore(ctx, s.app.Store, time.Now()); err != nil && ctx.Err() == nil {
 		s.log.Error("store prune failed", "err", err)
 	} else if err == nil {
-		s.log.Debug("store pruned", "stats", fmt.Sprintf("%+v", st))
+		s.log.Debug("store pruned", "stats", st)
 	}
 	if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("incident marks prune failed", "err", err)

@@ -67,8 +67,9 @@ type Options struct {
 	// Clock returns the current time, for lock timestamps and dedupe
 	// expiry; nil means time.Now.
 	Clock func() time.Time
-	// Tracer, when set, sees every query (the metrics time them).
-	Tracer pgx.QueryTracer
+	// ObserveQuery, when set, is told how long every statement took and
+	// whether it failed (the metrics' query latency histogram).
+	ObserveQuery func(d time.Duration, failed bool)
 }
 
 // Store is the PostgreSQL-backed store. It is safe for concurrent use, and
@@ -97,8 +98,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "tebura"
-	if opts.Tracer != nil {
-		cfg.ConnConfig.Tracer = opts.Tracer
+	if opts.ObserveQuery != nil {
+		cfg.ConnConfig.Tracer = &queryTimer{observe: opts.ObserveQuery}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -217,13 +218,6 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := s.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
 	return v, storageError(err, "read the schema version")
-}
-
-// ServerVersion is the server's version string (SHOW server_version).
-func (s *Store) ServerVersion(ctx context.Context) (string, error) {
-	var v string
-	err := s.pool.QueryRow(ctx, "SHOW server_version").Scan(&v)
-	return v, storageError(err, "read the server version")
 }
 
 // inTx runs fn in a read-write transaction, committing when fn returns nil

@@ -151,3 +151,58 @@ func TestAuditedConformance(t *testing.T) {
 		return storetest.AuditedStores{Store: s, Clock: clock}
 	})
 }
+
+// TestObserveQuery: every statement is timed, and a failed one is told
+// apart.
+func TestObserveQuery(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var mu sync.Mutex
+	ok, failed := 0, 0
+	s, err := Open(t.Context(), dsn, Options{ObserveQuery: func(d time.Duration, f bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if d <= 0 {
+			t.Errorf("query took %v", d)
+		}
+		if f {
+			failed++
+		} else {
+			ok++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mu.Lock()
+	okAfterOpen := ok
+	mu.Unlock()
+	if _, err := s.GetMeta(t.Context(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(t.Context(), "SELECT * FROM no_such_table"); err == nil {
+		t.Fatal("a query of a missing table succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if okAfterOpen == 0 || ok != okAfterOpen+1 || failed != 1 {
+		t.Errorf("observed %d ok at open, %d ok and %d failed in all; want the migration's, then 1 more ok and 1 failed", okAfterOpen, ok, failed)
+	}
+}
+
+// TestInspect: a new database is at schema 0 and Inspect does not migrate
+// it; after Open it is at the latest version.
+func TestInspect(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	info, err := Inspect(t.Context(), dsn)
+	if err != nil || info.Schema != 0 || info.Latest != LatestVersion() || info.Major < 13 || info.Version == "" {
+		t.Fatalf("Inspect of a new database = %+v, %v", info, err)
+	}
+	if again, _ := Inspect(t.Context(), dsn); again.Schema != 0 {
+		t.Fatalf("Inspect migrated the database: %+v", again)
+	}
+	openDSN(t, dsn, storetest.NewClock(storetest.Epoch()))
+	if info, err := Inspect(t.Context(), dsn); err != nil || info.Schema != LatestVersion() {
+		t.Fatalf("Inspect after Open = %+v, %v", info, err)
+	}
+}
