@@ -99,6 +99,7 @@ func run(starts int, only, binary string, w io.Writer) error {
 		{"console fdatasync", consoleSyncs},
 		{"command to first frame", commandFirstFrame}, {"slash command", slashCommand}, {"socket ack", socketAck},
 		{"alert ingest", ingest}, {"alert to first frame", alertFirstFrame},
+		{"replica failover", replicaFailover}, {"replica ingest", replicaIngest},
 	}
 	begin := time.Now()
 	for _, m := range measures {

@@ -79,7 +79,7 @@ func NewElector(cfg Config) *Elector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Elector{cfg: cfg, log: log.With("replica_id", cfg.ID)}
+	return &Elector{cfg: cfg, log: log.With("replica_id", cfg.ID, "lease", cfg.Lease)}
 }
 
 // fence is how long after a renewal was sent the term may last.

@@ -23,10 +23,9 @@ func (a *App) elect() {
 		Store: a.Store, ID: id,
 		LeaseDuration: a.Config.Replica.LeaseDuration, RenewInterval: a.Config.Replica.RenewInterval,
 	}
+	cfg.Logger = a.Logger
 	lead, beat := cfg, cfg
-	lead.Logger = a.Logger
 	beat.Lease = replica.HeartbeatLease(id)
-	beat.Logger = a.Logger.With("lease", "heartbeat")
 	a.Elector = replica.NewElector(lead)
 	heartbeat := replica.NewElector(beat)
 	a.Metrics.WatchLeader(func() bool { _, ok := a.Elector.Leading(); return ok }, a.Elector.LeaseAge)
