@@ -42,6 +42,9 @@ type ExecutorConfig struct {
 	// Targets runs ssh steps on remote targets (runbooks/step/ssh); nil
 	// fails them with a sentence saying so.
 	Targets TargetRunner
+	// Logs, when set, gets a copy of every run's log in chunks as it is
+	// produced (see LogStore), so that other replicas can serve it.
+	Logs LogStore
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own
@@ -509,7 +512,10 @@ func (e *Executor) execute(h *Handle, run *Run, job Job, started time.Time, file
 		defer c()
 	}
 
-	out := newOutput(h, job.Masker, file, e.cfg.LogCapBytes, job.Echo)
+	out := newOutput(h, job.Masker, fileOrNone(file), e.cfg.LogCapBytes, job.Echo)
+	if file != nil {
+		out.mirror = e.logMirror(run.ID)
+	}
 
 	state, code, reason := StateSucceeded, 0, ""
 	ran := 0

@@ -184,7 +184,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	a.SSH = sshstep.New(sshConfig(cfg))
 	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
-		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH,
+		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH, Logs: sharedLogs(cfg, a.Store),
 	}, logger)
 	sealer, err := newSealer(cfg)
 	if err != nil {

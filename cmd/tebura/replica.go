@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -69,4 +70,14 @@ func (s *server) sweepLost(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// sharedLogs is where the executor copies run logs so that every replica
+// serves them: the database with postgres; nothing with bolt, where the
+// one process has the log files.
+func sharedLogs(cfg config.Config, st appStore) runbooks.LogStore {
+	if cfg.Store.Driver != config.DriverPostgres {
+		return nil
+	}
+	return st
 }

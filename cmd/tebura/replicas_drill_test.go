@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +117,41 @@ func runMessage(api *slacktest.Server, about, want string) (slacktest.Message, b
 	return slacktest.Message{}, false
 }
 
+// runID is the run ID a run's message names in its context line.
+func runID(t *testing.T, m slacktest.Message) string {
+	t.Helper()
+	id := regexp.MustCompile(`run (r\d+)`).FindStringSubmatch(string(m.Blocks))
+	if id == nil {
+		t.Fatalf("no run ID in %s", m.Blocks)
+	}
+	return id[1]
+}
+
+// logsOf asks s for `/runbook logs id` until the answers holding the
+// slow runbook's log number n.
+func logsOf(t *testing.T, api *slacktest.Server, s *served, id string, n int) {
+	t.Helper()
+	count := func() int {
+		k := 0
+		for _, r := range api.Responses() {
+			if strings.Contains(r.Text+string(r.Blocks), "step 1/1: wait") {
+				k++
+			}
+		}
+		return k
+	}
+	deadline := time.Now().Add(drillBound)
+	for count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no /runbook logs %s answer with its log from %s within %s", id, s.base, drillBound)
+		}
+		s.slash(t, api, "logs "+id)
+		for wait := time.Now().Add(time.Second); count() < n && time.Now().Before(wait); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
 // button finds the button labelled label in a message's blocks and
 // returns its action ID and value (the callback).
 func button(t *testing.T, m slacktest.Message, label string) (actionID, value string) {
@@ -163,22 +199,30 @@ func TestFailoverDrill(t *testing.T) {
 	defer api.Close()
 	api.AddChannel("C1", "ops", true)
 
-	r1 := serveBinary(t, replicaConfig(t, api, dsn, "r1"))
-	waitFor(t, drillBound, "r1 leads", func() bool { return r1.metric(t, "tebura_replica_leader") == "1" })
-	r2 := serveBinary(t, replicaConfig(t, api, dsn, "r2"))
+	r1 := serveBinary(t, replicaConfig(t, api, dsn, "alpha"))
+	waitFor(t, drillBound, "alpha leads", func() bool { return r1.metric(t, "tebura_replica_leader") == "1" })
+	r2 := serveBinary(t, replicaConfig(t, api, dsn, "beta"))
 	if got := r2.metric(t, "tebura_replica_leader"); got != "0" {
-		t.Fatalf("r2 tebura_replica_leader = %q while r1 leads, want 0", got)
+		t.Fatalf("beta tebura_replica_leader = %q while alpha leads, want 0", got)
 	}
 
 	r1.slash(t, api, "run slow")
-	waitFor(t, drillBound, "slow runs on r1", func() bool { _, ok := runMessage(api, "slow — ", "running"); return ok })
+	waitFor(t, drillBound, "slow runs on alpha", func() bool { _, ok := runMessage(api, "slow — ", "running"); return ok })
 	defer func() {
 		if t.Failed() {
 			for _, m := range api.Messages("C1") {
 				t.Logf("C1 message %s (ephemeral %v, %d edits): %s %s", m.TS, m.Ephemeral, m.Edits, m.Text, m.Blocks)
 			}
+			for _, r := range api.Responses() {
+				t.Logf("response_url answer: %s %s", r.Text, r.Blocks)
+			}
 		}
 	}()
+	// The other replica serves the log of a run going on here, from the
+	// store's copy (it has no file of it).
+	running, _ := runMessage(api, "slow — ", "running")
+	slowID := runID(t, running)
+	logsOf(t, api, r2, slowID, 1)
 	r1.slash(t, api, "run restart")
 	var card slacktest.Message
 	waitFor(t, drillBound, "restart's approval card", func() bool {
@@ -192,15 +236,18 @@ func TestFailoverDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	waitFor(t, drillBound, "r2 leads", func() bool { return r2.metric(t, "tebura_replica_leader") == "1" })
-	t.Logf("r2 led %s after r1 was killed", time.Since(killed).Round(time.Millisecond))
-	waitFor(t, drillBound, "slow's message says r1 was lost", func() bool {
-		_, ok := runMessage(api, "slow — ", "replica r1 was lost")
+	waitFor(t, drillBound, "beta leads", func() bool { return r2.metric(t, "tebura_replica_leader") == "1" })
+	t.Logf("beta led %s after alpha was killed", time.Since(killed).Round(time.Millisecond))
+	waitFor(t, drillBound, "slow's message says alpha was lost", func() bool {
+		_, ok := runMessage(api, "slow — ", "replica alpha was lost")
 		return ok
 	})
-	t.Logf("slow reported interrupted %s after r1 was killed", time.Since(killed).Round(time.Millisecond))
+	t.Logf("slow reported interrupted %s after alpha was killed", time.Since(killed).Round(time.Millisecond))
 
-	r3 := serveBinary(t, replicaConfig(t, api, dsn, "r3"))
+	// Its log, written on the dead replica, is still served by the survivor.
+	logsOf(t, api, r2, slowID, 2)
+
+	r3 := serveBinary(t, replicaConfig(t, api, dsn, "gamma"))
 	var wg sync.WaitGroup
 	codes := make([]int, 50)
 	errs := make([]error, 50)
@@ -236,12 +283,12 @@ func TestFailoverDrill(t *testing.T) {
 	for _, r := range runs {
 		byBook[r.Runbook] = append(byBook[r.Runbook], r)
 	}
-	if s := byBook["slow"]; len(s) != 1 || s[0].State != runbooks.StateInterrupted || s[0].Replica != "r1" {
+	if s := byBook["slow"]; len(s) != 1 || s[0].State != runbooks.StateInterrupted || s[0].Replica != "alpha" {
 		t.Errorf("slow runs = %+v; want one, interrupted, of r1", s)
 	}
 	if r := byBook["restart"]; len(r) != 1 || r[0].State != runbooks.StateSucceeded || len(r[0].Approvals) != 1 {
 		t.Errorf("restart runs = %+v; want one, succeeded, approved once", r)
-	} else if r[0].Replica != "r2" && r[0].Replica != "r3" {
+	} else if r[0].Replica != "beta" && r[0].Replica != "gamma" {
 		t.Errorf("restart ran on %q; want a survivor", r[0].Replica)
 	}
 	count := map[audit.Action]map[string]int{}

@@ -24,6 +24,8 @@ type appStore interface {
 	bot.OutboxStore
 	// LeaseStore keeps the leader lease and the replicas' heartbeats.
 	replica.LeaseStore
+	// LogStore keeps the runs' logs where every replica reads them.
+	runbooks.LogStore
 	// Close releases the file or the connections.
 	Close() error
 }

@@ -43,6 +43,7 @@ const (
 	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
 	bucketOutbox    = "outbox"    // platform NUL delivery ID → bot.Delivery (chat messages not delivered yet)
 	bucketLeases    = "leases"    // lease name → leaseRecord (lease.go)
+	bucketLogs      = "run_logs"  // run ID NUL be64(seq) → logChunk (logs.go)
 	// bucketActive indexes the runs that are not final: be64(seq) → empty.
 	// Its sequence is the runs bucket's sequence it has seen, so that runs
 	// created by a release that did not keep it are noticed at Open (runs.go).
@@ -59,7 +60,7 @@ const (
 // allBuckets is the one list of buckets; Open creates them all.
 func allBuckets() []string {
 	return []string{
-		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox, bucketLeases,
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox, bucketLeases, bucketLogs,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 	}
 }

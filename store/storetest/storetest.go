@@ -48,6 +48,9 @@ type Stores struct {
 	// Leases keeps the leader lease (replica.LeaseStore); nil skips its
 	// tests.
 	Leases replica.LeaseStore
+	// Logs keeps run logs in chunks (runbooks.LogStore); nil skips its
+	// tests.
+	Logs runbooks.LogStore
 	// Clock is the clock the store was opened with; the suite advances it
 	// to expire dedupe keys.
 	Clock *Clock
@@ -99,4 +102,5 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, open) })
 	t.Run("leases", func(t *testing.T) { testLeases(t, open) })
+	t.Run("logs", func(t *testing.T) { testLogs(t, open) })
 }

@@ -1,0 +1,8 @@
+-- run_logs keeps each run's (masked, capped) log in chunks as it is
+-- produced, so that every replica can serve a log another one wrote.
+CREATE TABLE run_logs (
+    run_id text NOT NULL,
+    seq    integer NOT NULL,
+    data   bytea NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
