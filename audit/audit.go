@@ -44,6 +44,8 @@ const (
 	ActionRunEnd       Action = "run.end"
 	ActionRunCancel    Action = "run.cancel"
 	ActionRunInterrupt Action = "run.interrupt"
+	// ActionRunAnswer records a person's answer to a manual step.
+	ActionRunAnswer Action = "run.answer"
 
 	ActionConfigLoad   Action = "config.load"
 	ActionConfigReload Action = "config.reload"
@@ -59,6 +61,7 @@ const (
 	ActionIncidentDiagnostics       Action = "incident.diagnostics"
 	ActionIncidentDiagnosticRefused Action = "incident.diagnostic_refused"
 	ActionIncidentPropose           Action = "incident.propose"
+	ActionIncidentPage              Action = "incident.page"
 )
 
 // Entry is one audit record. Seq starts at 1 and has no gaps; Prev is the

@@ -58,26 +58,43 @@ func ingest(e *env) ([]row, error) {
 		return nil, err
 	}
 	defer store.Close()
-	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
+	const requests, senders = 400, 4
+	rate, p99, err := sendAlerts(store, requests, senders, 1)
 	if err != nil {
 		return nil, err
+	}
+	return []row{
+		{fmt.Sprintf("alert ingest rate (%d x 100 alerts, %d senders, HTTP + bolt)", requests, senders), fmt.Sprintf("%.0f alerts/s", rate), ">= 10000 alerts/s", met(rate >= 10000)},
+		{"alert ingest webhook p99", ms(p99), "<= 50 ms", met(p99 <= 50*time.Millisecond)},
+	}, nil
+}
+
+// sendAlerts posts requests 100-alert Alertmanager payloads, each sends
+// times (a retried delivery repeats the same payload: the alerts are
+// deduplicated), from senders concurrent senders, to the webhook handler
+// over HTTP on loopback, backed by the incident service on store. It
+// returns the alerts received per second and the p99 request latency.
+func sendAlerts(store incident.Store, requests, senders, sends int) (float64, time.Duration, error) {
+	svc, err := incident.New(store, config.Incidents{AutoResolve: true, ReopenWithin: time.Hour}, nil, nil, nil)
+	if err != nil {
+		return 0, 0, err
 	}
 	mux := http.NewServeMux()
 	if _, err := source.Mount(mux, config.Sources{Alertmanager: config.Alertmanager{BearerToken: "bench-token"}},
 		source.Ingester(svc.Ingest, nil), nil); err != nil {
-		return nil, err
+		return 0, 0, err
 	}
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	const requests, senders = 400, 4
 	start := time.Now().UTC().Truncate(time.Second)
+	total := requests * sends
 	payloads := make([][]byte, requests)
 	for k := range payloads {
 		payloads[k] = amPayload(k, start)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
 	defer client.CloseIdleConnections()
-	lat := make([]time.Duration, requests)
+	lat := make([]time.Duration, total)
 	errs := make(chan error, senders)
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -85,7 +102,8 @@ func ingest(e *env) ([]row, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for k := s; k < requests; k += senders {
+			for i := s; i < total; i += senders {
+				k := i % requests // each pass over the payloads repeats the last
 				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hooks/alertmanager", bytes.NewReader(payloads[k]))
 				req.Header.Set("Authorization", "Bearer bench-token")
 				req.Header.Set("Content-Type", "application/json")
@@ -97,7 +115,7 @@ func ingest(e *env) ([]row, error) {
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				lat[k] = time.Since(t)
+				lat[i] = time.Since(t)
 				if resp.StatusCode != http.StatusOK {
 					errs <- fmt.Errorf("ingest answered %d", resp.StatusCode)
 					return
@@ -109,14 +127,9 @@ func ingest(e *env) ([]row, error) {
 	elapsed := time.Since(t0)
 	close(errs)
 	if err := <-errs; err != nil {
-		return nil, err
+		return 0, 0, err
 	}
-	rate := float64(requests*100) / elapsed.Seconds()
-	p99 := pct(lat, 0.99)
-	return []row{
-		{fmt.Sprintf("alert ingest rate (%d x 100 alerts, %d senders, HTTP + bolt)", requests, senders), fmt.Sprintf("%.0f alerts/s", rate), ">= 10000 alerts/s", met(rate >= 10000)},
-		{"alert ingest webhook p99", ms(p99), "<= 50 ms", met(p99 <= 50*time.Millisecond)},
-	}, nil
+	return float64(total*100) / elapsed.Seconds(), pct(lat, 0.99), nil
 }
 
 // channelChat is the fake chat with channels, as an incident needs. shown,

@@ -98,7 +98,7 @@ func run(starts int, only, binary string, w io.Writer) error {
 		{"engine in-process", engineInProcess}, {"output path", outputPath}, {"console command to final reply", consoleReply},
 		{"console fdatasync", consoleSyncs},
 		{"command to first frame", commandFirstFrame}, {"slash command", slashCommand}, {"socket ack", socketAck},
-		{"alert ingest", ingest}, {"alert to first frame", alertFirstFrame},
+		{"alert ingest", ingest}, {"alert to first frame", alertFirstFrame}, {"postgres ingest", postgresIngest},
 		{"replica failover", replicaFailover}, {"replica ingest", replicaIngest},
 	}
 	begin := time.Now()

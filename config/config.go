@@ -39,6 +39,9 @@ type Config struct {
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
 	Replica       Replica           `mapstructure:"replica"`
+	Hints         Hints             `mapstructure:"hints"`
+	OnCall        OnCall            `mapstructure:"oncall"`
+	Tickets       Tickets           `mapstructure:"tickets"`
 	Store         Store             `mapstructure:"store"`
 }
 
@@ -396,6 +399,9 @@ type Incidents struct {
 	// opening its own channel. 0 turns a limit off.
 	MaxOpen         int `mapstructure:"max_open"`
 	MaxNewPerMinute int `mapstructure:"max_new_per_minute"`
+	// BridgeURL is the call bridge's address, a template over the incident
+	// (see config/tickets.go): shown on the card and the announcement.
+	BridgeURL string `mapstructure:"bridge_url"`
 }
 
 // Automation is one rule matched against alert labels.
@@ -410,4 +416,5 @@ type Automation struct {
 	OnceWithin  time.Duration     `mapstructure:"once_within"`
 	Severity    string            `mapstructure:"severity"`
 	Continue    bool              `mapstructure:"continue"`
+	Escalate    Escalation        `mapstructure:"escalate"`
 }

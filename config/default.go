@@ -74,8 +74,12 @@ func Default() Config {
 			MaxNewPerMinute: DefaultMaxNewPerMinute,
 		},
 		Watchdog: Watchdog{MissingAfter: 10 * time.Minute, ChatUnreachableAfter: 2 * time.Minute},
-		SSH:      SSH{ConnectTimeout: 10 * time.Second},
-		Replica:  Replica{LeaseDuration: 3 * time.Second, RenewInterval: time.Second},
-		Store:    defaultStore(),
+		Hints: Hints{Similar: DefaultHintsSimilar, ChangesWindow: DefaultHintsChangesWindow,
+			Changes: ChangesHook{Retention: DefaultChangesRetention}},
+		SSH:     SSH{ConnectTimeout: 10 * time.Second},
+		OnCall:  defaultOnCall(),
+		Tickets: defaultTickets(),
+		Store:   defaultStore(),
+		Replica: Replica{LeaseDuration: 3 * time.Second, RenewInterval: time.Second},
 	}
 }

@@ -35,6 +35,7 @@ func (c Config) Secrets() []string {
 	add(c.Sealing.Key)
 	add(c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret)
 	add(c.Discord.BotToken)
+	add(c.Tickets.secrets()...)
 	src := c.Sources
 	add(src.Alertmanager.BearerToken, src.Alertmanager.BasicAuth.Password)
 	add(src.Grafana.HMACSecret, src.Grafana.BearerToken, src.Grafana.BasicAuth.Password)
@@ -43,6 +44,8 @@ func (c Config) Secrets() []string {
 		g := src.Generic[n]
 		add(g.BearerToken, g.HMACSecret, g.BasicAuth.Password)
 	}
+	add(c.Hints.Changes.Token, c.Hints.Changes.GitHubSecret)
+	add(c.OnCall.secrets()...)
 	add(c.Store.Postgres.DSN, c.Store.Postgres.Password())
 	return out
 }

@@ -156,6 +156,9 @@ func (c Config) Validate() error {
 	c.validateTargets(&p)
 	c.validateWatchdog(&p)
 	c.validateReplica(&p)
+	c.validateHints(&p)
+	c.validateOnCall(&p)
+	c.validateTickets(&p)
 	c.validateStore(&p)
 	sort.SliceStable(p, func(i, j int) bool { return p[i].(*KeyError).Key < p[j].(*KeyError).Key })
 	return errors.Join(p...)
@@ -572,14 +575,11 @@ func (c Config) validateAutomations(p *problems) {
 			p.tmpl(key+".channel", a.Channel)
 		}
 		for j, inv := range a.Invite {
-			if inv == "" {
-				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "is empty; name a role or an identity")
-			} else if strings.Contains(inv, ":") && !ValidIdentity(inv) {
-				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "is %q; use a role name or kind:id", inv)
-			} else if _, ok := c.Access.Roles[inv]; !strings.Contains(inv, ":") && !ok {
-				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "names role %q, which is not defined under access.roles", inv)
+			if msg := c.InviteEntry(inv); msg != "" {
+				p.add(fmt.Sprintf("%s.invite[%d]", key, j), "%s", msg)
 			}
 		}
+		c.validEscalation(p, key+".escalate", a.Escalate)
 		for name, t := range a.Params {
 			p.tmpl(key+".params."+name, t)
 		}

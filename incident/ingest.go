@@ -364,15 +364,19 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 		op alertOp
 	}
 	items := make([]item, len(alerts))
+	var stored map[string]*AlertEntry
+	if inc != nil {
+		var err error
+		if stored, err = alertsOf(tx, inc.Number, alerts); err != nil {
+			return nil, err
+		}
+	}
 	fresh := false // some alert fires anew
 	for i, a := range alerts {
 		items[i].a = a
 		op := opNew
 		if inc != nil {
-			e, ok, err := tx.Alert(inc.Number, a.Fingerprint)
-			if err != nil {
-				return nil, err
-			}
+			e, ok := stored[a.Fingerprint]
 			items[i].e = e
 			if b.StatusOnly {
 				op = classifyStatus(ok, e, a)
@@ -419,11 +423,12 @@ func (s *Service) ingest(tx Tx, b *Batch, now time.Time) (*Change, error) {
 			if err != nil {
 				return nil, err
 			}
+			folded, err := alertsOf(tx, inc.Number, alerts)
+			if err != nil {
+				return nil, err
+			}
 			for i := range items {
-				e, ok, err := tx.Alert(inc.Number, items[i].a.Fingerprint)
-				if err != nil {
-					return nil, err
-				}
+				e, ok := folded[items[i].a.Fingerprint]
 				items[i].e, items[i].op = e, classify(e, ok, items[i].a)
 				if b.StatusOnly {
 					items[i].op = classifyStatus(ok, e, items[i].a)

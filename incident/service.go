@@ -199,10 +199,14 @@ func (s *Service) Resolve(ctx context.Context, id, actor, note string) (*Inciden
 		}
 		resolve(inc, actor, now)
 		text := "Resolved by " + actor
+		var data map[string]string
 		if note = strings.TrimSpace(note); note != "" {
 			text += ": " + note
+			// kept apart too: resolution hints show it beside similar
+			// incidents
+			data = map[string]string{"note": note}
 		}
-		return tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: actor, Kind: KindResolved, Text: text})
+		return tx.AppendTimeline(inc.Number, TimelineEntry{Time: now, Actor: actor, Kind: KindResolved, Text: text, Data: data})
 	})
 }
 

@@ -82,6 +82,7 @@ type Metrics struct {
 	watch      *watchers
 	health     *health
 	reconcile  reconcileFamily
+	oncall     oncallFamily
 	db         dbFamily
 }
 

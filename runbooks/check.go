@@ -50,7 +50,12 @@ func (d *decoder) check(rb *Runbook, nd *nodes) {
 	params := d.checkParams(rb, nd)
 	d.checkTemplate(nd.lock, "lock", rb.Lock, params, true)
 
-	if len(rb.Steps) == 0 {
+	switch {
+	case len(rb.Steps) > 0:
+	case d.markdown && d.sections > 0: // each section's problem is reported
+	case d.markdown:
+		d.problem(nd.root, "", "has no steps; each ## heading is a step, with an sh or bash code block or a text saying what to do")
+	default:
 		d.problem(nd.root, "steps", "is empty; a runbook needs at least one step")
 	}
 	stepNames := map[string]bool{}
@@ -130,10 +135,13 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	names[s.Name] = true
 	switch len(sn.kinds) {
 	case 0:
-		d.problem(sn.node, path, "needs exactly one of run, script, http or ssh")
+		d.problem(sn.node, path, "needs exactly one of run, script, http, ssh or manual")
 	case 1:
 	default:
-		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http or ssh", strings.Join(sn.kinds, " and "))
+		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http, ssh or manual", strings.Join(sn.kinds, " and "))
+	}
+	if contains(sn.kinds, "manual") {
+		d.checkManual(s, sn, path, params)
 	}
 	if s.SSH != nil {
 		d.checkSSH(s, sn, path, params)

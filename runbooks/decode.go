@@ -20,6 +20,11 @@ type decoder struct {
 	path  string // key path prefix for inline runbooks
 	name  string // the runbook's name, once known
 	bad   bool
+	// markdown: the runbook is a Markdown file, whose steps are its
+	// ## headings.
+	markdown bool
+	// sections counts a Markdown runbook's ## headings, steps or not.
+	sections int
 }
 
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
@@ -191,7 +196,7 @@ var (
 	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps"}
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
-	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "env", "dir", "timeout", "continue_on_error"}
+	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "manual", "env", "dir", "timeout", "continue_on_error"}
 	sshKeys      = []string{"on", "run", "script", "parallel", "fail_fast"}
 	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
@@ -209,6 +214,7 @@ type paramNodes struct{ node, name, typ, def, pattern, values *yaml.Node }
 type stepNodes struct {
 	node, timeout, dir *yaml.Node
 	run, url, body     *yaml.Node
+	manual             *yaml.Node
 	on, sshRun         *yaml.Node
 	env, headers       *yaml.Node
 	kinds              []string
@@ -395,6 +401,10 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 						s.SSH.FailFast = d.boolean(v, path)
 					}
 				})
+			case "manual":
+				nodes.manual = v
+				nodes.kinds = append(nodes.kinds, key)
+				s.Manual = d.str(v, path, false)
 			case "env":
 				nodes.env = v
 				s.Env = d.stringMap(v, path)

@@ -523,7 +523,7 @@ func (e *Executor) execute(h *Handle, run *Run, job Job, started time.Time, file
 		if ctx.Err() != nil {
 			break
 		}
-		h.update(func(h *Handle) { h.step = step.Name })
+		h.update(func(h *Handle) { h.step, h.stepNo = step.Name, i+1 })
 		out.note("step %d/%d: %s", i+1, len(job.Steps), step.Name)
 		res := e.runStep(withRedirectPolicy(ctx, step), step, out)
 		ran++

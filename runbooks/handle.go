@@ -20,6 +20,9 @@ type Handle struct {
 	mu        sync.Mutex
 	state     State
 	step      string
+	stepNo    int             // the step's number, from 1
+	prompt    *Prompt         // the manual step waiting for an answer
+	answers   chan StepAnswer // where that answer goes
 	exitCode  int
 	reason    string
 	started   time.Time
@@ -57,6 +60,10 @@ func (h *Handle) Snapshot() Snapshot {
 	h.mu.Lock()
 	s := Snapshot{RunID: h.runID, State: h.state, Step: h.step, Lines: h.lines, Bytes: h.bytes,
 		Truncated: h.truncated, ExitCode: h.exitCode, Reason: h.reason, StartedAt: h.started, EndedAt: h.ended}
+	if h.prompt != nil {
+		p := *h.prompt
+		s.Waiting = &p
+	}
 	raw := h.tailLocked()
 	h.mu.Unlock()
 	s.Tail = maskTail(raw, h.masker)

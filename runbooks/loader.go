@@ -28,7 +28,9 @@ const (
 // against.
 type LoadOptions struct {
 	// Dirs are directories whose *.yaml and *.yml files each hold one or
-	// more runbooks (one per YAML document). Subdirectories are not read.
+	// more runbooks (one per YAML document), and whose *.runbook.md files
+	// each hold one Markdown runbook (other .md files are not runbooks).
+	// Subdirectories are not read.
 	Dirs []string
 	// Inline are runbooks written in the config file itself (runbooks.inline).
 	Inline []map[string]any
@@ -203,10 +205,15 @@ func (l *loader) readDir(dir string) []*definition {
 	var defs []*definition
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+		if e.IsDir() || strings.HasPrefix(name, ".") {
 			continue
 		}
-		defs = append(defs, l.readFile(filepath.Join(dir, name))...)
+		switch {
+		case strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"):
+			defs = append(defs, l.readFile(filepath.Join(dir, name))...)
+		case strings.HasSuffix(name, MarkdownSuffix):
+			defs = append(defs, l.readMarkdown(filepath.Join(dir, name))...)
+		}
 	}
 	return defs
 }

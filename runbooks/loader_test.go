@@ -100,7 +100,7 @@ func TestLoadProblems(t *testing.T) {
 		{"missing kind", "name: a\nsteps: [{run: [echo]}]\n", []string{"1: kind: is missing"}},
 		{"bad name", "name: Restart_API\nkind: diagnostic\nsteps: [{run: [echo]}]\n", []string{`1: name: "Restart_API" must start with a lowercase letter`}},
 		{"no steps", "name: a\nkind: diagnostic\n", []string{"1: steps: is empty"}},
-		{"no step kind", "name: a\nkind: diagnostic\nsteps:\n  - name: x\n", []string{"4: steps[0]: needs exactly one of run, script, http or ssh"}},
+		{"no step kind", "name: a\nkind: diagnostic\nsteps:\n  - name: x\n", []string{"4: steps[0]: needs exactly one of run, script, http, ssh or manual"}},
 		{"two step kinds", "name: a\nkind: diagnostic\nsteps:\n  - run: [echo]\n    script: echo\n", []string{"4: steps[0]: has run and script"}},
 		{"bad regex", "name: a\nkind: diagnostic\nparams:\n  - {name: x, pattern: '[a-'}\nsteps: [{run: [echo]}]\n", []string{"4: params[0].pattern: is not a valid regular expression"}},
 		{"unknown role", "name: a\nkind: remediation\nallow: [sre, ops]\napproval:\n  required: 1\n  approvers:\n    - dev\n    - boss\nsteps: [{run: [echo]}]\n", []string{`3: allow[1]: role "ops" is not defined`, `8: approval.approvers[1]: role "boss" is not defined`}},

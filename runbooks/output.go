@@ -337,6 +337,9 @@ type Snapshot struct {
 	// Reason says why the run ended, or its place in the queue while queued.
 	Reason             string
 	StartedAt, EndedAt time.Time
+	// Waiting is the manual step the run waits on for an answer; nil when
+	// it waits on none.
+	Waiting *Prompt
 }
 
 // pushTailLocked copies line into the ring of the last lines, reusing

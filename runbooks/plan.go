@@ -102,6 +102,12 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				}
 				r.Argv = append(r.Argv, arg)
 			}
+		case s.Manual != "":
+			r.Kind = StepManual
+			var err error
+			if r.Instruction, err = renderString("manual", s.Manual, params); err != nil {
+				return nil, fail(s.Name, "instruction", err)
+			}
 		case s.Script != "":
 			r.Kind = StepScript
 			r.Script = s.Script // never templated
@@ -119,7 +125,7 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				r.Argv = append(r.Argv, arg)
 			}
 		}
-		if r.Kind != StepHTTP {
+		if r.Kind != StepHTTP && r.Kind != StepManual {
 			for _, k := range sortedKeys(s.Env) {
 				ev, err := renderString(k, s.Env[k], params)
 				if err != nil {
@@ -178,6 +184,7 @@ type PlanStep struct {
 	Script          string        `json:"script,omitempty"`
 	HTTP            *HTTPRequest  `json:"http,omitempty"`
 	SSH             *SSHRequest   `json:"ssh,omitempty"`
+	Instruction     string        `json:"instruction,omitempty"`
 	Env             []string      `json:"env,omitempty"`
 	Dir             string        `json:"dir,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
@@ -214,7 +221,7 @@ func (rb *Runbook) Plan(v Values) (*Plan, error) {
 		}
 		for _, s := range steps {
 			ps := PlanStep{Name: s.Name, Kind: s.Kind, Argv: s.Argv, Interpreter: s.Interpreter, Script: s.Script,
-				HTTP: s.HTTP, SSH: s.SSH, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
+				HTTP: s.HTTP, SSH: s.SSH, Instruction: s.Instruction, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
 			for _, e := range s.Env {
 				if !envValues {
 					e, _, _ = strings.Cut(e, "=")
@@ -276,6 +283,8 @@ func (p *Plan) String() string {
 			}
 		case StepScript:
 			fmt.Fprintf(&b, "script run by %s", joinArgs(s.Interpreter))
+		case StepManual:
+			b.WriteString("manual, answered in chat")
 		case StepSSH:
 			what := "script run by sh"
 			if len(s.Argv) > 0 {
@@ -309,6 +318,11 @@ func (p *Plan) String() string {
 		if s.Script != "" {
 			for _, line := range strings.Split(strings.TrimRight(s.Script, "\n"), "\n") {
 				fmt.Fprintf(&b, "   | %s\n", line)
+			}
+		}
+		if s.Instruction != "" {
+			for _, line := range strings.Split(strings.TrimRight(s.Instruction, "\n"), "\n") {
+				fmt.Fprintf(&b, "   > %s\n", line)
 			}
 		}
 		if s.Kind == StepHTTP {

@@ -101,6 +101,10 @@ type Run struct {
 	// that replica is lost the leader marks the run interrupted (see
 	// Service.InterruptLost). Empty for runs of a release before replicas.
 	Replica string `json:"replica,omitempty"`
+
+	// Answers are the answers to the run's manual steps, one per step, in
+	// the order they were given.
+	Answers []StepAnswer `json:"answers,omitempty"`
 }
 
 // Closed reports whether r is a request that Close ended unapproved

@@ -62,6 +62,9 @@ const (
 	StepRun    StepKind = "run"    // argv, no shell
 	StepScript StepKind = "script" // a body run by an interpreter, params as env only
 	StepHTTP   StepKind = "http"   // one HTTP request
+	// StepManual asks people in chat to do something and answer [Done],
+	// [Failed] or [Skip]: a checklist item of a runbook not automated yet.
+	StepManual StepKind = "manual"
 )
 
 // HTTPStep is an HTTP request step, before rendering.
@@ -78,14 +81,17 @@ type HTTPStep struct {
 }
 
 // Step is one step of a runbook, before rendering. Exactly one of Run,
-// Script, HTTP and SSH is set.
+// Script, HTTP, SSH and Manual is set.
 type Step struct {
-	Name            string            `yaml:"name" json:"name"`
-	Run             []string          `yaml:"run" json:"run,omitempty"`
-	Script          string            `yaml:"script" json:"script,omitempty"`
-	Interpreter     []string          `yaml:"interpreter" json:"interpreter,omitempty"` // default ["/bin/sh"]
-	HTTP            *HTTPStep         `yaml:"http" json:"http,omitempty"`
-	SSH             *SSHStep          `yaml:"ssh" json:"ssh,omitempty"`
+	Name        string    `yaml:"name" json:"name"`
+	Run         []string  `yaml:"run" json:"run,omitempty"`
+	Script      string    `yaml:"script" json:"script,omitempty"`
+	Interpreter []string  `yaml:"interpreter" json:"interpreter,omitempty"` // default ["/bin/sh"]
+	HTTP        *HTTPStep `yaml:"http" json:"http,omitempty"`
+	SSH         *SSHStep  `yaml:"ssh" json:"ssh,omitempty"`
+	// Manual is the instruction of a manual step (a template that may use
+	// params, never secret ones: people read it).
+	Manual          string            `yaml:"manual" json:"manual,omitempty"`
 	Env             map[string]string `yaml:"env" json:"env,omitempty"`
 	Dir             string            `yaml:"dir" json:"dir,omitempty"`
 	Timeout         time.Duration     `yaml:"timeout" json:"timeout,omitempty"`
@@ -145,6 +151,7 @@ type RenderedStep struct {
 	Interpreter     []string      `json:"interpreter,omitempty"` // StepScript
 	HTTP            *HTTPRequest  `json:"http,omitempty"`        // StepHTTP
 	SSH             *SSHRequest   `json:"ssh,omitempty"`         // StepSSH: Argv or Script, on these targets
+	Instruction     string        `json:"instruction,omitempty"` // StepManual
 	Env             []string      `json:"env,omitempty"`         // "K=V", includes TEBURA_PARAM_* for scripts
 	Dir             string        `json:"dir,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`

@@ -98,6 +98,9 @@ type Transition struct {
 	Actor    string
 	At       time.Time
 	Refused  bool
+	// Answer is set on the transition that recorded a person's answer to
+	// a manual step (From == To == running).
+	Answer *StepAnswer
 }
 
 // Approved reports whether t recorded an approval (one more approver),
@@ -640,6 +643,12 @@ func (s *Service) write(ctx context.Context, id, actor string, fn func(r *Run) (
 // AuditedStore the change and its entries are one transaction (one fsync);
 // otherwise the entries follow the change.
 func (s *Service) writeNotes(ctx context.Context, id, actor string, fn func(r *Run) ([]audit.Note, error)) (*Run, error) {
+	return s.writeTransition(ctx, id, actor, fn, nil)
+}
+
+// writeTransition is writeNotes whose published transition mark adds to
+// (nil: nothing), such as the answer it records.
+func (s *Service) writeTransition(ctx context.Context, id, actor string, fn func(r *Run) ([]audit.Note, error), mark func(*Transition)) (*Run, error) {
 	mu := &s.stripes[stripe(id)]
 	mu.Lock()
 	defer mu.Unlock()
@@ -674,7 +683,11 @@ func (s *Service) writeNotes(ctx context.Context, id, actor string, fn func(r *R
 	if run.State.Final() {
 		s.vault.drop(id)
 	}
-	s.publish(Transition{Run: copyRun(run), From: from, To: run.State, Actor: actor, At: s.now()})
+	t := Transition{Run: copyRun(run), From: from, To: run.State, Actor: actor, At: s.now()}
+	if mark != nil {
+		mark(&t)
+	}
+	s.publish(t)
 	return run, nil
 }
 
@@ -737,6 +750,7 @@ func copyRun(r *Run) *Run {
 	c.Secret = slices.Clone(r.Secret)
 	c.Sealed = slices.Clone(r.Sealed)
 	c.Approvals = slices.Clone(r.Approvals)
+	c.Answers = cloneAnswers(r.Answers)
 	if r.Denied != nil {
 		d := *r.Denied
 		c.Denied = &d

@@ -353,7 +353,7 @@ allow: [dev]
 params:
   - {name: gate, type: string, required: true}
 steps:
-  - {name: wait, script: 'while [ ! -e {{ .Params.gate }} ]; do sleep 0.01; done'}
+  - {name: wait, script: 'while [ ! -e "$TEBURA_PARAM_GATE" ]; do sleep 0.01; done'}
 `)
 	rb := sh.load(`
 name: hello
@@ -428,7 +428,7 @@ lock: gate
 params:
   - {name: gate, type: string, required: true}
 steps:
-  - {name: wait, script: 'while [ ! -e {{ .Params.gate }} ]; do sleep 0.01; done'}
+  - {name: wait, script: 'while [ ! -e "$TEBURA_PARAM_GATE" ]; do sleep 0.01; done'}
 `)
 	hello := sh.load(`
 name: hello

@@ -57,6 +57,7 @@ type stepResult struct {
 	timedOut bool
 	timeout  time.Duration
 	status   string // HTTP status line
+	answered string // a manual step answered Failed: who said so
 }
 
 // describe says in words why the step failed.
@@ -64,6 +65,8 @@ func (r stepResult) describe(s RenderedStep) string {
 	switch {
 	case r.timedOut:
 		return fmt.Sprintf("step %s timed out after %s", s.Name, shortDuration(r.timeout))
+	case r.answered != "":
+		return r.answered
 	case r.err != nil:
 		return fmt.Sprintf("step %s failed: %v", s.Name, r.err)
 	case r.status != "":
@@ -94,6 +97,11 @@ func (e *Executor) runStepWith(ctx context.Context, s RenderedStep, out *output,
 		r = e.runHTTP(ctx, s, out)
 	case StepSSH:
 		r = e.runSSH(ctx, out.h, s, out)
+	case StepManual:
+		out.h.mu.Lock()
+		n := out.h.stepNo
+		out.h.mu.Unlock()
+		r = e.runManual(ctx, out.h, n, s, out)
 	default:
 		r = e.runProcess(ctx, s, out, pipe)
 	}

@@ -25,6 +25,8 @@ func neededScopes() []struct{ scope, why string } {
 		{"groups:write", "creating private incident channels"},
 		{"files:write", "uploading full run logs"},
 		{"usergroups:read", "granting roles to Slack user groups"},
+		{"users:read", "finding on-call people by email (requested with users:read.email)"},
+		{"users:read.email", "finding on-call people by email (users.lookupByEmail)"},
 	}
 }
 

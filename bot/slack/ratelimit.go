@@ -40,7 +40,7 @@ func rateOf(method string) (perMinute float64, burst int) {
 	case "conversations.create", "conversations.archive", "conversations.setTopic",
 		"usergroups.list", "usergroups.users.list":
 		return Tier2PerMinute, 5
-	case "chat.update", "conversations.invite", "conversations.info":
+	case "chat.update", "conversations.invite", "conversations.info", "users.lookupByEmail":
 		return Tier3PerMinute, 12
 	case "chat.postMessage": // keyed per channel
 		return PostPerChannelPerSecond * 60, 3

@@ -128,13 +128,14 @@ func Render(m bot.Message) Rendered {
 	}
 	if len(m.Buttons) > 0 {
 		var elems []slack.BlockElement
+		ids := map[string]bool{}
 		for i, b := range m.Buttons {
 			if i == MaxActionElements {
 				break
 			}
 			label := truncate(oneLine(bot.Unmark(b.Label)), MaxButtonText)
 			budget -= utf8.RuneCountInString(label)
-			btn := slack.NewButtonBlockElement(truncateBytes(b.ActionID, MaxActionID), truncateBytes(b.CallbackID, MaxButtonValue),
+			btn := slack.NewButtonBlockElement(uniqueActionID(b.ActionID, i, ids), truncateBytes(b.CallbackID, MaxButtonValue),
 				slack.NewTextBlockObject(slack.PlainTextType, label, true, false))
 			switch b.Style {
 			case bot.StylePrimary:
@@ -413,4 +414,18 @@ func reverse(s []string) []string {
 		s[i], s[j] = s[j], s[i]
 	}
 	return s
+}
+
+// uniqueActionID is button i's action_id, made unique within its block
+// (Slack refuses a block whose buttons share one) by a "-<i>" suffix on a
+// repeat; clicks are resolved by the button's value (its callback), never
+// by its action_id.
+func uniqueActionID(id string, i int, seen map[string]bool) string {
+	a := truncateBytes(id, MaxActionID)
+	if seen[a] {
+		suffix := fmt.Sprintf("-%d", i)
+		a = truncateBytes(id, MaxActionID-len(suffix)) + suffix
+	}
+	seen[a] = true
+	return a
 }

@@ -172,6 +172,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Store = st
+	logger.Info("store opened", "driver", cfg.Store.Driver)
 	a.Admin = http.NewServeMux()
 	if err := a.openAdmin(); err != nil {
 		st.Close()

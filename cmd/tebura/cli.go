@@ -110,6 +110,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.healthcheckCmd(),
 		c.versionCmd(),
 		c.targetsCmd(),
+		c.changeCmd(),
 		c.storeCmd(),
 	)
 	return root

@@ -178,6 +178,9 @@ func (c *cli) doctorCmd() *cobra.Command {
 			for _, ch := range checkTargets(ctx, cfg) {
 				show(ch)
 			}
+			for _, ch := range checkTickets(ctx, cfg) {
+				show(ch)
+			}
 			if failed > 0 {
 				fmt.Fprintf(c.stdout, "%d check(s) failed\n", failed)
 				return &exitError{code: 1}

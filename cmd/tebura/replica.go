@@ -81,3 +81,20 @@ func sharedLogs(cfg config.Config, st appStore) runbooks.LogStore {
 	}
 	return st
 }
+
+// whileLeading runs the loop f as leader work until ctx ends: on the
+// replica that leads, with a context that ends with its term, and again
+// from the start whenever this replica leads anew. Loops that must act
+// once across replicas (escalation pages, ticket filing) run through it.
+func (a *App) whileLeading(ctx context.Context, f func(ctx context.Context)) {
+	t := time.NewTicker(a.Config.Replica.RenewInterval)
+	defer t.Stop()
+	for {
+		a.Elector.Do(ctx, f)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -159,6 +159,9 @@ func cliRunbook(w *world, name string, args []string, actor string, breakGlass b
 	if _, err := rb.ParseArgs(args); err != nil {
 		return nil, 0, err
 	}
+	if err := runbooks.TerminalRunnable(rb); err != nil {
+		return nil, 0, err
+	}
 	gate, err := cliGate(w, rb, actor, breakGlass)
 	if err != nil {
 		return nil, 0, err

@@ -9,6 +9,7 @@ import (
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
@@ -18,7 +19,7 @@ import (
 
 // appStore is the store the server and the CLI work on, whichever
 // store.driver chose: every interface the domain packages take, the chat
-// outbox, Prune and Close.
+// outbox, the changes to services and Close.
 type appStore interface {
 	metrics.Store
 	bot.OutboxStore
@@ -26,9 +27,14 @@ type appStore interface {
 	replica.LeaseStore
 	// LogStore keeps the runs' logs where every replica reads them.
 	runbooks.LogStore
+	hints.ChangeStore
 	// Close releases the file or the connections.
 	Close() error
 }
+
+// openTimeout bounds connecting to PostgreSQL and migrating its schema at
+// open.
+const openTimeout = 30 * time.Second
 
 // storeOptions tune openStore.
 type storeOptions struct {
@@ -53,6 +59,10 @@ func openStore(ctx context.Context, cfg config.Config, opts storeOptions) (appSt
 	if opts.Metrics != nil {
 		po.ObserveQuery = opts.Metrics.ObserveQuery
 	}
+	// A database that does not answer (an unroutable host) fails the
+	// start instead of hanging it.
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	st, err := postgres.Open(ctx, cfg.Store.Postgres.DSN.Value(), po)
 	if err != nil {
 		return nil, err

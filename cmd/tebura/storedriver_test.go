@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -112,5 +114,16 @@ func TestBoltOnlyCommandsOnPostgres(t *testing.T) {
 	cfg := pgConfig(t, "postgres://tebura@127.0.0.1:1/x")
 	if out, errOut, code := runCLI(t, "", "backup", "--config", cfg, t.TempDir()+"/copy.db"); code == 0 || !strings.Contains(out+errOut, "pg_dump") {
 		t.Errorf("backup with postgres: %d %s%s", code, out, errOut)
+	}
+	rc := runConfig(t)
+	f, err := os.OpenFile(rc, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "store: {driver: postgres, postgres: {dsn: 'postgres://tebura@127.0.0.1:1/x'}}\nsecrets: {key: %s}\n", testKey)
+	f.Close()
+	t.Setenv("USER", "bob")
+	if out, errOut, code := runCLI(t, "", "run", "--config", rc, "hello", "--yes"); code == 0 || !strings.Contains(out+errOut, "tebura serve") {
+		t.Errorf("run without a server, with postgres: %d %s%s; want it refused, pointing at serve", code, out, errOut)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/config"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
@@ -74,6 +75,8 @@ func TestStoreMigrate(t *testing.T) {
 	must(err)
 	must(src.PutDelivery(ctx, bot.Delivery{Platform: "slack", ID: "outbox:1", To: bot.Target{Channel: "C1"}, Message: bot.Message{Header: "kept"}, Created: clock.Now()}))
 	must(src.PutMeta(ctx, "commands_version", []byte("3")))
+	_, err = src.PutChange(ctx, hints.Change{ID: "gh-1", Service: "api", Version: "v2", Source: "github", At: clock.Now()})
+	must(err)
 	_, err = src.AcquireLock(ctx, runbooks.Lock{Key: "deploy", RunID: "r2", Holder: "console:bob"})
 	must(err)
 	must(src.Close())
@@ -119,6 +122,9 @@ func TestStoreMigrate(t *testing.T) {
 	}
 	if v, err := dst.GetMeta(ctx, "commands_version"); err != nil || string(v) != "3" {
 		t.Errorf("meta after the copy = %q, %v", v, err)
+	}
+	if cs, err := dst.Changes(ctx, "api", clock.Now().Add(-time.Hour), clock.Now(), 0); err != nil || len(cs) != 1 || cs[0].Version != "v2" {
+		t.Errorf("changes after the copy = %+v, %v", cs, err)
 	}
 	if locks, err := dst.Locks(ctx); err != nil || len(locks) != 1 || locks[0].Key != "deploy" {
 		t.Errorf("locks after the copy = %+v, %v", locks, err)

@@ -192,16 +192,33 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// one channel.
 		announce[console.Platform] = cmp.Or(cfg.Console.Channel, console.DefaultChannel)
 	}
+	var hooks *http.ServeMux
+	if o.Console != consoleOnly {
+		hooks = http.NewServeMux()
+	}
+	hintsPart := s.mountHints(hooks, app.Admin)
+	oc, cal, err := onCall(cfg, slackA, s.log)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := s.wireTickets(app, cfg)
+	if err != nil {
+		return nil, err
+	}
 	s.inc, err = incidentchat.New(incidentchat.Deps{
 		Service: s.svc, Runs: app.Runs, Runbooks: s.books, Store: app.Data, Registry: s.registry, Audit: app.Audit,
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
-		Lead: app.Elector.Do,
+		Lead:   app.Elector.Do,
+		OnCall: oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
+		CardParts: append(parts, hintsPart),
 	})
 	if err != nil {
 		return nil, err
 	}
+	startEscalation(app, cfg, s.svc, s.inc, s.log)
+	watchLoad(app, cfg, s.svc, cal)
 
 	s.bot = commands.New(commands.Deps{
 		Callbacks: app.Data, Registry: s.registry, Access: s.policy, Commands: cfg.Bot.Commands,
@@ -213,7 +230,6 @@ func wire(app *App, o wireOptions) (*server, error) {
 		// every configured source is mounted; an absent one stays off.
 		// The webhook handlers live on their own mux behind the metrics
 		// middleware (source label from the path, 404s as "unknown").
-		hooks := http.NewServeMux()
 		app.Mux.Handle("/hooks/", app.Metrics.Webhooks(hooks))
 		s.hooks, err = source.Mount(hooks, cfg.Sources, source.Ingester(s.svc.Ingest, s.inc.React), s.log,
 			source.Limits{MaxBody: cfg.HTTP.MaxBody})
@@ -412,6 +428,7 @@ func (s *server) pruneShared(ctx context.Context) {
 	} else if err == nil && n > 0 {
 		s.log.Debug("incident marks pruned", "count", n)
 	}
+	s.pruneChanges(ctx, time.Now())
 }
 
 // watch wires the watchdog section: the watchdog alert taken out of the
@@ -447,7 +464,7 @@ func (s *server) pruneLogs() {
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is

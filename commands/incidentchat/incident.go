@@ -16,6 +16,7 @@ import (
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/oncall"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -89,6 +90,12 @@ type Deps struct {
 	// CardParts add each feature's part to the incident card (bridge,
 	// ticket, hints...), in this order.
 	CardParts []CardPart
+	// OnCall pages schedules (oncall:NAME) and shows who is on call; nil
+	// when none is configured. Calendar counts out-of-hours pages in
+	// /incident stats; ObservePage is told every page (metrics).
+	OnCall      OnCall
+	Calendar    *oncall.Calendar
+	ObservePage func(oncall.Page)
 }
 
 // Incidents is the chat side of incidents: the /incident commands, the
@@ -155,6 +162,10 @@ type Incidents struct {
 	timeout   time.Duration
 	observe   func(Outcome)
 	lead      func(ctx context.Context, f func(ctx context.Context)) bool
+	// On-call (see Deps.OnCall).
+	oncall      OnCall
+	calendar    *oncall.Calendar
+	observePage func(oncall.Page)
 
 	mu     sync.Mutex
 	locks  map[int64]*sync.Mutex
@@ -188,7 +199,11 @@ func New(d Deps) (*Incidents, error) {
 		announces: d.AnnounceChannels, private: d.PrivateChannels, parts: d.CardParts,
 		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe, lead: d.Lead,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, life: context.Background(),
-		first: make(chan struct{})}
+		first: make(chan struct{}), oncall: d.OnCall, calendar: d.Calendar, observePage: d.ObservePage}
+	i.parts = append([]CardPart{CardPartFunc(i.bridgePart)}, i.parts...)
+	if d.OnCall != nil {
+		i.parts = append([]CardPart{CardPartFunc(i.onCallPart)}, i.parts...)
+	}
 	if i.now == nil {
 		i.now = time.Now
 	}

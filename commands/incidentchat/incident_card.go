@@ -106,7 +106,7 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 	for _, l := range links {
 		msg.Links = append(msg.Links, bot.Link{Label: l.Title, URL: l.URL})
 	}
-	i.addParts(ctx, inc, &msg)
+	i.addParts(ctx, inc, st, &msg)
 	if !inc.Status.Open() {
 		return msg
 	}
@@ -118,6 +118,9 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 		bot.Button{Label: labelDiagnostics, ActionID: actionIncDiag, CallbackID: callbackID(inc, actionIncDiag, 0)})
 	for k, p := range st.proposals {
 		msg.Buttons = append(msg.Buttons, bot.Button{Label: labelPropose + p.Runbook, ActionID: actionIncPropose, CallbackID: callbackID(inc, actionIncPropose, k)})
+	}
+	for k, sg := range st.suggest {
+		msg.Buttons = append(msg.Buttons, bot.Button{Label: sg.Label, ActionID: actionIncSuggest, CallbackID: callbackID(inc, actionIncSuggest, k)})
 	}
 	return msg
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/oncall"
 	"github.com/tebura/tebura/runbooks"
 )
 
 // incidentVerbs are the /incident subcommands.
-var incidentVerbs = []string{"declare", "ack", "resolve", "status", "note", "commander", "timeline", "postmortem", "list", "stats", "help"}
+var incidentVerbs = []string{"declare", "ack", "resolve", "status", "note", "commander", "timeline", "postmortem", "list", "stats", "oncall", "page", "help"}
 
 // defaultStatsWindow is the window of /incident stats without one.
 const defaultStatsWindow = 30 * 24 * time.Hour
@@ -43,7 +44,9 @@ func (i *Incidents) HandleCommand(ctx context.Context, c *bot.Command, req comma
 		return i.list(ctx, c, args)
 	case "stats":
 		return i.stats(ctx, c, args)
-	case "ack", "resolve", "note", "commander":
+	case "oncall":
+		return i.oncallCmd(ctx, c, args)
+	case "ack", "resolve", "note", "commander", "page":
 		if !i.mayAct(c.Actor) {
 			return tebura.Errorf(tebura.EFORBIDDEN, "Working an incident needs a role in the bot's access config, and you have none. Ask an admin for one; `%s whoami` shows what you have.", i.names.Typed(commands.RootTebura))
 		}
@@ -64,6 +67,8 @@ func (i *Incidents) HandleCommand(ctx context.Context, c *bot.Command, req comma
 		return i.note(ctx, c, inc, strings.Join(rest, " "))
 	case "commander":
 		return i.commander(ctx, c, inc, rest)
+	case "page":
+		return i.pageCmd(ctx, c, inc, rest)
 	case "status":
 		return i.status(ctx, c, inc)
 	case "timeline":
@@ -129,7 +134,9 @@ func (i *Incidents) help(ctx context.Context, c *bot.Command) error {
 		"`" + in + " timeline [#N]` — everything that happened",
 		"`" + in + " postmortem [#N]` — the postmortem draft, as a file",
 		"`" + in + " list [--open]` — recent incidents",
-		"`" + in + " stats [30d]` — MTTA and MTTR by severity and service",
+		"`" + in + " stats [30d]` — MTTA and MTTR by severity and service, and responder load",
+		"`" + in + " oncall [SCHEDULE]` — who is on call now and next",
+		"`" + in + " page [#N] oncall:SCHEDULE` — invite who is on call now (or role:NAME, @person)",
 	}
 	return c.Reply.Private(ctx, bot.Message{Header: "Incidents", Level: bot.LevelInfo, Text: []string{strings.Join(lines, "\n"),
 		"Inside an incident channel, #N may be left out; in a channel several incidents share (the console's, or one a rule names) it is the most recent open one. Working an incident needs a role; reading does not."}})
@@ -432,8 +439,16 @@ func (i *Incidents) stats(ctx context.Context, c *bot.Command, args []string) er
 	if err != nil {
 		return err
 	}
+	text := statsText(st)
+	if i.oncall != nil {
+		loads, err := oncall.ResponderLoad(ctx, i.svc, i.calendar, i.now().Add(-window), i.now())
+		if err != nil {
+			return err
+		}
+		text += loadText(loads)
+	}
 	return c.Reply.Private(ctx, bot.Message{Header: "Incident stats, last " + commands.Human(window), Level: bot.LevelInfo,
-		Code: &bot.Code{Text: statsText(st)}, Context: "MTTA and MTTR count from when the incident opened."})
+		Code: &bot.Code{Text: text}, Context: "MTTA and MTTR count from when the incident opened."})
 }
 
 func statsText(st incident.Stats) string {
@@ -478,6 +493,8 @@ func (i *Incidents) HandleClick(ctx context.Context, c *bot.Click, cb bot.Callba
 		return i.rerunDiagnostics(ctx, c, inc)
 	case actionIncPropose:
 		return i.reproposal(ctx, c, inc, cb.Data["rule"], cb.Data["runbook"])
+	case actionIncSuggest:
+		return i.proposeSuggestion(ctx, c, inc, cb.Data["runbook"], cb.Data["params"])
 	}
 	return tebura.Errorf(tebura.ENOTFOUND, "This button no longer works. Type `%s status %s` to see where things stand.", i.names.Typed(commands.RootIncident), inc.Ref())
 }
@@ -543,6 +560,13 @@ func (i *Incidents) reproposal(ctx context.Context, c *bot.Click, inc *incident.
 		}
 		if run, err := i.store.GetRun(ctx, p.Run); err == nil && run.State == runbooks.StatePendingApproval {
 			return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("%s is waiting for approval as run %s: its card with [Approve] and [Deny] is in this channel.", runbook, p.Run)}})
+		}
+	}
+	if rule == ruleHint {
+		for _, p := range st.proposals {
+			if p.Rule == ruleHint && p.Runbook == runbook {
+				return i.proposeHint(ctx, c, inc, st, runbook, p.Params)
+			}
 		}
 	}
 	for _, ra := range i.svc.Actions(inc).Suggest {

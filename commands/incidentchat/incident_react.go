@@ -15,6 +15,7 @@ import (
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/oncall"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -39,6 +40,7 @@ const (
 	actionIncResolve = "incident_resolve"
 	actionIncDiag    = "incident_diagnostics"
 	actionIncPropose = "incident_propose"
+	actionIncSuggest = "incident_suggest"
 )
 
 // incState is what the reaction layer knows of one incident. It is loaded
@@ -53,6 +55,7 @@ type incState struct {
 	recorded  map[string]bool   // runs whose end is on the timeline
 	approved  map[string]bool   // "run|identity": approvals on the timeline
 	proposals []proposal        // this cycle's suggestions, for the card's buttons
+	suggest   []Suggestion      // the card parts' suggestions when it was last drawn
 	alert     *incident.Alert   // a representative alert, for annotations and links
 	callbacks bool              // the card's callbacks are stored
 	synced    bool              // the card was drawn by this process
@@ -482,6 +485,14 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 			st.mode = channelShared
 			i.mark(ctx, inc, incident.ActorTebura, kindChannelUse, "Posting in "+target+" (shared channel)",
 				map[string]string{"platform": inc.Channel.Platform, "channel": inc.Channel.ID, "name": inc.Channel.Name, "mode": channelShared})
+			// Nobody is invited into a shared channel, but the on-call
+			// schedules are still paged: the card and the timeline say who
+			// is on call.
+			invite := derived.Invite
+			if hint != nil {
+				invite = append(hint.Invite, invite...)
+			}
+			i.invite(ctx, inc, st, invite)
 		}
 		return inc
 	}
@@ -521,6 +532,7 @@ func (i *Incidents) openChannel(ctx context.Context, inc *incident.Incident, st 
 		if inc.Channel.URL != "" {
 			msg.Links = []bot.Link{{Label: where, URL: inc.Channel.URL}}
 		}
+		msg.Links = append(msg.Links, i.bridgeLinks(inc)...)
 		if _, err := chat.Post(ctx, bot.Target{Channel: announce}, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
 			i.log.Error("incident announcement failed", "incident", inc.Number, "err", err)
 		} else {
@@ -543,22 +555,26 @@ func topic(inc *incident.Incident) string {
 
 // invite adds the members of roles and the named identities to the
 // incident's channel and records them as responders.
-func (i *Incidents) invite(ctx context.Context, inc *incident.Incident, st *incState, list []string) {
+// oncall:NAME pages who is on call now (see resolveOnCall); in a channel
+// the bot did not create, pages are recorded but nobody is invited.
+func (i *Incidents) invite(ctx context.Context, inc *incident.Incident, st *incState, list []string) ([]oncall.Page, error) {
+	list, pages := i.resolveOnCall(ctx, inc, st.channel.Platform, list)
 	members := i.expand(list)
 	if len(members) == 0 || st.mode != channelCreated {
-		return
+		return pages, nil
 	}
 	cm, ok := i.chats[st.channel.Platform].(bot.ChannelManager)
 	if !ok {
-		return
+		return pages, nil
 	}
 	if err := cm.Invite(ctx, st.channel.ID, members); err != nil {
 		i.log.Error("incident invite failed", "incident", inc.Number, "err", err)
-		return
+		return pages, err
 	}
 	if _, err := i.svc.AddResponders(ctx, inc.ID, incident.ActorTebura, members); err != nil {
 		i.log.Error("responders not recorded", "incident", inc.Number, "err", err)
 	}
+	return pages, nil
 }
 
 // say posts a message in the incident's channel.
@@ -582,10 +598,11 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 	if !st.card.IsZero() && !edit {
 		return
 	}
+	// drawn first: the parts' suggestions it keeps in st need callbacks too
+	msg := bot.Fit(i.cardMessage(ctx, inc, st), bot.LimitsOf(chat))
 	if err := i.storeCallbacks(ctx, inc, st); err != nil {
 		i.log.Error("card buttons not stored", "incident", inc.Number, "err", err)
 	}
-	msg := bot.Fit(i.cardMessage(ctx, inc, st), bot.LimitsOf(chat))
 	if !st.card.IsZero() {
 		err := chat.Edit(ctx, st.card, msg)
 		if err == nil {
@@ -617,7 +634,7 @@ func (i *Incidents) card(ctx context.Context, inc *incident.Incident, st *incSta
 // so that every edit of the card keeps working buttons.
 func callbackID(inc *incident.Incident, action string, k int) string {
 	id := callbackPrefix + inc.ID + "_" + strings.TrimPrefix(action, "incident_")
-	if action == actionIncPropose {
+	if action == actionIncPropose || action == actionIncSuggest {
 		id += fmt.Sprint("_", k)
 	}
 	return id
@@ -637,6 +654,15 @@ func (i *Incidents) storeCallbacks(ctx context.Context, inc *incident.Incident, 
 	}
 	for k, p := range st.proposals {
 		if err := put(actionIncPropose, k, map[string]string{"rule": p.Rule, "runbook": p.Runbook}); err != nil {
+			return err
+		}
+	}
+	for k, sg := range st.suggest {
+		params, err := json.Marshal(sg.Params)
+		if err != nil {
+			return err
+		}
+		if err := put(actionIncSuggest, k, map[string]string{"runbook": sg.Runbook, "params": string(params)}); err != nil {
 			return err
 		}
 	}
@@ -787,6 +813,8 @@ func (i *Incidents) onTransition(t runbooks.Transition) {
 	}
 	ctx := context.Background()
 	switch {
+	case t.Answer != nil:
+		i.recordAnswer(ctx, t)
 	case t.To.Final() || t.Approved():
 		i.recordRun(ctx, t.Run.ID)
 	case t.To == runbooks.StateRunning || t.To == runbooks.StateQueued:

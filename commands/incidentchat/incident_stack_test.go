@@ -21,6 +21,7 @@ import (
 	"github.com/tebura/tebura/commands/runbookchat"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/incident"
+	"github.com/tebura/tebura/oncall"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -142,6 +143,11 @@ type stackOptions struct {
 	CardParts []incidentchat.CardPart
 	// Lead goes to the incident layer's Deps (nil: this stack leads).
 	Lead func(ctx context.Context, f func(ctx context.Context)) bool
+	// Hints adds the resolution hints part (after CardParts).
+	Hints *config.Hints
+	// OnCall and Calendar go to the incident layer's Deps.
+	OnCall   incidentchat.OnCall
+	Calendar *oncall.Calendar
 }
 
 // stack is the whole bot with incidents on a data dir that survives a
@@ -222,11 +228,18 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	parts := o.CardParts
+	if o.Hints != nil {
+		h := *o.Hints
+		parts = append(parts, incidentchat.NewHints(incidentchat.HintsDeps{Incidents: svc, Changes: st,
+			Runs: st.GetRun, Registry: func() *runbooks.Registry { return reg }, Config: func() config.Hints { return h }}))
+	}
 	inc, err := incidentchat.New(incidentchat.Deps{
 		Service: svc, Runs: books.Runs(), Runbooks: books, Store: st, Registry: func() *runbooks.Registry { return reg },
 		Audit: al, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
-		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: o.CardParts, Lead: o.Lead,
+		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: parts, Lead: o.Lead,
+		OnCall: o.OnCall, Calendar: o.Calendar,
 	})
 	if err != nil {
 		t.Fatal(err)

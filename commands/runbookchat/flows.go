@@ -182,7 +182,7 @@ func (b *Flows) HandleCommand(ctx context.Context, c *bot.Command, req commands.
 // Owns reports whether action is one of the buttons these flows post.
 func (b *Flows) Owns(action string) bool {
 	switch action {
-	case actionApprove, actionDeny, actionCancel, actionView:
+	case actionApprove, actionDeny, actionCancel, actionView, actionAnswer:
 		return true
 	}
 	return false
@@ -199,6 +199,8 @@ func (b *Flows) HandleClick(ctx context.Context, c *bot.Click, cb bot.Callback) 
 		return b.cancel(ctx, c.Reply, c.Actor, cb.Subject)
 	case actionView:
 		return b.status(ctx, c.Reply, c.Actor, cb.Subject)
+	case actionAnswer:
+		return b.answer(ctx, c, cb)
 	}
 	return tebura.Errorf(tebura.ENOTFOUND, "This button no longer works. Type `%s status` to see where things stand.", b.names.Typed(commands.RootRunbook))
 }

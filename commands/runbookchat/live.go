@@ -261,9 +261,11 @@ func (b *Flows) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Ru
 	sub := h.Subscribe()
 	defer sub.Close()
 	chat := b.chat(ref.Platform)
+	var prompt promptButtons // the answer buttons of a manual step
 	if st != nil {
 		// The frame the hold ends on if nothing changes by then.
-		st.Update(frame(run, sub.Snapshot(), m, b.now(), cancelCB, ""))
+		snap := sub.Snapshot()
+		st.Update(b.withPrompt(ctx, frame(run, snap, m, b.now(), cancelCB, ""), run, snap, &prompt))
 	}
 	// Frames follow the run's changes, and a quiet run still gets its
 	// elapsed time refreshed now and then.
@@ -280,7 +282,8 @@ func (b *Flows) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Ru
 		case <-refresh.C:
 		}
 		if st != nil {
-			st.Update(frame(run, sub.Snapshot(), m, b.now(), cancelCB, ""))
+			snap := sub.Snapshot()
+			st.Update(b.withPrompt(ctx, frame(run, snap, m, b.now(), cancelCB, ""), run, snap, &prompt))
 		}
 	}
 	<-h.Done()

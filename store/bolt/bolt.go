@@ -55,6 +55,11 @@ const (
 	bucketAlerts       = "alerts"        // alerts by fingerprint
 	bucketTimeline     = "timeline"      // timeline entries, ordered
 	bucketIncidentSeq  = "incident_seq"  // incident numbering
+
+	// Change buckets (changes.go): the changes to services that the
+	// incident card lists as hints.
+	bucketChanges   = "changes"    // be64(at unix ns) NUL change ID → hints.Change
+	bucketChangeIDs = "change_ids" // change ID → its key in bucketChanges
 )
 
 // allBuckets is the one list of buckets; Open creates them all.
@@ -62,6 +67,7 @@ func allBuckets() []string {
 	return []string{
 		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox, bucketLeases, bucketLogs,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
+		bucketChanges, bucketChangeIDs,
 	}
 }
 

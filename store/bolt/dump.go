@@ -11,6 +11,7 @@ import (
 
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -37,6 +38,8 @@ type DumpWriter interface {
 	// Timeline gets each incident's entries in order.
 	Timeline(n int64, e incident.TimelineEntry) error
 	Mark(name string, at time.Time) error
+	// Change gets the changes to services (hints).
+	Change(c hints.Change) error
 }
 
 // Dump hands every record of the store to w, from one read transaction,
@@ -103,6 +106,10 @@ func (s *Store) Dump(ctx context.Context, w DumpWriter) error {
 				}
 				var e incident.TimelineEntry
 				return decodeThen(v, &e, func() error { return w.Timeline(int64(n), e) })
+			}},
+			{bucketChanges, func(_, v []byte) error {
+				var c hints.Change
+				return decodeThen(v, &c, func() error { return w.Change(c) })
 			}},
 		}
 		for _, st := range steps {

@@ -12,6 +12,7 @@ import (
 	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/incident"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -78,7 +79,7 @@ func (s *Store) Load(ctx context.Context, fill func(l *Loader) error) (map[strin
 
 // dataTables are the tables a used store has rows in.
 var dataTables = []string{"runs", "locks", "audit", "callbacks", "dedupe", "meta", "outbox",
-	"incidents", "incident_keys", "incident_marks", "alerts", "timeline"}
+	"incidents", "incident_keys", "incident_marks", "alerts", "timeline", "changes"}
 
 // usedTables names the data tables that have rows.
 func usedTables(ctx context.Context, tx pgx.Tx) ([]string, error) {
@@ -204,10 +205,15 @@ func (l *Loader) Mark(name string, at time.Time) error {
 	return l.queue("incident marks", "INSERT INTO incident_marks (name, at) VALUES ($1, $2)", []byte(name), at.UnixNano())
 }
 
+// Change implements bolt.DumpWriter.
+func (l *Loader) Change(c hints.Change) error {
+	return l.queueJSON("changes", "INSERT INTO changes (id, service, at, data) VALUES ($1, $2, $3, $4)", &c, []byte(c.ID), []byte(c.Service), c.At.UnixNano())
+}
+
 // Summary renders counts as "12 runs, 3 incidents, …" in a stable order.
 func Summary(counts map[string]int) string {
 	order := []string{"runs", "locks", "audit entries", "callbacks", "meta", "dedupe keys", "outbox",
-		"incidents", "incident keys", "alerts", "timeline entries", "incident marks"}
+		"incidents", "incident keys", "alerts", "timeline entries", "incident marks", "changes"}
 	var parts []string
 	for _, k := range order {
 		parts = append(parts, strconv.Itoa(counts[k])+" "+k)

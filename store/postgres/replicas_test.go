@@ -286,3 +286,61 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Errorf("Mark(before) after the restart = %v, %v; want remembered", again, err)
 	}
 }
+
+// TestIncidentTxSeesItsOwnWrites: the writes an incident transaction
+// queues are seen by its own reads, whether a read answers from what is
+// pending or sends it first.
+func TestIncidentTxSeesItsOwnWrites(t *testing.T) {
+	s, clock, _ := openTest(t)
+	now := clock.Now()
+	err := s.UpdateIncidents(t.Context(), func(tx incident.Tx) error {
+		n, err := tx.NextNumber()
+		if err != nil {
+			return err
+		}
+		if err := tx.PutIncident(&incident.Incident{ID: "i1", Number: n, Key: "k", Status: incident.StatusTriggered}); err != nil {
+			return err
+		}
+		if inc, err := tx.Incident(n); err != nil || inc.Key != "k" {
+			t.Errorf("Incident before a flush = %+v, %v", inc, err)
+		}
+		tx.SetKeyIndex("k", n)
+		if got, ok, err := tx.KeyIndex("k"); got != n || !ok || err != nil {
+			t.Errorf("KeyIndex = %d %v %v", got, ok, err)
+		}
+		tx.SetChannelIndex("slack", "C1", n)
+		if got, ok, err := tx.ChannelIndex("slack", "C1"); got != n || !ok || err != nil {
+			t.Errorf("ChannelIndex = %d %v %v", got, ok, err)
+		}
+		tx.SetMark("m", now)
+		if at, ok, err := tx.Mark("m"); !ok || err != nil || !at.Equal(now) {
+			t.Errorf("Mark = %v %v %v", at, ok, err)
+		}
+		tx.PutAlert(n, &incident.AlertEntry{Alert: incident.Alert{Fingerprint: "f1"}, Fires: 1})
+		if e, ok, err := tx.Alert(n, "f1"); !ok || err != nil || e.Fires != 1 {
+			t.Errorf("Alert = %+v %v %v", e, ok, err)
+		}
+		if got, err := tx.(incident.AlertLoader).AlertsOf(n, []string{"f1", "f2"}); err != nil || len(got) != 1 || got["f1"].Fires != 1 {
+			t.Errorf("AlertsOf = %+v, %v", got, err)
+		}
+		tx.AppendTimeline(n, incident.TimelineEntry{Kind: "k", Text: "one"})
+		if tl, err := tx.Timeline(n); err != nil || len(tl) != 1 {
+			t.Errorf("Timeline = %+v, %v", tl, err)
+		}
+		// After that flush, the reads come from the database.
+		tx.PutAlert(n, &incident.AlertEntry{Alert: incident.Alert{Fingerprint: "f2"}, Fires: 2})
+		if got, err := tx.(incident.AlertLoader).AlertsOf(n, []string{"f1", "f2"}); err != nil || len(got) != 2 || got["f2"].Fires != 2 {
+			t.Errorf("AlertsOf across a flush = %+v, %v", got, err)
+		}
+		if c, err := tx.OpenCount(); err != nil || c != 1 {
+			t.Errorf("OpenCount = %d, %v", c, err)
+		}
+		if as, err := tx.Alerts(n); err != nil || len(as) != 2 {
+			t.Errorf("Alerts = %d, %v", len(as), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

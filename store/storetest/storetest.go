@@ -16,6 +16,7 @@ import (
 
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 )
@@ -51,6 +52,8 @@ type Stores struct {
 	// Logs keeps run logs in chunks (runbooks.LogStore); nil skips its
 	// tests.
 	Logs runbooks.LogStore
+	// Changes keeps the changes to services (hints); nil skips its tests.
+	Changes hints.ChangeStore
 	// Clock is the clock the store was opened with; the suite advances it
 	// to expire dedupe keys.
 	Clock *Clock
@@ -99,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("callbacks", func(t *testing.T) { testCallbacks(t, open) })
 	t.Run("meta", func(t *testing.T) { testMeta(t, open) })
 	t.Run("outbox", func(t *testing.T) { testOutbox(t, open) })
+	t.Run("changes", func(t *testing.T) { testChanges(t, open) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, open) })
 	t.Run("leases", func(t *testing.T) { testLeases(t, open) })

@@ -64,8 +64,9 @@ type env struct {
 	srv  *httptest.Server
 }
 
-// newEnv starts the fake Discord, the real bot and the adapter in mode.
-func newEnv(t *testing.T, mode string) *env {
+// newEnv starts the fake Discord, the real bot and the adapter in mode;
+// the bot has e2eRunbook and the runbooks of extra.
+func newEnv(t *testing.T, mode string, extra ...string) *env {
 	t.Helper()
 	fake := discordtest.New(t)
 	fake.AddGuild(discordtest.Guild{
@@ -84,7 +85,7 @@ func newEnv(t *testing.T, mode string) *env {
 		PublicKey: hex.EncodeToString(pub), GuildIDs: []string{guildID},
 		APIURL: fake.APIURL, GatewayURL: fake.GatewayURL,
 	}
-	b := realBot(t, func(st *bolt.Store) bot.Chat {
+	b := realBot(t, extra, func(st *bolt.Store) bot.Chat {
 		e.a, err = discord.New(cfg, discord.Deps{Deduper: st, Meta: st}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -155,14 +156,14 @@ func runCommand(fake *discordtest.Server, who discordtest.Invoker) discordtest.I
 // realBot builds the real bot (router and runbook flows, bolt store, access policy, runbook
 // registry, executor, audit chain) with the Discord adapter that chat
 // builds over the bot's store as its chat.
-func realBot(t *testing.T, chat func(*bolt.Store) bot.Chat) *commands.Router {
+func realBot(t *testing.T, extra []string, chat func(*bolt.Store) bot.Chat) *commands.Router {
 	t.Helper()
 	return commandstest.New(t, commandstest.Options{
 		Roles: map[string][]string{
 			"dev": {"discord:" + aliceID},
 			"sre": {"discord-role:" + approverRID},
 		},
-		Runbooks: []string{e2eRunbook},
+		Runbooks: append([]string{e2eRunbook}, extra...),
 		Executor: runbooks.ExecutorConfig{TailLines: 20},
 		Bot:      config.Bot{StreamInterval: 20 * time.Millisecond},
 		Chat:     chat,

@@ -123,6 +123,7 @@ type Server struct {
 	scripted   map[string][]int       // method → Retry-After seconds of the next forced 429s
 	postBurst  int
 	seq        int
+	emails     map[string]string // email → user ID, for users.lookupByEmail
 	createGate func(name string) // test hook: called inside conversations.create
 	outage     bool              // the Web API is unreachable (SetOutage)
 	refused    int               // Web API requests dropped during outages
@@ -138,13 +139,14 @@ func New() *Server {
 		channels:  map[string]*Channel{},
 		messages:  map[string]*Message{},
 		groups:    map[string][]string{},
+		emails:    map[string]string{},
 		files:     map[string]*File{},
 		budgets:   map[string]Budget{},
 		seen:      map[string][]time.Time{},
 		blocked:   map[string]time.Time{},
 		scripted:  map[string][]int{},
 		postBurst: 3,
-		scopes:    []string{"commands", "chat:write", "channels:manage", "groups:write", "files:write", "usergroups:read", "channels:read", "groups:read"},
+		scopes:    []string{"commands", "chat:write", "channels:manage", "groups:write", "files:write", "usergroups:read", "channels:read", "groups:read", "users:read", "users:read.email"},
 	}
 	s.sock.init(s)
 	mux := http.NewServeMux()
@@ -532,6 +534,8 @@ func (s *Server) handle(method string, f url.Values) (any, *apiError) {
 		return s.update(f)
 	case "conversations.create":
 		return s.create(f)
+	case "users.lookupByEmail":
+		return s.lookupByEmail(f)
 	case "conversations.invite":
 		ch, e := s.memberChannel(f.Get("channel"))
 		if e != nil {
@@ -810,8 +814,16 @@ func CheckBlocks(blocks []map[string]any) string {
 			if len(els) == 0 || len(els) > maxElements {
 				return "invalid_blocks"
 			}
+			// An action_id is unique within its block (Block Kit reference).
+			ids := map[string]bool{}
 			for _, e := range els {
 				m, _ := e.(map[string]any)
+				if a, _ := m["action_id"].(string); a != "" {
+					if ids[a] {
+						return "invalid_blocks"
+					}
+					ids[a] = true
+				}
 				t, ok := textOf(m["text"])
 				if !ok || t == "" || utf8.RuneCountInString(t) > maxButtonText {
 					return "invalid_blocks"
