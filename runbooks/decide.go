@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -216,7 +217,35 @@ func (s *Service) markLost(r *Run, now time.Time) string {
 // every lock whose run is not active is freed. It returns the
 // interrupted runs (to redraw their messages).
 func (s *Service) Recover(ctx context.Context) ([]*Run, error) {
-	return s.interrupt(ctx, false)
+	return s.interrupt(ctx, sweepStart)
+}
+
+// orphanGrace is how long a run of this replica must have been started
+// (or requested, when queued) before InterruptOrphans may take it for
+// orphaned: the executor writes a new run's record just before it holds
+// the run.
+const orphanGrace = 10 * time.Second
+
+// sweep says which runs left executing interrupt marks.
+type sweep int
+
+const (
+	sweepStart   sweep = iota // at start-up: this replica's and lost replicas'
+	sweepLost                 // the leader's round: lost replicas' only
+	sweepOrphans              // this replica's that its executor no longer runs
+)
+
+// InterruptOrphans marks interrupted this replica's runs that the store
+// says are running or queued but its executor no longer holds: their end
+// could not be written (the database was unreachable when they were
+// stopped, see Executor.Abandon), and no other replica will take them for
+// lost while this one's heartbeat is fresh. Every replica calls it every
+// few seconds.
+func (s *Service) InterruptOrphans(ctx context.Context) ([]*Run, error) {
+	if s.alive == nil || s.exec == nil {
+		return nil, nil
+	}
+	return s.interrupt(ctx, sweepOrphans)
 }
 
 // InterruptLost marks interrupted, as Recover does, the runs left
@@ -228,13 +257,12 @@ func (s *Service) InterruptLost(ctx context.Context) ([]*Run, error) {
 	if s.alive == nil {
 		return nil, nil
 	}
-	return s.interrupt(ctx, true)
+	return s.interrupt(ctx, sweepLost)
 }
 
-// interrupt marks the runs left executing interrupted (see Recover),
-// except the runs of live replicas; lost leaves this replica's own alone
-// too (they run here now).
-func (s *Service) interrupt(ctx context.Context, lost bool) ([]*Run, error) {
+// interrupt marks the runs left executing interrupted (see Recover) that
+// the sweep covers: never the runs of other live replicas.
+func (s *Service) interrupt(ctx context.Context, which sweep) ([]*Run, error) {
 	stale, err := s.store.ListRuns(ctx, ListOptions{States: []State{StateRunning, StateQueued, StateApproved}})
 	if err != nil {
 		return nil, err
@@ -243,8 +271,16 @@ func (s *Service) interrupt(ctx context.Context, lost bool) ([]*Run, error) {
 	var out []*Run
 	alive := map[string]bool{}
 	for _, st := range stale {
-		if st.Replica != "" && s.alive != nil {
-			if st.Replica == s.replica && lost {
+		if which == sweepOrphans {
+			if st.Replica != s.replica || st.State == StateApproved {
+				continue // an approved run is about to be handed to the executor
+			}
+			if _, held := s.exec.Handle(st.ID); held || now.Sub(cmp.Or(st.StartedAt, st.RequestedAt)) < orphanGrace {
+				continue // the executor holds it, or is just taking it (its record is written first)
+			}
+		}
+		if st.Replica != "" && s.alive != nil && which != sweepOrphans {
+			if st.Replica == s.replica && which == sweepLost {
 				continue
 			}
 			if st.Replica != s.replica {
@@ -264,7 +300,9 @@ func (s *Service) interrupt(ctx context.Context, lost bool) ([]*Run, error) {
 			switch {
 			case r.State == StateRunning || r.State == StateQueued:
 				r.Reason = fmt.Sprintf("interrupted: tebura stopped while the run was %s", r.State)
-				if r.Replica != "" && r.Replica != s.replica {
+				if which == sweepOrphans {
+					r.Reason = fmt.Sprintf("interrupted: this replica lost the database while the run was %s", r.State)
+				} else if r.Replica != "" && r.Replica != s.replica {
 					r.Reason = fmt.Sprintf("interrupted: replica %s was lost while the run was %s", r.Replica, r.State)
 				}
 			case r.State == StateApproved && r.StartedAt.IsZero():

@@ -553,6 +553,8 @@ func (e *Executor) execute(h *Handle, run *Run, job Job, started time.Time, file
 		case errors.As(cause, &cc):
 			state, reason = StateCancelled, "cancelled by "+cc.by
 			h.update(func(h *Handle) { h.cancelBy = cc.by })
+		case errors.Is(cause, errReplicaLost):
+			state, reason = StateInterrupted, "interrupted: this replica lost the database while the run was running"
 		case errors.Is(cause, errShutdown):
 			state, reason = StateInterrupted, "interrupted: tebura shut down while the run was running"
 		case errors.Is(cause, errRunTimeout):

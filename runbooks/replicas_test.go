@@ -91,3 +91,60 @@ func TestRunsAcrossReplicas(t *testing.T) {
 		t.Errorf("Recover without Alive = %+v, %v; want the run", got, err)
 	}
 }
+
+// TestInterruptOrphans: a run this replica's store record says is running,
+// started long enough ago, that its executor does not hold (its end could
+// not be written while the database was away) is marked interrupted by
+// InterruptOrphans; a run the executor holds, one just started, another
+// replica's, and an approved one waiting for the executor are left alone.
+func TestInterruptOrphans(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, ExecutorConfig{})
+	now := t0.Add(time.Hour)
+	svc := NewService(ServiceConfig{Store: h.store, Executor: h.exec, Clock: func() time.Time { return now }, Replica: "a",
+		Alive: func(context.Context, string) (bool, error) { return true, nil }})
+	mk := func(state State, replica string, started time.Time) *Run {
+		r := &Run{Runbook: "x", State: state, Replica: replica, StartedAt: started, RequestedAt: started}
+		if err := h.store.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	orphan := mk(StateRunning, "a", t0)
+	queuedOrphan := mk(StateQueued, "a", t0)
+	fresh := mk(StateRunning, "a", now.Add(-time.Second))
+	others := mk(StateRunning, "b", t0)
+	approved := mk(StateApproved, "a", time.Time{})
+	long := h.load(`name: long
+kind: diagnostic
+timeout: 60s
+steps:
+  - {name: wait, run: [sleep, "60"]}
+`)
+	handle, held, err := h.start(long, "console:alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, handle, "running", func(s Snapshot) bool { return s.State == StateRunning })
+	h.store.UpdateRun(ctx, held.ID, func(r *Run) error { r.Replica, r.StartedAt = "a", t0; return nil })
+
+	got, err := svc.InterruptOrphans(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range got {
+		ids[r.ID] = true
+	}
+	if len(got) != 2 || !ids[orphan.ID] || !ids[queuedOrphan.ID] {
+		t.Fatalf("InterruptOrphans = %d runs %v; want the running and the queued orphans", len(got), ids)
+	}
+	if st := h.store.run(orphan.ID); st.State != StateInterrupted || !strings.Contains(st.Reason, "lost the database") {
+		t.Errorf("orphan = %s %q", st.State, st.Reason)
+	}
+	for _, r := range []*Run{fresh, others, approved, held} {
+		if st := h.store.run(r.ID); st.State.Final() {
+			t.Errorf("run %s (%s, replica %s) was interrupted", r.ID, r.State, r.Replica)
+		}
+	}
+}

@@ -36,6 +36,10 @@ func (a *App) elect() {
 		return nil
 	})
 	a.AddService(Service{Name: "heartbeat", Run: heartbeat.Run})
+	if a.Config.Store.Driver == config.DriverPostgres {
+		// Alone on a bolt file, nobody else would take the runs over.
+		a.AddService(Service{Name: "heartbeat watch", Run: func(ctx context.Context) error { a.abandonWhenCut(ctx, heartbeat); return nil }})
+	}
 	a.AddService(Service{Name: "leader election", Run: a.Elector.Run})
 }
 
@@ -49,11 +53,18 @@ func (a *App) alive(ctx context.Context, id string) (bool, error) {
 // replica.renew_interval, the runs of replicas whose heartbeat lapsed are
 // marked interrupted (their locks freed, the audit chain and the
 // incident timelines told, by the run service's transitions) and their
-// live messages redrawn saying which replica was lost.
+// live messages redrawn saying which replica was lost. Every replica also
+// marks its own orphans (runs it stopped when it lost the database, whose
+// end it could not write then).
 func (s *server) sweepLost(ctx context.Context) error {
 	t := time.NewTicker(s.app.Config.Replica.RenewInterval)
 	defer t.Stop()
 	for {
+		orphans, err := s.app.Runs.InterruptOrphans(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("orphaned runs not all interrupted", "err", err)
+		}
+		s.books.ShowInterrupted(ctx, orphans)
 		s.app.Elector.Do(ctx, func(ctx context.Context) {
 			runs, err := s.app.Runs.InterruptLost(ctx)
 			for _, r := range runs {
@@ -91,6 +102,27 @@ func (a *App) whileLeading(ctx context.Context, f func(ctx context.Context)) {
 	defer t.Stop()
 	for {
 		a.Elector.Do(ctx, f)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// abandonWhenCut stops this replica's runs whenever its heartbeat ends
+// while the server runs: cut off from the database for most of a lease,
+// it is about to be taken for lost, its runs marked interrupted and their
+// locks freed by the leader, so they must not go on here (fencing).
+func (a *App) abandonWhenCut(ctx context.Context, heartbeat *replica.Elector) {
+	t := time.NewTicker(a.Config.Replica.RenewInterval)
+	defer t.Stop()
+	for {
+		if heartbeat.Do(ctx, func(hctx context.Context) { <-hctx.Done() }) && ctx.Err() == nil {
+			if n := a.Executor.Abandon(); n > 0 {
+				a.Logger.Error("heartbeat lost: this replica's runs stopped", "runs", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

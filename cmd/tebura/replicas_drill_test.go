@@ -314,3 +314,56 @@ func TestFailoverDrill(t *testing.T) {
 		t.Errorf("audit chain: %v", err)
 	}
 }
+
+// TestDatabaseLossStopsRuns (fencing of runs, black box): a replica cut
+// off from the database for longer than its heartbeat's lease stops its
+// runs (the others would take it for lost, interrupt its runs and free
+// their locks); once the database is back, the run is on record as
+// interrupted, saying the replica lost the database, and its message says
+// so too.
+func TestDatabaseLossStopsRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and halts it")
+	}
+	pgtest.Need(t)
+	server := pgtest.Shared(t)
+	if server == nil {
+		t.Skip("the database is external (TEBURA_TEST_POSTGRES_DSN): it cannot be halted by the test")
+	}
+	dsn := pgtest.DSN(t)
+	cleanEnv(t)
+	api := slacktest.New()
+	defer api.Close()
+	api.AddChannel("C1", "ops", true)
+	r := serveBinary(t, replicaConfig(t, api, dsn, "solo"))
+	r.slash(t, api, "run slow")
+	waitFor(t, drillBound, "slow runs", func() bool { _, ok := runMessage(api, "slow — ", "running"); return ok })
+	if err := server.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, drillBound, "the replica stops its run", func() bool {
+		return strings.Contains(r.p.errb.String(), `msg="heartbeat lost: this replica's runs stopped" runs=1`)
+	})
+	if err := server.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, drillBound, "slow's message says the database was lost", func() bool {
+		_, ok := runMessage(api, "slow — ", "this replica lost the database")
+		return ok
+	})
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Its end was not written while the database was away: the replica
+	// marks its orphan once it is back.
+	var runs []*runbooks.Run
+	waitFor(t, drillBound, "the run is on record as interrupted", func() bool {
+		runs, err = st.ListRuns(context.Background(), runbooks.ListOptions{})
+		return err == nil && len(runs) == 1 && runs[0].State == runbooks.StateInterrupted
+	})
+	if !strings.Contains(runs[0].Reason, "lost the database") {
+		t.Errorf("reason = %q; want it to say the replica lost the database", runs[0].Reason)
+	}
+}
