@@ -24,6 +24,11 @@ type LogStore interface {
 	// LogChunks calls fn with run's chunks in seq order; not at all when
 	// the run has none.
 	LogChunks(ctx context.Context, runID string, fn func(chunk []byte) error) error
+	// PruneLogs removes the chunks of every run whose last chunk was
+	// written before before (by the store's clock), and says of how many
+	// runs: the leader applies runbooks.log_retention to the copies as
+	// each replica does to its files.
+	PruneLogs(ctx context.Context, before time.Time) (int, error)
 }
 
 // Chunking of the copy in the store: a chunk is written when this much

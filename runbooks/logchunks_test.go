@@ -51,6 +51,8 @@ func (m *memLogs) LogChunks(_ context.Context, runID string, fn func([]byte) err
 	}
 }
 
+func (m *memLogs) PruneLogs(context.Context, time.Time) (int, error) { return 0, nil }
+
 func (m *memLogs) text(runID string) string {
 	var b strings.Builder
 	m.LogChunks(context.Background(), runID, func(c []byte) error { b.Write(c); return nil })

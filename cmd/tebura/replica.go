@@ -130,3 +130,18 @@ func (a *App) abandonWhenCut(ctx context.Context, heartbeat *replica.Elector) {
 		}
 	}
 }
+
+// pruneSharedLogs applies runbooks.log_retention to the copies of the run
+// logs in the database, as each replica applies it to its files.
+func (s *server) pruneSharedLogs(ctx context.Context, now time.Time) {
+	cfg := s.cur.Load().cfg
+	logs := sharedLogs(cfg, s.app.Store)
+	if logs == nil || cfg.Runbooks.LogRetention <= 0 {
+		return
+	}
+	if n, err := logs.PruneLogs(ctx, now.Add(-cfg.Runbooks.LogRetention)); err != nil && ctx.Err() == nil {
+		s.log.Error("run log copies prune failed", "err", err)
+	} else if err == nil && n > 0 {
+		s.log.Debug("run log copies pruned", "runs", n)
+	}
+}

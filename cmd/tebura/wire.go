@@ -429,6 +429,7 @@ func (s *server) pruneShared(ctx context.Context) {
 		s.log.Debug("incident marks pruned", "count", n)
 	}
 	s.pruneChanges(ctx, time.Now())
+	s.pruneSharedLogs(ctx, time.Now())
 }
 
 // watch wires the watchdog section: the watchdog alert taken out of the

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // testLogs checks the store's copy of run logs: chunks come back in seq
@@ -56,5 +57,24 @@ func testLogs(t *testing.T, open func(t *testing.T) Stores) {
 	}
 	if got := read("r10"); len(got) != 1 || string(got[0]) != "another run\n" {
 		t.Errorf("r10 chunks = %q", got)
+	}
+
+	// Retention: r1's last chunk is written an hour after the others.
+	st.Clock.Advance(time.Hour)
+	if err := st.Logs.AppendLog(ctx, "r1", 11, []byte("an hour later\n")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.Logs.PruneLogs(ctx, Epoch().Add(30*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneLogs = %d, %v; want r10's log pruned (1 run)", n, err)
+	}
+	if got := read("r10"); len(got) != 0 {
+		t.Errorf("r10 kept %d chunks past its retention", len(got))
+	}
+	if got := read("r1"); len(got) != 5 {
+		t.Errorf("r1 has %d chunks after the prune, want all 5: its last was written within the retention", len(got))
+	}
+	if n, err := st.Logs.PruneLogs(ctx, Epoch().Add(30*time.Minute)); err != nil || n != 0 {
+		t.Errorf("second PruneLogs = %d, %v; want nothing", n, err)
 	}
 }

@@ -4,5 +4,6 @@ CREATE TABLE run_logs (
     run_id text NOT NULL,
     seq    integer NOT NULL,
     data   bytea NOT NULL,
+    written bigint NOT NULL, -- unix nanoseconds, for log_retention
     PRIMARY KEY (run_id, seq)
 );
