@@ -51,12 +51,18 @@ const (
 	PrefixDiscord     = "discord"
 	PrefixDiscordRole = "discord-role"
 	PrefixAutomation  = "automation"
+	// PrefixOIDC is a person signed in to the web view through the OIDC
+	// provider (web.oidc), named by its identity claim.
+	PrefixOIDC = "oidc"
+	// PrefixAPI is a token of /api/v1 (api.tokens), so a script's roles
+	// are configured like a person's.
+	PrefixAPI = "api"
 )
 
 // knownPrefix reports whether p is one of the identity prefixes above.
 func knownPrefix(p string) bool {
 	switch p {
-	case PrefixConsole, PrefixSlack, PrefixSlackGroup, PrefixDiscord, PrefixDiscordRole, PrefixAutomation:
+	case PrefixConsole, PrefixSlack, PrefixSlackGroup, PrefixDiscord, PrefixDiscordRole, PrefixAutomation, PrefixOIDC, PrefixAPI:
 		return true
 	}
 	return false
@@ -72,10 +78,10 @@ func IsAutomation(id string) bool { return strings.HasPrefix(id, PrefixAutomatio
 func ValidMember(m string) error {
 	prefix, rest, ok := strings.Cut(m, ":")
 	if !ok {
-		return fmt.Errorf("member %q has no platform prefix; write it as slack:U123, slack-group:S123, discord:1234, discord-role:5678, console:alice or automation:rule", m)
+		return fmt.Errorf("member %q has no platform prefix; write it as slack:U123, slack-group:S123, discord:1234, discord-role:5678, console:alice, automation:rule, oidc:alice@example.com or api:deploy-bot", m)
 	}
 	if !knownPrefix(prefix) {
-		return fmt.Errorf("member %q has an unknown prefix %q; use one of console, slack, slack-group, discord, discord-role, automation", m, prefix)
+		return fmt.Errorf("member %q has an unknown prefix %q; use one of console, slack, slack-group, discord, discord-role, automation, oidc, api", m, prefix)
 	}
 	if rest == "" || strings.ContainsAny(rest, " \t\r\n") {
 		return fmt.Errorf("member %q needs an ID without spaces after %q", m, prefix+":")
@@ -283,7 +289,7 @@ const PrefixPerson = "person"
 // of a person: groups (slack-group, discord-role) are many people and an
 // automation is none.
 func personPrefix(p string) bool {
-	return p == PrefixConsole || p == PrefixSlack || p == PrefixDiscord
+	return p == PrefixConsole || p == PrefixSlack || p == PrefixDiscord || p == PrefixOIDC
 }
 
 // WithPeople returns a copy of p in which the identities of each person

@@ -7,9 +7,11 @@
 // `tebura console` command to final reply through a pty and its fdatasync
 // calls per command (with strace(1) when installed), command to first
 // frame, signed Slack slash command to 200 at 200 req/s, Socket Mode ack,
-// alert ingest rate and p99, and alert to first diagnostic frame. Run it
+// alert ingest rate and p99, alert to first diagnostic frame, and an ssh
+// step fanned out to 50 real sshd targets against ssh in a shell loop
+// (with tebura's peak RSS; skipped without /usr/sbin/sshd). Run it
 // from the repository with `go run ./bench` (or `make bench`); it takes
-// about a minute and a half. -binary measures a given build instead.
+// about two minutes. -binary measures a given build instead.
 //
 // The in-process figures drive the real packages with their test fakes
 // (commands/commandstest, bot/bottest, bot/slack/slacktest) on loopback.
@@ -99,6 +101,7 @@ func run(starts int, only, binary string, w io.Writer) error {
 		{"console fdatasync", consoleSyncs},
 		{"command to first frame", commandFirstFrame}, {"slash command", slashCommand}, {"socket ack", socketAck},
 		{"alert ingest", ingest}, {"alert to first frame", alertFirstFrame}, {"postgres ingest", postgresIngest},
+		{"fleet fan-out", fleetFanOut},
 		{"replica failover", replicaFailover}, {"replica ingest", replicaIngest},
 	}
 	begin := time.Now()
@@ -168,7 +171,7 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startup starts `tebura serve` with the example config (its five runbooks)
+// startup starts `tebura serve` with the example config (its example runbooks)
 // e.starts times and takes the median time from exec to /readyz 200.
 func startup(e *env) ([]row, error) {
 	var times []time.Duration

@@ -27,6 +27,9 @@ func (b *Router) helpMessage(s access.Subject) bot.Message {
 	if b.d.Incidents != nil {
 		lines = append(lines, "`"+b.names.Typed(RootIncident)+" …` — declare and work incidents; `"+b.names.Typed(RootIncident)+" help` for more")
 	}
+	if b.d.Login != nil {
+		lines = append(lines, "`"+tb+" login` — a private one-time link that signs your browser in to the web view as you")
+	}
 	if b.mayReload(s) {
 		lines = append(lines, "`"+tb+" reload` — load the config, runbooks and access again (admins)")
 	}

@@ -179,6 +179,9 @@ const (
 	VerbWhoami   Verb = "whoami"
 	// VerbReload reloads config, runbooks and access (admins only).
 	VerbReload Verb = "reload"
+	// VerbLogin sends a private one-time link that signs a browser in to
+	// the web view as the person who asked.
+	VerbLogin Verb = "login"
 )
 
 // Neutral command roots. Adapters map the configured names back to these;
@@ -252,7 +255,7 @@ func (n Names) Typed(root string) string {
 }
 
 var runbookVerbs = []Verb{VerbList, VerbDescribe, VerbRun, VerbStatus, VerbCancel, VerbLogs}
-var teburaVerbs = []Verb{VerbHelp, VerbWhoami, VerbReload}
+var teburaVerbs = []Verb{VerbHelp, VerbWhoami, VerbReload, VerbLogin}
 
 // Parse parses the text after a command root. runbookNames are the runbooks
 // the caller may see: the first word of /runbook may name one directly, and
@@ -279,6 +282,8 @@ func (n Names) Parse(root, text string, runbookNames []string) (Request, error) 
 			req.Verb = VerbWhoami
 		case VerbReload:
 			req.Verb = VerbReload
+		case VerbLogin:
+			req.Verb = VerbLogin
 		default:
 			return req, n.Unknown(neutral, words[0], verbStrings(teburaVerbs))
 		}

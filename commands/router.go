@@ -69,6 +69,9 @@ type Deps struct {
 	// configuration was refused while the running one stays. Nil: the
 	// command answers that reloading from chat is not available.
 	Reload func(ctx context.Context, by string) (summary string, err error)
+	// Login, when set, answers `/tebura login` with a private one-time
+	// link to the web view. Nil: the web view is not enabled.
+	Login  func(ctx context.Context, c *bot.Command) error
 	Clock  func() time.Time
 	Logger *slog.Logger
 }
@@ -143,6 +146,11 @@ func (b *Router) command(ctx context.Context, c *bot.Command) error {
 			return b.whoami(ctx, c)
 		case VerbReload:
 			return b.reload(ctx, c)
+		case VerbLogin:
+			if b.d.Login == nil {
+				return tebura.Errorf(tebura.EINVALID, "The web view is not enabled on this bot, so there is nothing to sign in to. Ask an operator to set web.enabled.")
+			}
+			return b.d.Login(ctx, c)
 		}
 		return b.help(ctx, c)
 	}
@@ -164,6 +172,12 @@ func (b *Router) click(ctx context.Context, c *bot.Click) error {
 		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelWarning, Text: []string{fmt.Sprintf(
 			"This button expired at %s and does nothing any more. Type `%s status` to see where things stand.",
 			cb.Expires.UTC().Format("2006-01-02 15:04 UTC"), b.names.Typed(RootRunbook))}})
+	}
+	if cb.Action == ActionWebLogin {
+		if b.d.Login == nil {
+			return tebura.Errorf(tebura.EINVALID, "The web view is not enabled on this bot any more, so there is nothing to sign in to.")
+		}
+		return b.d.Login(ctx, &bot.Command{Platform: c.Platform, Actor: c.Actor, Channel: c.Message.Channel, Thread: c.Message.Thread, Reply: c.Reply, Received: c.Received})
 	}
 	if b.d.Runbooks.Owns(cb.Action) {
 		return b.d.Runbooks.HandleClick(ctx, c, cb)

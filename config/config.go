@@ -39,10 +39,13 @@ type Config struct {
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
 	Replica       Replica           `mapstructure:"replica"`
+	Web           Web               `mapstructure:"web"`
+	API           API               `mapstructure:"api"`
 	Hints         Hints             `mapstructure:"hints"`
 	OnCall        OnCall            `mapstructure:"oncall"`
 	Tickets       Tickets           `mapstructure:"tickets"`
 	Store         Store             `mapstructure:"store"`
+	Kubernetes    Kubernetes        `mapstructure:"kubernetes"`
 }
 
 // Target is one host that ssh steps may reach. Runbooks never name a host:

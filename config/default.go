@@ -81,5 +81,6 @@ func Default() Config {
 		Tickets: defaultTickets(),
 		Store:   defaultStore(),
 		Replica: Replica{LeaseDuration: 3 * time.Second, RenewInterval: time.Second},
+		Web:     Web{SessionTTL: DefaultSessionTTL, OIDC: OIDC{IdentityClaim: "email"}},
 	}
 }

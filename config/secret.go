@@ -44,6 +44,7 @@ func (c Config) Secrets() []string {
 		g := src.Generic[n]
 		add(g.BearerToken, g.HMACSecret, g.BasicAuth.Password)
 	}
+	add(c.webSecrets()...)
 	add(c.Hints.Changes.Token, c.Hints.Changes.GitHubSecret)
 	add(c.OnCall.secrets()...)
 	add(c.Store.Postgres.DSN, c.Store.Postgres.Password())

@@ -53,7 +53,7 @@ var (
 
 // Identity kinds a role member may have. "automation:" identities are the
 // automation rules'; they may be granted roles like people.
-var identityKinds = []string{"console", "slack", "slack-group", "discord", "discord-role", "automation"}
+var identityKinds = []string{"console", "slack", "slack-group", "discord", "discord-role", "automation", "api", "oidc"}
 
 // problems collects KeyErrors in order.
 type problems []error
@@ -154,8 +154,10 @@ func (c Config) Validate() error {
 	c.validateIncidents(&p)
 	c.validateAutomations(&p)
 	c.validateTargets(&p)
+	c.validateKubernetes(&p)
 	c.validateWatchdog(&p)
 	c.validateReplica(&p)
+	c.validateWeb(&p)
 	c.validateHints(&p)
 	c.validateOnCall(&p)
 	c.validateTickets(&p)
@@ -257,7 +259,7 @@ func (c Config) validateAccess(p *problems) {
 }
 
 // personKinds are the identity kinds that are one person's account.
-var personKinds = []string{"console", "slack", "discord"}
+var personKinds = []string{"console", "slack", "discord", "oidc"}
 
 // validatePeople checks access.people: each identity is one person's
 // account (not a group, not an automation) and belongs to one person only.

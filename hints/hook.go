@@ -76,7 +76,7 @@ func (h *Hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, "token", err)
 			return
 		}
-		c, err = fromJSON(body, h.now())
+		c, err = ParseJSON(body, h.now())
 	}
 	if err != nil {
 		h.refuse(w, "payload", err)
@@ -264,9 +264,11 @@ type jsonChange struct {
 	Namespace   string `json:"namespace"`
 }
 
-// fromJSON reads the generic or Argo CD form. Unknown fields are refused,
-// so that a typo ("servce") is an error and not a change of no service.
-func fromJSON(body []byte, now time.Time) (Change, error) {
+// ParseJSON reads the generic or Argo CD form of a change (the body of
+// /hooks/changes and of /api/v1/changes); "at" defaults to now. Unknown
+// fields are refused, so that a typo ("servce") is an error and not a
+// change of no service.
+func ParseJSON(body []byte, now time.Time) (Change, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var j jsonChange

@@ -12,6 +12,10 @@ import (
 
 // check validates a decoded runbook and fills defaults, recording every
 // problem it finds.
+// stepKindList names the keys that make a step's kind, for the sentence
+// that says a step needs exactly one.
+const stepKindList = "run, script, http, ssh, ansible, kubernetes or manual"
+
 func (d *decoder) check(rb *Runbook, nd *nodes) {
 	opts := d.l.opts
 	switch {
@@ -62,6 +66,7 @@ func (d *decoder) check(rb *Runbook, nd *nodes) {
 	for i := range rb.Steps {
 		d.checkStep(rb, i, &rb.Steps[i], &nd.steps[i], params, stepNames)
 	}
+	d.checkPlanCheck(rb, nd)
 }
 
 func (d *decoder) checkRoles(roles []string, n *yaml.Node, path string) {
@@ -135,16 +140,22 @@ func (d *decoder) checkStep(rb *Runbook, i int, s *Step, sn *stepNodes, params m
 	names[s.Name] = true
 	switch len(sn.kinds) {
 	case 0:
-		d.problem(sn.node, path, "needs exactly one of run, script, http, ssh or manual")
+		d.problem(sn.node, path, "needs exactly one of %s", stepKindList)
 	case 1:
 	default:
-		d.problem(sn.node, path, "has %s; a step needs exactly one of run, script, http, ssh or manual", strings.Join(sn.kinds, " and "))
+		d.problem(sn.node, path, "has %s; a step needs exactly one of %s", strings.Join(sn.kinds, " and "), stepKindList)
 	}
 	if contains(sn.kinds, "manual") {
 		d.checkManual(s, sn, path, params)
 	}
 	if s.SSH != nil {
 		d.checkSSH(s, sn, path, params)
+	}
+	if s.Ansible != nil {
+		d.checkAnsible(s, sn, path, params)
+	}
+	if s.Kubernetes != nil {
+		d.checkKubernetes(s, sn, path, params)
 	}
 	if contains(sn.kinds, "run") && len(s.Run) == 0 {
 		d.problem(sn.run, path+".run", "is empty; give the command and its arguments as a list")
@@ -284,32 +295,7 @@ func (d *decoder) checkArgv(argv []string, n *yaml.Node, path string, params map
 // the keys that only mean something on this machine.
 func (d *decoder) checkSSH(s *Step, sn *stepNodes, path string, params map[string]*Param) {
 	h, hp := s.SSH, path+".ssh"
-	if clauses, err := parseSelector(h.On); err != nil {
-		d.problem(sn.node, hp+".on", "%v", err)
-	} else if !strings.Contains(h.On, "{{") {
-		// A literal selector can be checked against the inventory now
-		// rather than when someone needs the runbook.
-		if _, _, err := resolveTargets(h.On, nil, d.l.opts.Targets); err != nil {
-			d.problem(sn.on, hp+".on", "%v", err)
-		}
-	} else {
-		for _, c := range clauses {
-			if !d.checkTemplate(sn.on, hp+".on", c.value, params, true) || !strings.Contains(c.value, "{{") {
-				continue
-			}
-			t, err := parseTemplate(hp+".on", c.value)
-			if err != nil {
-				continue
-			}
-			refs, _ := templateRefs(t)
-			for _, r := range refs {
-				if p := params[r]; p != nil && p.Type != TypeEnum && p.Pattern == "" {
-					d.problem(sn.on, hp+".on", "the value of %s uses param %s, which is neither an enum nor has a pattern; "+
-						"a param picks targets only among values the runbook lists", c.key, r)
-				}
-			}
-		}
-	}
+	d.checkSelector(h.On, sn.node, sn.on, hp+".on", params)
 	switch {
 	case len(h.Run) > 0 && h.Script != "":
 		d.problem(sn.node, hp, "has run and script; an ssh step runs one of them")
@@ -322,5 +308,40 @@ func (d *decoder) checkSSH(s *Step, sn *stepNodes, path string, params map[strin
 	}
 	if s.Dir != "" {
 		d.problem(sn.dir, path+".dir", "does not apply to ssh steps (they start in the remote user's home); use cd in a script")
+	}
+}
+
+// checkSelector checks a target selector (an ssh or ansible step's on):
+// literal label names whose templated values come from enum or patterned
+// params only (a free-form param could pick any label value); a literal
+// selector is checked against the inventory now rather than when someone
+// needs the runbook.
+func (d *decoder) checkSelector(on string, step, n *yaml.Node, path string, params map[string]*Param) {
+	clauses, err := parseSelector(on)
+	switch {
+	case err != nil:
+		d.problem(step, path, "%v", err)
+		return
+	case !strings.Contains(on, "{{"):
+		if _, _, err := resolveTargets(on, nil, d.l.opts.Targets); err != nil {
+			d.problem(n, path, "%v", err)
+		}
+		return
+	}
+	for _, c := range clauses {
+		if !d.checkTemplate(n, path, c.value, params, true) || !strings.Contains(c.value, "{{") {
+			continue
+		}
+		t, err := parseTemplate(path, c.value)
+		if err != nil {
+			continue
+		}
+		refs, _ := templateRefs(t)
+		for _, r := range refs {
+			if p := params[r]; p != nil && p.Type != TypeEnum && p.Pattern == "" {
+				d.problem(n, path, "the value of %s uses param %s, which is neither an enum nor has a pattern; "+
+					"a param picks targets only among values the runbook lists", c.key, r)
+			}
+		}
 	}
 }

@@ -193,11 +193,13 @@ func (d *decoder) stringMap(n *yaml.Node, path string) map[string]string {
 }
 
 var (
-	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps"}
+	runbookKeys  = []string{"name", "description", "kind", "params", "allow", "approval", "lock", "timeout", "steps", "plan_check"}
 	paramKeys    = []string{"name", "type", "description", "required", "default", "pattern", "values", "secret"}
 	approvalKeys = []string{"required", "approvers", "allow_self", "expires"}
-	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "manual", "env", "dir", "timeout", "continue_on_error"}
+	stepKeys     = []string{"name", "run", "script", "interpreter", "http", "ssh", "ansible", "kubernetes", "manual", "env", "dir", "timeout", "continue_on_error"}
 	sshKeys      = []string{"on", "run", "script", "parallel", "fail_fast"}
+	ansibleKeys  = []string{"playbook", "on", "inventory", "vars"}
+	kubeKeys     = []string{"action", "namespace", "resource", "name", "replicas", "container", "since", "tail", "job"}
 	httpKeys     = []string{"method", "url", "headers", "body", "expect", "follow_redirects"}
 )
 
@@ -205,6 +207,7 @@ var (
 // after decoding.
 type nodes struct {
 	root, name, kind, timeout, lock, allow, approvers, approval *yaml.Node
+	planCheck                                                   *yaml.Node
 	params                                                      []paramNodes
 	steps                                                       []stepNodes
 }
@@ -216,6 +219,7 @@ type stepNodes struct {
 	run, url, body     *yaml.Node
 	manual             *yaml.Node
 	on, sshRun         *yaml.Node
+	ansible            *ansibleNodes
 	env, headers       *yaml.Node
 	kinds              []string
 }
@@ -270,6 +274,9 @@ func (d *decoder) runbook(root *yaml.Node, where string) *definition {
 			rb.Timeout = d.duration(v, p)
 		case "steps":
 			rb.Steps, nd.steps = d.steps(v, p)
+		case "plan_check":
+			nd.planCheck = v
+			rb.PlanCheck = d.boolean(v, p)
 		}
 	})
 	rb.Source = where
@@ -405,6 +412,12 @@ func (d *decoder) steps(n *yaml.Node, path string) ([]Step, []stepNodes) {
 				nodes.manual = v
 				nodes.kinds = append(nodes.kinds, key)
 				s.Manual = d.str(v, path, false)
+			case "ansible":
+				nodes.kinds = append(nodes.kinds, key)
+				s.Ansible, nodes.ansible = d.ansible(v, path)
+			case "kubernetes":
+				nodes.kinds = append(nodes.kinds, key)
+				s.Kubernetes = d.kubernetes(v, path)
 			case "env":
 				nodes.env = v
 				s.Env = d.stringMap(v, path)

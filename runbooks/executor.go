@@ -45,6 +45,12 @@ type ExecutorConfig struct {
 	// Logs, when set, gets a copy of every run's log in chunks as it is
 	// produced (see LogStore), so that other replicas can serve it.
 	Logs LogStore
+	// Playbooks runs ansible steps (runbooks/step/ansible); nil fails
+	// them with a sentence saying so.
+	Playbooks PlaybookRunner
+	// Kubernetes runs kubernetes steps (runbooks/step/kubernetes); nil
+	// fails them with a sentence saying so.
+	Kubernetes KubernetesRunner
 }
 
 // Executor runs jobs: at most MaxConcurrent at once, each step in its own

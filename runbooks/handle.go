@@ -38,6 +38,10 @@ type Handle struct {
 	cancelBy  string
 	notified  time.Time // last notification
 	trailing  bool      // a trailing notification is scheduled
+	// flushLog writes the log file's buffered lines to the file (under
+	// mu), so that a viewer notified of new output finds it in the file
+	// (the web view's live log reads the file from an offset).
+	flushLog func()
 }
 
 func newHandle(e *Executor, runID string, m Masker, tailLines int) *Handle {
@@ -86,6 +90,9 @@ func (h *Handle) Subscribe() *Subscription {
 		return s
 	}
 	h.subs[s] = struct{}{}
+	if h.flushLog != nil {
+		h.flushLog()
+	}
 	s.c <- struct{}{} // the current state is news to a new subscriber
 	return s
 }
@@ -117,6 +124,9 @@ func (h *Handle) notifyLocked() {
 		return
 	}
 	h.notified = now
+	if h.flushLog != nil {
+		h.flushLog()
+	}
 	h.sendLocked()
 }
 

@@ -43,6 +43,9 @@ type LoadOptions struct {
 	KnownRole func(string) bool
 	// Targets is the inventory ssh steps select from (config targets:).
 	Targets []Target
+	// CheckJob checks the job templates of kubernetes steps against the
+	// API's types (runbooks/step/kubernetes.CheckJob); nil skips it.
+	CheckJob JobChecker
 }
 
 // Problem is one thing wrong with a runbook definition. Load reports every

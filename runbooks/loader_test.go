@@ -100,7 +100,7 @@ func TestLoadProblems(t *testing.T) {
 		{"missing kind", "name: a\nsteps: [{run: [echo]}]\n", []string{"1: kind: is missing"}},
 		{"bad name", "name: Restart_API\nkind: diagnostic\nsteps: [{run: [echo]}]\n", []string{`1: name: "Restart_API" must start with a lowercase letter`}},
 		{"no steps", "name: a\nkind: diagnostic\n", []string{"1: steps: is empty"}},
-		{"no step kind", "name: a\nkind: diagnostic\nsteps:\n  - name: x\n", []string{"4: steps[0]: needs exactly one of run, script, http, ssh or manual"}},
+		{"no step kind", "name: a\nkind: diagnostic\nsteps:\n  - name: x\n", []string{"4: steps[0]: needs exactly one of " + stepKindList}},
 		{"two step kinds", "name: a\nkind: diagnostic\nsteps:\n  - run: [echo]\n    script: echo\n", []string{"4: steps[0]: has run and script"}},
 		{"bad regex", "name: a\nkind: diagnostic\nparams:\n  - {name: x, pattern: '[a-'}\nsteps: [{run: [echo]}]\n", []string{"4: params[0].pattern: is not a valid regular expression"}},
 		{"unknown role", "name: a\nkind: remediation\nallow: [sre, ops]\napproval:\n  required: 1\n  approvers:\n    - dev\n    - boss\nsteps: [{run: [echo]}]\n", []string{`3: allow[1]: role "ops" is not defined`, `8: approval.approvers[1]: role "boss" is not defined`}},
@@ -185,14 +185,19 @@ func TestLoadManyProblemsAtOnce(t *testing.T) {
 }
 
 func TestExamplesLoad(t *testing.T) {
-	reg, problems := Load(LoadOptions{Dirs: []string{"examples"}, KnownRole: knownRole, MaxTimeout: time.Hour})
+	// The fleet examples select role=api targets of an environment.
+	inv := []Target{{Name: "api-1", Labels: map[string]string{"role": "api", "env": "staging"}}}
+	reg, problems := Load(LoadOptions{Dirs: []string{"examples"}, KnownRole: knownRole, MaxTimeout: time.Hour, Targets: inv})
 	for _, p := range problems {
 		t.Error(p)
 	}
-	if n := len(reg.List()); n < 4 || n > 6 {
-		t.Errorf("examples hold %d runbooks, want 4-6", n)
+	// Every example file is one runbook (playbooks/ holds no runbooks).
+	files, _ := filepath.Glob("examples/*.yaml")
+	md, _ := filepath.Glob("examples/*.runbook.md")
+	if n := len(reg.List()); n != len(files)+len(md) || n == 0 {
+		t.Errorf("examples hold %d runbooks, want one for each of the %d example files", n, len(files)+len(md))
 	}
-	samples := map[string]string{"unit": "nginx.service"} // required params
+	samples := map[string]string{"unit": "nginx.service", "env": "staging"} // required params
 	for _, rb := range reg.List() {
 		raw := map[string]string{}
 		for _, p := range rb.Params {

@@ -285,7 +285,7 @@ func TestManualStepChecks(t *testing.T) {
 		{"secret in instruction", `{name: a, manual: "use {{ .Params.token }}"}`, "must not use the secret param token"},
 		{"empty", `{name: a, manual: " "}`, "steps[0].manual: is empty"},
 		{"env", `{name: a, manual: "look", env: {A: b}}`, "steps[0].env: does not apply to manual steps"},
-		{"two kinds", `{name: a, manual: "look", run: [true]}`, "has manual and run; a step needs exactly one of run, script, http, ssh or manual"},
+		{"two kinds", `{name: a, manual: "look", run: [true]}`, "has manual and run; a step needs exactly one of " + stepKindList},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -58,6 +58,12 @@ func newOutput(h *Handle, m Masker, file io.WriteCloser, capBytes int64, echo io
 	o := &output{h: h, masker: m, file: file, cap: capBytes, echo: echo, pending: make([]byte, 0, 4096)}
 	if file != nil {
 		o.w = bufio.NewWriterSize(file, 64<<10)
+		// At most once per notifyEvery, and only while someone watches:
+		// a flood is still written in 64 KiB blocks between viewers'
+		// looks. A write error stays in the writer for close to report.
+		h.mu.Lock()
+		h.flushLog = func() { _ = o.w.Flush() }
+		h.mu.Unlock()
 	}
 	return o
 }

@@ -108,6 +108,34 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 			if r.Instruction, err = renderString("manual", s.Manual, params); err != nil {
 				return nil, fail(s.Name, "instruction", err)
 			}
+		case s.Ansible != nil:
+			r.Kind = StepAnsible
+			a := &AnsibleRequest{Playbook: s.Ansible.Playbook, Inventory: s.Ansible.Inventory}
+			if s.Ansible.On != "" {
+				on, targets, err := resolveTargets(s.Ansible.On, params, rb.inventory)
+				if err != nil {
+					return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Runbook %s, step %s: the targets could not be chosen: %v.", rb.Name, s.Name, err))
+				}
+				a.On, a.Targets = on, targets
+			}
+			for _, k := range sortedKeys(s.Ansible.Vars) {
+				v, err := renderString("vars."+k, s.Ansible.Vars[k], params)
+				if err != nil {
+					return nil, fail(s.Name, "var "+k, err)
+				}
+				if a.Vars == nil {
+					a.Vars = map[string]string{}
+				}
+				a.Vars[k] = v
+			}
+			r.Ansible = a
+		case s.Kubernetes != nil:
+			r.Kind = StepKubernetes
+			k, err := renderKubernetes(rb, s.Kubernetes, params, check)
+			if err != nil {
+				return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("Runbook %s, step %s: %v; check the parameters.", rb.Name, s.Name, err))
+			}
+			r.Kubernetes = k
 		case s.Script != "":
 			r.Kind = StepScript
 			r.Script = s.Script // never templated
@@ -125,7 +153,7 @@ func (rb *Runbook) render(v Values, subst func(string) string, check bool) ([]Re
 				r.Argv = append(r.Argv, arg)
 			}
 		}
-		if r.Kind != StepHTTP && r.Kind != StepManual {
+		if r.Kind != StepHTTP && r.Kind != StepManual && r.Kind != StepAnsible && r.Kind != StepKubernetes {
 			for _, k := range sortedKeys(s.Env) {
 				ev, err := renderString(k, s.Env[k], params)
 				if err != nil {
@@ -166,6 +194,11 @@ type Plan struct {
 	// SHA-256: a changed secret, param, step or runbook changes the hash, and
 	// the hash never reveals a secret.
 	Hash string `json:"hash"`
+	// Check is the output of the ansible steps' --check --diff run when
+	// the plan was made (runbooks with plan_check), masked. It is what
+	// the playbook said it would change, not part of what is approved:
+	// the hash leaves it out.
+	Check string `json:"check,omitempty"`
 }
 
 // PlanParam is one param value as shown.
@@ -177,18 +210,20 @@ type PlanParam struct {
 
 // PlanStep is one rendered step as shown. Env holds names only.
 type PlanStep struct {
-	Name            string        `json:"name"`
-	Kind            StepKind      `json:"kind"`
-	Argv            []string      `json:"argv,omitempty"`
-	Interpreter     []string      `json:"interpreter,omitempty"`
-	Script          string        `json:"script,omitempty"`
-	HTTP            *HTTPRequest  `json:"http,omitempty"`
-	SSH             *SSHRequest   `json:"ssh,omitempty"`
-	Instruction     string        `json:"instruction,omitempty"`
-	Env             []string      `json:"env,omitempty"`
-	Dir             string        `json:"dir,omitempty"`
-	Timeout         time.Duration `json:"timeout,omitempty"`
-	ContinueOnError bool          `json:"continue_on_error,omitempty"`
+	Name            string             `json:"name"`
+	Kind            StepKind           `json:"kind"`
+	Argv            []string           `json:"argv,omitempty"`
+	Interpreter     []string           `json:"interpreter,omitempty"`
+	Script          string             `json:"script,omitempty"`
+	HTTP            *HTTPRequest       `json:"http,omitempty"`
+	SSH             *SSHRequest        `json:"ssh,omitempty"`
+	Ansible         *AnsibleRequest    `json:"ansible,omitempty"`
+	Kubernetes      *KubernetesRequest `json:"kubernetes,omitempty"`
+	Instruction     string             `json:"instruction,omitempty"`
+	Env             []string           `json:"env,omitempty"`
+	Dir             string             `json:"dir,omitempty"`
+	Timeout         time.Duration      `json:"timeout,omitempty"`
+	ContinueOnError bool               `json:"continue_on_error,omitempty"`
 }
 
 func secretHash(s string) string {
@@ -221,7 +256,7 @@ func (rb *Runbook) Plan(v Values) (*Plan, error) {
 		}
 		for _, s := range steps {
 			ps := PlanStep{Name: s.Name, Kind: s.Kind, Argv: s.Argv, Interpreter: s.Interpreter, Script: s.Script,
-				HTTP: s.HTTP, SSH: s.SSH, Instruction: s.Instruction, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
+				HTTP: s.HTTP, SSH: s.SSH, Ansible: s.Ansible, Kubernetes: s.Kubernetes, Instruction: s.Instruction, Dir: s.Dir, Timeout: s.Timeout, ContinueOnError: s.ContinueOnError}
 			for _, e := range s.Env {
 				if !envValues {
 					e, _, _ = strings.Cut(e, "=")
@@ -298,6 +333,15 @@ func (p *Plan) String() string {
 				}
 				b.WriteString(")")
 			}
+		case StepAnsible:
+			fmt.Fprintf(&b, "ansible-playbook %s", s.Ansible.Playbook)
+			if s.Ansible.Inventory != "" {
+				fmt.Fprintf(&b, " with inventory %s", s.Ansible.Inventory)
+			} else {
+				fmt.Fprintf(&b, " on %s: %s", s.Ansible.On, strings.Join(s.Ansible.Targets, ", "))
+			}
+		case StepKubernetes:
+			b.WriteString(kubeSummary(s.Kubernetes))
 		default:
 			b.WriteString(joinArgs(s.Argv))
 		}
@@ -325,6 +369,11 @@ func (p *Plan) String() string {
 				fmt.Fprintf(&b, "   > %s\n", line)
 			}
 		}
+		if s.Kind == StepKubernetes && s.Kubernetes.Job != nil {
+			for _, line := range kubeJobLines(s.Kubernetes.Job) {
+				fmt.Fprintf(&b, "   | %s\n", line)
+			}
+		}
 		if s.Kind == StepHTTP {
 			for _, k := range sortedKeys(s.HTTP.Headers) {
 				fmt.Fprintf(&b, "   %s: %s\n", k, s.HTTP.Headers[k])
@@ -333,8 +382,19 @@ func (p *Plan) String() string {
 				fmt.Fprintf(&b, "   body: %s\n", quoteArg(s.HTTP.Body))
 			}
 		}
+		if s.Kind == StepAnsible {
+			for _, k := range sortedKeys(s.Ansible.Vars) {
+				fmt.Fprintf(&b, "   var %s=%s\n", k, quoteArg(s.Ansible.Vars[k]))
+			}
+		}
 		if names := ownEnv(s.Env); len(names) > 0 {
 			fmt.Fprintf(&b, "   env: %s\n", strings.Join(names, ", "))
+		}
+	}
+	if p.Check != "" {
+		b.WriteString("check (what the playbook would change; nothing was changed):\n")
+		for _, line := range strings.Split(p.Check, "\n") {
+			fmt.Fprintf(&b, "   | %s\n", line)
 		}
 	}
 	if len(p.Hash) >= 12 {

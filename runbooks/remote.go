@@ -187,23 +187,6 @@ type fanOut struct {
 	states map[string]TargetState
 }
 
-// summary is "3/4 ok, 1 failed" (with running and pending when there are).
-func (f *fanOut) summary() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := map[TargetState]int{}
-	for _, s := range f.states {
-		n[s]++
-	}
-	parts := []string{fmt.Sprintf("%d/%d ok", n[TargetOK], len(f.names))}
-	for _, s := range []TargetState{TargetFailed, TargetRunning, TargetPending, TargetCancelled} {
-		if n[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 func (f *fanOut) set(name string, s TargetState) {
 	f.mu.Lock()
 	f.states[name] = s
@@ -364,11 +347,11 @@ func (w *prefixWriter) flush() {
 	}
 }
 
-// sameTargets refuses to start a run whose ssh steps would now reach other
+// sameTargets refuses to start a run whose ssh or ansible steps would now reach other
 // targets than its plan (and so its approval) named: a target added to the
 // inventory after approval does not silently join the run.
 func sameTargets(run *Run, rb *Runbook, vals Values, steps []RenderedStep) error {
-	if !slices.ContainsFunc(steps, func(s RenderedStep) bool { return s.Kind == StepSSH }) {
+	if !slices.ContainsFunc(steps, func(s RenderedStep) bool { return s.Kind == StepSSH || s.Kind == StepAnsible }) {
 		return nil
 	}
 	plan, err := rb.Plan(vals)
@@ -382,6 +365,9 @@ func sameTargets(run *Run, rb *Runbook, vals Values, steps []RenderedStep) error
 	for _, s := range plan.Steps {
 		if s.SSH != nil {
 			now = append(now, s.Name+" on "+strings.Join(s.SSH.Targets, ", "))
+		}
+		if s.Ansible != nil && s.Ansible.Inventory == "" {
+			now = append(now, s.Name+" on "+strings.Join(s.Ansible.Targets, ", "))
 		}
 	}
 	return tebura.Errorf(tebura.ECONFLICT, "The plan changed since it was requested (the targets are now: %s), so it is not the plan that was approved; request the run again.", strings.Join(now, "; "))

@@ -68,7 +68,11 @@ type Run struct {
 	// and wiped when the run leaves pending_approval.
 	Sealed   []byte `json:"sealed,omitempty"`
 	PlanHash string `json:"plan_hash"`
-	LockKey  string `json:"lock_key,omitempty"`
+	// PlanCheck is the plan's Check (plan_check runbooks: the masked
+	// --check --diff output made with the request), kept so that an
+	// approval card redrawn later still shows what approvers read.
+	PlanCheck string `json:"plan_check,omitempty"`
+	LockKey   string `json:"lock_key,omitempty"`
 
 	RequestedBy   string    `json:"requested_by"`
 	RequestedName string    `json:"requested_name,omitempty"`

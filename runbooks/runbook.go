@@ -81,14 +81,16 @@ type HTTPStep struct {
 }
 
 // Step is one step of a runbook, before rendering. Exactly one of Run,
-// Script, HTTP, SSH and Manual is set.
+// Script, HTTP, SSH, Ansible, Kubernetes and Manual is set.
 type Step struct {
-	Name        string    `yaml:"name" json:"name"`
-	Run         []string  `yaml:"run" json:"run,omitempty"`
-	Script      string    `yaml:"script" json:"script,omitempty"`
-	Interpreter []string  `yaml:"interpreter" json:"interpreter,omitempty"` // default ["/bin/sh"]
-	HTTP        *HTTPStep `yaml:"http" json:"http,omitempty"`
-	SSH         *SSHStep  `yaml:"ssh" json:"ssh,omitempty"`
+	Name        string          `yaml:"name" json:"name"`
+	Run         []string        `yaml:"run" json:"run,omitempty"`
+	Script      string          `yaml:"script" json:"script,omitempty"`
+	Interpreter []string        `yaml:"interpreter" json:"interpreter,omitempty"` // default ["/bin/sh"]
+	HTTP        *HTTPStep       `yaml:"http" json:"http,omitempty"`
+	SSH         *SSHStep        `yaml:"ssh" json:"ssh,omitempty"`
+	Ansible     *AnsibleStep    `yaml:"ansible" json:"ansible,omitempty"`
+	Kubernetes  *KubernetesStep `yaml:"kubernetes" json:"kubernetes,omitempty"`
 	// Manual is the instruction of a manual step (a template that may use
 	// params, never secret ones: people read it).
 	Manual          string            `yaml:"manual" json:"manual,omitempty"`
@@ -109,6 +111,9 @@ type Runbook struct {
 	Lock        string        `json:"lock,omitempty"` // template
 	Timeout     time.Duration `json:"timeout"`
 	Steps       []Step        `json:"steps"`
+	// PlanCheck runs the ansible steps with --check --diff when the plan
+	// is made, and shows their output with it (Plan.Check).
+	PlanCheck bool `json:"plan_check,omitempty"`
 	// Source is where it was defined ("runbooks/restart.yaml:1" or
 	// "config.yaml:runbooks.inline[0]").
 	Source string `json:"source,omitempty"`
@@ -144,18 +149,20 @@ type HTTPRequest struct {
 // RenderedStep is a step with its templates rendered: what the executor runs.
 // It holds real secret values; never show it, show a Plan instead.
 type RenderedStep struct {
-	Name            string        `json:"name"`
-	Kind            StepKind      `json:"kind"`
-	Argv            []string      `json:"argv,omitempty"`        // StepRun
-	Script          string        `json:"script,omitempty"`      // StepScript (never templated)
-	Interpreter     []string      `json:"interpreter,omitempty"` // StepScript
-	HTTP            *HTTPRequest  `json:"http,omitempty"`        // StepHTTP
-	SSH             *SSHRequest   `json:"ssh,omitempty"`         // StepSSH: Argv or Script, on these targets
-	Instruction     string        `json:"instruction,omitempty"` // StepManual
-	Env             []string      `json:"env,omitempty"`         // "K=V", includes TEBURA_PARAM_* for scripts
-	Dir             string        `json:"dir,omitempty"`
-	Timeout         time.Duration `json:"timeout,omitempty"`
-	ContinueOnError bool          `json:"continue_on_error,omitempty"`
+	Name            string             `json:"name"`
+	Kind            StepKind           `json:"kind"`
+	Argv            []string           `json:"argv,omitempty"`        // StepRun
+	Script          string             `json:"script,omitempty"`      // StepScript (never templated)
+	Interpreter     []string           `json:"interpreter,omitempty"` // StepScript
+	HTTP            *HTTPRequest       `json:"http,omitempty"`        // StepHTTP
+	SSH             *SSHRequest        `json:"ssh,omitempty"`         // StepSSH: Argv or Script, on these targets
+	Ansible         *AnsibleRequest    `json:"ansible,omitempty"`     // StepAnsible
+	Kubernetes      *KubernetesRequest `json:"kubernetes,omitempty"`  // StepKubernetes
+	Instruction     string             `json:"instruction,omitempty"` // StepManual
+	Env             []string           `json:"env,omitempty"`         // "K=V", includes TEBURA_PARAM_* for scripts
+	Dir             string             `json:"dir,omitempty"`
+	Timeout         time.Duration      `json:"timeout,omitempty"`
+	ContinueOnError bool               `json:"continue_on_error,omitempty"`
 }
 
 // Masker masks secrets in text. The Redactor implements it.

@@ -281,7 +281,10 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) 
 			run.State, run.Required, run.ExpiresAt = StatePendingApproval, rb.Approval.Required, now.Add(exp)
 		}
 	}
-	return &Requested{Run: run, Runbook: rb, Values: vals, Plan: plan, Masker: s.maskerWith(rb.Secrets(vals)), via: req.Via, suggest: req.SuggestedBy, hidden: hidden}, nil
+	masker := s.maskerWith(rb.Secrets(vals))
+	plan.Check = s.checkPlan(ctx, rb, vals, masker)
+	run.PlanCheck = plan.Check
+	return &Requested{Run: run, Runbook: rb, Values: vals, Plan: plan, Masker: masker, via: req.Via, suggest: req.SuggestedBy, hidden: hidden}, nil
 }
 
 // heldLock reports who holds key, if anyone.

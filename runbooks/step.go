@@ -102,6 +102,10 @@ func (e *Executor) runStepWith(ctx context.Context, s RenderedStep, out *output,
 		n := out.h.stepNo
 		out.h.mu.Unlock()
 		r = e.runManual(ctx, out.h, n, s, out)
+	case StepAnsible:
+		r = e.runAnsible(ctx, out.h, s, out)
+	case StepKubernetes:
+		r = e.runKubernetes(ctx, s, out)
 	default:
 		r = e.runProcess(ctx, s, out, pipe)
 	}

@@ -120,6 +120,7 @@ func commandDefinitions(r roots) []*discordgo.ApplicationCommand {
 				sub("help", "What you can do here"),
 				sub("whoami", "Your identity and roles"),
 				sub("reload", "Reload config, runbooks and access (admins)"),
+				sub("login", "A private one-time link to the web view"),
 			},
 		},
 	}

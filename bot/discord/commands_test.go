@@ -66,7 +66,7 @@ func TestDefinitionsCoverGrammar(t *testing.T) {
 	want := map[string][]string{
 		"runbook":  {"list", "describe", "run", "status", "cancel", "logs"},
 		"incident": {"declare", "ack", "resolve", "status", "note", "commander", "timeline", "postmortem", "list", "stats"},
-		"tebura":   {"help", "whoami", "reload"},
+		"tebura":   {"help", "whoami", "reload", "login"},
 	}
 	for _, d := range defs {
 		var subs []string

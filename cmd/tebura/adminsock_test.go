@@ -34,6 +34,7 @@ func adminConfig(t *testing.T) (cfgPath, dataDir, actor string) {
 	dir := t.TempDir()
 	body := `
 data_dir: data
+http: {listen: "127.0.0.1:0"}
 console: {enabled: "false"}
 runbooks:
   dirs: []

@@ -23,6 +23,7 @@ import (
 	"github.com/tebura/tebura/metrics"
 	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
+	ansiblestep "github.com/tebura/tebura/runbooks/step/ansible"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
 )
 
@@ -77,6 +78,8 @@ type App struct {
 	Executor *runbooks.Executor
 	// SSH runs ssh steps; a reload updates its inventory.
 	SSH *sshstep.Runner
+	// Ansible runs ansible steps; a reload updates its inventory.
+	Ansible *ansiblestep.Runner
 	// Runs is the run service: every run's request, decisions, start and
 	// end go through it, and it publishes their transitions (the metrics
 	// count them; the incident layer subscribes when wired).
@@ -142,7 +145,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	reg, ps := runbooks.Load(runbooks.LoadOptions{
 		Dirs: cfg.Runbooks.Dirs, Inline: cfg.Runbooks.Inline, InlineSource: "runbooks.inline",
 		DefaultTimeout: cfg.Runbooks.DefaultTimeout, MaxTimeout: cfg.Runbooks.MaxTimeout,
-		KnownRole: pol.Known, Targets: runbookTargets(cfg),
+		KnownRole: pol.Known, Targets: runbookTargets(cfg), CheckJob: checkJob,
 	})
 	if len(ps) > 0 {
 		lines := make([]string, len(ps))
@@ -183,9 +186,12 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)
 	a.SSH = sshstep.New(sshConfig(cfg))
+	a.Ansible = ansiblestep.New(ansibleConfig(cfg))
 	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH, Logs: sharedLogs(cfg, a.Store),
+		Playbooks:  a.Ansible,
+		Kubernetes: kubeRunner(cfg),
 	}, logger)
 	sealer, err := newSealer(cfg)
 	if err != nil {

@@ -181,6 +181,12 @@ func (c *cli) doctorCmd() *cobra.Command {
 			for _, ch := range checkTickets(ctx, cfg) {
 				show(ch)
 			}
+			for _, ch := range checkAnsible(ctx, w.Registry) {
+				show(ch)
+			}
+			for _, ch := range checkKubernetes(ctx, cfg) {
+				show(ch)
+			}
 			if failed > 0 {
 				fmt.Fprintf(c.stdout, "%d check(s) failed\n", failed)
 				return &exitError{code: 1}

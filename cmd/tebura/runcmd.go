@@ -21,6 +21,7 @@ import (
 	"github.com/tebura/tebura/commands"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/runbooks"
+	ansiblestep "github.com/tebura/tebura/runbooks/step/ansible"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
 	"github.com/tebura/tebura/store/bolt"
 )
@@ -313,6 +314,8 @@ func openRunService(ctx context.Context, cfg *config.Config, red *runbooks.Redac
 	exec := runbooks.NewExecutor(st, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
 		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: sshstep.New(sshConfig(*cfg)),
+		Playbooks:  ansiblestep.New(ansibleConfig(*cfg)),
+		Kubernetes: kubeRunner(*cfg),
 	}, logger)
 	svc := runbooks.NewService(runbooks.ServiceConfig{
 		Store: st, Executor: exec, Audit: audit.New(st, red, nil),

@@ -64,17 +64,19 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// The log is read to its end (the process closed stderr) before Wait:
+	// Wait closes the pipe, and a read still under way would lose the
+	// last lines.
+	var log string
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
-		}
+	case log = <-rest:
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop after SIGTERM")
 	}
-	if log := <-rest; !strings.Contains(log, "tebura stopped") {
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
+	}
+	if !strings.Contains(log, "tebura stopped") {
 		t.Errorf("log after SIGTERM:\n%s", log)
 	}
 }

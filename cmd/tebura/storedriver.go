@@ -15,6 +15,7 @@ import (
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 	"github.com/tebura/tebura/store/postgres"
+	"github.com/tebura/tebura/web"
 )
 
 // appStore is the store the server and the CLI work on, whichever
@@ -28,6 +29,10 @@ type appStore interface {
 	// LogStore keeps the runs' logs where every replica reads them.
 	runbooks.LogStore
 	hints.ChangeStore
+	// The web view's sessions and one-time links (web.Sessions), and
+	// their pruning.
+	web.Sessions
+	PruneSessions(ctx context.Context) (int, error)
 	// Close releases the file or the connections.
 	Close() error
 }

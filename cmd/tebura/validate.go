@@ -67,6 +67,7 @@ func loadWorld(path string) (w *world, ps []config.Problem, confProblems int) {
 		DefaultTimeout: cfg.Runbooks.DefaultTimeout,
 		MaxTimeout:     cfg.Runbooks.MaxTimeout,
 		Targets:        runbookTargets(cfg),
+		CheckJob:       checkJob,
 		KnownRole: func(role string) bool {
 			_, ok := cfg.Access.Roles[role]
 			return ok

@@ -157,10 +157,11 @@ func wire(app *App, o wireOptions) (*server, error) {
 	// Built in the order they depend on each other: the run service
 	// (app.Runs), the runbook chat flows, the incident chat flows, and
 	// the router in front of both.
+	runLink, cardParts := webLinks(cfg)
 	s.books = runbookchat.New(runbookchat.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
-		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(), Lead: app.Elector.Do,
+		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(), RunLink: runLink, Lead: app.Elector.Do,
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
@@ -212,7 +213,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
 		Lead:   app.Elector.Do,
 		OnCall: oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
-		CardParts: append(parts, hintsPart),
+		CardParts: append(append(parts, hintsPart), cardParts...),
 	})
 	if err != nil {
 		return nil, err
@@ -220,9 +221,13 @@ func wire(app *App, o wireOptions) (*server, error) {
 	startEscalation(app, cfg, s.svc, s.inc, s.log)
 	watchLoad(app, cfg, s.svc, cal)
 
+	login, err := s.mountWeb(app)
+	if err != nil {
+		return nil, err
+	}
 	s.bot = commands.New(commands.Deps{
 		Callbacks: app.Data, Registry: s.registry, Access: s.policy, Commands: cfg.Bot.Commands,
-		Runbooks: s.books, Incidents: s.inc, Reload: s.reloadSummary, Logger: s.log,
+		Runbooks: s.books, Incidents: s.inc, Reload: s.reloadSummary, Logger: s.log, Login: login,
 	})
 
 	if o.Console != consoleOnly {
@@ -465,7 +470,7 @@ func (s *server) pruneLogs() {
 // sources, the secrets key, incident rules and the executor's limits are
 // fixed at start-up.
 var restartKeys = []string{"data_dir", "shutdown_grace", "http", "log", "bot", "chat", "console", "slack", "discord",
-	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets"}
+	"secrets", "sources", "incidents", "automations", "runbooks.max_concurrent", "runbooks.log_cap_bytes", "runbooks.kill_grace", "watchdog", "oncall", "tickets", "kubernetes"}
 
 // Reload loads the configuration file, the runbooks and the access roles
 // again and swaps them in at once. A configuration with any problem is
@@ -496,6 +501,9 @@ func (s *server) Reload(ctx context.Context, by string) (restart []string, err e
 	s.app.SetRedactor(red)
 	if s.app.SSH != nil { // the registry's inventory and the runner's change together
 		s.app.SSH.Update(sshConfig(w.Config))
+	}
+	if s.app.Ansible != nil {
+		s.app.Ansible.Update(ansibleConfig(w.Config))
 	}
 	detail := map[string]string{"runbooks": fmt.Sprint(len(w.Registry.List())), "restart_needed": strings.Join(restart, ",")}
 	if err := s.app.Audit.Record(ctx, by, audit.ActionConfigReload, "config", detail); err != nil {

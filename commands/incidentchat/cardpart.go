@@ -35,6 +35,9 @@ type CardAddition struct {
 	Text    []string
 	Links   []bot.Link
 	Suggest []Suggestion
+	// Buttons carry callbacks the part stored once (they are drawn on
+	// every redraw, so they are never stored per draw); they come last.
+	Buttons []bot.Button
 }
 
 // Suggestion is a runbook a part proposes for the incident, such as the
@@ -57,21 +60,24 @@ func (f CardPartFunc) CardPart(ctx context.Context, inc *incident.Incident) Card
 	return f(ctx, inc)
 }
 
-// addParts appends every part's addition to the card, and keeps the
-// parts' suggestions in st for the card's buttons and their callbacks.
-func (i *Incidents) addParts(ctx context.Context, inc *incident.Incident, st *incState, msg *bot.Message) {
+// addParts appends every part's addition to the card, keeps the parts'
+// suggestions in st for the card's buttons and their callbacks, and
+// returns the parts' own buttons for the caller to put after the card's.
+func (i *Incidents) addParts(ctx context.Context, inc *incident.Incident, st *incState, msg *bot.Message) (buttons []bot.Button) {
 	st.suggest = st.suggest[:0]
 	for _, p := range i.parts {
 		a := p.CardPart(ctx, inc)
 		msg.Fields = append(msg.Fields, a.Fields...)
 		msg.Text = append(msg.Text, a.Text...)
 		msg.Links = append(msg.Links, a.Links...)
+		buttons = append(buttons, a.Buttons...)
 		for _, s := range a.Suggest {
 			if !slices.ContainsFunc(st.proposals, func(p proposal) bool { return p.Runbook == s.Runbook }) {
 				st.suggest = append(st.suggest, s)
 			}
 		}
 	}
+	return buttons
 }
 
 // Refresh redraws incident n's card (and reconciles the rest of its chat

@@ -106,8 +106,11 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 	for _, l := range links {
 		msg.Links = append(msg.Links, bot.Link{Label: l.Title, URL: l.URL})
 	}
-	i.addParts(ctx, inc, st, &msg)
+	// The parts' buttons go last: a chat that has room for fewer
+	// buttons drops the last ones, and the card's own actions matter more.
+	partButtons := i.addParts(ctx, inc, st, &msg)
 	if !inc.Status.Open() {
+		msg.Buttons = append(msg.Buttons, partButtons...)
 		return msg
 	}
 	if inc.Status == incident.StatusTriggered {
@@ -122,5 +125,6 @@ func (i *Incidents) cardMessage(ctx context.Context, inc *incident.Incident, st 
 	for k, sg := range st.suggest {
 		msg.Buttons = append(msg.Buttons, bot.Button{Label: sg.Label, ActionID: actionIncSuggest, CallbackID: callbackID(inc, actionIncSuggest, k)})
 	}
+	msg.Buttons = append(msg.Buttons, partButtons...)
 	return msg
 }

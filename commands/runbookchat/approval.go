@@ -75,6 +75,7 @@ func (b *Flows) redrawPending(ctx context.Context, c *bot.Click, run *runbooks.R
 	if err != nil {
 		return err
 	}
+	plan.Check = run.PlanCheck // made with the request, not again
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
 		return err

@@ -69,6 +69,10 @@ type Deps struct {
 	// statistics (frames sent, dropped, failed) when its stream closes; the
 	// metrics package counts them.
 	StreamObserver func(bot.StreamStats)
+	// RunLink, when set, is the address of a run's web page: every
+	// message of a run (approval card, live message) links to it. Nil:
+	// the web view is off and messages carry no link.
+	RunLink func(runID string) string
 }
 
 // Callback actions of the buttons this package posts.

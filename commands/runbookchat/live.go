@@ -108,7 +108,7 @@ func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.Messag
 		Logger: b.log.With("run_id", run.ID), OnClose: b.d.StreamObserver}
 	if ref.IsZero() {
 		opt.Post = func(ctx context.Context, m bot.Message) (bot.MessageRef, error) {
-			return post(ctx, cancel.ready(ctx, m))
+			return post(ctx, b.withRunLink(run.ID, cancel.ready(ctx, m)))
 		}
 		// Where the run's message is, recorded once it is posted, for a
 		// run still going: a restart redraws it if the run is interrupted.
@@ -126,6 +126,9 @@ func (b *Flows) runStream(ctx context.Context, run *runbooks.Run, ref bot.Messag
 	}
 	if cancel != nil {
 		chat = callbackChat{Chat: chat, cb: cancel}
+	}
+	if b.d.RunLink != nil {
+		chat = linkChat{Chat: chat, b: b, runID: run.ID}
 	}
 	return bot.NewStream(chat, ref, opt)
 }
@@ -249,7 +252,7 @@ func (b *Flows) show(ctx context.Context, runID string, ref bot.MessageRef, msg 
 	if chat == nil || ref.IsZero() {
 		return
 	}
-	if err := chat.Edit(ctx, ref, bot.Fit(msg, bot.LimitsOf(chat))); err != nil {
+	if err := chat.Edit(ctx, ref, bot.Fit(b.withRunLink(runID, msg), bot.LimitsOf(chat))); err != nil {
 		b.log.Error("edit run message failed", "run_id", runID, "platform", ref.Platform, "message_id", ref.ID, "err", err)
 	}
 }

@@ -76,7 +76,7 @@ func (b *Flows) propose(ctx context.Context, req RunRequest, asker *bot.Actor) (
 	if err != nil {
 		return nil, err
 	}
-	ref, err := chat.Post(ctx, req.Target, bot.Fit(approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB), bot.LimitsOf(chat)))
+	ref, err := chat.Post(ctx, req.Target, bot.Fit(b.withRunLink(run.ID, approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB)), bot.LimitsOf(chat)))
 	if err != nil {
 		return nil, err
 	}

@@ -125,17 +125,27 @@ func describeMessage(rb *runbooks.Runbook) bot.Message {
 // request handles /runbook run: the run service checks and plans it;
 // then it either asks for approval or starts.
 func (b *Flows) request(ctx context.Context, c *bot.Command, req commands.Request) error {
+	_, err := b.requestVia(ctx, c, req, runbooks.ViaChat, "")
+	return err
+}
+
+// requestVia is request from any door that answers like a chat command
+// (the web view builds a Command whose replies go where it says),
+// recording via and the incident the run belongs to. It returns the run
+// once it is stored (nil when it was refused, the refusal then being the
+// error or a private reply).
+func (b *Flows) requestVia(ctx context.Context, c *bot.Command, req commands.Request, via runbooks.Via, incident string) (*runbooks.Run, error) {
 	s := commands.Subject(c.Actor)
 	rb, err := b.lookup(req.Name, s)
 	if err != nil {
 		if req.Implicit {
-			return b.names.Unknown(commands.RootRunbook, req.Name, append(commands.RunbookVerbs(), commands.Runnable(b.registry(), b.policy(), s)...))
+			return nil, b.names.Unknown(commands.RootRunbook, req.Name, append(commands.RunbookVerbs(), commands.Runnable(b.registry(), b.policy(), s)...))
 		}
-		return err
+		return nil, err
 	}
 	p, err := b.d.Runs.Prepare(ctx, runbooks.Request{
-		Runbook: rb, Params: req.Args, By: c.Actor.ID, Name: c.Actor.Name, Via: runbooks.ViaChat,
-		Origin:           runbooks.Origin{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread},
+		Runbook: rb, Params: req.Args, By: c.Actor.ID, Name: c.Actor.Name, Via: via,
+		Origin:           runbooks.Origin{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread, Incident: incident},
 		Authorize:        func(rb *runbooks.Runbook) error { return b.mayRun(s, rb) },
 		RefuseWhenLocked: true,
 	})
@@ -143,34 +153,38 @@ func (b *Flows) request(ctx context.Context, c *bot.Command, req commands.Reques
 	if errors.As(err, &locked) {
 		msg, err := b.lockMessage(ctx, rb.Name, locked.Lock)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return c.Reply.Private(ctx, msg)
+		return nil, c.Reply.Private(ctx, msg)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !rb.NeedsApproval() {
 		// One transaction stores the run started, with its request. The
 		// answer is the run's message, posted by its stream within
 		// bot.DefaultStreamHold: the final frame of a run that ended by then.
-		return b.start(ctx, p.Run, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply,
+		err := b.start(ctx, p.Run, bot.MessageRef{Platform: c.Platform, Channel: c.Channel, Thread: c.Thread}, c.Reply.Reply,
 			func() (*runbooks.Handle, error) { return b.d.Runs.CreateAndStart(ctx, p, c.Actor.ID, nil) })
+		if p.Run.ID == "" {
+			return nil, err
+		}
+		return p.Run, err
 	}
 	if err := b.d.Runs.Create(ctx, p); err != nil {
-		return err
+		return nil, err
 	}
 	run := p.Run
 	approveCB, denyCB, err := b.decisionCallbacks(ctx, run)
 	if err != nil {
-		return err
+		return run, err
 	}
-	ref, err := c.Reply.Reply(ctx, approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB))
+	ref, err := c.Reply.Reply(ctx, b.withRunLink(run.ID, approvalCard(run, rb, p.Plan.String(), p.Masker, approveCB, denyCB)))
 	if err != nil {
-		return err
+		return run, err
 	}
 	_, err = b.d.Runs.SetOrigin(ctx, run.ID, originOf(ref, run.Origin))
-	return err
+	return run, err
 }
 
 // mayRun is the allow-list check of a person in chat's words.

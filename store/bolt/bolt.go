@@ -55,6 +55,9 @@ const (
 	bucketAlerts       = "alerts"        // alerts by fingerprint
 	bucketTimeline     = "timeline"      // timeline entries, ordered
 	bucketIncidentSeq  = "incident_seq"  // incident numbering
+	// bucketWebSessions holds the web view's sessions and one-time sign-in
+	// links (web_sessions.go): key → expiry and the caller's bytes.
+	bucketWebSessions = "web_sessions"
 
 	// Change buckets (changes.go): the changes to services that the
 	// incident card lists as hints.
@@ -67,6 +70,7 @@ func allBuckets() []string {
 	return []string{
 		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox, bucketLeases, bucketLogs,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
+		bucketWebSessions,
 		bucketChanges, bucketChangeIDs,
 	}
 }

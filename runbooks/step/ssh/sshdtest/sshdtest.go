@@ -33,6 +33,7 @@ type Host struct {
 	// HostKey is the server's host key.
 	HostKey ssh.PublicKey
 	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // Need skips under -short, and where sshd is missing: fails in CI
@@ -59,24 +60,19 @@ func Need(t testing.TB) {
 
 // writeKey writes a new ed25519 private key in OpenSSH format and returns
 // its public half.
-func writeKey(t testing.TB, path string) ssh.PublicKey {
-	t.Helper()
+func writeKey(path string) (ssh.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	block, err := ssh.MarshalPrivateKey(priv, "")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sp
+	return ssh.NewPublicKey(pub)
 }
 
 // Fleet is n sshd hosts that accept one user key.
@@ -93,41 +89,83 @@ type Fleet struct {
 func Start(t testing.TB, n int) *Fleet {
 	t.Helper()
 	Need(t)
-	dir := t.TempDir()
-	u, err := user.Current()
+	f, err := Launch(t.TempDir(), n)
+	if f != nil {
+		t.Cleanup(f.Stop)
+	}
 	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Fleet{Identity: filepath.Join(dir, "id_ed25519"), KnownHosts: filepath.Join(dir, "known_hosts"), User: u.Username}
-	userKey := writeKey(t, f.Identity)
-	auth := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(auth, ssh.MarshalAuthorizedKey(userKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var known []string
-	for i := range n {
-		h := startSSHD(t, filepath.Join(dir, fmt.Sprintf("host%d", i)), auth)
-		f.Hosts = append(f.Hosts, h)
-		known = append(known, knownhosts.Line([]string{knownhosts.Normalize(h.Addr)}, h.HostKey))
-	}
-	if err := os.WriteFile(f.KnownHosts, []byte(strings.Join(known, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
+// Launch starts n hosts with their keys and files under dir, for programs
+// that are not tests (the benchmarks under bench/); the caller stops them
+// with Stop, also after an error. sshd must be installed (see Need).
+func Launch(dir string, n int) (*Fleet, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	u, err := user.Current()
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{Identity: filepath.Join(dir, "id_ed25519"), KnownHosts: filepath.Join(dir, "known_hosts"), User: u.Username}
+	userKey, err := writeKey(f.Identity)
+	if err != nil {
+		return nil, err
+	}
+	auth := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(auth, ssh.MarshalAuthorizedKey(userKey), 0o600); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var known []string
+	for i := range n {
+		h, err := startSSHD(filepath.Join(dir, fmt.Sprintf("host%d", i)), auth)
+		if err != nil {
+			return f, err
+		}
+		f.Hosts = append(f.Hosts, h)
+		known = append(known, knownhosts.Line([]string{knownhosts.Normalize(h.Addr)}, h.HostKey))
+	}
+	if err := os.WriteFile(f.KnownHosts, []byte(strings.Join(known, "\n")+"\n"), 0o600); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// Stop stops every host started.
+func (f *Fleet) Stop() {
+	for _, h := range f.Hosts {
+		h.stop()
+	}
+}
+
+// stop kills the host's sshd and waits for it.
+func (h *Host) stop() {
+	_ = h.cmd.Process.Kill()
+	<-h.exited
+}
+
 // startSSHD starts sshd in the foreground on a free loopback port with a
 // new host key, and waits until it accepts connections.
-func startSSHD(t testing.TB, dir, authorizedKeys string) *Host {
-	t.Helper()
+func startSSHD(dir, authorizedKeys string) (*Host, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	hostKeyPath := filepath.Join(dir, "host_key")
-	hostKey := writeKey(t, hostKeyPath)
+	hostKey, err := writeKey(hostKeyPath)
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	addr := l.Addr().String()
 	l.Close()
@@ -147,36 +185,32 @@ func startSSHD(t testing.TB, dir, authorizedKeys string) *Host {
 		"",
 	}, "\n")
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var stderr strings.Builder
 	cmd := exec.Command(sshdPath, "-D", "-e", "-f", conf)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	h := &Host{Addr: addr, HostKey: hostKey, cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(h.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			break
+			return h, nil
 		}
 		select {
-		case <-exited:
-			t.Fatalf("sshd exited: %s", stderr.String())
+		case <-h.exited:
+			return nil, fmt.Errorf("sshd exited: %s", stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sshd on %s did not accept connections within 10s: %s", addr, stderr.String())
+			h.stop()
+			return nil, fmt.Errorf("sshd on %s did not accept connections within 10s: %s", addr, stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &Host{Addr: addr, HostKey: hostKey, cmd: cmd}
 }
