@@ -102,6 +102,7 @@ func run(starts int, only, binary string, w io.Writer) error {
 		{"command to first frame", commandFirstFrame}, {"slash command", slashCommand}, {"socket ack", socketAck},
 		{"alert ingest", ingest}, {"alert to first frame", alertFirstFrame}, {"postgres ingest", postgresIngest},
 		{"fleet fan-out", fleetFanOut},
+		{"replica failover", replicaFailover}, {"replica ingest", replicaIngest},
 	}
 	begin := time.Now()
 	for _, m := range measures {

@@ -38,6 +38,7 @@ type Config struct {
 	Watchdog      Watchdog          `mapstructure:"watchdog"`
 	Targets       map[string]Target `mapstructure:"targets"`
 	SSH           SSH               `mapstructure:"ssh"`
+	Replica       Replica           `mapstructure:"replica"`
 	Web           Web               `mapstructure:"web"`
 	API           API               `mapstructure:"api"`
 	Hints         Hints             `mapstructure:"hints"`

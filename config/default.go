@@ -80,6 +80,7 @@ func Default() Config {
 		OnCall:  defaultOnCall(),
 		Tickets: defaultTickets(),
 		Store:   defaultStore(),
+		Replica: Replica{LeaseDuration: 3 * time.Second, RenewInterval: time.Second},
 		Web:     Web{SessionTTL: DefaultSessionTTL, OIDC: OIDC{IdentityClaim: "email"}},
 	}
 }

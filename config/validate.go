@@ -156,6 +156,7 @@ func (c Config) Validate() error {
 	c.validateTargets(&p)
 	c.validateKubernetes(&p)
 	c.validateWatchdog(&p)
+	c.validateReplica(&p)
 	c.validateWeb(&p)
 	c.validateHints(&p)
 	c.validateOnCall(&p)

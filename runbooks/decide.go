@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -216,24 +217,105 @@ func (s *Service) markLost(r *Run, now time.Time) string {
 // every lock whose run is not active is freed. It returns the
 // interrupted runs (to redraw their messages).
 func (s *Service) Recover(ctx context.Context) ([]*Run, error) {
+	return s.interrupt(ctx, sweepStart)
+}
+
+// orphanGrace is how long a run of this replica must have been started
+// (or requested, when queued) before InterruptOrphans may take it for
+// orphaned: the executor writes a new run's record just before it holds
+// the run.
+const orphanGrace = 10 * time.Second
+
+// sweep says which runs left executing interrupt marks.
+type sweep int
+
+const (
+	sweepStart   sweep = iota // at start-up: this replica's and lost replicas'
+	sweepLost                 // the leader's round: lost replicas' only
+	sweepOrphans              // this replica's that its executor no longer runs
+)
+
+// InterruptOrphans marks interrupted this replica's runs that the store
+// says are running or queued but its executor no longer holds: their end
+// could not be written (the database was unreachable when they were
+// stopped, see Executor.Abandon), and no other replica will take them for
+// lost while this one's heartbeat is fresh. Every replica calls it every
+// few seconds.
+func (s *Service) InterruptOrphans(ctx context.Context) ([]*Run, error) {
+	if s.alive == nil || s.exec == nil {
+		return nil, nil
+	}
+	return s.interrupt(ctx, sweepOrphans)
+}
+
+// InterruptLost marks interrupted, as Recover does, the runs left
+// executing by replicas that are gone (their heartbeat lapsed), and
+// returns them; the runs of this replica and of live ones stay. Their
+// reason names the lost replica. The leader calls it every few seconds;
+// it changes nothing when ServiceConfig.Alive is not set (one process).
+func (s *Service) InterruptLost(ctx context.Context) ([]*Run, error) {
+	if s.alive == nil {
+		return nil, nil
+	}
+	return s.interrupt(ctx, sweepLost)
+}
+
+// interrupt marks the runs left executing interrupted (see Recover) that
+// the sweep covers: never the runs of other live replicas.
+func (s *Service) interrupt(ctx context.Context, which sweep) ([]*Run, error) {
 	stale, err := s.store.ListRuns(ctx, ListOptions{States: []State{StateRunning, StateQueued, StateApproved}})
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	var out []*Run
+	alive := map[string]bool{}
 	for _, st := range stale {
+		if which == sweepOrphans {
+			if st.Replica != s.replica || st.State == StateApproved {
+				continue // an approved run is about to be handed to the executor
+			}
+			if _, held := s.exec.Handle(st.ID); held || now.Sub(cmp.Or(st.StartedAt, st.RequestedAt)) < orphanGrace {
+				continue // the executor holds it, or is just taking it (its record is written first)
+			}
+		}
+		if st.Replica != "" && s.alive != nil && which != sweepOrphans {
+			if st.Replica == s.replica && which == sweepLost {
+				continue
+			}
+			if st.Replica != s.replica {
+				ok, seen := alive[st.Replica]
+				if !seen {
+					if ok, err = s.alive(ctx, st.Replica); err != nil {
+						return out, err
+					}
+					alive[st.Replica] = ok
+				}
+				if ok {
+					continue
+				}
+			}
+		}
 		r, err := s.write(ctx, st.ID, "system", func(r *Run) (audit.Action, map[string]string, error) {
 			switch {
 			case r.State == StateRunning || r.State == StateQueued:
 				r.Reason = fmt.Sprintf("interrupted: tebura stopped while the run was %s", r.State)
+				if which == sweepOrphans {
+					r.Reason = fmt.Sprintf("interrupted: this replica lost the database while the run was %s", r.State)
+				} else if r.Replica != "" && r.Replica != s.replica {
+					r.Reason = fmt.Sprintf("interrupted: replica %s was lost while the run was %s", r.Replica, r.State)
+				}
 			case r.State == StateApproved && r.StartedAt.IsZero():
 				r.Reason = neverStarted
 			default:
 				return "", nil, errUnchanged
 			}
 			r.State, r.EndedAt, r.ExitCode = StateInterrupted, now, -1
-			return audit.ActionRunInterrupt, map[string]string{"runbook": r.Runbook, "reason": r.Reason}, nil
+			detail := map[string]string{"runbook": r.Runbook, "reason": r.Reason}
+			if r.Replica != "" {
+				detail["replica"] = r.Replica
+			}
+			return audit.ActionRunInterrupt, detail, nil
 		})
 		if errors.Is(err, errUnchanged) {
 			continue

@@ -42,6 +42,9 @@ type ExecutorConfig struct {
 	// Targets runs ssh steps on remote targets (runbooks/step/ssh); nil
 	// fails them with a sentence saying so.
 	Targets TargetRunner
+	// Logs, when set, gets a copy of every run's log in chunks as it is
+	// produced (see LogStore), so that other replicas can serve it.
+	Logs LogStore
 	// Playbooks runs ansible steps (runbooks/step/ansible); nil fails
 	// them with a sentence saying so.
 	Playbooks PlaybookRunner
@@ -515,7 +518,10 @@ func (e *Executor) execute(h *Handle, run *Run, job Job, started time.Time, file
 		defer c()
 	}
 
-	out := newOutput(h, job.Masker, file, e.cfg.LogCapBytes, job.Echo)
+	out := newOutput(h, job.Masker, fileOrNone(file), e.cfg.LogCapBytes, job.Echo)
+	if file != nil {
+		out.mirror = e.logMirror(run.ID)
+	}
 
 	state, code, reason := StateSucceeded, 0, ""
 	ran := 0
@@ -553,6 +559,8 @@ func (e *Executor) execute(h *Handle, run *Run, job Job, started time.Time, file
 		case errors.As(cause, &cc):
 			state, reason = StateCancelled, "cancelled by "+cc.by
 			h.update(func(h *Handle) { h.cancelBy = cc.by })
+		case errors.Is(cause, errReplicaLost):
+			state, reason = StateInterrupted, "interrupted: this replica lost the database while the run was running"
 		case errors.Is(cause, errShutdown):
 			state, reason = StateInterrupted, "interrupted: tebura shut down while the run was running"
 		case errors.Is(cause, errRunTimeout):

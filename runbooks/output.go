@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,15 +40,18 @@ type output struct {
 
 	echo io.Writer // every masked line, past the cap too; nil once a write failed
 
-	file    *os.File
-	w       *bufio.Writer
+	file io.WriteCloser
+	w    *bufio.Writer
+	// mirror gets what the log file gets, unbuffered: the store's copy
+	// of the log (LogStore), nil without one.
+	mirror  *logChunks
 	cap     int64
 	written int64 // bytes in the log file
 	dropped int64 // bytes of output not written to the log
 	logErr  error
 }
 
-func newOutput(h *Handle, m Masker, file *os.File, capBytes int64, echo io.Writer) *output {
+func newOutput(h *Handle, m Masker, file io.WriteCloser, capBytes int64, echo io.Writer) *output {
 	if r, ok := m.(*Redactor); ok && r.Empty() {
 		m = nil
 	}
@@ -288,6 +290,9 @@ func (o *output) sendLocked(data []byte) {
 		o.logErr = err
 		return
 	}
+	if o.mirror != nil {
+		o.mirror.Write(data) // only buffers; never fails
+	}
 	o.written += int64(len(data))
 }
 
@@ -300,13 +305,22 @@ func (o *output) close() error {
 	o.h.mu.Lock()
 	defer o.h.mu.Unlock()
 	if o.logErr == nil && o.h.truncated {
-		fmt.Fprintf(o.w, "[tebura: log truncated at %d bytes; %d more bytes dropped]\n", o.written, o.dropped)
+		marker := fmt.Sprintf("[tebura: log truncated at %d bytes; %d more bytes dropped]\n", o.written, o.dropped)
+		io.WriteString(o.w, marker)
+		if o.mirror != nil {
+			o.mirror.Write([]byte(marker))
+		}
 	}
 	if err := o.w.Flush(); err != nil && o.logErr == nil {
 		o.logErr = err
 	}
 	if err := o.file.Close(); err != nil && o.logErr == nil {
 		o.logErr = err
+	}
+	if o.mirror != nil {
+		if err := o.mirror.Close(); err != nil && o.logErr == nil {
+			o.logErr = err
+		}
 	}
 	return o.logErr
 }

@@ -100,6 +100,11 @@ type Run struct {
 	Truncated bool   `json:"truncated,omitempty"`
 
 	Origin Origin `json:"origin,omitempty"`
+	// Replica names the replica that executes the run (replica.id): the
+	// one where it was approved or, without approval, requested. When
+	// that replica is lost the leader marks the run interrupted (see
+	// Service.InterruptLost). Empty for runs of a release before replicas.
+	Replica string `json:"replica,omitempty"`
 
 	// Answers are the answers to the run's manual steps, one per step, in
 	// the order they were given.

@@ -127,6 +127,14 @@ type ServiceConfig struct {
 	Sealer *Sealer
 	// Subscribers get every transition; more can be added with Subscribe.
 	Subscribers []func(Transition)
+	// Replica names this process among the replicas sharing the store
+	// (replica.id); it is stored on the runs this process executes.
+	Replica string
+	// Alive, when set, reports whether another replica still runs (its
+	// heartbeat is fresh): Recover and InterruptLost leave the runs of
+	// live replicas alone. Nil means this process is alone on its store,
+	// so every run left executing belongs to a process that is gone.
+	Alive func(ctx context.Context, replica string) (bool, error)
 }
 
 // Service is the single owner of a run's life: request (bind, authorize,
@@ -147,13 +155,16 @@ type Service struct {
 	starts  byRun[audit.Note]        // run.start entries until the executor's first write
 	vault   byRun[map[string]string] // secret values, from the request until the run ends
 	sealer  *Sealer
+	replica string
+	alive   func(ctx context.Context, replica string) (bool, error)
 }
 
 // NewService builds the service and takes over cfg.Executor's state
 // writes, so that the executor's queued, running and ended states are
 // published and audited like every other transition.
 func NewService(cfg ServiceConfig) *Service {
-	s := &Service{store: cfg.Store, exec: cfg.Executor, audit: cfg.Audit, red: cfg.Redactor, now: cfg.Clock, log: cfg.Logger, sealer: cfg.Sealer}
+	s := &Service{store: cfg.Store, exec: cfg.Executor, audit: cfg.Audit, red: cfg.Redactor, now: cfg.Clock, log: cfg.Logger, sealer: cfg.Sealer,
+		replica: cfg.Replica, alive: cfg.Alive}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -255,7 +266,7 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Requested, error) 
 	run := &Run{
 		Runbook: rb.Name, Kind: rb.Kind, Params: public, Secret: rb.SecretNames(), PlanHash: plan.Hash, LockKey: lockKey,
 		RequestedBy: req.By, RequestedName: req.Name, RequestedAt: now,
-		State: StateApproved, Origin: req.Origin,
+		State: StateApproved, Origin: req.Origin, Replica: s.replica,
 	}
 	if rb.NeedsApproval() {
 		switch req.Gate {
@@ -651,6 +662,9 @@ func (s *Service) writeTransition(ctx context.Context, id, actor string, fn func
 		var err error
 		if notes, err = fn(r); err != nil {
 			return err
+		}
+		if from != r.State && (r.State == StateApproved || r.State == StateQueued || r.State == StateRunning) {
+			r.Replica = s.replica // the replica that approves or starts a run executes it
 		}
 		if r.State != StatePendingApproval {
 			r.Sealed = nil // the values are in memory from here to the end

@@ -91,7 +91,7 @@ type Deps struct {
 	// Changes records the changes POSTed to /api/v1/changes (the same
 	// feed as /hooks/changes); nil answers that endpoint 404.
 	Changes hints.ChangeStore
-	DataDir    string
+	DataDir string
 	// Secure marks cookies Secure: Tebura serves TLS itself, or
 	// web.base_url is https (TLS ends at a proxy in front).
 	Secure bool

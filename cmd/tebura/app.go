@@ -21,6 +21,7 @@ import (
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/metrics"
+	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 	ansiblestep "github.com/tebura/tebura/runbooks/step/ansible"
 	sshstep "github.com/tebura/tebura/runbooks/step/ssh"
@@ -85,6 +86,9 @@ type App struct {
 	Runs *runbooks.Service
 	// Metrics are the Prometheus families served on GET /metrics.
 	Metrics *metrics.Metrics
+	// Elector says whether this replica leads, and runs the work that must
+	// happen once across replicas (replica.go).
+	Elector *replica.Elector
 	// Data is Store behind the metrics decorator: hand it (not Store) to
 	// everything that changes runs, incidents or dedupe keys, so those
 	// changes are counted. Store stays for Close, Prune and Path.
@@ -178,13 +182,14 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Data = a.Metrics.Store(st)
+	a.elect()
 	a.mask.p.Store(red)
 	a.Audit = audit.New(a.Data, &a.mask, nil)
 	a.SSH = sshstep.New(sshConfig(cfg))
 	a.Ansible = ansiblestep.New(ansibleConfig(cfg))
 	a.Executor = runbooks.NewExecutor(a.Data, runbooks.ExecutorConfig{
 		DataDir: cfg.DataDir, MaxConcurrent: cfg.Runbooks.MaxConcurrent, LogCapBytes: cfg.Runbooks.LogCapBytes,
-		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH,
+		TailLines: cfg.Bot.TailLines, KillGrace: cfg.Runbooks.KillGrace, Targets: a.SSH, Logs: sharedLogs(cfg, a.Store),
 		Playbooks:  a.Ansible,
 		Kubernetes: kubeRunner(cfg),
 	}, logger)
@@ -196,7 +201,7 @@ func NewApp(cfg config.Config, logger *slog.Logger) (*App, error) {
 	logger.Info("secret params of pending approvals", "sealed", sealer != nil)
 	a.Runs = runbooks.NewService(runbooks.ServiceConfig{
 		Store: a.Data, Executor: a.Executor, Audit: a.Audit, Redactor: a.mask.p.Load, Logger: logger, Sealer: sealer,
-		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun},
+		Subscribers: []func(runbooks.Transition){a.Metrics.ObserveRun}, Replica: a.Elector.ID(), Alive: a.alive,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)

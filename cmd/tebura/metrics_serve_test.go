@@ -57,6 +57,7 @@ func TestServeMetrics(t *testing.T) {
 		`tebura_runs_total{runbook="check-api",state="succeeded"} 1`,
 		"tebura_run_queue_depth 0", "tebura_locks_held ",
 		`tebura_approvals_total{outcome="approved"} 0`,
+		"tebura_replica_leader 1\n", // alone on its store, it leads
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)

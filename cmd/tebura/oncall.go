@@ -69,5 +69,5 @@ func startEscalation(app *App, cfg config.Config, svc *incident.Service, pager o
 	e := oncall.NewEscalator(oncall.EscalatorDeps{Incidents: svc, Pager: pager,
 		Rules: func() map[string]config.Escalation { return rules }, Logger: log.With("component", "escalation")})
 	app.AddCatchUp(CatchUp{Name: "escalation", Detail: "starting the escalation loop",
-		Run: func(ctx context.Context, _ []*runbooks.Run) error { go e.Run(ctx); return nil }})
+		Run: func(ctx context.Context, _ []*runbooks.Run) error { go app.whileLeading(ctx, e.Run); return nil }})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tebura/tebura/config"
 	"github.com/tebura/tebura/hints"
 	"github.com/tebura/tebura/metrics"
+	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 	"github.com/tebura/tebura/store/bolt"
 	"github.com/tebura/tebura/store/postgres"
@@ -23,6 +24,10 @@ import (
 type appStore interface {
 	metrics.Store
 	bot.OutboxStore
+	// LeaseStore keeps the leader lease and the replicas' heartbeats.
+	replica.LeaseStore
+	// LogStore keeps the runs' logs where every replica reads them.
+	runbooks.LogStore
 	hints.ChangeStore
 	// The web view's sessions and one-time links (web.Sessions), and
 	// their pruning.

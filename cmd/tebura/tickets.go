@@ -54,7 +54,7 @@ func (s *server) wireTickets(app *App, cfg config.Config) ([]incidentchat.CardPa
 	if err != nil {
 		return nil, err
 	}
-	app.AddService(Service{Name: "tickets", Run: func(ctx context.Context) error { svc.Run(ctx); return nil }})
+	app.AddService(Service{Name: "tickets", Run: func(ctx context.Context) error { app.whileLeading(ctx, svc.Run); return nil }})
 	s.log.Info("tickets on", "system", sys.Name())
 	return []incidentchat.CardPart{incidentchat.TicketPart(svc)}, nil
 }

@@ -161,7 +161,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 	s.books = runbookchat.New(runbookchat.Deps{
 		Store: app.Data, Registry: s.registry, Access: s.policy, Redactor: s.redactor,
 		Audit: app.Audit, Executor: app.Executor, Runs: app.Runs, Chats: s.chats, Config: botCfg, DataDir: cfg.DataDir,
-		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(), RunLink: runLink,
+		Logger: s.log, ExpiryInterval: o.ExpiryInterval, StreamObserver: app.Metrics.StreamObserver(), RunLink: runLink, Lead: app.Elector.Do,
 	})
 
 	rules, err := incident.CompileRules(cfg.Automations)
@@ -211,6 +211,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		Commands: cfg.Bot.Commands, Chats: s.chats, Config: cfg.Incidents,
 		AnnounceChannels: announce, PrivateChannels: private, Access: s.policy, Logger: s.log,
 		Interval: o.IncidentInterval, Observe: func(o incidentchat.Outcome) { app.Metrics.ObserveReconcile(string(o)) },
+		Lead:   app.Elector.Do,
 		OnCall: oc, Calendar: cal, ObservePage: app.Metrics.ObservePage,
 		CardParts: append(append(parts, hintsPart), cardParts...),
 	})
@@ -289,6 +290,7 @@ func wire(app *App, o wireOptions) (*server, error) {
 		return errors.Join(s.books.Wait(ctx), s.inc.Wait(ctx))
 	})
 	app.AddService(Service{Name: "prune", Run: s.pruneLoop})
+	app.AddService(Service{Name: "lost replicas", Run: s.sweepLost})
 	if slackA != nil {
 		// Through the outbox: replies to events survive an outage too.
 		app.AddService(Service{Name: "slack", Run: func(ctx context.Context) error { return s.chats[slack.Platform].Run(ctx, s.bot) }})
@@ -408,24 +410,31 @@ func (s *server) pruneLoop(ctx context.Context) error {
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
-		if st, err := pruneStore(ctx, s.app.Store, time.Now()); err != nil && ctx.Err() == nil {
-			s.log.Error("store prune failed", "err", err)
-		} else if err == nil {
-			s.log.Debug("store pruned", "stats", st)
-		}
-		if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("incident marks prune failed", "err", err)
-		} else if err == nil && n > 0 {
-			s.log.Debug("incident marks pruned", "count", n)
-		}
+		s.app.Elector.Do(ctx, s.pruneShared) // the store is shared: its leader prunes it
 		s.pruneLogs()
-		s.pruneChanges(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
 	}
+}
+
+// pruneShared removes expired dedupe keys and callbacks and forgets old
+// incident marks.
+func (s *server) pruneShared(ctx context.Context) {
+	if st, err := pruneStore(ctx, s.app.Store, time.Now()); err != nil && ctx.Err() == nil {
+		s.log.Error("store prune failed", "err", err)
+	} else if err == nil {
+		s.log.Debug("store pruned", "stats", st)
+	}
+	if n, err := s.svc.PruneMarks(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("incident marks prune failed", "err", err)
+	} else if err == nil && n > 0 {
+		s.log.Debug("incident marks pruned", "count", n)
+	}
+	s.pruneChanges(ctx, time.Now())
+	s.pruneSharedLogs(ctx, time.Now())
 }
 
 // watch wires the watchdog section: the watchdog alert taken out of the

@@ -71,6 +71,9 @@ type Options struct {
 	// ExpiryInterval is how often the bot's expiry loop runs; zero means
 	// an hour, so tests expire explicitly with Runbooks.ExpireNow.
 	ExpiryInterval time.Duration
+	// Lead, when set, is the runbook flows' Deps.Lead: it says whether this
+	// bot leads, as replica.Elector.Do does with several replicas.
+	Lead func(ctx context.Context, f func(ctx context.Context)) bool
 }
 
 // Harness is a running bot with its parts exposed for assertions.
@@ -173,6 +176,7 @@ func New(t testing.TB, o Options) *Harness {
 		Clock:          now,
 		Logger:         logger,
 		ExpiryInterval: expiry,
+		Lead:           o.Lead,
 	})
 	h.Bot = commands.New(commands.Deps{
 		Callbacks: st,

@@ -81,6 +81,12 @@ type Deps struct {
 	// Observe, when set, is told the outcome of every incident the loop
 	// reconciles (metrics).
 	Observe func(Outcome)
+	// Lead, when set, runs the loop's rounds only while this replica leads
+	// (replica.Elector.Do), so that with several replicas on one database
+	// channels are created, cards redrawn and channels archived once; nil
+	// runs them here (one process). Reactions to this replica's own
+	// webhooks and runs do not wait for it.
+	Lead func(ctx context.Context, f func(ctx context.Context)) bool
 	// CardParts add each feature's part to the incident card (bridge,
 	// ticket, hints...), in this order.
 	CardParts []CardPart
@@ -155,6 +161,7 @@ type Incidents struct {
 	interval  time.Duration
 	timeout   time.Duration
 	observe   func(Outcome)
+	lead      func(ctx context.Context, f func(ctx context.Context)) bool
 	// On-call (see Deps.OnCall).
 	oncall      OnCall
 	calendar    *oncall.Calendar
@@ -190,7 +197,7 @@ func New(d Deps) (*Incidents, error) {
 	i := &Incidents{svc: d.Service, runs: d.Runs, runbooks: d.Runbooks, store: d.Store, reg: d.Registry, audit: d.Audit,
 		names: commands.NamesOf(d.Commands), chats: d.Chats, platform: d.Platform, cfg: d.Config,
 		announces: d.AnnounceChannels, private: d.PrivateChannels, parts: d.CardParts,
-		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe,
+		access: d.Access, now: d.Clock, log: d.Logger, interval: d.Interval, timeout: d.ReconcileTimeout, observe: d.Observe, lead: d.Lead,
 		locks: map[int64]*sync.Mutex{}, states: map[int64]*incState{}, recorded: map[string]bool{}, life: context.Background(),
 		first: make(chan struct{}), oncall: d.OnCall, calendar: d.Calendar, observePage: d.ObservePage}
 	i.parts = append([]CardPart{CardPartFunc(i.bridgePart)}, i.parts...)
@@ -284,7 +291,7 @@ func (i *Incidents) loop(ctx context.Context) {
 	var once sync.Once
 	defer once.Do(func() { close(i.first) })
 	for {
-		if err := i.Tick(ctx); err != nil && ctx.Err() == nil {
+		if err := i.round(ctx); err != nil && ctx.Err() == nil {
 			i.log.Error("incident reconcile failed", "err", err)
 		}
 		once.Do(func() { close(i.first) })
@@ -294,6 +301,18 @@ func (i *Incidents) loop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// round is one round of the loop: Tick when this replica leads (or no
+// leader is elected); a follower only notes that it follows, for /readyz.
+func (i *Incidents) round(ctx context.Context) error {
+	if i.lead == nil {
+		return i.Tick(ctx)
+	}
+	var err error
+	led := i.lead(ctx, func(ctx context.Context) { err = i.Tick(ctx) })
+	i.setProgress(func(p *Progress) { p.Following = !led })
+	return err
 }
 
 // FirstRound is closed once the first round after Recover has ended (or
@@ -427,14 +446,20 @@ type Progress struct {
 	Deferred int
 	// LastError is the last failure of the last round.
 	LastError string
+	// Following is true while another replica leads and does the rounds
+	// (Deps.Lead): this one has nothing to catch up.
+	Following bool
 }
 
-// CaughtUp reports whether a round finished with nothing left to do.
-func (p Progress) CaughtUp() bool { return p.Rounds > 0 && p.Pending == 0 }
+// CaughtUp reports whether a round finished with nothing left to do, or
+// another replica does the rounds.
+func (p Progress) CaughtUp() bool { return p.Following || (p.Rounds > 0 && p.Pending == 0) }
 
 // String says what is still being done, for /readyz.
 func (p Progress) String() string {
 	switch {
+	case p.Following:
+		return "another replica leads and reconciles the incidents"
 	case p.CaughtUp():
 		return fmt.Sprintf("%d open incidents in line with the chat", p.Open)
 	case p.Rounds == 0 && p.Open == 0:

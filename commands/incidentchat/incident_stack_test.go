@@ -141,6 +141,8 @@ type stackOptions struct {
 	Observe          func(incidentchat.Outcome)
 	// CardParts go to the incident layer's Deps.
 	CardParts []incidentchat.CardPart
+	// Lead goes to the incident layer's Deps (nil: this stack leads).
+	Lead func(ctx context.Context, f func(ctx context.Context)) bool
 	// Hints adds the resolution hints part (after CardParts).
 	Hints *config.Hints
 	// OnCall and Calendar go to the incident layer's Deps.
@@ -236,7 +238,7 @@ func newStack(t testing.TB, dir string, o stackOptions) *stack {
 		Service: svc, Runs: books.Runs(), Runbooks: books, Store: st, Registry: func() *runbooks.Registry { return reg },
 		Audit: al, Chats: chats, Config: o.Incidents,
 		Access: func() *access.Policy { return pol }, Clock: now, Interval: time.Hour,
-		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: parts,
+		ReconcileTimeout: o.ReconcileTimeout, Observe: o.Observe, CardParts: parts, Lead: o.Lead,
 		OnCall: o.OnCall, Calendar: o.Calendar,
 	})
 	if err != nil {

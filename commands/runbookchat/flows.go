@@ -61,6 +61,10 @@ type Deps struct {
 	// ExpiryInterval is how often pending approvals are checked for expiry
 	// once Recover started the loop (default 10s).
 	ExpiryInterval time.Duration
+	// Lead, when set, runs the expiry of approvals only while this replica
+	// leads (replica.Elector.Do), so that several replicas on one database
+	// expire each request once; nil expires here (one process).
+	Lead func(ctx context.Context, f func(ctx context.Context)) bool
 	// StreamObserver, when set, receives each live message's stream
 	// statistics (frames sent, dropped, failed) when its stream closes; the
 	// metrics package counts them.

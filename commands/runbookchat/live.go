@@ -334,7 +334,7 @@ func (b *Flows) follow(ctx context.Context, h *runbooks.Handle, run *runbooks.Ru
 func logName(run *runbooks.Run) string { return run.Runbook + "-" + run.ID + ".log" }
 
 func (b *Flows) upload(ctx context.Context, u bot.FileUploader, ref bot.MessageRef, run *runbooks.Run) error {
-	content, err := b.readLog(run, 0)
+	content, err := b.readLog(ctx, run, 0)
 	if err != nil {
 		return err
 	}
@@ -343,8 +343,14 @@ func (b *Flows) upload(ctx context.Context, u bot.FileUploader, ref bot.MessageR
 
 // readLog reads a run's full (capped, redacted) log, or its last limit
 // bytes when limit > 0.
-func (b *Flows) readLog(run *runbooks.Run, limit int64) ([]byte, error) {
-	rc, err := runbooks.ReadLog(b.d.DataDir, run)
+func (b *Flows) readLog(ctx context.Context, run *runbooks.Run, limit int64) ([]byte, error) {
+	var rc io.ReadCloser
+	var err error
+	if b.d.Executor != nil {
+		rc, err = b.d.Executor.ReadLog(ctx, run) // the file, else the store's copy
+	} else {
+		rc, err = runbooks.ReadLog(b.d.DataDir, run)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -469,8 +475,14 @@ func (b *Flows) expiryLoop(ctx context.Context) {
 // ExpireNow expires the pending approvals whose time ran out; their cards
 // are redrawn as expired from the transitions (onTransition). The expiry
 // loop calls it; tests with an injected clock call it directly.
+// With Deps.Lead set, a replica that does not lead expires nothing.
 func (b *Flows) ExpireNow(ctx context.Context) error {
-	_, err := b.d.Runs.Expire(ctx)
+	if b.d.Lead == nil {
+		_, err := b.d.Runs.Expire(ctx)
+		return err
+	}
+	var err error
+	b.d.Lead(ctx, func(ctx context.Context) { _, err = b.d.Runs.Expire(ctx) })
 	return err
 }
 

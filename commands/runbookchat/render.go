@@ -137,7 +137,7 @@ func StateLabel(s runbooks.State) string {
 	case runbooks.StateTimedOut:
 		return "timed out"
 	case runbooks.StateInterrupted:
-		return "interrupted (the bot restarted)"
+		return "interrupted" // the reason says why: a restart, a lost replica, a lost database
 	}
 	return string(s)
 }

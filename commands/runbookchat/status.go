@@ -156,7 +156,7 @@ func (b *Flows) logs(ctx context.Context, c *bot.Command, id string) error {
 	}
 	long := run.LogBytes > logsUpload && run.State.Final()
 	if up, ok := c.Reply.(PrivateUploader); ok && long {
-		content, err := b.readLog(run, maxLogUpload)
+		content, err := b.readLog(ctx, run, maxLogUpload)
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func (b *Flows) logs(ctx context.Context, c *bot.Command, id string) error {
 		}
 		return c.Reply.Private(ctx, bot.Message{Level: bot.LevelInfo, Text: []string{fmt.Sprintf("The full log of %s is attached as %s, for you only.", run.ID, logName(run))}})
 	}
-	content, err := b.readLog(run, logsTailSize)
+	content, err := b.readLog(ctx, run, logsTailSize)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,8 @@ const (
 	bucketDedupe    = "dedupe"    // scope NUL key → expiry
 	bucketMeta      = "meta"      // key → caller's bytes (not versioned: callers own the format)
 	bucketOutbox    = "outbox"    // platform NUL delivery ID → bot.Delivery (chat messages not delivered yet)
+	bucketLeases    = "leases"    // lease name → leaseRecord (lease.go)
+	bucketLogs      = "run_logs"  // run ID NUL be64(seq) → logChunk (logs.go)
 	// bucketActive indexes the runs that are not final: be64(seq) → empty.
 	// Its sequence is the runs bucket's sequence it has seen, so that runs
 	// created by a release that did not keep it are noticed at Open (runs.go).
@@ -66,7 +68,7 @@ const (
 // allBuckets is the one list of buckets; Open creates them all.
 func allBuckets() []string {
 	return []string{
-		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox,
+		bucketRuns, bucketLocks, bucketAudit, bucketCallbacks, bucketDedupe, bucketMeta, bucketActive, bucketOutbox, bucketLeases, bucketLogs,
 		bucketIncidents, bucketIncidentKeys, bucketAlerts, bucketTimeline, bucketIncidentSeq,
 		bucketWebSessions,
 		bucketChanges, bucketChangeIDs,
@@ -125,6 +127,9 @@ func Open(path string, opts Options) (*Store, error) {
 	scrubbedRuns, err := prepare(db)
 	if err == nil && scrubbedRuns > 0 {
 		db, err = compact(db, path, bopts)
+	}
+	if err == nil {
+		err = freeLeases(db, opts.Clock())
 	}
 	if err != nil {
 		if db != nil {

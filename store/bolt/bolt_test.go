@@ -26,7 +26,7 @@ func openTest(t *testing.T) (*Store, *storetest.Clock, string) {
 // stores presents s to the conformance suite.
 func stores(s *Store, clock *storetest.Clock, path string) storetest.Stores {
 	return storetest.Stores{
-		Runs: s, Audit: s, Dedupe: s, Callbacks: s, Meta: s, Outbox: s, Changes: s, Clock: clock,
+		Runs: s, Audit: s, Dedupe: s, Callbacks: s, Meta: s, Outbox: s, Changes: s, Leases: s, Logs: s, Clock: clock,
 		Reopen: func(t *testing.T) storetest.Stores {
 			t.Helper()
 			return stores(reopen(t, s, clock, path), clock, path)

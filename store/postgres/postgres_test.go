@@ -37,7 +37,7 @@ func openDSN(t *testing.T, dsn string, clock *storetest.Clock) *Store {
 // stores presents s to the conformance suite.
 func stores(s *Store, clock *storetest.Clock, dsn string) storetest.Stores {
 	return storetest.Stores{
-		Runs: s, Audit: s, Dedupe: s, Callbacks: s, Meta: s, Outbox: s, Changes: s, Clock: clock,
+		Runs: s, Audit: s, Dedupe: s, Callbacks: s, Meta: s, Outbox: s, Changes: s, Leases: s, Logs: s, Clock: clock,
 		Reopen: func(t *testing.T) storetest.Stores {
 			t.Helper()
 			s.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/tebura/tebura/audit"
 	"github.com/tebura/tebura/bot"
 	"github.com/tebura/tebura/hints"
+	"github.com/tebura/tebura/replica"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -45,6 +46,12 @@ type Stores struct {
 	Meta      Meta
 	// Outbox keeps chat messages not delivered yet; nil skips its tests.
 	Outbox bot.OutboxStore
+	// Leases keeps the leader lease (replica.LeaseStore); nil skips its
+	// tests.
+	Leases replica.LeaseStore
+	// Logs keeps run logs in chunks (runbooks.LogStore); nil skips its
+	// tests.
+	Logs runbooks.LogStore
 	// Changes keeps the changes to services (hints); nil skips its tests.
 	Changes hints.ChangeStore
 	// Clock is the clock the store was opened with; the suite advances it
@@ -98,4 +105,6 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("changes", func(t *testing.T) { testChanges(t, open) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, open) })
+	t.Run("leases", func(t *testing.T) { testLeases(t, open) })
+	t.Run("logs", func(t *testing.T) { testLogs(t, open) })
 }
