@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -56,6 +57,11 @@ type storeOptions struct {
 func openStore(ctx context.Context, cfg config.Config, opts storeOptions) (appStore, error) {
 	if cfg.Store.Driver != config.DriverPostgres {
 		return bolt.Open(filepath.Join(cfg.DataDir, dbFile), bolt.Options{Timeout: opts.BoltTimeout})
+	}
+	// The data dir holds the run log files and the admin socket with
+	// postgres too; bolt.Open creates it, so here it is created as well.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, tebura.Wrap(tebura.EINVALID, err, fmt.Sprintf("data_dir %s cannot be created; set a directory Tebura may write to.", cfg.DataDir))
 	}
 	po := postgres.Options{
 		MaxConns:         int32(cfg.Store.Postgres.MaxConns),

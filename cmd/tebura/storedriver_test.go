@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,6 +36,7 @@ func TestServeOnPostgres(t *testing.T) {
 	pgtest.Need(t)
 	dsn := pgtest.DSN(t)
 	cfg := pgTestConfig(t, dsn)
+	cfg.DataDir = filepath.Join(cfg.DataDir, "not", "yet") // created at start, as with bolt
 	app, stop := startApp(t, cfg)
 	resp, err := http.Get("http://" + app.Addr() + "/metrics")
 	if err != nil {
