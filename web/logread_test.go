@@ -1,0 +1,81 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/runbooks"
+)
+
+// fakeLogStore is the store's copy of one run's log as a viewer's replica
+// reads it: what the other replica stored so far, and how many reads.
+type fakeLogStore struct {
+	data  []byte
+	none  bool
+	reads int
+}
+
+func (f *fakeLogStore) read(_ context.Context, run *runbooks.Run) (io.ReadCloser, error) {
+	f.reads++
+	if f.none {
+		return nil, tebura.Errorf(tebura.ENOTFOUND, "Run %s has no log yet.", run.ID)
+	}
+	return io.NopCloser(bytes.NewReader(bytes.Clone(f.data))), nil
+}
+
+// TestRemoteLogsReadOncePerInterval: the viewers of a run on another
+// replica share one read of the store per remoteLogTTL; the first look
+// after the run ended reads at once (its last lines), and that copy is
+// whole and never read again; a copy unused for
+// remoteLogKeep is dropped.
+func TestRemoteLogsReadOncePerInterval(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := &fakeLogStore{none: true}
+	c := newRemoteLogs(func() time.Time { return now }, st.read, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	run := &runbooks.Run{ID: "r1", State: runbooks.StateRunning}
+
+	steps := []struct {
+		name      string
+		advance   time.Duration
+		store     string
+		final     bool
+		want      string
+		wantReads int
+	}{
+		{name: "nothing stored yet", want: "", wantReads: 1},
+		{name: "retried only after the interval", store: "a\n", want: "", wantReads: 1},
+		{name: "read after the interval", advance: remoteLogTTL, store: "a\n", want: "a\n", wantReads: 2},
+		{name: "a second viewer within the interval shares it", advance: remoteLogTTL / 2, store: "a\nb\n", want: "a\n", wantReads: 2},
+		{name: "the next interval reads the news", advance: remoteLogTTL / 2, store: "a\nb\n", want: "a\nb\n", wantReads: 3},
+		{name: "seen ended within the interval: read at once, whole", advance: remoteLogTTL / 10, store: "a\nb\nc\n", final: true, want: "a\nb\nc\n", wantReads: 4},
+		{name: "ended and whole: a second viewer shares it", store: "changed\n", final: true, want: "a\nb\nc\n", wantReads: 4},
+		{name: "ended and whole: never read again", advance: 10 * remoteLogTTL, store: "changed\n", final: true, want: "a\nb\nc\n", wantReads: 4},
+	}
+	for _, s := range steps {
+		now = now.Add(s.advance)
+		st.data, st.none = []byte(s.store), s.store == ""
+		if s.final {
+			run.State = runbooks.StateSucceeded
+		}
+		if got := string(c.get(ctx, run)); got != s.want || st.reads != s.wantReads {
+			t.Fatalf("%s: got %q after %d reads, want %q after %d", s.name, got, st.reads, s.want, s.wantReads)
+		}
+	}
+
+	// r1 unused for remoteLogKeep: the next run's first read drops it.
+	now = now.Add(remoteLogKeep + time.Second)
+	c.get(ctx, &runbooks.Run{ID: "r2", State: runbooks.StateRunning})
+	c.mu.Lock()
+	_, kept := c.logs["r1"]
+	n := len(c.logs)
+	c.mu.Unlock()
+	if kept || n != 1 {
+		t.Fatalf("after %s unused, r1 kept=%v, %d copies held; want it dropped", remoteLogKeep, kept, n)
+	}
+}
