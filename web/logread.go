@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/runbooks"
 )
 
@@ -51,7 +50,7 @@ const remoteLogKeep = time.Minute
 // run in this process, for the live streams that poll them.
 type remoteLogs struct {
 	now  func() time.Time
-	read func(ctx context.Context, run *runbooks.Run) (io.ReadCloser, error)
+	read chunkReader
 	log  *slog.Logger
 
 	mu   sync.Mutex
@@ -59,17 +58,32 @@ type remoteLogs struct {
 }
 
 // remoteLog is one run's copy; mu serialises its reads from the store.
-// done: read after the run ended, so it is whole.
+// seq is the next chunk to read: stored chunks never change, so each is
+// read once. done: read after the run ended, so it is whole.
 type remoteLog struct {
 	mu   sync.Mutex
 	data []byte
+	seq  int
 	at   time.Time
 	used time.Time
 	done bool
 }
 
-// newRemoteLogs reads logs with read (Server.openRunLog).
-func newRemoteLogs(now func() time.Time, read func(context.Context, *runbooks.Run) (io.ReadCloser, error), log *slog.Logger) *remoteLogs {
+// chunkReader reads the chunks of a run's log in the store from seq from
+// on (runbooks.Executor.LogChunksFrom).
+type chunkReader func(ctx context.Context, run *runbooks.Run, from int, fn func(chunk []byte) error) error
+
+// logChunksFrom is the executor's read of the store's copy; nothing
+// without an executor.
+func (s *Server) logChunksFrom(ctx context.Context, run *runbooks.Run, from int, fn func(chunk []byte) error) error {
+	if ex := s.d.Runs.Executor(); ex != nil {
+		return ex.LogChunksFrom(ctx, run, from, fn)
+	}
+	return nil
+}
+
+// newRemoteLogs reads logs with read.
+func newRemoteLogs(now func() time.Time, read chunkReader, log *slog.Logger) *remoteLogs {
 	return &remoteLogs{now: now, read: read, log: log, logs: map[string]*remoteLog{}}
 }
 
@@ -100,21 +114,17 @@ func (c *remoteLogs) get(ctx context.Context, run *runbooks.Run) []byte {
 		return l.data
 	}
 	l.at = now // tried: a failed read waits for the next interval too
-	rc, err := c.read(ctx, run)
-	if err != nil {
-		if tebura.ErrorCode(err) != tebura.ENOTFOUND {
-			c.log.Warn("run log not read from the store", "run_id", run.ID, "err", err)
-		}
-		return l.data
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
+	data, seq := l.data, l.seq
+	err := c.read(ctx, run, seq, func(chunk []byte) error {
+		data, seq = append(data, chunk...), seq+1
+		return nil
+	})
 	if err != nil {
 		c.log.Warn("run log not read from the store", "run_id", run.ID, "err", err)
 		return l.data
 	}
 	// The executor stores every chunk before the final state: read after
 	// run was seen final, the copy is whole and is not read again.
-	l.data, l.done = data, run.State.Final()
-	return data
+	l.data, l.seq, l.done = data, seq, run.State.Final()
+	return l.data
 }

@@ -1,41 +1,43 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/tebura/tebura"
 	"github.com/tebura/tebura/runbooks"
 )
 
 // fakeLogStore is the store's copy of one run's log as a viewer's replica
-// reads it: what the other replica stored so far, and how many reads.
+// reads it: the chunks the other replica stored so far, how many reads,
+// and how many chunks they returned (each chunk should be read once).
 type fakeLogStore struct {
-	data  []byte
-	none  bool
-	reads int
+	chunks []string
+	reads  int
+	sent   int
 }
 
-func (f *fakeLogStore) read(_ context.Context, run *runbooks.Run) (io.ReadCloser, error) {
+func (f *fakeLogStore) read(_ context.Context, _ *runbooks.Run, from int, fn func([]byte) error) error {
 	f.reads++
-	if f.none {
-		return nil, tebura.Errorf(tebura.ENOTFOUND, "Run %s has no log yet.", run.ID)
+	for _, c := range f.chunks[min(from, len(f.chunks)):] {
+		f.sent++
+		if err := fn([]byte(c)); err != nil {
+			return err
+		}
 	}
-	return io.NopCloser(bytes.NewReader(bytes.Clone(f.data))), nil
+	return nil
 }
 
 // TestRemoteLogsReadOncePerInterval: the viewers of a run on another
-// replica share one read of the store per remoteLogTTL; the first look
+// replica share one read of the store per remoteLogTTL, which reads only
+// the chunks not read before; the first look
 // after the run ended reads at once (its last lines), and that copy is
 // whole and never read again; a copy unused for
 // remoteLogKeep is dropped.
 func TestRemoteLogsReadOncePerInterval(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	st := &fakeLogStore{none: true}
+	st := &fakeLogStore{}
 	c := newRemoteLogs(func() time.Time { return now }, st.read, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	run := &runbooks.Run{ID: "r1", State: runbooks.StateRunning}
@@ -43,29 +45,32 @@ func TestRemoteLogsReadOncePerInterval(t *testing.T) {
 	steps := []struct {
 		name      string
 		advance   time.Duration
-		store     string
+		store     []string
 		final     bool
 		want      string
 		wantReads int
 	}{
 		{name: "nothing stored yet", want: "", wantReads: 1},
-		{name: "retried only after the interval", store: "a\n", want: "", wantReads: 1},
-		{name: "read after the interval", advance: remoteLogTTL, store: "a\n", want: "a\n", wantReads: 2},
-		{name: "a second viewer within the interval shares it", advance: remoteLogTTL / 2, store: "a\nb\n", want: "a\n", wantReads: 2},
-		{name: "the next interval reads the news", advance: remoteLogTTL / 2, store: "a\nb\n", want: "a\nb\n", wantReads: 3},
-		{name: "seen ended within the interval: read at once, whole", advance: remoteLogTTL / 10, store: "a\nb\nc\n", final: true, want: "a\nb\nc\n", wantReads: 4},
-		{name: "ended and whole: a second viewer shares it", store: "changed\n", final: true, want: "a\nb\nc\n", wantReads: 4},
-		{name: "ended and whole: never read again", advance: 10 * remoteLogTTL, store: "changed\n", final: true, want: "a\nb\nc\n", wantReads: 4},
+		{name: "retried only after the interval", store: []string{"a\n"}, want: "", wantReads: 1},
+		{name: "read after the interval", advance: remoteLogTTL, store: []string{"a\n"}, want: "a\n", wantReads: 2},
+		{name: "a second viewer within the interval shares it", advance: remoteLogTTL / 2, store: []string{"a\n", "b\n"}, want: "a\n", wantReads: 2},
+		{name: "the next interval reads the news", advance: remoteLogTTL / 2, store: []string{"a\n", "b\n"}, want: "a\nb\n", wantReads: 3},
+		{name: "seen ended within the interval: read at once, whole", advance: remoteLogTTL / 10, store: []string{"a\n", "b\n", "c\n"}, final: true, want: "a\nb\nc\n", wantReads: 4},
+		{name: "ended and whole: a second viewer shares it", store: []string{"a\n", "b\n", "c\n", "x\n"}, final: true, want: "a\nb\nc\n", wantReads: 4},
+		{name: "ended and whole: never read again", advance: 10 * remoteLogTTL, store: []string{"a\n", "b\n", "c\n", "x\n"}, final: true, want: "a\nb\nc\n", wantReads: 4},
 	}
 	for _, s := range steps {
 		now = now.Add(s.advance)
-		st.data, st.none = []byte(s.store), s.store == ""
+		st.chunks = s.store
 		if s.final {
 			run.State = runbooks.StateSucceeded
 		}
 		if got := string(c.get(ctx, run)); got != s.want || st.reads != s.wantReads {
 			t.Fatalf("%s: got %q after %d reads, want %q after %d", s.name, got, st.reads, s.want, s.wantReads)
 		}
+	}
+	if st.sent != 3 {
+		t.Errorf("the store sent %d chunks for a log of 3; each should be read once", st.sent)
 	}
 
 	// r1 unused for remoteLogKeep: the next run's first read drops it.

@@ -123,7 +123,7 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.remote = newRemoteLogs(time.Now, s.openRunLog, s.log) // real time, as the poll ticker
+	s.remote = newRemoteLogs(time.Now, s.logChunksFrom, s.log) // real time, as the poll ticker
 	if s.d.Config.SessionTTL <= 0 {
 		s.d.Config.SessionTTL = config.DefaultSessionTTL
 	}
