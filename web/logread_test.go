@@ -84,3 +84,46 @@ func TestRemoteLogsReadOncePerInterval(t *testing.T) {
 		t.Fatalf("after %s unused, r1 kept=%v, %d copies held; want it dropped", remoteLogKeep, kept, n)
 	}
 }
+
+// BenchmarkRemoteLogFollow is what following a run of another replica
+// costs this replica from its first line to its end: a 10 MiB log (the
+// default log_cap_bytes) stored in 160 chunks of 64 KiB, one new chunk
+// per poll. "incremental" reads each chunk once (LogChunksFrom); "whole"
+// reads the whole copy at each poll, as ReadLog would.
+func BenchmarkRemoteLogFollow(b *testing.B) {
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = 'a' + byte(i%26)
+	}
+	const chunks = 160
+	for _, mode := range []string{"incremental", "whole"} {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				stored, readBytes := 0, 0
+				read := func(_ context.Context, _ *runbooks.Run, from int, fn func([]byte) error) error {
+					if mode == "whole" {
+						from = 0
+					}
+					for i := from; i < stored; i++ {
+						readBytes += len(chunk)
+						fn(chunk)
+					}
+					return nil
+				}
+				now := time.Unix(0, 0)
+				c := newRemoteLogs(func() time.Time { return now }, read, slog.New(slog.DiscardHandler))
+				run := &runbooks.Run{ID: "r1", State: runbooks.StateRunning}
+				for stored < chunks {
+					stored++
+					now = now.Add(remoteLogTTL)
+					if mode == "whole" {
+						c.logs = map[string]*remoteLog{} // no copy kept: all of it again
+					}
+					c.get(context.Background(), run)
+				}
+				b.ReportMetric(float64(readBytes)/(1<<20), "MiB_read/run")
+			}
+		})
+	}
+}
