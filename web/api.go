@@ -188,8 +188,9 @@ func (s *Server) apiRun(_ http.ResponseWriter, r *http.Request, actor bot.Actor)
 	return http.StatusOK, s.runJSON(run), nil
 }
 
-// apiLog is the log as written so far (masked, capped); ?offset=N starts
-// at byte N, and X-Log-Offset says where to continue.
+// apiLog is the log as written so far (masked, capped), from this
+// replica's file or the store's copy; ?offset=N starts at byte N, and
+// X-Log-Offset says where to continue.
 func (s *Server) apiLog(w http.ResponseWriter, r *http.Request, actor bot.Actor) (int, any, error) {
 	run, err := s.runOf(r.Context(), r.PathValue("id"), actor)
 	if err != nil {
@@ -201,15 +202,13 @@ func (s *Server) apiLog(w http.ResponseWriter, r *http.Request, actor bot.Actor)
 			return 0, nil, tebura.Errorf(tebura.EINVALID, "offset %q is not a byte offset.", o)
 		}
 	}
-	f, err := runbooks.ReadLog(s.d.DataDir, run)
+	f, err := s.openRunLog(r.Context(), run)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer f.Close()
-	if seeker, ok := f.(io.Seeker); ok && off > 0 {
-		if _, err := seeker.Seek(off, io.SeekStart); err != nil {
-			return 0, nil, tebura.Wrap(tebura.EINTERNAL, err, "")
-		}
+	if err := skipTo(f, off); err != nil {
+		return 0, nil, tebura.Wrap(tebura.EINTERNAL, err, "")
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {

@@ -32,16 +32,20 @@ const (
 	sseKeepAlive = 15 * time.Second
 	// ssePoll is how often a stream of a run that does not run in this
 	// process (pending approval, queued, or on another replica) looks at
-	// the store for news.
-	ssePoll = time.Second
+	// the store for news: its state, and the chunks of its log that the
+	// replica running it stores about every second.
+	ssePoll = 500 * time.Millisecond
 )
 
 // runEvents streams a run's log as Server-Sent Events: "lines" events
 // whose id is the byte offset in the log after them (a reconnect resumes
 // from Last-Event-ID), then one "end" event with the final state. The log
-// is read from the file the executor writes (masked and capped): the
-// stream waits on the run's subscription, which only signals and never
-// waits for a viewer, so a slow viewer slows nobody but itself.
+// (masked and capped) is read from the file the executor writes when the
+// run runs here: the stream waits on the run's subscription, which only
+// signals and never waits for a viewer, so a slow viewer slows nobody but
+// itself. A run on another replica (or one that ran on a replica now
+// gone) is streamed from the store's copy of its log, polled every
+// ssePoll; that never touches the run either.
 func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx := r.Context()
 	run, err := s.runOf(ctx, r.PathValue("id"), v.Actor)
@@ -80,7 +84,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	st := &logStream{w: w, rc: rc, offset: offset, dataDir: s.d.DataDir, cache: s.events, runID: run.ID}
+	st := &logStream{w: w, rc: rc, offset: offset, dataDir: s.d.DataDir, cache: s.events, runID: run.ID, remote: s.remote}
 	defer st.close()
 	if err := st.comment("stream " + run.ID); err != nil {
 		return nil
@@ -90,7 +94,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, v *viewer) er
 	poll := time.NewTicker(ssePoll)
 	defer poll.Stop()
 	for {
-		if err := st.send(run); err != nil {
+		if err := st.send(ctx, run); err != nil {
 			return nil // the viewer went away; its browser reconnects
 		}
 		if sub == nil && run.State.Final() {
@@ -136,7 +140,7 @@ func (s *Server) finish(ctx context.Context, st *logStream, run *runbooks.Run) {
 	if final, err := s.d.Runs.Store().GetRun(ctx, run.ID); err == nil {
 		run = final
 	}
-	if err := st.send(run); err != nil {
+	if err := st.send(ctx, run); err != nil {
 		return
 	}
 	end, _ := json.Marshal(map[string]any{"state": run.State, "label": stateLabel(run.State), "class": stateClass(run.State),
@@ -149,17 +153,23 @@ type logStream struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	dataDir string
-	offset  int64
-	ansi    ansiState
-	file    *os.File
-	buf     []byte
-	cache   *eventCache
-	runID   string
+	// remote reads the store's copy when the file is not here; srv is
+	// whose read path it uses.
+	remote *remoteLogs
+	srv    *Server
+	offset int64
+	ansi   ansiState
+	file   *os.File
+	buf    []byte
+	cache  *eventCache
+	runID  string
 }
 
 // send writes every complete line of the log past the offset, in chunks
-// of at most sseChunk bytes, each one event.
-func (st *logStream) send(run *runbooks.Run) error {
+// of at most sseChunk bytes, each one event. The log is the file when
+// this replica runs or ran the run, else the store's copy (another
+// replica runs it, or ran it and is gone).
+func (st *logStream) send(ctx context.Context, run *runbooks.Run) error {
 	if run.LogPath == "" {
 		return nil
 	}
@@ -168,17 +178,26 @@ func (st *logStream) send(run *runbooks.Run) error {
 		if filepath.IsAbs(rel) || !strings.HasPrefix(rel, "logs"+string(filepath.Separator)) {
 			return nil
 		}
-		f, err := os.Open(filepath.Join(st.dataDir, rel))
-		if err != nil {
+		if f, err := os.Open(filepath.Join(st.dataDir, rel)); err == nil {
+			st.file = f
+		}
+	}
+	var src io.ReaderAt = st.file
+	if st.file == nil {
+		if st.remote == nil || run.StartedAt.IsZero() {
 			return nil // not created yet, or pruned: nothing to send
 		}
-		st.file = f
+		data := st.remote.get(ctx, run)
+		if int64(len(data)) <= st.offset {
+			return nil
+		}
+		src = bytes.NewReader(data)
 	}
 	if st.buf == nil {
 		st.buf = make([]byte, sseChunk)
 	}
 	for {
-		n, _ := st.file.ReadAt(st.buf, st.offset)
+		n, _ := src.ReadAt(st.buf, st.offset)
 		if n == 0 {
 			return nil
 		}
@@ -309,13 +328,14 @@ func (st *logStream) comment(text string) error {
 	return st.rc.Flush()
 }
 
-// runLogDownload is the whole log file, as /runbook logs uploads it.
+// runLogDownload is the whole log, as /runbook logs uploads it: the file,
+// or the store's copy when another replica ran the run.
 func (s *Server) runLogDownload(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	run, err := s.runOf(r.Context(), r.PathValue("id"), v.Actor)
 	if err != nil {
 		return err
 	}
-	f, err := runbooks.ReadLog(s.d.DataDir, run)
+	f, err := s.openRunLog(r.Context(), run)
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,8 @@ type Server struct {
 	api  []apiToken
 	// events renders each piece of a live log once for all its viewers.
 	events *eventCache
+	// remote is the store's copies of the logs of runs on other replicas.
+	remote *remoteLogs
 	oidc   oidcClient
 }
 
@@ -121,6 +123,7 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.remote = newRemoteLogs(time.Now, s.logChunksFrom, s.log) // real time, as the poll ticker
 	if s.d.Config.SessionTTL <= 0 {
 		s.d.Config.SessionTTL = config.DefaultSessionTTL
 	}
