@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -97,6 +98,11 @@ type Store struct {
 	// incidentBatch groups concurrent UpdateIncidents into one commit
 	// (batch.go); its zero value is ready.
 	incidentBatch batcher
+	// leases are the leases as this process knows them (lease.go): a
+	// renewal by the holder changes only this, so a held lease costs no
+	// disk commit a second.
+	leaseMu sync.Mutex
+	leases  map[string]leaseRecord
 }
 
 // Open opens (or creates) the database file at path, creating its directory

@@ -21,72 +21,44 @@ type leaseRecord struct {
 
 // AcquireLease implements replica.LeaseStore on the store's clock. One
 // process holds a bolt file, so its replica always gets the lease; the
-// lease is still kept here, with its token, so that leadership works the
-// same way on every store.
+// lease is still kept, with its token, so that leadership works the same
+// way on every store. A lease changing hands is written (its token must
+// never go back, also across restarts); a renewal by its holder is kept
+// in memory only: no other process can read this file while it is held,
+// and Open frees whatever a previous process held (freeLeases), so the
+// stored expiry is never read. The elector renews every second: written,
+// that would be a disk commit a second for as long as Tebura runs.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (replica.Lease, error) {
 	if name == "" || holder == "" || ttl <= 0 {
 		return replica.Lease{}, tebura.Errorf(tebura.EINTERNAL, "A lease needs a name, a holder and a positive duration.")
 	}
-	var out leaseRecord
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketLeases))
-		var cur leaseRecord
-		if v := b.Get([]byte(name)); v != nil {
-			if err := unmarshal(v, &cur); err != nil {
-				return err
-			}
-		}
-		now := s.clock()
-		switch {
-		case cur.Holder == holder && now.Before(cur.Expires):
-			cur.Expires = now.Add(ttl)
-		case cur.Holder == "" || !now.Before(cur.Expires):
-			cur = leaseRecord{Holder: holder, Token: cur.Token + 1, Expires: now.Add(ttl)}
-		default:
-			out = cur
-			return nil // another holder's, unlapsed
-		}
-		v, err := marshal(&cur)
-		if err != nil {
-			return err
-		}
-		out = cur
-		return b.Put([]byte(name), v)
-	})
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	cur, err := s.leaseLocked(ctx, name)
 	if err != nil {
-		return replica.Lease{}, storageError(err, "acquire lease")
+		return replica.Lease{}, err
 	}
-	return replica.Lease{Name: name, Holder: out.Holder, Token: out.Token, Expires: out.Expires}, nil
+	now := s.clock()
+	switch {
+	case cur.Holder == holder && now.Before(cur.Expires):
+		cur.Expires = now.Add(ttl)
+		s.leases[name] = cur
+	case cur.Holder == "" || !now.Before(cur.Expires):
+		next := leaseRecord{Holder: holder, Token: cur.Token + 1, Expires: now.Add(ttl)}
+		if err := s.putLease(ctx, name, next); err != nil {
+			return replica.Lease{}, storageError(err, "acquire lease")
+		}
+		cur = next
+	}
+	return replica.Lease{Name: name, Holder: cur.Holder, Token: cur.Token, Expires: cur.Expires}, nil
 }
 
-// ReleaseLease implements replica.LeaseStore: the token stays, so the next
-// holder gets the one after it.
-func (s *Store) ReleaseLease(ctx context.Context, name, holder string, token uint64) error {
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketLeases))
-		v := b.Get([]byte(name))
-		if v == nil {
-			return nil
-		}
-		var cur leaseRecord
-		if err := unmarshal(v, &cur); err != nil {
-			return err
-		}
-		if cur.Holder != holder || cur.Token != token {
-			return nil
-		}
-		cur.Holder, cur.Expires = "", s.clock()
-		nv, err := marshal(&cur)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(name), nv)
-	})
-	return storageError(err, "release lease")
-}
-
-// Lease implements replica.LeaseStore.
-func (s *Store) Lease(ctx context.Context, name string) (replica.Lease, error) {
+// leaseLocked returns the lease as this process knows it, reading it from
+// the file the first time. Call it with leaseMu held.
+func (s *Store) leaseLocked(ctx context.Context, name string) (leaseRecord, error) {
+	if cur, ok := s.leases[name]; ok {
+		return cur, nil
+	}
 	var cur leaseRecord
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		if v := tx.Bucket([]byte(bucketLeases)).Get([]byte(name)); v != nil {
@@ -95,7 +67,52 @@ func (s *Store) Lease(ctx context.Context, name string) (replica.Lease, error) {
 		return nil
 	})
 	if err != nil {
-		return replica.Lease{}, storageError(err, "read lease")
+		return leaseRecord{}, storageError(err, "read lease")
+	}
+	if s.leases == nil {
+		s.leases = map[string]leaseRecord{}
+	}
+	s.leases[name] = cur
+	return cur, nil
+}
+
+// putLease writes a lease that changed hands, then keeps it in memory.
+// Call it with leaseMu held.
+func (s *Store) putLease(ctx context.Context, name string, l leaseRecord) error {
+	v, err := marshal(&l)
+	if err != nil {
+		return err
+	}
+	if err := s.update(ctx, func(tx *bbolt.Tx) error { return tx.Bucket([]byte(bucketLeases)).Put([]byte(name), v) }); err != nil {
+		return err
+	}
+	s.leases[name] = l
+	return nil
+}
+
+// ReleaseLease implements replica.LeaseStore: the token stays, so the next
+// holder gets the one after it.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string, token uint64) error {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	cur, err := s.leaseLocked(ctx, name)
+	if err != nil {
+		return err
+	}
+	if cur.Holder != holder || cur.Token != token {
+		return nil
+	}
+	cur.Holder, cur.Expires = "", s.clock()
+	return storageError(s.putLease(ctx, name, cur), "release lease")
+}
+
+// Lease implements replica.LeaseStore.
+func (s *Store) Lease(ctx context.Context, name string) (replica.Lease, error) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	cur, err := s.leaseLocked(ctx, name)
+	if err != nil {
+		return replica.Lease{}, err
 	}
 	return replica.Lease{Name: name, Holder: cur.Holder, Token: cur.Token, Expires: cur.Expires}, nil
 }
