@@ -43,7 +43,11 @@ console: {enabled: "true", user: alice, channel: console}
 api:
   tokens:
     - {identity: api:ci, token: ` + webReplicaToken + `}
-` + webConfig
+web:
+  enabled: true
+  base_url: http://tebura.test
+  approvals_channel: console:console
+`
 	gated := `name: gated
 description: Prints, waits for the test's gate, prints again
 kind: diagnostic
