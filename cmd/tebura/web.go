@@ -27,7 +27,7 @@ func webLinks(cfg config.Config) (runLink func(string) string, cardParts []incid
 	card := incidentchat.CardPartFunc(func(_ context.Context, inc *incident.Incident) incidentchat.CardAddition {
 		return incidentchat.CardAddition{
 			Links:   []bot.Link{{Label: "Open in the web view", URL: base + "/ui/incidents/" + strconv.FormatInt(inc.Number, 10)}},
-			Buttons: []bot.Button{{Label: "Sign in to the web view", ActionID: commands.ActionWebLogin, CallbackID: commands.WebLoginCallback}},
+			Buttons: []bot.Button{{Label: commands.WebLoginLabel, ActionID: commands.ActionWebLogin, CallbackID: commands.WebLoginCallback}},
 		}
 	})
 	return runLink, []incidentchat.CardPart{card}

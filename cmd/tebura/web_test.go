@@ -19,8 +19,9 @@ func hasWebLink(e outEvent, path string) bool {
 	return false
 }
 
-// TestWebLinksInChat: with the web view on, run messages link to their
-// page, incident cards link to theirs and carry [Sign in to the web view],
+// TestWebLinksInChat: with the web view on, run messages and approval cards
+// link to their run's page, incident cards link to theirs, and all carry
+// [Sign in to the web view],
 // whose click answers privately with a link that signs the clicker in;
 // with it off, chat carries no link and /tebura login says it is off.
 func TestWebLinksInChat(t *testing.T) {
@@ -29,13 +30,21 @@ func TestWebLinksInChat(t *testing.T) {
 		dir := writeTree(t, map[string]string{"rb/check.yaml": checkAPIBook, "rb/restart.yaml": restartAPIBook, "tebura.yaml": baseConfig(webConfig)})
 		ts := startServer(t, filepath.Join(dir, "tebura.yaml"), "info")
 		ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run check-api"})
-		waitEvent(t, ts.out, "the run's message linking to its page", func(e outEvent) bool {
+		runMsg := waitEvent(t, ts.out, "the run's message linking to its page", func(e outEvent) bool {
 			return strings.HasPrefix(e.Message.Header, "check-api") && hasWebLink(e, "/ui/runs/r")
 		})
+		if runMsg.callback("web.login") == "" {
+			t.Errorf("the run's message has no sign-in button: %+v", runMsg.Buttons)
+		}
 		ts.send(t, map[string]any{"type": "command", "user": "alice", "text": "/runbook run restart-api env=staging"})
-		waitEvent(t, ts.out, "the approval card linking to the run's page", func(e outEvent) bool {
+		approval := waitEvent(t, ts.out, "the approval card linking to the run's page", func(e outEvent) bool {
 			return e.Message.Header == "Approval needed: restart-api" && hasWebLink(e, "/ui/runs/r")
 		})
+		if approval.callback("web.login") == "" {
+			t.Fatalf("the approval card has no sign-in button: %+v", approval.Buttons)
+		}
+		ts.send(t, map[string]any{"type": "click", "user": "bob", "callback_id": approval.callback("web.login")})
+		waitEvent(t, ts.out, "bob's private link from the approval card", func(e outEvent) bool { return e.To == "bob" && hasWebLink(e, "/ui/login/") })
 		ts.send(t, map[string]any{"type": "command", "user": "bob", "text": `/incident declare "Checkout down"`})
 		card := waitEvent(t, ts.out, "the card linking to its page", func(e outEvent) bool {
 			return strings.HasPrefix(e.Message.Header, "Incident #1") && hasWebLink(e, "/ui/incidents/1")
@@ -75,7 +84,7 @@ func TestWebLinksInChat(t *testing.T) {
 		})
 		ts.send(t, map[string]any{"type": "command", "user": "bob", "text": `/incident declare "Checkout down"`})
 		card := waitEvent(t, ts.out, "the card", func(e outEvent) bool { return strings.HasPrefix(e.Message.Header, "Incident #1") })
-		if len(run.Message.Links) != 0 || card.callback("web.login") != "" {
+		if len(run.Message.Links) != 0 || card.callback("web.login") != "" || run.callback("web.login") != "" {
 			t.Errorf("web view off, yet chat carries links %v / button", run.Message.Links)
 		}
 		for _, e := range []outEvent{run, card} {

@@ -5,13 +5,16 @@ import (
 	"slices"
 
 	"github.com/tebura/tebura/bot"
+	"github.com/tebura/tebura/commands"
 )
 
 // runLinkLabel is the label of the link to a run's web page.
 const runLinkLabel = "Open in the web view"
 
-// withRunLink adds the link to run runID's web page to m, when the web
-// view is on: the whole log, live, is a click away from every message.
+// withRunLink adds the link to run runID's web page to m, and the [Sign in
+// to the web view] button after the message's own, when the web view is
+// on: the whole log, live, is a click away from every message, and so is
+// the private link that opens it signed in (as on incident cards).
 func (b *Flows) withRunLink(runID string, m bot.Message) bot.Message {
 	if b.d.RunLink == nil || runID == "" {
 		return m
@@ -22,6 +25,7 @@ func (b *Flows) withRunLink(runID string, m bot.Message) bot.Message {
 		}
 	}
 	m.Links = append(slices.Clip(m.Links), bot.Link{Label: runLinkLabel, URL: b.d.RunLink(runID)})
+	m.Buttons = append(slices.Clip(m.Buttons), bot.Button{Label: commands.WebLoginLabel, ActionID: commands.ActionWebLogin, CallbackID: commands.WebLoginCallback})
 	return m
 }
 
