@@ -21,12 +21,21 @@ func TestGatewayReconnects(t *testing.T) {
 	}
 
 	// op 7 RECONNECT: the client closes, reconnects and resumes the session.
-	if err := e.fake.Reconnect(); err != nil {
-		t.Fatal(err)
+	// Under a loaded machine the first connection was once seen closing
+	// by itself just after the start; the adapter then resumed on its own,
+	// which is the behaviour under test too: so op 7 is sent once the
+	// session is up, and resumes are counted from then.
+	if !e.fake.WaitGateway(10*time.Second, func(s discordtest.GatewayStats) bool { return s.Connected }) {
+		t.Fatalf("not connected: %+v; adapter log:\n%s", e.fake.Gateway(), e.logs.String())
 	}
-	if !e.fake.WaitGateway(10*time.Second, func(s discordtest.GatewayStats) bool { return s.Resumes == 1 && s.Connected }) {
+	before := e.fake.Gateway().Resumes
+	if err := e.fake.Reconnect(); err != nil {
+		t.Fatalf("%v; stats %+v; adapter log:\n%s", err, e.fake.Gateway(), e.logs.String())
+	}
+	if !e.fake.WaitGateway(10*time.Second, func(s discordtest.GatewayStats) bool { return s.Resumes > before && s.Connected }) {
 		t.Fatalf("no resume after op 7: %+v", e.fake.Gateway())
 	}
+	afterOp7 := e.fake.Gateway().Resumes
 	if !waitFor(5*time.Second, func() bool { return e.a.Ready() == nil }) {
 		t.Fatalf("not ready after resume: %v", e.a.Ready())
 	}
@@ -44,7 +53,7 @@ func TestGatewayReconnects(t *testing.T) {
 		t.Error("Ready() never reported the gateway down")
 	}
 	release()
-	if !e.fake.WaitGateway(10*time.Second, func(s discordtest.GatewayStats) bool { return s.Resumes >= 2 && s.Connected }) {
+	if !e.fake.WaitGateway(10*time.Second, func(s discordtest.GatewayStats) bool { return s.Resumes > afterOp7 && s.Connected }) {
 		t.Fatalf("no reconnect after a drop: %+v", e.fake.Gateway())
 	}
 	if !waitFor(5*time.Second, func() bool { return e.a.Ready() == nil }) {
