@@ -16,7 +16,6 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +27,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/store/record"
 )
 
 // DefaultTimeout is how long Open waits for the file lock held by another
@@ -235,48 +235,19 @@ func storageError(err error, what string) error {
 	return tebura.Wrap(tebura.EINTERNAL, fmt.Errorf("bolt: %s: %w", what, err), "The database could not be read or written; the operators can find the details in the bot's log.")
 }
 
-// recordVersion is the value of the "v" field of every JSON value stored.
-const recordVersion = 1
-
-// versionPrefix starts every value marshal writes.
-const versionPrefix = `{"v":1`
-
-// marshal encodes v (which must encode as a JSON object) with a leading
-// "v":1 field.
+// marshal and unmarshal are the record format both stores share
+// (store/record), with this store's name on its errors.
 func marshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := record.Marshal(v)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bolt: %w", err)
 	}
-	if len(b) < 2 || b[0] != '{' {
-		return nil, fmt.Errorf("bolt: %T does not encode as a JSON object", v)
-	}
-	out := make([]byte, 0, len(versionPrefix)+len(b))
-	out = append(out, versionPrefix...)
-	if len(b) > 2 {
-		out = append(out, ',')
-	}
-	return append(out, b[1:]...), nil
+	return b, nil
 }
 
-// unmarshal decodes a value written by marshal into v, refusing other
-// versions. Decoding copies, so v stays valid after the transaction ends.
 func unmarshal(data []byte, v any) error {
-	n := len(versionPrefix)
-	fast := len(data) > n && string(data[:n]) == versionPrefix && (data[n] == ',' || data[n] == '}')
-	if !fast {
-		var hdr struct {
-			V int `json:"v"`
-		}
-		if err := json.Unmarshal(data, &hdr); err != nil {
-			return fmt.Errorf("bolt: decode record header: %w", err)
-		}
-		if hdr.V != recordVersion {
-			return fmt.Errorf("bolt: record version %d, this tebura reads version %d; upgrade tebura", hdr.V, recordVersion)
-		}
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("bolt: decode %T: %w", v, err)
+	if err := record.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("bolt: %w", err)
 	}
 	return nil
 }

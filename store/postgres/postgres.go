@@ -23,7 +23,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tebura/tebura"
+	"github.com/tebura/tebura/store/record"
 )
 
 // Advisory lock keys (pg_advisory_xact_lock) of the work that must be
@@ -274,49 +274,19 @@ func transient(err error) bool {
 	return errors.As(err, &ce) || errors.Is(err, pgx.ErrTxClosed) || strings.Contains(err.Error(), "conn closed")
 }
 
-// recordVersion is the value of the "v" field of every JSON record.
-const recordVersion = 1
-
-// versionPrefix starts every record marshal writes.
-const versionPrefix = `{"v":1`
-
-// marshal encodes v (which must encode as a JSON object) with a leading
-// "v":1 field, as store/bolt writes its values: a record copied from one
-// store to the other keeps its format.
+// marshal and unmarshal are the record format both stores share
+// (store/record), with this store's name on its errors.
 func marshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := record.Marshal(v)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if len(b) < 2 || b[0] != '{' {
-		return nil, fmt.Errorf("postgres: %T does not encode as a JSON object", v)
-	}
-	out := make([]byte, 0, len(versionPrefix)+len(b))
-	out = append(out, versionPrefix...)
-	if len(b) > 2 {
-		out = append(out, ',')
-	}
-	return append(out, b[1:]...), nil
+	return b, nil
 }
 
-// unmarshal decodes a record written by marshal into v, refusing other
-// versions.
 func unmarshal(data []byte, v any) error {
-	n := len(versionPrefix)
-	fast := len(data) > n && string(data[:n]) == versionPrefix && (data[n] == ',' || data[n] == '}')
-	if !fast {
-		var hdr struct {
-			V int `json:"v"`
-		}
-		if err := json.Unmarshal(data, &hdr); err != nil {
-			return fmt.Errorf("postgres: decode record header: %w", err)
-		}
-		if hdr.V != recordVersion {
-			return fmt.Errorf("postgres: record version %d, this tebura reads version %d; upgrade tebura", hdr.V, recordVersion)
-		}
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("postgres: decode %T: %w", v, err)
+	if err := record.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
