@@ -5,11 +5,9 @@
 package jira
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -31,16 +29,13 @@ const (
 	// maxText: a comment or description holds at most 32,767 characters
 	// (same page); room is left for the ADF around it.
 	maxText = 30000
-	// maxBody caps what is read of an answer.
-	maxBody = 1 << 20
 )
 
 // Client is one Jira Cloud site.
 type Client struct {
 	cfg  config.Jira
 	base *url.URL
-	http *http.Client
-	now  func() time.Time
+	api  *tickets.API
 }
 
 var _ tickets.System = (*Client)(nil)
@@ -48,9 +43,9 @@ var _ tickets.System = (*Client)(nil)
 // New returns a Client for cfg. client nil: http.DefaultClient; now nil:
 // time.Now (for Retry-After dates).
 func New(cfg config.Jira, client *http.Client, now func() time.Time) (*Client, error) {
-	u, err := url.Parse(strings.TrimSuffix(cfg.URL, "/"))
-	if err != nil || u.Host == "" {
-		return nil, tebura.Errorf(tebura.EINVALID, "tickets.jira.url %q is not a URL.", cfg.URL)
+	u, err := tickets.NewBase(cfg.URL, "tickets.jira.url")
+	if err != nil {
+		return nil, err
 	}
 	if client == nil {
 		client = http.DefaultClient
@@ -58,7 +53,19 @@ func New(cfg config.Jira, client *http.Client, now func() time.Time) (*Client, e
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{cfg: cfg, base: u, http: client, now: now}, nil
+	c := &Client{cfg: cfg, base: u}
+	c.api = &tickets.API{System: "Jira", Base: u, HTTP: client, Now: now,
+		Auth:         func(r *http.Request) { r.SetBasicAuth(cfg.Email, cfg.APIToken.Value()) },
+		Detail:       errorDetail,
+		Unauthorized: "Jira refused the credentials (401); check tickets.jira.email and tickets.jira.api_token.",
+		Forbidden: func(d string) string {
+			return fmt.Sprintf("Jira refused (403): the account may not do this in project %s. %s", cfg.Project, d)
+		},
+		NotFound: func(d string) string {
+			return fmt.Sprintf("Jira answered 404 (%s); check tickets.jira.url and tickets.jira.project.", d)
+		},
+	}
+	return c, nil
 }
 
 // Name implements tickets.System.
@@ -85,7 +92,7 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 			Name string `json:"name"`
 		} `json:"issueTypes"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/rest/api/3/project/"+url.PathEscape(c.cfg.Project), nil, &p, http.StatusOK); err != nil {
+	if err := c.api.Do(ctx, http.MethodGet, "/rest/api/3/project/"+url.PathEscape(c.cfg.Project), nil, &p, http.StatusOK); err != nil {
 		return "", err
 	}
 	var types []string
@@ -110,7 +117,7 @@ func (c *Client) Find(ctx context.Context, marker string) (tickets.Ticket, bool,
 	var out struct {
 		Issues []issueRef `json:"issues"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/rest/api/3/search/jql", q, &out, http.StatusOK); err != nil {
+	if err := c.api.Do(ctx, http.MethodPost, "/rest/api/3/search/jql", q, &out, http.StatusOK); err != nil {
 		return tickets.Ticket{}, false, err
 	}
 	if len(out.Issues) == 0 {
@@ -130,7 +137,7 @@ func (c *Client) Create(ctx context.Context, req tickets.Request) (tickets.Ticke
 	fields := map[string]any{
 		"project":     map[string]string{"key": c.cfg.Project},
 		"issuetype":   map[string]string{"name": c.cfg.IssueType},
-		"summary":     clip(fmt.Sprintf("Incident %s: %s", req.Incident, oneLine(req.Title)), maxSummary),
+		"summary":     tickets.Clip(fmt.Sprintf("Incident %s: %s", req.Incident, oneLine(req.Title)), maxSummary),
 		"labels":      labels,
 		"description": description(req),
 	}
@@ -138,7 +145,7 @@ func (c *Client) Create(ctx context.Context, req tickets.Request) (tickets.Ticke
 		fields["priority"] = map[string]string{"name": p}
 	}
 	var out issueRef
-	if err := c.do(ctx, http.MethodPost, "/rest/api/3/issue", map[string]any{"fields": fields}, &out, http.StatusCreated); err != nil {
+	if err := c.api.Do(ctx, http.MethodPost, "/rest/api/3/issue", map[string]any{"fields": fields}, &out, http.StatusCreated); err != nil {
 		return tickets.Ticket{}, err
 	}
 	if out.Key == "" {
@@ -153,9 +160,9 @@ func (c *Client) Comment(ctx context.Context, t tickets.Ticket, text string) err
 	body := doc(
 		paragraph(txt("Postmortem draft from Tebura:")),
 		map[string]any{"type": "codeBlock", "attrs": map[string]any{"language": "markdown"},
-			"content": []any{txt(clip(text, maxText))}},
+			"content": []any{txt(tickets.Clip(text, maxText))}},
 	)
-	return c.do(ctx, http.MethodPost, "/rest/api/3/issue/"+url.PathEscape(t.Key)+"/comment", map[string]any{"body": body}, nil, http.StatusCreated)
+	return c.api.Do(ctx, http.MethodPost, "/rest/api/3/issue/"+url.PathEscape(t.Key)+"/comment", map[string]any{"body": body}, nil, http.StatusCreated)
 }
 
 type transition struct {
@@ -175,14 +182,14 @@ func (c *Client) Resolve(ctx context.Context, t tickets.Ticket, _ tickets.Resolu
 	var list struct {
 		Transitions []transition `json:"transitions"`
 	}
-	if err := c.do(ctx, http.MethodGet, path+"/transitions", nil, &list, http.StatusOK); err != nil {
+	if err := c.api.Do(ctx, http.MethodGet, path+"/transitions", nil, &list, http.StatusOK); err != nil {
 		return err
 	}
 	want := c.cfg.ResolveTransition
 	var names []string
 	for _, tr := range list.Transitions {
 		if strings.EqualFold(tr.Name, want) || strings.EqualFold(tr.To.Name, want) {
-			return c.do(ctx, http.MethodPost, path+"/transitions", map[string]any{"transition": map[string]string{"id": tr.ID}}, nil, http.StatusNoContent)
+			return c.api.Do(ctx, http.MethodPost, path+"/transitions", map[string]any{"transition": map[string]string{"id": tr.ID}}, nil, http.StatusNoContent)
 		}
 		names = append(names, tr.Name)
 	}
@@ -193,7 +200,7 @@ func (c *Client) Resolve(ctx context.Context, t tickets.Ticket, _ tickets.Resolu
 			} `json:"status"`
 		} `json:"fields"`
 	}
-	if err := c.do(ctx, http.MethodGet, path+"?fields=status", nil, &issue, http.StatusOK); err != nil {
+	if err := c.api.Do(ctx, http.MethodGet, path+"?fields=status", nil, &issue, http.StatusOK); err != nil {
 		return err
 	}
 	if strings.EqualFold(issue.Fields.Status.Name, want) {
@@ -203,46 +210,9 @@ func (c *Client) Resolve(ctx context.Context, t tickets.Ticket, _ tickets.Resolu
 		t.Key, issue.Fields.Status.Name, want, strings.Join(names, ", "))
 }
 
-// do sends one request with basic auth and decodes a want-status answer
-// into out. A 429 is a *tickets.Throttled, a 5xx or a network failure
-// ETRANSIENT, a 401/403 says which keys to check.
-func (c *Client) do(ctx context.Context, method, path string, in, out any, want int) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return tebura.Wrap(tebura.EINTERNAL, err, "Jira request not encoded.")
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
-	if err != nil {
-		return tebura.Wrap(tebura.EINTERNAL, err, "Jira request not built.")
-	}
-	req.SetBasicAuth(c.cfg.Email, c.cfg.APIToken.Value())
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return tebura.Wrap(tebura.ETRANSIENT, err, "Jira did not answer.")
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode == want {
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(b, out); err != nil {
-			return tebura.Wrap(tebura.ETRANSIENT, err, "Jira's answer was not the JSON expected.")
-		}
-		return nil
-	}
-	return c.failure(resp, b)
-}
-
-func (c *Client) failure(resp *http.Response, b []byte) error {
+// errorDetail reads Jira's error answer: errorMessages and the errors of
+// each field.
+func errorDetail(b []byte) string {
 	var e struct {
 		ErrorMessages []string          `json:"errorMessages"`
 		Errors        map[string]string `json:"errors"`
@@ -252,23 +222,7 @@ func (c *Client) failure(resp *http.Response, b []byte) error {
 	for _, k := range slices.Sorted(maps.Keys(e.Errors)) {
 		detail = strings.TrimPrefix(detail+"; "+k+": "+e.Errors[k], "; ")
 	}
-	detail = clip(oneLine(detail), 300)
-	st := resp.StatusCode
-	switch {
-	case st == http.StatusTooManyRequests:
-		after, _ := tickets.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		return &tickets.Throttled{After: after, Err: tebura.Errorf(tebura.ETRANSIENT, "Jira asked to slow down (429).")}
-	case st >= 500:
-		return tebura.Errorf(tebura.ETRANSIENT, "Jira is unavailable (%d).", st)
-	case st == http.StatusUnauthorized:
-		return tebura.Errorf(tebura.EUNAUTHENTICATED, "Jira refused the credentials (401); check tickets.jira.email and tickets.jira.api_token.")
-	case st == http.StatusForbidden:
-		return tebura.Errorf(tebura.EFORBIDDEN, "Jira refused (403): the account may not do this in project %s. %s", c.cfg.Project, detail)
-	case st == http.StatusNotFound:
-		return tebura.Errorf(tebura.ENOTFOUND, "Jira answered 404 (%s); check tickets.jira.url and tickets.jira.project.", detail)
-	default:
-		return tebura.Errorf(tebura.EINVALID, "Jira refused the request (%d): %s", st, detail)
-	}
+	return detail
 }
 
 // description is the issue's description in the Atlassian Document Format
@@ -280,7 +234,7 @@ func description(r tickets.Request) map[string]any {
 	}
 	blocks := []any{paragraph(txt(head + "."))}
 	if r.Summary != "" {
-		blocks = append(blocks, paragraph(txt(clip(r.Summary, maxText))))
+		blocks = append(blocks, paragraph(txt(tickets.Clip(r.Summary, maxText))))
 	}
 	if r.Channel != "" || r.ChannelURL != "" {
 		name := r.Channel
@@ -295,7 +249,7 @@ func description(r tickets.Request) map[string]any {
 	if len(r.Labels) > 0 {
 		var items []any
 		for _, k := range slices.Sorted(maps.Keys(r.Labels)) {
-			items = append(items, map[string]any{"type": "listItem", "content": []any{paragraph(txt(clip(k+"="+r.Labels[k], 1000)))}})
+			items = append(items, map[string]any{"type": "listItem", "content": []any{paragraph(txt(tickets.Clip(k+"="+r.Labels[k], 1000)))}})
 		}
 		blocks = append(blocks, paragraph(txt("Labels:")), map[string]any{"type": "bulletList", "content": items})
 	}
@@ -327,12 +281,3 @@ func link(text, href string) map[string]any {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip cuts s to at most n runes.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}

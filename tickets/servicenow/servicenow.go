@@ -7,11 +7,9 @@
 package servicenow
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -31,8 +29,6 @@ const (
 	// maxShort: the incident's short_description is a 160-character
 	// string field in the base system.
 	maxShort = 160
-	// maxBody caps what is read of an answer.
-	maxBody = 1 << 20
 	// StateResolved is the incident state "Resolved" of the base system.
 	StateResolved = "6"
 )
@@ -41,8 +37,7 @@ const (
 type Client struct {
 	cfg  config.ServiceNow
 	base *url.URL
-	http *http.Client
-	now  func() time.Time
+	api  *tickets.API
 }
 
 var _ tickets.System = (*Client)(nil)
@@ -50,9 +45,9 @@ var _ tickets.System = (*Client)(nil)
 // New returns a Client for cfg. client nil: http.DefaultClient; now nil:
 // time.Now (for Retry-After dates).
 func New(cfg config.ServiceNow, client *http.Client, now func() time.Time) (*Client, error) {
-	u, err := url.Parse(strings.TrimSuffix(cfg.URL, "/"))
-	if err != nil || u.Host == "" {
-		return nil, tebura.Errorf(tebura.EINVALID, "tickets.servicenow.url %q is not a URL.", cfg.URL)
+	u, err := tickets.NewBase(cfg.URL, "tickets.servicenow.url")
+	if err != nil {
+		return nil, err
 	}
 	if client == nil {
 		client = http.DefaultClient
@@ -60,7 +55,23 @@ func New(cfg config.ServiceNow, client *http.Client, now func() time.Time) (*Cli
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{cfg: cfg, base: u, http: client, now: now}, nil
+	c := &Client{cfg: cfg, base: u}
+	c.api = &tickets.API{System: "ServiceNow", Base: u, HTTP: client, Now: now,
+		Auth: func(r *http.Request) {
+			if cfg.Token != "" {
+				r.Header.Set("Authorization", "Bearer "+cfg.Token.Value())
+			} else {
+				r.SetBasicAuth(cfg.Username, cfg.Password.Value())
+			}
+		},
+		Detail:       errorDetail,
+		Unauthorized: "ServiceNow refused the credentials (401); check tickets.servicenow.username and password, or token.",
+		Forbidden:    func(d string) string { return "ServiceNow refused (403): " + d },
+		NotFound: func(d string) string {
+			return fmt.Sprintf("ServiceNow answered 404 (%s); check tickets.servicenow.url.", d)
+		},
+	}
+	return c, nil
 }
 
 // Name implements tickets.System.
@@ -84,7 +95,7 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 	var out struct {
 		Result []record `json:"result"`
 	}
-	if err := c.do(ctx, http.MethodGet, tablePath+"?sysparm_limit=1&sysparm_fields=sys_id", nil, &out, http.StatusOK); err != nil {
+	if err := c.api.Do(ctx, http.MethodGet, tablePath+"?sysparm_limit=1&sysparm_fields=sys_id", nil, &out, http.StatusOK); err != nil {
 		return "", err
 	}
 	return "table incident readable", nil
@@ -101,7 +112,7 @@ func (c *Client) Find(ctx context.Context, marker string) (tickets.Ticket, bool,
 	var out struct {
 		Result []record `json:"result"`
 	}
-	if err := c.do(ctx, http.MethodGet, tablePath+"?"+q.Encode(), nil, &out, http.StatusOK); err != nil {
+	if err := c.api.Do(ctx, http.MethodGet, tablePath+"?"+q.Encode(), nil, &out, http.StatusOK); err != nil {
 		return tickets.Ticket{}, false, err
 	}
 	if len(out.Result) == 0 {
@@ -113,7 +124,7 @@ func (c *Client) Find(ctx context.Context, marker string) (tickets.Ticket, bool,
 // Create implements tickets.System (POST on the incident table).
 func (c *Client) Create(ctx context.Context, req tickets.Request) (tickets.Ticket, error) {
 	rec := map[string]string{
-		"short_description":   clip(fmt.Sprintf("Incident %s: %s", req.Incident, strings.Join(strings.Fields(req.Title), " ")), maxShort),
+		"short_description":   tickets.Clip(fmt.Sprintf("Incident %s: %s", req.Incident, strings.Join(strings.Fields(req.Title), " ")), maxShort),
 		"description":         description(req),
 		"correlation_id":      req.Marker,
 		"correlation_display": "Tebura",
@@ -127,7 +138,7 @@ func (c *Client) Create(ctx context.Context, req tickets.Request) (tickets.Ticke
 	var out struct {
 		Result record `json:"result"`
 	}
-	if err := c.do(ctx, http.MethodPost, tablePath+"?sysparm_fields=sys_id,number", rec, &out, http.StatusCreated); err != nil {
+	if err := c.api.Do(ctx, http.MethodPost, tablePath+"?sysparm_fields=sys_id,number", rec, &out, http.StatusCreated); err != nil {
 		return tickets.Ticket{}, err
 	}
 	if out.Result.SysID == "" {
@@ -148,49 +159,11 @@ func (c *Client) Resolve(ctx context.Context, t tickets.Ticket, r tickets.Resolu
 }
 
 func (c *Client) patch(ctx context.Context, t tickets.Ticket, fields map[string]string) error {
-	return c.do(ctx, http.MethodPatch, tablePath+"/"+url.PathEscape(t.ID)+"?sysparm_fields=sys_id", fields, nil, http.StatusOK)
+	return c.api.Do(ctx, http.MethodPatch, tablePath+"/"+url.PathEscape(t.ID)+"?sysparm_fields=sys_id", fields, nil, http.StatusOK)
 }
 
-// do sends one request with the configured authentication and decodes a
-// want-status answer into out. A 429 is a *tickets.Throttled, a 5xx or a
-// network failure ETRANSIENT, a 401/403 says which keys to check.
-func (c *Client) do(ctx context.Context, method, path string, in, out any, want int) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return tebura.Wrap(tebura.EINTERNAL, err, "ServiceNow request not encoded.")
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
-	if err != nil {
-		return tebura.Wrap(tebura.EINTERNAL, err, "ServiceNow request not built.")
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token.Value())
-	} else {
-		req.SetBasicAuth(c.cfg.Username, c.cfg.Password.Value())
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return tebura.Wrap(tebura.ETRANSIENT, err, "ServiceNow did not answer.")
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode == want {
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(b, out); err != nil {
-			return tebura.Wrap(tebura.ETRANSIENT, err, "ServiceNow's answer was not the JSON expected.")
-		}
-		return nil
-	}
+// errorDetail reads ServiceNow's error answer: its message and detail.
+func errorDetail(b []byte) string {
 	var e struct {
 		Error struct {
 			Message string `json:"message"`
@@ -198,22 +171,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, want 
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(b, &e)
-	detail := clip(strings.Join(strings.Fields(strings.TrimSuffix(e.Error.Message+": "+e.Error.Detail, ": ")), " "), 300)
-	switch st := resp.StatusCode; {
-	case st == http.StatusTooManyRequests:
-		after, _ := tickets.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		return &tickets.Throttled{After: after, Err: tebura.Errorf(tebura.ETRANSIENT, "ServiceNow asked to slow down (429).")}
-	case st >= 500:
-		return tebura.Errorf(tebura.ETRANSIENT, "ServiceNow is unavailable (%d).", st)
-	case st == http.StatusUnauthorized:
-		return tebura.Errorf(tebura.EUNAUTHENTICATED, "ServiceNow refused the credentials (401); check tickets.servicenow.username and password, or token.")
-	case st == http.StatusForbidden:
-		return tebura.Errorf(tebura.EFORBIDDEN, "ServiceNow refused (403): %s", detail)
-	case st == http.StatusNotFound:
-		return tebura.Errorf(tebura.ENOTFOUND, "ServiceNow answered 404 (%s); check tickets.servicenow.url.", detail)
-	default:
-		return tebura.Errorf(tebura.EINVALID, "ServiceNow refused the request (%d): %s", st, detail)
-	}
+	return strings.TrimSuffix(e.Error.Message+": "+e.Error.Detail, ": ")
 }
 
 // description is the record's description, plain text.
@@ -237,13 +195,4 @@ func description(r tickets.Request) string {
 		b.WriteString(k + "=" + r.Labels[k] + "\n")
 	}
 	return b.String()
-}
-
-// clip cuts s to at most n runes.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
