@@ -16,31 +16,10 @@ func (s *Store) AppendLog(ctx context.Context, runID string, seq int, chunk []by
 	return storageError(err, "append log chunk")
 }
 
-// LogChunks implements runbooks.LogStore.
+// LogChunks implements runbooks.LogStore: the whole log, from its first
+// chunk (LogChunksFrom, logtail.go).
 func (s *Store) LogChunks(ctx context.Context, runID string, fn func(chunk []byte) error) error {
-	rows, err := s.pool.Query(ctx, "SELECT data FROM run_logs WHERE run_id = $1 ORDER BY seq", runID)
-	if err != nil {
-		return storageError(err, "read log chunks")
-	}
-	var chunks [][]byte
-	for rows.Next() {
-		var c []byte
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return storageError(err, "read log chunks")
-		}
-		chunks = append(chunks, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return storageError(err, "read log chunks")
-	}
-	for _, c := range chunks {
-		if err := fn(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.LogChunksFrom(ctx, runID, 0, fn)
 }
 
 // PruneLogs implements runbooks.LogStore.
